@@ -1,0 +1,59 @@
+# Dinamis: `make run` serves the portal, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+PO := $(wildcard dinamis/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+.PHONY: run test install db migrate seed lint format messages clean
+
+run: install db migrate seed
+	$(BIN)/dinamis run --host $(HOST) --port $(PORT)
+
+test: install
+	./scripts/system-deps.sh browser
+	$(BIN)/python scripts/ensure_db.py --probe
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+install: $(STAMP) $(MO)
+
+$(STAMP): pyproject.toml
+	./scripts/system-deps.sh base
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --use-fuzzy -i $< -o $@
+
+db: install
+	$(BIN)/python scripts/ensure_db.py --database
+
+migrate: db
+	$(BIN)/dinamis db upgrade
+
+seed: migrate
+	$(BIN)/dinamis seed
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Extract the strings to translate and update the catalogues.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o dinamis/translations/messages.pot .
+	$(BIN)/pybabel update -i dinamis/translations/messages.pot -d dinamis/translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

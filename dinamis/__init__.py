@@ -1,0 +1,149 @@
+"""Dinamis: institutional access to very-high-resolution satellite imagery."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response
+from flask_wtf.csrf import CSRFError
+
+from dinamis.config import Settings, finalise, from_env
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    `config` is a `Settings` object, or a mapping of `Settings` field
+    overrides applied to the environment's settings; None reads the
+    environment only.
+    """
+    from dinamis.core import errors, i18n, permissions, transaction
+    from dinamis.core import logging as dlogging
+    from dinamis.extensions import csrf, db, limiter, login_manager
+
+    if isinstance(config, Settings):
+        settings = finalise(config)
+    else:
+        settings = finalise(from_env(), **(config or {}))
+
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder="static",
+    )
+    app.config.update(
+        DINAMIS_SETTINGS=settings,
+        DATABASE_URL=settings.database_url,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env == "test",
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_NAME="dinamis_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=settings.session_lifetime_hours),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        RATELIMIT_ENABLED=settings.ratelimit_enabled,
+        RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
+        RATELIMIT_HEADERS_ENABLED=True,
+        BABEL_DEFAULT_LOCALE=settings.default_language,
+        JSON_SORT_KEYS=False,
+    )
+
+    dlogging.configure(settings.log_level, settings.log_json)
+    db.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    i18n.init_app(app)
+    dlogging.init_app(app)
+    permissions.init_app(app)
+    transaction.init_app(app)
+    errors.init_app(app)
+    _init_login(app)
+    _register_blueprints(app)
+    _security_headers(app)
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Any:
+        from flask_babel import gettext as _
+
+        message = _(
+            "The form has expired or did not come from this site. Reload the page and try again."
+        )
+        if errors.wants_json():
+            return errors.json_error(400, message, code="csrf")
+        return errors.render_error(400, message)
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        from flask_babel import get_locale
+
+        from dinamis.accounts.forms import LanguageForm, PostForm
+
+        return {
+            "current_language": str(get_locale() or "fr"),
+            "language_form": LanguageForm(formdata=None),
+            "logout_form": PostForm(formdata=None),
+        }
+
+    from dinamis.cli import register_commands
+
+    register_commands(app)
+    permissions.check_declared(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+    from sqlalchemy import select
+
+    from dinamis.accounts.models import User
+    from dinamis.extensions import db, login_manager
+
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def _load(session_token: str) -> User | None:
+        user = db.session.scalar(select(User).where(User.session_token == session_token))
+        return user if user is not None and user.is_active else None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from dinamis.accounts.views import bp as accounts_bp
+    from dinamis.api.views import bp as api_bp
+    from dinamis.core.views import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(api_bp)
+
+
+def _security_headers(app: Flask) -> None:
+    csp = (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+        "form-action 'self'"
+    )
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config["SESSION_COOKIE_SECURE"]:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response

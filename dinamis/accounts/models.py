@@ -1,0 +1,149 @@
+"""Individual accounts and their personal API tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dinamis.core.db import Base
+from dinamis.membership.models import Entity
+
+
+class Role:
+    USER = "user"
+    STAFF = "staff"
+    ALL = (USER, STAFF)
+
+
+class EntityRole:
+    MEMBER = "member"
+    DEPUTY = "deputy"
+    REFERENT = "referent"
+    ALL = (MEMBER, DEPUTY, REFERENT)
+
+
+class UserStatus:
+    PENDING = "pending"  # awaiting the Referent's approval
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REMOVED = "removed"
+    ALL = (PENDING, ACTIVE, SUSPENDED, REMOVED)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(Base):
+    """A person with a professional e-mail address."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(f"role IN {Role.ALL!r}", name="role"),
+        CheckConstraint(f"status IN {UserStatus.ALL!r}", name="status"),
+        CheckConstraint(f"entity_role IN {EntityRole.ALL!r}", name="entity_role"),
+        CheckConstraint("language IN ('fr', 'en')", name="language"),
+        CheckConstraint("email = lower(email)", name="email_lowercase"),
+        CheckConstraint(
+            "role = 'staff' OR (entity_id IS NOT NULL AND entity_role IS NOT NULL)",
+            name="member_has_entity",
+        ),
+        # One Referent per entity; deputies are as many as the Referent names.
+        Index(
+            "uq_users_one_referent_per_entity",
+            "entity_id",
+            unique=True,
+            postgresql_where=text("entity_role = 'referent' AND status <> 'removed'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(10), default=Role.USER)
+    status: Mapped[str] = mapped_column(String(20), default=UserStatus.ACTIVE)
+    entity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
+    )
+    entity_role: Mapped[str | None] = mapped_column(String(10))
+    # Rotated on password change: every other session of the user ends.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_login_at: Mapped[dt.datetime | None]
+    password_changed_at: Mapped[dt.datetime | None]
+
+    entity: Mapped[Entity | None] = relationship(back_populates="members", lazy="joined")
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", order_by="ApiToken.created_at.desc()"
+    )
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == UserStatus.ACTIVE
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    # Roles
+    @property
+    def is_staff(self) -> bool:
+        return self.role == Role.STAFF
+
+    @property
+    def is_referent(self) -> bool:
+        return self.entity_role == EntityRole.REFERENT
+
+    @property
+    def is_deputy(self) -> bool:
+        return self.entity_role == EntityRole.DEPUTY
+
+    @property
+    def roles(self) -> list[str]:
+        roles = [Role.USER] if self.entity_id is not None else []
+        if self.is_referent:
+            roles.append("referent")
+        if self.is_deputy:
+            roles.append("deputy")
+        if self.is_staff:
+            roles.append(Role.STAFF)
+        return roles
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 digest is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(12))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

@@ -1,0 +1,210 @@
+"""Sign-in, password reset, profile page and API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from dinamis.accounts import service
+from dinamis.accounts.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    PostForm,
+    ProfileForm,
+    ResetPasswordForm,
+    TokenForm,
+)
+from dinamis.accounts.permissions import (
+    can_change_own_password,
+    can_manage_own_tokens,
+    can_view_own_profile,
+    is_signed_in,
+)
+from dinamis.core.errors import ServiceError
+from dinamis.core.permissions import public, requires
+from dinamis.core.web import apply_service_error, redirect_next
+from dinamis.extensions import limiter
+
+bp = Blueprint("accounts", __name__)
+
+
+def _login_limit() -> str:
+    from flask import current_app
+
+    return current_app.config["DINAMIS_SETTINGS"].login_rate_limit
+
+
+def _login_email_key() -> str:
+    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+def login() -> Any:
+    if is_signed_in(current_user):
+        return redirect_next()
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = service.authenticate(form.email.data or "", form.password.data or "")
+        if user is not None:
+            session.clear()  # a fresh session on sign-in (session fixation)
+            login_user(user)
+            session["lang"] = user.language
+            session.permanent = True
+            flash(_("You are signed in."), "success")
+            return redirect_next()
+        flash(_("Wrong e-mail or password."), "error")
+        return render_template("accounts/login.html", form=form), 401
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout() -> Any:
+    form = PostForm()
+    if form.validate_on_submit():
+        logout_user()
+        lang = session.get("lang")
+        session.clear()
+        if lang:
+            session["lang"] = lang
+        flash(_("You are signed out."), "success")
+    return redirect(url_for("core.home"))
+
+
+@bp.route("/forgot-password", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password() -> Any:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        service.request_password_reset(form.email.data or "")
+        # The same answer whether or not the address has an account.
+        flash(
+            _(
+                "If an active account has this address, a link to choose a new "
+                "password has been sent to it."
+            ),
+            "success",
+        )
+        return redirect(url_for("accounts.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/forgot_password.html", form=form), status
+
+
+@bp.route("/reset-password/<token>", methods=["GET", "POST"])
+@public
+@limiter.limit(_login_limit, methods=["POST"])
+def reset_password(token: str) -> Any:
+    try:
+        service.user_for_reset_token(token)
+    except ServiceError as error:
+        return render_template("accounts/reset_invalid.html", message=error.message), 400
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.reset_password(token, form.password.data or "")
+        except ServiceError as error:
+            apply_service_error(form, error)
+            return render_template("accounts/reset_password.html", form=form), error.status
+        logout_user()
+        flash(_("Your password has been changed. You can now sign in."), "success")
+        return redirect(url_for("accounts.login"))
+    status = 422 if request.method == "POST" else 200
+    return render_template("accounts/reset_password.html", form=form), status
+
+
+def _profile_page(status: int = 200, **forms: Any) -> Any:
+    user = current_user
+    forms.setdefault(
+        "profile_form",
+        ProfileForm(
+            formdata=None,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            language=user.language,
+        ),
+    )
+    forms.setdefault("token_form", TokenForm(formdata=None))
+    forms.setdefault("password_form", ChangePasswordForm(formdata=None))
+    return (
+        render_template(
+            "accounts/profile.html",
+            user=user,
+            tokens=user.tokens,
+            post_form=PostForm(),
+            **forms,
+        ),
+        status,
+    )
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@requires(can_view_own_profile)
+def profile() -> Any:
+    if request.method == "GET":
+        return _profile_page()
+    form = ProfileForm()
+    if form.validate_on_submit():
+        service.update_profile(
+            current_user,
+            first_name=form.first_name.data or "",
+            last_name=form.last_name.data or "",
+            language=form.language.data or "fr",
+        )
+        session["lang"] = current_user.language
+        flash(_("Your profile has been saved."), "success")
+        return redirect(url_for("accounts.profile"))
+    return _profile_page(422, profile_form=form)
+
+
+@bp.route("/account/password", methods=["POST"])
+@requires(can_change_own_password)
+def change_password() -> Any:
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.change_password(
+                current_user, form.current_password.data or "", form.password.data or ""
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+            return _profile_page(error.status, password_form=form)
+        login_user(current_user)  # keep this session: the token rotated
+        flash(_("Your password has been changed."), "success")
+        return redirect(url_for("accounts.profile"))
+    return _profile_page(422, password_form=form)
+
+
+@bp.route("/account/tokens", methods=["POST"])
+@requires(can_manage_own_tokens)
+def create_token() -> Any:
+    form = TokenForm()
+    if form.validate_on_submit():
+        try:
+            _token, clear = service.create_api_token(current_user, form.name.data or "")
+        except ServiceError as error:
+            apply_service_error(form, error)
+            return _profile_page(error.status, token_form=form)
+        # Shown once, in this answer; never stored in clear anywhere.
+        flash(_("Token created. Copy it now: it will not be shown again."), "success")
+        return _profile_page(200, new_token=clear)
+    return _profile_page(422, token_form=form)
+
+
+@bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])
+@requires(can_manage_own_tokens)
+def revoke_token(token_id: int) -> Any:
+    form = PostForm()
+    if not form.validate_on_submit():
+        return _profile_page(400)
+    service.revoke_api_token(current_user, token_id)
+    flash(_("Token revoked."), "success")
+    return redirect(url_for("accounts.profile") + "#tokens")

@@ -1,0 +1,26 @@
+"""Bearer-token authentication for /api/v1.
+
+The API never reads the session cookie: a browser's cookie cannot be used to
+call it from another site, so the API needs no CSRF token.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+from flask_login import AnonymousUserMixin
+
+from dinamis.accounts.service import user_for_api_token
+
+
+def api_user() -> Any:
+    """The user behind the request's `Authorization: Bearer` token, or anonymous."""
+    if "api_user" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = None
+        if scheme.lower() == "bearer" and token.strip():
+            user = user_for_api_token(token.strip())
+        g.api_user = user if user is not None else AnonymousUserMixin()
+    return g.api_user

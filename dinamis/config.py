@@ -1,0 +1,205 @@
+"""Typed settings, read from the environment and validated at start.
+
+Every setting has a development default so that `make run` works with nothing
+set; in production (``DINAMIS_ENV=production``) the secret key and a real
+database are required and cookies are always marked secure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "postgresql+psycopg://dinamis:dinamis@127.0.0.1:5432/dinamis"
+ENVIRONMENTS = ("development", "test", "production")
+LANGUAGES = ("fr", "en")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names it and says why."""
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    backend: str = "log"  # "log" prints messages to the log, "smtp" sends them
+    host: str = "localhost"
+    port: int = 25
+    username: str = ""
+    password: str = ""
+    use_tls: bool = False
+    use_ssl: bool = False
+    sender: str = "Dinamis <no-reply@dinamis.test>"
+    timeout: float = 10.0
+    max_attempts: int = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = ""
+    base_url: str = "http://127.0.0.1:5000"
+    mail: MailSettings = field(default_factory=MailSettings)
+    ratelimit_storage_uri: str = "memory://"
+    ratelimit_enabled: bool = True
+    login_rate_limit: str = "10 per minute"
+    max_content_length: int = 16 * 1024 * 1024
+    password_reset_max_age: int = 3600
+    session_lifetime_hours: int = 12
+    default_language: str = "fr"
+    log_json: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        # Browsers refuse Secure cookies over plain http://127.0.0.1, which
+        # `make run` serves; every other deployment runs behind HTTPS.
+        return self.env == "production" or self.base_url.startswith("https://")
+
+    def validate(self) -> Settings:
+        """Check every setting; raise ConfigError naming the first bad one."""
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"DINAMIS_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}."
+            )
+        if not self.database_url.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ConfigError(
+                "DATABASE_URL must name a PostgreSQL database "
+                "(postgresql+psycopg://user:password@host:port/name), "
+                f"not {self.database_url!r}."
+            )
+        if self.is_production and len(self.secret_key) < 32:
+            raise ConfigError(
+                "DINAMIS_SECRET_KEY must be set to at least 32 random characters in production."
+            )
+        if self.mail.backend not in ("log", "smtp"):
+            raise ConfigError(
+                f"DINAMIS_MAIL_BACKEND must be 'log' or 'smtp', not {self.mail.backend!r}."
+            )
+        if not 0 < self.mail.port < 65536:
+            raise ConfigError(f"DINAMIS_MAIL_PORT must be a TCP port, not {self.mail.port}.")
+        if self.mail.use_tls and self.mail.use_ssl:
+            raise ConfigError("DINAMIS_MAIL_USE_TLS and DINAMIS_MAIL_USE_SSL cannot both be on.")
+        if self.default_language not in LANGUAGES:
+            raise ConfigError(
+                f"DINAMIS_DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}, "
+                f"not {self.default_language!r}."
+            )
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"DINAMIS_BASE_URL must start with http:// or https://, not {self.base_url!r}."
+            )
+        if self.max_content_length < 1024:
+            raise ConfigError("DINAMIS_MAX_CONTENT_LENGTH must be at least 1024 bytes.")
+        return self
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}.")
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _float(name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}.") from None
+
+
+_KNOWN_PREFIXED = {
+    "DINAMIS_ENV",
+    "DINAMIS_SECRET_KEY",
+    "DINAMIS_BASE_URL",
+    "DINAMIS_RATELIMIT_STORAGE_URI",
+    "DINAMIS_RATELIMIT_ENABLED",
+    "DINAMIS_LOGIN_RATE_LIMIT",
+    "DINAMIS_MAX_CONTENT_LENGTH",
+    "DINAMIS_PASSWORD_RESET_MAX_AGE",
+    "DINAMIS_SESSION_LIFETIME_HOURS",
+    "DINAMIS_DEFAULT_LANGUAGE",
+    "DINAMIS_LOG_JSON",
+    "DINAMIS_LOG_LEVEL",
+    "DINAMIS_TEST_DATABASE_URL",
+} | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
+
+
+def from_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings from DATABASE_URL and DINAMIS_* variables.
+
+    An unknown DINAMIS_* variable is refused, since it is most often a typo
+    that would otherwise silently keep a default.
+    """
+    env = os.environ if environ is None else environ
+    unknown = sorted(k for k in env if k.startswith("DINAMIS_") and k not in _KNOWN_PREFIXED)
+    if unknown:
+        raise ConfigError(f"Unknown setting(s): {', '.join(unknown)}.")
+
+    def get(name: str, default: str) -> str:
+        return env.get(name, default)
+
+    mail = MailSettings(
+        backend=get("DINAMIS_MAIL_BACKEND", "log"),
+        host=get("DINAMIS_MAIL_HOST", "localhost"),
+        port=_int("DINAMIS_MAIL_PORT", get("DINAMIS_MAIL_PORT", "25")),
+        username=get("DINAMIS_MAIL_USERNAME", ""),
+        password=get("DINAMIS_MAIL_PASSWORD", ""),
+        use_tls=_bool("DINAMIS_MAIL_USE_TLS", get("DINAMIS_MAIL_USE_TLS", "false")),
+        use_ssl=_bool("DINAMIS_MAIL_USE_SSL", get("DINAMIS_MAIL_USE_SSL", "false")),
+        sender=get("DINAMIS_MAIL_SENDER", MailSettings.sender),
+        timeout=_float("DINAMIS_MAIL_TIMEOUT", get("DINAMIS_MAIL_TIMEOUT", "10")),
+        max_attempts=_int("DINAMIS_MAIL_MAX_ATTEMPTS", get("DINAMIS_MAIL_MAX_ATTEMPTS", "8")),
+    )
+    settings = Settings(
+        env=get("DINAMIS_ENV", "development"),
+        database_url=get("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
+        secret_key=get("DINAMIS_SECRET_KEY", ""),
+        base_url=get("DINAMIS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        mail=mail,
+        ratelimit_storage_uri=get("DINAMIS_RATELIMIT_STORAGE_URI", "memory://"),
+        ratelimit_enabled=_bool(
+            "DINAMIS_RATELIMIT_ENABLED", get("DINAMIS_RATELIMIT_ENABLED", "true")
+        ),
+        login_rate_limit=get("DINAMIS_LOGIN_RATE_LIMIT", "10 per minute"),
+        max_content_length=_int(
+            "DINAMIS_MAX_CONTENT_LENGTH", get("DINAMIS_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))
+        ),
+        password_reset_max_age=_int(
+            "DINAMIS_PASSWORD_RESET_MAX_AGE", get("DINAMIS_PASSWORD_RESET_MAX_AGE", "3600")
+        ),
+        session_lifetime_hours=_int(
+            "DINAMIS_SESSION_LIFETIME_HOURS", get("DINAMIS_SESSION_LIFETIME_HOURS", "12")
+        ),
+        default_language=get("DINAMIS_DEFAULT_LANGUAGE", "fr"),
+        log_json=_bool("DINAMIS_LOG_JSON", get("DINAMIS_LOG_JSON", "true")),
+        log_level=get("DINAMIS_LOG_LEVEL", "INFO").upper(),
+    )
+    return finalise(settings)
+
+
+def finalise(settings: Settings, **overrides: Any) -> Settings:
+    """Apply overrides, fill a development secret when none is set, validate."""
+    settings = replace(settings, **overrides) if overrides else settings
+    settings.validate()
+    if not settings.secret_key:
+        # Development and tests only (production is refused above): a random
+        # key per process, so sessions do not survive a restart.
+        settings = replace(settings, secret_key=secrets.token_urlsafe(48))
+    return settings

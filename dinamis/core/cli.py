@@ -1,0 +1,83 @@
+"""Commands for the database, the demo data and the mail outbox."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+from alembic import command
+from flask import current_app
+from flask.cli import with_appcontext
+
+from dinamis import PROJECT_ROOT
+from dinamis.core.migrate import alembic_config
+from dinamis.core.transaction import transaction
+
+
+@click.group("db")
+def db_cli() -> None:
+    """Database migrations."""
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the latest)."""
+    command.upgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION."""
+    command.downgrade(alembic_config(current_app.config["DATABASE_URL"]), revision)
+
+
+@db_cli.command("current")
+@with_appcontext
+def db_current() -> None:
+    """Show the database's revision."""
+    command.current(alembic_config(current_app.config["DATABASE_URL"]))
+
+
+@click.command("seed")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=PROJECT_ROOT / "seed",
+    show_default=True,
+)
+@with_appcontext
+def seed_command(directory: Path) -> None:
+    """Load the demo data (idempotent: running it twice changes nothing)."""
+    from seed.loader import load
+
+    with transaction():
+        summary = load(directory)
+    for line in summary:
+        click.echo(line)
+
+
+@click.group("mail")
+def mail_cli() -> None:
+    """The e-mail outbox."""
+
+
+@mail_cli.command("send")
+@click.option("--loop", is_flag=True, help="Keep running, checking every --interval seconds.")
+@click.option("--interval", default=30, show_default=True)
+@with_appcontext
+def mail_send(loop: bool, interval: int) -> None:
+    """Deliver the messages waiting in the outbox."""
+    from dinamis.core.mail import deliver_due
+
+    while True:
+        sent = deliver_due()
+        click.echo(f"{sent} message(s) delivered")
+        if not loop:
+            break
+        time.sleep(interval)

@@ -1,0 +1,83 @@
+"""The database: declarative base, engine and the per-request session.
+
+Sessions are opened lazily per request (or per CLI command) and closed at the
+end; committing is the job of `dinamis.core.transaction`, never of services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, g, has_app_context
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+
+
+class TimestampMixin:
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Database:
+    """Holds the engine and hands out one session per application context."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask) -> None:
+        url = app.config["DATABASE_URL"]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        self.engine = create_engine(url, pool_pre_ping=True, future=True)
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        app.extensions["dinamis_db"] = self
+        app.teardown_appcontext(self._teardown)
+
+    def bind(self, factory: Callable[[], Session]) -> None:
+        """Replace the session factory (tests bind sessions to one transaction)."""
+        self._factory = factory  # type: ignore[assignment]
+
+    @property
+    def session(self) -> Session:
+        """The session of the current application context, opened on first use."""
+        if not has_app_context():
+            raise RuntimeError("The database session needs an application context.")
+        session: Session | None = g.get("_dinamis_session")
+        if session is None:
+            assert self._factory is not None, "Database.init_app() was not called"
+            session = self._factory()
+            g._dinamis_session = session
+        return session
+
+    def has_session(self) -> bool:
+        return has_app_context() and g.get("_dinamis_session") is not None
+
+    @staticmethod
+    def _teardown(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("_dinamis_session", None)
+        if session is not None:
+            if exc is not None or session.in_transaction():
+                session.rollback()
+            session.close()
+
+    def get(self, model: type[Any], ident: Any) -> Any:
+        return self.session.get(model, ident)

@@ -1,0 +1,151 @@
+"""Domain errors and the HTML / JSON error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ServiceError(Exception):
+    """A business rule refused an action; the message is for the user.
+
+    `fields` maps form or JSON field names to their own messages.
+    """
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+ERROR_TITLES = {
+    400: _l("Bad request"),
+    401: _l("Sign-in required"),
+    403: _l("Access denied"),
+    404: _l("Page not found"),
+    405: _l("Method not allowed"),
+    409: _l("Conflict"),
+    413: _l("Too large"),
+    422: _l("The request could not be processed"),
+    429: _l("Too many requests"),
+    500: _l("Internal error"),
+    503: _l("Service unavailable"),
+}
+ERROR_TEXTS = {
+    400: _l("The request was malformed."),
+    401: _l("You need to sign in to see this page."),
+    403: _l("You are not allowed to see this page or to do this."),
+    404: _l("The page you asked for does not exist or was moved."),
+    405: _l("This address does not accept this method."),
+    409: _l("This change conflicts with the current state of the data."),
+    413: _l("What you sent is larger than the limit allowed."),
+    422: _l("Some of what you sent is not valid."),
+    429: _l("You sent too many requests. Please wait a moment and try again."),
+    500: _l("Something went wrong on our side. The team has been told; please try again later."),
+    503: _l("The service is temporarily unavailable. Please try again later."),
+}
+ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz",)
+
+
+def json_error(
+    status: int, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None
+) -> Response:
+    body: dict[str, Any] = {
+        "error": {"code": code or ERROR_CODES.get(status, "error"), "message": message}
+    }
+    if fields:
+        body["error"]["fields"] = fields
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def render_error(status: int, message: str | None = None) -> tuple[str, int]:
+    title = ERROR_TITLES.get(status, ERROR_TITLES[500])
+    text = message or ERROR_TEXTS.get(status, ERROR_TEXTS[500])
+    return render_template("errors/error.html", status=status, title=title, text=text), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        described = getattr(exc, "dinamis_message", None)
+        if wants_json():
+            message = described or str(ERROR_TEXTS.get(status, exc.description or exc.name))
+            response = json_error(status, message)
+        else:
+            response = render_error(status, described)
+        if status == 405 and isinstance(exc, HTTPException):
+            headers = exc.get_response().headers
+            if "Allow" in headers:
+                resp = app.make_response(response)
+                resp.headers["Allow"] = headers["Allow"]
+                return resp
+        if status == 429 and exc.response is not None:
+            resp = app.make_response(response)
+            for header in ("Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining"):
+                if header in exc.response.headers:
+                    resp.headers[header] = exc.response.headers[header]
+            return resp
+        return response
+
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Any:
+        if wants_json():
+            return json_error(exc.status, exc.message, code=exc.code, fields=exc.fields)
+        return render_error(exc.status, exc.message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error")
+        if wants_json():
+            return json_error(500, str(ERROR_TEXTS[500]))
+        return render_error(500)
+
+
+class MalformedInput(ServiceError):
+    """The request itself cannot be read (malformed JSON, wrong content type)."""
+
+    status = 400
+    code = "malformed_json"

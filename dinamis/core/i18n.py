@@ -1,0 +1,32 @@
+"""Language of the interface: French by default, English on request.
+
+The choice, in order: the language picked with the switch (kept in the
+session), the signed-in user's language, the browser's preference, French.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, request, session
+from flask_login import current_user
+
+from dinamis.config import LANGUAGES
+from dinamis.extensions import babel
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return chosen
+    if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
+        return current_user.language
+    preferred = request.accept_languages.best_match(LANGUAGES)
+    return preferred or current_app.config["DINAMIS_SETTINGS"].default_language
+
+
+def init_app(app: Flask) -> None:
+    babel.init_app(
+        app,
+        locale_selector=select_locale,
+        default_translation_directories="translations",
+        default_domain="messages",
+    )

@@ -1,0 +1,223 @@
+"""E-mail through an outbox.
+
+`queue_mail` writes the message in the same transaction as the change that
+causes it; once that transaction commits, the sender tries to deliver it.
+A message that cannot be delivered (SMTP down) stays in the outbox and is
+retried with a growing delay by `dinamis mail send` (run by a timer) until
+`max_attempts`; nothing is lost when the server is down.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from dinamis.config import MailSettings
+from dinamis.core.db import Base, utcnow
+from dinamis.core.transaction import after_commit
+from dinamis.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+class MailStatus:
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # gave up after max_attempts
+    ALL = (PENDING, SENT, FAILED)
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint(f"status IN {MailStatus.ALL!r}", name="status"),
+        Index("ix_outbox_messages_due", "next_attempt_at", postgresql_where="status = 'pending'"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to_address: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    template: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(10), default=MailStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    sent_at: Mapped[dt.datetime | None]
+
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        cascade="all, delete-orphan", order_by="OutboxAttachment.id"
+    )
+
+
+class OutboxAttachment(Base):
+    __tablename__ = "outbox_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    media_type: str
+    content: bytes
+
+
+def queue_mail(
+    to: str,
+    template: str,
+    *,
+    language: str = "fr",
+    attachments: list[Attachment] | None = None,
+    **context: object,
+) -> OutboxMessage:
+    """Render `templates/mail/<template>.txt` (and .html if any) and queue it.
+
+    The subject is the template's first line. The message is written with the
+    current transaction and delivered after it commits.
+    """
+    with force_locale(language):
+        rendered = render_template(f"mail/{template}.txt", **context)
+        try:
+            html: str | None = render_template(f"mail/{template}.html", **context)
+        except Exception:  # no HTML version of this message
+            html = None
+    subject, _, body = rendered.partition("\n")
+    message = OutboxMessage(
+        to_address=to,
+        subject=subject.strip(),
+        body_text=body.lstrip("\n"),
+        body_html=html,
+        template=template,
+    )
+    for att in attachments or []:
+        message.attachments.append(
+            OutboxAttachment(filename=att.filename, media_type=att.media_type, content=att.content)
+        )
+    db.session.add(message)
+    db.session.flush()
+    message_id = message.id
+    after_commit(lambda: deliver_ids([message_id]))
+    return message
+
+
+def _build(message: OutboxMessage, settings: MailSettings) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = settings.sender
+    email["To"] = message.to_address
+    email["Subject"] = message.subject
+    email["Message-ID"] = make_msgid(domain="dinamis")
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    for att in message.attachments:
+        maintype, _, subtype = att.media_type.partition("/")
+        email.add_attachment(att.content, maintype=maintype, subtype=subtype, filename=att.filename)
+    return email
+
+
+def _transmit(email: EmailMessage, settings: MailSettings) -> None:
+    if settings.backend == "log":
+        log.info(
+            "mail (log backend)",
+            extra={"mail_to": email["To"], "mail_subject": email["Subject"]},
+        )
+        body = email.get_body(preferencelist=("plain",))
+        print(
+            f"--- mail to {email['To']}: {email['Subject']}\n"
+            f"{body.get_content() if body else ''}\n---",
+            flush=True,
+        )
+        return
+    context = ssl.create_default_context()
+    smtp_cls = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
+    kwargs: dict[str, object] = {"timeout": settings.timeout}
+    if settings.use_ssl:
+        kwargs["context"] = context
+    with smtp_cls(settings.host, settings.port, **kwargs) as smtp:  # type: ignore[arg-type]
+        if settings.use_tls:
+            smtp.starttls(context=context)
+        if settings.username:
+            smtp.login(settings.username, settings.password)
+        smtp.send_message(email)
+
+
+def _retry_delay(attempts: int) -> dt.timedelta:
+    return dt.timedelta(minutes=min(2 ** (attempts - 1), 24 * 60))
+
+
+def _deliver_one(session: Session, message: OutboxMessage, settings: MailSettings) -> bool:
+    message.attempts += 1
+    delivered = False
+    try:
+        _transmit(_build(message, settings), settings)
+    except (OSError, smtplib.SMTPException) as exc:
+        message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        if message.attempts >= settings.max_attempts:
+            message.status = MailStatus.FAILED
+            log.error("mail %s given up after %s attempts", message.id, message.attempts)
+        else:
+            message.next_attempt_at = utcnow() + _retry_delay(message.attempts)
+            log.warning("mail %s not delivered, will retry: %s", message.id, exc)
+    else:
+        message.status = MailStatus.SENT
+        message.sent_at = utcnow()
+        message.last_error = None
+        delivered = True
+    # Each message is its own transaction, so that a crash half-way never
+    # sends one twice nor forgets one.
+    session.commit()
+    return delivered
+
+
+def _settings() -> MailSettings:
+    return current_app.config["DINAMIS_SETTINGS"].mail
+
+
+def _locked_pending(session: Session, *conditions: object) -> OutboxMessage | None:
+    return session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == MailStatus.PENDING, *conditions)  # type: ignore[arg-type]
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).first()
+
+
+def deliver_ids(ids: list[int]) -> int:
+    """Try to deliver these pending messages now (called after a commit)."""
+    session, settings, sent = db.session, _settings(), 0
+    for message_id in ids:
+        message = _locked_pending(session, OutboxMessage.id == message_id)
+        if message is not None:
+            sent += _deliver_one(session, message, settings)
+    return sent
+
+
+def deliver_due(limit: int = 100) -> int:
+    """Deliver up to `limit` pending messages whose retry time has come."""
+    session, settings, sent = db.session, _settings(), 0
+    for _ in range(limit):
+        message = _locked_pending(session, OutboxMessage.next_attempt_at <= func.now())
+        if message is None:
+            break
+        sent += _deliver_one(session, message, settings)
+    return sent

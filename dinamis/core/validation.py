@@ -1,0 +1,41 @@
+"""Shared input validation (e-mail addresses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, has_app_context
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import ValidationError
+
+
+def _allow_test_domains() -> bool:
+    # The demo and test accounts use the reserved .test domain; production
+    # accepts only real, globally deliverable names.
+    return not (has_app_context() and current_app.config["DINAMIS_SETTINGS"].is_production)
+
+
+def normalise_email_address(value: str) -> str:
+    """The normalised address, or ValueError with a readable reason."""
+    try:
+        result = validate_email(
+            value.strip(),
+            check_deliverability=False,
+            test_environment=_allow_test_domains(),
+        )
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return result.normalized.lower()
+
+
+class EmailAddress:
+    """WTForms validator: a syntactically valid e-mail address."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if not field.data:
+            return
+        try:
+            normalise_email_address(field.data)
+        except ValueError:
+            raise ValidationError(str(_l("This is not a valid e-mail address."))) from None

@@ -1,0 +1,56 @@
+"""Entities (member organisations) and the profiles that set their rights."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dinamis.core.db import Base
+
+if TYPE_CHECKING:
+    from dinamis.accounts.models import User
+
+
+class Profile(Base):
+    """A class of members with the same rights (French research, public actors...)."""
+
+    __tablename__ = "profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_fr: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+
+    def name(self, language: str) -> str:
+        return self.name_fr if language == "fr" else self.name_en
+
+
+class EntityStatus:
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    EXPIRED = "expired"
+    ALL = (ACTIVE, SUSPENDED, EXPIRED)
+
+
+class Entity(Base):
+    """An organisation that has joined the scheme."""
+
+    __tablename__ = "entities"
+    __table_args__ = (CheckConstraint(f"status IN {EntityStatus.ALL!r}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300))
+    acronym: Mapped[str | None] = mapped_column(String(50))
+    profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
+    status: Mapped[str] = mapped_column(String(20), default=EntityStatus.ACTIVE)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    profile: Mapped[Profile] = relationship(lazy="joined")
+    members: Mapped[list[User]] = relationship(back_populates="entity")
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == EntityStatus.ACTIVE

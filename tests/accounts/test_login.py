@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from tests.conftest import PASSWORD, login
+from tests.helpers import csrf_token
+
+
+def test_home_page_is_served_in_french_by_default(client):
+    response = client.get("/")
+    assert response.status_code == 200
+    assert 'lang="fr"' in response.get_data(as_text=True)
+
+
+def test_login_and_logout(client, cast):
+    login(client, cast.user_a)
+    page = client.get("/account").get_data(as_text=True)
+    assert cast.user_a in page
+    token = csrf_token(client, "/account")
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/account").status_code == 302
+
+
+def test_wrong_password_and_unknown_email_get_the_same_answer(client, cast):
+    token = csrf_token(client, "/login")
+    wrong = client.post(
+        "/login", data={"email": cast.user_a, "password": "nope-nope-nope", "csrf_token": token}
+    )
+    unknown = client.post(
+        "/login", data={"email": "nobody@labo-a.test", "password": PASSWORD, "csrf_token": token}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert "Mauvais" in wrong.get_data(as_text=True) or "Wrong" in wrong.get_data(as_text=True)
+    assert wrong.get_data(as_text=True) == unknown.get_data(as_text=True).replace(
+        "nobody@labo-a.test", cast.user_a
+    )

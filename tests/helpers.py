@@ -1,0 +1,31 @@
+"""Helpers for driving the app through its real forms."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    """The CSRF token of the form on `path` (and the session cookie it binds to)."""
+    html = client.get(path).get_data(as_text=True)
+    match = _CSRF.search(html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def outbox(app, to: str | None = None) -> list:
+    """The messages in the outbox, newest last."""
+    from sqlalchemy import select
+
+    from dinamis.core.mail import OutboxMessage
+    from dinamis.extensions import db
+
+    with app.app_context():
+        query = select(OutboxMessage).order_by(OutboxMessage.id)
+        if to:
+            query = query.where(OutboxMessage.to_address == to)
+        return list(db.session.scalars(query))
