@@ -28,4 +28,8 @@ def outbox(app, to: str | None = None) -> list:
         query = select(OutboxMessage).order_by(OutboxMessage.id)
         if to:
             query = query.where(OutboxMessage.to_address == to)
-        return list(db.session.scalars(query))
+        messages = list(db.session.scalars(query))
+        for message in messages:
+            _ = message.attachments  # loaded now, usable after the context ends
+        db.session.expunge_all()
+        return messages
