@@ -28,7 +28,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(client, cast):
         "/login", data={"email": "nobody@labo-a.test", "password": PASSWORD, "csrf_token": token}
     )
     assert wrong.status_code == unknown.status_code == 401
-    assert "Mauvais" in wrong.get_data(as_text=True) or "Wrong" in wrong.get_data(as_text=True)
+    assert "mot de passe incorrect" in wrong.get_data(as_text=True)
     assert wrong.get_data(as_text=True) == unknown.get_data(as_text=True).replace(
         "nobody@labo-a.test", cast.user_a
     )
