@@ -7,7 +7,7 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from flask import current_app
+from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
@@ -20,10 +20,21 @@ from dinamis.core.mail import queue_mail
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 
-_hasher = PasswordHasher()
+_STRONG = PasswordHasher()  # argon2id with the library's recommended cost
+# The test suite hashes hundreds of passwords: it uses argon2id with the
+# lowest cost, so that tests stay fast while exercising the same code.
+_CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+
+
+def _hasher() -> PasswordHasher:
+    if has_app_context() and current_app.config["DINAMIS_SETTINGS"].env == "test":
+        return _CHEAP
+    return _STRONG
+
+
 # Verified when the e-mail is unknown, so that a wrong e-mail costs as much
 # time as a wrong password and timing tells nothing.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_DUMMY_HASH = _STRONG.hash(secrets.token_urlsafe(16))
 
 MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "dnm_"  # noqa: S105 - a public prefix, not a secret
@@ -35,7 +46,7 @@ def normalise_email(email: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def check_password_strength(password: str) -> None:
@@ -106,12 +117,12 @@ def authenticate(email: str, password: str) -> User | None:
     user = get_user_by_email(email)
     stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
     try:
-        _hasher.verify(stored, password)
+        _hasher().verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     if user is None or not user.is_active or stored is _DUMMY_HASH:
         return None
-    if _hasher.check_needs_rehash(stored):
+    if _hasher().check_needs_rehash(stored):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     db.session.flush()
@@ -130,7 +141,7 @@ def _set_password(user: User, password: str) -> None:
 def change_password(user: User, current_password: str, new_password: str) -> None:
     """Change the user's own password after checking the current one."""
     try:
-        _hasher.verify(user.password_hash or _DUMMY_HASH, current_password)
+        _hasher().verify(user.password_hash or _DUMMY_HASH, current_password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         raise ServiceError(
             _("The current password is wrong."),
