@@ -6,7 +6,7 @@ session), the signed-in user's language, the browser's preference, French.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, has_request_context, request, session
 from flask_login import current_user
 
 from dinamis.config import LANGUAGES
@@ -14,6 +14,8 @@ from dinamis.extensions import babel
 
 
 def select_locale() -> str:
+    if not has_request_context():  # CLI commands, jobs, tests of services
+        return current_app.config["DINAMIS_SETTINGS"].default_language
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen
