@@ -35,3 +35,6 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(tokens_cli)
     app.cli.add_command(mail_cli)
     app.cli.add_command(db_cli)
+    from dinamis.quota.cli import quota_cli
+
+    app.cli.add_command(quota_cli)

@@ -4,7 +4,27 @@ from dinamis.accounts.models import ApiToken, User
 from dinamis.core.db import Base
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
 from dinamis.membership.models import Entity, Profile
+from dinamis.quota.models import (
+    AllowanceRule,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    PriceRule,
+)
 
 metadata = Base.metadata
 
-__all__ = ["ApiToken", "Entity", "OutboxAttachment", "OutboxMessage", "Profile", "User", "metadata"]
+__all__ = [
+    "AllowanceRule",
+    "ApiToken",
+    "Entity",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "OutboxAttachment",
+    "OutboxMessage",
+    "PriceRule",
+    "Profile",
+    "User",
+    "metadata",
+]

@@ -1,0 +1,16 @@
+"""Who may see and change quotas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dinamis.accounts.permissions import is_signed_in, is_staff
+
+
+def can_adjust_quota(user: Any) -> bool:
+    return is_staff(user)
+
+
+def can_view_entity_quota(user: Any, entity_id: int) -> bool:
+    """Staff, and the members of the entity."""
+    return is_signed_in(user) and (is_staff(user) or user.entity_id == entity_id)
