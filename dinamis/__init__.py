@@ -127,6 +127,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(api_bp)
+    from dinamis.quota.views import bp as quota_bp
+
+    app.register_blueprint(quota_bp)
 
 
 def _security_headers(app: Flask) -> None:

@@ -69,4 +69,7 @@ def load(directory: Path) -> list[str]:
             language=item.get("language", "fr"),
         )
         added["users"] += 1
-    return [f"{kind}: {count} added" for kind, count in added.items()]
+    session.flush()
+    from seed.quota import load_quota
+
+    return [f"{kind}: {count} added" for kind, count in added.items()] + load_quota(directory)

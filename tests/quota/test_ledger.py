@@ -187,3 +187,23 @@ def test_the_database_refuses_an_unbalanced_transaction(app):
         with pytest.raises(DBAPIError, match="does not balance"):
             db.session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
         nested.rollback()
+
+
+def test_co_funding_is_priced_exactly_from_the_grid(ctx):
+    from dinamis.quota.models import PriceRule
+    from dinamis.quota.pricing import price
+
+    profile = make_profile("public-fr")
+    db.session.add(
+        PriceRule(
+            profile_id=profile.id, sensor="pleiades", order_kind="tasking", eur_per_km2=D("5.22")
+        )
+    )
+    db.session.flush()
+    quote = price(profile.id, "pleiades", "tasking", D("133.33"), D("0.20"))
+    assert quote.excluding_tax == D("695.98")  # 133.33 x 5.22 = 695.9826
+    assert quote.tax == D("139.20")
+    assert quote.including_tax == D("835.18")
+    assert price(profile.id, "spot", "archive", D("0"), D("0.2")).including_tax == 0
+    with pytest.raises(ServiceError, match="No co-funding price"):
+        price(profile.id, "spot", "archive", D("1"), D("0.2"))

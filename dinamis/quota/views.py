@@ -1,0 +1,116 @@
+"""The entity's quota page, its statement (CSV) and staff adjustments."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from dinamis.accounts.permissions import is_signed_in
+from dinamis.core.errors import ServiceError
+from dinamis.core.permissions import ensure, requires
+from dinamis.core.web import apply_service_error
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.quota import service
+from dinamis.quota.forms import AdjustmentForm
+from dinamis.quota.permissions import can_adjust_quota, can_view_entity_quota
+from dinamis.quota.statement import statement, statement_csv
+
+bp = Blueprint("quota", __name__, url_prefix="/quota")
+
+
+def _load_entity(entity_id: int) -> Entity:
+    entity = db.session.get(Entity, entity_id)
+    if entity is None:
+        abort(404)
+    ensure(can_view_entity_quota(current_user, entity.id))
+    return entity
+
+
+def _period() -> str:
+    period = request.args.get("period") or service.period_for(dt.date.today())
+    try:
+        return service.validate_period(period)
+    except ServiceError as error:
+        abort(400, description=error.message)
+
+
+@bp.route("/")
+@requires(is_signed_in)
+def mine() -> Any:
+    if current_user.entity_id is None:
+        abort(404)
+    return redirect(url_for("quota.entity", entity_id=current_user.entity_id))
+
+
+def _page(
+    entity: Entity, period: str, form: AdjustmentForm | None = None, status: int = 200
+) -> Any:
+    balances = [b for b in service.balances(entity) if b.period == period]
+    periods = sorted({b.period for b in service.balances(entity)} | {period}, reverse=True)
+    if form is None and can_adjust_quota(current_user):
+        form = AdjustmentForm(formdata=None, period=period, key=secrets.token_hex(8))
+    return (
+        render_template(
+            "quota/entity.html",
+            entity=entity,
+            period=period,
+            periods=periods,
+            balances=balances,
+            lines=statement(entity, period),
+            form=form,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:entity_id>")
+@requires(is_signed_in)
+def entity(entity_id: int) -> Any:
+    return _page(_load_entity(entity_id), _period())
+
+
+@bp.route("/<int:entity_id>/statement.csv")
+@requires(is_signed_in)
+def statement_export(entity_id: int) -> Any:
+    entity = _load_entity(entity_id)
+    period = request.args.get("period") or None
+    if period:
+        period = _period()
+    body = statement_csv(statement(entity, period))
+    name = f"dinamis-quota-{entity.id}-{period or 'all'}.csv"
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/<int:entity_id>/adjust", methods=["POST"])
+@requires(can_adjust_quota)
+def adjust(entity_id: int) -> Any:
+    entity = _load_entity(entity_id)
+    form = AdjustmentForm()
+    period = form.period.data or service.period_for(dt.date.today())
+    if not form.validate_on_submit():
+        return _page(entity, service.period_for(dt.date.today()), form, 422)
+    try:
+        service.adjust(
+            current_user,
+            entity,
+            form.family.data or "",
+            period,
+            form.amount.data,
+            form.reason.data or "",
+            f"adjustment:{entity.id}:{form.key.data}",
+        )
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return _page(entity, period, form, error.status)
+    flash(_("Adjustment recorded."), "success")
+    return redirect(url_for("quota.entity", entity_id=entity.id, period=period))
