@@ -84,10 +84,13 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
+        from flask import has_request_context
         from flask_babel import get_locale
 
         from dinamis.accounts.forms import LanguageForm, PostForm
 
+        if not has_request_context():  # e-mails rendered by CLI commands and jobs
+            return {"current_language": str(get_locale() or "fr")}
         return {
             "current_language": str(get_locale() or "fr"),
             "language_form": LanguageForm(formdata=None),

@@ -11,6 +11,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://dinamis:dinamis@127.0.0.1:5432/dinamis"
@@ -37,12 +38,26 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class OrderSettings:
+    """Rules of tasking requests and archive orders (km², days, rates)."""
+
+    tasking_min_km2: Decimal = Decimal("100")
+    tasking_max_km2: Decimal = Decimal("10000")
+    archive_min_km2: Decimal = Decimal("25")
+    lead_days: int = 3
+    max_window_days: int = 365
+    quote_validity_days: int = 30
+    tax_rate: Decimal = Decimal("0.20")
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str = "development"
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = ""
     base_url: str = "http://127.0.0.1:5000"
     mail: MailSettings = field(default_factory=MailSettings)
+    orders: OrderSettings = field(default_factory=OrderSettings)
     ratelimit_storage_uri: str = "memory://"
     ratelimit_enabled: bool = True
     login_rate_limit: str = "10 per minute"
@@ -96,6 +111,18 @@ class Settings:
             raise ConfigError(
                 f"DINAMIS_BASE_URL must start with http:// or https://, not {self.base_url!r}."
             )
+        o = self.orders
+        if not 0 < o.tasking_min_km2 <= o.tasking_max_km2:
+            raise ConfigError(
+                "DINAMIS_ORDERS_TASKING_MIN_KM2 must be positive and at most "
+                "DINAMIS_ORDERS_TASKING_MAX_KM2."
+            )
+        if o.archive_min_km2 <= 0:
+            raise ConfigError("DINAMIS_ORDERS_ARCHIVE_MIN_KM2 must be positive.")
+        if o.lead_days < 0 or o.max_window_days < 1 or o.quote_validity_days < 1:
+            raise ConfigError("DINAMIS_ORDERS_*_DAYS must be positive numbers of days.")
+        if not 0 <= o.tax_rate < 1:
+            raise ConfigError("DINAMIS_ORDERS_TAX_RATE must be a fraction such as 0.20.")
         if self.max_content_length < 1024:
             raise ConfigError("DINAMIS_MAX_CONTENT_LENGTH must be at least 1024 bytes.")
         return self
@@ -115,6 +142,13 @@ def _int(name: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _decimal(name: str, value: str) -> Decimal:
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a decimal number, not {value!r}.") from None
 
 
 def _float(name: str, value: str) -> float:
@@ -139,6 +173,7 @@ _KNOWN_PREFIXED = {
     "DINAMIS_LOG_LEVEL",
     "DINAMIS_TEST_DATABASE_URL",
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
+_KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -167,7 +202,18 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         timeout=_float("DINAMIS_MAIL_TIMEOUT", get("DINAMIS_MAIL_TIMEOUT", "10")),
         max_attempts=_int("DINAMIS_MAIL_MAX_ATTEMPTS", get("DINAMIS_MAIL_MAX_ATTEMPTS", "8")),
     )
+    order_defaults = OrderSettings()
+    orders = OrderSettings(
+        **{
+            f.name: (_decimal if isinstance(getattr(order_defaults, f.name), Decimal) else _int)(
+                f"DINAMIS_ORDERS_{f.name.upper()}",
+                get(f"DINAMIS_ORDERS_{f.name.upper()}", str(getattr(order_defaults, f.name))),
+            )
+            for f in fields(OrderSettings)
+        }
+    )
     settings = Settings(
+        orders=orders,
         env=get("DINAMIS_ENV", "development"),
         database_url=get("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
         secret_key=get("DINAMIS_SECRET_KEY", ""),

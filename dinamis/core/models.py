@@ -4,6 +4,7 @@ from dinamis.accounts.models import ApiToken, User
 from dinamis.core.db import Base
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
 from dinamis.membership.models import Entity, Profile
+from dinamis.orders.models import Delivery, Order, OrderEvent, Quote
 from dinamis.quota.models import (
     AllowanceRule,
     LedgerAccount,
@@ -17,14 +18,18 @@ metadata = Base.metadata
 __all__ = [
     "AllowanceRule",
     "ApiToken",
+    "Delivery",
     "Entity",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "Order",
+    "OrderEvent",
     "OutboxAttachment",
     "OutboxMessage",
     "PriceRule",
     "Profile",
+    "Quote",
     "User",
     "metadata",
 ]

@@ -1,0 +1,95 @@
+"""The area of interest of an order: parsed, checked, measured on the ellipsoid.
+
+Temporary home: when the catalogue's shared `dinamis.core.geo` lands, these
+functions move there and the catalogue and orders share them.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from pyproj import Geod
+from shapely import make_valid
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.validation import explain_validity
+
+from dinamis.core.errors import ServiceError
+
+_GEOD = Geod(ellps="WGS84")
+MAX_VERTICES = 10_000
+
+
+def geodesic_km2(geometry: Polygon | MultiPolygon) -> Decimal:
+    """Area on the WGS84 ellipsoid in km², exact to 0.01."""
+    area_m2, _perimeter = _GEOD.geometry_area_perimeter(geometry)
+    return (Decimal(abs(area_m2)) / Decimal(1_000_000)).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+
+
+def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
+    """A GeoJSON geometry, Feature or FeatureCollection as one valid MultiPolygon.
+
+    Refuses, with a message that says what is wrong: malformed JSON, other
+    geometry types, coordinates out of range, too many vertices, and rings
+    that cross themselves (a self-intersecting polygon is ambiguous: we do
+    not guess which part was meant).
+    """
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        raise ServiceError(_("The area is not valid GeoJSON: %(e)s.", e=exc.msg)) from None
+    if not isinstance(data, dict):
+        raise ServiceError(_("The area must be a GeoJSON object."))
+    geometries: list[dict[str, Any]] = []
+    if data.get("type") == "FeatureCollection":
+        geometries = [f.get("geometry") or {} for f in data.get("features") or []]
+    elif data.get("type") == "Feature":
+        geometries = [data.get("geometry") or {}]
+    else:
+        geometries = [data]
+    polygons: list[Polygon] = []
+    for geometry in geometries:
+        if geometry.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ServiceError(
+                _("The area must be a polygon, not %(t)s.", t=geometry.get("type") or "nothing")
+            )
+        try:
+            shp = shape(geometry)
+        except (ValueError, TypeError, AttributeError, IndexError):
+            raise ServiceError(_("The polygon's coordinates are malformed.")) from None
+        polygons.extend(shp.geoms if isinstance(shp, MultiPolygon) else [shp])
+    if not polygons:
+        raise ServiceError(_("Draw or upload an area of interest."))
+    aoi = MultiPolygon(polygons)
+    if sum(len(p.exterior.coords) + sum(len(r.coords) for r in p.interiors) for p in polygons) > (
+        MAX_VERTICES
+    ):
+        raise ServiceError(_("The area has more than %(n)d vertices.", n=MAX_VERTICES))
+    minx, miny, maxx, maxy = aoi.bounds
+    if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise ServiceError(
+            _("Coordinates must be longitude (-180 to 180) then latitude (-90 to 90), in degrees.")
+        )
+    if not aoi.is_valid:
+        reason = explain_validity(aoi)
+        if "Self-intersection" in reason or "Ring Self-intersection" in reason:
+            raise ServiceError(
+                _("The polygon crosses itself (%(r)s); redraw it without crossing edges.", r=reason)
+            )
+        repaired = make_valid(aoi)
+        # Only unambiguous repairs are kept: the same area, still polygons.
+        parts = [g for g in getattr(repaired, "geoms", [repaired]) if isinstance(g, Polygon)]
+        if not parts or abs(MultiPolygon(parts).area - aoi.area) > 1e-9 * max(aoi.area, 1e-12):
+            raise ServiceError(_("The polygon is not valid (%(r)s).", r=reason))
+        aoi = MultiPolygon(parts)
+    if aoi.is_empty or aoi.area == 0:
+        raise ServiceError(_("The area of interest is empty."))
+    return aoi
+
+
+def to_geojson(geometry: MultiPolygon) -> dict[str, Any]:
+    return dict(mapping(geometry))

@@ -1,0 +1,211 @@
+"""Tasking requests and archive orders, their timeline and their quotes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from geoalchemy2 import Geometry
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dinamis.accounts.models import User
+from dinamis.core.db import Base
+from dinamis.membership.models import Entity
+from dinamis.quota.models import EUR, KM2
+
+
+class OrderKind:
+    TASKING = "tasking"
+    ARCHIVE = "archive"
+    ALL = (TASKING, ARCHIVE)
+
+
+class Sensor:
+    PLEIADES = "pleiades"
+    NEO = "pleiades-neo"
+    SPOT = "spot"
+    ALL = (PLEIADES, NEO, SPOT)
+
+
+class Mode:
+    MONO = "mono"
+    STEREO = "stereo"
+    TRISTEREO = "tristereo"
+    ALL = (MONO, STEREO, TRISTEREO)
+    FACTOR = {MONO: 1, STEREO: 2, TRISTEREO: 3}
+
+
+class SpectralMode:
+    ALL = ("pan", "ms", "pms", "bundle")
+
+
+class Status:
+    DRAFT = "draft"
+    AWAITING_QUOTE = "awaiting_quote"  # co-funded part: the Referent must accept the quote
+    UNDER_REVIEW = "under_review"
+    ACCEPTED = "accepted"  # in acquisition / production
+    PARTIALLY_DELIVERED = "partially_delivered"
+    DELIVERED = "delivered"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    ALL = (
+        DRAFT,
+        AWAITING_QUOTE,
+        UNDER_REVIEW,
+        ACCEPTED,
+        PARTIALLY_DELIVERED,
+        DELIVERED,
+        CLOSED,
+        REJECTED,
+        CANCELLED,
+        EXPIRED,
+    )
+    ENDED = (CLOSED, REJECTED, CANCELLED, EXPIRED)
+    HOLDING = (AWAITING_QUOTE, UNDER_REVIEW, ACCEPTED, PARTIALLY_DELIVERED)
+
+
+class Order(Base):
+    """A request for new imagery: a tasking request (new acquisition) or an archive order."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        CheckConstraint(f"kind IN {OrderKind.ALL!r}", name="kind"),
+        CheckConstraint(f"status IN {Status.ALL!r}", name="status"),
+        CheckConstraint(f"sensor IN {Sensor.ALL!r}", name="sensor"),
+        CheckConstraint(f"mode IN {Mode.ALL!r}", name="mode"),
+        CheckConstraint("window_end IS NULL OR window_end > window_start", name="window_order"),
+        CheckConstraint("max_cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
+        CheckConstraint("max_incidence BETWEEN 0 AND 60", name="incidence_range"),
+        CheckConstraint("charged_km2 >= 0 AND free_km2 >= 0 AND cofunded_km2 >= 0", name="areas"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default=Status.DRAFT, index=True)
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
+    )
+    requester_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    sensor: Mapped[str] = mapped_column(String(20))
+    aoi = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
+    aoi_km2: Mapped[Decimal] = mapped_column(KM2)
+    mode: Mapped[str] = mapped_column(String(10), default=Mode.MONO)
+    charged_km2: Mapped[Decimal] = mapped_column(KM2)
+    family: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))
+    free_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
+    cofunded_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
+    window_start: Mapped[dt.date | None] = mapped_column(Date)
+    window_end: Mapped[dt.date | None] = mapped_column(Date)
+    max_cloud_cover: Mapped[int] = mapped_column(Integer, default=20)
+    max_incidence: Mapped[int] = mapped_column(Integer, default=30)
+    spectral_mode: Mapped[str] = mapped_column(String(10), default="pms")
+    project_title: Mapped[str] = mapped_column(String(200))
+    project_description: Mapped[str] = mapped_column(Text)
+    justification: Mapped[str] = mapped_column(Text)
+    theme: Mapped[str] = mapped_column(String(50))
+    funding: Mapped[str | None] = mapped_column(String(300))
+    staff_comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    submitted_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    entity: Mapped[Entity] = relationship()
+    requester: Mapped[User] = relationship()
+    events: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+    deliveries: Mapped[list[Delivery]] = relationship(
+        back_populates="order", order_by="Delivery.id", cascade="all, delete-orphan"
+    )
+    quotes: Mapped[list[Quote]] = relationship(
+        back_populates="order", order_by="Quote.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def reference(self) -> str:
+        """The ledger reference of this order."""
+        return f"order:{self.id}"
+
+    @property
+    def number(self) -> str:
+        prefix = "T" if self.kind == OrderKind.TASKING else "A"
+        return f"{prefix}-{self.id:06d}"
+
+    @property
+    def delivered_km2(self) -> Decimal:
+        return sum((d.km2 for d in self.deliveries), Decimal("0.00"))
+
+
+class OrderEvent(Base):
+    """One step of an order's life: who moved it, from where to where, and why."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class Delivery(Base):
+    """Imagery delivered for an order: an area, and the catalogue scene when there is one."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (CheckConstraint("km2 > 0", name="km2_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    scene_ref: Mapped[str] = mapped_column(String(200))
+    km2: Mapped[Decimal] = mapped_column(KM2)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    order: Mapped[Order] = relationship(back_populates="deliveries")
+
+
+class QuoteStatus:
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    ALL = (PENDING, ACCEPTED, DECLINED, EXPIRED)
+
+
+class Quote(Base):
+    """The price of an order's co-funded part, for the entity's Referent to accept."""
+
+    __tablename__ = "quotes"
+    __table_args__ = (CheckConstraint(f"status IN {QuoteStatus.ALL!r}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=QuoteStatus.PENDING)
+    free_km2: Mapped[Decimal] = mapped_column(KM2)
+    cofunded_km2: Mapped[Decimal] = mapped_column(KM2)
+    eur_per_km2: Mapped[Decimal] = mapped_column(EUR)
+    excluding_tax: Mapped[Decimal] = mapped_column(EUR)
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))
+    tax: Mapped[Decimal] = mapped_column(EUR)
+    including_tax: Mapped[Decimal] = mapped_column(EUR)
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    order: Mapped[Order] = relationship(back_populates="quotes")
+
+    @property
+    def number(self) -> str:
+        return f"Q-{self.created_at:%Y}-{self.id:05d}" if self.created_at else f"Q-{self.id:05d}"

@@ -1,0 +1,51 @@
+"""Who may do what with orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.orders.models import Order
+
+
+def can_order(user: Any) -> bool:
+    """A signed-in member of an active entity (expired or suspended entities cannot order)."""
+    return (
+        is_signed_in(user)
+        and user.entity is not None
+        and user.entity.status == "active"
+        and not user.is_staff
+    )
+
+
+def can_view_orders(user: Any) -> bool:
+    return is_signed_in(user)
+
+
+def can_view_order(user: Any, order: Order) -> bool:
+    """The requester, the Referent and deputies of its entity, and staff."""
+    if not is_signed_in(user):
+        return False
+    if is_staff(user) or order.requester_id == user.id:
+        return True
+    return user.entity_id == order.entity_id and (user.is_referent or user.is_deputy)
+
+
+def can_cancel_order(user: Any, order: Order) -> bool:
+    return is_signed_in(user) and (
+        order.requester_id == user.id
+        or (user.entity_id == order.entity_id and (user.is_referent or user.is_deputy))
+    )
+
+
+def can_decide_quote(user: Any, order: Order) -> bool:
+    """The entity's Referent (or a deputy) accepts or declines the co-funding quote."""
+    return (
+        is_signed_in(user)
+        and user.entity_id == order.entity_id
+        and (user.is_referent or user.is_deputy)
+    )
+
+
+def can_review_orders(user: Any) -> bool:
+    return is_staff(user)

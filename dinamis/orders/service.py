@@ -1,0 +1,413 @@
+"""The life of an order: submission, quote, review, delivery, closing.
+
+Every transition goes through `_move`, which refuses any step not in
+TRANSITIONS (no skipping, no going back), records an OrderEvent and mails
+the people concerned. The quota ledger follows: the free part is reserved at
+submission, the co-funded part recorded when the quote is accepted, delivered
+km² consumed, and whatever is left released when the order ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from geoalchemy2.shape import from_shape
+from shapely.geometry import MultiPolygon
+from sqlalchemy import select
+
+from dinamis.accounts.models import EntityRole, User, UserStatus
+from dinamis.config import OrderSettings
+from dinamis.core.db import utcnow
+from dinamis.core.errors import Conflict, Forbidden, ServiceError
+from dinamis.core.mail import queue_mail
+from dinamis.extensions import db
+from dinamis.orders.aoi import geodesic_km2
+from dinamis.orders.models import (
+    Delivery,
+    Mode,
+    Order,
+    OrderEvent,
+    OrderKind,
+    Quote,
+    QuoteStatus,
+    Sensor,
+    SpectralMode,
+    Status,
+)
+from dinamis.orders.permissions import (
+    can_cancel_order,
+    can_decide_quote,
+    can_order,
+    can_review_orders,
+)
+from dinamis.quota import service as quota
+from dinamis.quota.models import Family
+from dinamis.quota.pricing import price
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    Status.DRAFT: (Status.AWAITING_QUOTE, Status.UNDER_REVIEW, Status.CANCELLED),
+    Status.AWAITING_QUOTE: (Status.UNDER_REVIEW, Status.CANCELLED),
+    Status.UNDER_REVIEW: (Status.ACCEPTED, Status.REJECTED, Status.CANCELLED),
+    Status.ACCEPTED: (Status.PARTIALLY_DELIVERED, Status.DELIVERED, Status.EXPIRED),
+    Status.PARTIALLY_DELIVERED: (Status.PARTIALLY_DELIVERED, Status.DELIVERED, Status.EXPIRED),
+    Status.DELIVERED: (Status.CLOSED,),
+}
+
+
+def _settings() -> OrderSettings:
+    return current_app.config["DINAMIS_SETTINGS"].orders
+
+
+@dataclass(frozen=True)
+class TaskingRequest:
+    """What a user asks for, already parsed (the AOI through `orders.aoi.parse_aoi`)."""
+
+    aoi: MultiPolygon
+    sensor: str
+    window_start: dt.date
+    window_end: dt.date
+    max_cloud_cover: int
+    max_incidence: int
+    mode: str
+    spectral_mode: str
+    project_title: str
+    project_description: str
+    justification: str
+    theme: str
+    funding: str | None = None
+
+
+def family_of(kind: str, sensor: str) -> str:
+    """The quota family an order draws on."""
+    if sensor == Sensor.NEO:
+        return Family.NEO
+    return Family.TASKING if kind == OrderKind.TASKING else Family.ARCHIVE
+
+
+def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
+    """Refuse a request that breaks a rule; return the AOI's geodesic km²."""
+    rules = _settings()
+    errors: dict[str, str] = {}
+    area = geodesic_km2(request.aoi)
+    if area < rules.tasking_min_km2:
+        errors["aoi"] = _(
+            "The area of interest covers %(area)s km²; a tasking request needs at least "
+            "%(min)s km².",
+            area=area,
+            min=rules.tasking_min_km2,
+        )
+    elif area > rules.tasking_max_km2:
+        errors["aoi"] = _(
+            "The area of interest covers %(area)s km²; a tasking request covers at most "
+            "%(max)s km².",
+            area=area,
+            max=rules.tasking_max_km2,
+        )
+    earliest = today + dt.timedelta(days=rules.lead_days)
+    if request.window_start < earliest:
+        errors["window_start"] = _(
+            "The acquisition window starts on %(earliest)s at the earliest.",
+            earliest=earliest.isoformat(),
+        )
+    if request.window_end <= request.window_start:
+        errors["window_end"] = _("The window must end after it starts.")
+    elif (request.window_end - request.window_start).days > rules.max_window_days:
+        errors["window_end"] = _("The window lasts at most %(n)d days.", n=rules.max_window_days)
+    if request.sensor not in Sensor.ALL:
+        errors["sensor"] = _("Unknown sensor.")
+    if request.mode not in Mode.ALL:
+        errors["mode"] = _("Unknown acquisition mode.")
+    if request.spectral_mode not in SpectralMode.ALL:
+        errors["spectral_mode"] = _("Unknown spectral mode.")
+    if not 0 <= request.max_cloud_cover <= 100:
+        errors["max_cloud_cover"] = _("Between 0 and 100 %.")
+    if not 0 <= request.max_incidence <= 60:
+        errors["max_incidence"] = _("Between 0 and 60 degrees.")
+    for name in ("project_title", "project_description", "justification", "theme"):
+        if not str(getattr(request, name) or "").strip():
+            errors[name] = _("Required.")
+    if errors:
+        first = errors.get("aoi") or next(iter(errors.values()))
+        raise ServiceError(first, fields=errors)
+    return area
+
+
+def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None = None) -> Order:
+    """Create and submit a tasking request; reserve its free part, quote the rest."""
+    if not can_order(actor):
+        raise Forbidden(
+            _("Your entity's membership is not active: you cannot order until it is renewed.")
+            if actor.entity is not None and actor.entity.status != "active"
+            else _("Only members of an entity can order imagery.")
+        )
+    today = today or dt.date.today()
+    area = check_tasking(request, today)
+    charged = quota.km2(area * Mode.FACTOR[request.mode])
+    order = Order(
+        kind=OrderKind.TASKING,
+        status=Status.DRAFT,
+        entity_id=actor.entity_id,
+        requester_id=actor.id,
+        sensor=request.sensor,
+        aoi=from_shape(request.aoi, srid=4326),
+        aoi_km2=area,
+        mode=request.mode,
+        charged_km2=charged,
+        family=family_of(OrderKind.TASKING, request.sensor),
+        period=quota.period_for(today),
+        window_start=request.window_start,
+        window_end=request.window_end,
+        max_cloud_cover=request.max_cloud_cover,
+        max_incidence=request.max_incidence,
+        spectral_mode=request.spectral_mode,
+        project_title=request.project_title.strip(),
+        project_description=request.project_description.strip(),
+        justification=request.justification.strip(),
+        theme=request.theme.strip(),
+        funding=(request.funding or "").strip() or None,
+    )
+    db.session.add(order)
+    db.session.flush()
+    _submit(actor, order)
+    return order
+
+
+def _submit(actor: User, order: Order) -> None:
+    entity = order.entity
+    split = quota.reserve(entity, order.family, order.period, order.charged_km2, order.reference)
+    order.free_km2, order.cofunded_km2 = split.free, split.cofunded
+    order.submitted_at = utcnow()
+    if split.cofunded > 0:
+        quote = _make_quote(order)
+        _move(actor, order, Status.AWAITING_QUOTE, None)
+        for referent in _referents(order.entity_id):
+            queue_mail(
+                referent.email,
+                "order_quote",
+                language=referent.language,
+                order=order,
+                quote=quote,
+                user=referent,
+            )
+    else:
+        _move(actor, order, Status.UNDER_REVIEW, None)
+
+
+def _make_quote(order: Order) -> Quote:
+    rules = _settings()
+    priced = price(
+        order.entity.profile_id,
+        order.sensor,
+        order.kind,
+        order.cofunded_km2,
+        rules.tax_rate,
+    )
+    quote = Quote(
+        order=order,
+        free_km2=order.free_km2,
+        cofunded_km2=order.cofunded_km2,
+        eur_per_km2=priced.eur_per_km2,
+        excluding_tax=priced.excluding_tax,
+        tax_rate=priced.tax_rate,
+        tax=priced.tax,
+        including_tax=priced.including_tax,
+        valid_until=dt.date.today() + dt.timedelta(days=rules.quote_validity_days),
+    )
+    db.session.add(quote)
+    db.session.flush()
+    return quote
+
+
+def _referents(entity_id: int) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).where(
+                User.entity_id == entity_id,
+                User.entity_role.in_((EntityRole.REFERENT, EntityRole.DEPUTY)),
+                User.status == UserStatus.ACTIVE,
+            )
+        )
+    )
+
+
+def _move(actor: User | None, order: Order, target: str, comment: str | None) -> None:
+    if target not in TRANSITIONS.get(order.status, ()):
+        raise Conflict(
+            _(
+                "An order that is %(current)s cannot become %(target)s.",
+                current=order.status,
+                target=target,
+            )
+        )
+    event = OrderEvent(
+        order=order,
+        from_status=order.status,
+        to_status=target,
+        actor_id=actor.id if actor is not None else None,
+        comment=comment,
+    )
+    db.session.add(event)
+    order.status = target
+    db.session.flush()
+    if order.status != Status.DRAFT:
+        queue_mail(
+            order.requester.email,
+            "order_status",
+            language=order.requester.language,
+            order=order,
+            event=event,
+            user=order.requester,
+        )
+
+
+def pending_quote(order: Order) -> Quote:
+    for quote in order.quotes:
+        if quote.status == QuoteStatus.PENDING:
+            return quote
+    raise Conflict(_("This order has no quote waiting for a decision."))
+
+
+def decide_quote(actor: User, order: Order, accept: bool, today: dt.date | None = None) -> Quote:
+    """The Referent accepts the quote (the order goes to review) or declines it (cancelled)."""
+    if not can_decide_quote(actor, order):
+        raise Forbidden(_("Only the entity's Referent or a deputy decides on a quote."))
+    quote = pending_quote(order)
+    today = today or dt.date.today()
+    if today > quote.valid_until:
+        _expire_quote(order, quote)
+        raise Conflict(
+            _("This quote expired on %(d)s; the order was cancelled.", d=quote.valid_until)
+        )
+    quote.decided_by_id, quote.decided_at = actor.id, utcnow()
+    if accept:
+        quote.status = QuoteStatus.ACCEPTED
+        quota.cofund(order.entity, order.family, order.period, order.cofunded_km2, order.reference)
+        _move(actor, order, Status.UNDER_REVIEW, _("Quote accepted."))
+    else:
+        quote.status = QuoteStatus.DECLINED
+        quota.release(order.entity, order.family, order.period, order.reference, "quote-declined")
+        _move(actor, order, Status.CANCELLED, _("Quote declined."))
+    return quote
+
+
+def _expire_quote(order: Order, quote: Quote) -> None:
+    quote.status = QuoteStatus.EXPIRED
+    quota.release(order.entity, order.family, order.period, order.reference, "quote-expired")
+    _move(None, order, Status.CANCELLED, _("The quote expired."))
+
+
+def cancel(actor: User, order: Order, reason: str | None = None) -> None:
+    """The requester (or the Referent) withdraws an order not yet accepted."""
+    if not can_cancel_order(actor, order):
+        raise Forbidden(_("You cannot cancel this order."))
+    pending = [q for q in order.quotes if q.status == QuoteStatus.PENDING]
+    _move(actor, order, Status.CANCELLED, reason)
+    for quote in pending:
+        quote.status = QuoteStatus.DECLINED
+    quota.release(order.entity, order.family, order.period, order.reference, "cancelled")
+
+
+def review(actor: User, order: Order, accept: bool, comment: str) -> None:
+    """Staff accept (feasible, eligible) or reject an order, with a comment."""
+    if not can_review_orders(actor):
+        raise Forbidden(_("Only staff review orders."))
+    if not comment.strip() and not accept:
+        raise ServiceError(
+            _("Give the reason for the rejection."), fields={"comment": _("Required.")}
+        )
+    if accept:
+        _move(actor, order, Status.ACCEPTED, comment.strip() or None)
+    else:
+        _move(actor, order, Status.REJECTED, comment.strip())
+        quota.release(order.entity, order.family, order.period, order.reference, "rejected")
+    order.staff_comment = comment.strip() or order.staff_comment
+
+
+def deliver(actor: User, order: Order, scene_ref: str, delivered_km2: Decimal) -> Delivery:
+    """Staff record a delivery: the ledger consumes what was delivered."""
+    if not can_review_orders(actor):
+        raise Forbidden(_("Only staff record deliveries."))
+    if order.status not in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED):
+        raise Conflict(_("Only an accepted order can receive deliveries."))
+    delivered_km2 = quota.km2(delivered_km2)
+    if delivered_km2 <= 0:
+        raise ServiceError(
+            _("The delivered area must be positive."), fields={"km2": _("Positive.")}
+        )
+    if not scene_ref.strip():
+        raise ServiceError(_("Name the delivered scene."), fields={"scene_ref": _("Required.")})
+    delivery = Delivery(
+        order=order, scene_ref=scene_ref.strip(), km2=delivered_km2, actor_id=actor.id
+    )
+    db.session.add(delivery)
+    db.session.flush()
+    quota.settle(
+        order.entity,
+        order.family,
+        order.period,
+        order.reference,
+        delivered_km2,
+        f"delivery:{delivery.id}",
+    )
+    complete = order.delivered_km2 >= order.charged_km2
+    _move(
+        actor,
+        order,
+        Status.DELIVERED if complete else Status.PARTIALLY_DELIVERED,
+        _("%(km2)s km² delivered (%(scene)s).", km2=delivered_km2, scene=delivery.scene_ref),
+    )
+    return delivery
+
+
+def close(actor: User, order: Order, comment: str = "") -> None:
+    """Staff close a delivered order; anything still held is released."""
+    if not can_review_orders(actor):
+        raise Forbidden(_("Only staff close orders."))
+    _move(actor, order, Status.CLOSED, comment.strip() or None)
+    quota.release(order.entity, order.family, order.period, order.reference, "closed")
+
+
+def expire_windows(today: dt.date | None = None) -> list[Order]:
+    """Orders whose acquisition window has passed without full delivery: expired, released."""
+    today = today or dt.date.today()
+    orders = list(
+        db.session.scalars(
+            select(Order)
+            .where(
+                Order.status.in_((Status.ACCEPTED, Status.PARTIALLY_DELIVERED)),
+                Order.window_end < today,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for order in orders:
+        _move(None, order, Status.EXPIRED, _("The acquisition window has passed."))
+        quota.release(order.entity, order.family, order.period, order.reference, "expired")
+    quotes = list(
+        db.session.scalars(
+            select(Quote)
+            .join(Order)
+            .where(Quote.status == QuoteStatus.PENDING, Quote.valid_until < today)
+        )
+    )
+    for quote in quotes:
+        _expire_quote(quote.order, quote)
+    return orders
+
+
+def visible_orders(actor: Any, status: str | None = None) -> list[Order]:
+    """My orders; the whole entity's for its Referent and deputies; all for staff."""
+    query = select(Order).order_by(Order.id.desc())
+    if not actor.is_staff:
+        if actor.is_referent or actor.is_deputy:
+            query = query.where(Order.entity_id == actor.entity_id)
+        else:
+            query = query.where(Order.requester_id == actor.id)
+    if status:
+        query = query.where(Order.status == status)
+    return list(db.session.scalars(query.limit(500)))

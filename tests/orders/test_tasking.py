@@ -1,0 +1,202 @@
+"""Tasking requests: the rules, the ledger and every state change."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from dinamis.core.errors import Conflict, Forbidden, ServiceError
+from dinamis.core.mail import OutboxMessage
+from dinamis.extensions import db
+from dinamis.orders import service
+from dinamis.orders.aoi import geodesic_km2
+from dinamis.orders.models import Status
+from dinamis.quota import service as quota
+from dinamis.quota.models import PriceRule
+from tests.factories import make_entity, make_user
+from tests.orders.helpers import TODAY, square, tasking
+
+D = Decimal
+
+
+@pytest.fixture
+def world(app):
+    with app.app_context(), force_locale("en"):
+        entity = make_entity("Lab O", profile_code="research-fr")
+        db.session.add(
+            PriceRule(
+                profile_id=entity.profile_id,
+                sensor="pleiades",
+                order_kind="tasking",
+                eur_per_km2=D("1.80"),
+            )
+        )
+        referent = make_user("ref@lab-o.test", entity=entity, entity_role="referent")
+        user = make_user("user@lab-o.test", entity=entity)
+        staff = make_user("staff@dinamis.test", role="staff")
+        quota.grant(entity, "tasking", "2027", D("1000"))
+        yield {"entity": entity, "referent": referent, "user": user, "staff": staff}
+
+
+def _balance(entity):
+    (b,) = [b for b in quota.balances(entity) if b.family == "tasking"]
+    return b
+
+
+def test_geodesic_area_of_a_known_square():
+    # 1° x 1° at the equator: 12,308.78 km² on WGS84
+    assert abs(geodesic_km2(square(1.0, 0.0, 0.0)) - D("12308.78")) < D("0.5")
+
+
+def test_aoi_under_the_minimum_is_refused_with_the_computed_area(world):
+    with pytest.raises(ServiceError) as refused:
+        service.submit_tasking(world["user"], tasking(0.05), today=TODAY)
+    area = geodesic_km2(square(0.05))
+    assert f"{area} km²" in refused.value.message
+    assert "at least 100 km²" in refused.value.message
+    assert "aoi" in refused.value.fields
+
+
+def test_window_rules(world):
+    with pytest.raises(ServiceError) as early:
+        service.submit_tasking(world["user"], tasking(window_start=TODAY), today=TODAY)
+    assert "window_start" in early.value.fields
+    with pytest.raises(ServiceError) as backwards:
+        service.submit_tasking(
+            world["user"],
+            tasking(
+                window_start=TODAY + dt.timedelta(days=20), window_end=TODAY + dt.timedelta(days=5)
+            ),
+            today=TODAY,
+        )
+    assert "window_end" in backwards.value.fields
+
+
+def test_free_order_goes_to_review_and_reserves(world):
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    assert order.status == Status.UNDER_REVIEW
+    assert order.free_km2 == order.charged_km2 == order.aoi_km2
+    assert order.cofunded_km2 == 0
+    assert _balance(world["entity"]).reserved == order.charged_km2
+
+
+def test_stereo_doubles_the_charged_area(world):
+    order = service.submit_tasking(world["user"], tasking(0.15, mode="stereo"), today=TODAY)
+    assert order.charged_km2 == order.aoi_km2 * 2
+
+
+def test_beyond_the_allowance_a_quote_waits_for_the_referent(app, world):
+    order = service.submit_tasking(world["user"], tasking(0.5), today=TODAY)  # ~2,200 km²
+    assert order.status == Status.AWAITING_QUOTE
+    assert order.free_km2 == D("1000.00")
+    assert order.cofunded_km2 == order.charged_km2 - D("1000.00")
+    (quote,) = order.quotes
+    assert quote.excluding_tax == (order.cofunded_km2 * D("1.80")).quantize(D("0.01"))
+    assert quote.including_tax == quote.excluding_tax + quote.tax
+    with pytest.raises(Forbidden):
+        service.decide_quote(world["user"], order, accept=True)
+    service.decide_quote(world["referent"], order, accept=True)
+    assert order.status == Status.UNDER_REVIEW
+    assert _balance(world["entity"]).cofunded_reserved == order.cofunded_km2
+
+
+def test_declined_quote_cancels_and_releases(world):
+    order = service.submit_tasking(world["user"], tasking(0.5), today=TODAY)
+    service.decide_quote(world["referent"], order, accept=False)
+    assert order.status == Status.CANCELLED
+    b = _balance(world["entity"])
+    assert (b.available, b.reserved) == (D("1000.00"), D("0.00"))
+
+
+def test_expired_quote_cancels(world):
+    order = service.submit_tasking(world["user"], tasking(0.5), today=TODAY)
+    late = order.quotes[0].valid_until + dt.timedelta(days=1)
+    with pytest.raises(Conflict, match="expired"):
+        service.decide_quote(world["referent"], order, accept=True, today=late)
+    assert order.status == Status.CANCELLED
+    assert _balance(world["entity"]).available == D("1000.00")
+
+
+def test_review_delivery_and_close(world):
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    with pytest.raises(Forbidden):
+        service.review(world["referent"], order, accept=True, comment="")
+    service.review(world["staff"], order, accept=True, comment="Feasible in April.")
+    part = (order.charged_km2 / 2).quantize(D("0.01"))
+    service.deliver(world["staff"], order, "PHR1A_2027_0001", part)
+    assert order.status == Status.PARTIALLY_DELIVERED
+    service.deliver(world["staff"], order, "PHR1A_2027_0002", order.charged_km2 - part)
+    assert order.status == Status.DELIVERED
+    service.close(world["staff"], order)
+    assert order.status == Status.CLOSED
+    b = _balance(world["entity"])
+    assert b.consumed == order.charged_km2 and b.reserved == 0
+    assert [e.to_status for e in order.events] == [
+        "under_review",
+        "accepted",
+        "partially_delivered",
+        "delivered",
+        "closed",
+    ]
+    assert quota.trial_balance() == 0
+
+
+def test_rejection_needs_a_reason_and_releases(world):
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    with pytest.raises(ServiceError, match="reason"):
+        service.review(world["staff"], order, accept=False, comment=" ")
+    service.review(world["staff"], order, accept=False, comment="Outside the scheme's scope.")
+    assert order.status == Status.REJECTED
+    assert _balance(world["entity"]).available == D("1000.00")
+
+
+def test_no_skipping_and_no_going_back(world):
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    with pytest.raises(Conflict):
+        service.deliver(world["staff"], order, "X", D("10"))
+    with pytest.raises(Conflict):
+        service.close(world["staff"], order)
+    service.review(world["staff"], order, accept=False, comment="No.")
+    with pytest.raises(Conflict):
+        service.review(world["staff"], order, accept=True, comment="Changed my mind.")
+    with pytest.raises(Conflict):
+        service.cancel(world["user"], order)
+
+
+def test_user_cancels_before_acceptance(world):
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    other = make_user("other@lab-x.test")
+    with pytest.raises(Forbidden):
+        service.cancel(other, order)
+    service.cancel(world["user"], order, "Found an archive image.")
+    assert order.status == Status.CANCELLED
+    assert _balance(world["entity"]).available == D("1000.00")
+
+
+def test_window_expiry_releases_the_rest(world):
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    service.review(world["staff"], order, accept=True, comment="ok")
+    service.deliver(world["staff"], order, "S1", D("50"))
+    expired = service.expire_windows(today=order.window_end + dt.timedelta(days=1))
+    assert order in expired and order.status == Status.EXPIRED
+    b = _balance(world["entity"])
+    assert (b.consumed, b.reserved, b.available) == (D("50.00"), D("0.00"), D("950.00"))
+
+
+def test_suspended_entity_cannot_order(world):
+    world["entity"].status = "suspended"
+    db.session.flush()
+    with pytest.raises(Forbidden, match="not active"):
+        service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    assert service.visible_orders(world["user"]) == []
+
+
+def test_transitions_mail_the_requester_and_the_referent(world):
+    service.submit_tasking(world["user"], tasking(0.5), today=TODAY)
+    sent = {(m.to_address, m.template) for m in db.session.scalars(select(OutboxMessage))}
+    assert ("ref@lab-o.test", "order_quote") in sent
+    assert ("user@lab-o.test", "order_status") in sent
