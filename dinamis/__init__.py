@@ -133,6 +133,9 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.quota.views import bp as quota_bp
 
     app.register_blueprint(quota_bp)
+    from dinamis.orders.views import bp as orders_bp
+
+    app.register_blueprint(orders_bp)
 
 
 def _security_headers(app: Flask) -> None:

@@ -38,3 +38,6 @@ def register_commands(app: Flask) -> None:
     from dinamis.quota.cli import quota_cli
 
     app.cli.add_command(quota_cli)
+    from dinamis.orders.cli import orders_cli
+
+    app.cli.add_command(orders_cli)

@@ -54,6 +54,8 @@ def configure(level: str, as_json: bool) -> None:
     root.setLevel(level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("weasyprint").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,96 @@
+"""Order forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileSize
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from dinamis.orders.models import Mode, Sensor, SpectralMode
+
+THEMES = [
+    ("agriculture", _l("Agriculture")),
+    ("forest", _l("Forest")),
+    ("coast", _l("Coast")),
+    ("urban", _l("Urban")),
+    ("risks", _l("Natural risks")),
+    ("water", _l("Water")),
+    ("biodiversity", _l("Biodiversity")),
+    ("geology", _l("Geology")),
+    ("other", _l("Other")),
+]
+SENSORS = [
+    (Sensor.PLEIADES, "Pléiades (50 cm)"),
+    (Sensor.NEO, "Pléiades Neo (30 cm)"),
+    (Sensor.SPOT, "SPOT 6-7 (1.5 m)"),
+]
+MODES = [
+    (Mode.MONO, _l("Mono (area x1)")),
+    (Mode.STEREO, _l("Stereo (area x2)")),
+    (Mode.TRISTEREO, _l("Tri-stereo (area x3)")),
+]
+SPECTRAL = [
+    ("pms", _l("Pansharpened (PMS)")),
+    ("pan", _l("Panchromatic (PAN)")),
+    ("ms", _l("Multispectral (MS)")),
+    ("bundle", _l("Bundle (PAN + MS)")),
+]
+assert {c for c, _ in SPECTRAL} == set(SpectralMode.ALL)
+
+MAX_AOI_FILE = 2 * 1024 * 1024
+
+
+class TaskingForm(FlaskForm):
+    aoi = TextAreaField(
+        _l("Area of interest (GeoJSON)"),
+        validators=[Optional(), Length(max=1_000_000)],
+        description=_l("Draw it on the map, paste GeoJSON, or upload a GeoJSON file."),
+    )
+    aoi_file = FileField(
+        _l("…or upload a GeoJSON file"),
+        validators=[FileSize(MAX_AOI_FILE, message=_l("The file is larger than 2 MB."))],
+    )
+    sensor = SelectField(_l("Sensor"), choices=SENSORS)
+    window_start = DateField(_l("Window starts"), validators=[DataRequired()])
+    window_end = DateField(_l("Window ends"), validators=[DataRequired()])
+    max_cloud_cover = IntegerField(
+        _l("Maximum cloud cover (%)"), default=20, validators=[DataRequired(), NumberRange(0, 100)]
+    )
+    max_incidence = IntegerField(
+        _l("Maximum incidence angle (°)"),
+        default=30,
+        validators=[DataRequired(), NumberRange(0, 60)],
+    )
+    mode = SelectField(_l("Acquisition mode"), choices=MODES)
+    spectral_mode = SelectField(_l("Spectral mode"), choices=SPECTRAL)
+    project_title = StringField(_l("Project title"), validators=[DataRequired(), Length(max=200)])
+    project_description = TextAreaField(
+        _l("Project description"), validators=[DataRequired(), Length(max=5000)]
+    )
+    justification = TextAreaField(
+        _l("Why new imagery is needed"), validators=[DataRequired(), Length(max=5000)]
+    )
+    theme = SelectField(_l("Theme"), choices=THEMES)
+    funding = StringField(_l("Funding (programme, grant)"), validators=[Length(max=300)])
+
+
+class CommentForm(FlaskForm):
+    comment = TextAreaField(_l("Comment"), validators=[Length(max=5000)])
+
+
+class DeliveryForm(FlaskForm):
+    scene_ref = StringField(_l("Delivered scene"), validators=[DataRequired(), Length(max=200)])
+    km2 = DecimalField(
+        _l("Delivered area (km², charged)"),
+        places=2,
+        validators=[DataRequired(), NumberRange(min=0.01, max=1_000_000)],
+    )

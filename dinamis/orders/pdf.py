@@ -1,0 +1,49 @@
+"""The co-funding quote as a PDF, with a drawing of the area of interest."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Response
+from geoalchemy2.shape import to_shape
+from shapely.geometry import MultiPolygon
+
+from dinamis.core.pdf import pdf_response, render_pdf
+from dinamis.orders.models import Order, Quote
+
+
+def aoi_svg_paths(aoi: MultiPolygon, size: int = 300) -> tuple[list[str], int, int]:
+    """SVG path data for the AOI, scaled into a size x size box (north up)."""
+    minx, miny, maxx, maxy = aoi.bounds
+    span = max(maxx - minx, maxy - miny) or 1.0
+    scale = (size - 20) / span
+
+    def point(x: float, y: float) -> str:
+        return f"{(x - minx) * scale + 10:.1f},{(maxy - y) * scale + 10:.1f}"
+
+    paths = []
+    for polygon in aoi.geoms:
+        rings = [polygon.exterior, *polygon.interiors]
+        paths.append(
+            " ".join("M" + " L".join(point(x, y) for x, y in ring.coords) + " Z" for ring in rings)
+        )
+    width = int((maxx - minx) * scale + 20)
+    height = int((maxy - miny) * scale + 20)
+    return paths, width, height
+
+
+def quote_pdf(order: Order, quote: Quote) -> bytes:
+    paths, width, height = aoi_svg_paths(to_shape(order.aoi))
+    return render_pdf(
+        "orders/quote.html",
+        order=order,
+        quote=quote,
+        paths=paths,
+        width=width,
+        height=height,
+        generated=dt.datetime.now(dt.UTC),
+    )
+
+
+def quote_pdf_response(order: Order, quote: Quote) -> Response:
+    return pdf_response(quote_pdf(order, quote), f"dinamis-quote-{quote.number}.pdf")

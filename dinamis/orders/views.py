@@ -1,0 +1,222 @@
+"""Orders on the web: the tasking form, lists, an order's page and its actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from geoalchemy2.shape import to_shape
+
+from dinamis.core.errors import ServiceError
+from dinamis.core.permissions import ensure, requires
+from dinamis.core.web import apply_service_error
+from dinamis.extensions import db
+from dinamis.orders import service
+from dinamis.orders.aoi import parse_aoi, to_geojson
+from dinamis.orders.forms import CommentForm, DeliveryForm, TaskingForm
+from dinamis.orders.models import Order, Status
+from dinamis.orders.pdf import quote_pdf_response
+from dinamis.orders.permissions import (
+    can_cancel_order,
+    can_decide_quote,
+    can_order,
+    can_review_orders,
+    can_view_order,
+    can_view_orders,
+)
+
+bp = Blueprint("orders", __name__, url_prefix="/orders")
+
+
+def _load(order_id: int) -> Order:
+    order = db.session.get(Order, order_id)
+    if order is None:
+        abort(404)
+    ensure(can_view_order(current_user, order))
+    return order
+
+
+@bp.route("/")
+@requires(can_view_orders)
+def index() -> Any:
+    status = request.args.get("status") or None
+    if status and status not in Status.ALL:
+        abort(400)
+    return render_template(
+        "orders/index.html",
+        orders=service.visible_orders(current_user, status),
+        status=status,
+        statuses=Status.ALL,
+        may_order=can_order(current_user),
+    )
+
+
+def _aoi_text(form: TaskingForm) -> str:
+    upload = form.aoi_file.data
+    if upload and getattr(upload, "filename", ""):
+        raw = upload.read()
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ServiceError(
+                _("The uploaded file is not a GeoJSON text file."),
+                fields={"aoi_file": _("Not GeoJSON.")},
+            ) from None
+    return form.aoi.data or ""
+
+
+@bp.route("/tasking/new", methods=["GET", "POST"])
+@requires(can_order)
+def new_tasking() -> Any:
+    form = TaskingForm()
+    if form.validate_on_submit():
+        try:
+            text = _aoi_text(form)
+            if not text.strip():
+                raise ServiceError(
+                    _("Draw or upload an area of interest."), fields={"aoi": _("Required.")}
+                )
+            try:
+                aoi = parse_aoi(text)
+            except ServiceError as error:
+                error.fields.setdefault("aoi", error.message)
+                raise
+            order = service.submit_tasking(
+                current_user,
+                service.TaskingRequest(
+                    aoi=aoi,
+                    sensor=form.sensor.data or "",
+                    window_start=form.window_start.data,
+                    window_end=form.window_end.data,
+                    max_cloud_cover=form.max_cloud_cover.data or 0,
+                    max_incidence=form.max_incidence.data or 0,
+                    mode=form.mode.data or "",
+                    spectral_mode=form.spectral_mode.data or "",
+                    project_title=form.project_title.data or "",
+                    project_description=form.project_description.data or "",
+                    justification=form.justification.data or "",
+                    theme=form.theme.data or "",
+                    funding=form.funding.data,
+                ),
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+            return render_template("orders/tasking_form.html", form=form), error.status
+        flash(
+            _("Your tasking request %(number)s has been submitted.", number=order.number), "success"
+        )
+        return redirect(url_for("orders.show", order_id=order.id))
+    status = 422 if request.method == "POST" else 200
+    return render_template("orders/tasking_form.html", form=form), status
+
+
+@bp.route("/<int:order_id>")
+@requires(can_view_orders)
+def show(order_id: int) -> Any:
+    order = _load(order_id)
+    return _page(order)
+
+
+def _page(order: Order, status: int = 200, **forms: Any) -> Any:
+    forms.setdefault("comment_form", CommentForm(formdata=None))
+    forms.setdefault("delivery_form", DeliveryForm(formdata=None))
+    return (
+        render_template(
+            "orders/show.html",
+            order=order,
+            aoi=to_geojson(to_shape(order.aoi)),
+            quote=next((q for q in order.quotes if q.status == "pending"), None),
+            may_cancel=can_cancel_order(current_user, order)
+            and order.status in (Status.DRAFT, Status.AWAITING_QUOTE, Status.UNDER_REVIEW),
+            may_decide=can_decide_quote(current_user, order),
+            may_review=can_review_orders(current_user),
+            **forms,
+        ),
+        status,
+    )
+
+
+def _act(order_id: int, action: Any, done: str, form_name: str = "comment_form") -> Any:
+    order = _load(order_id)
+    form = DeliveryForm() if form_name == "delivery_form" else CommentForm()
+    if not form.validate_on_submit():
+        return _page(order, 422, **{form_name: form})
+    try:
+        action(order, form)
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return _page(order, error.status, **{form_name: form})
+    flash(done, "success")
+    return redirect(url_for("orders.show", order_id=order.id))
+
+
+@bp.route("/<int:order_id>/cancel", methods=["POST"])
+@requires(can_view_orders)
+def cancel(order_id: int) -> Any:
+    return _act(
+        order_id,
+        lambda order, form: service.cancel(current_user, order, form.comment.data),
+        _("The order was cancelled."),
+    )
+
+
+@bp.route("/<int:order_id>/quote/<decision>", methods=["POST"])
+@requires(can_view_orders)
+def decide_quote(order_id: int, decision: str) -> Any:
+    if decision not in ("accept", "decline"):
+        abort(404)
+    return _act(
+        order_id,
+        lambda order, form: service.decide_quote(current_user, order, decision == "accept"),
+        _("Quote accepted: the order goes to review.")
+        if decision == "accept"
+        else _("Quote declined: the order was cancelled."),
+    )
+
+
+@bp.route("/<int:order_id>/quote.pdf")
+@requires(can_view_orders)
+def quote_pdf(order_id: int) -> Any:
+    order = _load(order_id)
+    if not order.quotes:
+        abort(404)
+    return quote_pdf_response(order, order.quotes[-1])
+
+
+@bp.route("/<int:order_id>/review/<decision>", methods=["POST"])
+@requires(can_review_orders)
+def review(order_id: int, decision: str) -> Any:
+    if decision not in ("accept", "reject"):
+        abort(404)
+    return _act(
+        order_id,
+        lambda order, form: service.review(
+            current_user, order, decision == "accept", form.comment.data or ""
+        ),
+        _("The order was accepted.") if decision == "accept" else _("The order was rejected."),
+    )
+
+
+@bp.route("/<int:order_id>/deliveries", methods=["POST"])
+@requires(can_review_orders)
+def deliver(order_id: int) -> Any:
+    return _act(
+        order_id,
+        lambda order, form: service.deliver(
+            current_user, order, form.scene_ref.data or "", form.km2.data
+        ),
+        _("The delivery was recorded."),
+        "delivery_form",
+    )
+
+
+@bp.route("/<int:order_id>/close", methods=["POST"])
+@requires(can_review_orders)
+def close(order_id: int) -> Any:
+    return _act(
+        order_id,
+        lambda order, form: service.close(current_user, order, form.comment.data or ""),
+        _("The order was closed."),
+    )

@@ -1,0 +1,186 @@
+"""Orders through the web: the tasking form, the quote, staff actions, access."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal
+from io import BytesIO
+
+from shapely.geometry import mapping
+from sqlalchemy import select
+
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.orders.models import Order
+from dinamis.quota import service as quota
+from dinamis.quota.models import PriceRule
+from tests.conftest import login
+from tests.helpers import csrf_token
+from tests.orders.helpers import square
+
+D = Decimal
+
+
+def _setup(app, cast, allowance="1000"):
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), D(allowance))
+        db.session.add(
+            PriceRule(
+                profile_id=entity.profile_id,
+                sensor="pleiades",
+                order_kind="tasking",
+                eur_per_km2=D("1.80"),
+            )
+        )
+        commit()
+
+
+def _form(client, side=0.15, **changes):
+    start = dt.date.today() + dt.timedelta(days=10)
+    data = {
+        "csrf_token": csrf_token(client, "/orders/tasking/new"),
+        "aoi": json.dumps(mapping(square(side))),
+        "sensor": "pleiades",
+        "window_start": start.isoformat(),
+        "window_end": (start + dt.timedelta(days=60)).isoformat(),
+        "max_cloud_cover": "20",
+        "max_incidence": "30",
+        "mode": "mono",
+        "spectral_mode": "pms",
+        "project_title": "Coastline",
+        "project_description": "Erosion",
+        "justification": "No recent image",
+        "theme": "coast",
+        "funding": "",
+    }
+    data.update(changes)
+    return data
+
+
+def _orders(app):
+    with app.app_context():
+        orders = db.session.scalars(select(Order)).all()
+        db.session.expunge_all()
+        return orders
+
+
+def test_user_submits_a_tasking_request(app, client, cast):
+    _setup(app, cast)
+    login(client, cast.user_a)
+    response = client.post("/orders/tasking/new", data=_form(client))
+    assert response.status_code == 302
+    (order,) = _orders(app)
+    assert order.status == "under_review"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert order.number in page and "under_review" in page
+
+
+def test_small_aoi_is_refused_with_its_area_and_nothing_is_written(app, client, cast):
+    _setup(app, cast)
+    login(client, cast.user_a)
+    response = client.post("/orders/tasking/new", data=_form(client, side=0.05))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert re.search(r"\d+\.\d\d km²", page) and "100 km²" in page
+    assert _orders(app) == []
+
+
+def test_bad_aoi_inputs_are_clear_4xx(app, client, cast):
+    _setup(app, cast)
+    login(client, cast.user_a)
+    bowtie = {"type": "Polygon", "coordinates": [[[2, 45], [3, 46], [3, 45], [2, 46], [2, 45]]]}
+    cases = {
+        "not json": "{oops",
+        "a point": json.dumps({"type": "Point", "coordinates": [2, 45]}),
+        "self-intersecting": json.dumps(bowtie),
+        "out of range": json.dumps(
+            {"type": "Polygon", "coordinates": [[[200, 45], [201, 45], [201, 46], [200, 45]]]}
+        ),
+    }
+    for label, aoi in cases.items():
+        response = client.post("/orders/tasking/new", data=_form(client, aoi=aoi))
+        assert response.status_code == 422, label
+    backwards = _form(client, window_end=dt.date.today().isoformat())
+    assert client.post("/orders/tasking/new", data=backwards).status_code == 422
+    assert _orders(app) == []
+
+
+def test_upload_an_aoi_file(app, client, cast):
+    _setup(app, cast)
+    login(client, cast.user_a)
+    data = _form(client, aoi="")
+    data["aoi_file"] = (BytesIO(json.dumps(mapping(square(0.2))).encode()), "aoi.geojson")
+    response = client.post("/orders/tasking/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 302
+
+
+def test_quote_accepted_by_the_referent_then_staff_deliver(app, client, cast):
+    _setup(app, cast, allowance="100")
+    login(client, cast.user_a)
+    client.post("/orders/tasking/new", data=_form(client, side=0.2))
+    (order,) = _orders(app)
+    assert order.status == "awaiting_quote"
+    assert client.get(f"/orders/{order.id}/quote.pdf").data.startswith(b"%PDF")
+    # the requester cannot accept the quote; the Referent can
+    token = csrf_token(client, f"/orders/{order.id}")
+    assert (
+        client.post(f"/orders/{order.id}/quote/accept", data={"csrf_token": token}).status_code
+        == 403
+    )
+    client.post("/logout", data={"csrf_token": token})
+    login(client, cast.referent_a)
+    token = csrf_token(client, f"/orders/{order.id}")
+    assert (
+        client.post(f"/orders/{order.id}/quote/accept", data={"csrf_token": token}).status_code
+        == 302
+    )
+    client.post("/logout", data={"csrf_token": token})
+    login(client, cast.staff)
+    token = csrf_token(client, f"/orders/{order.id}")
+    assert (
+        client.post(
+            f"/orders/{order.id}/review/accept", data={"csrf_token": token, "comment": "ok"}
+        ).status_code
+        == 302
+    )
+    bad = client.post(
+        f"/orders/{order.id}/deliveries", data={"csrf_token": token, "scene_ref": "S", "km2": "-1"}
+    )
+    assert bad.status_code == 422
+    done = client.post(
+        f"/orders/{order.id}/deliveries",
+        data={"csrf_token": token, "scene_ref": "PHR_1", "km2": str(order.charged_km2)},
+    )
+    assert done.status_code == 302
+    (order,) = _orders(app)
+    assert order.status == "delivered"
+
+
+def test_other_entities_cannot_see_or_act(app, client, cast):
+    _setup(app, cast)
+    login(client, cast.user_a)
+    client.post("/orders/tasking/new", data=_form(client))
+    (order,) = _orders(app)
+    token = csrf_token(client, "/orders/")
+    client.post("/logout", data={"csrf_token": token})
+    login(client, cast.referent_b)
+    assert client.get(f"/orders/{order.id}").status_code == 403
+    assert client.get(f"/orders/{order.id}/quote.pdf").status_code in (403, 404)
+    token = csrf_token(client, "/orders/")
+    assert client.post(f"/orders/{order.id}/cancel", data={"csrf_token": token}).status_code == 403
+    assert (
+        client.post(f"/orders/{order.id}/review/accept", data={"csrf_token": token}).status_code
+        == 403
+    )
+    assert order.number not in client.get("/orders/").get_data(as_text=True)
+    assert client.get("/orders/999999").status_code == 404
+
+
+def test_staff_cannot_order_and_anonymous_goes_to_login(client, cast):
+    assert client.get("/orders/tasking/new").status_code == 302
+    login(client, cast.staff)
+    assert client.get("/orders/tasking/new").status_code == 403
