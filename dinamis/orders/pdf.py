@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 from flask import Response
 from geoalchemy2.shape import to_shape
@@ -15,11 +16,13 @@ from dinamis.orders.models import Order, Quote
 def aoi_svg_paths(aoi: MultiPolygon, size: int = 300) -> tuple[list[str], int, int]:
     """SVG path data for the AOI, scaled into a size x size box (north up)."""
     minx, miny, maxx, maxy = aoi.bounds
-    span = max(maxx - minx, maxy - miny) or 1.0
+    # Equirectangular drawing: a degree of longitude shrinks with latitude.
+    shrink = max(math.cos(math.radians((miny + maxy) / 2)), 0.05)
+    span = max((maxx - minx) * shrink, maxy - miny) or 1.0
     scale = (size - 20) / span
 
     def point(x: float, y: float) -> str:
-        return f"{(x - minx) * scale + 10:.1f},{(maxy - y) * scale + 10:.1f}"
+        return f"{(x - minx) * shrink * scale + 10:.1f},{(maxy - y) * scale + 10:.1f}"
 
     paths = []
     for polygon in aoi.geoms:
@@ -27,7 +30,7 @@ def aoi_svg_paths(aoi: MultiPolygon, size: int = 300) -> tuple[list[str], int, i
         paths.append(
             " ".join("M" + " L".join(point(x, y) for x, y in ring.coords) + " Z" for ring in rings)
         )
-    width = int((maxx - minx) * scale + 20)
+    width = int((maxx - minx) * shrink * scale + 20)
     height = int((maxy - miny) * scale + 20)
     return paths, width, height
 
