@@ -136,6 +136,9 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.orders.views import bp as orders_bp
 
     app.register_blueprint(orders_bp)
+    from dinamis.support.views import bp as support_bp
+
+    app.register_blueprint(support_bp)
 
 
 def _security_headers(app: Flask) -> None:

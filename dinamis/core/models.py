@@ -12,6 +12,7 @@ from dinamis.quota.models import (
     LedgerTransaction,
     PriceRule,
 )
+from dinamis.support.models import Ticket, TicketAttachment, TicketMessage
 
 metadata = Base.metadata
 
@@ -30,6 +31,9 @@ __all__ = [
     "PriceRule",
     "Profile",
     "Quote",
+    "Ticket",
+    "TicketAttachment",
+    "TicketMessage",
     "User",
     "metadata",
 ]

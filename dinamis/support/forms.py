@@ -1,0 +1,39 @@
+"""Support forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from dinamis.core.validation import EmailAddress
+
+CATEGORY_CHOICES = [
+    ("account", _l("My account")),
+    ("membership", _l("Membership")),
+    ("catalogue", _l("Catalogue and downloads")),
+    ("orders", _l("Tasking and archive orders")),
+    ("quota", _l("Quota and co-funding")),
+    ("reports", _l("Usage reports")),
+    ("other", _l("Other")),
+]
+
+
+class TicketForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)])
+    email = EmailField(_l("Your e-mail"), validators=[Optional(), EmailAddress(), Length(max=254)])
+    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])
+    category = SelectField(_l("Category"), choices=CATEGORY_CHOICES)
+    body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=10_000)])
+    attachment = FileField(_l("Attachment (optional, 5 MB at most)"))
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=10_000)])
+    attachment = FileField(_l("Attachment (optional, 5 MB at most)"))
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField(_l("Assigned to"), coerce=str, validate_choice=False)

@@ -1,0 +1,190 @@
+"""Support requests on the web."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from dinamis.accounts.permissions import is_signed_in
+from dinamis.core.errors import ServiceError
+from dinamis.core.permissions import ensure, public, requires
+from dinamis.core.web import apply_service_error
+from dinamis.extensions import db
+from dinamis.support import service
+from dinamis.support.forms import AssignForm, ReplyForm, TicketForm
+from dinamis.support.models import Ticket, TicketAttachment, TicketStatus
+from dinamis.support.permissions import can_manage_tickets, can_open_ticket, can_view_ticket
+
+bp = Blueprint("support", __name__, url_prefix="/support")
+
+
+def _upload(field: Any) -> service.Upload | None:
+    data = field.data
+    if data and getattr(data, "filename", ""):
+        return service.Upload(filename=data.filename, content=data.read())
+    return None
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@public
+def new() -> Any:
+    ensure(can_open_ticket(current_user))
+    form = TicketForm()
+    if form.validate_on_submit():
+        try:
+            ticket = service.open_ticket(
+                current_user,
+                subject=form.subject.data or "",
+                category=form.category.data or "",
+                body=form.body.data or "",
+                email=form.email.data,
+                name=form.name.data,
+                language=str(get_locale() or "fr"),
+                upload=_upload(form.attachment),
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+            return render_template("support/new.html", form=form), error.status
+        flash(_("Your request was sent; we answer by e-mail."), "success")
+        if is_signed_in(current_user):
+            return redirect(url_for("support.show", ticket_id=ticket.id))
+        return redirect(url_for("support.by_key", key=ticket.access_key))
+    status = 422 if request.method == "POST" else 200
+    return render_template("support/new.html", form=form), status
+
+
+@bp.route("/")
+@requires(is_signed_in)
+def index() -> Any:
+    status = request.args.get("status") or None
+    if status and status not in TicketStatus.ALL:
+        abort(400)
+    return render_template(
+        "support/index.html",
+        tickets=service.visible_tickets(current_user, status),
+        status=status,
+        statuses=TicketStatus.ALL,
+        staff=can_manage_tickets(current_user),
+    )
+
+
+def _page(ticket: Ticket, key: str = "", status: int = 200, form: ReplyForm | None = None) -> Any:
+    assign_form = None
+    if can_manage_tickets(current_user):
+        assign_form = AssignForm(formdata=None, assignee=str(ticket.assignee_id or ""))
+        assign_form.assignee.choices = [("", _("nobody"))] + [
+            (str(u.id), u.full_name) for u in service.staff_members()
+        ]
+    return (
+        render_template(
+            "support/show.html",
+            ticket=ticket,
+            key=key,
+            form=form or ReplyForm(formdata=None),
+            assign_form=assign_form,
+            staff=can_manage_tickets(current_user),
+        ),
+        status,
+    )
+
+
+def _load(ticket_id: int) -> Ticket:
+    ticket = db.session.get(Ticket, ticket_id)
+    if ticket is None:
+        abort(404)
+    ensure(can_view_ticket(current_user, ticket))
+    return ticket
+
+
+def _load_by_key(key: str) -> Ticket:
+    ticket = db.session.scalar(select(Ticket).where(Ticket.access_key == key))
+    if ticket is None:
+        abort(404)
+    return ticket
+
+
+@bp.route("/<int:ticket_id>")
+@requires(is_signed_in)
+def show(ticket_id: int) -> Any:
+    return _page(_load(ticket_id))
+
+
+@bp.route("/t/<key>")
+@public
+def by_key(key: str) -> Any:
+    return _page(_load_by_key(key), key=key)
+
+
+def _reply(ticket: Ticket, key: str, back: str) -> Any:
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return _page(ticket, key, 422, form)
+    try:
+        service.reply(current_user, ticket, form.body.data or "", _upload(form.attachment), key=key)
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return _page(ticket, key, error.status, form)
+    flash(_("Your message was added."), "success")
+    return redirect(back)
+
+
+@bp.route("/<int:ticket_id>/reply", methods=["POST"])
+@requires(is_signed_in)
+def reply(ticket_id: int) -> Any:
+    ticket = _load(ticket_id)
+    return _reply(ticket, "", url_for("support.show", ticket_id=ticket.id))
+
+
+@bp.route("/t/<key>/reply", methods=["POST"])
+@public
+def reply_by_key(key: str) -> Any:
+    ticket = _load_by_key(key)
+    return _reply(ticket, key, url_for("support.by_key", key=key))
+
+
+@bp.route("/<int:ticket_id>/assign", methods=["POST"])
+@requires(can_manage_tickets)
+def assign(ticket_id: int) -> Any:
+    ticket = _load(ticket_id)
+    form = AssignForm()
+    if not form.validate_on_submit():
+        return _page(ticket, status=400)
+    value = form.assignee.data or ""
+    if value and not value.isdigit():
+        abort(400)
+    service.assign(current_user, ticket, int(value) if value else None)
+    flash(_("Assignment saved."), "success")
+    return redirect(url_for("support.show", ticket_id=ticket.id))
+
+
+@bp.route("/<int:ticket_id>/close", methods=["POST"])
+@requires(is_signed_in)
+def close(ticket_id: int) -> Any:
+    ticket = _load(ticket_id)  # the CSRF token was checked before the view
+    service.close(current_user, ticket)
+    flash(_("The request is closed."), "success")
+    return redirect(url_for("support.show", ticket_id=ticket.id))
+
+
+@bp.route("/attachments/<int:attachment_id>")
+@public
+def attachment(attachment_id: int) -> Any:
+    found = db.session.get(TicketAttachment, attachment_id)
+    if found is None:
+        abort(404)
+    ticket = found.message.ticket
+    key = request.args.get("key", "")
+    ensure(can_view_ticket(current_user, ticket) or (bool(key) and key == ticket.access_key))
+    return Response(
+        found.content,
+        mimetype=found.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
