@@ -71,7 +71,7 @@ def database_url() -> Iterator[str]:
     try:
         config = alembic_config(url)
         config.attributes["configure_logging"] = False
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
         yield url
     finally:
         drop_database(name)

@@ -34,7 +34,7 @@ def scratch(app):
     url = create_database(name)
     config = alembic_config(url)
     config.attributes["configure_logging"] = False
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
     engine = create_engine(url, pool_size=THREADS + 2)
     db.bind(sessionmaker(bind=engine, expire_on_commit=False))
     try:
