@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Response, flash, redirect, request, url_for
+from flask import Response, current_app, flash, redirect, request, url_for
 
 from dinamis.core.errors import ServiceError
 
@@ -30,3 +30,10 @@ def apply_service_error(form: Any, error: ServiceError) -> None:
         field = getattr(form, name, None)
         if field is not None:
             field.errors = [*field.errors, message]
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for e-mails, on the configured base URL, in or out of a request."""
+    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    with current_app.test_request_context(base_url=base):
+        return url_for(endpoint, _external=True, **values)

@@ -14,3 +14,8 @@ def can_adjust_quota(user: Any) -> bool:
 def can_view_entity_quota(user: Any, entity_id: int) -> bool:
     """Staff, and the members of the entity."""
     return is_signed_in(user) and (is_staff(user) or user.entity_id == entity_id)
+
+
+def can_view_own_quota(user: Any) -> bool:
+    """Members of an entity (staff belong to none)."""
+    return is_signed_in(user) and user.entity_id is not None

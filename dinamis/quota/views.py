@@ -18,7 +18,11 @@ from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.quota import service
 from dinamis.quota.forms import AdjustmentForm
-from dinamis.quota.permissions import can_adjust_quota, can_view_entity_quota
+from dinamis.quota.permissions import (
+    can_adjust_quota,
+    can_view_entity_quota,
+    can_view_own_quota,
+)
 from dinamis.quota.statement import statement, statement_csv
 
 bp = Blueprint("quota", __name__, url_prefix="/quota")
@@ -41,10 +45,8 @@ def _period() -> str:
 
 
 @bp.route("/")
-@requires(is_signed_in)
+@requires(can_view_own_quota)
 def mine() -> Any:
-    if current_user.entity_id is None:
-        abort(404)
     return redirect(url_for("quota.entity", entity_id=current_user.entity_id))
 
 

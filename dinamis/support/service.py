@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -13,6 +12,7 @@ from dinamis.accounts.models import User
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.mail import queue_mail
 from dinamis.core.validation import normalise_email_address
+from dinamis.core.web import external_url
 from dinamis.extensions import db
 from dinamis.support.models import (
     CATEGORIES,
@@ -73,10 +73,9 @@ def _attachment(upload: Upload | None) -> TicketAttachment | None:
 
 
 def _link(ticket: Ticket) -> str:
-    base = current_app.config["DINAMIS_SETTINGS"].base_url
     if ticket.requester_id is not None:
-        return base + url_for("support.show", ticket_id=ticket.id)
-    return base + url_for("support.by_key", key=ticket.access_key)
+        return external_url("support.show", ticket_id=ticket.id)
+    return external_url("support.by_key", key=ticket.access_key)
 
 
 def open_ticket(

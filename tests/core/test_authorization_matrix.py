@@ -1,0 +1,239 @@
+"""Every route, tried as every role: deny by default, no entity sees another's data.
+
+The table below must name every endpoint of the application: a new route
+without a row fails `test_every_route_is_in_the_table`. Each row says who may
+reach the route; everyone else must be refused (anonymous visitors sent to
+the login page or answered 401, signed-in users answered 403).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pytest
+from flask.testing import FlaskClient
+from shapely.geometry import MultiPolygon, box
+
+from dinamis.accounts import service as accounts
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.orders import service as orders
+from dinamis.quota import service as quota
+from dinamis.quota.models import PriceRule
+from dinamis.support import service as support
+from tests.conftest import login
+from tests.helpers import csrf_token
+
+ANON, OWNER, REFERENT, OTHER_USER, OTHER_REFERENT, STAFF = (
+    "anonymous",
+    "owner",  # user.a: made the order, the ticket; member of entity A
+    "referent",  # referent.a: Referent of entity A
+    "other_user",  # user.b: member of entity B
+    "other_referent",  # referent.b: Referent of entity B
+    "staff",
+)
+ROLES = (ANON, OWNER, REFERENT, OTHER_USER, OTHER_REFERENT, STAFF)
+SIGNED_IN = frozenset(ROLES) - {ANON}
+EVERYONE = frozenset(ROLES)
+ENTITY_A = frozenset({OWNER, REFERENT, STAFF})
+MEMBERS = frozenset({OWNER, REFERENT, OTHER_USER, OTHER_REFERENT})
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: Callable[[dict[str, object]], str]
+    allowed: frozenset[str]
+    api: bool = False
+
+
+ROUTES: dict[str, Route] = {
+    "core.home": Route("GET", lambda o: "/", EVERYONE),
+    "core.healthz": Route("GET", lambda o: "/healthz", EVERYONE),
+    "core.switch_language": Route("POST", lambda o: "/language", EVERYONE),
+    "accounts.login": Route("GET", lambda o: "/login", EVERYONE),
+    "accounts.logout": Route("POST", lambda o: "/logout", EVERYONE),
+    "accounts.forgot_password": Route("GET", lambda o: "/forgot-password", EVERYONE),
+    "accounts.reset_password": Route("GET", lambda o: "/reset-password/bad-token", EVERYONE),
+    "accounts.profile": Route("GET", lambda o: "/account", SIGNED_IN),
+    "accounts.change_password": Route("POST", lambda o: "/account/password", SIGNED_IN),
+    "accounts.create_token": Route("POST", lambda o: "/account/tokens", SIGNED_IN),
+    "accounts.revoke_token": Route(
+        "POST", lambda o: f"/account/tokens/{o['token']}/revoke", frozenset({OWNER})
+    ),
+    "api.openapi_document": Route("GET", lambda o: "/api/v1/openapi.json", EVERYONE, api=True),
+    "api.me": Route("GET", lambda o: "/api/v1/me", SIGNED_IN, api=True),
+    "orders.index": Route("GET", lambda o: "/orders/", SIGNED_IN),
+    "orders.new_tasking": Route("GET", lambda o: "/orders/tasking/new", MEMBERS),
+    "orders.show": Route("GET", lambda o: f"/orders/{o['order']}", ENTITY_A),
+    "orders.quote_pdf": Route("GET", lambda o: f"/orders/{o['order']}/quote.pdf", ENTITY_A),
+    "orders.cancel": Route("POST", lambda o: f"/orders/{o['order']}/cancel", {OWNER, REFERENT}),
+    "orders.decide_quote": Route(
+        "POST", lambda o: f"/orders/{o['order']}/quote/decline", frozenset({REFERENT})
+    ),
+    "orders.review": Route("POST", lambda o: f"/orders/{o['order']}/review/reject", {STAFF}),
+    "orders.deliver": Route("POST", lambda o: f"/orders/{o['order']}/deliveries", {STAFF}),
+    "orders.close": Route("POST", lambda o: f"/orders/{o['order']}/close", {STAFF}),
+    "quota.mine": Route("GET", lambda o: "/quota/", MEMBERS),
+    "quota.entity": Route("GET", lambda o: f"/quota/{o['entity']}", ENTITY_A),
+    "quota.statement_export": Route(
+        "GET", lambda o: f"/quota/{o['entity']}/statement.csv", ENTITY_A
+    ),
+    "quota.adjust": Route("POST", lambda o: f"/quota/{o['entity']}/adjust", {STAFF}),
+    "support.new": Route("GET", lambda o: "/support/new", EVERYONE),
+    "support.index": Route("GET", lambda o: "/support/", SIGNED_IN),
+    "support.show": Route("GET", lambda o: f"/support/{o['ticket']}", {OWNER, STAFF}),
+    "support.reply": Route("POST", lambda o: f"/support/{o['ticket']}/reply", {OWNER, STAFF}),
+    "support.close": Route("POST", lambda o: f"/support/{o['ticket']}/close", {OWNER, STAFF}),
+    "support.assign": Route("POST", lambda o: f"/support/{o['ticket']}/assign", {STAFF}),
+    "support.by_key": Route("GET", lambda o: f"/support/t/{o['ticket_key']}", EVERYONE),
+    "support.reply_by_key": Route(
+        "POST", lambda o: f"/support/t/{o['ticket_key']}/reply", EVERYONE
+    ),
+    "support.attachment": Route(
+        "GET", lambda o: f"/support/attachments/{o['attachment']}", {OWNER, STAFF}
+    ),
+}
+
+
+def test_every_route_is_in_the_table(app):
+    endpoints = {e for e in app.view_functions if e != "static"}
+    assert endpoints - set(ROUTES) == set(), "routes without an authorisation row"
+    assert set(ROUTES) - endpoints == set(), "rows for routes that no longer exist"
+
+
+@pytest.fixture
+def objects(app, cast) -> dict[str, object]:
+    """An order (with a pending quote), a ticket with an attachment, a token: all of entity A."""
+    from dinamis.accounts.models import User
+
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        db.session.add(
+            PriceRule(
+                profile_id=entity.profile_id,
+                sensor="pleiades",
+                order_kind="tasking",
+                eur_per_km2=Decimal("1.80"),
+            )
+        )
+        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("10"))
+        owner = accounts.get_user_by_email(cast.user_a)
+        assert isinstance(owner, User)
+        start = dt.date.today() + dt.timedelta(days=10)
+        order = orders.submit_tasking(
+            owner,
+            orders.TaskingRequest(
+                aoi=MultiPolygon([box(2, 45, 2.15, 45.15)]),
+                sensor="pleiades",
+                window_start=start,
+                window_end=start + dt.timedelta(days=30),
+                max_cloud_cover=20,
+                max_incidence=30,
+                mode="mono",
+                spectral_mode="pms",
+                project_title="P",
+                project_description="D",
+                justification="J",
+                theme="coast",
+            ),
+        )
+        ticket = support.open_ticket(
+            owner,
+            subject="S",
+            category="other",
+            body="B",
+            upload=support.Upload("note.txt", b"hello"),
+        )
+        token, _clear = accounts.create_api_token(owner, "t")
+        commit()
+        return {
+            "entity": entity.id,
+            "order": order.id,
+            "ticket": ticket.id,
+            "ticket_key": ticket.access_key,
+            "attachment": ticket.messages[0].attachment.id,
+            "token": token.id,
+        }
+
+
+def _bearer(app, email: str) -> str:
+    with app.app_context():
+        user = accounts.get_user_by_email(email)
+        _token, clear = accounts.create_api_token(user, "matrix")
+        commit()
+        return clear
+
+
+def _client(app, cast, role: str) -> FlaskClient:
+    client = app.test_client()
+    email = {
+        OWNER: cast.user_a,
+        REFERENT: cast.referent_a,
+        OTHER_USER: cast.user_b,
+        OTHER_REFERENT: cast.referent_b,
+        STAFF: cast.staff,
+    }.get(role)
+    if email:
+        login(client, email)
+    return client
+
+
+def _refused(role: str, route: Route, response) -> bool:
+    if route.api:
+        return response.status_code in (401, 403)
+    if role == ANON:
+        location = response.headers.get("Location", "")
+        return (response.status_code == 302 and "/login" in location) or response.status_code == 403
+    return response.status_code == 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_on_each_route(app, cast, objects, role):
+    client = _client(app, cast, role)
+    bearer = (
+        None
+        if role == ANON
+        else _bearer(
+            app,
+            getattr(
+                cast,
+                {
+                    OWNER: "user_a",
+                    REFERENT: "referent_a",
+                    OTHER_USER: "user_b",
+                    OTHER_REFERENT: "referent_b",
+                    STAFF: "staff",
+                }[role],
+            ),
+        )
+    )
+    token = csrf_token(client, "/support/new")
+    wrong = []
+    for endpoint, route in sorted(ROUTES.items()):
+        path = route.path(objects)
+        headers = {"Authorization": f"Bearer {bearer}"} if route.api and bearer else {}
+        if route.method == "GET":
+            response = client.get(path, headers=headers)
+        else:
+            response = client.post(path, data={"csrf_token": token}, headers=headers)
+        assert response.status_code < 500, (endpoint, role, response.status_code)
+        refused = _refused(role, route, response)
+        if refused == (role in route.allowed):
+            wrong.append((endpoint, response.status_code))
+        if endpoint == "accounts.logout":
+            client = _client(app, cast, role)  # the session was cleared: start a new one
+            token = csrf_token(client, "/support/new")
+    assert wrong == [], f"{role}: allowed/refused differs from the table: {wrong}"
+
+
+def test_the_api_ignores_the_session_cookie(app, cast):
+    client = _client(app, cast, OWNER)
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert json.loads(response.data)["error"]["code"] == "unauthorized"
