@@ -177,7 +177,8 @@ def change_password() -> Any:
         except ServiceError as error:
             apply_service_error(form, error)
             return _profile_page(error.status, password_form=form)
-        login_user(current_user)  # keep this session: the token rotated
+        # Keep this session: the session token rotated with the password.
+        login_user(current_user._get_current_object())
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("accounts.profile"))
     return _profile_page(422, password_form=form)

@@ -216,7 +216,7 @@ def deliver_due(limit: int = 100) -> int:
     """Deliver up to `limit` pending messages whose retry time has come."""
     session, settings, sent = db.session, _settings(), 0
     for _ in range(limit):
-        message = _locked_pending(session, OutboxMessage.next_attempt_at <= func.now())
+        message = _locked_pending(session, OutboxMessage.next_attempt_at <= func.clock_timestamp())
         if message is None:
             break
         sent += _deliver_one(session, message, settings)
