@@ -123,6 +123,7 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import dinamis.membership.api  # noqa: F401 - adds its routes to the API blueprint
     from dinamis.accounts.views import bp as accounts_bp
     from dinamis.api.views import bp as api_bp
     from dinamis.core.views import bp as core_bp
@@ -139,6 +140,11 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.support.views import bp as support_bp
 
     app.register_blueprint(support_bp)
+    from dinamis.membership.admin import bp as membership_admin_bp
+    from dinamis.membership.views import bp as membership_bp
+
+    app.register_blueprint(membership_bp)
+    app.register_blueprint(membership_admin_bp)
 
 
 def _security_headers(app: Flask) -> None:

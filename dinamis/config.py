@@ -50,6 +50,13 @@ class OrderSettings:
     tax_rate: Decimal = Decimal("0.20")
 
 
+DEFAULT_WEBMAIL = (
+    "gmail.com,googlemail.com,yahoo.com,yahoo.fr,hotmail.com,hotmail.fr,outlook.com,outlook.fr,"
+    "live.com,live.fr,msn.com,icloud.com,me.com,aol.com,free.fr,orange.fr,wanadoo.fr,sfr.fr,"
+    "laposte.net,gmx.com,gmx.fr,protonmail.com,proton.me,yandex.com,mail.com"
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -58,6 +65,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     mail: MailSettings = field(default_factory=MailSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
+    webmail_domains: frozenset[str] = frozenset(DEFAULT_WEBMAIL.split(","))
+    membership_years: int = 3
     ratelimit_storage_uri: str = "memory://"
     ratelimit_enabled: bool = True
     login_rate_limit: str = "10 per minute"
@@ -123,6 +132,8 @@ class Settings:
             raise ConfigError("DINAMIS_ORDERS_*_DAYS must be positive numbers of days.")
         if not 0 <= o.tax_rate < 1:
             raise ConfigError("DINAMIS_ORDERS_TAX_RATE must be a fraction such as 0.20.")
+        if not 1 <= self.membership_years <= 10:
+            raise ConfigError("DINAMIS_MEMBERSHIP_YEARS must be between 1 and 10.")
         if self.max_content_length < 1024:
             raise ConfigError("DINAMIS_MAX_CONTENT_LENGTH must be at least 1024 bytes.")
         return self
@@ -172,6 +183,8 @@ _KNOWN_PREFIXED = {
     "DINAMIS_LOG_JSON",
     "DINAMIS_LOG_LEVEL",
     "DINAMIS_TEST_DATABASE_URL",
+    "DINAMIS_WEBMAIL_DOMAINS",
+    "DINAMIS_MEMBERSHIP_YEARS",
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
 
@@ -214,6 +227,12 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     )
     settings = Settings(
         orders=orders,
+        webmail_domains=frozenset(
+            d.strip().lower()
+            for d in get("DINAMIS_WEBMAIL_DOMAINS", DEFAULT_WEBMAIL).split(",")
+            if d.strip()
+        ),
+        membership_years=_int("DINAMIS_MEMBERSHIP_YEARS", get("DINAMIS_MEMBERSHIP_YEARS", "3")),
         env=get("DINAMIS_ENV", "development"),
         database_url=get("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
         secret_key=get("DINAMIS_SECRET_KEY", ""),

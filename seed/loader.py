@@ -70,6 +70,8 @@ def load(directory: Path) -> list[str]:
         )
         added["users"] += 1
     session.flush()
+    from seed.membership import load_membership
     from seed.quota import load_quota
 
-    return [f"{kind}: {count} added" for kind, count in added.items()] + load_quota(directory)
+    lines = [f"{kind}: {count} added" for kind, count in added.items()]
+    return lines + load_membership(directory) + load_quota(directory)

@@ -4,6 +4,13 @@ from dinamis.accounts.models import ApiToken, User
 from dinamis.core.db import Base
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
 from dinamis.membership.models import Entity, Profile
+from dinamis.membership.requests import (
+    AccountRequest,
+    AuditEvent,
+    Certificate,
+    LegalDocument,
+    MembershipRequest,
+)
 from dinamis.orders.models import Delivery, Order, OrderEvent, Quote
 from dinamis.quota.models import (
     AllowanceRule,
@@ -17,13 +24,18 @@ from dinamis.support.models import Ticket, TicketAttachment, TicketMessage
 metadata = Base.metadata
 
 __all__ = [
+    "AccountRequest",
     "AllowanceRule",
     "ApiToken",
+    "AuditEvent",
+    "Certificate",
     "Delivery",
     "Entity",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
+    "LegalDocument",
+    "MembershipRequest",
     "Order",
     "OrderEvent",
     "OutboxAttachment",

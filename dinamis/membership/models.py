@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, func
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.core.db import Base
@@ -46,6 +47,19 @@ class Entity(Base):
     acronym: Mapped[str | None] = mapped_column(String(50))
     profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
     status: Mapped[str] = mapped_column(String(20), default=EntityStatus.ACTIVE)
+    national_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    national_id_type: Mapped[str | None] = mapped_column(String(20))  # "siret", "other"
+    country: Mapped[str] = mapped_column(String(2), default="FR")
+    address: Mapped[str | None] = mapped_column(Text)
+    sector: Mapped[str | None] = mapped_column(String(50))
+    parent_bodies: Mapped[str | None] = mapped_column(String(500))
+    website: Mapped[str | None] = mapped_column(String(300))
+    email_domains: Mapped[list[str]] = mapped_column(ARRAY(String(253)), default=list)
+    legal_rep_name: Mapped[str | None] = mapped_column(String(200))
+    legal_rep_function: Mapped[str | None] = mapped_column(String(200))
+    legal_rep_email: Mapped[str | None] = mapped_column(String(254))
+    membership_start: Mapped[dt.date | None] = mapped_column(Date)
+    membership_end: Mapped[dt.date | None] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     profile: Mapped[Profile] = relationship(lazy="joined")
@@ -54,3 +68,9 @@ class Entity(Base):
     @property
     def is_active(self) -> bool:
         return self.status == EntityStatus.ACTIVE
+
+    def can_order_on(self, day: dt.date) -> bool:
+        """Active, and within its membership period when it has one."""
+        if self.status != EntityStatus.ACTIVE:
+            return False
+        return self.membership_end is None or day <= self.membership_end

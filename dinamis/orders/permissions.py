@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from dinamis.accounts.permissions import is_signed_in, is_staff
@@ -13,7 +14,7 @@ def can_order(user: Any) -> bool:
     return (
         is_signed_in(user)
         and user.entity is not None
-        and user.entity.status == "active"
+        and user.entity.can_order_on(dt.date.today())
         and not user.is_staff
     )
 

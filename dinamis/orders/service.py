@@ -142,7 +142,7 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
     if not can_order(actor):
         raise Forbidden(
             _("Your entity's membership is not active: you cannot order until it is renewed.")
-            if actor.entity is not None and actor.entity.status != "active"
+            if actor.entity is not None and not actor.entity.can_order_on(dt.date.today())
             else _("Only members of an entity can order imagery.")
         )
     today = today or dt.date.today()

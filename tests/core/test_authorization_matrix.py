@@ -95,6 +95,39 @@ ROUTES: dict[str, Route] = {
     "support.reply_by_key": Route(
         "POST", lambda o: f"/support/t/{o['ticket_key']}/reply", EVERYONE
     ),
+    "membership.start": Route("GET", lambda o: "/join", EVERYONE),
+    "membership.details": Route("GET", lambda o: "/join/details/not-a-token", EVERYONE),
+    "membership.legal": Route("GET", lambda o: "/join/legal/not-a-token", EVERYONE),
+    "membership.verify": Route("GET", lambda o: "/verify/unknown-code", EVERYONE),
+    "membership.request_account": Route("GET", lambda o: "/join/account?q=labo", EVERYONE),
+    "membership.confirm_account": Route("GET", lambda o: "/join/account/confirm/x", EVERYONE),
+    "membership_admin.queue": Route("GET", lambda o: "/admin/memberships", {STAFF}),
+    "membership_admin.review": Route(
+        "GET", lambda o: f"/admin/memberships/{o['membership']}", {STAFF}
+    ),
+    "membership_admin.approve": Route(
+        "POST", lambda o: f"/admin/memberships/{o['membership']}/approve", {STAFF}
+    ),
+    "membership_admin.reject": Route(
+        "POST", lambda o: f"/admin/memberships/{o['membership']}/reject", {STAFF}
+    ),
+    "membership_admin.audit_trail": Route("GET", lambda o: "/admin/audit", {STAFF}),
+    "membership_admin.certificate_pdf": Route(
+        "GET", lambda o: f"/entities/{o['entity']}/certificate.pdf", {REFERENT, STAFF}
+    ),
+    "membership_admin.entity_space": Route("GET", lambda o: "/entity", {REFERENT, OTHER_REFERENT}),
+    "membership_admin.decide": Route(
+        "POST", lambda o: f"/entity/requests/{o['account_request']}/refuse", {REFERENT}
+    ),
+    "membership_admin.member_action": Route(
+        "POST", lambda o: f"/entity/members/{o['owner']}/suspended", {REFERENT}
+    ),
+    "api.get_entity": Route(
+        "GET", lambda o: f"/api/v1/entities/{o['entity']}", {REFERENT, STAFF}, api=True
+    ),
+    "api.get_members": Route(
+        "GET", lambda o: f"/api/v1/entities/{o['entity']}/members", {REFERENT, STAFF}, api=True
+    ),
     "support.attachment": Route(
         "GET", lambda o: f"/support/attachments/{o['attachment']}", {OWNER, STAFF}
     ),
@@ -151,6 +184,20 @@ def objects(app, cast) -> dict[str, object]:
             upload=support.Upload("note.txt", b"hello"),
         )
         token, _clear = accounts.create_api_token(owner, "t")
+        from dinamis.membership.requests import AccountRequest, MembershipRequest
+
+        membership = MembershipRequest(
+            referent_email="new@lab-n.test", status="awaiting_review", entity_name="Lab N"
+        )
+        account_request = AccountRequest(
+            entity_id=entity.id,
+            email="new@labo-a.test",
+            first_name="N",
+            last_name="W",
+            status="pending",
+        )
+        db.session.add_all([membership, account_request])
+        db.session.flush()
         commit()
         return {
             "entity": entity.id,
@@ -159,6 +206,9 @@ def objects(app, cast) -> dict[str, object]:
             "ticket_key": ticket.access_key,
             "attachment": ticket.messages[0].attachment.id,
             "token": token.id,
+            "membership": membership.id,
+            "account_request": account_request.id,
+            "owner": owner.id,
         }
 
 

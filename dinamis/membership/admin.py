@@ -1,0 +1,161 @@
+"""Staff screens for memberships and the audit trail; the Referent's space."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from dinamis.accounts.permissions import is_signed_in
+from dinamis.core.errors import ServiceError
+from dinamis.core.pdf import pdf_response
+from dinamis.core.permissions import ensure, requires
+from dinamis.extensions import db
+from dinamis.membership import audit, certificate, members, service
+from dinamis.membership.forms import ApproveForm, ReasonForm
+from dinamis.membership.models import Entity, Profile
+from dinamis.membership.permissions import (
+    can_manage_members,
+    can_review_memberships,
+    can_view_audit,
+    can_view_entity,
+    is_entity_manager,
+)
+from dinamis.membership.requests import AccountRequest, MembershipRequest, RequestStatus
+
+bp = Blueprint("membership_admin", __name__)
+
+
+@bp.route("/admin/memberships")
+@requires(can_review_memberships)
+def queue() -> Any:
+    status = request.args.get("status") or None
+    if status and status not in RequestStatus.ALL:
+        abort(400)
+    return render_template(
+        "membership/queue.html",
+        requests=service.queue(status),
+        status=status,
+        statuses=RequestStatus.ALL,
+    )
+
+
+def _load_request(request_id: int) -> MembershipRequest:
+    found = db.session.get(MembershipRequest, request_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _review_page(found: MembershipRequest, status: int = 200, **forms: Any) -> Any:
+    approve_form = forms.get("approve_form") or ApproveForm(formdata=None)
+    approve_form.profile.choices = [
+        (p.id, p.name_en) for p in db.session.scalars(select(Profile).order_by(Profile.id))
+    ]
+    return (
+        render_template(
+            "membership/review.html",
+            request=found,
+            approve_form=approve_form,
+            reason_form=forms.get("reason_form") or ReasonForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.route("/admin/memberships/<int:request_id>")
+@requires(can_review_memberships)
+def review(request_id: int) -> Any:
+    return _review_page(_load_request(request_id))
+
+
+@bp.route("/admin/memberships/<int:request_id>/approve", methods=["POST"])
+@requires(can_review_memberships)
+def approve(request_id: int) -> Any:
+    found = _load_request(request_id)
+    form = ApproveForm()
+    try:
+        entity = service.approve(current_user, found, form.profile.data or 0)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return _review_page(found, error.status, approve_form=form)
+    flash(_("%(name)s is now a member; the certificate was sent.", name=entity.name), "success")
+    return redirect(url_for("membership_admin.queue"))
+
+
+@bp.route("/admin/memberships/<int:request_id>/reject", methods=["POST"])
+@requires(can_review_memberships)
+def reject(request_id: int) -> Any:
+    found = _load_request(request_id)
+    form = ReasonForm()
+    try:
+        service.reject(current_user, found, form.reason.data or "")
+    except ServiceError as error:
+        flash(error.message, "error")
+        return _review_page(found, error.status, reason_form=form)
+    flash(_("The request was rejected and the requester told why."), "success")
+    return redirect(url_for("membership_admin.queue"))
+
+
+@bp.route("/admin/audit")
+@requires(can_view_audit)
+def audit_trail() -> Any:
+    entity_id = request.args.get("entity", type=int)
+    return render_template("membership/audit.html", events=audit.events(entity_id))
+
+
+@bp.route("/entities/<int:entity_id>/certificate.pdf")
+@requires(is_signed_in)
+def certificate_pdf(entity_id: int) -> Any:
+    ensure(can_view_entity(current_user, entity_id))
+    found = certificate.latest_for(entity_id)
+    if found is None:
+        abort(404)
+    return pdf_response(found.pdf, f"dinamis-certificate-{found.code}.pdf")
+
+
+@bp.route("/entity")
+@requires(is_entity_manager)
+def entity_space() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id)
+    return render_template(
+        "membership/entity.html",
+        entity=entity,
+        members=members.members(entity.id),
+        pending=members.pending_requests(entity.id),
+        form=ReasonForm(formdata=None),
+        has_certificate=certificate.latest_for(entity.id) is not None,
+    )
+
+
+@bp.route("/entity/requests/<int:request_id>/<decision>", methods=["POST"])
+@requires(is_entity_manager)
+def decide(request_id: int, decision: str) -> Any:
+    if decision not in ("approve", "refuse"):
+        abort(404)
+    found = db.session.get(AccountRequest, request_id)
+    if found is None:
+        abort(404)
+    ensure(can_manage_members(current_user, found.entity_id))
+    form = ReasonForm()
+    members.decide(current_user, found, decision == "approve", form.reason.data or "")
+    flash(_("Account approved.") if decision == "approve" else _("Request refused."), "success")
+    return redirect(url_for("membership_admin.entity_space"))
+
+
+@bp.route("/entity/members/<int:user_id>/<action>", methods=["POST"])
+@requires(is_entity_manager)
+def member_action(user_id: int, action: str) -> Any:
+    form = ReasonForm()
+    reason = form.reason.data or ""
+    if action in ("suspended", "active", "removed"):
+        members.set_status(current_user, user_id, action, reason)
+    elif action in ("deputy", "member"):
+        members.set_deputy(current_user, user_id, action == "deputy")
+    else:
+        abort(404)
+    flash(_("Saved."), "success")
+    return redirect(url_for("membership_admin.entity_space"))

@@ -1,0 +1,96 @@
+"""Membership forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    EmailField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from dinamis.core.validation import EmailAddress
+
+SECTORS = [
+    ("research", _l("Research and higher education")),
+    ("state", _l("State services")),
+    ("local", _l("Local authorities")),
+    ("public_body", _l("Public bodies and agencies")),
+    ("teaching", _l("Teaching")),
+    ("association", _l("Public-interest associations")),
+    ("company", _l("Companies (R&D or public contract)")),
+    ("foreign_research", _l("Foreign research institutes")),
+]
+
+
+class StartForm(FlaskForm):
+    email = EmailField(
+        _l("Your professional e-mail"), validators=[DataRequired(), EmailAddress(), Length(max=254)]
+    )
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
+
+
+class DetailsForm(FlaskForm):
+    entity_name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=300)])
+    acronym = StringField(_l("Acronym"), validators=[Length(max=50)])
+    country = StringField(
+        _l("Country (two letters)"), default="FR", validators=[DataRequired(), Length(min=2, max=2)]
+    )
+    national_id_type = SelectField(
+        _l("National identifier"), choices=[("siret", "SIRET"), ("other", _l("Other"))]
+    )
+    national_id = StringField(_l("Identifier"), validators=[DataRequired(), Length(max=40)])
+    address = TextAreaField(_l("Address"), validators=[DataRequired(), Length(max=1000)])
+    sector = SelectField(_l("Sector of activity"), choices=SECTORS)
+    parent_bodies = StringField(_l("Parent bodies"), validators=[Length(max=500)])
+    website = StringField(_l("Website"), validators=[Length(max=300)])
+    legal_rep_name = StringField(
+        _l("Legal Representative's name"), validators=[DataRequired(), Length(max=200)]
+    )
+    legal_rep_function = StringField(
+        _l("Their function"), validators=[DataRequired(), Length(max=200)]
+    )
+    legal_rep_email = EmailField(
+        _l("Their professional e-mail"),
+        validators=[DataRequired(), EmailAddress(), Length(max=254)],
+    )
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class LegalRepForm(FlaskForm):
+    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    function = StringField(_l("Your function"), validators=[DataRequired(), Length(max=200)])
+    documents = MultiCheckboxField(_l("I accept"), coerce=int, validate_choice=False)
+
+
+class ApproveForm(FlaskForm):
+    profile = SelectField(_l("Profile"), coerce=int, validate_choice=False)
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+
+
+class AccountRequestForm(FlaskForm):
+    entity = IntegerField(_l("Entity"), validators=[DataRequired()])
+    email = EmailField(
+        _l("Your professional e-mail"), validators=[DataRequired(), EmailAddress(), Length(max=254)]
+    )
+    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100)])
+    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
+    job_title = StringField(_l("Position"), validators=[Length(max=200)])
+    permanent = BooleanField(
+        _l("I am a permanent staff member of this entity"), validators=[DataRequired()]
+    )

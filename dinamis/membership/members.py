@@ -1,0 +1,238 @@
+"""Account requests under an entity and the Referent's management of its members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from dinamis.accounts import service as accounts
+from dinamis.accounts.models import EntityRole, User, UserStatus
+from dinamis.core.db import utcnow
+from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from dinamis.core.mail import queue_mail
+from dinamis.core.web import external_url
+from dinamis.extensions import db
+from dinamis.membership import audit, tokens
+from dinamis.membership.models import Entity, EntityStatus
+from dinamis.membership.permissions import can_manage_members, can_name_deputies
+from dinamis.membership.requests import AccountRequest, AccountStatus
+from dinamis.membership.validation import professional_email
+
+PURPOSE = "account-email"
+
+
+def search_entities(text: str, limit: int = 20) -> list[Entity]:
+    """Active entities whose name or acronym contains `text`."""
+    pattern = f"%{text.strip()[:100]}%"
+    return list(
+        db.session.scalars(
+            select(Entity)
+            .where(
+                Entity.status == EntityStatus.ACTIVE,
+                or_(Entity.name.ilike(pattern), Entity.acronym.ilike(pattern)),
+            )
+            .order_by(Entity.name)
+            .limit(limit)
+        )
+    )
+
+
+def request_account(
+    *, email: str, first_name: str, last_name: str, job_title: str, entity_id: int, language: str
+) -> AccountRequest:
+    """Ask to join an active entity; a link confirms the address first."""
+    email = professional_email(email)
+    entity = db.session.get(Entity, entity_id)
+    if entity is None:
+        raise NotFound(_("This entity does not exist."), fields={"entity": _("Unknown entity.")})
+    if entity.status != EntityStatus.ACTIVE:
+        raise Conflict(
+            _(
+                "%(name)s cannot accept new members at the moment (membership %(status)s).",
+                name=entity.name,
+                status=entity.status,
+            ),
+            fields={"entity": _("Not active.")},
+        )
+    if not first_name.strip() or not last_name.strip():
+        raise ServiceError(_("Give your first and last name."))
+    if accounts.get_user_by_email(email) is not None:
+        raise Conflict(_("An account already exists with this address: sign in instead."))
+    duplicate = db.session.scalar(
+        select(AccountRequest).where(
+            AccountRequest.email == email,
+            AccountRequest.status.in_((AccountStatus.EMAIL_TO_CONFIRM, AccountStatus.PENDING)),
+        )
+    )
+    if duplicate is not None:
+        raise Conflict(_("A request with this address is already waiting."))
+    request = AccountRequest(
+        entity_id=entity.id,
+        email=email,
+        first_name=first_name.strip()[:100],
+        last_name=last_name.strip()[:100],
+        job_title=job_title.strip()[:200] or None,
+        language=language,
+        domain_verified=email.rsplit("@", 1)[1] in (entity.email_domains or []),
+    )
+    db.session.add(request)
+    db.session.flush()
+    queue_mail(
+        email,
+        "account_confirm",
+        language=language,
+        request=request,
+        link=external_url(
+            "membership.confirm_account", token=tokens.make(PURPOSE, request.id, request.status)
+        ),
+    )
+    return request
+
+
+def confirm_account_email(token: str) -> AccountRequest:
+    """The person confirms their address; the Referent and deputies are told."""
+    data = tokens.read(PURPOSE, token, max_age=3 * tokens.DAY)
+    request = db.session.get(AccountRequest, data["id"])
+    if request is None:
+        raise NotFound(_("This request no longer exists."))
+    tokens.check_state(data, request.status)
+    request.status = AccountStatus.PENDING
+    db.session.flush()
+    for manager in managers(request.entity_id):
+        queue_mail(
+            manager.email,
+            "account_pending",
+            language=manager.language,
+            request=request,
+            user=manager,
+            link=external_url("membership_admin.entity_space"),
+        )
+    return request
+
+
+def managers(entity_id: int) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User).where(
+                User.entity_id == entity_id,
+                User.entity_role.in_((EntityRole.REFERENT, EntityRole.DEPUTY)),
+                User.status == UserStatus.ACTIVE,
+            )
+        )
+    )
+
+
+def pending_requests(entity_id: int) -> list[AccountRequest]:
+    return list(
+        db.session.scalars(
+            select(AccountRequest)
+            .where(
+                AccountRequest.entity_id == entity_id,
+                AccountRequest.status == AccountStatus.PENDING,
+            )
+            .order_by(AccountRequest.id)
+        )
+    )
+
+
+def decide(actor: Any, request: AccountRequest, approve: bool, reason: str = "") -> User | None:
+    """The Referent (or a deputy) approves the account or refuses it with a reason."""
+    if not can_manage_members(actor, request.entity_id):
+        raise Forbidden(_("Only the entity's Referent or a deputy decides on its accounts."))
+    if request.email == actor.email:
+        raise Forbidden(_("You cannot decide on your own request."))
+    if request.status != AccountStatus.PENDING:
+        raise Conflict(_("This request was already decided or is not confirmed yet."))
+    request.decided_by_id, request.decided_at = actor.id, utcnow()
+    if not approve:
+        if not reason.strip():
+            raise ServiceError(
+                _("Give the reason for the refusal."), fields={"reason": _("Required.")}
+            )
+        request.status, request.reason = AccountStatus.REFUSED, reason.strip()
+        db.session.flush()
+        audit.record(
+            actor, "account.refused", request, entity_id=request.entity_id, reason=request.reason
+        )
+        queue_mail(request.email, "account_refused", language=request.language, request=request)
+        return None
+    user = accounts.create_user(
+        email=request.email,
+        first_name=request.first_name,
+        last_name=request.last_name,
+        password=None,
+        entity=request.entity,
+        language=request.language,
+    )
+    request.status, request.user_id = AccountStatus.APPROVED, user.id
+    db.session.flush()
+    audit.record(actor, "account.approved", request, entity_id=request.entity_id, user=user.email)
+    queue_mail(
+        user.email,
+        "account_approved",
+        language=user.language,
+        request=request,
+        link=external_url("accounts.reset_password", token=accounts.make_reset_token(user)),
+    )
+    return user
+
+
+def members(entity_id: int) -> list[User]:
+    return list(
+        db.session.scalars(
+            select(User)
+            .where(User.entity_id == entity_id)
+            .order_by(User.last_name, User.first_name)
+        )
+    )
+
+
+def _member(actor: Any, user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(_("This member does not exist."))
+    if not can_manage_members(actor, user.entity_id or -1):
+        raise Forbidden(_("This person is not a member of your entity."))
+    if user.id == actor.id:
+        raise Forbidden(_("You cannot change your own account here."))
+    if user.is_referent:
+        raise Forbidden(_("The Referent's account is changed by handing the role over."))
+    return user
+
+
+def set_status(actor: Any, user_id: int, status: str, reason: str) -> User:
+    """Suspend, reactivate or remove a member (their history stays)."""
+    if status not in (UserStatus.SUSPENDED, UserStatus.ACTIVE, UserStatus.REMOVED):
+        raise ServiceError(_("Unknown status."))
+    user = _member(actor, user_id)
+    if user.status == UserStatus.REMOVED:
+        raise Conflict(_("This member was removed."))
+    if status != UserStatus.ACTIVE and not reason.strip():
+        raise ServiceError(_("Give the reason."), fields={"reason": _("Required.")})
+    user.status = status
+    if status != UserStatus.ACTIVE:
+        user.session_token = accounts.new_session_token()  # signs them out everywhere
+        if user.entity_role == EntityRole.DEPUTY:
+            user.entity_role = EntityRole.MEMBER
+    db.session.flush()
+    audit.record(
+        actor, f"member.{status}", user, entity_id=user.entity_id, reason=reason.strip() or None
+    )
+    return user
+
+
+def set_deputy(actor: Any, user_id: int, deputy: bool) -> User:
+    """The Referent names or removes a deputy."""
+    user = _member(actor, user_id)
+    if not can_name_deputies(actor, user.entity_id or -1):
+        raise Forbidden(_("Only the Referent names deputies."))
+    if user.status != UserStatus.ACTIVE:
+        raise Conflict(_("Only an active member can be a deputy."))
+    user.entity_role = EntityRole.DEPUTY if deputy else EntityRole.MEMBER
+    db.session.flush()
+    audit.record(
+        actor, "member.deputy" if deputy else "member.not_deputy", user, entity_id=user.entity_id
+    )
+    return user

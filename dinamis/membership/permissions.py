@@ -1,0 +1,36 @@
+"""Who may act on memberships, entities and their members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dinamis.accounts.permissions import is_signed_in, is_staff
+
+
+def can_review_memberships(user: Any) -> bool:
+    return is_staff(user)
+
+
+def can_view_audit(user: Any) -> bool:
+    return is_staff(user)
+
+
+def is_entity_manager(user: Any) -> bool:
+    """A Referent or deputy (of some entity)."""
+    return (
+        is_signed_in(user) and user.entity_id is not None and (user.is_referent or user.is_deputy)
+    )
+
+
+def can_manage_members(user: Any, entity_id: int) -> bool:
+    """The entity's Referent and deputies (active accounts only)."""
+    return is_entity_manager(user) and user.entity_id == entity_id
+
+
+def can_name_deputies(user: Any, entity_id: int) -> bool:
+    return is_signed_in(user) and user.entity_id == entity_id and user.is_referent
+
+
+def can_view_entity(user: Any, entity_id: int) -> bool:
+    """Staff, and the entity's Referent and deputies."""
+    return is_staff(user) or can_manage_members(user, entity_id)

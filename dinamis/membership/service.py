@@ -1,0 +1,343 @@
+"""Membership requests: e-mail check, details, the Legal Representative, staff's decision.
+
+The states follow RequestStatus in order; a link e-mailed for one state stops
+working once the request has moved on. Approval creates the entity, its
+membership period and its Referent's account, and issues the certificate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from dinamis.accounts import service as accounts
+from dinamis.accounts.models import EntityRole, User
+from dinamis.core.db import utcnow
+from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from dinamis.core.mail import Attachment, queue_mail
+from dinamis.core.web import external_url
+from dinamis.extensions import db
+from dinamis.membership import audit, tokens
+from dinamis.membership.certificate import issue_certificate
+from dinamis.membership.models import Entity, Profile
+from dinamis.membership.permissions import can_review_memberships
+from dinamis.membership.requests import LegalDocument, MembershipRequest, RequestStatus
+from dinamis.membership.validation import professional_email, siret_is_valid
+
+EMAIL, LEGAL = "membership-email", "membership-legal"
+
+
+def _request(data: dict[str, Any]) -> MembershipRequest:
+    request = db.session.get(MembershipRequest, data["id"])
+    if request is None:
+        raise NotFound(_("This request no longer exists."))
+    return request
+
+
+def start(email: str, first_name: str, last_name: str, language: str = "fr") -> MembershipRequest:
+    """Step 1: the future Referent gives their professional e-mail; a link confirms it."""
+    email = professional_email(email)
+    if not first_name.strip() or not last_name.strip():
+        raise ServiceError(_("Give your first and last name."))
+    if accounts.get_user_by_email(email) is not None:
+        raise Conflict(
+            _("An account already exists with this address: sign in, or reset your password.")
+        )
+    open_request = db.session.scalar(
+        select(MembershipRequest).where(
+            MembershipRequest.referent_email == email,
+            MembershipRequest.status.in_(RequestStatus.OPEN),
+        )
+    )
+    if open_request is not None:
+        raise Conflict(
+            _("A membership request with this address is already under way; follow its e-mails.")
+        )
+    request = MembershipRequest(
+        referent_email=email,
+        referent_first_name=first_name.strip()[:100],
+        referent_last_name=last_name.strip()[:100],
+        language=language,
+    )
+    db.session.add(request)
+    db.session.flush()
+    queue_mail(
+        email,
+        "membership_confirm",
+        language=language,
+        request=request,
+        link=external_url(
+            "membership.details", token=tokens.make(EMAIL, request.id, request.status)
+        ),
+    )
+    return request
+
+
+def open_for_details(token: str) -> MembershipRequest:
+    """Step 2: the confirmation link; the e-mail is confirmed the first time it is opened."""
+    data = tokens.read(EMAIL, token, max_age=3 * tokens.DAY)
+    request = _request(data)
+    if request.status == RequestStatus.EMAIL_TO_CONFIRM:
+        tokens.check_state(data, RequestStatus.EMAIL_TO_CONFIRM)
+        request.status = RequestStatus.DETAILS_TO_GIVE
+        request.email_confirmed_at = utcnow()
+        db.session.flush()
+    elif request.status != RequestStatus.DETAILS_TO_GIVE:
+        raise ServiceError(_("This link has already been used."))
+    return request
+
+
+@dataclass(frozen=True)
+class Details:
+    entity_name: str
+    acronym: str
+    national_id: str
+    national_id_type: str
+    country: str
+    address: str
+    sector: str
+    parent_bodies: str
+    website: str
+    legal_rep_name: str
+    legal_rep_function: str
+    legal_rep_email: str
+
+
+def _check_details(details: Details) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if details.country == "FR" and details.national_id_type == "siret":
+        if not siret_is_valid(details.national_id):
+            errors["national_id"] = _("This SIRET number is not valid (14 digits, checksum).")
+    elif not details.national_id.strip():
+        errors["national_id"] = _("Required.")
+    if len(details.country) != 2 or not details.country.isalpha():
+        errors["country"] = _("A two-letter country code (FR, DE, ...).")
+    for name in ("entity_name", "address", "sector", "legal_rep_name", "legal_rep_function"):
+        if not getattr(details, name).strip():
+            errors[name] = _("Required.")
+    return errors
+
+
+def submit_details(token: str, details: Details) -> MembershipRequest:
+    """Step 3: the entity and its Legal Representative; the LR is mailed the documents."""
+    request = open_for_details(token)
+    errors = _check_details(details)
+    try:
+        legal_email = professional_email(details.legal_rep_email, "legal_rep_email")
+    except ServiceError as error:
+        errors.update(error.fields)
+        legal_email = ""
+    if errors:
+        raise ServiceError(_("Some fields need your attention."), fields=errors)
+    national_id = details.national_id.replace(" ", "").upper()
+    existing = db.session.scalar(
+        select(Entity).where(
+            (Entity.national_id == national_id)
+            | (
+                (func.lower(Entity.name) == details.entity_name.strip().lower())
+                & (Entity.country == details.country.upper())
+            )
+        )
+    )
+    if existing is not None:
+        raise Conflict(
+            _(
+                "%(name)s is already a member: ask for an account in it instead.",
+                name=existing.name,
+            ),
+            fields={"entity_name": _("Already a member.")},
+        )
+    for name in Details.__dataclass_fields__:
+        value = getattr(details, name).strip()
+        setattr(request, name, value or None)
+    request.national_id = national_id
+    request.country = details.country.upper()
+    request.legal_rep_email = legal_email
+    request.status = RequestStatus.AWAITING_LEGAL_REP
+    request.submitted_at = utcnow()
+    db.session.flush()
+    _mail_legal_rep(request)
+    return request
+
+
+def current_documents() -> list[LegalDocument]:
+    return list(
+        db.session.scalars(
+            select(LegalDocument)
+            .where(LegalDocument.current.is_(True))
+            .order_by(LegalDocument.kind)
+        )
+    )
+
+
+def _mail_legal_rep(request: MembershipRequest) -> None:
+    documents = current_documents()
+    queue_mail(
+        request.legal_rep_email or "",
+        "membership_legal_rep",
+        language=request.language,
+        request=request,
+        documents=documents,
+        link=external_url("membership.legal", token=tokens.make(LEGAL, request.id, request.status)),
+        attachments=[
+            Attachment(f"{d.code}-v{d.version}.txt", "text/plain", d.body.encode())
+            for d in documents
+        ],
+    )
+
+
+def for_legal_rep(token: str) -> MembershipRequest:
+    data = tokens.read(LEGAL, token, max_age=30 * tokens.DAY)
+    request = _request(data)
+    tokens.check_state(data, request.status)
+    if request.status != RequestStatus.AWAITING_LEGAL_REP:
+        raise ServiceError(_("This link has already been used."))
+    return request
+
+
+def legal_rep_accepts(
+    token: str,
+    *,
+    name: str,
+    function: str,
+    accepted: list[int],
+    ip: str,
+    user_agent: str,
+) -> MembershipRequest:
+    """Step 4: the LR confirms (or corrects) their details and accepts every current document."""
+    request = for_legal_rep(token)
+    documents = current_documents()
+    if not documents or {d.id for d in documents} - set(accepted):
+        raise ServiceError(
+            _("Accept the Charter and every licence to go on."),
+            fields={"documents": _("Every document must be accepted.")},
+        )
+    if not name.strip() or not function.strip():
+        raise ServiceError(_("Give your name and function."))
+    request.legal_rep_name = name.strip()[:200]
+    request.legal_rep_function = function.strip()[:200]
+    request.accepted_documents = [d.label for d in documents]
+    request.legal_rep_accepted_at = utcnow()
+    request.legal_rep_ip = ip[:64]
+    request.legal_rep_user_agent = user_agent[:500]
+    request.status = RequestStatus.AWAITING_REVIEW
+    db.session.flush()
+    audit.record(
+        None, "membership.legal_rep_accepted", request, data_versions=request.accepted_documents
+    )
+    return request
+
+
+def queue(status: str | None = None) -> list[MembershipRequest]:
+    query = select(MembershipRequest).order_by(MembershipRequest.id.desc()).limit(500)
+    if status:
+        query = query.where(MembershipRequest.status == status)
+    return list(db.session.scalars(query))
+
+
+def approve(actor: Any, request: MembershipRequest, profile_id: int) -> Entity:
+    """Staff approve: the entity, its membership period, its Referent, the certificate."""
+    if not can_review_memberships(actor):
+        raise Forbidden(_("Only staff approve memberships."))
+    if request.status != RequestStatus.AWAITING_REVIEW:
+        raise Conflict(_("Only a request awaiting review can be approved."))
+    profile = db.session.get(Profile, profile_id)
+    if profile is None:
+        raise ServiceError(_("Choose a profile."), fields={"profile": _("Unknown profile.")})
+    today = dt.date.today()
+    years = current_app.config["DINAMIS_SETTINGS"].membership_years
+    entity = Entity(
+        name=request.entity_name or "",
+        acronym=request.acronym,
+        profile=profile,
+        national_id=request.national_id,
+        national_id_type=request.national_id_type,
+        country=request.country or "FR",
+        address=request.address,
+        sector=request.sector,
+        parent_bodies=request.parent_bodies,
+        website=request.website,
+        email_domains=[request.referent_email.rsplit("@", 1)[1]],
+        legal_rep_name=request.legal_rep_name,
+        legal_rep_function=request.legal_rep_function,
+        legal_rep_email=request.legal_rep_email,
+        membership_start=today,
+        membership_end=today.replace(year=today.year + years) - dt.timedelta(days=1),
+    )
+    db.session.add(entity)
+    db.session.flush()
+    referent = accounts.create_user(
+        email=request.referent_email,
+        first_name=request.referent_first_name,
+        last_name=request.referent_last_name,
+        password=None,
+        entity=entity,
+        entity_role=EntityRole.REFERENT,
+        language=request.language,
+    )
+    request.status = RequestStatus.APPROVED
+    request.profile_id, request.entity_id = profile.id, entity.id
+    request.decided_by_id, request.decided_at = actor.id, utcnow()
+    db.session.flush()
+    certificate = issue_certificate(entity, request, referent)
+    audit.record(actor, "membership.approved", request, entity_id=entity.id, profile=profile.code)
+    pdf = Attachment(
+        f"dinamis-certificate-{certificate.code}.pdf", "application/pdf", certificate.pdf
+    )
+    set_password = external_url(
+        "accounts.reset_password", token=accounts.make_reset_token(referent)
+    )
+    queue_mail(
+        referent.email,
+        "membership_approved",
+        language=request.language,
+        request=request,
+        entity=entity,
+        link=set_password,
+        attachments=[pdf],
+    )
+    queue_mail(
+        request.legal_rep_email or "",
+        "membership_certificate",
+        language=request.language,
+        request=request,
+        entity=entity,
+        certificate=certificate,
+        verify=external_url("membership.verify", code=certificate.code),
+        attachments=[pdf],
+    )
+    return entity
+
+
+def reject(actor: Any, request: MembershipRequest, reason: str) -> None:
+    """Staff reject with a reason, which is sent to the requester."""
+    if not can_review_memberships(actor):
+        raise Forbidden(_("Only staff reject memberships."))
+    if request.status != RequestStatus.AWAITING_REVIEW:
+        raise Conflict(_("Only a request awaiting review can be rejected."))
+    if not reason.strip():
+        raise ServiceError(
+            _("Give the reason for the rejection."), fields={"reason": _("Required.")}
+        )
+    request.status = RequestStatus.REJECTED
+    request.decision_reason = reason.strip()
+    request.decided_by_id, request.decided_at = actor.id, utcnow()
+    db.session.flush()
+    audit.record(actor, "membership.rejected", request, reason=request.decision_reason)
+    queue_mail(
+        request.referent_email,
+        "membership_rejected",
+        language=request.language,
+        request=request,
+    )
+
+
+def referent_of(entity: Entity) -> User | None:
+    return db.session.scalar(
+        select(User).where(User.entity_id == entity.id, User.entity_role == EntityRole.REFERENT)
+    )
