@@ -41,3 +41,6 @@ def register_commands(app: Flask) -> None:
     from dinamis.orders.cli import orders_cli
 
     app.cli.add_command(orders_cli)
+    from dinamis.membership.cli import membership_cli
+
+    app.cli.add_command(membership_cli)

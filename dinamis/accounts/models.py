@@ -78,7 +78,9 @@ class User(Base):
     last_login_at: Mapped[dt.datetime | None]
     password_changed_at: Mapped[dt.datetime | None]
 
-    entity: Mapped[Entity | None] = relationship(back_populates="members", lazy="joined")
+    entity: Mapped[Entity | None] = relationship(
+        back_populates="members", lazy="joined", foreign_keys=[entity_id]
+    )
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", order_by="ApiToken.created_at.desc()"
     )

@@ -14,7 +14,7 @@ from dinamis.core.errors import ServiceError
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
 from dinamis.extensions import db
-from dinamis.membership import audit, certificate, members, service
+from dinamis.membership import audit, certificate, lifecycle, members, service
 from dinamis.membership.forms import ApproveForm, ReasonForm
 from dinamis.membership.models import Entity, Profile
 from dinamis.membership.permissions import (
@@ -159,3 +159,58 @@ def member_action(user_id: int, action: str) -> Any:
         abort(404)
     flash(_("Saved."), "success")
     return redirect(url_for("membership_admin.entity_space"))
+
+
+@bp.route("/entity/renewal", methods=["POST"])
+@requires(is_entity_manager)
+def request_renewal() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id)
+    lifecycle.request_renewal(current_user, entity)
+    flash(_("Renewal requested: the Dinamis team has been told."), "success")
+    return redirect(url_for("membership_admin.entity_space"))
+
+
+@bp.route("/entity/handover", methods=["POST"])
+@requires(is_entity_manager)
+def offer_handover() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id)
+    user_id = request.form.get("user_id", type=int)
+    if user_id is None:
+        abort(400)
+    successor = lifecycle.offer_handover(current_user, entity, user_id)
+    flash(_("%(name)s was asked to accept the Referent role.", name=successor.full_name), "success")
+    return redirect(url_for("membership_admin.entity_space"))
+
+
+@bp.route("/entity/handover/accept", methods=["POST"])
+@requires(is_signed_in)
+def accept_handover() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id) if current_user.entity_id else None
+    if entity is None:
+        abort(403)
+    lifecycle.accept_handover(current_user, entity)
+    flash(_("You are now the Referent of %(name)s.", name=entity.name), "success")
+    return redirect(url_for("membership_admin.entity_space"))
+
+
+@bp.route("/admin/entities")
+@requires(can_review_memberships)
+def entities() -> Any:
+    rows = db.session.scalars(select(Entity).order_by(Entity.name)).all()
+    return render_template(
+        "membership/entities.html", entities=rows, form=ReasonForm(formdata=None)
+    )
+
+
+@bp.route("/admin/entities/<int:entity_id>/renew", methods=["POST"])
+@requires(can_review_memberships)
+def renew(entity_id: int) -> Any:
+    entity = db.session.get(Entity, entity_id)
+    if entity is None:
+        abort(404)
+    lifecycle.renew(current_user, entity)
+    flash(
+        _("%(name)s is renewed until %(end)s.", name=entity.name, end=entity.membership_end),
+        "success",
+    )
+    return redirect(url_for("membership_admin.entities"))

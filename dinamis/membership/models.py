@@ -60,10 +60,19 @@ class Entity(Base):
     legal_rep_email: Mapped[str | None] = mapped_column(String(254))
     membership_start: Mapped[dt.date | None] = mapped_column(Date)
     membership_end: Mapped[dt.date | None] = mapped_column(Date)
+    renewal_requested_at: Mapped[dt.datetime | None]
+    # The last expiry reminder sent (60, then 15 days before); reset on renewal.
+    last_reminder_days: Mapped[int | None]
+    # A Referent hand-over waiting for the named member to accept it.
+    handover_to_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL", use_alter=True)
+    )
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     profile: Mapped[Profile] = relationship(lazy="joined")
-    members: Mapped[list[User]] = relationship(back_populates="entity")
+    members: Mapped[list[User]] = relationship(
+        back_populates="entity", foreign_keys="User.entity_id"
+    )
 
     @property
     def is_active(self) -> bool:

@@ -122,6 +122,18 @@ ROUTES: dict[str, Route] = {
     "membership_admin.member_action": Route(
         "POST", lambda o: f"/entity/members/{o['owner']}/suspended", {REFERENT}
     ),
+    "membership_admin.request_renewal": Route(
+        "POST", lambda o: "/entity/renewal", {REFERENT, OTHER_REFERENT}
+    ),
+    "membership_admin.offer_handover": Route(
+        "POST", lambda o: "/entity/handover", {REFERENT, OTHER_REFERENT}
+    ),
+    # Everyone signed in may try; only the member named by a hand-over succeeds (403 otherwise).
+    "membership_admin.accept_handover": Route("POST", lambda o: "/entity/handover/accept", set()),
+    "membership_admin.entities": Route("GET", lambda o: "/admin/entities", {STAFF}),
+    "membership_admin.renew": Route(
+        "POST", lambda o: f"/admin/entities/{o['entity']}/renew", {STAFF}
+    ),
     "api.get_entity": Route(
         "GET", lambda o: f"/api/v1/entities/{o['entity']}", {REFERENT, STAFF}, api=True
     ),

@@ -1,0 +1,143 @@
+"""The life of a membership: reminders before expiry, renewal, the Referent's hand-over."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from dinamis.accounts.models import EntityRole, User, UserStatus
+from dinamis.core.db import utcnow
+from dinamis.core.errors import Conflict, Forbidden, NotFound
+from dinamis.core.mail import queue_mail
+from dinamis.core.web import external_url
+from dinamis.extensions import db
+from dinamis.membership import audit
+from dinamis.membership.members import managers
+from dinamis.membership.models import Entity, EntityStatus
+from dinamis.membership.permissions import can_name_deputies, can_review_memberships
+
+REMINDERS = (60, 15)
+
+
+def remind(today: dt.date | None = None) -> list[tuple[Entity, int]]:
+    """Mail the Referent and deputies 60 and 15 days before expiry (once each); expire the past.
+
+    Run daily by `dinamis membership remind`.
+    """
+    today = today or dt.date.today()
+    sent: list[tuple[Entity, int]] = []
+    entities = db.session.scalars(
+        select(Entity).where(
+            Entity.membership_end.is_not(None), Entity.status == EntityStatus.ACTIVE
+        )
+    ).all()
+    for entity in entities:
+        assert entity.membership_end is not None
+        left = (entity.membership_end - today).days
+        if left < 0:
+            entity.status = EntityStatus.EXPIRED
+            audit.record(None, "membership.expired", entity, entity_id=entity.id)
+            continue
+        due = [d for d in REMINDERS if left <= d and (entity.last_reminder_days or 999) > d]
+        if not due:
+            continue
+        days = min(due)
+        entity.last_reminder_days = days
+        for manager in managers(entity.id):
+            queue_mail(
+                manager.email,
+                "membership_reminder",
+                language=manager.language,
+                entity=entity,
+                user=manager,
+                days=left,
+                link=external_url("membership_admin.entity_space"),
+            )
+        sent.append((entity, days))
+    db.session.flush()
+    return sent
+
+
+def request_renewal(actor: Any, entity: Entity) -> None:
+    """The Referent asks staff to renew the membership."""
+    if not can_name_deputies(actor, entity.id):
+        raise Forbidden(_("Only the Referent asks for a renewal."))
+    if entity.renewal_requested_at is not None:
+        raise Conflict(_("A renewal was already requested; the Dinamis team will answer."))
+    entity.renewal_requested_at = utcnow()
+    db.session.flush()
+    audit.record(actor, "membership.renewal_requested", entity, entity_id=entity.id)
+    for staff in db.session.scalars(
+        select(User).where(User.role == "staff", User.status == "active")
+    ):
+        queue_mail(
+            staff.email, "membership_renewal", language=staff.language, entity=entity, user=staff
+        )
+
+
+def renew(actor: Any, entity: Entity) -> None:
+    """Staff renew for the configured number of years, from the current end (or today)."""
+    if not can_review_memberships(actor):
+        raise Forbidden(_("Only staff renew memberships."))
+    years = current_app.config["DINAMIS_SETTINGS"].membership_years
+    start = max(entity.membership_end or dt.date.today(), dt.date.today())
+    entity.membership_end = start.replace(year=start.year + years)
+    entity.renewal_requested_at = None
+    entity.last_reminder_days = None
+    if entity.status == EntityStatus.EXPIRED:
+        entity.status = EntityStatus.ACTIVE
+    db.session.flush()
+    audit.record(
+        actor, "membership.renewed", entity, entity_id=entity.id, until=entity.membership_end
+    )
+
+
+def offer_handover(actor: Any, entity: Entity, user_id: int) -> User:
+    """The Referent names an active member to take over; that member must accept."""
+    if not can_name_deputies(actor, entity.id):
+        raise Forbidden(_("Only the Referent hands the role over."))
+    successor = db.session.get(User, user_id)
+    if successor is None or successor.entity_id != entity.id:
+        raise NotFound(_("This person is not a member of your entity."))
+    if successor.id == actor.id or successor.status != UserStatus.ACTIVE:
+        raise Conflict(_("Choose another active member."))
+    entity.handover_to_id = successor.id
+    db.session.flush()
+    audit.record(
+        actor, "referent.handover_offered", entity, entity_id=entity.id, to=successor.email
+    )
+    queue_mail(
+        successor.email,
+        "referent_handover",
+        language=successor.language,
+        entity=entity,
+        user=successor,
+        link=external_url("membership_admin.entity_space"),
+    )
+    return successor
+
+
+def accept_handover(actor: Any, entity: Entity) -> None:
+    """The named member becomes the Referent; the former Referent becomes a deputy."""
+    if entity.handover_to_id is None or entity.handover_to_id != getattr(actor, "id", None):
+        raise Forbidden(_("No hand-over is waiting for you."))
+    former = db.session.scalar(
+        select(User).where(User.entity_id == entity.id, User.entity_role == EntityRole.REFERENT)
+    )
+    if former is not None:
+        former.entity_role = EntityRole.DEPUTY
+        db.session.flush()  # the one-Referent index sees the change before the next one
+    actor.entity_role = EntityRole.REFERENT
+    entity.handover_to_id = None
+    db.session.flush()
+    audit.record(
+        actor,
+        "referent.handover_accepted",
+        entity,
+        entity_id=entity.id,
+        former=former.email if former else "",
+    )
