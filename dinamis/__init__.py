@@ -82,6 +82,10 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
             return errors.json_error(400, message, code="csrf")
         return errors.render_error(400, message)
 
+    from dinamis.core.labels import label
+
+    app.add_template_filter(label, "label")
+
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
         from flask import has_request_context

@@ -76,7 +76,7 @@ def test_user_submits_a_tasking_request(app, client, cast):
     (order,) = _orders(app)
     assert order.status == "under_review"
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert order.number in page and "under_review" in page
+    assert order.number in page and "en cours d&#39;examen" in page
 
 
 def test_small_aoi_is_refused_with_its_area_and_nothing_is_written(app, client, cast):

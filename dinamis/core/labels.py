@@ -1,0 +1,60 @@
+"""Readable, translated labels for the codes stored in the database (states, kinds...)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+LABELS = {
+    # orders
+    "draft": _l("draft"),
+    "awaiting_quote": _l("awaiting quote acceptance"),
+    "under_review": _l("under review"),
+    "accepted": _l("accepted"),
+    "partially_delivered": _l("partially delivered"),
+    "delivered": _l("delivered"),
+    "closed": _l("closed"),
+    "rejected": _l("rejected"),
+    "cancelled": _l("cancelled"),
+    "expired": _l("expired"),
+    "tasking": _l("tasking"),
+    "archive": _l("archive"),
+    "neo": _l("Pléiades Neo"),
+    "dsm": _l("surface models"),
+    "mono": _l("mono"),
+    "stereo": _l("stereo"),
+    "tristereo": _l("tri-stereo"),
+    "pleiades": "Pléiades",
+    "pleiades-neo": "Pléiades Neo",
+    "spot": "SPOT 6-7",
+    # quotes and postings
+    "pending": _l("pending"),
+    "declined": _l("declined"),
+    "grant": _l("allowance granted"),
+    "adjustment": _l("adjustment"),
+    "reserve": _l("reserved"),
+    "release": _l("released"),
+    "consume": _l("consumed"),
+    "cofund": _l("co-funded"),
+    # membership
+    "email_to_confirm": _l("e-mail to confirm"),
+    "details_to_give": _l("details to give"),
+    "awaiting_legal_rep": _l("awaiting the Legal Representative"),
+    "awaiting_review": _l("awaiting review"),
+    "approved": _l("approved"),
+    "withdrawn": _l("withdrawn"),
+    "refused": _l("refused"),
+    "active": _l("active"),
+    "suspended": _l("suspended"),
+    "removed": _l("removed"),
+    "member": _l("member"),
+    "deputy": _l("deputy referent"),
+    "referent": _l("referent"),
+    # support
+    "open": _l("open"),
+    "answered": _l("answered"),
+}
+
+
+def label(code: object) -> str:
+    """The translated label of a stored code; the code itself when it has none."""
+    return str(LABELS.get(str(code), code))
