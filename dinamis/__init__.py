@@ -149,6 +149,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(membership_bp)
     app.register_blueprint(membership_admin_bp)
+    from dinamis.membership.details_views import bp as entity_details_bp
+
+    app.register_blueprint(entity_details_bp)
 
 
 def _security_headers(app: Flask) -> None:

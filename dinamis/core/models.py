@@ -8,6 +8,7 @@ from dinamis.membership.requests import (
     AccountRequest,
     AuditEvent,
     Certificate,
+    EntityChange,
     LegalDocument,
     MembershipRequest,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "Certificate",
     "Delivery",
     "Entity",
+    "EntityChange",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",

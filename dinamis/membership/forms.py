@@ -94,3 +94,29 @@ class AccountRequestForm(FlaskForm):
     permanent = BooleanField(
         _l("I am a permanent staff member of this entity"), validators=[DataRequired()]
     )
+
+
+class EntityDetailsForm(FlaskForm):
+    name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=300)])
+    acronym = StringField(_l("Acronym"), validators=[Length(max=50)])
+    country = StringField(
+        _l("Country (two letters)"), validators=[DataRequired(), Length(min=2, max=2)]
+    )
+    national_id = StringField(_l("Identifier"), validators=[DataRequired(), Length(max=40)])
+    legal_rep_name = StringField(
+        _l("Legal Representative's name"), validators=[DataRequired(), Length(max=200)]
+    )
+    legal_rep_function = StringField(
+        _l("Their function"), validators=[DataRequired(), Length(max=200)]
+    )
+    legal_rep_email = EmailField(
+        _l("Their professional e-mail"),
+        validators=[DataRequired(), EmailAddress(), Length(max=254)],
+    )
+    address = TextAreaField(_l("Address"), validators=[DataRequired(), Length(max=1000)])
+    sector = SelectField(_l("Sector of activity"), choices=SECTORS)
+    parent_bodies = StringField(_l("Parent bodies"), validators=[Length(max=500)])
+    website = StringField(_l("Website"), validators=[Length(max=300)])
+    email_domains = StringField(
+        _l("E-mail domains of the entity (comma-separated)"), validators=[Length(max=1000)]
+    )

@@ -134,6 +134,11 @@ ROUTES: dict[str, Route] = {
     "membership_admin.renew": Route(
         "POST", lambda o: f"/admin/entities/{o['entity']}/renew", {STAFF}
     ),
+    "entity_details.edit": Route("GET", lambda o: "/entity/details", {REFERENT, OTHER_REFERENT}),
+    "entity_details.changes": Route("GET", lambda o: "/admin/entity-changes", {STAFF}),
+    "entity_details.decide": Route(
+        "POST", lambda o: "/admin/entity-changes/999999/approve", {STAFF}
+    ),
     "api.get_entity": Route(
         "GET", lambda o: f"/api/v1/entities/{o['entity']}", {REFERENT, STAFF}, api=True
     ),
