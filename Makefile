@@ -8,6 +8,7 @@ PORT ?= 5000
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PO := $(wildcard dinamis/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)
+ASSETS := dinamis/static/vendor/.built
 
 .PHONY: run test install db migrate seed lint format messages clean
 
@@ -19,7 +20,12 @@ test: install
 	$(BIN)/python scripts/ensure_db.py --probe
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-install: $(STAMP) $(MO)
+install: $(STAMP) $(MO) $(ASSETS)
+
+# Front-end libraries from the npm registry, served by the app (no CDN).
+$(ASSETS): package-lock.json scripts/build-assets.sh
+	./scripts/build-assets.sh
+	touch $@
 
 $(STAMP): pyproject.toml
 	./scripts/system-deps.sh base

@@ -96,6 +96,8 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         if not has_request_context():  # e-mails rendered by CLI commands and jobs
             return {"current_language": str(get_locale() or "fr")}
         return {
+            "tile_url": settings.tile_url,
+            "tile_attribution": settings.tile_attribution,
             "current_language": str(get_locale() or "fr"),
             "language_form": LanguageForm(formdata=None),
             "logout_form": PostForm(formdata=None),
@@ -155,8 +157,13 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _security_headers(app: Flask) -> None:
+    from urllib.parse import urlsplit
+
+    tiles = urlsplit(app.config["DINAMIS_SETTINGS"].tile_url.replace("{s}", "a"))
+    # A configured tile server is the one remote origin the map may load images from.
+    tile_origin = f" {tiles.scheme}://{tiles.netloc.replace('a.', '*.', 1)}" if tiles.netloc else ""
     csp = (
-        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        f"default-src 'self'; img-src 'self' data: blob:{tile_origin}; style-src 'self'; "
         "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
         "form-action 'self'"
     )

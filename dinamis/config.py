@@ -65,6 +65,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     mail: MailSettings = field(default_factory=MailSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
+    tile_url: str = ""  # e.g. https://tile.example.org/{z}/{x}/{y}.png; empty: offline outline only
+    tile_attribution: str = ""
     webmail_domains: frozenset[str] = frozenset(DEFAULT_WEBMAIL.split(","))
     membership_years: int = 3
     ratelimit_storage_uri: str = "memory://"
@@ -132,6 +134,10 @@ class Settings:
             raise ConfigError("DINAMIS_ORDERS_*_DAYS must be positive numbers of days.")
         if not 0 <= o.tax_rate < 1:
             raise ConfigError("DINAMIS_ORDERS_TAX_RATE must be a fraction such as 0.20.")
+        if self.tile_url and not (
+            self.tile_url.startswith(("http://", "https://", "/")) and "{z}" in self.tile_url
+        ):
+            raise ConfigError("DINAMIS_TILE_URL must be a tile URL template with {z}, {x} and {y}.")
         if not 1 <= self.membership_years <= 10:
             raise ConfigError("DINAMIS_MEMBERSHIP_YEARS must be between 1 and 10.")
         if self.max_content_length < 1024:
@@ -184,6 +190,8 @@ _KNOWN_PREFIXED = {
     "DINAMIS_LOG_LEVEL",
     "DINAMIS_TEST_DATABASE_URL",
     "DINAMIS_WEBMAIL_DOMAINS",
+    "DINAMIS_TILE_URL",
+    "DINAMIS_TILE_ATTRIBUTION",
     "DINAMIS_MEMBERSHIP_YEARS",
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
@@ -227,6 +235,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     )
     settings = Settings(
         orders=orders,
+        tile_url=get("DINAMIS_TILE_URL", ""),
+        tile_attribution=get("DINAMIS_TILE_ATTRIBUTION", ""),
         webmail_domains=frozenset(
             d.strip().lower()
             for d in get("DINAMIS_WEBMAIL_DOMAINS", DEFAULT_WEBMAIL).split(",")

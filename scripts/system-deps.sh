@@ -12,6 +12,7 @@ need() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok ins
 case "${1:-base}" in
   base)
     python3 -c 'import ensurepip' 2>/dev/null || need python3-venv
+    command -v npm >/dev/null || { need nodejs; need npm; }
     command -v dpkg-query >/dev/null || exit 0
     need libpango-1.0-0
     need libpangoft2-1.0-0

@@ -1,0 +1,84 @@
+/* Draw an area of interest on a map; the GeoJSON goes into the form's textarea.
+   Served by the app with Leaflet (no CDN). The area shown while drawing is a
+   spherical estimate; the server measures the polygon on the WGS84 ellipsoid. */
+(function () {
+  "use strict";
+  var box = document.getElementById("aoi-map");
+  if (!box || !window.L) { return; }
+  var field = document.getElementById(box.dataset.target || "aoi");
+  var areaOut = document.getElementById("aoi-area");
+  var finishBtn = document.getElementById("aoi-finish");
+  var clearBtn = document.getElementById("aoi-clear");
+  var R = 6371.0088; // mean Earth radius, km
+
+  var map = L.map(box, { doubleClickZoom: false }).setView([46.6, 2.4], 5);
+  if (box.dataset.tiles) {
+    L.tileLayer(box.dataset.tiles, { maxZoom: 18, attribution: box.dataset.attribution || "" }).addTo(map);
+  }
+  fetch(box.dataset.land).then(function (r) { return r.json(); }).then(function (land) {
+    L.geoJSON(land, { style: { color: "#6b7a8f", weight: 1, fillColor: "#e4e8ee", fillOpacity: 1 } })
+      .addTo(map).bringToBack();
+  }).catch(function () { /* the map still works without the outline */ });
+
+  var points = [];
+  var line = L.polyline([], { color: "#1f4e8c" }).addTo(map);
+  var shape = null;
+
+  function rad(d) { return d * Math.PI / 180; }
+  function areaKm2(latlngs) {
+    var total = 0;
+    for (var i = 0; i < latlngs.length; i++) {
+      var a = latlngs[i], b = latlngs[(i + 1) % latlngs.length];
+      total += rad(b.lng - a.lng) * (2 + Math.sin(rad(a.lat)) + Math.sin(rad(b.lat)));
+    }
+    return Math.abs(total * R * R / 2);
+  }
+  function show(latlngs) {
+    if (!areaOut) { return; }
+    areaOut.textContent = latlngs.length >= 3
+      ? "≈ " + areaKm2(latlngs).toLocaleString(document.documentElement.lang, { maximumFractionDigits: 1 }) + " km²"
+      : "";
+  }
+  function toGeoJSON(latlngs) {
+    var ring = latlngs.map(function (p) { return [+p.lng.toFixed(6), +p.lat.toFixed(6)]; });
+    ring.push(ring[0]);
+    return { type: "Polygon", coordinates: [ring] };
+  }
+  function finish() {
+    if (points.length < 3) { return; }
+    if (shape) { map.removeLayer(shape); }
+    shape = L.polygon(points, { color: "#1f4e8c" }).addTo(map);
+    line.setLatLngs([]);
+    field.value = JSON.stringify(toGeoJSON(points));
+    show(points);
+    points = [];
+  }
+  function clear() {
+    points = [];
+    line.setLatLngs([]);
+    if (shape) { map.removeLayer(shape); shape = null; }
+    field.value = "";
+    show([]);
+  }
+  map.on("click", function (e) {
+    if (shape && points.length === 0) { map.removeLayer(shape); shape = null; }
+    points.push(e.latlng);
+    line.setLatLngs(points);
+    show(points);
+  });
+  map.on("dblclick", finish);
+  if (finishBtn) { finishBtn.addEventListener("click", finish); }
+  if (clearBtn) { clearBtn.addEventListener("click", clear); }
+
+  // Show what the form already holds (after a refusal, or pasted GeoJSON).
+  function load() {
+    try {
+      var layer = L.geoJSON(JSON.parse(field.value), { style: { color: "#1f4e8c" } });
+      if (shape) { map.removeLayer(shape); }
+      shape = layer.addTo(map);
+      map.fitBounds(layer.getBounds(), { maxZoom: 12 });
+    } catch (err) { /* not GeoJSON yet */ }
+  }
+  if (field.value) { load(); }
+  field.addEventListener("change", load);
+})();
