@@ -44,3 +44,6 @@ def register_commands(app: Flask) -> None:
     from dinamis.membership.cli import membership_cli
 
     app.cli.add_command(membership_cli)
+    from dinamis.catalogue.cli import catalogue_cli
+
+    app.cli.add_command(catalogue_cli)

@@ -1,6 +1,7 @@
 """Every mapped model, imported so that the metadata is complete (Alembic, tests)."""
 
 from dinamis.accounts.models import ApiToken, User
+from dinamis.catalogue.models import Collection, Scene
 from dinamis.core.db import Base
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
 from dinamis.membership.models import Entity, Profile
@@ -30,6 +31,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Certificate",
+    "Collection",
     "Delivery",
     "Entity",
     "EntityChange",
@@ -45,6 +47,7 @@ __all__ = [
     "PriceRule",
     "Profile",
     "Quote",
+    "Scene",
     "Ticket",
     "TicketAttachment",
     "TicketMessage",

@@ -24,9 +24,9 @@ from dinamis.accounts.models import EntityRole, User, UserStatus
 from dinamis.config import OrderSettings
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
+from dinamis.core.geo import geodesic_km2
 from dinamis.core.mail import queue_mail
 from dinamis.extensions import db
-from dinamis.orders.aoi import geodesic_km2
 from dinamis.orders.models import (
     Delivery,
     Mode,

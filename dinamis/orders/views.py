@@ -10,11 +10,11 @@ from flask_login import current_user
 from geoalchemy2.shape import to_shape
 
 from dinamis.core.errors import ServiceError
+from dinamis.core.geo import parse_aoi, to_geojson
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
 from dinamis.extensions import db
 from dinamis.orders import service
-from dinamis.orders.aoi import parse_aoi, to_geojson
 from dinamis.orders.forms import CommentForm, DeliveryForm, TaskingForm
 from dinamis.orders.models import Order, Status
 from dinamis.orders.pdf import quote_pdf_response

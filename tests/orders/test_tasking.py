@@ -10,10 +10,10 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
+from dinamis.core.geo import geodesic_km2
 from dinamis.core.mail import OutboxMessage
 from dinamis.extensions import db
 from dinamis.orders import service
-from dinamis.orders.aoi import geodesic_km2
 from dinamis.orders.models import Status
 from dinamis.quota import service as quota
 from dinamis.quota.models import PriceRule
@@ -200,3 +200,19 @@ def test_transitions_mail_the_requester_and_the_referent(world):
     sent = {(m.to_address, m.template) for m in db.session.scalars(select(OutboxMessage))}
     assert ("ref@lab-o.test", "order_quote") in sent
     assert ("user@lab-o.test", "order_status") in sent
+
+
+def test_footprint_across_the_antimeridian_is_split():
+    from dinamis.core.geo import parse_footprint
+
+    crossing = {
+        "type": "Polygon",
+        "coordinates": [
+            [[179.5, -17.0], [-179.5, -17.0], [-179.5, -16.0], [179.5, -16.0], [179.5, -17.0]]
+        ],
+    }
+    footprint = parse_footprint(crossing)
+    assert len(footprint.geoms) == 2
+    minx, _, maxx, _ = footprint.bounds
+    assert minx == -180 and maxx == 180
+    assert abs(footprint.area - 1.0) < 1e-9  # one square degree, not the rest of the world

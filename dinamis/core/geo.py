@@ -1,8 +1,6 @@
-"""The area of interest of an order: parsed, checked, measured on the ellipsoid.
-
-Temporary home: when the catalogue's shared `dinamis.core.geo` lands, these
-functions move there and the catalogue and orders share them.
-"""
+"""Geometry enters through this door: parsed, checked, repaired only when
+unambiguous, measured on the WGS84 ellipsoid. Orders (AOIs) and the catalogue
+(footprints) both use it."""
 
 from __future__ import annotations
 
@@ -93,3 +91,48 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
 
 def to_geojson(geometry: MultiPolygon) -> dict[str, Any]:
     return dict(mapping(geometry))
+
+
+def _shift_east(polygon: Polygon) -> Polygon:
+    def move(coords: Any) -> list[tuple[float, float]]:
+        return [(x + 360 if x < 0 else x, y) for x, y, *_ in coords]
+
+    return Polygon(move(polygon.exterior.coords), [move(r.coords) for r in polygon.interiors])
+
+
+def split_antimeridian(geometry: MultiPolygon) -> MultiPolygon:
+    """A footprint whose longitudes jump across ±180° is cut in two at the antimeridian,
+    instead of being read as a polygon around the whole world."""
+    from shapely.affinity import translate
+    from shapely.geometry import box
+
+    parts: list[Polygon] = []
+    for polygon in geometry.geoms:
+        minx, _miny, maxx, _maxy = polygon.bounds
+        if maxx - minx <= 180:
+            parts.append(polygon)
+            continue
+        shifted = _shift_east(polygon)
+        west = shifted.intersection(box(-180, -90, 180, 90))
+        east = translate(shifted.intersection(box(180, -90, 540, 90)), xoff=-360)
+        for piece in (west, east):
+            parts.extend(
+                g
+                for g in getattr(piece, "geoms", [piece])
+                if isinstance(g, Polygon) and not g.is_empty
+            )
+    return MultiPolygon(parts)
+
+
+def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
+    """A scene footprint: like an AOI, and split at the antimeridian when it crosses it."""
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    if isinstance(data, dict) and data.get("type") in ("Polygon", "MultiPolygon"):
+        try:
+            crude = shape(data)
+            polygons = list(getattr(crude, "geoms", [crude]))
+            if any(p.bounds[2] - p.bounds[0] > 180 for p in polygons):
+                return split_antimeridian(MultiPolygon(polygons))
+        except (ValueError, TypeError, AttributeError, IndexError):
+            pass
+    return parse_aoi(data)

@@ -1,0 +1,35 @@
+"""`dinamis catalogue ingest FILE...`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from dinamis.catalogue.ingest import ingest
+from dinamis.core.transaction import transaction
+
+
+@click.group("catalogue")
+def catalogue_cli() -> None:
+    """The image catalogue."""
+
+
+@catalogue_cli.command("ingest")
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@with_appcontext
+def ingest_command(files: tuple[Path, ...]) -> None:
+    """Insert or update STAC Collections and Items (JSON, FeatureCollection or NDJSON)."""
+    with click.progressbar(length=0, label="records", show_pos=True) as bar, transaction():
+        report = ingest(files, progress=bar.update)
+    for error in report.errors[:200]:
+        click.echo(f"refused {error}", err=True)
+    if len(report.errors) > 200:
+        click.echo(f"... and {len(report.errors) - 200} more refusals", err=True)
+    click.echo(
+        f"{report.collections} collection(s), {report.items} item(s) ingested, "
+        f"{len(report.errors)} refused"
+    )

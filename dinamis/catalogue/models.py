@@ -1,0 +1,74 @@
+"""The image catalogue: collections and their scenes (STAC names in the API)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dinamis.core.db import Base
+
+
+class Access:
+    OPEN = "open"  # everyone, after accepting the licence (Etalab 2.0)
+    MEMBERS = "members"  # signed-in members of an active entity
+    PROFILES = "profiles"  # members whose entity's profile is listed
+    ALL = (OPEN, MEMBERS, PROFILES)
+
+
+class Collection(Base):
+    __tablename__ = "collections"
+    __table_args__ = (CheckConstraint(f"access IN {Access.ALL!r}", name="access"),)
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    sensor_family: Mapped[str] = mapped_column(String(50))
+    licence_code: Mapped[str] = mapped_column(String(50))
+    licence_version: Mapped[str] = mapped_column(String(20))
+    licence_url: Mapped[str | None] = mapped_column(String(300))
+    access: Mapped[str] = mapped_column(String(10), default=Access.MEMBERS)
+    profiles: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
+    orderable: Mapped[bool] = mapped_column(default=False)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class Scene(Base):
+    """One acquisition: footprint, angles, levels; free-form properties kept as given."""
+
+    __tablename__ = "scenes"
+    __table_args__ = (
+        # The search's order (newest first, then id) within a collection, and overall.
+        Index("ix_scenes_collection_datetime_id", "collection_id", "datetime", "id"),
+        Index("ix_scenes_datetime_id", "datetime", "id"),
+        CheckConstraint("cloud_cover IS NULL OR cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
+    )
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    collection_id: Mapped[str] = mapped_column(ForeignKey("collections.id", ondelete="RESTRICT"))
+    platform: Mapped[str | None] = mapped_column(String(50))
+    constellation: Mapped[str | None] = mapped_column(String(50))
+    datetime: Mapped[dt.datetime]
+    footprint = mapped_column(
+        Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False
+    )
+    cloud_cover: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    incidence_angle: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    sun_elevation: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    sun_azimuth: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))
+    gsd: Mapped[Decimal | None] = mapped_column(Numeric(8, 3))
+    processing_level: Mapped[str | None] = mapped_column(String(30))
+    spectral_mode: Mapped[str | None] = mapped_column(String(20))
+    stereo_group: Mapped[str | None] = mapped_column(String(100), index=True)
+    quicklook: Mapped[str | None] = mapped_column(String(500))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    assets: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    collection: Mapped[Collection] = relationship()
