@@ -154,6 +154,9 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.membership.details_views import bp as entity_details_bp
 
     app.register_blueprint(entity_details_bp)
+    from dinamis.catalogue.stac import bp as stac_bp
+
+    app.register_blueprint(stac_bp)
 
 
 def _security_headers(app: Flask) -> None:

@@ -84,7 +84,7 @@ ERROR_CODES = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or request.path in ("/healthz",)
+    return request.path.startswith(("/api/", "/stac")) or request.path in ("/healthz",)
 
 
 def json_error(

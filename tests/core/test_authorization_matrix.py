@@ -139,6 +139,13 @@ ROUTES: dict[str, Route] = {
     "entity_details.decide": Route(
         "POST", lambda o: "/admin/entity-changes/999999/approve", {STAFF}
     ),
+    "stac.landing": Route("GET", lambda o: "/stac", EVERYONE, api=True),
+    "stac.conformance": Route("GET", lambda o: "/stac/conformance", EVERYONE, api=True),
+    "stac.collections": Route("GET", lambda o: "/stac/collections", EVERYONE, api=True),
+    "stac.collection": Route("GET", lambda o: "/stac/collections/none", EVERYONE, api=True),
+    "stac.items": Route("GET", lambda o: "/stac/collections/none/items", EVERYONE, api=True),
+    "stac.item": Route("GET", lambda o: "/stac/collections/none/items/none", EVERYONE, api=True),
+    "stac.search_items": Route("GET", lambda o: "/stac/search", EVERYONE, api=True),
     "api.get_entity": Route(
         "GET", lambda o: f"/api/v1/entities/{o['entity']}", {REFERENT, STAFF}, api=True
     ),

@@ -1,0 +1,227 @@
+"""The STAC API (1.0) at /stac: landing, conformance, collections, items, search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, json, request, url_for
+from geoalchemy2.shape import to_shape
+from shapely.geometry import mapping
+from sqlalchemy import select
+
+from dinamis.catalogue import search
+from dinamis.catalogue.ingest import COLUMNS
+from dinamis.catalogue.models import Collection, Scene
+from dinamis.core.errors import MalformedInput
+from dinamis.core.permissions import public
+from dinamis.extensions import csrf, db
+
+bp = Blueprint("stac", __name__, url_prefix="/stac")
+csrf.exempt(bp)
+
+CONFORMANCE = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+
+
+def _json(body: Any, media: str = "application/json", status: int = 200) -> Response:
+    return Response(json.dumps(body), status=status, mimetype=media)
+
+
+def _root() -> str:
+    return current_app.config["DINAMIS_SETTINGS"].base_url + "/stac"
+
+
+def collection_json(collection: Collection) -> dict[str, Any]:
+    root = _root()
+    return {
+        "type": "Collection",
+        "stac_version": "1.0.0",
+        "id": collection.id,
+        "title": collection.title,
+        "description": collection.description or collection.title,
+        "license": collection.licence_code,
+        "extent": collection.extra.get("extent")
+        or {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
+        "dinamis:access": collection.access,
+        "links": [
+            {
+                "rel": "self",
+                "href": f"{root}/collections/{collection.id}",
+                "type": "application/json",
+            },
+            {
+                "rel": "items",
+                "href": f"{root}/collections/{collection.id}/items",
+                "type": "application/geo+json",
+            },
+            {"rel": "root", "href": root, "type": "application/json"},
+        ]
+        + ([{"rel": "license", "href": collection.licence_url}] if collection.licence_url else []),
+    }
+
+
+def item_json(scene: Scene) -> dict[str, Any]:
+    root = _root()
+    geometry = to_shape(scene.footprint)
+    properties: dict[str, Any] = {"datetime": scene.datetime.isoformat()}
+    for key, column in COLUMNS.items():
+        value = getattr(scene, column)
+        if value is not None:
+            properties[key] = float(value) if column in search_numeric() else value
+    properties.update(scene.properties or {})
+    return {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": scene.id,
+        "collection": scene.collection_id,
+        "geometry": mapping(geometry),
+        "bbox": list(geometry.bounds),
+        "properties": properties,
+        # Asset links are listed without their files until downloads are built.
+        "assets": {
+            k: {kk: vv for kk, vv in v.items() if kk != "href"}
+            for k, v in (scene.assets or {}).items()
+        },
+        "links": [
+            {"rel": "self", "href": f"{root}/collections/{scene.collection_id}/items/{scene.id}"},
+            {"rel": "collection", "href": f"{root}/collections/{scene.collection_id}"},
+            {"rel": "root", "href": root},
+        ],
+    }
+
+
+def search_numeric() -> set[str]:
+    from dinamis.catalogue.ingest import NUMERIC
+
+    return NUMERIC
+
+
+@bp.route("")
+@public
+def landing() -> Any:
+    root = _root()
+    links = [
+        {"rel": "self", "href": root, "type": "application/json"},
+        {"rel": "root", "href": root, "type": "application/json"},
+        {"rel": "conformance", "href": f"{root}/conformance", "type": "application/json"},
+        {"rel": "data", "href": f"{root}/collections", "type": "application/json"},
+        {
+            "rel": "search",
+            "href": f"{root}/search",
+            "type": "application/geo+json",
+            "method": "GET",
+        },
+        {
+            "rel": "search",
+            "href": f"{root}/search",
+            "type": "application/geo+json",
+            "method": "POST",
+        },
+    ]
+    for collection in db.session.scalars(select(Collection).order_by(Collection.id)):
+        links.append({"rel": "child", "href": f"{root}/collections/{collection.id}"})
+    return _json(
+        {
+            "type": "Catalog",
+            "stac_version": "1.0.0",
+            "id": "dinamis",
+            "title": "Dinamis",
+            "description": "Very-high-resolution satellite imagery for public institutions",
+            "conformsTo": CONFORMANCE,
+            "links": links,
+        }
+    )
+
+
+@bp.route("/conformance")
+@public
+def conformance() -> Any:
+    return _json({"conformsTo": CONFORMANCE})
+
+
+@bp.route("/collections")
+@public
+def collections() -> Any:
+    rows = db.session.scalars(select(Collection).order_by(Collection.id))
+    return _json({"collections": [collection_json(c) for c in rows], "links": []})
+
+
+@bp.route("/collections/<collection_id>")
+@public
+def collection(collection_id: str) -> Any:
+    found = db.session.get(Collection, collection_id)
+    if found is None:
+        abort(404)
+    return _json(collection_json(found))
+
+
+def _page(params: dict[str, Any], self_href: str) -> Response:
+    query = search.parse(params)
+    scenes, matched, token = search.run(query)
+    links = [{"rel": "self", "href": self_href}]
+    if token:
+        if request.method == "POST":
+            links.append(
+                {
+                    "rel": "next",
+                    "href": self_href,
+                    "method": "POST",
+                    "body": {**params, "token": token},
+                }
+            )
+        else:
+            args = {**request.args.to_dict(), "token": token}
+            links.append(
+                {
+                    "rel": "next",
+                    "href": url_for(
+                        request.endpoint or "", _external=True, **request.view_args or {}, **args
+                    ),
+                    "type": "application/geo+json",
+                }
+            )
+    return _json(
+        {
+            "type": "FeatureCollection",
+            "features": [item_json(s) for s in scenes],
+            "numberMatched": matched,
+            "numberReturned": len(scenes),
+            "links": links,
+        },
+        media="application/geo+json",
+    )
+
+
+@bp.route("/collections/<collection_id>/items")
+@public
+def items(collection_id: str) -> Any:
+    if db.session.get(Collection, collection_id) is None:
+        abort(404)
+    params = {**request.args.to_dict(), "collections": collection_id}
+    return _page(params, request.base_url)
+
+
+@bp.route("/collections/<collection_id>/items/<item_id>")
+@public
+def item(collection_id: str, item_id: str) -> Any:
+    scene = db.session.get(Scene, item_id)
+    if scene is None or scene.collection_id != collection_id:
+        abort(404)
+    return _json(item_json(scene), media="application/geo+json")
+
+
+@bp.route("/search", methods=["GET", "POST"])
+@public
+def search_items() -> Any:
+    if request.method == "POST":
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise MalformedInput("The body must be a JSON object of search parameters.")
+        return _page(data, request.base_url)
+    return _page(request.args.to_dict(), request.base_url)

@@ -1,0 +1,114 @@
+"""The STAC API: landing, collections, items, search with filters and keyset pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dinamis.catalogue.ingest import ingest
+from dinamis.core.transaction import commit
+from tests.catalogue.test_ingest import COLLECTION, item
+
+
+@pytest.fixture
+def scenes(app, tmp_path):
+    lines = [json.dumps(COLLECTION)]
+    for n in range(1, 26):
+        scene = item(n)
+        scene["properties"]["eo:cloud_cover"] = n * 3
+        if n > 20:  # far away, in Brittany
+            scene["geometry"] = {
+                "type": "Polygon",
+                "coordinates": [[[-4, 48], [-3.8, 48], [-3.8, 48.2], [-4, 48.2], [-4, 48]]],
+            }
+        lines.append(json.dumps(scene))
+    path = tmp_path / "s.ndjson"
+    path.write_text("\n".join(lines))
+    with app.app_context():
+        assert ingest([path]).errors == []
+        commit()
+
+
+def test_landing_conformance_collections(client, scenes):
+    landing = client.get("/stac").get_json()
+    assert (
+        landing["type"] == "Catalog"
+        and "https://api.stacspec.org/v1.0.0/item-search" in landing["conformsTo"]
+    )
+    assert any(link["rel"] == "child" for link in landing["links"])
+    assert client.get("/stac/collections").get_json()["collections"][0]["id"] == "pleiades-archive"
+    assert client.get("/stac/collections/nope").status_code == 404
+
+
+def test_item_and_media_type(client, scenes):
+    response = client.get("/stac/collections/pleiades-archive/items/PHR_0001")
+    assert response.mimetype == "application/geo+json"
+    body = response.get_json()
+    assert (
+        body["properties"]["eo:cloud_cover"] == 3.0 and body["properties"]["custom:thing"] == "kept"
+    )
+    assert client.get("/stac/collections/pleiades-archive/items/NOPE").status_code == 404
+
+
+def test_search_filters(client, scenes):
+    near = client.get("/stac/search?bbox=1.9,44.9,2.3,45.3&limit=100").get_json()
+    assert near["numberMatched"] == 20
+    brittany = client.post(
+        "/stac/search",
+        json={
+            "intersects": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[-4.1, 47.9], [-3.7, 47.9], [-3.7, 48.3], [-4.1, 48.3], [-4.1, 47.9]]
+                ],
+            }
+        },
+    )
+    assert brittany.get_json()["numberMatched"] == 5
+    dated = client.get("/stac/search?datetime=2024-05-02T00:00:00Z/2024-05-03T23:59:59Z").get_json()
+    assert {f["id"] for f in dated["features"]} == {"PHR_0001", "PHR_0002"}
+    open_end = client.get("/stac/search?datetime=../2024-05-02T23:59:59Z").get_json()
+    assert {f["id"] for f in open_end["features"]} == {"PHR_0001"}
+    ids = client.get("/stac/search?ids=PHR_0003,PHR_0004").get_json()
+    assert ids["numberMatched"] == 2
+
+
+def test_pagination_is_stable(client, scenes):
+    seen, url = [], "/stac/search?limit=7"
+    while url:
+        page = client.get(url).get_json()
+        seen += [f["id"] for f in page["features"]]
+        nxt = [link for link in page["links"] if link["rel"] == "next"]
+        url = nxt[0]["href"].split("localhost", 1)[-1].replace("http://", "") if nxt else None
+    assert len(seen) == 25 and len(set(seen)) == 25
+    body = {"limit": 10}
+    first = client.post("/stac/search", json=body).get_json()
+    nxt = next(link for link in first["links"] if link["rel"] == "next")
+    second = client.post("/stac/search", json=nxt["body"]).get_json()
+    assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "bbox=1,2,3",
+        "bbox=10,50,5,40",
+        "datetime=yesterday",
+        "datetime=2024-06-01T00:00:00Z/2024-05-01T00:00:00Z",
+        "limit=0",
+        "limit=abc",
+        "token=garbage",
+    ],
+)
+def test_bad_searches_are_clear_400s(client, scenes, query):
+    response = client.get(f"/stac/search?{query}")
+    assert response.status_code in (400, 422)
+    assert response.get_json()["error"]["message"]
+
+
+def test_malformed_post_body(client, scenes):
+    response = client.post("/stac/search", data="{nope", content_type="application/json")
+    assert response.status_code == 400
+    bowtie = {"type": "Polygon", "coordinates": [[[2, 45], [3, 46], [3, 45], [2, 46], [2, 45]]]}
+    assert client.post("/stac/search", json={"intersects": bowtie}).status_code == 422
