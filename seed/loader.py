@@ -70,8 +70,9 @@ def load(directory: Path) -> list[str]:
         )
         added["users"] += 1
     session.flush()
+    from seed.catalogue import load_catalogue
     from seed.membership import load_membership
     from seed.quota import load_quota
 
     lines = [f"{kind}: {count} added" for kind, count in added.items()]
-    return lines + load_membership(directory) + load_quota(directory)
+    return lines + load_membership(directory) + load_quota(directory) + load_catalogue()

@@ -84,7 +84,11 @@ ERROR_CODES = {
 
 
 def wants_json() -> bool:
-    return request.path.startswith(("/api/", "/stac")) or request.path in ("/healthz",)
+    return (
+        request.path.startswith(("/api/", "/stac"))
+        or request.path in ("/healthz",)
+        or request.is_json
+    )
 
 
 def json_error(

@@ -112,6 +112,49 @@ def new_tasking() -> Any:
     return render_template("orders/tasking_form.html", form=form), status
 
 
+@bp.route("/coverage", methods=["POST"])
+@requires(can_order)
+def coverage() -> Any:
+    """JSON: how much of the drawn AOI the catalogue already covers (the CSRF token
+    comes in the X-CSRFToken header)."""
+    from decimal import Decimal, InvalidOperation
+
+    from flask import jsonify
+
+    from dinamis.catalogue.coverage import coverage as catalogue_coverage
+
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ServiceError(_("Send the area and filters as a JSON object."))
+    aoi = parse_aoi(data.get("aoi") or {})
+    try:
+        max_cloud = Decimal(str(data["max_cloud_cover"])) if data.get("max_cloud_cover") else None
+        max_incidence = Decimal(str(data["max_incidence"])) if data.get("max_incidence") else None
+    except InvalidOperation:
+        raise ServiceError(_("Cloud cover and incidence must be numbers.")) from None
+    found = catalogue_coverage(
+        aoi,
+        sensor_family=str(data.get("sensor") or "") or None,
+        max_cloud=max_cloud,
+        max_incidence=max_incidence,
+    )
+    return jsonify(
+        {
+            "aoi_km2": str(found.aoi_km2),
+            "covered_km2": str(found.covered_km2),
+            "percent": str(found.percent),
+            "scenes": found.scenes,
+            "message": _(
+                "The catalogue already covers %(percent)s %% of this area (%(km2)s km², "
+                "%(n)d scene(s) with these filters).",
+                percent=found.percent,
+                km2=found.covered_km2,
+                n=found.scenes,
+            ),
+        }
+    )
+
+
 @bp.route("/<int:order_id>")
 @requires(can_view_orders)
 def show(order_id: int) -> Any:

@@ -70,6 +70,7 @@ ROUTES: dict[str, Route] = {
     "api.me": Route("GET", lambda o: "/api/v1/me", SIGNED_IN, api=True),
     "orders.index": Route("GET", lambda o: "/orders/", SIGNED_IN),
     "orders.new_tasking": Route("GET", lambda o: "/orders/tasking/new", MEMBERS),
+    "orders.coverage": Route("POST", lambda o: "/orders/coverage", MEMBERS),
     "orders.show": Route("GET", lambda o: f"/orders/{o['order']}", ENTITY_A),
     "orders.quote_pdf": Route("GET", lambda o: f"/orders/{o['order']}/quote.pdf", ENTITY_A),
     "orders.cancel": Route("POST", lambda o: f"/orders/{o['order']}/cancel", {OWNER, REFERENT}),

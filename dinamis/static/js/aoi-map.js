@@ -44,6 +44,28 @@
     ring.push(ring[0]);
     return { type: "Polygon", coordinates: [ring] };
   }
+  var coverageOut = document.getElementById("aoi-coverage");
+  function value(id) { var el = document.getElementById(id); return el ? el.value : ""; }
+  function checkCoverage() {
+    if (!box.dataset.coverage || !coverageOut || !field.value) { return; }
+    fetch(box.dataset.coverage, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": box.dataset.csrf },
+      body: JSON.stringify({
+        aoi: JSON.parse(field.value), sensor: value("sensor"),
+        max_cloud_cover: value("max_cloud_cover"), max_incidence: value("max_incidence")
+      })
+    }).then(function (r) { return r.json(); }).then(function (body) {
+      coverageOut.hidden = false;
+      coverageOut.textContent = body.message || (body.error && body.error.message) || "";
+    }).catch(function () { coverageOut.hidden = true; });
+  }
+  ["sensor", "max_cloud_cover", "max_incidence"].forEach(function (id) {
+    var el = document.getElementById(id);
+    if (el) { el.addEventListener("change", checkCoverage); }
+  });
+
   function finish() {
     if (points.length < 3) { return; }
     if (shape) { map.removeLayer(shape); }
@@ -52,6 +74,7 @@
     field.value = JSON.stringify(toGeoJSON(points));
     show(points);
     points = [];
+    checkCoverage();
   }
   function clear() {
     points = [];
@@ -79,6 +102,6 @@
       map.fitBounds(layer.getBounds(), { maxZoom: 12 });
     } catch (err) { /* not GeoJSON yet */ }
   }
-  if (field.value) { load(); }
-  field.addEventListener("change", load);
+  if (field.value) { load(); checkCoverage(); }
+  field.addEventListener("change", function () { load(); checkCoverage(); });
 })();
