@@ -41,6 +41,9 @@ def test_draw_the_area_and_submit(app, cast, browser, live_server):
     shown = page.locator("#aoi-area").inner_text()
     assert "km²" in shown
     assert '"Polygon"' in page.locator("#aoi").input_value()
+    coverage = page.locator("#aoi-coverage")
+    coverage.wait_for(state="visible")
+    assert "The catalogue already covers 0.0 %" in coverage.inner_text()
 
     start = dt.date.today() + dt.timedelta(days=10)
     page.get_by_label("Window starts").fill(start.isoformat())
