@@ -22,7 +22,7 @@ from tests.helpers import csrf_token
     ("env", "named"),
     [
         ({"DINAMIS_SECRETKEY": "x"}, "DINAMIS_SECRETKEY"),
-        ({"DATABASE_URL": "sqlite:///x.db"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "mysql://root@localhost/x"}, "DATABASE_URL"),
         ({"DINAMIS_MAIL_PORT": "abc"}, "DINAMIS_MAIL_PORT"),
         ({"DINAMIS_MAIL_PORT": "70000"}, "DINAMIS_MAIL_PORT"),
         ({"DINAMIS_ENV": "production"}, "DINAMIS_SECRET_KEY"),
