@@ -108,6 +108,15 @@ def create_user(
     return user
 
 
+def active_staff() -> list[User]:
+    """Every active staff account (to notify, or to assign work to)."""
+    return list(
+        db.session.scalars(
+            select(User).where(User.role == Role.STAFF, User.status == UserStatus.ACTIVE)
+        )
+    )
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None.
 

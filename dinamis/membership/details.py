@@ -7,7 +7,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
-from dinamis.accounts.models import User
+from dinamis.accounts import service as accounts
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.mail import queue_mail
@@ -84,9 +84,7 @@ def update_details(actor: Any, entity: Entity, values: dict[str, str]) -> Entity
     db.session.add(change)
     db.session.flush()
     audit.record(actor, "entity.legal_change_requested", change, entity_id=entity.id, **legal)
-    for staff in db.session.scalars(
-        select(User).where(User.role == "staff", User.status == "active")
-    ):
+    for staff in accounts.active_staff():
         queue_mail(
             staff.email,
             "entity_change",

@@ -9,6 +9,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from dinamis.accounts import service as accounts
 from dinamis.accounts.models import EntityRole, User, UserStatus
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound
@@ -71,9 +72,7 @@ def request_renewal(actor: Any, entity: Entity) -> None:
     entity.renewal_requested_at = utcnow()
     db.session.flush()
     audit.record(actor, "membership.renewal_requested", entity, entity_id=entity.id)
-    for staff in db.session.scalars(
-        select(User).where(User.role == "staff", User.status == "active")
-    ):
+    for staff in accounts.active_staff():
         queue_mail(
             staff.email, "membership_renewal", language=staff.language, entity=entity, user=staff
         )

@@ -20,13 +20,14 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
 from sqlalchemy import select
 
-from dinamis.accounts.models import EntityRole, User, UserStatus
+from dinamis.accounts.models import User
 from dinamis.config import OrderSettings
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.mail import queue_mail
 from dinamis.extensions import db
+from dinamis.membership.members import managers
 from dinamis.orders.models import (
     Delivery,
     Mode,
@@ -185,7 +186,7 @@ def _submit(actor: User, order: Order) -> None:
     if split.cofunded > 0:
         quote = _make_quote(order)
         _move(actor, order, Status.AWAITING_QUOTE, None)
-        for referent in _referents(order.entity_id):
+        for referent in managers(order.entity_id):
             queue_mail(
                 referent.email,
                 "order_quote",
@@ -221,18 +222,6 @@ def _make_quote(order: Order) -> Quote:
     db.session.add(quote)
     db.session.flush()
     return quote
-
-
-def _referents(entity_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User).where(
-                User.entity_id == entity_id,
-                User.entity_role.in_((EntityRole.REFERENT, EntityRole.DEPUTY)),
-                User.status == UserStatus.ACTIVE,
-            )
-        )
-    )
 
 
 def _move(actor: User | None, order: Order, target: str, comment: str | None) -> None:

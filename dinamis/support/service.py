@@ -199,6 +199,6 @@ def visible_tickets(actor: Any, status: str | None = None) -> list[Ticket]:
 
 
 def staff_members() -> list[User]:
-    return list(
-        db.session.scalars(select(User).where(User.role == "staff", User.status == "active"))
-    )
+    from dinamis.accounts.service import active_staff
+
+    return active_staff()
