@@ -157,6 +157,9 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.catalogue.stac import bp as stac_bp
 
     app.register_blueprint(stac_bp)
+    from dinamis.catalogue.views import bp as catalogue_bp
+
+    app.register_blueprint(catalogue_bp)
 
 
 def _security_headers(app: Flask) -> None:

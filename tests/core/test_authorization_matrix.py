@@ -140,6 +140,8 @@ ROUTES: dict[str, Route] = {
     "entity_details.decide": Route(
         "POST", lambda o: "/admin/entity-changes/999999/approve", {STAFF}
     ),
+    "catalogue.index": Route("GET", lambda o: "/catalogue/", EVERYONE),
+    "catalogue.scene": Route("GET", lambda o: "/catalogue/scenes/none", EVERYONE),
     "stac.landing": Route("GET", lambda o: "/stac", EVERYONE, api=True),
     "stac.conformance": Route("GET", lambda o: "/stac/conformance", EVERYONE, api=True),
     "stac.collections": Route("GET", lambda o: "/stac/collections", EVERYONE, api=True),

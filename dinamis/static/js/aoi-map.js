@@ -102,6 +102,30 @@
       map.fitBounds(layer.getBounds(), { maxZoom: 12 });
     } catch (err) { /* not GeoJSON yet */ }
   }
+  // Search results: footprints on the map, linked both ways with the list.
+  var results = document.getElementById("footprints");
+  if (results) {
+    var rows = document.querySelectorAll("tr[data-scene]");
+    var layer = L.geoJSON(JSON.parse(results.textContent), {
+      style: { color: "#c0392b", weight: 1, fillOpacity: 0.15 },
+      onEachFeature: function (feature, shapeLayer) {
+        shapeLayer.bindTooltip(String(feature.id));
+        shapeLayer.on("click", function () {
+          rows.forEach(function (row) {
+            row.classList.toggle("selected", row.dataset.scene === feature.id);
+            if (row.dataset.scene === feature.id) { row.scrollIntoView({ block: "center" }); }
+          });
+        });
+        rows.forEach(function (row) {
+          if (row.dataset.scene === feature.id) {
+            row.addEventListener("mouseenter", function () { shapeLayer.setStyle({ weight: 3, fillOpacity: 0.4 }); });
+            row.addEventListener("mouseleave", function () { shapeLayer.setStyle({ weight: 1, fillOpacity: 0.15 }); });
+          }
+        });
+      }
+    }).addTo(map);
+    if (layer.getLayers().length && !field.value) { map.fitBounds(layer.getBounds(), { maxZoom: 10 }); }
+  }
   if (field.value) { load(); checkCoverage(); }
   field.addEventListener("change", function () { load(); checkCoverage(); });
 })();
