@@ -206,3 +206,23 @@ def test_refusals_on_the_way(app, client, cast, documents):
     assert partial.status_code == 422
     assert _request(app).status == "awaiting_legal_rep"
     assert client.get("/join/legal/forged").status_code == 400
+
+
+def test_expired_confirmation_link_is_refused(app, client, cast, documents):
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    assert _start(client).status_code == 200
+    found = _request(app)
+
+    class SignedLongAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 4 * 24 * 3600  # links to confirm live 3 days
+
+    old = URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt="dinamis.membership-email", signer=SignedLongAgo
+    ).dumps({"id": found.id, "s": "email_to_confirm"})
+    response = client.get(f"/join/details/{old}")
+    assert response.status_code == 400
+    assert _request(app).status == "email_to_confirm"
