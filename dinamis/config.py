@@ -42,12 +42,26 @@ class OrderSettings:
     """Rules of tasking requests and archive orders (km², days, rates)."""
 
     tasking_min_km2: Decimal = Decimal("100")
+    # Per-sensor minimums overriding the one above: "pleiades-neo=150,spot=500".
+    tasking_min_km2_by_sensor: str = ""
     tasking_max_km2: Decimal = Decimal("10000")
     archive_min_km2: Decimal = Decimal("25")
     lead_days: int = 3
     max_window_days: int = 365
     quote_validity_days: int = 30
     tax_rate: Decimal = Decimal("0.20")
+
+    def min_km2_for_sensors(self) -> dict[str, Decimal]:
+        pairs = [p for p in self.tasking_min_km2_by_sensor.split(",") if p.strip()]
+        result = {}
+        for pair in pairs:
+            sensor, value = pair.split("=")
+            result[sensor.strip()] = Decimal(value.strip())
+        return result
+
+    def tasking_min_for(self, sensor: str) -> Decimal:
+        """The minimum AOI of a tasking request for this sensor, in km²."""
+        return self.min_km2_for_sensors().get(sensor, self.tasking_min_km2)
 
 
 DEFAULT_WEBMAIL = (
@@ -123,6 +137,15 @@ class Settings:
                 f"DINAMIS_BASE_URL must start with http:// or https://, not {self.base_url!r}."
             )
         o = self.orders
+        try:
+            per_sensor = o.min_km2_for_sensors()
+        except (ValueError, ArithmeticError):
+            raise ConfigError(
+                "DINAMIS_ORDERS_TASKING_MIN_KM2_BY_SENSOR must read sensor=km2,sensor=km2, "
+                f"not {o.tasking_min_km2_by_sensor!r}."
+            ) from None
+        if any(not 0 < v <= o.tasking_max_km2 for v in per_sensor.values()):
+            raise ConfigError("Per-sensor minimums must be positive and at most the maximum.")
         if not 0 < o.tasking_min_km2 <= o.tasking_max_km2:
             raise ConfigError(
                 "DINAMIS_ORDERS_TASKING_MIN_KM2 must be positive and at most "
@@ -166,6 +189,14 @@ def _decimal(name: str, value: str) -> Decimal:
         return Decimal(value)
     except InvalidOperation:
         raise ConfigError(f"{name} must be a decimal number, not {value!r}.") from None
+
+
+def _converter(default: object) -> Any:
+    if isinstance(default, Decimal):
+        return _decimal
+    if isinstance(default, str):
+        return lambda _name, value: value
+    return _int
 
 
 def _float(name: str, value: str) -> float:
@@ -226,7 +257,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     order_defaults = OrderSettings()
     orders = OrderSettings(
         **{
-            f.name: (_decimal if isinstance(getattr(order_defaults, f.name), Decimal) else _int)(
+            f.name: _converter(getattr(order_defaults, f.name))(
                 f"DINAMIS_ORDERS_{f.name.upper()}",
                 get(f"DINAMIS_ORDERS_{f.name.upper()}", str(getattr(order_defaults, f.name))),
             )

@@ -95,12 +95,13 @@ def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
     rules = _settings()
     errors: dict[str, str] = {}
     area = geodesic_km2(request.aoi)
-    if area < rules.tasking_min_km2:
+    minimum = rules.tasking_min_for(request.sensor)
+    if area < minimum:
         errors["aoi"] = _(
             "The area of interest covers %(area)s km²; a tasking request needs at least "
             "%(min)s km².",
             area=area,
-            min=rules.tasking_min_km2,
+            min=minimum,
         )
     elif area > rules.tasking_max_km2:
         errors["aoi"] = _(

@@ -216,3 +216,31 @@ def test_footprint_across_the_antimeridian_is_split():
     minx, _, maxx, _ = footprint.bounds
     assert minx == -180 and maxx == 180
     assert abs(footprint.area - 1.0) < 1e-9  # one square degree, not the rest of the world
+
+
+def test_minimum_area_can_differ_by_sensor(app, world):
+    import dataclasses
+
+    settings = app.config["DINAMIS_SETTINGS"]
+    rules = dataclasses.replace(settings.orders, tasking_min_km2_by_sensor="spot=500")
+    app.config["DINAMIS_SETTINGS"] = dataclasses.replace(settings, orders=rules)
+    try:
+        with pytest.raises(ServiceError, match="at least 500 km²"):
+            service.submit_tasking(world["user"], tasking(0.15, sensor="spot"), today=TODAY)
+        order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)  # Pléiades: 100
+        assert order.status == Status.UNDER_REVIEW
+    finally:
+        app.config["DINAMIS_SETTINGS"] = settings
+
+
+def test_per_sensor_minimums_are_validated():
+    from dinamis.config import ConfigError, from_env
+
+    assert (
+        from_env({"DINAMIS_ORDERS_TASKING_MIN_KM2_BY_SENSOR": "spot=500"}).orders.tasking_min_for(
+            "spot"
+        )
+        == 500
+    )
+    with pytest.raises(ConfigError, match="BY_SENSOR"):
+        from_env({"DINAMIS_ORDERS_TASKING_MIN_KM2_BY_SENSOR": "spot:500"})
