@@ -92,6 +92,15 @@ def open_for_details(token: str) -> MembershipRequest:
     return request
 
 
+def withdraw(token: str) -> MembershipRequest:
+    """The future Referent withdraws their request (from the link they were sent)."""
+    request = open_for_details(token)
+    request.status = RequestStatus.WITHDRAWN
+    db.session.flush()
+    audit.record(None, "membership.withdrawn", request, by=request.referent_email)
+    return request
+
+
 @dataclass(frozen=True)
 class Details:
     entity_name: str

@@ -70,7 +70,20 @@ def details(token: str) -> Any:
             ), error.status
         return render_template("membership/submitted.html")
     status = 422 if request.method == "POST" else 200
-    return render_template("membership/details.html", form=form, request=membership), status
+    return render_template(
+        "membership/details.html", form=form, request=membership, request_token=token
+    ), status
+
+
+@bp.route("/join/details/<token>/withdraw", methods=["POST"])
+@public
+def withdraw(token: str) -> Any:
+    try:
+        service.withdraw(token)
+    except ServiceError as error:
+        return render_template("membership/link_invalid.html", message=error.message), 400
+    flash(_("Your membership request is withdrawn."), "success")
+    return redirect(url_for("core.home"))
 
 
 @bp.route("/join/legal/<token>", methods=["GET", "POST"])

@@ -98,6 +98,7 @@ ROUTES: dict[str, Route] = {
     ),
     "membership.start": Route("GET", lambda o: "/join", EVERYONE),
     "membership.details": Route("GET", lambda o: "/join/details/not-a-token", EVERYONE),
+    "membership.withdraw": Route("POST", lambda o: "/join/details/not-a-token/withdraw", EVERYONE),
     "membership.legal": Route("GET", lambda o: "/join/legal/not-a-token", EVERYONE),
     "membership.verify": Route("GET", lambda o: "/verify/unknown-code", EVERYONE),
     "membership.request_account": Route("GET", lambda o: "/join/account?q=labo", EVERYONE),

@@ -226,3 +226,13 @@ def test_expired_confirmation_link_is_refused(app, client, cast, documents):
     response = client.get(f"/join/details/{old}")
     assert response.status_code == 400
     assert _request(app).status == "email_to_confirm"
+
+
+def test_the_requester_withdraws(app, client, cast, documents):
+    assert _start(client).status_code == 200
+    path = _link(app, "rita@lab-new.test", "/join/details/")
+    token = csrf_token(client, path)
+    assert client.post(path + "/withdraw", data={"csrf_token": token}).status_code == 302
+    assert _request(app).status == "withdrawn"
+    assert client.get(path).status_code == 400
+    assert _start(client).status_code == 200  # a new request is possible again
