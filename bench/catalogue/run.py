@@ -136,19 +136,21 @@ def main() -> None:
                 times = []
                 for _ in range(args.repeat):
                     t0 = time.perf_counter()
-                    scenes, matched, _token = search.run(query)
+                    _scenes, matched, _token = search.run(query)
                     times.append((time.perf_counter() - t0) * 1000)
                     db.session.rollback()
                 times.sort()
                 p95 = times[int(len(times) * 0.95) - 1]
                 print(
-                    f"{label}: {matched} matched, p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms"
+                    f"{label}: {matched} matched, "
+                    f"p50 {statistics.median(times):.1f} ms, p95 {p95:.1f} ms"
                 )
             plan = (
                 db.session.execute(
                     text(
                         "EXPLAIN ANALYZE SELECT id FROM scenes WHERE ST_Intersects(footprint, "
-                        "ST_MakeEnvelope(1, 45, 2, 46, 4326)) ORDER BY datetime DESC, id DESC LIMIT 21"
+                        "ST_MakeEnvelope(1, 45, 2, 46, 4326)) "
+                        "ORDER BY datetime DESC, id DESC LIMIT 21"
                     )
                 )
                 .scalars()
