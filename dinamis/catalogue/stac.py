@@ -10,7 +10,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 
 from dinamis.catalogue import search
-from dinamis.catalogue.ingest import COLUMNS
+from dinamis.catalogue.ingest import COLUMNS, NUMERIC
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.core.errors import MalformedInput
 from dinamis.core.permissions import public
@@ -73,7 +73,7 @@ def item_json(scene: Scene) -> dict[str, Any]:
     for key, column in COLUMNS.items():
         value = getattr(scene, column)
         if value is not None:
-            properties[key] = float(value) if column in search_numeric() else value
+            properties[key] = float(value) if column in NUMERIC else value
     properties.update(scene.properties or {})
     return {
         "type": "Feature",
@@ -94,12 +94,6 @@ def item_json(scene: Scene) -> dict[str, Any]:
             {"rel": "root", "href": root},
         ],
     }
-
-
-def search_numeric() -> set[str]:
-    from dinamis.catalogue.ingest import NUMERIC
-
-    return NUMERIC
 
 
 @bp.route("")
