@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 
 import click
@@ -23,13 +25,19 @@ def catalogue_cli() -> None:
 @with_appcontext
 def ingest_command(files: tuple[Path, ...]) -> None:
     """Insert or update STAC Collections and Items (JSON, FeatureCollection or NDJSON)."""
-    with click.progressbar(length=0, label="records", show_pos=True) as bar, transaction():
+    size = sum(path.stat().st_size for path in files)
+    started = time.monotonic()
+    with (
+        click.progressbar(length=size, label="reading", show_eta=True, file=sys.stderr) as bar,
+        transaction(),
+    ):
         report = ingest(files, progress=bar.update)
+    elapsed = max(time.monotonic() - started, 1e-6)
     for error in report.errors[:200]:
         click.echo(f"refused {error}", err=True)
     if len(report.errors) > 200:
         click.echo(f"... and {len(report.errors) - 200} more refusals", err=True)
     click.echo(
         f"{report.collections} collection(s), {report.items} item(s) ingested, "
-        f"{len(report.errors)} refused"
+        f"{len(report.errors)} refused, in {elapsed:.1f} s ({report.items / elapsed:.0f} items/s)"
     )

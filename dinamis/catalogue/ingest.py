@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from geoalchemy2.shape import from_shape
-from sqlalchemy import select
+import shapely
+from sqlalchemy import String, select
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.catalogue.models import Access, Collection, Scene
@@ -25,7 +26,7 @@ from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_footprint
 from dinamis.extensions import db
 
-BATCH = 1000
+BATCH = 20_000
 COLUMNS = {
     "platform": "platform",
     "constellation": "constellation",
@@ -39,6 +40,19 @@ COLUMNS = {
     "dinamis:stereo_group": "stereo_group",
 }
 NUMERIC = {"cloud_cover", "incidence_angle", "sun_elevation", "sun_azimuth", "gsd"}
+LENGTHS = {
+    column.name: column.type.length
+    for column in Scene.__table__.columns
+    if isinstance(column.type, String) and column.name not in ("id", "collection_id")
+}
+# What the columns can hold (Numeric precision) and what makes sense.
+BOUNDS = {
+    "cloud_cover": (0, 100),
+    "incidence_angle": (0, 90),
+    "sun_elevation": (-90, 90),
+    "sun_azimuth": (0, 360),
+    "gsd": (0, 99999),
+}
 
 
 @dataclass
@@ -48,17 +62,23 @@ class Report:
     errors: list[str] = field(default_factory=list)
 
 
-def _records(path: Path) -> Iterator[tuple[str, Any]]:
-    """(where, object) for every record of a file, streamed line by line for NDJSON."""
+def _records(path: Path, progress: Any = None) -> Iterator[tuple[str, Any]]:
+    """(where, object) for every record of a file, streamed line by line for NDJSON.
+
+    `progress`, if given, is called with the number of bytes read so far.
+    """
     if _is_ndjson(path):
-        with path.open(encoding="utf-8") as handle:
+        with path.open("rb") as handle:
             for number, line in enumerate(handle, start=1):
+                if progress is not None:
+                    progress(len(line))
                 if not line.strip():
                     continue
                 try:
                     yield f"{path.name}:{number}", json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield f"{path.name}:{number}", ValueError(f"not JSON ({exc.msg})")
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    reason = getattr(exc, "msg", None) or "not UTF-8"
+                    yield f"{path.name}:{number}", ValueError(f"not JSON ({reason})")
         return
     with path.open(encoding="utf-8") as handle:
         try:
@@ -66,6 +86,12 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
         except json.JSONDecodeError as exc:
             yield f"{path.name}:{exc.lineno}", ValueError(f"not JSON ({exc.msg})")
             return
+        except UnicodeDecodeError:
+            yield path.name, ValueError("not UTF-8 text")
+            return
+        finally:
+            if progress is not None:
+                progress(path.stat().st_size)
     if isinstance(data, dict) and data.get("type") == "FeatureCollection":
         for number, feature in enumerate(data.get("features") or [], start=1):
             yield f"{path.name} feature {number}", feature
@@ -75,12 +101,12 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
 
 def _is_ndjson(path: Path) -> bool:
     """One STAC object a line: the first non-empty line is a whole Item or Collection."""
-    with path.open(encoding="utf-8") as handle:
+    with path.open("rb") as handle:
         for line in handle:
             if line.strip():
                 try:
                     first = json.loads(line)
-                except json.JSONDecodeError:
+                except (json.JSONDecodeError, UnicodeDecodeError):
                     return False
                 return isinstance(first, dict) and first.get("type") in ("Feature", "Collection")
     return False
@@ -90,13 +116,20 @@ def _decimal(name: str, value: Any) -> Decimal | None:
     if value is None:
         return None
     try:
-        return Decimal(str(value))
+        number = Decimal(str(value))
     except InvalidOperation:
         raise ValueError(f"{name} is not a number: {value!r}") from None
+    if not number.is_finite() or isinstance(value, bool):
+        raise ValueError(f"{name} is not a number: {value!r}")
+    return number
 
 
 def item_row(item: dict[str, Any], known: set[str]) -> dict[str, Any]:
-    """The scene row of a STAC Item, or ValueError saying what is wrong."""
+    """The scene row of a STAC Item, or ValueError saying what is wrong.
+
+    The footprint comes back as hex EWKB and the JSON columns as text: the
+    form COPY takes.
+    """
     if item.get("type") != "Feature":
         raise ValueError("not a STAC Item (type must be Feature)")
     scene_id = item.get("id")
@@ -106,6 +139,8 @@ def item_row(item: dict[str, Any], known: set[str]) -> dict[str, Any]:
     if collection not in known:
         raise ValueError(f"unknown collection {collection!r}")
     props = item.get("properties") or {}
+    if not isinstance(props, dict):
+        raise ValueError("properties must be an object")
     when = props.get("datetime")
     try:
         moment = dt.datetime.fromisoformat(str(when).replace("Z", "+00:00"))
@@ -117,21 +152,38 @@ def item_row(item: dict[str, Any], known: set[str]) -> dict[str, Any]:
         footprint = parse_footprint(item.get("geometry") or {})
     except ServiceError as error:
         raise ValueError(f"geometry: {error.message}") from None
+    assets = item.get("assets") or {}
+    if not isinstance(assets, dict):
+        raise ValueError("assets must be an object")
+    thumbnail = assets.get("thumbnail")
     row: dict[str, Any] = {
         "id": scene_id,
         "collection_id": collection,
         "datetime": moment,
-        "footprint": from_shape(footprint, srid=4326),
-        "properties": {k: v for k, v in props.items() if k not in COLUMNS and k != "datetime"},
-        "assets": item.get("assets") or {},
-        "quicklook": ((item.get("assets") or {}).get("thumbnail") or {}).get("href"),
+        "footprint": shapely.to_wkb(shapely.set_srid(footprint, 4326), hex=True, include_srid=True),
+        "properties": json.dumps(
+            {k: v for k, v in props.items() if k not in COLUMNS and k != "datetime"}
+        ),
+        "assets": json.dumps(assets),
+        "quicklook": thumbnail.get("href") if isinstance(thumbnail, dict) else None,
     }
     for key, column in COLUMNS.items():
         value = props.get(key)
-        row[column] = _decimal(key, value) if column in NUMERIC else value
-    cloud = row["cloud_cover"]
-    if cloud is not None and not 0 <= cloud <= 100:
-        raise ValueError(f"eo:cloud_cover out of 0-100: {cloud}")
+        if column in NUMERIC:
+            row[column] = _decimal(key, value)
+        elif value is not None and not isinstance(value, str):
+            raise ValueError(f"{key} must be text: {value!r}")
+        else:
+            row[column] = value
+    for column, length in LENGTHS.items():
+        if row[column] is not None and len(row[column]) > length:
+            raise ValueError(f"{column} longer than {length} characters")
+    if "\\u0000" in row["properties"] or "\\u0000" in row["assets"]:
+        raise ValueError("NUL characters are not allowed in properties or assets")
+    for column, limit in BOUNDS.items():
+        value = row[column]
+        if value is not None and not limit[0] <= value <= limit[1]:
+            raise ValueError(f"{column} out of {limit[0]}-{limit[1]}: {value}")
     return row
 
 
@@ -166,35 +218,99 @@ def _upsert_collection(data: dict[str, Any]) -> None:
     )
 
 
-def _flush_items(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    statement = insert(Scene).values(rows)
-    columns = [k for k in rows[0] if k != "id"]
-    db.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["id"], set_={k: statement.excluded[k] for k in columns}
+STAGING = (
+    "seq",
+    "id",
+    "collection_id",
+    "datetime",
+    "footprint",
+    "properties",
+    "assets",
+    "quicklook",
+    *COLUMNS.values(),
+)
+
+_COLUMNS = ", ".join(c for c in STAGING if c != "seq")
+# Built from the constant column names above, never from input.
+UPSERT = (
+    f"INSERT INTO scenes ({_COLUMNS}, updated_at) "  # noqa: S608
+    f"SELECT DISTINCT ON (id) {_COLUMNS}, now() FROM scene_staging ORDER BY id, seq DESC "
+    "ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in STAGING if c not in ("seq", "id"))
+    + ", updated_at = now()"
+)
+
+COPY = f"COPY scene_staging ({', '.join(STAGING)}) FROM STDIN"
+
+
+class _Loader:
+    """Rows go through COPY into a temporary table, then one upsert per batch.
+
+    Within a batch the last version of an id wins (DISTINCT ON ... seq DESC),
+    so a file that lists an item twice does not trip ON CONFLICT.
+    """
+
+    def __init__(self) -> None:
+        self.connection = db.session.connection()
+        self.raw = self.connection.connection.driver_connection
+        self.rows = 0
+        self.seq = 0
+        self.copy: Any = None
+        self.stack = ExitStack()
+        self.connection.exec_driver_sql(
+            "CREATE TEMP TABLE IF NOT EXISTS scene_staging (seq bigint, LIKE scenes INCLUDING DEFAULTS) ON COMMIT DROP"
         )
-    )
-    rows.clear()
+        self.connection.exec_driver_sql("TRUNCATE scene_staging")
+
+    def add(self, row: dict[str, Any]) -> None:
+        if self.copy is None:
+            cursor = self.stack.enter_context(self.raw.cursor())
+            self.copy = self.stack.enter_context(cursor.copy(COPY))
+        self.seq += 1
+        row["seq"] = self.seq
+        self.copy.write_row([row[column] for column in STAGING])
+        self.rows += 1
+        if self.rows >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.copy is not None:
+            self.copy = None
+            self.stack.close()  # ends the COPY
+        if not self.rows:
+            return
+        self.connection.exec_driver_sql(UPSERT)
+        self.connection.exec_driver_sql("TRUNCATE scene_staging")
+        self.rows = 0
 
 
 def ingest(paths: Iterable[Path], progress: Any = None) -> Report:
-    """Upsert every Collection and Item of these files; report the bad records."""
+    """Upsert every Collection and Item of these files; report the bad records.
+
+    `progress`, if given, is called with the number of bytes read as the files
+    are streamed. Nothing is committed here: the caller owns the transaction.
+    """
     report = Report()
     known = set(db.session.scalars(select(Collection.id)))
-    batch: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    loader = _Loader()
+    with loader.stack:  # on an error, the open COPY is aborted with it
+        _read(paths, progress, known, loader, report)
+        loader.flush()
+    db.session.expire_all()
+    return report
+
+
+def _read(
+    paths: Iterable[Path], progress: Any, known: set[str], loader: _Loader, report: Report
+) -> None:
     for path in paths:
-        for where, record in _records(path):
-            if progress is not None:
-                progress(1)
+        for where, record in _records(path, progress):
             if isinstance(record, Exception):
                 report.errors.append(f"{where}: {record}")
                 continue
             try:
                 if isinstance(record, dict) and record.get("type") == "Collection":
-                    _flush_items(batch)
+                    loader.flush()  # the connection is busy while a COPY is open
                     _upsert_collection(record)
                     known.add(record["id"])
                     report.collections += 1
@@ -203,13 +319,5 @@ def ingest(paths: Iterable[Path], progress: Any = None) -> Report:
             except ValueError as error:
                 report.errors.append(f"{where}: {error}")
                 continue
-            if row["id"] in seen:  # the last version of an item in one run wins
-                _flush_items(batch)
-            seen.add(row["id"])
-            batch.append(row)
+            loader.add(row)
             report.items += 1
-            if len(batch) >= BATCH:
-                _flush_items(batch)
-    _flush_items(batch)
-    db.session.flush()
-    return report

@@ -105,3 +105,50 @@ def test_antimeridian_footprint_is_stored_split(app, tmp_path):
         ingest([path])
         footprint = to_shape(db.session.get(Scene, "PHR_0009").footprint)
         assert len(footprint.geoms) == 2 and abs(footprint.area - 1) < 1e-9
+
+
+def test_values_the_columns_cannot_hold_are_refused_with_their_line(app, tmp_path):
+    nan = item(1)
+    nan["properties"]["view:incidence_angle"] = "NaN"
+    long_platform = item(2, properties={**item(2)["properties"], "platform": "x" * 51})
+    steep = item(3)
+    steep["properties"]["view:incidence_angle"] = 120
+    nul = item(4)
+    nul["properties"]["note"] = "a\u0000b"
+    good = item(5)
+    lines = [COLLECTION, nan, long_platform, steep, nul, good]
+    path = tmp_path / "d.ndjson"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    with app.app_context():
+        report = ingest([path])
+        assert report.items == 1
+        assert [e.split(":")[1].split(" ")[0] for e in report.errors] == ["2", "3", "4", "5"]
+        assert "not a number" in report.errors[0]
+        assert "longer than 50" in report.errors[1]
+        assert "out of 0-90" in report.errors[2]
+        assert db.session.get(Scene, "PHR_0005") is not None
+
+
+def test_duplicates_in_one_batch_keep_the_last_and_collections_can_follow_items(app, tmp_path):
+    later = {**COLLECTION, "id": "later", "title": "Later"}
+    first, second = item(1), item(1)
+    second["properties"]["eo:cloud_cover"] = 77
+    lines = [COLLECTION, first, second, later, item(2, collection="later")]
+    path = tmp_path / "e.ndjson"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    read: list[int] = []
+    with app.app_context():
+        report = ingest([path], progress=read.append)
+        assert report.errors == [] and report.items == 3
+        assert db.session.get(Scene, "PHR_0001").cloud_cover == 77
+        assert db.session.get(Scene, "PHR_0002").collection_id == "later"
+    assert sum(read) == path.stat().st_size
+
+
+def test_cli_reports_counts_and_refusals(app, tmp_path):
+    path = tmp_path / "f.ndjson"
+    path.write_text(json.dumps(COLLECTION) + "\n" + json.dumps(item(1)) + "\n{oops\n")
+    result = app.test_cli_runner().invoke(args=["catalogue", "ingest", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 collection(s), 1 item(s) ingested, 1 refused" in result.output
+    assert "f.ndjson:3" in result.output
