@@ -5,12 +5,12 @@ Deterministic (a fixed random seed), upserted by id: loading twice changes nothi
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import random
 from typing import Any
 
-from dinamis.catalogue.ingest import _flush_items, _upsert_collection, item_row
-from dinamis.extensions import db
+from dinamis.catalogue.ingest import Report, load
 
 COLLECTIONS: list[dict[str, Any]] = [
     {
@@ -87,19 +87,37 @@ def scenes(count: int = 300) -> list[dict[str, Any]]:
                     "view:sun_azimuth": round(rng.uniform(120, 220), 1),
                     "gsd": gsd,
                     "processing:level": "ortho" if collection.startswith("spot") else "primary",
-                    "dinamis:spectral_mode": "pms",
+                    "dinamis:spectral_mode": ("PMS", "PAN", "MS", "PMS")[n % 4],
                 },
             }
         )
-    return items
+    return items + _stereo(items)
+
+
+def _stereo(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stereo pairs (every 9th Pléiades scene) and triplets (every 12th Pléiades Neo one):
+    the same footprint seen again seconds later from another angle, in one stereo group."""
+    extra: list[dict[str, Any]] = []
+    for n, item in enumerate(items):
+        size = 2 if n % 9 == 1 else 3 if n % 12 == 2 else 0
+        if not size or item["collection"] == "spot67-ortho-france":
+            continue
+        group = f"{item['id']}_STEREO"
+        item["properties"]["dinamis:stereo_group"] = group
+        when = dt.datetime.fromisoformat(item["properties"]["datetime"])
+        for k in range(1, size):
+            twin = copy.deepcopy(item)
+            twin["id"] = f"{item['id']}_{k + 1}"
+            twin["properties"]["datetime"] = (when + dt.timedelta(seconds=25 * k)).isoformat()
+            twin["properties"]["view:incidence_angle"] = round(12.0 + 8 * k, 1)
+            extra.append(twin)
+    return extra
 
 
 def load_catalogue() -> list[str]:
-    for collection in COLLECTIONS:
-        _upsert_collection(collection)
-    known = {c["id"] for c in COLLECTIONS}
-    rows = [item_row(item, known) for item in scenes()]
-    count = len(rows)
-    _flush_items(rows)
-    db.session.flush()
-    return [f"catalogue: {len(COLLECTIONS)} collections, {count} scenes (upserted)"]
+    report = Report()
+    records = [("seed", c) for c in COLLECTIONS] + [("seed", item) for item in scenes()]
+    load(records, report)
+    if report.errors:
+        raise RuntimeError(f"the demo catalogue has bad records: {report.errors[:3]}")
+    return [f"catalogue: {report.collections} collections, {report.items} scenes (upserted)"]

@@ -258,7 +258,8 @@ class _Loader:
         self.copy: Any = None
         self.stack = ExitStack()
         self.connection.exec_driver_sql(
-            "CREATE TEMP TABLE IF NOT EXISTS scene_staging (seq bigint, LIKE scenes INCLUDING DEFAULTS) ON COMMIT DROP"
+            "CREATE TEMP TABLE IF NOT EXISTS scene_staging"
+            " (seq bigint, LIKE scenes INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         self.connection.exec_driver_sql("TRUNCATE scene_staging")
 
@@ -291,33 +292,38 @@ def ingest(paths: Iterable[Path], progress: Any = None) -> Report:
     are streamed. Nothing is committed here: the caller owns the transaction.
     """
     report = Report()
-    known = set(db.session.scalars(select(Collection.id)))
-    loader = _Loader()
-    with loader.stack:  # on an error, the open COPY is aborted with it
-        _read(paths, progress, known, loader, report)
-        loader.flush()
-    db.session.expire_all()
+    records = (record for path in paths for record in _records(path, progress))
+    load(records, report)
     return report
 
 
+def load(records: Iterable[tuple[str, Any]], report: Report) -> None:
+    """Upsert (where, STAC object) records, Collections before the Items that use them."""
+    known = set(db.session.scalars(select(Collection.id)))
+    loader = _Loader()
+    with loader.stack:  # on an error, the open COPY is aborted with it
+        _read(records, known, loader, report)
+        loader.flush()
+    db.session.expire_all()
+
+
 def _read(
-    paths: Iterable[Path], progress: Any, known: set[str], loader: _Loader, report: Report
+    records: Iterable[tuple[str, Any]], known: set[str], loader: _Loader, report: Report
 ) -> None:
-    for path in paths:
-        for where, record in _records(path, progress):
-            if isinstance(record, Exception):
-                report.errors.append(f"{where}: {record}")
+    for where, record in records:
+        if isinstance(record, Exception):
+            report.errors.append(f"{where}: {record}")
+            continue
+        try:
+            if isinstance(record, dict) and record.get("type") == "Collection":
+                loader.flush()  # the connection is busy while a COPY is open
+                _upsert_collection(record)
+                known.add(record["id"])
+                report.collections += 1
                 continue
-            try:
-                if isinstance(record, dict) and record.get("type") == "Collection":
-                    loader.flush()  # the connection is busy while a COPY is open
-                    _upsert_collection(record)
-                    known.add(record["id"])
-                    report.collections += 1
-                    continue
-                row = item_row(record if isinstance(record, dict) else {}, known)
-            except ValueError as error:
-                report.errors.append(f"{where}: {error}")
-                continue
-            loader.add(row)
-            report.items += 1
+            row = item_row(record if isinstance(record, dict) else {}, known)
+        except ValueError as error:
+            report.errors.append(f"{where}: {error}")
+            continue
+        loader.add(row)
+        report.items += 1

@@ -12,14 +12,21 @@ from typing import Any
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy.exc import DataError, InternalError, ProgrammingError
 
+from dinamis.catalogue import cql2
 from dinamis.catalogue.models import Scene
+from dinamis.catalogue.queryables import QUERYABLES, SORTABLE, Queryable, lookup
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_aoi
 from dinamis.extensions import db
 
 MAX_LIMIT = 1000
+# Counting every match of a broad search costs more than the page: beyond this,
+# the number is given as "more than".
+MATCH_CAP = 10_000
+LOWEST_NUMBER = -1_000_000
 
 
 @dataclass
@@ -31,8 +38,26 @@ class Query:
     ids: list[str] = field(default_factory=list)
     collections: list[str] = field(default_factory=list)
     max_cloud: Decimal | None = None
+    max_incidence: Decimal | None = None
+    levels: list[str] = field(default_factory=list)
+    modes: list[str] = field(default_factory=list)
+    stereo_only: bool = False
+    filter: ColumnElement[bool] | None = None  # CQL2, already checked against the queryables
+    sortby: list[tuple[Queryable, bool]] = field(default_factory=list)  # (property, descending)
     limit: int = 10
-    after: tuple[dt.datetime, str] | None = None  # keyset: last (datetime, id) of the previous page
+    after: list[Any] | None = None  # keyset: the sort values and id of the previous page's last
+
+    @property
+    def order(self) -> list[tuple[Queryable, bool]]:
+        """The sort, always ending with the id so that pages never overlap or skip."""
+        keys = list(self.sortby or [(QUERYABLES["datetime"], True)])
+        if not any(q.name == "id" for q, _desc in keys):
+            keys.append((QUERYABLES["id"], keys[-1][1]))
+        return keys
+
+    @property
+    def signature(self) -> str:
+        return ",".join(("-" if desc else "+") + q.name for q, desc in self.order)
 
 
 def _instant(text: str) -> dt.datetime:
@@ -73,16 +98,101 @@ def parse_bbox(value: Any) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def encode_token(moment: dt.datetime, scene_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([moment.isoformat(), scene_id]).encode()).decode()
+def _sort_expression(queryable: Queryable) -> Any:
+    """What is sorted: NULLs become the lowest value, so the keyset can compare them."""
+    if not queryable.nullable:
+        return queryable.column
+    if queryable.kind == "number":
+        return func.coalesce(queryable.column, LOWEST_NUMBER)
+    return func.coalesce(queryable.column, "")
 
 
-def decode_token(token: str) -> tuple[dt.datetime, str]:
+def _key_value(scene: Scene, queryable: Queryable) -> Any:
+    value = getattr(scene, queryable.column.key)
+    if value is None:
+        return LOWEST_NUMBER if queryable.kind == "number" else ""
+    if queryable.kind == "datetime":
+        return value.isoformat()
+    if queryable.kind == "number":
+        return str(value)
+    return value
+
+
+def encode_token(query: Query, scene: Scene) -> str:
+    values = [_key_value(scene, q) for q, _desc in query.order]
+    payload = json.dumps({"s": query.signature, "v": values}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_token(token: str, query: Query) -> list[Any]:
+    """The keyset values of a page token made for this same sort, or ServiceError."""
     try:
-        moment, scene_id = json.loads(base64.urlsafe_b64decode(token.encode()))
-        return _instant(moment), str(scene_id)
-    except (ValueError, TypeError):
+        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        if payload["s"] != query.signature:
+            raise ServiceError(_("The page token was made for another sort order."))
+        values = payload["v"]
+        if not isinstance(values, list) or len(values) != len(query.order):
+            raise ValueError
+        decoded: list[Any] = []
+        for (queryable, _desc), value in zip(query.order, values, strict=True):
+            if queryable.kind == "datetime":
+                decoded.append(_instant(str(value)))
+            elif queryable.kind == "number":
+                decoded.append(Decimal(str(value)))
+            else:
+                decoded.append(str(value))
+        return decoded
+    except (ValueError, TypeError, KeyError, ArithmeticError, UnicodeDecodeError):
         raise ServiceError(_("The page token is not valid.")) from None
+
+
+def parse_sortby(value: Any) -> list[tuple[Queryable, bool]]:
+    """`-datetime,+eo:cloud_cover` (GET) or [{"field": ..., "direction": ...}] (POST)."""
+    items: list[tuple[str, str]] = []
+    if isinstance(value, str):
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            direction = "desc" if part.startswith("-") else "asc"
+            items.append((part.lstrip("+-").strip(), direction))
+    elif isinstance(value, list):
+        for entry in value:
+            if not isinstance(entry, dict) or not isinstance(entry.get("field"), str):
+                raise ServiceError(_('sortby must be a list of {"field": ..., "direction": ...}.'))
+            items.append((entry["field"], str(entry.get("direction", "asc")).lower()))
+    else:
+        raise ServiceError(_('sortby must be a list of {"field": ..., "direction": ...}.'))
+    keys: list[tuple[Queryable, bool]] = []
+    for name, direction in items[:5]:
+        queryable = lookup(name)
+        if queryable is None or queryable.kind == "geometry":
+            raise ServiceError(
+                _("Cannot sort by %(f)s; sortable: %(list)s.", f=name, list=", ".join(SORTABLE))
+            )
+        if direction not in ("asc", "desc"):
+            raise ServiceError(_("The sort direction must be asc or desc."))
+        keys.append((queryable, direction == "desc"))
+    return keys
+
+
+def _decimal(params: dict[str, Any], name: str, low: int, high: int) -> Decimal | None:
+    if params.get(name) in (None, ""):
+        return None
+    try:
+        number = Decimal(str(params[name]))
+    except ArithmeticError:
+        raise ServiceError(_("%(name)s must be a number.", name=name)) from None
+    if not number.is_finite() or not low <= number <= high:
+        raise ServiceError(
+            _("%(name)s must be between %(low)d and %(high)d.", name=name, low=low, high=high)
+        )
+    return number
+
+
+def _list(value: Any) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value or [])
+    return [str(v).strip() for v in items if str(v).strip()][:1000]
 
 
 def parse(params: dict[str, Any]) -> Query:
@@ -99,8 +209,9 @@ def parse(params: dict[str, Any]) -> Query:
     for name in ("ids", "collections"):
         value = params.get(name)
         if value:
-            items = value.split(",") if isinstance(value, str) else list(value)
-            setattr(query, name, [str(v).strip() for v in items if str(v).strip()][:1000])
+            if not isinstance(value, str | list):
+                raise ServiceError(_("%(name)s must be a list of identifiers.", name=name))
+            setattr(query, name, _list(value))
     if params.get("limit") not in (None, ""):
         try:
             query.limit = int(params["limit"])
@@ -108,13 +219,19 @@ def parse(params: dict[str, Any]) -> Query:
             raise ServiceError(_("limit must be a whole number.")) from None
         if not 1 <= query.limit <= MAX_LIMIT:
             raise ServiceError(_("limit must be between 1 and %(n)d.", n=MAX_LIMIT))
-    if params.get("max_cloud") not in (None, ""):
-        try:
-            query.max_cloud = Decimal(str(params["max_cloud"]))
-        except ArithmeticError:
-            raise ServiceError(_("max_cloud must be a number.")) from None
+    query.max_cloud = _decimal(params, "max_cloud", 0, 100)
+    query.max_incidence = _decimal(params, "max_incidence", 0, 90)
+    query.levels = _list(params.get("processing_level"))
+    query.modes = _list(params.get("spectral_mode"))
+    query.stereo_only = str(params.get("stereo", "")).lower() in ("1", "true", "on", "yes")
+    if params.get("filter") not in (None, ""):
+        query.filter = cql2.parse(params["filter"], params.get("filter-lang"))
+    if params.get("filter-crs") not in (None, "", "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
+        raise ServiceError(_("Only filter-crs CRS84 (longitude, latitude) is supported."))
+    if params.get("sortby") not in (None, "", []):
+        query.sortby = parse_sortby(params["sortby"])
     if params.get("token"):
-        query.after = decode_token(str(params["token"]))
+        query.after = decode_token(str(params["token"]), query)
     return query
 
 
@@ -139,25 +256,57 @@ def _filtered(query: Query) -> Select[tuple[Scene]]:
         statement = statement.where(Scene.collection_id.in_(query.collections))
     if query.max_cloud is not None:
         statement = statement.where(Scene.cloud_cover <= query.max_cloud)
+    if query.max_incidence is not None:
+        statement = statement.where(Scene.incidence_angle <= query.max_incidence)
+    if query.levels:
+        statement = statement.where(Scene.processing_level.in_(query.levels))
+    if query.modes:
+        statement = statement.where(Scene.spectral_mode.in_(query.modes))
+    if query.stereo_only:
+        statement = statement.where(Scene.stereo_group.is_not(None))
+    if query.filter is not None:
+        statement = statement.where(query.filter)
     return statement
 
 
-def run(query: Query) -> tuple[list[Scene], int, str | None]:
-    """One page, newest first: the scenes, the number matched, and the next page's token."""
+def _after(query: Query, values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after the previous page's last row, in the query's order."""
+    keys = [(_sort_expression(q), desc) for q, desc in query.order]
+    if len({desc for _expr, desc in keys}) == 1:  # one direction: a row comparison
+        left, right = tuple_(*[e for e, _d in keys]), tuple_(*values)
+        return left < right if keys[0][1] else left > right
+    alternatives = []
+    for i, (expression, desc) in enumerate(keys):
+        equal = [keys[k][0] == values[k] for k in range(i)]
+        step = expression < values[i] if desc else expression > values[i]
+        alternatives.append(and_(*equal, step))
+    return or_(*alternatives)
+
+
+def run(query: Query) -> tuple[list[Scene], int | None, str | None]:
+    """One page: the scenes, the number matched (None beyond MATCH_CAP) and the next token."""
+    if query.filter is None:
+        return _run(query)
+    try:  # a filter can still meet a database refusal (an invalid polygon, say)
+        with db.session.begin_nested():
+            return _run(query)
+    except (DataError, InternalError, ProgrammingError) as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else ""
+        raise ServiceError(_("The filter could not be applied: %(e)s", e=reason[:200])) from None
+
+
+def _run(query: Query) -> tuple[list[Scene], int | None, str | None]:
     statement = _filtered(query)
-    matched = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    capped = statement.with_only_columns(literal(1)).limit(MATCH_CAP + 1).subquery()
+    matched = db.session.scalar(select(func.count()).select_from(capped)) or 0
     if query.after:
-        moment, scene_id = query.after
-        statement = statement.where(
-            or_(Scene.datetime < moment, and_(Scene.datetime == moment, Scene.id < scene_id))
-        )
-    rows = list(
-        db.session.scalars(
-            statement.order_by(Scene.datetime.desc(), Scene.id.desc()).limit(query.limit + 1)
-        )
-    )
+        statement = statement.where(_after(query, query.after))
+    order = [
+        _sort_expression(q).desc() if desc else _sort_expression(q).asc() for q, desc in query.order
+    ]
+    rows = list(db.session.scalars(statement.order_by(*order).limit(query.limit + 1)))
     token = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
-        token = encode_token(rows[-1].datetime, rows[-1].id)
-    return rows, matched or 0, token
+        token = encode_token(query, rows[-1])
+    return rows, (matched if matched <= MATCH_CAP else None), token

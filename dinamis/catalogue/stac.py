@@ -9,7 +9,7 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
 
-from dinamis.catalogue import search
+from dinamis.catalogue import queryables, search
 from dinamis.catalogue.ingest import COLUMNS, NUMERIC
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.core.errors import MalformedInput
@@ -26,7 +26,30 @@ CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/item-search",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0/item-search#fields",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
+    "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
+    "https://api.stacspec.org/v1.0.0-rc.2/ogcapi-features#filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
 ]
+STAC_VERSION = "1.1.0"
+EXTENSIONS = [
+    "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
+    "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+    "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+]
+# Always kept by `fields`: what makes the answer a STAC Item at all.
+ALWAYS = ("type", "stac_version", "id", "links")
 
 
 def _json(body: Any, media: str = "application/json", status: int = 200) -> Response:
@@ -41,7 +64,7 @@ def collection_json(collection: Collection) -> dict[str, Any]:
     root = _root()
     return {
         "type": "Collection",
-        "stac_version": "1.0.0",
+        "stac_version": STAC_VERSION,
         "id": collection.id,
         "title": collection.title,
         "description": collection.description or collection.title,
@@ -77,7 +100,8 @@ def item_json(scene: Scene) -> dict[str, Any]:
     properties.update(scene.properties or {})
     return {
         "type": "Feature",
-        "stac_version": "1.0.0",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": EXTENSIONS,
         "id": scene.id,
         "collection": scene.collection_id,
         "geometry": mapping(geometry),
@@ -106,6 +130,11 @@ def landing() -> Any:
         {"rel": "conformance", "href": f"{root}/conformance", "type": "application/json"},
         {"rel": "data", "href": f"{root}/collections", "type": "application/json"},
         {
+            "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+            "href": f"{root}/queryables",
+            "type": "application/schema+json",
+        },
+        {
             "rel": "search",
             "href": f"{root}/search",
             "type": "application/geo+json",
@@ -123,7 +152,7 @@ def landing() -> Any:
     return _json(
         {
             "type": "Catalog",
-            "stac_version": "1.0.0",
+            "stac_version": STAC_VERSION,
             "id": "dinamis",
             "title": "Dinamis",
             "description": "Very-high-resolution satellite imagery for public institutions",
@@ -155,10 +184,63 @@ def collection(collection_id: str) -> Any:
     return _json(collection_json(found))
 
 
+def parse_fields(value: Any) -> tuple[list[str], list[str]]:
+    """`fields=id,properties.eo:cloud_cover,-assets` (GET) or {"include": [], "exclude": []}."""
+    include: list[str] = []
+    exclude: list[str] = []
+    if isinstance(value, str):
+        for part in (p.strip() for p in value.split(",")):
+            if part.startswith("-"):
+                exclude.append(part[1:])
+            elif part:
+                include.append(part.lstrip("+"))
+    elif isinstance(value, dict) and set(value) <= {"include", "exclude"}:
+        for name, target in (("include", include), ("exclude", exclude)):
+            given = value.get(name) or []
+            if not isinstance(given, list) or not all(isinstance(f, str) for f in given):
+                raise MalformedInput(f"fields.{name} must be a list of field names.")
+            target.extend(given)
+    else:
+        raise MalformedInput('fields must be {"include": [...], "exclude": [...]}.')
+    return include, exclude
+
+
+def _split(path: str) -> tuple[str, str | None]:
+    top, _dot, rest = path.partition(".")
+    return top, rest or None
+
+
+def apply_fields(item: dict[str, Any], include: list[str], exclude: list[str]) -> dict[str, Any]:
+    """The Fields extension: keep what is included, then drop what is excluded."""
+    if include:
+        kept: dict[str, Any] = {k: item[k] for k in ALWAYS if k in item}
+        for path in include:
+            top, rest = _split(path)
+            if top not in item:
+                continue
+            if rest is None:
+                kept[top] = item[top]
+            elif isinstance(item[top], dict) and rest in item[top]:
+                branch = kept.setdefault(top, {})
+                if isinstance(branch, dict) and branch is not item[top]:
+                    branch[rest] = item[top][rest]
+        item = kept
+    for path in exclude:
+        top, rest = _split(path)
+        if top in ALWAYS and rest is None:
+            continue
+        if rest is None:
+            item.pop(top, None)
+        elif isinstance(item.get(top), dict):
+            item[top] = {k: v for k, v in item[top].items() if k != rest}
+    return item
+
+
 def _page(params: dict[str, Any], self_href: str) -> Response:
     query = search.parse(params)
+    include, exclude = parse_fields(params["fields"]) if params.get("fields") else ([], [])
     scenes, matched, token = search.run(query)
-    links = [{"rel": "self", "href": self_href}]
+    links = [{"rel": "self", "href": self_href, "type": "application/geo+json"}]
     if token:
         if request.method == "POST":
             links.append(
@@ -167,6 +249,8 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
                     "href": self_href,
                     "method": "POST",
                     "body": {**params, "token": token},
+                    "merge": False,
+                    "type": "application/geo+json",
                 }
             )
         else:
@@ -180,16 +264,15 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
                     "type": "application/geo+json",
                 }
             )
-    return _json(
-        {
-            "type": "FeatureCollection",
-            "features": [item_json(s) for s in scenes],
-            "numberMatched": matched,
-            "numberReturned": len(scenes),
-            "links": links,
-        },
-        media="application/geo+json",
-    )
+    body: dict[str, Any] = {
+        "type": "FeatureCollection",
+        "features": [apply_fields(item_json(s), include, exclude) for s in scenes],
+        "numberReturned": len(scenes),
+        "links": links,
+    }
+    if matched is not None:
+        body["numberMatched"] = matched
+    return _json(body, media="application/geo+json")
 
 
 @bp.route("/collections/<collection_id>/items")
@@ -199,6 +282,20 @@ def items(collection_id: str) -> Any:
         abort(404)
     params = {**request.args.to_dict(), "collections": collection_id}
     return _page(params, request.base_url)
+
+
+@bp.route("/queryables")
+@public
+def queryables_all() -> Any:
+    return _json(queryables.document(_root()), media="application/schema+json")
+
+
+@bp.route("/collections/<collection_id>/queryables")
+@public
+def collection_queryables(collection_id: str) -> Any:
+    if db.session.get(Collection, collection_id) is None:
+        abort(404)
+    return _json(queryables.document(_root(), collection_id), media="application/schema+json")
 
 
 @bp.route("/collections/<collection_id>/items/<item_id>")

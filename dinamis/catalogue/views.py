@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from dinamis.catalogue import search
 from dinamis.catalogue.models import Collection, Scene
+from dinamis.catalogue.queryables import PROCESSING_LEVELS, SPECTRAL_MODES
 from dinamis.catalogue.stac import item_json
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import public
@@ -32,12 +33,22 @@ def index() -> Any:
         start = f"{args['start']}T00:00:00Z" if args.get("start") else ".."
         end = f"{args['end']}T23:59:59Z" if args.get("end") else ".."
         params["datetime"] = f"{start}/{end}"
-    for key in ("collections", "max_cloud", "token"):
+    for key in (
+        "collections",
+        "max_cloud",
+        "max_incidence",
+        "processing_level",
+        "spectral_mode",
+        "stereo",
+        "sortby",
+        "token",
+    ):
         if args.get(key):
             params[key] = args[key]
     error = None
     scenes: list[Scene] = []
-    matched, token = 0, None
+    matched: int | None = 0
+    token = None
     try:
         scenes, matched, token = search.run(search.parse(params))
     except ServiceError as exc:
@@ -57,6 +68,9 @@ def index() -> Any:
             collections=collections,
             scenes=scenes,
             matched=matched,
+            match_cap=search.MATCH_CAP,
+            levels=PROCESSING_LEVELS,
+            modes=SPECTRAL_MODES,
             token=token,
             args=args,
             error=error,
@@ -73,4 +87,13 @@ def scene(scene_id: str) -> Any:
     if found is None:
         abort(404)
     stac = item_json(found)
-    return render_template("catalogue/scene.html", scene=found, stac=stac)
+    companions: list[Scene] = []
+    if found.stereo_group:
+        companions = list(
+            db.session.scalars(
+                select(Scene)
+                .where(Scene.stereo_group == found.stereo_group, Scene.id != found.id)
+                .order_by(Scene.datetime)
+            )
+        )
+    return render_template("catalogue/scene.html", scene=found, stac=stac, companions=companions)

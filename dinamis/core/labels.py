@@ -49,6 +49,13 @@ LABELS = {
     "member": _l("member"),
     "deputy": _l("deputy referent"),
     "referent": _l("referent"),
+    # catalogue
+    "primary": _l("primary (sensor geometry)"),
+    "ortho": _l("ortho-rectified"),
+    "PAN": _l("panchromatic (PAN)"),
+    "MS": _l("multispectral (MS)"),
+    "PMS": _l("pansharpened (PMS)"),
+    "bundle": _l("bundle (PAN + MS)"),
     # support
     "open": _l("open"),
     "answered": _l("answered"),

@@ -150,6 +150,10 @@ ROUTES: dict[str, Route] = {
     "stac.items": Route("GET", lambda o: "/stac/collections/none/items", EVERYONE, api=True),
     "stac.item": Route("GET", lambda o: "/stac/collections/none/items/none", EVERYONE, api=True),
     "stac.search_items": Route("GET", lambda o: "/stac/search", EVERYONE, api=True),
+    "stac.queryables_all": Route("GET", lambda o: "/stac/queryables", EVERYONE, api=True),
+    "stac.collection_queryables": Route(
+        "GET", lambda o: "/stac/collections/none/queryables", EVERYONE, api=True
+    ),
     "api.get_entity": Route(
         "GET", lambda o: f"/api/v1/entities/{o['entity']}", {REFERENT, STAFF}, api=True
     ),
