@@ -8,9 +8,11 @@ gets a message that says what is wrong instead of a database error.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
+import shapely
 from flask_babel import gettext as _
 from lark.exceptions import LarkError
 from pygeofilter import ast, values
@@ -21,7 +23,7 @@ from pygeofilter.parsers.cql2_text import parse as parse_text
 from sqlalchemy import ColumnElement, and_
 
 from dinamis.catalogue.queryables import QUERYABLES, lookup
-from dinamis.core.errors import ServiceError
+from dinamis.core.errors import BadRequest
 
 LANGUAGES = ("cql2-text", "cql2-json")
 MAX_TEXT = 20_000
@@ -52,33 +54,75 @@ class _Evaluator(SQLAlchemyFilterEvaluator):
 
 
 def parse(raw: Any, language: str | None) -> ColumnElement[bool]:
-    """A CQL2 filter as a SQLAlchemy condition on scenes, or ServiceError saying why not."""
+    """A CQL2 filter as a SQLAlchemy condition on scenes, or BadRequest saying why not."""
     if language is None:
         language = "cql2-text" if isinstance(raw, str) else "cql2-json"
     if language not in LANGUAGES:
-        raise ServiceError(
+        raise BadRequest(
             _("filter-lang must be cql2-text or cql2-json, not %(v)s.", v=str(language)[:40])
         )
     if isinstance(raw, str) and len(raw) > MAX_TEXT:
-        raise ServiceError(_("The filter is too long."))
+        raise BadRequest(_("The filter is too long."))
     try:
         tree = parse_text(raw) if language == "cql2-text" else parse_json(raw)
     except LarkError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ServiceError(_("The filter is not valid CQL2 text: %(e)s", e=first[:200])) from None
+        raise BadRequest(_("The filter is not valid CQL2 text: %(e)s", e=first[:200])) from None
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
-        raise ServiceError(
+        raise BadRequest(
             _("The filter is not valid %(lang)s: %(e)s", lang=language, e=str(exc)[:200])
         ) from None
+    tree = _rewrite(tree)
     _check(tree)
     mapping = {name: q.column for name, q in QUERYABLES.items()}
     mapping.update({f"properties.{name}": q.column for name, q in QUERYABLES.items()})
     try:
         return _Evaluator(mapping, False).evaluate(tree)  # type: ignore[no-any-return]
     except (KeyError, TypeError, ValueError, AttributeError, NotImplementedError) as exc:
-        raise ServiceError(
+        raise BadRequest(
             _("Dinamis cannot apply this filter: %(e)s", e=str(exc)[:200] or type(exc).__name__)
         ) from None
+
+
+def _bbox(arguments: list[Any]) -> values.Envelope:
+    numbers = [a for a in arguments if isinstance(a, int | float) and not isinstance(a, bool)]
+    if len(arguments) not in (4, 6) or len(numbers) != len(arguments):
+        raise BadRequest(_("BBOX takes four numbers: west, south, east, north."))
+    west, south, east, north = numbers if len(numbers) == 4 else [numbers[i] for i in (0, 1, 3, 4)]
+    return values.Envelope(west, east, south, north)
+
+
+def _rewrite(node: Any) -> Any:
+    """CQL2's BBOX(w, s, e, n) literal, which pygeofilter leaves as a function call."""
+    if isinstance(node, ast.Function) and node.name.lower() == "bbox":
+        return _bbox(list(node.arguments))
+    if dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for field in dataclasses.fields(node):
+            value = getattr(node, field.name)
+            if isinstance(value, list):
+                setattr(node, field.name, [_rewrite(v) for v in value])
+            elif dataclasses.is_dataclass(value):
+                setattr(node, field.name, _rewrite(value))
+    return node
+
+
+def _check_coordinates(literal: Any) -> None:
+    if isinstance(literal, values.Envelope):
+        west, south, east, north = literal.x1, literal.y1, literal.x2, literal.y2
+    else:
+        try:
+            west, south, east, north = shapely.geometry.shape(literal.geometry).bounds
+        except (ValueError, TypeError, AttributeError, shapely.errors.ShapelyError) as exc:
+            message = _("A geometry in the filter is not valid: %(e)s", e=str(exc)[:120])
+            raise BadRequest(message) from None
+    inside = -180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90
+    if not inside:
+        raise BadRequest(
+            _(
+                "A geometry in the filter has coordinates out of range: longitudes go from"
+                " -180 to 180 and latitudes from -90 to 90 (CRS84)."
+            )
+        )
 
 
 def _kind_of(value: Any) -> str | None:
@@ -99,7 +143,7 @@ def _attribute(node: Any) -> Any:
     if isinstance(node, ast.Attribute):
         found = lookup(node.name)
         if found is None:
-            raise ServiceError(
+            raise BadRequest(
                 _(
                     "%(name)s is not a queryable property; see /stac/queryables"
                     " (for example eo:cloud_cover, datetime, platform).",
@@ -108,7 +152,7 @@ def _attribute(node: Any) -> Any:
             )
         return found
     if isinstance(node, ast.Function) and node.name not in ("lower",):
-        raise ServiceError(_("The function %(f)s is not supported.", f=node.name))
+        raise BadRequest(_("The function %(f)s is not supported.", f=node.name))
     return None
 
 
@@ -117,7 +161,7 @@ def _check(node: Any) -> None:
     if isinstance(node, ast.Attribute | ast.Function):
         _attribute(node)
     if isinstance(node, ast.Arithmetic):
-        raise ServiceError(_("Arithmetic is not supported in filters."))
+        raise BadRequest(_("Arithmetic is not supported in filters."))
     if isinstance(node, ast.Comparison | ast.Between | ast.In | ast.Like):
         queryable = _attribute(node.lhs)
         if queryable is not None:
@@ -129,13 +173,13 @@ def _check(node: Any) -> None:
             elif isinstance(node, ast.In):
                 literals = list(node.sub_nodes)
             if isinstance(node, ast.Like) and queryable.kind != "string":
-                raise ServiceError(
+                raise BadRequest(
                     _("LIKE applies to text; %(name)s is not text.", name=queryable.name)
                 )
             for literal in literals:
                 kind = _kind_of(literal)
                 if kind is not None and kind != queryable.kind:
-                    raise ServiceError(
+                    raise BadRequest(
                         _(
                             "%(name)s is a %(kind)s; it cannot be compared with %(value)s.",
                             name=queryable.name,
@@ -146,11 +190,13 @@ def _check(node: Any) -> None:
     if isinstance(node, ast.TemporalPredicate):
         queryable = _attribute(node.lhs)
         if queryable is not None and queryable.kind != "datetime":
-            raise ServiceError(_("%(name)s is not a date.", name=queryable.name))
+            raise BadRequest(_("%(name)s is not a date.", name=queryable.name))
     if isinstance(node, ast.SpatialComparisonPredicate | ast.BBox):
         queryable = _attribute(node.lhs)
         if queryable is not None and queryable.kind != "geometry":
-            raise ServiceError(_("%(name)s is not a geometry.", name=queryable.name))
+            raise BadRequest(_("%(name)s is not a geometry.", name=queryable.name))
+    if isinstance(node, values.Geometry | values.Envelope):
+        _check_coordinates(node)
     if isinstance(node, ast.Node):
         for child in node.get_sub_nodes():
             _check(child)

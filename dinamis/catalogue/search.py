@@ -12,13 +12,13 @@ from typing import Any
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select, tuple_
 from sqlalchemy.exc import DataError, InternalError, ProgrammingError
 
 from dinamis.catalogue import cql2
 from dinamis.catalogue.models import Scene
 from dinamis.catalogue.queryables import QUERYABLES, SORTABLE, Queryable, lookup
-from dinamis.core.errors import ServiceError
+from dinamis.core.errors import BadRequest, ServiceError
 from dinamis.core.geo import parse_aoi
 from dinamis.extensions import db
 
@@ -26,6 +26,7 @@ MAX_LIMIT = 1000
 # Counting every match of a broad search costs more than the page: beyond this,
 # the number is given as "more than".
 MATCH_CAP = 10_000
+MAX_SORT_KEYS = 5
 LOWEST_NUMBER = -1_000_000
 
 
@@ -75,11 +76,11 @@ def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
         else:
             start = end = _instant(value)
     except ValueError:
-        raise ServiceError(
+        raise BadRequest(
             _("datetime must be RFC 3339, or an interval start/end with .. for an open end.")
         ) from None
     if start and end and end < start:
-        raise ServiceError(_("The interval ends before it starts."))
+        raise BadRequest(_("The interval ends before it starts."))
     return start, end
 
 
@@ -87,14 +88,14 @@ def parse_bbox(value: Any) -> tuple[float, float, float, float]:
     try:
         numbers = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
     except (TypeError, ValueError):
-        raise ServiceError(_("bbox must be four numbers: west,south,east,north.")) from None
+        raise BadRequest(_("bbox must be four numbers: west,south,east,north.")) from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4:
-        raise ServiceError(_("bbox must be four numbers: west,south,east,north."))
+        raise BadRequest(_("bbox must be four numbers: west,south,east,north."))
     west, south, east, north = numbers
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
-        raise ServiceError(_("bbox is out of range or upside down."))
+        raise BadRequest(_("bbox is out of range or upside down."))
     return west, south, east, north
 
 
@@ -125,11 +126,11 @@ def encode_token(query: Query, scene: Scene) -> str:
 
 
 def decode_token(token: str, query: Query) -> list[Any]:
-    """The keyset values of a page token made for this same sort, or ServiceError."""
+    """The keyset values of a page token made for this same sort, or BadRequest."""
     try:
         payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if payload["s"] != query.signature:
-            raise ServiceError(_("The page token was made for another sort order."))
+            raise BadRequest(_("The page token was made for another sort order."))
         values = payload["v"]
         if not isinstance(values, list) or len(values) != len(query.order):
             raise ValueError
@@ -143,7 +144,7 @@ def decode_token(token: str, query: Query) -> list[Any]:
                 decoded.append(str(value))
         return decoded
     except (ValueError, TypeError, KeyError, ArithmeticError, UnicodeDecodeError):
-        raise ServiceError(_("The page token is not valid.")) from None
+        raise BadRequest(_("The page token is not valid.")) from None
 
 
 def parse_sortby(value: Any) -> list[tuple[Queryable, bool]]:
@@ -159,19 +160,23 @@ def parse_sortby(value: Any) -> list[tuple[Queryable, bool]]:
     elif isinstance(value, list):
         for entry in value:
             if not isinstance(entry, dict) or not isinstance(entry.get("field"), str):
-                raise ServiceError(_('sortby must be a list of {"field": ..., "direction": ...}.'))
+                raise BadRequest(_('sortby must be a list of {"field": ..., "direction": ...}.'))
             items.append((entry["field"], str(entry.get("direction", "asc")).lower()))
     else:
-        raise ServiceError(_('sortby must be a list of {"field": ..., "direction": ...}.'))
+        raise BadRequest(_('sortby must be a list of {"field": ..., "direction": ...}.'))
+    if len(items) > MAX_SORT_KEYS:
+        raise BadRequest(_("sortby takes at most %(n)d fields.", n=MAX_SORT_KEYS))
     keys: list[tuple[Queryable, bool]] = []
-    for name, direction in items[:5]:
+    for name, direction in items:
         queryable = lookup(name)
         if queryable is None or queryable.kind == "geometry":
-            raise ServiceError(
+            raise BadRequest(
                 _("Cannot sort by %(f)s; sortable: %(list)s.", f=name, list=", ".join(SORTABLE))
             )
+        if any(queryable is seen for seen, _desc in keys):
+            raise BadRequest(_("sortby names %(f)s twice.", f=queryable.name))
         if direction not in ("asc", "desc"):
-            raise ServiceError(_("The sort direction must be asc or desc."))
+            raise BadRequest(_("The sort direction must be asc or desc."))
         keys.append((queryable, direction == "desc"))
     return keys
 
@@ -182,9 +187,9 @@ def _decimal(params: dict[str, Any], name: str, low: int, high: int) -> Decimal 
     try:
         number = Decimal(str(params[name]))
     except ArithmeticError:
-        raise ServiceError(_("%(name)s must be a number.", name=name)) from None
+        raise BadRequest(_("%(name)s must be a number.", name=name)) from None
     if not number.is_finite() or not low <= number <= high:
-        raise ServiceError(
+        raise BadRequest(
             _("%(name)s must be between %(low)d and %(high)d.", name=name, low=low, high=high)
         )
     return number
@@ -202,23 +207,26 @@ def parse(params: dict[str, Any]) -> Query:
         query.bbox = parse_bbox(params["bbox"])
     if params.get("intersects") not in (None, ""):
         if query.bbox:
-            raise ServiceError(_("Give bbox or intersects, not both."))
-        query.intersects = parse_aoi(params["intersects"])
+            raise BadRequest(_("Give bbox or intersects, not both."))
+        try:
+            query.intersects = parse_aoi(params["intersects"])
+        except ServiceError as exc:  # the AOI rules speak of fields; a search is one request
+            raise BadRequest(f"intersects: {exc.message}") from None
     if params.get("datetime"):
         query.start, query.end = parse_datetime(str(params["datetime"]))
     for name in ("ids", "collections"):
         value = params.get(name)
         if value:
             if not isinstance(value, str | list):
-                raise ServiceError(_("%(name)s must be a list of identifiers.", name=name))
+                raise BadRequest(_("%(name)s must be a list of identifiers.", name=name))
             setattr(query, name, _list(value))
     if params.get("limit") not in (None, ""):
         try:
             query.limit = int(params["limit"])
         except (TypeError, ValueError):
-            raise ServiceError(_("limit must be a whole number.")) from None
+            raise BadRequest(_("limit must be a whole number.")) from None
         if not 1 <= query.limit <= MAX_LIMIT:
-            raise ServiceError(_("limit must be between 1 and %(n)d.", n=MAX_LIMIT))
+            raise BadRequest(_("limit must be between 1 and %(n)d.", n=MAX_LIMIT))
     query.max_cloud = _decimal(params, "max_cloud", 0, 100)
     query.max_incidence = _decimal(params, "max_incidence", 0, 90)
     query.levels = _list(params.get("processing_level"))
@@ -227,7 +235,7 @@ def parse(params: dict[str, Any]) -> Query:
     if params.get("filter") not in (None, ""):
         query.filter = cql2.parse(params["filter"], params.get("filter-lang"))
     if params.get("filter-crs") not in (None, "", "http://www.opengis.net/def/crs/OGC/1.3/CRS84"):
-        raise ServiceError(_("Only filter-crs CRS84 (longitude, latitude) is supported."))
+        raise BadRequest(_("Only filter-crs CRS84 (longitude, latitude) is supported."))
     if params.get("sortby") not in (None, "", []):
         query.sortby = parse_sortby(params["sortby"])
     if params.get("token"):
@@ -292,12 +300,12 @@ def run(query: Query) -> tuple[list[Scene], int | None, str | None]:
             return _run(query)
     except (DataError, InternalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else ""
-        raise ServiceError(_("The filter could not be applied: %(e)s", e=reason[:200])) from None
+        raise BadRequest(_("The filter could not be applied: %(e)s", e=reason[:200])) from None
 
 
 def _run(query: Query) -> tuple[list[Scene], int | None, str | None]:
     statement = _filtered(query)
-    capped = statement.with_only_columns(literal(1)).limit(MATCH_CAP + 1).subquery()
+    capped = statement.with_only_columns(Scene.id).limit(MATCH_CAP + 1).subquery()
     matched = db.session.scalar(select(func.count()).select_from(capped)) or 0
     if query.after:
         statement = statement.where(_after(query, query.after))

@@ -107,11 +107,7 @@ def item_json(scene: Scene) -> dict[str, Any]:
         "geometry": mapping(geometry),
         "bbox": list(geometry.bounds),
         "properties": properties,
-        # Asset links are listed without their files until downloads are built.
-        "assets": {
-            k: {kk: vv for kk, vv in v.items() if kk != "href"}
-            for k, v in (scene.assets or {}).items()
-        },
+        "assets": {},
         "links": [
             {"rel": "self", "href": f"{root}/collections/{scene.collection_id}/items/{scene.id}"},
             {"rel": "collection", "href": f"{root}/collections/{scene.collection_id}"},

@@ -148,6 +148,13 @@ def init_app(app: Flask) -> None:
         return render_error(500)
 
 
+class BadRequest(ServiceError):
+    """A query that cannot be answered as asked (bad bbox, filter, sort); HTTP 400."""
+
+    status = 400
+    code = "bad_request"
+
+
 class MalformedInput(ServiceError):
     """The request itself cannot be read (malformed JSON, wrong content type)."""
 
