@@ -87,6 +87,10 @@ class Settings:
     ratelimit_enabled: bool = True
     login_rate_limit: str = "10 per minute"
     max_content_length: int = 16 * 1024 * 1024
+    # Where scene files and quicklooks live (relative paths are from the project root).
+    storage_root: str = "var/storage"
+    download_link_ttl: int = 7 * 24 * 3600  # seconds a basket's signed link stays valid
+    basket_max_scenes: int = 500
     password_reset_max_age: int = 3600
     session_lifetime_hours: int = 12
     default_language: str = "fr"
@@ -163,6 +167,18 @@ class Settings:
             raise ConfigError("DINAMIS_TILE_URL must be a tile URL template with {z}, {x} and {y}.")
         if not 1 <= self.membership_years <= 10:
             raise ConfigError("DINAMIS_MEMBERSHIP_YEARS must be between 1 and 10.")
+        if not self.storage_root.strip():
+            raise ConfigError("DINAMIS_STORAGE_ROOT must name a directory.")
+        if not 60 <= self.download_link_ttl <= 90 * 24 * 3600:
+            raise ConfigError(
+                "DINAMIS_DOWNLOAD_LINK_TTL must be between 60 seconds and 90 days, "
+                f"not {self.download_link_ttl}."
+            )
+        if not 1 <= self.basket_max_scenes <= 10_000:
+            raise ConfigError(
+                "DINAMIS_BASKET_MAX_SCENES must be between 1 and 10000, "
+                f"not {self.basket_max_scenes}."
+            )
         if self.max_content_length < 1024:
             raise ConfigError("DINAMIS_MAX_CONTENT_LENGTH must be at least 1024 bytes.")
         return self
@@ -224,6 +240,9 @@ _KNOWN_PREFIXED = {
     "DINAMIS_TILE_URL",
     "DINAMIS_TILE_ATTRIBUTION",
     "DINAMIS_MEMBERSHIP_YEARS",
+    "DINAMIS_STORAGE_ROOT",
+    "DINAMIS_DOWNLOAD_LINK_TTL",
+    "DINAMIS_BASKET_MAX_SCENES",
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
 
@@ -286,6 +305,13 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         login_rate_limit=get("DINAMIS_LOGIN_RATE_LIMIT", "10 per minute"),
         max_content_length=_int(
             "DINAMIS_MAX_CONTENT_LENGTH", get("DINAMIS_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))
+        ),
+        storage_root=get("DINAMIS_STORAGE_ROOT", "var/storage"),
+        download_link_ttl=_int(
+            "DINAMIS_DOWNLOAD_LINK_TTL", get("DINAMIS_DOWNLOAD_LINK_TTL", str(7 * 24 * 3600))
+        ),
+        basket_max_scenes=_int(
+            "DINAMIS_BASKET_MAX_SCENES", get("DINAMIS_BASKET_MAX_SCENES", "500")
         ),
         password_reset_max_age=_int(
             "DINAMIS_PASSWORD_RESET_MAX_AGE", get("DINAMIS_PASSWORD_RESET_MAX_AGE", "3600")

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import hashlib
+import io
 import random
 from typing import Any
 
+from PIL import Image, ImageDraw, ImageFilter
+
 from dinamis.catalogue.ingest import Report, load
+from dinamis.catalogue.storage import storage
 
 COLLECTIONS: list[dict[str, Any]] = [
     {
@@ -114,9 +119,64 @@ def _stereo(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return extra
 
 
+def _picture(seed: str, size: int, cloud: float) -> Image.Image:
+    """A small made-up landscape: smooth fields of green and brown, clouds as the cover says."""
+    rng = random.Random(seed)
+    cells = Image.new("RGB", (8, 8))
+    cells.putdata(
+        [
+            (rng.randint(60, 140), rng.randint(90, 160), rng.randint(40, 90))
+            if rng.random() < 0.7
+            else (rng.randint(120, 180), rng.randint(100, 140), rng.randint(60, 100))
+            for _ in range(64)
+        ]
+    )
+    picture = cells.resize((size, size), Image.Resampling.BICUBIC)
+    clouds = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(clouds)
+    for _ in range(int(cloud / 4)):
+        x, y, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(size / 16, size / 6)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=230)
+    clouds = clouds.filter(ImageFilter.GaussianBlur(size / 40))
+    return Image.composite(Image.new("RGB", (size, size), (245, 245, 245)), picture, clouds)
+
+
+def _store(key: str, data: bytes) -> None:
+    store = storage()
+    if not store.exists(key) or store.stat(key).size != len(data):
+        store.put(key, data)
+
+
+def with_files(item: dict[str, Any]) -> dict[str, Any]:
+    """Give a scene a quicklook (PNG) and a data file (a small TIFF), written to the store."""
+    scene_id = item["id"]
+    cloud = float(item["properties"].get("eo:cloud_cover", 0))
+    buffer = io.BytesIO()
+    _picture(scene_id, 128, cloud).save(buffer, "PNG", optimize=True)
+    quicklook = f"quicklooks/{scene_id}.png"
+    _store(quicklook, buffer.getvalue())
+    buffer = io.BytesIO()
+    _picture(scene_id, 96, cloud).save(buffer, "TIFF")
+    data = buffer.getvalue()
+    path = f"scenes/{scene_id}/{scene_id}.tif"
+    _store(path, data)
+    item["assets"] = {
+        "thumbnail": {"href": quicklook, "type": "image/png", "roles": ["thumbnail"]},
+        "data": {
+            "href": path,
+            "type": "image/tiff; application=geotiff",
+            "title": "Image",
+            "roles": ["data"],
+            "file:size": len(data),
+            "file:checksum": "1220" + hashlib.sha256(data).hexdigest(),
+        },
+    }
+    return item
+
+
 def load_catalogue() -> list[str]:
     report = Report()
-    records = [("seed", c) for c in COLLECTIONS] + [("seed", item) for item in scenes()]
+    records = [("seed", c) for c in COLLECTIONS] + [("seed", with_files(item)) for item in scenes()]
     load(records, report)
     if report.errors:
         raise RuntimeError(f"the demo catalogue has bad records: {report.errors[:3]}")

@@ -78,10 +78,11 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str) -> Flask:
+def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     return create_app(
         {
             "env": "test",
+            "storage_root": str(tmp_path_factory.mktemp("storage")),
             "database_url": database_url,
             "secret_key": "test-secret-key-" + "x" * 32,
             "login_rate_limit": "1000 per minute",

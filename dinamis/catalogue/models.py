@@ -7,7 +7,17 @@ from decimal import Decimal
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -72,3 +82,49 @@ class Scene(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     collection: Mapped[Collection] = relationship()
+
+
+class LicenceAcceptance(Base):
+    """A member accepted a licence version (once; anonymous visitors' live in their session)."""
+
+    __tablename__ = "licence_acceptances"
+    __table_args__ = (
+        UniqueConstraint("user_id", "licence_code", "licence_version", name="uq_licence_once"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    licence_code: Mapped[str] = mapped_column(String(50))
+    licence_version: Mapped[str] = mapped_column(String(20))
+    accepted_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class DownloadVia:
+    WEB = "web"  # the file link on the portal or in a STAC asset
+    LINK = "link"  # a basket's signed link
+    ALL = (WEB, LINK)
+
+
+class Download(Base):
+    """One file sent (or part of one, for a Range request): the log reporting reads."""
+
+    __tablename__ = "downloads"
+    __table_args__ = (
+        CheckConstraint(f"via IN {DownloadVia.ALL!r}", name="via"),
+        CheckConstraint("bytes >= 0", name="bytes_positive"),
+        Index("ix_downloads_created_at", "created_at"),
+        Index("ix_downloads_entity_created", "entity_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="SET NULL"))
+    scene_id: Mapped[str] = mapped_column(String(200), index=True)
+    collection_id: Mapped[str] = mapped_column(String(100))
+    asset: Mapped[str] = mapped_column(String(100))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    ranged: Mapped[bool] = mapped_column(default=False)
+    via: Mapped[str] = mapped_column(String(10), default=DownloadVia.WEB)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, current_app, json, request, url_for
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
 
-from dinamis.catalogue import queryables, search
+from dinamis.api.auth import api_user
+from dinamis.catalogue import downloads, queryables, search
 from dinamis.catalogue.ingest import COLUMNS, NUMERIC
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.core.errors import MalformedInput
@@ -89,7 +91,31 @@ def collection_json(collection: Collection) -> dict[str, Any]:
     }
 
 
-def item_json(scene: Scene) -> dict[str, Any]:
+def _assets(scene: Scene, viewer: Any) -> dict[str, Any]:
+    """The quicklook for everyone; file links only for those who may download them."""
+    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    scene_url = f"{base}/catalogue/scenes/{quote(scene.id, safe='')}"
+    assets: dict[str, Any] = {}
+    raw = scene.assets or {}
+    if scene.quicklook:
+        thumbnail = raw.get("thumbnail") if isinstance(raw.get("thumbnail"), dict) else {}
+        assets["thumbnail"] = {
+            **thumbnail,
+            "href": f"{scene_url}/quicklook",
+            "type": "image/png",
+            "roles": ["thumbnail"],
+        }
+    if downloads.may_download(viewer, scene.collection):
+        for file in downloads.files_of(scene):
+            assets[file.key] = {
+                **raw[file.key],
+                "href": f"{scene_url}/files/{quote(file.key, safe='')}",
+            }
+    return assets
+
+
+def item_json(scene: Scene, viewer: Any = None) -> dict[str, Any]:
+    """The scene as a STAC Item; `viewer` (a user, or None for anonymous) sets the asset links."""
     root = _root()
     geometry = to_shape(scene.footprint)
     properties: dict[str, Any] = {"datetime": scene.datetime.isoformat()}
@@ -107,7 +133,7 @@ def item_json(scene: Scene) -> dict[str, Any]:
         "geometry": mapping(geometry),
         "bbox": list(geometry.bounds),
         "properties": properties,
-        "assets": {},
+        "assets": _assets(scene, viewer),
         "links": [
             {"rel": "self", "href": f"{root}/collections/{scene.collection_id}/items/{scene.id}"},
             {"rel": "collection", "href": f"{root}/collections/{scene.collection_id}"},
@@ -236,6 +262,7 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
     query = search.parse(params)
     include, exclude = parse_fields(params["fields"]) if params.get("fields") else ([], [])
     scenes, matched, token = search.run(query)
+    viewer = api_user()  # STAC clients authenticate with a bearer token, never the session
     links = [{"rel": "self", "href": self_href, "type": "application/geo+json"}]
     if token:
         if request.method == "POST":
@@ -262,7 +289,7 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
             )
     body: dict[str, Any] = {
         "type": "FeatureCollection",
-        "features": [apply_fields(item_json(s), include, exclude) for s in scenes],
+        "features": [apply_fields(item_json(s, viewer), include, exclude) for s in scenes],
         "numberReturned": len(scenes),
         "links": links,
     }
@@ -300,7 +327,7 @@ def item(collection_id: str, item_id: str) -> Any:
     scene = db.session.get(Scene, item_id)
     if scene is None or scene.collection_id != collection_id:
         abort(404)
-    return _json(item_json(scene), media="application/geo+json")
+    return _json(item_json(scene, api_user()), media="application/geo+json")
 
 
 @bp.route("/search", methods=["GET", "POST"])

@@ -1,20 +1,39 @@
-"""The catalogue on the web: search by area, dates, collection and cloud; scene pages."""
+"""The catalogue on the web: search, scene pages, quicklooks, licences, downloads, basket."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
+from urllib.parse import quote
 
-from flask import Blueprint, abort, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.wsgi import wrap_file
 
-from dinamis.catalogue import search
-from dinamis.catalogue.models import Collection, Scene
+from dinamis.catalogue import downloads, search
+from dinamis.catalogue.models import Collection, DownloadVia, Scene
 from dinamis.catalogue.queryables import PROCESSING_LEVELS, SPECTRAL_MODES
 from dinamis.catalogue.stac import item_json
-from dinamis.core.errors import ServiceError
+from dinamis.catalogue.storage import StorageError, storage
+from dinamis.core.errors import Forbidden, NotFound, ServiceError
 from dinamis.core.permissions import public
+from dinamis.core.web import safe_next
 from dinamis.extensions import db
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
@@ -86,7 +105,7 @@ def scene(scene_id: str) -> Any:
     found = db.session.get(Scene, scene_id)
     if found is None:
         abort(404)
-    stac = item_json(found)
+    stac = item_json(found, current_user)
     companions: list[Scene] = []
     if found.stereo_group:
         companions = list(
@@ -96,4 +115,224 @@ def scene(scene_id: str) -> Any:
                 .order_by(Scene.datetime)
             )
         )
-    return render_template("catalogue/scene.html", scene=found, stac=stac, companions=companions)
+    files = []
+    for file in downloads.files_of(found):
+        try:
+            downloads.authorise(current_user, file)
+            state, reason = "ready", None
+        except downloads.LicenceRequired as exc:
+            state, reason = "licence", exc.message
+        except Forbidden as exc:
+            state, reason = "refused", exc.message
+        files.append((file, state, reason))
+    return render_template(
+        "catalogue/scene.html",
+        scene=found,
+        stac=stac,
+        companions=companions,
+        files=files,
+        in_basket=found.id in downloads.basket_ids(),
+    )
+
+
+@bp.route("/scenes/<scene_id>/quicklook")
+@public
+def quicklook(scene_id: str) -> Any:
+    """Quicklooks are public, like footprints and metadata."""
+    path = downloads.quicklook_path(scene_id)
+    try:
+        handle = storage().open(path)
+    except StorageError:
+        raise NotFound(_("This scene has no quicklook.")) from None
+    response = send_file(handle, mimetype="image/png", conditional=True, max_age=86400)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+def content_disposition(filename: str) -> str:
+    """attachment; with an ASCII fallback and the UTF-8 name (RFC 6266)."""
+    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+
+
+def _requester() -> Any:
+    """The bearer of an API token when the request carries one, else the session's user."""
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        from dinamis.api.auth import api_user
+
+        user = api_user()
+        if not getattr(user, "is_authenticated", False):
+            abort(401)
+        return user
+    return current_user
+
+
+def _stream(file: downloads.File, user: Any, via: str) -> Response:
+    """The file, whole or the asked Range (206, or 416), logged when bytes go out."""
+    store = storage()
+    try:
+        size = store.stat(file.path).size
+        handle = store.open(file.path)
+    except StorageError:
+        current_app.logger.error("file missing from the store: %s", file.path)
+        raise NotFound(
+            _(
+                "The file %(name)s is missing from the store; please tell the support.",
+                name=file.filename,
+            )
+        ) from None
+    response = Response(
+        wrap_file(request.environ, handle),
+        mimetype=file.media_type,
+        direct_passthrough=True,
+    )
+    response.content_length = size
+    response.headers["Content-Disposition"] = content_disposition(file.filename)
+    if file.checksum:
+        response.set_etag(file.checksum)
+    try:  # answers the Range header: 206 with the part, or 416
+        response.make_conditional(request.environ, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        handle.close()
+        raise
+    response.headers["Cache-Control"] = "private, no-store"
+    if request.method == "GET" and response.status_code in (200, 206):
+        downloads.log(
+            user,
+            file,
+            response.content_length or 0,
+            ranged=response.status_code == 206,
+            via=via,
+        )
+    return response
+
+
+@bp.route("/scenes/<scene_id>/files/<key>")
+@public  # open data is for everyone; `downloads.authorise` decides per file
+def download(scene_id: str, key: str) -> Any:
+    user = _requester()
+    file = downloads.file_of(scene_id, key)
+    try:
+        downloads.authorise(user, file)
+    except downloads.LicenceRequired as exc:
+        if user is current_user and not request.is_json:
+            return redirect(
+                url_for(
+                    "catalogue.licence", collection_id=exc.collection.id, next=request.full_path
+                )
+            )
+        raise
+    except Forbidden:
+        if user is current_user and not current_user.is_authenticated:
+            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        raise
+    return _stream(file, user, DownloadVia.WEB)
+
+
+@bp.route("/licences/<collection_id>", methods=["GET", "POST"])
+@public  # anyone may read a licence; accepting one is checked in `accept_licence`
+def licence(collection_id: str) -> Any:
+    collection = db.session.get(Collection, collection_id)
+    if collection is None:
+        abort(404)
+    target = safe_next(request.values.get("next"), "catalogue.index")
+    allowed = downloads.may_download(current_user, collection)
+    if request.method == "POST":
+        downloads.accept_licence(current_user, collection)
+        flash(
+            _("Licence accepted: you can download the files of %(c)s.", c=collection.title),
+            "success",
+        )
+        return redirect(target)
+    return render_template(
+        "catalogue/licence.html",
+        collection=collection,
+        accepted=downloads.licence_accepted(current_user, collection),
+        allowed=allowed,
+        refusal=None if allowed else downloads.refusal(current_user, collection),
+        next=target,
+    )
+
+
+@bp.route("/dl/<token>")
+@public  # the signed token is the authorisation; rights are checked again in `read_link`
+def signed_download(token: str) -> Any:
+    file, user = downloads.read_link(token)
+    return _stream(file, user, DownloadVia.LINK)
+
+
+@bp.route("/basket")
+@public
+def basket() -> Any:
+    lines = downloads.basket_lines(current_user)
+    return render_template(
+        "catalogue/basket.html",
+        scenes=downloads.basket_scenes(),
+        lines=lines,
+        ready=[line for line in lines if line.token],
+        ttl_hours=current_app.config["DINAMIS_SETTINGS"].download_link_ttl // 3600,
+    )
+
+
+@bp.route("/basket/add", methods=["POST"])
+@public
+def basket_add() -> Any:
+    scene_id = request.form.get("scene_id", "")
+    downloads.basket_add(scene_id)
+    flash(_("%(id)s is in your basket.", id=scene_id), "success")
+    return redirect(safe_next(request.form.get("next"), "catalogue.basket"))
+
+
+@bp.route("/basket/remove", methods=["POST"])
+@public
+def basket_remove() -> Any:
+    downloads.basket_remove(request.form.get("scene_id", ""))
+    return redirect(safe_next(request.form.get("next"), "catalogue.basket"))
+
+
+@bp.route("/basket/clear", methods=["POST"])
+@public
+def basket_clear() -> Any:
+    downloads.basket_clear()
+    return redirect(url_for("catalogue.basket"))
+
+
+def _links() -> list[tuple[str, downloads.BasketLine]]:
+    lines = [line for line in downloads.basket_lines(current_user) if line.token]
+    if not lines:
+        raise ServiceError(_("Nothing in the basket can be downloaded yet."))
+    return [
+        (url_for("catalogue.signed_download", token=line.token, _external=True), line)
+        for line in lines
+    ]
+
+
+@bp.route("/basket/links.txt")
+@public
+def basket_links() -> Any:
+    body = "".join(f"{url}\n" for url, _line in _links())
+    return Response(
+        body,
+        mimetype="text/plain",
+        headers={"Content-Disposition": "attachment; filename=dinamis-links.txt"},
+    )
+
+
+@bp.route("/basket/download.sh")
+@public
+def basket_script() -> Any:
+    # Every value is quoted for the shell: file names come from ingested items.
+    links = [
+        (
+            shlex.quote(url),
+            shlex.quote(f"{line.file.scene.id}/{line.file.filename}"),
+            line.file.sha256,
+        )
+        for url, line in _links()
+    ]
+    script = render_template("catalogue/download.sh", links=links)
+    return Response(
+        script,
+        mimetype="text/x-shellscript",
+        headers={"Content-Disposition": "attachment; filename=dinamis-download.sh"},
+    )

@@ -47,6 +47,7 @@ ERROR_TITLES = {
     401: _l("Sign-in required"),
     403: _l("Access denied"),
     404: _l("Page not found"),
+    410: _l("No longer available"),
     405: _l("Method not allowed"),
     409: _l("Conflict"),
     413: _l("Too large"),
@@ -60,6 +61,7 @@ ERROR_TEXTS = {
     401: _l("You need to sign in to see this page."),
     403: _l("You are not allowed to see this page or to do this."),
     404: _l("The page you asked for does not exist or was moved."),
+    410: _l("This link has expired."),
     405: _l("This address does not accept this method."),
     409: _l("This change conflicts with the current state of the data."),
     413: _l("What you sent is larger than the limit allowed."),
@@ -75,6 +77,7 @@ ERROR_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "too_large",
     422: "invalid",
     429: "too_many_requests",
@@ -88,6 +91,7 @@ def wants_json() -> bool:
         request.path.startswith(("/api/", "/stac"))
         or request.path in ("/healthz",)
         or request.is_json
+        or request.headers.get("Authorization", "").lower().startswith("bearer ")
     )
 
 

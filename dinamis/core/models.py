@@ -1,7 +1,7 @@
 """Every mapped model, imported so that the metadata is complete (Alembic, tests)."""
 
 from dinamis.accounts.models import ApiToken, User
-from dinamis.catalogue.models import Collection, Scene
+from dinamis.catalogue.models import Collection, Download, LicenceAcceptance, Scene
 from dinamis.core.db import Base
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
 from dinamis.membership.models import Entity, Profile
@@ -33,12 +33,14 @@ __all__ = [
     "Certificate",
     "Collection",
     "Delivery",
+    "Download",
     "Entity",
     "EntityChange",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
     "LegalDocument",
+    "LicenceAcceptance",
     "MembershipRequest",
     "Order",
     "OrderEvent",
