@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
+from dinamis.catalogue import search
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.core.geo import geodesic_km2
 from dinamis.extensions import db
@@ -39,6 +41,19 @@ def coverage(
         matching = matching.where(Scene.cloud_cover <= max_cloud)
     if max_incidence is not None:
         matching = matching.where(Scene.incidence_angle <= max_incidence)
+    return _measure(aoi, matching)
+
+
+def for_search(query: search.Query) -> Coverage | None:
+    """The coverage of a search's AOI by the scenes the search matches (all its filters)."""
+    if query.intersects is None:
+        return None
+    matching = search.matching(query).with_only_columns(Scene.footprint)
+    return _measure(query.intersects, matching)
+
+
+def _measure(aoi: MultiPolygon, matching: Select[tuple[Any]]) -> Coverage:
+    area = from_shape(aoi, srid=4326)
     sub = matching.subquery()
     count = db.session.scalar(select(func.count()).select_from(sub)) or 0
     covered_m2 = 0.0

@@ -277,6 +277,11 @@ def _filtered(query: Query) -> Select[tuple[Scene]]:
     return statement
 
 
+def matching(query: Query) -> Select[tuple[Scene]]:
+    """Every scene the query matches, unordered (for the coverage of its area)."""
+    return _filtered(query)
+
+
 def _after(query: Query, values: list[Any]) -> ColumnElement[bool]:
     """Rows strictly after the previous page's last row, in the query's order."""
     keys = [(_sort_expression(q), desc) for q, desc in query.order]

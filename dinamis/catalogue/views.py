@@ -12,6 +12,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -26,12 +27,14 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
-from dinamis.catalogue import downloads, search
+from dinamis.catalogue import coverage, downloads, search
 from dinamis.catalogue.models import Collection, DownloadVia, Scene
 from dinamis.catalogue.queryables import PROCESSING_LEVELS, SPECTRAL_MODES
 from dinamis.catalogue.stac import item_json
 from dinamis.catalogue.storage import StorageError, storage
-from dinamis.core.errors import Forbidden, NotFound, ServiceError
+from dinamis.core.errors import BadRequest, Forbidden, NotFound, ServiceError
+from dinamis.core.geo import geodesic_km2, to_geojson
+from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
 from dinamis.extensions import db
@@ -68,8 +71,12 @@ def index() -> Any:
     scenes: list[Scene] = []
     matched: int | None = 0
     token = None
+    covered = None
     try:
-        scenes, matched, token = search.run(search.parse(params))
+        query = search.parse(params)
+        scenes, matched, token = search.run(query)
+        if matched is not None:  # beyond the cap, the union would be too slow to wait for
+            covered = coverage.for_search(query)
     except ServiceError as exc:
         error = exc.message
     features = [
@@ -93,6 +100,7 @@ def index() -> Any:
             token=token,
             args=args,
             error=error,
+            coverage=covered,
             features={"type": "FeatureCollection", "features": features},
         ),
         400 if error else 200,
@@ -133,6 +141,17 @@ def scene(scene_id: str) -> Any:
         files=files,
         in_basket=found.id in downloads.basket_ids(),
     )
+
+
+@bp.route("/aoi", methods=["POST"])
+@public  # anyone may search by an uploaded area; nothing is stored
+def aoi_upload() -> Any:
+    """An uploaded GeoJSON, KML/KMZ or zipped shapefile as GeoJSON, with its geodesic area."""
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise BadRequest(_("Choose a file to upload."))
+    area = read_aoi_file(upload.filename, upload.stream.read(MAX_UPLOAD + 1))
+    return jsonify({"geometry": to_geojson(area), "area_km2": str(geodesic_km2(area))})
 
 
 @bp.route("/scenes/<scene_id>/quicklook")

@@ -92,6 +92,7 @@ def wants_json() -> bool:
         or request.path in ("/healthz",)
         or request.is_json
         or request.headers.get("Authorization", "").lower().startswith("bearer ")
+        or request.accept_mimetypes.best == "application/json"
     )
 
 

@@ -53,10 +53,10 @@ class TaskingForm(FlaskForm):
     aoi = TextAreaField(
         _l("Area of interest (GeoJSON)"),
         validators=[Optional(), Length(max=1_000_000)],
-        description=_l("Draw it on the map, paste GeoJSON, or upload a GeoJSON file."),
+        description=_l("Draw it on the map, paste GeoJSON, or upload a file."),
     )
     aoi_file = FileField(
-        _l("…or upload a GeoJSON file"),
+        _l("…or upload a file (GeoJSON, KML, zipped shapefile)"),
         validators=[FileSize(MAX_AOI_FILE, message=_l("The file is larger than 2 MB."))],
     )
     sensor = SelectField(_l("Sensor"), choices=SENSORS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -56,14 +57,13 @@ def index() -> Any:
 def _aoi_text(form: TaskingForm) -> str:
     upload = form.aoi_file.data
     if upload and getattr(upload, "filename", ""):
-        raw = upload.read()
+        from dinamis.core.geo_files import read_aoi_file
+
         try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ServiceError(
-                _("The uploaded file is not a GeoJSON text file."),
-                fields={"aoi_file": _("Not GeoJSON.")},
-            ) from None
+            area = read_aoi_file(upload.filename, upload.read())
+        except ServiceError as exc:
+            raise ServiceError(exc.message, fields={"aoi_file": exc.message}) from None
+        return json.dumps(to_geojson(area))
     return form.aoi.data or ""
 
 

@@ -146,6 +146,7 @@ ROUTES: dict[str, Route] = {
     # Files are authorised per collection inside the view (tests/catalogue/test_downloads.py).
     "catalogue.quicklook": Route("GET", lambda o: "/catalogue/scenes/none/quicklook", EVERYONE),
     "catalogue.download": Route("GET", lambda o: "/catalogue/scenes/none/files/data", EVERYONE),
+    "catalogue.aoi_upload": Route("POST", lambda o: "/catalogue/aoi", EVERYONE),
     "catalogue.licence": Route("GET", lambda o: "/catalogue/licences/none", EVERYONE),
     "catalogue.signed_download": Route("GET", lambda o: "/catalogue/dl/forged", EVERYONE),
     "catalogue.basket": Route("GET", lambda o: "/catalogue/basket", EVERYONE),

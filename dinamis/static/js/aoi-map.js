@@ -126,6 +126,38 @@
     }).addTo(map);
     if (layer.getLayers().length && !field.value) { map.fitBounds(layer.getBounds(), { maxZoom: 10 }); }
   }
+  // An uploaded file (GeoJSON, KML, zipped shapefile) is read by the server, which
+  // answers its area as GeoJSON or says what is wrong with the file.
+  var fileInput = document.getElementById(box.dataset.file || "aoi-file");
+  var uploadError = document.getElementById("aoi-upload-error");
+  if (fileInput && box.dataset.upload) {
+    fileInput.addEventListener("change", function () {
+      if (!fileInput.files.length) { return; }
+      var body = new FormData();
+      body.append("file", fileInput.files[0]);
+      if (uploadError) { uploadError.hidden = true; }
+      fetch(box.dataset.upload, {
+        method: "POST", credentials: "same-origin", body: body,
+        headers: { "X-CSRFToken": box.dataset.csrf, "Accept": "application/json" }
+      }).then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+        .then(function (answer) {
+          if (!answer.ok) {
+            var message = (answer.body.error && answer.body.error.message) || "Error";
+            if (uploadError) { uploadError.textContent = message; uploadError.hidden = false; }
+            return;
+          }
+          field.value = JSON.stringify(answer.body.geometry);
+          load();
+          if (areaOut) {
+            areaOut.textContent = Number(answer.body.area_km2).toLocaleString(
+              document.documentElement.lang, { maximumFractionDigits: 2 }) + " km²";
+          }
+          checkCoverage();
+        }).catch(function () {
+          if (uploadError) { uploadError.textContent = "—"; uploadError.hidden = false; }
+        });
+    });
+  }
   if (field.value) { load(); checkCoverage(); }
   field.addEventListener("change", function () { load(); checkCoverage(); });
 })();
