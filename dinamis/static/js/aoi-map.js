@@ -112,8 +112,8 @@
         shapeLayer.bindTooltip(String(feature.id));
         shapeLayer.on("click", function () {
           rows.forEach(function (row) {
+            // Highlighted only: scrolling here would move the map away while one draws.
             row.classList.toggle("selected", row.dataset.scene === feature.id);
-            if (row.dataset.scene === feature.id) { row.scrollIntoView({ block: "center" }); }
           });
         });
         rows.forEach(function (row) {
