@@ -129,7 +129,7 @@ def test_filter_on_collection_items(client, varied):
     ],
 )
 def test_filter_refusals_are_clear_400s(client, varied, params, words):
-    response = client.get("/stac/search", query_string=params)
+    response = client.get("/stac/search", query_string=params, headers={"Accept-Language": "en"})
     assert response.status_code == 400, response.get_data(as_text=True)
     message = response.get_json()["error"]["message"]
     assert message and words in message
