@@ -129,7 +129,11 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    import dinamis.membership.api  # noqa: F401 - adds its routes to the API blueprint
+    import importlib
+
+    # These modules add their routes to the API blueprint when imported.
+    for module in ("dinamis.membership.api", "dinamis.orders.api", "dinamis.quota.api"):
+        importlib.import_module(module)
     from dinamis.accounts.views import bp as accounts_bp
     from dinamis.api.views import bp as api_bp
     from dinamis.core.views import bp as core_bp

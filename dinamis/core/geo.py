@@ -55,6 +55,7 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
             raise ServiceError(
                 _("The area must be a polygon, not %(t)s.", t=geometry.get("type") or "nothing")
             )
+        _check_rings(geometry)
         try:
             shp = shape(geometry)
         except (ValueError, TypeError, AttributeError, IndexError):
@@ -87,6 +88,27 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     if aoi.is_empty or aoi.area == 0:
         raise ServiceError(_("The area of interest is empty."))
     return aoi
+
+
+def _check_rings(geometry: dict[str, Any]) -> None:
+    """GeoJSON rings are closed (the last position repeats the first) and have 4+ positions."""
+    coordinates = geometry.get("coordinates")
+    polygons = coordinates if geometry.get("type") == "MultiPolygon" else [coordinates]
+    if not isinstance(polygons, list):
+        return  # shapely reports malformed coordinates
+    for polygon in polygons:
+        for ring in polygon if isinstance(polygon, list) else []:
+            if not isinstance(ring, list) or not ring:
+                continue
+            if not all(isinstance(p, list | tuple) for p in (ring[0], ring[-1])):
+                continue  # malformed positions: shapely says so
+            if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+                raise ServiceError(
+                    _(
+                        "The polygon is not closed: a ring needs at least four positions, "
+                        "the last repeating the first."
+                    )
+                )
 
 
 def to_geojson(geometry: MultiPolygon) -> dict[str, Any]:

@@ -13,7 +13,14 @@ from dinamis.membership.requests import (
     LegalDocument,
     MembershipRequest,
 )
-from dinamis.orders.models import Delivery, Order, OrderEvent, Quote
+from dinamis.orders.models import (
+    Delivery,
+    IdempotencyKey,
+    Order,
+    OrderEvent,
+    OrderItem,
+    Quote,
+)
 from dinamis.quota.models import (
     AllowanceRule,
     LedgerAccount,
@@ -36,6 +43,7 @@ __all__ = [
     "Download",
     "Entity",
     "EntityChange",
+    "IdempotencyKey",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",
@@ -44,6 +52,7 @@ __all__ = [
     "MembershipRequest",
     "Order",
     "OrderEvent",
+    "OrderItem",
     "OutboxAttachment",
     "OutboxMessage",
     "PriceRule",

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, func
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
@@ -126,6 +138,9 @@ class Order(Base):
     quotes: Mapped[list[Quote]] = relationship(
         back_populates="order", order_by="Quote.id", cascade="all, delete-orphan"
     )
+    items: Mapped[list[OrderItem]] = relationship(
+        back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
+    )
 
     @property
     def reference(self) -> str:
@@ -140,6 +155,24 @@ class Order(Base):
     @property
     def delivered_km2(self) -> Decimal:
         return sum((d.km2 for d in self.deliveries), Decimal("0.00"))
+
+
+class OrderItem(Base):
+    """One catalogue scene of an archive order, cut to an AOI or whole; its charged km²."""
+
+    __tablename__ = "order_items"
+    __table_args__ = (
+        UniqueConstraint("order_id", "scene_id", name="uq_order_items_scene"),
+        CheckConstraint("km2 > 0", name="km2_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="RESTRICT"), index=True)
+    cut = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=True)
+    km2: Mapped[Decimal] = mapped_column(KM2)
+
+    order: Mapped[Order] = relationship(back_populates="items")
 
 
 class OrderEvent(Base):
@@ -168,6 +201,10 @@ class Delivery(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     scene_ref: Mapped[str] = mapped_column(String(200))
+    # The catalogue scene delivered, when the reference names one.
+    scene_id: Mapped[str | None] = mapped_column(
+        ForeignKey("scenes.id", ondelete="SET NULL"), index=True
+    )
     km2: Mapped[Decimal] = mapped_column(KM2)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -209,3 +246,22 @@ class Quote(Base):
     @property
     def number(self) -> str:
         return f"Q-{self.created_at:%Y}-{self.id:05d}" if self.created_at else f"Q-{self.id:05d}"
+
+
+class IdempotencyKey(Base):
+    """A create request made with an Idempotency-Key: replayed, not repeated, when sent again.
+
+    The row is written in the request's own transaction, so a refused request
+    leaves no key behind and can be retried with the same key.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

@@ -331,8 +331,22 @@ def deliver(actor: User, order: Order, scene_ref: str, delivered_km2: Decimal) -
         )
     if not scene_ref.strip():
         raise ServiceError(_("Name the delivered scene."), fields={"scene_ref": _("Required.")})
+    scene_ref = scene_ref.strip()
+    ordered = {item.scene_id for item in order.items}
+    if order.kind == OrderKind.ARCHIVE and scene_ref not in ordered:
+        raise ServiceError(
+            _("Scene %(id)s is not one of this order's scenes.", id=scene_ref[:200]),
+            fields={"scene_ref": _("One of: %(ids)s.", ids=", ".join(sorted(ordered)))},
+        )
+    from dinamis.catalogue.models import Scene
+
+    linked = db.session.get(Scene, scene_ref)
     delivery = Delivery(
-        order=order, scene_ref=scene_ref.strip(), km2=delivered_km2, actor_id=actor.id
+        order=order,
+        scene_ref=scene_ref,
+        scene_id=linked.id if linked is not None else None,
+        km2=delivered_km2,
+        actor_id=actor.id,
     )
     db.session.add(delivery)
     db.session.flush()

@@ -172,6 +172,35 @@ ROUTES: dict[str, Route] = {
     "api.get_members": Route(
         "GET", lambda o: f"/api/v1/entities/{o['entity']}/members", {REFERENT, STAFF}, api=True
     ),
+    "api.create_tasking": Route("POST", lambda o: "/api/v1/tasking-requests", MEMBERS, api=True),
+    "api.create_archive": Route("POST", lambda o: "/api/v1/archive-orders", MEMBERS, api=True),
+    "api.list_orders": Route("GET", lambda o: "/api/v1/tasking-requests", SIGNED_IN, api=True),
+    "api.get_order": Route(
+        "GET", lambda o: f"/api/v1/tasking-requests/{o['order']}", ENTITY_A, api=True
+    ),
+    "api.quote_document": Route(
+        "GET", lambda o: f"/api/v1/tasking-requests/{o['order']}/quote.pdf", ENTITY_A, api=True
+    ),
+    "api.decide_quote": Route(
+        "POST",
+        lambda o: f"/api/v1/tasking-requests/{o['order']}/quote/accept",
+        {REFERENT},
+        api=True,
+    ),
+    "api.cancel_order": Route(
+        "POST",
+        lambda o: f"/api/v1/tasking-requests/{o['order']}/cancel",
+        {OWNER, REFERENT},
+        api=True,
+    ),
+    "api.staff_step": Route(
+        "POST", lambda o: f"/api/v1/tasking-requests/{o['order']}/accept", {STAFF}, api=True
+    ),
+    "api.add_delivery": Route(
+        "POST", lambda o: f"/api/v1/tasking-requests/{o['order']}/deliveries", {STAFF}, api=True
+    ),
+    "api.quota_balances": Route("GET", lambda o: "/api/v1/quota", SIGNED_IN, api=True),
+    "api.quota_ledger": Route("GET", lambda o: "/api/v1/quota/ledger", SIGNED_IN, api=True),
     "support.attachment": Route(
         "GET", lambda o: f"/support/attachments/{o['attachment']}", {OWNER, STAFF}
     ),

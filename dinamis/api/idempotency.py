@@ -1,0 +1,72 @@
+"""Idempotency-Key on the API's create requests: a repeated request is answered, not redone.
+
+The key row is inserted in the request's own transaction before the work is
+done. A second request with the same key waits on the unique index until
+the first one ends: if the first committed, the second finds its stored
+answer and replays it; if it was refused (rolled back), the key is free again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from dinamis.core.errors import Conflict, MalformedInput, ServiceError
+from dinamis.extensions import db
+from dinamis.orders.models import IdempotencyKey
+
+HEADER = "Idempotency-Key"
+
+
+def _fingerprint(body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
+
+
+def claim(user: Any, body: Any) -> IdempotencyKey | Response | None:
+    """None without the header; the stored answer for a repeat; else this request's key row."""
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise MalformedInput(_("The Idempotency-Key header must be 1 to 200 printable characters."))
+    fingerprint = _fingerprint(body)
+    new_id = db.session.scalar(
+        insert(IdempotencyKey)
+        .values(user_id=user.id, key=key, fingerprint=fingerprint)
+        .on_conflict_do_nothing(constraint="uq_idempotency_user_key")
+        .returning(IdempotencyKey.id)
+    )
+    if new_id is not None:
+        return db.session.get(IdempotencyKey, new_id)
+    earlier = db.session.scalar(
+        select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
+    )
+    if earlier is None or earlier.response is None:  # cannot happen once the first committed
+        raise Conflict(_("A request with this Idempotency-Key is still being processed."))
+    if earlier.fingerprint != fingerprint:
+        raise ServiceError(
+            _("This Idempotency-Key was already used for a different request."),
+            fields={"Idempotency-Key": _("Use a new key for a new request.")},
+        )
+    response = jsonify(earlier.response)
+    response.status_code = earlier.status_code or 200
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def answer(claimed: IdempotencyKey | None, body: dict[str, Any], status: int) -> Response:
+    """The response, stored with the key (same transaction) so that a repeat replays it."""
+    if claimed is not None:
+        claimed.status_code, claimed.response = status, body
+        db.session.flush()
+    response = jsonify(body)
+    response.status_code = status
+    return response

@@ -1,0 +1,156 @@
+"""Archive orders: scenes of an orderable catalogue collection, each whole or cut to an AOI.
+
+The charged area of an item is the geodesic area of the cut (AOI ∩ footprint)
+or of the whole footprint; each must reach the configured minimum (25 km² by
+default). One order draws on one sensor's quota family, so its scenes share a
+sensor. Submission then follows the same path as tasking: the free part is
+reserved, the rest quoted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.ops import unary_union
+
+from dinamis.accounts.models import User
+from dinamis.catalogue.models import Scene
+from dinamis.core.errors import Forbidden, ServiceError
+from dinamis.core.geo import geodesic_km2
+from dinamis.extensions import db
+from dinamis.orders import service
+from dinamis.orders.models import Mode, Order, OrderItem, OrderKind, Sensor, Status
+from dinamis.orders.permissions import can_order
+from dinamis.quota import service as quota
+
+MAX_ITEMS = 50
+SENSOR_OF_FAMILY = {"pleiades": Sensor.PLEIADES, "pleiades-neo": Sensor.NEO, "spot": Sensor.SPOT}
+
+
+@dataclass(frozen=True)
+class ArchiveItem:
+    scene_id: str
+    aoi: MultiPolygon | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveRequest:
+    items: list[ArchiveItem]
+    project_title: str
+    project_description: str
+    justification: str
+    theme: str
+    funding: str | None = None
+
+
+def _polygons(geometry: object) -> MultiPolygon:
+    parts = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
+    return MultiPolygon(parts)
+
+
+def check_archive(request: ArchiveRequest) -> list[tuple[Scene, MultiPolygon | None, object]]:
+    """Refuse a request that breaks a rule; return each scene, its cut and its km²."""
+    minimum = service._settings().archive_min_km2
+    errors: dict[str, str] = {}
+    checked = []
+    if not request.items:
+        errors["items"] = _("Choose at least one scene.")
+    elif len(request.items) > MAX_ITEMS:
+        errors["items"] = _("An archive order holds at most %(n)d scenes.", n=MAX_ITEMS)
+    seen: set[str] = set()
+    sensors: set[str] = set()
+    for index, item in enumerate(request.items[:MAX_ITEMS]):
+        field = f"items.{index}"
+        scene = db.session.get(Scene, item.scene_id)
+        if scene is None:
+            errors[field] = _("There is no scene %(id)s in the catalogue.", id=item.scene_id[:200])
+            continue
+        if item.scene_id in seen:
+            errors[field] = _("Scene %(id)s is listed twice.", id=scene.id)
+            continue
+        seen.add(item.scene_id)
+        sensor = SENSOR_OF_FAMILY.get(scene.collection.sensor_family)
+        if not scene.collection.orderable or sensor is None:
+            errors[field] = _(
+                "Scene %(id)s belongs to %(c)s, which cannot be ordered.",
+                id=scene.id,
+                c=scene.collection.title,
+            )
+            continue
+        sensors.add(sensor)
+        footprint = to_shape(scene.footprint)
+        cut = None
+        if item.aoi is not None:
+            cut = _polygons(item.aoi.intersection(footprint))
+            if cut.is_empty:
+                errors[field] = _("The cut of scene %(id)s misses its footprint.", id=scene.id)
+                continue
+        area = geodesic_km2(cut if cut is not None else footprint)
+        if area < minimum:
+            errors[field] = _(
+                "The cut of scene %(id)s covers %(area)s km²; an archive order needs at least "
+                "%(min)s km² per scene.",
+                id=scene.id,
+                area=area,
+                min=minimum,
+            )
+            continue
+        checked.append((scene, cut, area))
+    if len(sensors) > 1:
+        errors["items"] = _("Scenes of different sensors go in separate orders.")
+    for name in ("project_title", "project_description", "justification", "theme"):
+        if not str(getattr(request, name) or "").strip():
+            errors[f"project.{name.removeprefix('project_')}"] = _("Required.")
+    if errors:
+        raise ServiceError(next(iter(errors.values())), fields=errors)
+    return checked
+
+
+def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None = None) -> Order:
+    """Create and submit an archive order; reserve its free part, quote the rest."""
+    if not can_order(actor):
+        raise Forbidden(
+            _("Your entity's membership is not active: you cannot order until it is renewed.")
+            if actor.entity is not None and not actor.entity.can_order_on(dt.date.today())
+            else _("Only members of an entity can order imagery.")
+        )
+    today = today or dt.date.today()
+    checked = check_archive(request)
+    sensor = SENSOR_OF_FAMILY[checked[0][0].collection.sensor_family]
+    shapes = [cut if cut is not None else to_shape(scene.footprint) for scene, cut, _a in checked]
+    union = _polygons(unary_union(shapes))
+    charged = quota.km2(sum(area for _s, _c, area in checked))
+    order = Order(
+        kind=OrderKind.ARCHIVE,
+        status=Status.DRAFT,
+        entity_id=actor.entity_id,
+        requester_id=actor.id,
+        sensor=sensor,
+        aoi=from_shape(union, srid=4326),
+        aoi_km2=geodesic_km2(union),
+        mode=Mode.MONO,
+        charged_km2=charged,
+        family=service.family_of(OrderKind.ARCHIVE, sensor),
+        period=quota.period_for(today),
+        project_title=request.project_title.strip(),
+        project_description=request.project_description.strip(),
+        justification=request.justification.strip(),
+        theme=request.theme.strip(),
+        funding=(request.funding or "").strip() or None,
+    )
+    for scene, cut, area in checked:
+        order.items.append(
+            OrderItem(
+                scene_id=scene.id,
+                cut=from_shape(cut, srid=4326) if cut is not None else None,
+                km2=area,
+            )
+        )
+    db.session.add(order)
+    db.session.flush()
+    service._submit(actor, order)
+    return order

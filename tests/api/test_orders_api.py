@@ -1,0 +1,355 @@
+"""The orders and quota API: submissions, refusals (nothing written), idempotency, the life."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from shapely.geometry import box, mapping
+from sqlalchemy import func, select
+
+from dinamis.accounts import service as accounts
+from dinamis.catalogue.ingest import Report, load
+from dinamis.core.geo import geodesic_km2
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.orders.models import Order
+from dinamis.quota import service as quota
+from dinamis.quota.models import LedgerTransaction, PriceRule
+
+D = Decimal
+START = dt.date.today() + dt.timedelta(days=10)
+
+
+def square(side: float, lon: float = 2.0, lat: float = 45.0) -> dict:
+    return mapping(box(lon, lat, lon + side, lat + side))
+
+
+def body(**changes) -> dict:
+    base = {
+        "aoi": square(0.15),
+        "sensor": "pleiades",
+        "window": {"start": START.isoformat(), "end": (START + dt.timedelta(days=60)).isoformat()},
+        "max_cloud_cover": 20,
+        "max_incidence_angle": 30,
+        "mode": "mono",
+        "spectral_mode": "PMS",
+        "project": {"title": "Coast", "description": "Erosion of the Atlantic coast."},
+    }
+    base.update(changes)
+    return base
+
+
+@pytest.fixture
+def api(app, cast):
+    """Bearer headers per person; entity A has 100 km² of tasking and archive allowance."""
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        period = quota.period_for(dt.date.today())
+        for kind in ("tasking", "archive"):
+            db.session.add(
+                PriceRule(
+                    profile_id=entity.profile_id,
+                    sensor="pleiades",
+                    order_kind=kind,
+                    eur_per_km2=D("1.80"),
+                )
+            )
+        quota.grant(entity, "tasking", period, D("100"))
+        quota.grant(entity, "archive", period, D("100"))
+        headers = {}
+        for name in ("user_a", "referent_a", "user_b", "staff"):
+            user = accounts.get_user_by_email(getattr(cast, name))
+            _token, clear = accounts.create_api_token(user, "t")
+            headers[name] = {"Authorization": f"Bearer {clear}"}
+        commit()
+        return headers
+
+
+def counts(app) -> tuple[int, int]:
+    with app.app_context():
+        return (
+            db.session.scalar(select(func.count()).select_from(Order)),
+            db.session.scalar(select(func.count()).select_from(LedgerTransaction)),
+        )
+
+
+def test_submit_a_tasking_request_with_its_free_and_cofunded_parts(app, client, api):
+    response = client.post("/api/v1/tasking-requests", json=body(), headers=api["user_a"])
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    area = geodesic_km2(box(2, 45, 2.15, 45.15))
+    assert D(order["area_km2"]) == area and D(order["charged_km2"]) == area
+    assert D(order["free_km2"]) == D("100.00")
+    assert D(order["cofunded_km2"]) == area - 100
+    assert D(order["price_eur"]) == ((area - 100) * D("1.80")).quantize(D("0.01"))
+    assert order["status"] == "awaiting_quote" and order["spectral_mode"] == "PMS"
+    stereo = client.post(
+        "/api/v1/tasking-requests", json=body(mode="stereo"), headers=api["user_a"]
+    ).get_json()
+    assert D(stereo["charged_km2"]) == area * 2 and D(stereo["free_km2"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "words"),
+    [
+        ({"aoi": square(0.08)}, "aoi", "at least 100 km²"),
+        # 0.1° x 0.1°: 123 km² at the equator (accepted below), 42 km² at 70° N.
+        ({"aoi": mapping(box(20, 70, 20.1, 70.1))}, "aoi", "at least 100"),
+        (
+            {
+                "aoi": {
+                    "type": "Polygon",
+                    "coordinates": [[[2, 45], [3, 46], [3, 45], [2, 46], [2, 45]]],
+                }
+            },
+            "aoi",
+            "crosses itself",
+        ),
+        (
+            {"aoi": {"type": "Polygon", "coordinates": [[[2, 45], [3, 45], [3, 46]]]}},
+            "aoi",
+            "closed",
+        ),
+        ({"aoi": {"type": "Point", "coordinates": [2, 45]}}, "aoi", "polygon"),
+        ({"aoi": {"type": "LineString", "coordinates": [[2, 45], [3, 46]]}}, "aoi", "polygon"),
+        ({"aoi": square(1, lon=200)}, "aoi", "longitude"),
+        ({"window": {"start": "2020-01-01", "end": "2020-03-01"}}, "window.start", "earliest"),
+        (
+            {"window": {"start": START.isoformat(), "end": START.isoformat()}},
+            "window.end",
+            "after it starts",
+        ),
+        ({"window": {"start": "soon", "end": "later"}}, "window.start", "YYYY-MM-DD"),
+        ({"max_cloud_cover": 150}, "max_cloud_cover", "100"),
+        ({"max_incidence_angle": 75}, "max_incidence_angle", "60"),
+        ({"sensor": "landsat"}, "sensor", "pleiades"),
+        ({"mode": "quadri"}, "mode", ""),
+        ({"spectral_mode": "UV"}, "spectral_mode", ""),
+        ({"project": {"title": "", "description": "d"}}, "project.title", ""),
+    ],
+)
+def test_refusals_say_why_and_write_nothing(app, client, api, changes, field, words):
+    before = counts(app)
+    response = client.post(
+        "/api/v1/tasking-requests",
+        json=body(**changes),
+        headers={**api["user_a"], "Accept-Language": "en"},
+    )
+    assert response.status_code == 422, response.get_json()
+    error = response.get_json()["error"]
+    assert field in error["fields"] and words in error["fields"][field], error
+    assert counts(app) == before
+
+
+def test_malformed_json_and_expired_entity(app, client, api, cast):
+    raw = client.post(
+        "/api/v1/tasking-requests",
+        data="{nope",
+        headers={**api["user_a"], "Content-Type": "application/json"},
+    )
+    assert raw.status_code == 400
+    before = counts(app)
+    with app.app_context():
+        db.session.get(Entity, cast.entity_a).status = "expired"
+        commit()
+    refused = client.post("/api/v1/tasking-requests", json=body(), headers=api["user_a"])
+    assert refused.status_code == 403 and counts(app) == before
+    staff = client.post("/api/v1/tasking-requests", json=body(), headers=api["staff"])
+    assert staff.status_code == 403
+
+
+def test_idempotency_key(app, client, api):
+    headers = {**api["user_a"], "Idempotency-Key": "abc-123"}
+    first = client.post("/api/v1/tasking-requests", json=body(), headers=headers)
+    again = client.post("/api/v1/tasking-requests", json=body(), headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = client.post("/api/v1/tasking-requests", json=body(mode="stereo"), headers=headers)
+    assert other.status_code == 422
+    # A refused request leaves its key free for the corrected one.
+    key = {**api["user_a"], "Idempotency-Key": "retry-1"}
+    bad = client.post("/api/v1/tasking-requests", json=body(max_cloud_cover=150), headers=key)
+    assert bad.status_code == 422
+    assert client.post("/api/v1/tasking-requests", json=body(), headers=key).status_code == 201
+    assert counts(app)[0] == 2
+
+
+def test_quote_staff_steps_and_quota(app, client, api):
+    order = client.post("/api/v1/tasking-requests", json=body(), headers=api["user_a"]).get_json()
+    base = f"/api/v1/tasking-requests/{order['id']}"
+    assert client.get(f"{base}/quote.pdf", headers=api["user_a"]).mimetype == "application/pdf"
+    assert client.post(f"{base}/quote/accept", headers=api["user_a"]).status_code == 403
+    assert client.get(base, headers=api["user_b"]).status_code == 403
+    accepted = client.post(f"{base}/quote/accept", headers=api["referent_a"])
+    assert accepted.get_json()["status"] == "under_review"
+    assert client.post(f"{base}/quote/accept", headers=api["referent_a"]).status_code == 409
+    assert client.post(f"{base}/accept", headers=api["user_a"]).status_code == 403
+    step = client.post(f"{base}/accept", json={"comment": "Feasible."}, headers=api["staff"])
+    assert step.get_json()["status"] == "accepted"
+    charged = D(order["charged_km2"])
+    delivered = client.post(
+        f"{base}/deliveries", json={"scene_id": "PHR_X", "km2": "60"}, headers=api["staff"]
+    )
+    assert delivered.status_code == 201 and delivered.get_json()["status"] == "partially_delivered"
+    client.post(
+        f"{base}/deliveries",
+        json={"scene_id": "PHR_Y", "km2": str(charged - 60)},
+        headers=api["staff"],
+    )
+    closed = client.post(f"{base}/close", headers=api["staff"]).get_json()
+    assert closed["status"] == "closed" and [e["to"] for e in closed["events"]][-1] == "closed"
+    balances = client.get("/api/v1/quota", headers=api["user_a"]).get_json()
+    tasking = next(f for f in balances["families"] if f["family"] == "tasking")
+    assert D(tasking["allowance_km2"]) == 100 and D(tasking["available_km2"]) == 0
+    assert D(tasking["consumed_km2"]) == 100 and D(tasking["reserved_km2"]) == 0
+    ledger = client.get("/api/v1/quota/ledger", headers=api["user_a"]).get_json()
+    assert {line["kind"] for line in ledger["lines"]} >= {"grant", "reserve", "consume"}
+    assert client.get("/api/v1/quota?period=nope", headers=api["user_a"]).status_code == 400
+    mine = client.get("/api/v1/tasking-requests", headers=api["user_a"]).get_json()["orders"]
+    assert [o["id"] for o in mine] == [order["id"]]
+    assert client.get("/api/v1/tasking-requests", headers=api["user_b"]).get_json()["orders"] == []
+
+
+def test_reject_needs_a_reason_and_releases(app, client, api):
+    equator = client.post(
+        "/api/v1/tasking-requests",
+        json=body(aoi=mapping(box(2, 0, 2.1, 0.1))),
+        headers=api["user_a"],
+    ).get_json()
+    assert D(equator["area_km2"]) > 100  # the same 0.1° square refused at 70° N
+    base = f"/api/v1/tasking-requests/{equator['id']}"
+    client.post(f"{base}/quote/accept", headers=api["referent_a"])
+    assert client.post(f"{base}/reject", json={}, headers=api["staff"]).status_code == 422
+    rejected = client.post(
+        f"{base}/reject", json={"comment": "Cloudy season."}, headers=api["staff"]
+    )
+    assert rejected.get_json()["status"] == "rejected"
+    balances = client.get("/api/v1/quota", headers=api["user_a"]).get_json()
+    tasking = next(f for f in balances["families"] if f["family"] == "tasking")
+    assert D(tasking["available_km2"]) == 100 and D(tasking["reserved_km2"]) == 0
+
+
+@pytest.fixture
+def archive_scenes(app):
+    footprint = {
+        "type": "Polygon",
+        "coordinates": [[[2, 45], [2.2, 45], [2.2, 45.2], [2, 45.2], [2, 45]]],
+    }
+    with app.app_context():
+        report = Report()
+        load(
+            [
+                (
+                    "t",
+                    {
+                        "type": "Collection",
+                        "id": "phr-archive",
+                        "title": "Pléiades archive",
+                        "license": "x",
+                        "dinamis": {
+                            "access": "members",
+                            "sensor_family": "pleiades",
+                            "orderable": True,
+                        },
+                    },
+                ),
+                (
+                    "t",
+                    {
+                        "type": "Collection",
+                        "id": "spot-open",
+                        "title": "SPOT open",
+                        "license": "etalab-2.0",
+                        "dinamis": {"access": "open", "sensor_family": "spot"},
+                    },
+                ),
+            ]
+            + [
+                (
+                    "t",
+                    {
+                        "type": "Feature",
+                        "id": sid,
+                        "collection": cid,
+                        "geometry": footprint,
+                        "properties": {"datetime": "2024-01-01T10:00:00Z"},
+                    },
+                )
+                for sid, cid in (
+                    ("ARC_1", "phr-archive"),
+                    ("ARC_2", "phr-archive"),
+                    ("OPEN_1", "spot-open"),
+                )
+            ],
+            report,
+        )
+        assert report.errors == []
+        commit()
+
+
+def project() -> dict:
+    return {"title": "Wetlands", "description": "Mapping of wetlands."}
+
+
+def test_archive_orders(app, client, api, archive_scenes):
+    cut = square(0.1, 2.1, 45.1)  # a quarter of the footprint
+    response = client.post(
+        "/api/v1/archive-orders",
+        json={
+            "items": [{"scene_id": "ARC_1", "aoi": cut}, {"scene_id": "ARC_2"}],
+            "project": project(),
+        },
+        headers=api["user_a"],
+    )
+    assert response.status_code == 201, response.get_json()
+    order = response.get_json()
+    quarter = geodesic_km2(box(2.1, 45.1, 2.2, 45.2))
+    whole = geodesic_km2(box(2, 45, 2.2, 45.2))
+    assert D(order["charged_km2"]) == quarter + whole
+    assert order["kind"] == "archive" and [i["scene_id"] for i in order["items"]] == [
+        "ARC_1",
+        "ARC_2",
+    ]
+    base = f"/api/v1/archive-orders/{order['id']}"
+    client.post(f"{base}/quote/accept", headers=api["referent_a"])
+    client.post(f"{base}/accept", headers=api["staff"])
+    wrong = client.post(
+        f"{base}/deliveries", json={"scene_id": "OPEN_1", "km2": "1"}, headers=api["staff"]
+    )
+    assert wrong.status_code == 422
+    right = client.post(
+        f"{base}/deliveries", json={"scene_id": "ARC_1", "km2": str(quarter)}, headers=api["staff"]
+    )
+    assert right.get_json()["deliveries"][0]["scene_id"] == "ARC_1"
+    assert (
+        client.get(f"/api/v1/tasking-requests/{order['id']}", headers=api["user_a"]).status_code
+        == 404
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "words"),
+    [
+        ([{"scene_id": "OPEN_1"}], "cannot be ordered"),
+        ([{"scene_id": "NOPE"}], "no scene"),
+        ([{"scene_id": "ARC_1", "aoi": square(0.1, 5, 48)}], "misses"),
+        ([{"scene_id": "ARC_1", "aoi": square(0.03, 2.05, 45.05)}], "at least 25"),
+        ([{"scene_id": "ARC_1"}, {"scene_id": "ARC_1"}], "twice"),
+        ([], "scenes"),
+    ],
+)
+def test_archive_refusals(app, client, api, archive_scenes, items, words):
+    before = counts(app)
+    response = client.post(
+        "/api/v1/archive-orders",
+        data=json.dumps({"items": items, "project": project()}),
+        headers={**api["user_a"], "Content-Type": "application/json", "Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    assert words in response.get_json()["error"]["message"]
+    assert counts(app) == before
