@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
 
 from dinamis.core.errors import ServiceError
-from dinamis.core.geo import parse_aoi, to_geojson
+from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
 from dinamis.extensions import db
 from dinamis.orders import service
 from dinamis.orders.forms import CommentForm, DeliveryForm, TaskingForm
-from dinamis.orders.models import Order, Status
+from dinamis.orders.models import Mode, Order, OrderKind, Status
 from dinamis.orders.pdf import quote_pdf_response
 from dinamis.orders.permissions import (
     can_cancel_order,
@@ -27,6 +28,8 @@ from dinamis.orders.permissions import (
     can_view_order,
     can_view_orders,
 )
+from dinamis.quota import service as quota
+from dinamis.quota.pricing import price
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -138,8 +141,10 @@ def coverage() -> Any:
         max_cloud=max_cloud,
         max_incidence=max_incidence,
     )
+    preview = _split_preview(aoi, data)
     return jsonify(
         {
+            **preview,
             "aoi_km2": str(found.aoi_km2),
             "covered_km2": str(found.covered_km2),
             "percent": str(found.percent),
@@ -153,6 +158,52 @@ def coverage() -> Any:
             ),
         }
     )
+
+
+def _split_preview(aoi: Any, data: dict[str, Any]) -> dict[str, str]:
+    """What submitting would charge: the minimum check, then the free and co-funded parts."""
+    sensor = str(data.get("sensor") or "pleiades")
+    mode = str(data.get("mode") or "mono")
+    if mode not in Mode.ALL:
+        return {}
+    rules = current_app.config["DINAMIS_SETTINGS"].orders
+    area = geodesic_km2(aoi)
+    minimum = rules.tasking_min_for(sensor)
+    if area < minimum:
+        return {
+            "split": _(
+                "%(area)s km²: under the minimum of %(min)s km² for a tasking request.",
+                area=area,
+                min=minimum,
+            ),
+            "refused": "true",
+        }
+    charged = quota.km2(area * Mode.FACTOR[mode])
+    family = service.family_of(OrderKind.TASKING, sensor)
+    split = quota.split(current_user.entity, family, quota.period_for(dt.date.today()), charged)
+    text = _(
+        "Charged %(charged)s km²: %(free)s km² free from your allowance, %(cofunded)s km² "
+        "co-funded.",
+        charged=charged,
+        free=split.free,
+        cofunded=split.cofunded,
+    )
+    if split.cofunded > 0:
+        try:
+            priced = price(
+                current_user.entity.profile_id,
+                sensor,
+                OrderKind.TASKING,
+                split.cofunded,
+                rules.tax_rate,
+            )
+            text += " " + _(
+                "Quote: about %(eur)s € excluding tax, to be accepted by your Referent.",
+                eur=priced.excluding_tax,
+            )
+        except ServiceError:
+            pass  # no price for this profile and sensor: the quote says so at submission
+    return {"split": text, "free_km2": str(split.free), "cofunded_km2": str(split.cofunded)}
 
 
 @bp.route("/<int:order_id>")

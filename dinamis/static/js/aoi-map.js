@@ -54,14 +54,21 @@
       headers: { "Content-Type": "application/json", "X-CSRFToken": box.dataset.csrf },
       body: JSON.stringify({
         aoi: JSON.parse(field.value), sensor: value("sensor"),
-        max_cloud_cover: value("max_cloud_cover"), max_incidence: value("max_incidence")
+        max_cloud_cover: value("max_cloud_cover"), max_incidence: value("max_incidence"),
+        mode: value("mode")
       })
     }).then(function (r) { return r.json(); }).then(function (body) {
       coverageOut.hidden = false;
       coverageOut.textContent = body.message || (body.error && body.error.message) || "";
+      var splitOut = document.getElementById("aoi-split");
+      if (splitOut) {
+        splitOut.hidden = !body.split;
+        splitOut.textContent = body.split || "";
+        splitOut.classList.toggle("flash-error", body.refused === "true");
+      }
     }).catch(function () { coverageOut.hidden = true; });
   }
-  ["sensor", "max_cloud_cover", "max_incidence"].forEach(function (id) {
+  ["sensor", "max_cloud_cover", "max_incidence", "mode"].forEach(function (id) {
     var el = document.getElementById(id);
     if (el) { el.addEventListener("change", checkCoverage); }
   });

@@ -1,0 +1,134 @@
+"""A tasking request from the map to its closing, as its four people see it, in Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+import pytest
+
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.quota import service as quota
+from dinamis.quota.models import PriceRule
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def _signed_in(browser, live_server: str, email: str):
+    context = browser.new_context(base_url=live_server, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    if page.get_by_role("button", name="English").count():
+        page.get_by_role("button", name="English").click()
+    return context, page
+
+
+def _draw_square(page, side_px: int) -> float:
+    """Draw a square of `side_px` pixels at the map's centre; the area the page shows."""
+    page.get_by_role("button", name="Clear").click()
+    box = page.locator("#aoi-map").bounding_box()
+    x, y = box["x"] + box["width"] / 2 - side_px / 2, box["y"] + box["height"] / 2 - side_px / 2
+    for dx, dy in ((0, 0), (side_px, 0), (side_px, side_px), (0, side_px)):
+        page.mouse.click(x + dx, y + dy)
+        page.wait_for_timeout(350)  # not a double-click
+    page.get_by_role("button", name="Finish the polygon").click()
+    shown = page.locator("#aoi-area").inner_text()
+    return float(re.sub(r"[^\d.]", "", shown.replace(",", "")))
+
+
+def _fill(page) -> None:
+    start = dt.date.today() + dt.timedelta(days=10)
+    page.get_by_label("Window starts").fill(start.isoformat())
+    page.get_by_label("Window ends").fill((start + dt.timedelta(days=60)).isoformat())
+    page.get_by_label("Project title").fill("Dune survey")
+    page.get_by_label("Project description").fill("Mapping of the dunes after the storms.")
+    page.get_by_label("Why new imagery is needed").fill("No recent image.")
+
+
+def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        db.session.add(
+            PriceRule(
+                profile_id=entity.profile_id,
+                sensor="pleiades",
+                order_kind="tasking",
+                eur_per_km2=Decimal("1.80"),
+            )
+        )
+        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("100"))
+        commit()
+
+    context, page = _signed_in(browser, live_server, cast.user_a)
+    page.goto("/orders/tasking/new")
+    page.locator("#aoi-map").wait_for()
+    for _ in range(4):  # zoom in to draw areas of tens of km²
+        page.get_by_role("button", name="Zoom in").click()
+        page.wait_for_timeout(400)
+
+    # About 80 km²: refused before submitting, and at submission, with the area.
+    small = _draw_square(page, 42)
+    assert 50 < small < 100, small
+    split = page.locator("#aoi-split")
+    split.wait_for(state="visible")
+    assert "under the minimum of 100" in split.inner_text()
+    _fill(page)
+    page.get_by_role("button", name="Submit the request").click()
+    refusal = page.get_by_text("a tasking request needs at least 100 km²").first
+    assert refusal.is_visible()
+    assert re.search(r"covers [\d.]+ km²", page.content())
+
+    # About 150 km²: the split shows what is free and what would be co-funded.
+    page.goto("/orders/tasking/new")
+    page.locator("#aoi-map").wait_for()
+    for _ in range(4):
+        page.get_by_role("button", name="Zoom in").click()
+        page.wait_for_timeout(400)
+    big = _draw_square(page, 60)
+    assert 110 < big < 200, big
+    page.wait_for_function(
+        "() => document.getElementById('aoi-split').textContent.includes('co-funded')"
+    )
+    assert "100.00 km² free" in split.inner_text()
+    _fill(page)
+    page.get_by_role("button", name="Submit the request").click()
+    assert page.get_by_text("has been submitted").is_visible()
+    order_url = page.url
+    assert "Awaiting quote" in page.content() or "awaiting" in page.content().lower()
+    context.close()
+
+    # The Referent accepts the quote.
+    context, page = _signed_in(browser, live_server, cast.referent_a)
+    page.goto(order_url)
+    page.get_by_role("button", name="Accept the quote").click()
+    assert "Under review" in page.content() or "under review" in page.content().lower()
+    context.close()
+
+    # Staff accept, deliver all of it, close.
+    context, page = _signed_in(browser, live_server, cast.staff)
+    page.goto(order_url)
+    page.get_by_role("button", name="Accept (feasible)").click()
+    charged = re.search(r"Charged</dt><dd>([\d.]+) km²", page.content()).group(1)
+    page.get_by_label("Delivered scene").fill("PHR1A_DELIVERED_0001")
+    page.get_by_label("Delivered area (km², charged)").fill(charged)
+    page.get_by_role("button", name="Record the delivery").click()
+    page.get_by_role("button", name="Close the order").click()
+    assert "Closed" in page.content() or "closed" in page.content().lower()
+    context.close()
+
+    # The quota page shows the allowance consumed.
+    context, page = _signed_in(browser, live_server, cast.user_a)
+    page.goto("/quota/")
+    row = page.locator("tbody tr").first.inner_text()
+    cells = row.split("\t")
+    assert cells[1].strip() == "100.00" and cells[3].strip() == "100.00", cells  # consumed
+    assert cells[4].strip() == "0.00"
+    context.close()
