@@ -38,6 +38,7 @@ from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
 from dinamis.extensions import db
+from dinamis.orders.permissions import can_order
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 
@@ -140,6 +141,7 @@ def scene(scene_id: str) -> Any:
         companions=companions,
         files=files,
         in_basket=found.id in downloads.basket_ids(),
+        may_order=can_order(current_user),
     )
 
 
@@ -289,6 +291,7 @@ def basket() -> Any:
         scenes=downloads.basket_scenes(),
         lines=lines,
         ready=[line for line in lines if line.token],
+        may_order=can_order(current_user),
         ttl_hours=current_app.config["DINAMIS_SETTINGS"].download_link_ttl // 3600,
     )
 

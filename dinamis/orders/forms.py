@@ -8,6 +8,7 @@ from flask_wtf.file import FileField, FileSize
 from wtforms import (
     DateField,
     DecimalField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
@@ -78,6 +79,26 @@ class TaskingForm(FlaskForm):
     )
     justification = TextAreaField(
         _l("Why new imagery is needed"), validators=[DataRequired(), Length(max=5000)]
+    )
+    theme = SelectField(_l("Theme"), choices=THEMES)
+    funding = StringField(_l("Funding (programme, grant)"), validators=[Length(max=300)])
+
+
+class ArchiveForm(FlaskForm):
+    scenes = HiddenField(validators=[DataRequired(), Length(max=20_000)])
+    aoi = TextAreaField(
+        _l("Cut to an area (GeoJSON, optional)"),
+        validators=[Optional(), Length(max=1_000_000)],
+        description=_l(
+            "Leave empty to order the whole scenes; each scene is cut to this area otherwise."
+        ),
+    )
+    project_title = StringField(_l("Project title"), validators=[DataRequired(), Length(max=200)])
+    project_description = TextAreaField(
+        _l("Project description"), validators=[DataRequired(), Length(max=5000)]
+    )
+    justification = TextAreaField(
+        _l("Why these images are needed"), validators=[DataRequired(), Length(max=5000)]
     )
     theme = SelectField(_l("Theme"), choices=THEMES)
     funding = StringField(_l("Funding (programme, grant)"), validators=[Length(max=300)])

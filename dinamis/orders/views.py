@@ -10,14 +10,18 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
+from shapely.geometry import mapping
+from sqlalchemy import select
 
+from dinamis.catalogue.downloads import basket_ids
+from dinamis.catalogue.models import Scene
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
 from dinamis.extensions import db
-from dinamis.orders import service
-from dinamis.orders.forms import CommentForm, DeliveryForm, TaskingForm
+from dinamis.orders import archive, service
+from dinamis.orders.forms import ArchiveForm, CommentForm, DeliveryForm, TaskingForm
 from dinamis.orders.models import Mode, Order, OrderKind, Status
 from dinamis.orders.pdf import quote_pdf_response
 from dinamis.orders.permissions import (
@@ -113,6 +117,80 @@ def new_tasking() -> Any:
         return redirect(url_for("orders.show", order_id=order.id))
     status = 422 if request.method == "POST" else 200
     return render_template("orders/tasking_form.html", form=form), status
+
+
+@bp.route("/archive/new", methods=["GET", "POST"])
+@requires(can_order)
+def new_archive() -> Any:
+    """An archive order for scenes picked in the catalogue (?scenes=A,B or the basket)."""
+    form = ArchiveForm()
+    if request.method == "GET":
+        wanted = request.args.get("scenes") or ""
+        ids = basket_ids() if wanted == "basket" else [i for i in wanted.split(",") if i]
+        form.scenes.data = ",".join(ids)
+    ids = [i for i in (form.scenes.data or "").split(",") if i][: archive.MAX_ITEMS + 1]
+    scenes = list(db.session.scalars(select(Scene).where(Scene.id.in_(ids))))
+    orderable = [s for s in scenes if s.collection.orderable]
+    status = 200
+    problems: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            try:
+                cut = parse_aoi(form.aoi.data) if (form.aoi.data or "").strip() else None
+            except ServiceError as error:
+                error.fields.setdefault("aoi", error.message)
+                raise
+            order = archive.submit_archive(
+                current_user,
+                archive.ArchiveRequest(
+                    items=[archive.ArchiveItem(i, cut) for i in ids],
+                    project_title=form.project_title.data or "",
+                    project_description=form.project_description.data or "",
+                    justification=form.justification.data or "",
+                    theme=form.theme.data or "",
+                    funding=form.funding.data,
+                ),
+            )
+        except ServiceError as error:
+            apply_service_error(form, error)
+            status = error.status
+            for key, message in error.fields.items():
+                index = key.split(".")[1] if key.startswith("items.") else ""
+                if index.isdigit() and int(index) < len(ids):
+                    problems[ids[int(index)]] = message
+        else:
+            flash(
+                _("Your archive order %(number)s has been submitted.", number=order.number),
+                "success",
+            )
+            return redirect(url_for("orders.show", order_id=order.id))
+    elif request.method == "POST":
+        status = 422
+    footprints = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": s.id,
+                "geometry": mapping(to_shape(s.footprint)),
+                "properties": {},
+            }
+            for s in scenes
+        ],
+    }
+    return (
+        render_template(
+            "orders/archive_form.html",
+            form=form,
+            scenes=scenes,
+            orderable={s.id for s in orderable},
+            footprints=footprints,
+            minimum=current_app.config["DINAMIS_SETTINGS"].orders.archive_min_km2,
+            areas={s.id: geodesic_km2(to_shape(s.footprint)) for s in scenes},
+            problems=problems,
+        ),
+        status,
+    )
 
 
 @bp.route("/coverage", methods=["POST"])

@@ -172,6 +172,7 @@ ROUTES: dict[str, Route] = {
     "api.get_members": Route(
         "GET", lambda o: f"/api/v1/entities/{o['entity']}/members", {REFERENT, STAFF}, api=True
     ),
+    "orders.new_archive": Route("GET", lambda o: "/orders/archive/new", MEMBERS),
     "api.create_tasking": Route("POST", lambda o: "/api/v1/tasking-requests", MEMBERS, api=True),
     "api.create_archive": Route("POST", lambda o: "/api/v1/archive-orders", MEMBERS, api=True),
     "api.list_orders": Route("GET", lambda o: "/api/v1/tasking-requests", SIGNED_IN, api=True),

@@ -17,6 +17,7 @@ from dinamis.membership.models import Entity
 from dinamis.orders.models import Order
 from dinamis.quota import service as quota
 from dinamis.quota.models import PriceRule
+from tests.api.test_orders_api import archive_scenes  # noqa: F401 - the fixture
 from tests.conftest import login
 from tests.helpers import csrf_token
 from tests.orders.helpers import square
@@ -184,3 +185,34 @@ def test_staff_cannot_order_and_anonymous_goes_to_login(client, cast):
     assert client.get("/orders/tasking/new").status_code == 302
     login(client, cast.staff)
     assert client.get("/orders/tasking/new").status_code == 403
+
+
+def test_archive_order_from_the_catalogue(app, client, cast, archive_scenes):  # noqa: F811
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        quota.grant(entity, "archive", quota.period_for(dt.date.today()), D("1000"))
+        commit()
+    login(client, cast.user_a)
+    scene_page = client.get("/catalogue/scenes/ARC_1").get_data(as_text=True)
+    assert "/orders/archive/new?scenes=ARC_1" in scene_page
+    page = client.get("/orders/archive/new?scenes=ARC_1,OPEN_1")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "ARC_1" in text and "OPEN_1" in text
+    token = csrf_token(client, "/orders/archive/new?scenes=ARC_1")
+    fields = {
+        "csrf_token": token,
+        "project_title": "Wetlands",
+        "project_description": "Mapping of wetlands.",
+        "justification": "Summer images needed.",
+        "theme": "water",
+    }
+    refused = client.post("/orders/archive/new", data={**fields, "scenes": "ARC_1,OPEN_1"})
+    assert refused.status_code == 422 and "cannot be ordered" in refused.get_data(as_text=True)
+    cut = json.dumps(mapping(square(0.1, 2.1, 45.1)))
+    done = client.post("/orders/archive/new", data={**fields, "scenes": "ARC_1", "aoi": cut})
+    assert done.status_code == 302
+    with app.app_context():
+        order = db.session.scalars(select(Order).where(Order.kind == "archive")).one()
+        assert [i.scene_id for i in order.items] == ["ARC_1"]
+        assert order.status == "under_review" and order.free_km2 == order.charged_km2
+    assert client.get("/orders/archive/new").status_code == 200  # nothing chosen: says so
