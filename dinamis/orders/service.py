@@ -404,14 +404,40 @@ def expire_windows(today: dt.date | None = None) -> list[Order]:
     return orders
 
 
-def visible_orders(actor: Any, status: str | None = None) -> list[Order]:
-    """My orders; the whole entity's for its Referent and deputies; all for staff."""
+STAFF_QUEUE = (Status.UNDER_REVIEW, Status.ACCEPTED, Status.PARTIALLY_DELIVERED, Status.DELIVERED)
+
+
+def visible_orders(
+    actor: Any,
+    status: str | None = None,
+    *,
+    kind: str | None = None,
+    sensor: str | None = None,
+    entity_id: int | None = None,
+    text: str | None = None,
+    limit: int = 500,
+) -> list[Order]:
+    """My orders; the whole entity's for its Referent and deputies; all for staff.
+
+    `status` "queue" is what staff have to act on (review, deliveries, closing).
+    """
     query = select(Order).order_by(Order.id.desc())
     if not actor.is_staff:
         if actor.is_referent or actor.is_deputy:
             query = query.where(Order.entity_id == actor.entity_id)
         else:
             query = query.where(Order.requester_id == actor.id)
-    if status:
+    if status == "queue":
+        query = query.where(Order.status.in_(STAFF_QUEUE)).order_by(None).order_by(Order.id)
+    elif status:
         query = query.where(Order.status == status)
-    return list(db.session.scalars(query.limit(500)))
+    if kind:
+        query = query.where(Order.kind == kind)
+    if sensor:
+        query = query.where(Order.sensor == sensor)
+    if entity_id is not None:
+        query = query.where(Order.entity_id == entity_id)
+    if text:
+        pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
+        query = query.where(Order.project_title.ilike(pattern))
+    return list(db.session.scalars(query.limit(limit)))

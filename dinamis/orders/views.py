@@ -20,9 +20,10 @@ from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
 from dinamis.extensions import db
+from dinamis.membership.models import Entity
 from dinamis.orders import archive, service
 from dinamis.orders.forms import ArchiveForm, CommentForm, DeliveryForm, TaskingForm
-from dinamis.orders.models import Mode, Order, OrderKind, Status
+from dinamis.orders.models import Mode, Order, OrderKind, Sensor, Status
 from dinamis.orders.pdf import quote_pdf_response
 from dinamis.orders.permissions import (
     can_cancel_order,
@@ -49,14 +50,37 @@ def _load(order_id: int) -> Order:
 @bp.route("/")
 @requires(can_view_orders)
 def index() -> Any:
-    status = request.args.get("status") or None
-    if status and status not in Status.ALL:
-        abort(400)
+    args = request.args
+    status = args.get("status") or None
+    kind = args.get("kind") or None
+    sensor = args.get("sensor") or None
+    entity = args.get("entity") or None
+    if (
+        (status and status not in (*Status.ALL, "queue"))
+        or (kind and kind not in OrderKind.ALL)
+        or (sensor and sensor not in Sensor.ALL)
+        or (entity and not entity.isdigit())
+    ):
+        abort(400, description=_("Unknown filter value."))
+    entities = []
+    if current_user.is_staff:
+        entities = list(db.session.scalars(select(Entity).order_by(Entity.name)))
     return render_template(
         "orders/index.html",
-        orders=service.visible_orders(current_user, status),
+        orders=service.visible_orders(
+            current_user,
+            status,
+            kind=kind,
+            sensor=sensor,
+            entity_id=int(entity) if entity else None,
+            text=(args.get("q") or "").strip()[:100] or None,
+        ),
         status=status,
         statuses=Status.ALL,
+        kinds=OrderKind.ALL,
+        sensors=Sensor.ALL,
+        entities=entities,
+        args=args,
         may_order=can_order(current_user),
     )
 

@@ -216,3 +216,21 @@ def test_archive_order_from_the_catalogue(app, client, cast, archive_scenes):  #
         assert [i.scene_id for i in order.items] == ["ARC_1"]
         assert order.status == "under_review" and order.free_km2 == order.charged_km2
     assert client.get("/orders/archive/new").status_code == 200  # nothing chosen: says so
+
+
+def test_staff_queue_and_filters(app, client, cast):
+    _setup(app, cast)
+    login(client, cast.user_a)
+    assert client.post("/orders/tasking/new", data=_form(client)).status_code == 302
+    staff = app.test_client()
+    login(staff, cast.staff)
+    queue = staff.get("/orders/?status=queue").get_data(as_text=True)
+    assert "T-0" in queue
+    assert "T-0" not in staff.get("/orders/?kind=archive").get_data(as_text=True)
+    assert "T-0" in staff.get(f"/orders/?entity={cast.entity_a}&sensor=pleiades").get_data(
+        as_text=True
+    )
+    assert "T-0" not in staff.get(f"/orders/?entity={cast.entity_b}").get_data(as_text=True)
+    assert "T-0" not in staff.get("/orders/?q=nothing-like-this").get_data(as_text=True)
+    assert staff.get("/orders/?status=nope").status_code == 400
+    assert staff.get("/orders/?entity=abc").status_code == 400
