@@ -164,6 +164,9 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.catalogue.views import bp as catalogue_bp
 
     app.register_blueprint(catalogue_bp)
+    from dinamis.reports.views import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
 
 
 def _security_headers(app: Flask) -> None:

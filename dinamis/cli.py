@@ -47,3 +47,6 @@ def register_commands(app: Flask) -> None:
     from dinamis.catalogue.cli import catalogue_cli
 
     app.cli.add_command(catalogue_cli)
+    from dinamis.reports.cli import reports_cli
+
+    app.cli.add_command(reports_cli)

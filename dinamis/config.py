@@ -7,6 +7,7 @@ database are required and cookies are always marked secure.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from collections.abc import Mapping
@@ -91,11 +92,20 @@ class Settings:
     storage_root: str = "var/storage"
     download_link_ttl: int = 7 * 24 * 3600  # seconds a basket's signed link stays valid
     basket_max_scenes: int = 500
+    # Usage reports: due this many days after a delivery; the yearly report of
+    # year N is due on this month-day of N+1; the themes users pick from.
+    report_due_days: int = 90
+    report_annual_deadline: str = "03-31"
+    report_themes: str = "agriculture,forest,coast,urban,risks,water,biodiversity,geology,other"
     password_reset_max_age: int = 3600
     session_lifetime_hours: int = 12
     default_language: str = "fr"
     log_json: bool = True
     log_level: str = "INFO"
+
+    @property
+    def themes(self) -> list[str]:
+        return [t.strip() for t in self.report_themes.split(",") if t.strip()]
 
     @property
     def is_production(self) -> bool:
@@ -167,6 +177,19 @@ class Settings:
             raise ConfigError("DINAMIS_TILE_URL must be a tile URL template with {z}, {x} and {y}.")
         if not 1 <= self.membership_years <= 10:
             raise ConfigError("DINAMIS_MEMBERSHIP_YEARS must be between 1 and 10.")
+        if not 1 <= self.report_due_days <= 730:
+            raise ConfigError(
+                f"DINAMIS_REPORT_DUE_DAYS must be between 1 and 730, not {self.report_due_days}."
+            )
+        try:
+            dt.date.fromisoformat(f"2027-{self.report_annual_deadline}")
+        except ValueError:
+            raise ConfigError(
+                "DINAMIS_REPORT_ANNUAL_DEADLINE must be a month and day (MM-DD), "
+                f"not {self.report_annual_deadline!r}."
+            ) from None
+        if not [t for t in self.report_themes.split(",") if t.strip()]:
+            raise ConfigError("DINAMIS_REPORT_THEMES must list at least one theme.")
         if not self.storage_root.strip():
             raise ConfigError("DINAMIS_STORAGE_ROOT must name a directory.")
         if not 60 <= self.download_link_ttl <= 90 * 24 * 3600:
@@ -243,6 +266,9 @@ _KNOWN_PREFIXED = {
     "DINAMIS_STORAGE_ROOT",
     "DINAMIS_DOWNLOAD_LINK_TTL",
     "DINAMIS_BASKET_MAX_SCENES",
+    "DINAMIS_REPORT_DUE_DAYS",
+    "DINAMIS_REPORT_ANNUAL_DEADLINE",
+    "DINAMIS_REPORT_THEMES",
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
 
@@ -307,6 +333,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
             "DINAMIS_MAX_CONTENT_LENGTH", get("DINAMIS_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))
         ),
         storage_root=get("DINAMIS_STORAGE_ROOT", "var/storage"),
+        report_due_days=_int("DINAMIS_REPORT_DUE_DAYS", get("DINAMIS_REPORT_DUE_DAYS", "90")),
+        report_annual_deadline=get("DINAMIS_REPORT_ANNUAL_DEADLINE", "03-31"),
+        report_themes=get("DINAMIS_REPORT_THEMES", Settings.report_themes),
         download_link_ttl=_int(
             "DINAMIS_DOWNLOAD_LINK_TTL", get("DINAMIS_DOWNLOAD_LINK_TTL", str(7 * 24 * 3600))
         ),

@@ -28,6 +28,7 @@ from dinamis.quota.models import (
     LedgerTransaction,
     PriceRule,
 )
+from dinamis.reports.models import Publication, UsageReport
 from dinamis.support.models import Ticket, TicketAttachment, TicketMessage
 
 metadata = Base.metadata
@@ -57,11 +58,13 @@ __all__ = [
     "OutboxMessage",
     "PriceRule",
     "Profile",
+    "Publication",
     "Quote",
     "Scene",
     "Ticket",
     "TicketAttachment",
     "TicketMessage",
+    "UsageReport",
     "User",
     "metadata",
 ]

@@ -35,6 +35,7 @@ from dinamis.orders.permissions import (
 )
 from dinamis.quota import service as quota
 from dinamis.quota.pricing import price
+from dinamis.reports.service import overdue_entities
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 
@@ -328,6 +329,9 @@ def _page(order: Order, status: int = 200, **forms: Any) -> Any:
             and order.status in (Status.DRAFT, Status.AWAITING_QUOTE, Status.UNDER_REVIEW),
             may_decide=can_decide_quote(current_user, order),
             may_review=can_review_orders(current_user),
+            overdue_reports=(
+                overdue_entities().get(order.entity_id, 0) if can_review_orders(current_user) else 0
+            ),
             **forms,
         ),
         status,

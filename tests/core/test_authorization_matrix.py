@@ -25,6 +25,7 @@ from dinamis.membership.models import Entity
 from dinamis.orders import service as orders
 from dinamis.quota import service as quota
 from dinamis.quota.models import PriceRule
+from dinamis.reports import service as reports
 from dinamis.support import service as support
 from tests.conftest import login
 from tests.helpers import csrf_token
@@ -173,6 +174,10 @@ ROUTES: dict[str, Route] = {
         "GET", lambda o: f"/api/v1/entities/{o['entity']}/members", {REFERENT, STAFF}, api=True
     ),
     "orders.new_archive": Route("GET", lambda o: "/orders/archive/new", MEMBERS),
+    "reports.index": Route("GET", lambda o: "/reports/", SIGNED_IN),
+    "reports.start": Route("POST", lambda o: "/reports/start", MEMBERS),
+    "reports.show": Route("GET", lambda o: f"/reports/{o['report']}", ENTITY_A),
+    "reports.review": Route("POST", lambda o: f"/reports/{o['report']}/review", {STAFF}),
     "api.create_tasking": Route("POST", lambda o: "/api/v1/tasking-requests", MEMBERS, api=True),
     "api.create_archive": Route("POST", lambda o: "/api/v1/archive-orders", MEMBERS, api=True),
     "api.list_orders": Route("GET", lambda o: "/api/v1/tasking-requests", SIGNED_IN, api=True),
@@ -272,6 +277,7 @@ def objects(app, cast) -> dict[str, object]:
         )
         db.session.add_all([membership, account_request])
         db.session.flush()
+        report = reports.start_annual(owner, dt.date.today().year - 1)
         commit()
         return {
             "entity": entity.id,
@@ -283,6 +289,7 @@ def objects(app, cast) -> dict[str, object]:
             "membership": membership.id,
             "account_request": account_request.id,
             "owner": owner.id,
+            "report": report.id,
         }
 
 

@@ -1,0 +1,158 @@
+"""Usage reports on the web: my reports, the form, staff review."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from dinamis.core.errors import ServiceError
+from dinamis.core.permissions import ensure, requires
+from dinamis.extensions import db
+from dinamis.orders.models import Order
+from dinamis.reports import service
+from dinamis.reports.models import ReportStatus, UsageReport
+from dinamis.reports.permissions import (
+    can_edit_report,
+    can_review_reports,
+    can_view_report,
+    can_view_reports,
+    can_write_reports,
+)
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+BLANK_PUBLICATIONS = 3
+
+
+@bp.route("/")
+@requires(can_view_reports)
+def index() -> Any:
+    status = request.args.get("status") or None
+    if status and status not in (*ReportStatus.ALL, "overdue"):
+        abort(400, description=_("Unknown filter value."))
+    writer = can_write_reports(current_user)
+    return render_template(
+        "reports/index.html",
+        reports=service.visible(current_user, status),
+        status=status,
+        statuses=ReportStatus.ALL,
+        to_report=service.orders_to_report(current_user) if writer else [],
+        may_write=writer,
+        last_year=dt.date.today().year - 1,
+        today=dt.date.today(),
+    )
+
+
+@bp.route("/start", methods=["POST"])
+@requires(can_write_reports)
+def start() -> Any:
+    order_id = request.form.get("order_id", "")
+    if order_id:
+        if not order_id.isdigit():
+            abort(400)
+        order = db.session.get(Order, int(order_id))
+        if order is None:
+            abort(404)
+        report = service.start_for_order(current_user, order)
+    else:
+        year = request.form.get("year", "")
+        if not year.isdigit():
+            raise ServiceError(_("Give the year to report on."), fields={"year": _("A year.")})
+        report = service.start_annual(current_user, int(year))
+    return redirect(url_for("reports.show", report_id=report.id))
+
+
+def _content() -> service.ReportContent:
+    form = request.form
+    publications = []
+    for index in range(service.MAX_PUBLICATIONS + 1):
+        title, year, doi = (form.get(f"pub-{index}-{k}", "") for k in ("title", "year", "doi"))
+        if title.strip() or year.strip() or doi.strip():
+            publications.append((title, year, doi))
+    return service.ReportContent(
+        project=form.get("project", ""),
+        themes=form.getlist("themes"),
+        scene_ids=form.getlist("scene_ids"),
+        products=form.get("products", ""),
+        benefit=form.get("benefit", ""),
+        comments=form.get("comments", ""),
+        publications=publications,
+    )
+
+
+def _values(report: UsageReport) -> service.ReportContent:
+    return service.ReportContent(
+        project=report.project,
+        themes=list(report.themes),
+        scene_ids=list(report.scene_ids),
+        products=report.products,
+        benefit=report.benefit,
+        comments=report.comments,
+        publications=[(p.title, p.year, p.doi or "") for p in report.publications],
+    )
+
+
+def _page(
+    report: UsageReport,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+    typed: service.ReportContent | None = None,
+) -> Any:
+    """The report; when a save was refused, the form keeps what the person typed."""
+    editing = report.editable and can_edit_report(current_user, report)
+    return (
+        render_template(
+            "reports/show.html",
+            report=report,
+            values=typed or _values(report),
+            editing=editing,
+            themes=service._settings().themes,
+            scenes=service.pickable_scenes(report.author) if editing else report.scene_ids,
+            errors=errors or {},
+            blank=BLANK_PUBLICATIONS,
+            may_review=can_review_reports(current_user) and report.status == ReportStatus.SUBMITTED,
+            overdue=report.overdue_on(dt.date.today()),
+            order=db.session.get(Order, report.order_id) if report.order_id else None,
+        ),
+        status,
+    )
+
+
+@bp.route("/<int:report_id>", methods=["GET", "POST"])
+@requires(can_view_reports)
+def show(report_id: int) -> Any:
+    report = service.get(report_id)
+    ensure(can_view_report(current_user, report))
+    if request.method == "GET":
+        return _page(report)
+    typed = _content()
+    try:
+        service.save(current_user, report, typed)
+        if request.form.get("action") == "submit":
+            service.submit(current_user, report)
+            flash(_("Your report was submitted to the Dinamis team."), "success")
+        else:
+            flash(_("Draft saved."), "success")
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        report = service.get(report_id)
+        return _page(report, error.fields, error.status, typed)
+    return redirect(url_for("reports.show", report_id=report.id))
+
+
+@bp.route("/<int:report_id>/review", methods=["POST"])
+@requires(can_review_reports)
+def review(report_id: int) -> Any:
+    report = service.get(report_id)
+    accept = request.form.get("decision") == "accept"
+    try:
+        service.review(current_user, report, accept, request.form.get("comment", ""))
+    except ServiceError as error:
+        flash(error.message, "error")
+        return _page(report, error.fields, error.status)
+    flash(_("Report accepted.") if accept else _("Report sent back to its author."), "success")
+    return redirect(url_for("reports.index", status="submitted"))
