@@ -132,7 +132,12 @@ def _register_blueprints(app: Flask) -> None:
     import importlib
 
     # These modules add their routes to the API blueprint when imported.
-    for module in ("dinamis.membership.api", "dinamis.orders.api", "dinamis.quota.api"):
+    for module in (
+        "dinamis.membership.api",
+        "dinamis.orders.api",
+        "dinamis.quota.api",
+        "dinamis.reports.api",
+    ):
         importlib.import_module(module)
     from dinamis.accounts.views import bp as accounts_bp
     from dinamis.api.views import bp as api_bp

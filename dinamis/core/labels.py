@@ -5,6 +5,23 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 LABELS = {
+    # reports and statistics
+    "entity": _l("entity"),
+    "profile": _l("profile"),
+    "sensor": _l("sensor"),
+    "family": _l("family"),
+    "submitted": _l("submitted"),
+    "returned": _l("sent back"),
+    "annual": _l("yearly"),
+    "agriculture": _l("agriculture"),
+    "forest": _l("forest"),
+    "coast": _l("coast"),
+    "urban": _l("urban"),
+    "risks": _l("natural risks"),
+    "water": _l("water"),
+    "biodiversity": _l("biodiversity"),
+    "geology": _l("geology"),
+    "other": _l("other"),
     # orders
     "draft": _l("draft"),
     "awaiting_quote": _l("awaiting quote acceptance"),

@@ -31,3 +31,7 @@ def can_edit_report(user: Any, report: Any) -> bool:
 
 def can_review_reports(user: Any) -> bool:
     return is_staff(user)
+
+
+def can_view_statistics(user: Any) -> bool:
+    return is_staff(user)

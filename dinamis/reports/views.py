@@ -5,21 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
-from dinamis.core.errors import ServiceError
+from dinamis.core.errors import BadRequest, ServiceError
 from dinamis.core.permissions import ensure, requires
 from dinamis.extensions import db
-from dinamis.orders.models import Order
-from dinamis.reports import service
+from dinamis.membership.models import Entity, Profile
+from dinamis.orders.models import Order, Sensor
+from dinamis.quota.models import Family
+from dinamis.reports import service, stats
 from dinamis.reports.models import ReportStatus, UsageReport
 from dinamis.reports.permissions import (
     can_edit_report,
     can_review_reports,
     can_view_report,
     can_view_reports,
+    can_view_statistics,
     can_write_reports,
 )
 
@@ -156,3 +160,50 @@ def review(report_id: int) -> Any:
         return _page(report, error.fields, error.status)
     flash(_("Report accepted.") if accept else _("Report sent back to its author."), "success")
     return redirect(url_for("reports.index", status="submitted"))
+
+
+def _stats(args: Any) -> tuple[stats.Filters, str, dict[str, Any]]:
+    filters = stats.parse_filters(args)
+    group = args.get("group_by") or "entity"
+    if group not in stats.GROUPS:
+        raise BadRequest(_("group_by is one of %(g)s.", g=", ".join(stats.GROUPS)))
+    tables = {
+        "ledger": stats.ledger(filters, group),
+        "orders": stats.orders_by_state(filters),
+        "downloads": stats.downloads(filters),
+        "activity": [stats.activity(filters)],
+    }
+    return filters, group, tables
+
+
+@bp.route("/stats")
+@requires(can_view_statistics)
+def dashboard() -> Any:
+    filters, group, tables = _stats(request.args)
+    return render_template(
+        "reports/stats.html",
+        filters=filters,
+        group=group,
+        groups=stats.GROUPS,
+        tables=tables,
+        activity=tables["activity"][0],
+        consumed_chart=stats.bars(tables["ledger"], "group", "consumed_km2"),
+        downloads_chart=stats.bars(tables["downloads"], "collection", "downloads"),
+        profiles=list(db.session.scalars(select(Profile).order_by(Profile.code))),
+        entities=list(db.session.scalars(select(Entity).order_by(Entity.name))),
+        sensors=Sensor.ALL,
+        families=Family.ALL,
+        args=request.args,
+    )
+
+
+@bp.route("/stats/<any(ledger, orders, downloads, activity):table>.csv")
+@requires(can_view_statistics)
+def dashboard_csv(table: str) -> Any:
+    filters, group, tables = _stats(request.args)
+    name = f"dinamis-{table}-{filters.period}-{group}.csv"
+    return Response(
+        stats.to_csv(tables[table]),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -177,6 +177,8 @@ ROUTES: dict[str, Route] = {
     "reports.index": Route("GET", lambda o: "/reports/", SIGNED_IN),
     "reports.start": Route("POST", lambda o: "/reports/start", MEMBERS),
     "reports.show": Route("GET", lambda o: f"/reports/{o['report']}", ENTITY_A),
+    "reports.dashboard": Route("GET", lambda o: "/reports/stats", {STAFF}),
+    "reports.dashboard_csv": Route("GET", lambda o: "/reports/stats/ledger.csv", {STAFF}),
     "reports.review": Route("POST", lambda o: f"/reports/{o['report']}/review", {STAFF}),
     "api.create_tasking": Route("POST", lambda o: "/api/v1/tasking-requests", MEMBERS, api=True),
     "api.create_archive": Route("POST", lambda o: "/api/v1/archive-orders", MEMBERS, api=True),
@@ -205,6 +207,9 @@ ROUTES: dict[str, Route] = {
     "api.add_delivery": Route(
         "POST", lambda o: f"/api/v1/tasking-requests/{o['order']}/deliveries", {STAFF}, api=True
     ),
+    "api.list_reports": Route("GET", lambda o: "/api/v1/reports", SIGNED_IN, api=True),
+    "api.create_report": Route("POST", lambda o: "/api/v1/reports", MEMBERS, api=True),
+    "api.get_stats": Route("GET", lambda o: "/api/v1/stats", {STAFF}, api=True),
     "api.quota_balances": Route("GET", lambda o: "/api/v1/quota", SIGNED_IN, api=True),
     "api.quota_ledger": Route("GET", lambda o: "/api/v1/quota/ledger", SIGNED_IN, api=True),
     "support.attachment": Route(

@@ -1,0 +1,298 @@
+"""Staff statistics, computed in SQL from the ledger, the orders and the download log.
+
+Every figure takes the same filters (period, profile, entity, sensor, family)
+and can be grouped by entity, profile, sensor or family. Ledger figures are
+balances of the entities' accounts (the same sums as the quota pages), so
+the dashboard, the quota pages and the yearly PDFs agree by construction.
+Sensor is a property of orders, not of ledger accounts: grouped by sensor,
+the ledger figures come from the order postings (reference "order:<id>").
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import Integer, and_, case, cast, func, select
+
+from dinamis.accounts.models import User, UserStatus
+from dinamis.catalogue.models import Download
+from dinamis.core.errors import BadRequest
+from dinamis.extensions import db
+from dinamis.membership.models import Entity, EntityStatus, Profile
+from dinamis.orders.models import Order, Quote, QuoteStatus
+from dinamis.quota.models import (
+    AccountKind,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    PostingKind,
+)
+from dinamis.reports.models import ReportStatus, UsageReport
+
+GROUPS = ("entity", "profile", "sensor", "family")
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: str  # "2026" or "2026-Q2"
+    profile: str | None = None  # profile code
+    entity_id: int | None = None
+    sensor: str | None = None
+    family: str | None = None
+
+    @property
+    def dates(self) -> tuple[dt.date, dt.date]:
+        """First day and the day after the last of the period."""
+        year, _sep, quarter = self.period.partition("-")
+        if quarter:
+            first_month = (int(quarter[1]) - 1) * 3 + 1
+            start = dt.date(int(year), first_month, 1)
+            end = dt.date(int(year) + (first_month == 10), (first_month + 2) % 12 + 1, 1)
+            return start, end
+        return dt.date(int(year), 1, 1), dt.date(int(year) + 1, 1, 1)
+
+    @property
+    def year(self) -> int:
+        return int(self.period[:4])
+
+
+def parse_filters(args: Any) -> Filters:
+    """Filters from query parameters; a 400 saying which one is wrong."""
+    period = (args.get("period") or str(dt.date.today().year)).strip()
+    year, _sep, quarter = period.partition("-")
+    if not (year.isdigit() and len(year) == 4 and quarter in ("", "Q1", "Q2", "Q3", "Q4")):
+        raise BadRequest(
+            _("period is a year (2026) or a quarter (2026-Q2), not %(p)s.", p=period[:20])
+        )
+    entity = args.get("entity") or None
+    if entity is not None and not str(entity).isdigit():
+        raise BadRequest(_("entity must be an entity id."))
+    return Filters(
+        period=period,
+        profile=args.get("profile") or None,
+        entity_id=int(entity) if entity else None,
+        sensor=args.get("sensor") or None,
+        family=args.get("family") or None,
+    )
+
+
+def _entity_filters(f: Filters, entity_column: Any) -> list[Any]:
+    clauses = []
+    if f.entity_id is not None:
+        clauses.append(entity_column == f.entity_id)
+    if f.profile:
+        clauses.append(
+            entity_column.in_(select(Entity.id).join(Profile).where(Profile.code == f.profile))
+        )
+    return clauses
+
+
+def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
+    """km² granted, reserved, consumed, co-funded per group, from the ledger's entries."""
+    if group not in GROUPS:
+        raise BadRequest(_("group_by is one of %(g)s.", g=", ".join(GROUPS)))
+    kind = LedgerAccount.kind
+    granted = func.coalesce(
+        func.sum(
+            case(
+                (
+                    and_(
+                        kind == AccountKind.AVAILABLE,
+                        LedgerTransaction.kind.in_((PostingKind.GRANT, PostingKind.ADJUSTMENT)),
+                    ),
+                    LedgerEntry.amount,
+                ),
+                else_=0,
+            )
+        ),
+        0,
+    )
+
+    def balance(*kinds: str) -> Any:
+        return func.coalesce(func.sum(case((kind.in_(kinds), LedgerEntry.amount), else_=0)), 0)
+
+    columns = [
+        granted.label("granted"),
+        balance(AccountKind.RESERVED).label("reserved"),
+        balance(AccountKind.CONSUMED).label("consumed"),
+        balance(AccountKind.COFUNDED_RESERVED, AccountKind.COFUNDED_CONSUMED).label("cofunded"),
+    ]
+    query = (
+        select(*columns)
+        .select_from(LedgerEntry)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerAccount.entity_id.is_not(None), LedgerAccount.period == f.period)
+        .where(*_entity_filters(f, LedgerAccount.entity_id))
+    )
+    if f.family:
+        query = query.where(LedgerAccount.family == f.family)
+    if group == "sensor" or f.sensor:  # only order postings carry a sensor
+        order_id = cast(func.split_part(LedgerTransaction.reference, ":", 2), Integer)
+        query = query.join(
+            Order, and_(LedgerTransaction.reference.like("order:%"), Order.id == order_id)
+        )
+        if f.sensor:
+            query = query.where(Order.sensor == f.sensor)
+    if group in ("entity", "profile"):
+        query = query.join(Entity, Entity.id == LedgerAccount.entity_id)
+    if group == "profile":
+        query = query.join(Profile, Profile.id == Entity.profile_id)
+    label = {
+        "family": LedgerAccount.family,
+        "sensor": Order.sensor,
+        "entity": Entity.name,
+        "profile": Profile.code,
+    }[group]
+    rows = db.session.execute(
+        query.add_columns(label.label("group")).group_by(label).order_by(label)
+    )
+    result = []
+    euros = _cofunded_euros(f, group)
+    for row in rows:
+        result.append(
+            {
+                "group": row.group,
+                "granted_km2": Decimal(row.granted).quantize(ZERO),
+                "reserved_km2": Decimal(row.reserved).quantize(ZERO),
+                "consumed_km2": Decimal(row.consumed).quantize(ZERO),
+                "cofunded_km2": Decimal(row.cofunded).quantize(ZERO),
+                "cofunded_eur": euros.get(row.group, ZERO),
+            }
+        )
+    return result
+
+
+def _order_scope(f: Filters) -> list[Any]:
+    clauses = [Order.period == f.period, *_entity_filters(f, Order.entity_id)]
+    if f.sensor:
+        clauses.append(Order.sensor == f.sensor)
+    if f.family:
+        clauses.append(Order.family == f.family)
+    return clauses
+
+
+def _order_label(group: str) -> tuple[Any, list[Any]]:
+    if group == "sensor":
+        return Order.sensor, []
+    if group == "family":
+        return Order.family, []
+    if group == "entity":
+        return Entity.name, [Entity]
+    return Profile.code, [Entity, Profile]
+
+
+def _cofunded_euros(f: Filters, group: str) -> dict[str, Decimal]:
+    """Accepted quotes (euros excluding tax) per group."""
+    label, joins = _order_label(group)
+    query = (
+        select(label, func.sum(Quote.excluding_tax))
+        .join(Order, Order.id == Quote.order_id)
+        .where(Quote.status == QuoteStatus.ACCEPTED, *_order_scope(f))
+    )
+    if Entity in joins:
+        query = query.join(Entity, Entity.id == Order.entity_id)
+    if Profile in joins:
+        query = query.join(Profile, Profile.id == Entity.profile_id)
+    return {k: Decimal(v).quantize(ZERO) for k, v in db.session.execute(query.group_by(label))}
+
+
+def orders_by_state(f: Filters) -> list[dict[str, Any]]:
+    rows = db.session.execute(
+        select(Order.status, func.count(), func.coalesce(func.sum(Order.charged_km2), 0))
+        .where(*_order_scope(f))
+        .group_by(Order.status)
+        .order_by(Order.status)
+    )
+    return [
+        {"status": s, "orders": n, "charged_km2": Decimal(k).quantize(ZERO)} for s, n, k in rows
+    ]
+
+
+def downloads(f: Filters) -> list[dict[str, Any]]:
+    start, end = f.dates
+    query = (
+        select(Download.collection_id, func.count(), func.coalesce(func.sum(Download.bytes), 0))
+        .where(Download.created_at >= start, Download.created_at < end)
+        .where(*_entity_filters(f, Download.entity_id))
+        .group_by(Download.collection_id)
+        .order_by(Download.collection_id)
+    )
+    return [
+        {"collection": c, "downloads": n, "bytes": int(b)} for c, n, b in db.session.execute(query)
+    ]
+
+
+def activity(f: Filters) -> dict[str, int]:
+    start, end = f.dates
+    entities = select(func.count()).select_from(Entity).where(Entity.status == EntityStatus.ACTIVE)
+    entities = entities.where(*_entity_filters(f, Entity.id))
+    users = (
+        select(func.count())
+        .select_from(User)
+        .where(User.status == UserStatus.ACTIVE, User.entity_id.is_not(None))
+        .where(*_entity_filters(f, User.entity_id))
+    )
+    new_members = (
+        select(func.count())
+        .select_from(Entity)
+        .where(Entity.membership_start >= start, Entity.membership_start < end)
+        .where(*_entity_filters(f, Entity.id))
+    )
+    reports = select(UsageReport.status, func.count()).where(
+        UsageReport.year == f.year, *_entity_filters(f, UsageReport.entity_id)
+    )
+    by_status = dict(db.session.execute(reports.group_by(UsageReport.status)).all())
+    overdue = db.session.scalar(
+        select(func.count())
+        .select_from(UsageReport)
+        .where(
+            UsageReport.year == f.year,
+            UsageReport.status.in_(ReportStatus.EDITABLE),
+            UsageReport.due_on < dt.date.today(),
+            *_entity_filters(f, UsageReport.entity_id),
+        )
+    )
+    return {
+        "active_entities": db.session.scalar(entities) or 0,
+        "active_users": db.session.scalar(users) or 0,
+        "new_members": db.session.scalar(new_members) or 0,
+        "reports_submitted": by_status.get(ReportStatus.SUBMITTED, 0)
+        + by_status.get(ReportStatus.ACCEPTED, 0),
+        "reports_accepted": by_status.get(ReportStatus.ACCEPTED, 0),
+        "reports_overdue": overdue or 0,
+    }
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def bars(rows: list[dict[str, Any]], label: str, value: str, width: int = 420) -> dict[str, Any]:
+    """A horizontal bar chart (SVG geometry) of one column, drawn by the template."""
+    top = max((float(r[value]) for r in rows), default=0.0) or 1.0
+    return {
+        "height": 22 * len(rows) + 4,
+        "width": width,
+        "bars": [
+            {
+                "y": 22 * i + 2,
+                "w": round(float(r[value]) / top * (width - 200), 1),
+                "label": str(r[label]),
+                "value": r[value],
+            }
+            for i, r in enumerate(rows)
+        ],
+    }

@@ -1,0 +1,145 @@
+"""Staff statistics: figures cross-checked against the ledger, the orders and the download log."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from dinamis.accounts import service as accounts
+from dinamis.catalogue.models import Download
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.orders.models import Delivery, Order
+from dinamis.quota import service as quota
+from dinamis.reports import stats
+from tests.conftest import login
+from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
+
+D = Decimal
+YEAR = str(dt.date.today().year)
+
+
+@pytest.fixture
+def busy(app, cast, delivered):  # noqa: F811
+    """Entity A: one delivered order; entity B: an allowance; three downloads."""
+    with app.app_context():
+        quota.grant(db.session.get(Entity, cast.entity_b), "tasking", YEAR, D("500"))
+        user_a = accounts.get_user_by_email(cast.user_a)
+        user_b = accounts.get_user_by_email(cast.user_b)
+        for user, size in ((user_a, 1000), (user_a, 24), (user_b, 5)):
+            db.session.add(
+                Download(
+                    user_id=user.id,
+                    entity_id=user.entity_id,
+                    scene_id="DELIV_1",
+                    collection_id="phr",
+                    asset="data",
+                    bytes=size,
+                )
+            )
+        commit()
+        return delivered
+
+
+def test_ledger_figures_match_the_quota_balances(app, cast, busy):
+    with app.app_context():
+        f = stats.Filters(period=YEAR)
+        by_entity = {r["group"]: r for r in stats.ledger(f, "entity")}
+        for entity_id in (cast.entity_a, cast.entity_b):
+            entity = db.session.get(Entity, entity_id)
+            (balance,) = [b for b in quota.balances(entity) if b.period == YEAR]
+            row = by_entity[entity.name]
+            assert row["granted_km2"] == balance.granted
+            assert row["consumed_km2"] == balance.consumed
+            assert row["reserved_km2"] == balance.reserved
+        delivered_km2 = db.session.scalar(select(func.sum(Delivery.km2)))
+        order = db.session.get(Order, busy)
+        assert by_entity["Laboratoire A"]["consumed_km2"] + by_entity["Laboratoire A"][
+            "cofunded_km2"
+        ] == min(delivered_km2, order.charged_km2)
+        # Every grouping adds up to the same totals.
+        totals = []
+        for group in stats.GROUPS:
+            rows = stats.ledger(f, group)
+            totals.append(sum((r["consumed_km2"] for r in rows), D("0")))
+        assert len(set(totals)) == 1 and totals[0] > 0
+        by_profile = {r["group"]: r for r in stats.ledger(stats.Filters(YEAR), "profile")}
+        assert by_profile["research-fr"]["granted_km2"] == by_entity["Laboratoire A"]["granted_km2"]
+        only_public = stats.ledger(stats.Filters(YEAR, profile="public-fr"), "entity")
+        assert [r["group"] for r in only_public] == ["Agence B"]
+
+
+def test_orders_and_downloads_match_their_tables(app, cast, busy):
+    with app.app_context():
+        f = stats.Filters(period=YEAR)
+        states = {r["status"]: r["orders"] for r in stats.orders_by_state(f)}
+        assert states == {"delivered": 1}
+        (row,) = stats.downloads(f)
+        assert row["downloads"] == db.session.scalar(select(func.count()).select_from(Download))
+        assert row["bytes"] == 1029
+        (mine,) = stats.downloads(stats.Filters(YEAR, entity_id=cast.entity_a))
+        assert (mine["downloads"], mine["bytes"]) == (2, 1024)
+        activity = stats.activity(f)
+        assert activity["active_entities"] == 2 and activity["active_users"] == 4
+
+
+def test_dashboard_csv_and_api_are_staff_only(app, client, cast, busy):
+    login(client, cast.staff)
+    page = client.get(f"/reports/stats?period={YEAR}&profile=research-fr&group_by=entity")
+    assert page.status_code == 200 and "<svg" in page.get_data(as_text=True)
+    exported = client.get(f"/reports/stats/ledger.csv?period={YEAR}&group_by=profile")
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert {r["group"] for r in rows} == {"research-fr", "public-fr"}
+    assert client.get("/reports/stats?period=20xx").status_code == 400
+    assert client.get("/reports/stats?group_by=colour").status_code == 400
+    member = app.test_client()
+    login(member, cast.referent_a)
+    assert member.get("/reports/stats").status_code == 403
+    with app.app_context():
+        _t, staff_token = accounts.create_api_token(accounts.get_user_by_email(cast.staff), "s")
+        _t, user_token = accounts.create_api_token(accounts.get_user_by_email(cast.user_a), "u")
+        commit()
+    api = client.get(
+        f"/api/v1/stats?period={YEAR}&group_by=sensor",
+        headers={"Authorization": f"Bearer {staff_token}"},
+    ).get_json()
+    assert api["ledger"][0]["group"] == "pleiades" and D(api["ledger"][0]["consumed_km2"]) > 0
+    refused = client.get("/api/v1/stats", headers={"Authorization": f"Bearer {user_token}"})
+    assert refused.status_code == 403
+
+
+def test_reports_api(app, client, cast, busy):
+    with app.app_context():
+        _t, token = accounts.create_api_token(accounts.get_user_by_email(cast.user_a), "u")
+        commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    bad = client.post(
+        "/api/v1/reports",
+        json={"order_id": busy, "publications": [{"title": "T", "year": 2026, "doi": "10.1/x"}]},
+        headers=headers,
+    )
+    assert bad.status_code == 422 and "publications.0" in bad.get_json()["error"]["fields"]
+    done = client.post(
+        "/api/v1/reports",
+        json={
+            "order_id": busy,
+            "themes": ["coast"],
+            "benefit": "Erosion plan",
+            "publications": [{"title": "Dunes", "year": 2026, "doi": "10.1234/d"}],
+            "submit": True,
+        },
+        headers=headers,
+    )
+    assert done.status_code == 201 and done.get_json()["status"] == "submitted"
+    again = client.post("/api/v1/reports", json={"order_id": busy}, headers=headers)
+    assert again.status_code == 409
+    future = client.post("/api/v1/reports", json={"year": 2999}, headers=headers)
+    assert future.status_code == 422
+    listed = client.get("/api/v1/reports", headers=headers).get_json()["reports"]
+    assert [r["status"] for r in listed] == ["submitted"]
