@@ -35,3 +35,16 @@ def can_review_reports(user: Any) -> bool:
 
 def can_view_statistics(user: Any) -> bool:
     return is_staff(user)
+
+
+def can_view_entity_usage(user: Any, entity_id: int) -> bool:
+    """Staff, and the entity's Referent and deputies."""
+    return is_signed_in(user) and (
+        is_staff(user) or (user.entity_id == entity_id and (user.is_referent or user.is_deputy))
+    )
+
+
+def can_view_own_entity_usage(user: Any) -> bool:
+    return (
+        is_signed_in(user) and user.entity_id is not None and (user.is_referent or user.is_deputy)
+    )

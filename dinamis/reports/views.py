@@ -11,16 +11,19 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from dinamis.core.errors import BadRequest, ServiceError
+from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
 from dinamis.orders.models import Order, Sensor
 from dinamis.quota.models import Family
-from dinamis.reports import service, stats
+from dinamis.reports import service, stats, yearly
 from dinamis.reports.models import ReportStatus, UsageReport
 from dinamis.reports.permissions import (
     can_edit_report,
     can_review_reports,
+    can_view_entity_usage,
+    can_view_own_entity_usage,
     can_view_report,
     can_view_reports,
     can_view_statistics,
@@ -206,4 +209,41 @@ def dashboard_csv(table: str) -> Any:
         stats.to_csv(tables[table]),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/yearly/<int:year>.pdf")
+@requires(can_view_statistics)
+def programme_pdf(year: int) -> Any:
+    return pdf_response(yearly.programme_pdf(year), f"dinamis-{year}.pdf")
+
+
+@bp.route("/yearly/<int:year>/entities/<int:entity_id>.pdf")
+@requires(can_view_reports)
+def entity_pdf(year: int, entity_id: int) -> Any:
+    entity = db.session.get(Entity, entity_id)
+    if entity is None:
+        abort(404)
+    ensure(can_view_entity_usage(current_user, entity.id))
+    return pdf_response(yearly.entity_pdf(entity, year), f"dinamis-{year}-entity-{entity.id}.pdf")
+
+
+@bp.route("/entity")
+@requires(can_view_own_entity_usage)
+def entity_usage() -> Any:
+    """The Referent's view of their entity: the same figures as staff see, for one entity."""
+    entity = db.session.get(Entity, current_user.entity_id)
+    filters = stats.parse_filters(request.args)
+    filters = stats.Filters(period=filters.period, entity_id=entity.id)
+    ledger = stats.ledger(filters, "family")
+    return render_template(
+        "reports/entity.html",
+        entity=entity,
+        filters=filters,
+        ledger=ledger,
+        consumed_chart=stats.bars(ledger, "group", "consumed_km2"),
+        downloads=stats.downloads(filters),
+        orders=stats.orders_by_state(filters),
+        reports=service.visible(current_user),
+        today=dt.date.today(),
     )

@@ -179,6 +179,11 @@ ROUTES: dict[str, Route] = {
     "reports.show": Route("GET", lambda o: f"/reports/{o['report']}", ENTITY_A),
     "reports.dashboard": Route("GET", lambda o: "/reports/stats", {STAFF}),
     "reports.dashboard_csv": Route("GET", lambda o: "/reports/stats/ledger.csv", {STAFF}),
+    "reports.programme_pdf": Route("GET", lambda o: "/reports/yearly/2025.pdf", {STAFF}),
+    "reports.entity_pdf": Route(
+        "GET", lambda o: f"/reports/yearly/2025/entities/{o['entity']}.pdf", {REFERENT, STAFF}
+    ),
+    "reports.entity_usage": Route("GET", lambda o: "/reports/entity", {REFERENT, OTHER_REFERENT}),
     "reports.review": Route("POST", lambda o: f"/reports/{o['report']}/review", {STAFF}),
     "api.create_tasking": Route("POST", lambda o: "/api/v1/tasking-requests", MEMBERS, api=True),
     "api.create_archive": Route("POST", lambda o: "/api/v1/archive-orders", MEMBERS, api=True),

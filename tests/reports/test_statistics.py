@@ -143,3 +143,34 @@ def test_reports_api(app, client, cast, busy):
     assert future.status_code == 422
     listed = client.get("/api/v1/reports", headers=headers).get_json()["reports"]
     assert [r["status"] for r in listed] == ["submitted"]
+
+
+def _pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_yearly_pdfs(app, client, cast, busy, tmp_path):
+    login(client, cast.staff)
+    programme = client.get(f"/reports/yearly/{YEAR}.pdf")
+    assert programme.mimetype == "application/pdf"
+    text = _pdf_text(programme.data)
+    assert "Laboratoire A" in text and "Agence B" in text
+    assert client.get("/reports/yearly/1999.pdf").status_code == 400
+    referent = app.test_client()
+    login(referent, cast.referent_a)
+    mine = referent.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_a}.pdf")
+    text = _pdf_text(mine.data)
+    assert "Laboratoire A" in text and "user.a@labo-a.test" in text and "T-0" in text
+    assert referent.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_b}.pdf").status_code == 403
+    usage = referent.get(f"/reports/entity?period={YEAR}").get_data(as_text=True)
+    assert "DELIV" not in usage and "phr" in usage  # its downloads by collection
+    result = app.test_cli_runner().invoke(
+        args=["reports", "yearly", YEAR, "--entity", str(cast.entity_a), "--output", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    written = tmp_path / f"dinamis-{YEAR}-entity-{cast.entity_a}.pdf"
+    assert "Laboratoire A" in _pdf_text(written.read_bytes())
+    missing = app.test_cli_runner().invoke(args=["reports", "yearly", YEAR, "--entity", "999999"])
+    assert missing.exit_code != 0 and "no entity" in missing.output

@@ -1,0 +1,179 @@
+"""Yearly PDF reports, one per entity and the programme's, with the dashboard's figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from flask_babel import gettext as _
+from geoalchemy2.shape import to_shape
+from shapely.geometry import MultiPolygon, Polygon, box, shape
+from sqlalchemy import extract, select
+
+from dinamis.accounts.models import User, UserStatus
+from dinamis.catalogue.models import Scene
+from dinamis.core.errors import BadRequest
+from dinamis.core.pdf import render_pdf
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.orders.models import Delivery, Order
+from dinamis.reports import stats
+from dinamis.reports.models import Publication, ReportStatus, UsageReport
+
+LAND = Path(__file__).resolve().parent.parent / "static" / "vendor" / "world-land.geojson"
+MAP_WIDTH = 480
+
+
+def check_year(year: int, today: dt.date | None = None) -> int:
+    today = today or dt.date.today()
+    if not 2000 <= year <= today.year:
+        raise BadRequest(_("A yearly report covers a year from 2000 to %(y)d.", y=today.year))
+    return year
+
+
+@functools.lru_cache(maxsize=1)
+def _land() -> list[Polygon]:
+    if not LAND.exists():
+        return []
+    data = json.loads(LAND.read_text())
+    polygons: list[Polygon] = []
+    for feature in data.get("features", []):
+        geometry = shape(feature["geometry"])
+        polygons.extend(getattr(geometry, "geoms", [geometry]))
+    return polygons
+
+
+def footprint_map(footprints: list[Polygon]) -> dict[str, Any] | None:
+    """SVG paths of the delivered footprints over the land outline, north up."""
+    if not footprints:
+        return None
+    union = MultiPolygon([p for f in footprints for p in getattr(f, "geoms", [f])])
+    minx, miny, maxx, maxy = union.bounds
+    pad = max(maxx - minx, maxy - miny, 1.0) * 0.15
+    minx, miny, maxx, maxy = minx - pad, miny - pad, maxx + pad, maxy + pad
+    shrink = max(math.cos(math.radians((miny + maxy) / 2)), 0.05)
+    scale = MAP_WIDTH / ((maxx - minx) * shrink)
+    height = int((maxy - miny) * scale)
+
+    def path(polygon: Polygon) -> str:
+        rings = [polygon.exterior, *polygon.interiors]
+        return " ".join(
+            "M"
+            + " L".join(
+                f"{(x - minx) * shrink * scale:.1f},{(maxy - y) * scale:.1f}" for x, y in r.coords
+            )
+            + " Z"
+            for r in rings
+        )
+
+    frame = box(minx, miny, maxx, maxy)
+    land = []
+    for polygon in _land():
+        if polygon.intersects(frame):
+            clipped = polygon.intersection(frame)
+            land.extend(
+                path(p) for p in getattr(clipped, "geoms", [clipped]) if isinstance(p, Polygon)
+            )
+    return {
+        "width": MAP_WIDTH,
+        "height": height,
+        "land": land,
+        "footprints": [path(p) for p in union.geoms],
+    }
+
+
+def _delivered_footprints(year: int, entity_id: int | None = None) -> list[Polygon]:
+    query = (
+        select(Delivery, Order, Scene)
+        .join(Order, Order.id == Delivery.order_id)
+        .outerjoin(Scene, Scene.id == Delivery.scene_id)
+        .where(extract("year", Delivery.created_at) == year)
+    )
+    if entity_id is not None:
+        query = query.where(Order.entity_id == entity_id)
+    shapes = []
+    for _delivery, order, scene in db.session.execute(query).all():
+        geometry = to_shape(scene.footprint if scene is not None else order.aoi)
+        shapes.extend(getattr(geometry, "geoms", [geometry]))
+    return shapes
+
+
+def _publications(year: int, entity_id: int | None = None) -> list[Publication]:
+    query = (
+        select(Publication)
+        .join(UsageReport)
+        .where(
+            UsageReport.year == year,
+            UsageReport.status.in_((ReportStatus.SUBMITTED, ReportStatus.ACCEPTED)),
+        )
+        .order_by(Publication.year.desc(), Publication.title)
+    )
+    if entity_id is not None:
+        query = query.where(UsageReport.entity_id == entity_id)
+    return list(db.session.scalars(query))
+
+
+def entity_pdf(entity: Entity, year: int) -> bytes:
+    check_year(year)
+    f = stats.Filters(period=str(year), entity_id=entity.id)
+    members = list(
+        db.session.scalars(
+            select(User)
+            .where(User.entity_id == entity.id, User.status == UserStatus.ACTIVE)
+            .order_by(User.last_name, User.first_name)
+        )
+    )
+    orders = list(
+        db.session.scalars(
+            select(Order)
+            .where(Order.entity_id == entity.id, Order.period == str(year))
+            .order_by(Order.id)
+        )
+    )
+    return render_pdf(
+        "reports/yearly_entity.html",
+        entity=entity,
+        year=year,
+        members=members,
+        orders=orders,
+        ledger=stats.ledger(f, "family"),
+        downloads=stats.downloads(f),
+        reports=list(
+            db.session.scalars(
+                select(UsageReport)
+                .where(UsageReport.entity_id == entity.id, UsageReport.year == year)
+                .order_by(UsageReport.id)
+            )
+        ),
+        publications=_publications(year, entity.id),
+        map=footprint_map(_delivered_footprints(year, entity.id)),
+        generated=dt.datetime.now(dt.UTC),
+    )
+
+
+def programme_pdf(year: int) -> bytes:
+    check_year(year)
+    f = stats.Filters(period=str(year))
+    by_profile = stats.ledger(f, "profile")
+    by_sensor = stats.ledger(f, "sensor")
+    downloads = stats.downloads(f)
+    return render_pdf(
+        "reports/yearly_programme.html",
+        year=year,
+        by_profile=by_profile,
+        by_sensor=by_sensor,
+        by_family=stats.ledger(f, "family"),
+        by_entity=stats.ledger(f, "entity"),
+        orders=stats.orders_by_state(f),
+        downloads=downloads,
+        activity=stats.activity(f),
+        consumed_chart=stats.bars(by_profile, "group", "consumed_km2"),
+        downloads_chart=stats.bars(downloads, "collection", "downloads"),
+        publications=_publications(year),
+        map=footprint_map(_delivered_footprints(year)),
+        generated=dt.datetime.now(dt.UTC),
+    )
