@@ -1,0 +1,71 @@
+"""A usage report sent back then accepted; the dashboard, a CSV and a yearly PDF, in Chromium."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from tests.browser.test_order_journey import _signed_in
+from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.browser
+
+
+def test_report_review_and_statistics(app, cast, browser, live_server, delivered, tmp_path):  # noqa: F811
+    context, page = _signed_in(browser, live_server, cast.user_a)
+    page.goto("/reports/")
+    page.get_by_role("button", name="Write the report").click()
+    page.get_by_label("Project").fill("Coastal erosion watch")
+    page.get_by_label("coast").check()
+    page.get_by_label("DELIV_1").check()
+    page.get_by_label("Title").first.fill("Dune retreat in Aquitaine")
+    page.get_by_label("Year").first.fill("2026")
+    page.get_by_label("DOI").first.fill("10.1234/dunes.2026")
+    page.get_by_label("Benefit for public policy").fill("Used by the regional erosion plan.")
+    page.get_by_role("button", name="Submit the report").click()
+    assert page.get_by_text("Your report was submitted").is_visible()
+    report_url = page.url
+    assert page.locator('a[href="https://doi.org/10.1234/dunes.2026"]').count() == 1
+
+    staff_context, staff = _signed_in(browser, live_server, cast.staff)
+    staff.goto(report_url)
+    staff.get_by_label("Comment").fill("Please list the maps you produced.")
+    staff.get_by_role("button", name="Send it back").click()
+    assert staff.get_by_text("Report sent back to its author").is_visible()
+
+    page.goto(report_url)
+    assert page.get_by_text("Please list the maps you produced.").is_visible()
+    page.get_by_label("Products made (maps, models, datasets)").fill("Erosion maps 1:5000")
+    page.get_by_role("button", name="Submit the report").click()
+    assert page.get_by_text("Your report was submitted").is_visible()
+    context.close()
+
+    staff.goto(report_url)
+    staff.get_by_role("button", name="Accept the report").click()
+    assert staff.get_by_text("Report accepted").is_visible()
+
+    # The dashboard, filtered by profile; a CSV export; an entity's yearly PDF.
+    year = dt.date.today().year
+    staff.goto(f"/reports/stats?period={year}")
+    staff.get_by_label("Profile").select_option("research-fr")
+    staff.get_by_role("button", name="Apply").click()
+    ledger = staff.locator("#ledger").inner_text()
+    assert "Laboratoire A" in ledger and "Agence B" not in ledger
+    with staff.expect_download() as caught:
+        staff.locator("#ledger").get_by_role("link", name="CSV").click()
+    caught.value.save_as(tmp_path / "ledger.csv")
+    exported = (tmp_path / "ledger.csv").read_text()
+    assert exported.startswith("group,granted_km2") and "Laboratoire A" in exported
+    staff.get_by_label("Entity").select_option(label="Laboratoire A")
+    staff.get_by_role("button", name="Apply").click()
+    response = staff.request.get(
+        staff.get_by_role("link", name="This entity's yearly report (PDF)").get_attribute("href")
+    )
+    assert response.headers["content-type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.body())).pages)
+    assert "Laboratoire A" in text and "Dune retreat in Aquitaine" in text
+    assert "10.1234/dunes.2026" in text
+    staff_context.close()
