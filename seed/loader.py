@@ -75,4 +75,12 @@ def load(directory: Path) -> list[str]:
     from seed.quota import load_quota
 
     lines = [f"{kind}: {count} added" for kind, count in added.items()]
-    return lines + load_membership(directory) + load_quota(directory) + load_catalogue()
+    from seed.activity import load_activity
+
+    return (
+        lines
+        + load_membership(directory)
+        + load_quota(directory)
+        + load_catalogue()
+        + load_activity()
+    )
