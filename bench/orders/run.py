@@ -1,0 +1,570 @@
+"""Orders benchmark: concurrent tasking requests over HTTP, quote PDFs, ledger invariants.
+
+    .venv/bin/python bench/orders/run.py [--clients 16] [--duration 20] [--workers 4]
+
+Creates a scratch database (dropped at the end) on the server of DATABASE_URL
+(default: the development server), migrates it, seeds entities (one user,
+their Referent, with an API token each) and their tasking allowances, starts
+the app under gunicorn on a free port of 127.0.0.1, then:
+
+  a. `--clients` processes submit tasking requests against ONE entity for
+     `--duration` seconds (the hottest case: every submission locks the same
+     ledger account row); its allowance runs out part-way, so the later
+     orders are co-funded and quoted;
+  b. the same against `--entities` entities (each client cycles over them);
+  c. `--quotes` quote PDFs of co-funded orders, one client, one after another;
+  d. a short cancellation phase (releases run while others still reserve);
+  e. the ledger invariants, in SQL: every account's entries sum to its
+     balance as `quota.balances` reports it; no available account's running
+     sum (entries in id order) ever goes below zero; per order, its reserve,
+     release and consume postings net to its free part; the trial balance
+     is zero.
+
+Then gunicorn is stopped and the database dropped. Exits 1 on an invariant
+violation. Only 127.0.0.1 is contacted; every loop is bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import httpx
+import psycopg
+from alembic import command
+
+from dinamis import create_app
+from dinamis.core.migrate import alembic_config
+from tests.conftest import create_database, drop_database, unique_db_name
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "bench-orders-secret-" + "x" * 32
+FAMILY = "tasking"
+
+
+# --- seeding ---------------------------------------------------------------
+
+
+@dataclass
+class Seeded:
+    hot: str  # token of the hot entity's user
+    many: list[str]  # tokens of the other entities' users
+    period: str
+
+
+def seed(url: str, entities: int, hot_allowance: Decimal, small_allowance: Decimal) -> Seeded:
+    """Profile, price rule, entities with a Referent and a token each, allowances."""
+    from dinamis.accounts import service as accounts
+    from dinamis.accounts.models import EntityRole
+    from dinamis.core.transaction import commit
+    from dinamis.extensions import db
+    from dinamis.quota import service as quota
+    from dinamis.quota.models import PriceRule
+    from tests.factories import make_entity, make_profile, make_user
+
+    app = create_app(
+        {"database_url": url, "log_level": "WARNING", "log_json": False, "secret_key": SECRET}
+    )
+    period = quota.period_for(dt.date.today())
+    tokens = []
+    with app.app_context():
+        profile = make_profile("research-fr")
+        db.session.add(
+            PriceRule(
+                profile_id=profile.id,
+                sensor="pleiades",
+                order_kind="tasking",
+                eur_per_km2=Decimal("1.80"),
+            )
+        )
+        for n in range(entities + 1):
+            entity = make_entity(f"Bench entity {n}")
+            user = make_user(
+                f"referent{n}@bench.test",
+                entity=entity,
+                entity_role=EntityRole.REFERENT,
+                password=None,
+                language="en",
+            )
+            _token, clear = accounts.create_api_token(user, "bench")
+            tokens.append(clear)
+            if n == 0:
+                allowance = hot_allowance
+            elif n == 1:
+                allowance = small_allowance  # most of its orders are co-funded
+            else:
+                allowance = Decimal("1000000")
+            quota.grant(entity, FAMILY, period, allowance)
+        commit()
+        db.engine.dispose()
+    return Seeded(hot=tokens[0], many=tokens[1:], period=period)
+
+
+# --- gunicorn --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_gunicorn(
+    url: str, port: int, workers: int, worker_class: str, threads: int, log: Path
+) -> subprocess.Popen[bytes]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DINAMIS_")},
+        "DATABASE_URL": url,
+        "DINAMIS_SECRET_KEY": SECRET,
+        "DINAMIS_RATELIMIT_ENABLED": "false",
+        "DINAMIS_LOG_LEVEL": "WARNING",
+        "DINAMIS_LOG_JSON": "false",
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(ROOT / "bench" / "orders"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(threads),
+        "--backlog",
+        "256",
+        "--log-level",
+        "warning",
+        "wsgi:app",
+    ]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"gunicorn exited ({process.returncode}); see {log}")
+        try:
+            if httpx.get(f"{base}/api/v1/openapi.json", timeout=2).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    stop_gunicorn(process)
+    raise SystemExit(f"gunicorn did not answer within 60 s; see {log}")
+
+
+def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- load ------------------------------------------------------------------
+
+
+def tasking_body(n: int) -> dict[str, object]:
+    """A 0.15° square (~196 km² at 45°N) somewhere in France, a window 10 to 100 days out."""
+    lon, lat = -1.0 + (n % 40) * 0.2, 44.0 + (n // 40 % 20) * 0.2
+    today = dt.date.today()
+    return {
+        "aoi": {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [lon, lat],
+                    [lon + 0.15, lat],
+                    [lon + 0.15, lat + 0.15],
+                    [lon, lat + 0.15],
+                    [lon, lat],
+                ]
+            ],
+        },
+        "sensor": "pleiades",
+        "window": {
+            "start": (today + dt.timedelta(days=10)).isoformat(),
+            "end": (today + dt.timedelta(days=100)).isoformat(),
+        },
+        "max_cloud_cover": 20,
+        "max_incidence_angle": 30,
+        "mode": "mono",
+        "spectral_mode": "PMS",
+        "project": {"title": f"Bench {n}", "description": "Benchmark tasking request"},
+    }
+
+
+@dataclass
+class ClientResult:
+    latencies: list[float] = field(default_factory=list)  # seconds, 2xx answers only
+    statuses: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)  # a few samples
+    ended: float = 0.0
+    created: list[tuple[int, str]] = field(default_factory=list)  # (order id, cofunded km²)
+
+
+def submit_loop(
+    base: str, tokens: list[str], start_at: float, duration: float, seed_n: int
+) -> ClientResult:
+    """One client: submit until `duration` seconds after `start_at` (wall clock)."""
+    result = ClientResult()
+    clients = [
+        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {t}"}, timeout=30)
+        for t in tokens
+    ]
+    time.sleep(max(0.0, start_at - time.time()))
+    stop, n = start_at + duration, seed_n
+    while time.time() < stop:
+        client = clients[n % len(clients)]
+        t0 = time.perf_counter()
+        try:
+            response = client.post("/api/v1/tasking-requests", json=tasking_body(n))
+        except httpx.HTTPError as exc:
+            result.statuses[type(exc).__name__] += 1
+            if len(result.errors) < 3:
+                result.errors.append(repr(exc))
+            n += 1
+            continue
+        took = time.perf_counter() - t0
+        result.statuses[str(response.status_code)] += 1
+        if response.status_code == 201:
+            result.latencies.append(took)
+            body = response.json()
+            result.created.append((body["id"], body["cofunded_km2"]))
+        elif len(result.errors) < 3:
+            result.errors.append(f"{response.status_code} {response.text[:300]}")
+        n += 1
+    result.ended = time.time()
+    for client in clients:
+        client.close()
+    return result
+
+
+def cancel_loop(base: str, token: str, order_ids: list[int]) -> ClientResult:
+    result = ClientResult()
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        for order_id in order_ids:
+            t0 = time.perf_counter()
+            response = client.post(f"/api/v1/tasking-requests/{order_id}/cancel", json={})
+            result.statuses[str(response.status_code)] += 1
+            if response.status_code == 200:
+                result.latencies.append(time.perf_counter() - t0)
+            elif len(result.errors) < 3:
+                result.errors.append(f"{response.status_code} {response.text[:300]}")
+    return result
+
+
+@dataclass
+class Phase:
+    label: str
+    clients: int
+    duration: float
+    results: list[ClientResult]
+
+    @property
+    def ok(self) -> int:
+        return sum(len(r.latencies) for r in self.results)
+
+    @property
+    def statuses(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for r in self.results:
+            total.update(r.statuses)
+        return total
+
+    @property
+    def latencies(self) -> list[float]:
+        return sorted(x for r in self.results for x in r.latencies)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, max(0, round(q * len(values)) - 1))]
+
+
+def run_phase(
+    label: str, base: str, token_sets: list[list[str]], duration: float, offset: int
+) -> Phase:
+    start_at = time.time() + 1.5  # every process started and connected by then
+    with ProcessPoolExecutor(max_workers=len(token_sets)) as pool:
+        futures = [
+            pool.submit(submit_loop, base, tokens, start_at, duration, offset + i * 100_000)
+            for i, tokens in enumerate(token_sets)
+        ]
+        results = [f.result() for f in futures]
+    elapsed = max(r.ended for r in results) - start_at
+    return Phase(label, len(token_sets), elapsed, results)
+
+
+def report_phase(phase: Phase) -> dict[str, object]:
+    lat = phase.latencies
+    others = {k: v for k, v in phase.statuses.items() if k != "201"}
+    row = {
+        "phase": phase.label,
+        "clients": phase.clients,
+        "seconds": round(phase.duration, 1),
+        "orders": phase.ok,
+        "orders_per_s": round(phase.ok / phase.duration, 1),
+        "p50_ms": round(statistics.median(lat) * 1000, 1) if lat else None,
+        "p95_ms": round(percentile(lat, 0.95) * 1000, 1),
+        "p99_ms": round(percentile(lat, 0.99) * 1000, 1),
+        "errors": sum(others.values()),
+        "error_statuses": dict(others),
+        "cofunded": sum(1 for r in phase.results for _i, c in r.created if Decimal(c) > 0),
+    }
+    print(
+        f"{phase.label}: {row['orders']} orders in {row['seconds']} s = "
+        f"{row['orders_per_s']} orders/s; p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
+        f"p99 {row['p99_ms']} ms; {row['cofunded']} co-funded; errors {row['errors']} {others}",
+        flush=True,
+    )
+    for r in phase.results:
+        for error in r.errors[:1]:
+            print(f"  sample error: {error}", flush=True)
+    return row
+
+
+def quote_latencies(base: str, token: str, order_ids: list[int], count: int) -> list[float]:
+    times = []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
+        for i in range(count):
+            order_id = order_ids[i % len(order_ids)]
+            t0 = time.perf_counter()
+            response = client.get(f"/api/v1/tasking-requests/{order_id}/quote.pdf")
+            took = time.perf_counter() - t0
+            if response.status_code != 200 or not response.content.startswith(b"%PDF"):
+                raise SystemExit(f"quote.pdf of order {order_id}: {response.status_code}")
+            times.append(took)
+    return sorted(times)
+
+
+# --- invariants ------------------------------------------------------------
+
+CHECKS = {
+    "transaction entries not summing to zero": """
+        SELECT count(*) FROM (SELECT transaction_id FROM ledger_entries
+        GROUP BY transaction_id HAVING sum(amount) <> 0) t""",
+    "available accounts whose running sum ever went below zero": """
+        SELECT count(DISTINCT account_id) FROM (
+            SELECT e.account_id,
+                   sum(e.amount) OVER (PARTITION BY e.account_id ORDER BY e.id) AS running
+            FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id
+            WHERE a.kind = 'available') r
+        WHERE running < 0""",
+    "orders without exactly one reserve posting": """
+        SELECT count(*) FROM orders o
+        WHERE (SELECT count(*) FROM ledger_transactions t
+               WHERE t.reference = 'order:' || o.id AND t.kind = 'reserve') <> 1""",
+    "orders whose free + co-funded differs from charged": """
+        SELECT count(*) FROM orders WHERE free_km2 + cofunded_km2 <> charged_km2""",
+    "orders whose reserved km² differ from their free part": """
+        SELECT count(*) FROM orders o WHERE o.free_km2 <> coalesce((
+            SELECT sum(e.amount) FROM ledger_entries e
+            JOIN ledger_transactions t ON t.id = e.transaction_id
+            JOIN ledger_accounts a ON a.id = e.account_id
+            WHERE t.reference = 'order:' || o.id AND t.kind = 'reserve'
+              AND a.kind = 'reserved'), 0)""",
+    # What an order took from `available` went to reserved; from there it is
+    # either still held, consumed, or released back: the three add up to it.
+    "orders whose held + consumed + released differs from their free part": """
+        SELECT count(*) FROM orders o WHERE o.free_km2 <> coalesce((
+            SELECT sum(CASE WHEN a.kind = 'reserved' THEN e.amount ELSE 0 END)
+                 + sum(CASE WHEN a.kind = 'consumed' THEN e.amount ELSE 0 END)
+                 + sum(CASE WHEN a.kind = 'available' AND t.kind = 'release'
+                            THEN e.amount ELSE 0 END)
+            FROM ledger_entries e
+            JOIN ledger_transactions t ON t.id = e.transaction_id
+            JOIN ledger_accounts a ON a.id = e.account_id
+            WHERE t.reference = 'order:' || o.id), 0)""",
+    "cancelled orders still holding km²": """
+        SELECT count(*) FROM orders o WHERE o.status = 'cancelled' AND 0 <> coalesce((
+            SELECT sum(e.amount) FROM ledger_entries e
+            JOIN ledger_transactions t ON t.id = e.transaction_id
+            JOIN ledger_accounts a ON a.id = e.account_id
+            WHERE t.reference = 'order:' || o.id
+              AND a.kind IN ('reserved', 'cofunded_reserved')), 0)""",
+}
+
+
+def check_invariants(url: str) -> tuple[dict[str, int], dict[str, object]]:
+    """Count violations of each rule (all must be 0) and a few totals."""
+    from sqlalchemy import select
+
+    from dinamis.extensions import db
+    from dinamis.membership.models import Entity
+    from dinamis.quota import service as quota
+
+    violations: dict[str, int] = {}
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        for label, sql in CHECKS.items():
+            violations[label] = conn.execute(sql).fetchone()[0]  # type: ignore[index]
+        sums = {
+            (entity_id, family, period, kind): total
+            for entity_id, family, period, kind, total in conn.execute(
+                "SELECT a.entity_id, a.family, a.period, a.kind, coalesce(sum(e.amount), 0) "
+                "FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id "
+                "WHERE a.entity_id IS NOT NULL GROUP BY a.id"
+            )
+        }
+        totals = {
+            "orders": conn.execute("SELECT count(*) FROM orders").fetchone()[0],  # type: ignore[index]
+            "ledger entries": conn.execute("SELECT count(*) FROM ledger_entries").fetchone()[0],  # type: ignore[index]
+            "mails queued": conn.execute("SELECT count(*) FROM outbox_messages").fetchone()[0],  # type: ignore[index]
+        }
+    # Balances as the product reports them, against the raw sums per account.
+    app = create_app({"database_url": url, "log_level": "WARNING", "log_json": False})
+    mismatched = 0
+    with app.app_context():
+        for entity in db.session.scalars(select(Entity)):
+            for b in quota.balances(entity):
+                for kind, value in (
+                    ("available", b.available),
+                    ("reserved", b.reserved),
+                    ("consumed", b.consumed),
+                    ("cofunded_reserved", b.cofunded_reserved),
+                    ("cofunded_consumed", b.cofunded_consumed),
+                ):
+                    raw = sums.get((entity.id, b.family, b.period, kind), Decimal("0"))
+                    mismatched += raw != value
+                if b.available < 0:
+                    mismatched += 1
+        trial = quota.trial_balance()
+        db.session.rollback()
+        db.engine.dispose()
+    violations["balances differing from their accounts' entries (or negative)"] = mismatched
+    violations["trial balance not zero"] = int(trial != 0)
+    return violations, totals
+
+
+# --- main ------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per load phase")
+    parser.add_argument("--entities", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--worker-class", default="sync")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--quotes", type=int, default=100)
+    parser.add_argument("--cancels", type=int, default=200)
+    parser.add_argument(
+        "--hot-allowance",
+        type=Decimal,
+        default=Decimal("600000"),
+        help="free km² of the hot entity (about 3,000 orders of 196 km²)",
+    )
+    parser.add_argument("--skip", default="", help="comma-separated phases to skip: one,many")
+    args = parser.parse_args()
+    skip = set(filter(None, args.skip.split(",")))
+
+    name = unique_db_name("orders")
+    url = create_database(name)
+    gunicorn = None
+    failed = False
+    try:
+        config = alembic_config(url)
+        config.attributes["configure_logging"] = False
+        command.upgrade(config, "heads")
+        seeded = seed(url, args.entities, args.hot_allowance, Decimal("1000"))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with tempfile.TemporaryDirectory() as tmp:
+            log = Path(tmp) / "gunicorn.log"
+            gunicorn = start_gunicorn(url, port, args.workers, args.worker_class, args.threads, log)
+            print(
+                f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads, "
+                f"{args.clients} clients, {args.duration:.0f} s per phase",
+                flush=True,
+            )
+            # Warm-up: every worker imports, connects and renders once.
+            run_phase("warm-up", base, [seeded.many[-1:]] * args.clients, 2.0, 9_000_000)
+            rows = []
+            hot = None
+            if "one" not in skip:
+                hot = run_phase("one entity", base, [[seeded.hot]] * args.clients, args.duration, 0)
+                rows.append(report_phase(hot))
+            if "many" not in skip:
+                sets = [seeded.many[i :: args.clients] for i in range(args.clients)]
+                many = run_phase("many entities", base, sets, args.duration, 5_000_000)
+                rows.append(report_phase(many))
+            # Quotes: co-funded orders of the hot entity (or of the small one).
+            if hot is not None:
+                cofunded = [i for r in hot.results for i, c in r.created if Decimal(c) > 0]
+                quote_token = seeded.hot
+            else:
+                cofunded, quote_token = [], seeded.many[0]
+            if not cofunded:
+                one = submit_loop(base, [seeded.many[0]] * 1, time.time(), 2.0, 8_000_000)
+                cofunded = [i for i, c in one.created if Decimal(c) > 0]
+                quote_token = seeded.many[0]
+            times = quote_latencies(base, quote_token, cofunded[-50:], args.quotes)
+            print(
+                f"quote.pdf: {len(times)} requests, p50 {statistics.median(times) * 1000:.1f} ms, "
+                f"p95 {percentile(times, 0.95) * 1000:.1f} ms",
+                flush=True,
+            )
+            if hot is not None and args.cancels:
+                ids = sorted(i for r in hot.results for i, _c in r.created)[: args.cancels]
+                per = [ids[i :: min(8, args.clients)] for i in range(min(8, args.clients))]
+                started = time.perf_counter()
+                with ProcessPoolExecutor(max_workers=len(per)) as pool:
+                    cancels = list(
+                        pool.map(cancel_loop, [base] * len(per), [seeded.hot] * len(per), per)
+                    )
+                took = time.perf_counter() - started
+                done = sum(len(r.latencies) for r in cancels)
+                bad = sum(v for r in cancels for k, v in r.statuses.items() if k != "200")
+                print(f"cancel: {done} orders cancelled in {took:.1f} s, errors {bad}", flush=True)
+                failed |= bad > 0
+            stop_gunicorn(gunicorn)
+            server_log = log.read_text(errors="replace")
+        errors_logged = [
+            line for line in server_log.splitlines() if "Traceback" in line or "[ERROR]" in line
+        ]
+        if errors_logged:
+            print(f"gunicorn log: {len(errors_logged)} error lines, e.g. {errors_logged[:3]}")
+        violations, totals = check_invariants(url)
+        print("totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+        print("invariants (violations, all must be 0):")
+        for label, count in violations.items():
+            print(f"  {count:>6}  {label}")
+        failed |= any(violations.values())
+        failed |= any(row["errors"] for row in rows)
+    finally:
+        if gunicorn is not None:
+            stop_gunicorn(gunicorn)
+        from dinamis.extensions import db
+
+        if db.engine is not None:
+            db.engine.dispose()
+        drop_database(name)
+    print("FAILED" if failed else "OK")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
