@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.client
+import json
 import os
 import signal
 import socket
@@ -44,7 +46,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import httpx
 import psycopg
 from alembic import command
 
@@ -62,13 +63,14 @@ FAMILY = "tasking"
 
 @dataclass
 class Seeded:
-    hot: str  # token of the hot entity's user
-    many: list[str]  # tokens of the other entities' users
+    hot: list[str]  # tokens of the hot entity's users (its Referent first)
+    scarce: list[str]  # tokens of the users of an entity whose allowance runs out
+    many: list[str]  # one token per other entity (the first with a small allowance)
     period: str
 
 
-def seed(url: str, entities: int, hot_allowance: Decimal, small_allowance: Decimal) -> Seeded:
-    """Profile, price rule, entities with a Referent and a token each, allowances."""
+def seed(url: str, users: int, entities: int, scarce_allowance: Decimal) -> Seeded:
+    """Profile, price rule, entities with users (a Referent first) and tokens, allowances."""
     from dinamis.accounts import service as accounts
     from dinamis.accounts.models import EntityRole
     from dinamis.core.transaction import commit
@@ -81,7 +83,7 @@ def seed(url: str, entities: int, hot_allowance: Decimal, small_allowance: Decim
         {"database_url": url, "log_level": "WARNING", "log_json": False, "secret_key": SECRET}
     )
     period = quota.period_for(dt.date.today())
-    tokens = []
+    tokens: list[list[str]] = []
     with app.app_context():
         profile = make_profile("research-fr")
         db.session.add(
@@ -92,27 +94,71 @@ def seed(url: str, entities: int, hot_allowance: Decimal, small_allowance: Decim
                 eur_per_km2=Decimal("1.80"),
             )
         )
-        for n in range(entities + 1):
+        for n in range(entities + 2):
             entity = make_entity(f"Bench entity {n}")
-            user = make_user(
-                f"referent{n}@bench.test",
-                entity=entity,
-                entity_role=EntityRole.REFERENT,
-                password=None,
-                language="en",
-            )
-            _token, clear = accounts.create_api_token(user, "bench")
-            tokens.append(clear)
-            if n == 0:
-                allowance = hot_allowance
-            elif n == 1:
-                allowance = small_allowance  # most of its orders are co-funded
+            tokens.append([])
+            for u in range(users if n < 2 else 1):
+                user = make_user(
+                    f"user{u}.entity{n}@bench.test",
+                    entity=entity,
+                    entity_role=EntityRole.REFERENT if u == 0 else EntityRole.MEMBER,
+                    password=None,
+                    language="en",
+                )
+                tokens[-1].append(accounts.create_api_token(user, "bench")[1])
+            if n == 1:
+                allowance = scarce_allowance  # runs out under full concurrency
+            elif n == 2:
+                allowance = Decimal("1000")  # most of its orders are co-funded
             else:
-                allowance = Decimal("1000000")
+                allowance = Decimal("100000000")  # never runs out
             quota.grant(entity, FAMILY, period, allowance)
         commit()
         db.engine.dispose()
-    return Seeded(hot=tokens[0], many=tokens[1:], period=period)
+    return Seeded(hot=tokens[0], scarce=tokens[1], many=[t[0] for t in tokens[2:]], period=period)
+
+
+# --- HTTP ------------------------------------------------------------------
+
+
+class Http:
+    """A small HTTP/1.1 client on http.client: far lighter on CPU than httpx, which
+    matters when the clients share the server's two cores. Reconnects when the
+    server closes the connection (gunicorn's sync workers close after each answer)."""
+
+    def __init__(self, base: str, token: str | None = None) -> None:
+        host, _, port = base.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.conn: http.client.HTTPConnection | None = None
+
+    def request(self, method: str, path: str, body: object | None = None) -> tuple[int, bytes, str]:
+        headers = dict(self.headers)
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                self.conn.request(method, path, body=data, headers=headers)
+                response = self.conn.getresponse()
+                content = response.read()
+            except (ConnectionError, http.client.HTTPException):
+                self.close()
+                if attempt == 2:
+                    raise
+                continue  # a kept-alive connection the server had closed: once more
+            if response.will_close:
+                self.close()
+            return response.status, content, response.getheader("Content-Type", "")
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 # --- gunicorn --------------------------------------------------------------
@@ -125,7 +171,14 @@ def free_port() -> int:
 
 
 def start_gunicorn(
-    url: str, port: int, workers: int, worker_class: str, threads: int, log: Path
+    url: str,
+    port: int,
+    workers: int,
+    worker_class: str,
+    threads: int,
+    log: Path,
+    app: str = "wsgi:app",
+    ready: str = "/api/v1/openapi.json",
 ) -> subprocess.Popen[bytes]:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("DINAMIS_")},
@@ -153,7 +206,7 @@ def start_gunicorn(
         "256",
         "--log-level",
         "warning",
-        "wsgi:app",
+        app,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
@@ -163,9 +216,9 @@ def start_gunicorn(
         if process.poll() is not None:
             raise SystemExit(f"gunicorn exited ({process.returncode}); see {log}")
         try:
-            if httpx.get(f"{base}/api/v1/openapi.json", timeout=2).status_code == 200:
+            if Http(base).request("GET", ready)[0] < 500:
                 return process
-        except httpx.HTTPError:
+        except OSError:
             pass
         time.sleep(0.3)
     stop_gunicorn(process)
@@ -180,6 +233,48 @@ def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- CPU accounting --------------------------------------------------------
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_of(pid: int) -> float:
+    """User + system CPU seconds of one process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by gunicorn (master and workers) and by the database's backends."""
+
+    gunicorn_pid: int
+    url: str
+    db_name: str
+
+    def sample(self) -> tuple[float, float]:
+        children = Path(f"/proc/{self.gunicorn_pid}/task/{self.gunicorn_pid}/children")
+        pids = [self.gunicorn_pid, *map(int, children.read_text().split())]
+        with psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://", 1)) as c:
+            backends = [
+                row[0]
+                for row in c.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db_name,)
+                )
+            ]
+        return sum(map(_cpu_of, pids)), sum(map(_cpu_of, backends))
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine since boot."""
+    values = list(map(int, Path("/proc/stat").read_text().split("\n")[0].split()[1:]))
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
 
 
 # --- load ------------------------------------------------------------------
@@ -221,41 +316,46 @@ class ClientResult:
     statuses: Counter[str] = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)  # a few samples
     ended: float = 0.0
+    cpu: float = 0.0  # CPU seconds of this client process
     created: list[tuple[int, str]] = field(default_factory=list)  # (order id, cofunded km²)
 
 
 def submit_loop(
-    base: str, tokens: list[str], start_at: float, duration: float, seed_n: int
+    base: str,
+    tokens: list[str],
+    start_at: float,
+    duration: float,
+    seed_n: int,
+    path: str = "/api/v1/tasking-requests",
 ) -> ClientResult:
     """One client: submit until `duration` seconds after `start_at` (wall clock)."""
     result = ClientResult()
-    clients = [
-        httpx.Client(base_url=base, headers={"Authorization": f"Bearer {t}"}, timeout=30)
-        for t in tokens
-    ]
+    clients = [Http(base, t) for t in tokens]
     time.sleep(max(0.0, start_at - time.time()))
+    cpu_start = time.process_time()
     stop, n = start_at + duration, seed_n
     while time.time() < stop:
         client = clients[n % len(clients)]
         t0 = time.perf_counter()
         try:
-            response = client.post("/api/v1/tasking-requests", json=tasking_body(n))
-        except httpx.HTTPError as exc:
+            status, content, _type = client.request("POST", path, tasking_body(n))
+        except (OSError, http.client.HTTPException) as exc:
             result.statuses[type(exc).__name__] += 1
             if len(result.errors) < 3:
                 result.errors.append(repr(exc))
             n += 1
             continue
         took = time.perf_counter() - t0
-        result.statuses[str(response.status_code)] += 1
-        if response.status_code == 201:
+        result.statuses[str(status)] += 1
+        if status == 201:
             result.latencies.append(took)
-            body = response.json()
-            result.created.append((body["id"], body["cofunded_km2"]))
+            body = json.loads(content)
+            result.created.append((body["id"], body.get("cofunded_km2", "0")))
         elif len(result.errors) < 3:
-            result.errors.append(f"{response.status_code} {response.text[:300]}")
+            result.errors.append(f"{status} {content[:300]!r}")
         n += 1
     result.ended = time.time()
+    result.cpu = time.process_time() - cpu_start
     for client in clients:
         client.close()
     return result
@@ -263,15 +363,18 @@ def submit_loop(
 
 def cancel_loop(base: str, token: str, order_ids: list[int]) -> ClientResult:
     result = ClientResult()
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
-        for order_id in order_ids:
-            t0 = time.perf_counter()
-            response = client.post(f"/api/v1/tasking-requests/{order_id}/cancel", json={})
-            result.statuses[str(response.status_code)] += 1
-            if response.status_code == 200:
-                result.latencies.append(time.perf_counter() - t0)
-            elif len(result.errors) < 3:
-                result.errors.append(f"{response.status_code} {response.text[:300]}")
+    client = Http(base, token)
+    for order_id in order_ids:
+        t0 = time.perf_counter()
+        status, content, _type = client.request(
+            "POST", f"/api/v1/tasking-requests/{order_id}/cancel", {}
+        )
+        result.statuses[str(status)] += 1
+        if status == 200:
+            result.latencies.append(time.perf_counter() - t0)
+        elif len(result.errors) < 3:
+            result.errors.append(f"{status} {content[:300]!r}")
+    client.close()
     return result
 
 
@@ -281,6 +384,9 @@ class Phase:
     clients: int
     duration: float
     results: list[ClientResult]
+    app_cpu: float = 0.0  # seconds, gunicorn
+    db_cpu: float = 0.0  # seconds, PostgreSQL backends of the scratch database
+    machine_busy: float = 0.0  # share of the machine's CPU busy (all processes)
 
     @property
     def ok(self) -> int:
@@ -305,17 +411,37 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def run_phase(
-    label: str, base: str, token_sets: list[list[str]], duration: float, offset: int
+    label: str,
+    base: str,
+    token_sets: list[list[str]],
+    duration: float,
+    offset: int,
+    meter: CpuMeter | None = None,
+    path: str = "/api/v1/tasking-requests",
 ) -> Phase:
     start_at = time.time() + 1.5  # every process started and connected by then
     with ProcessPoolExecutor(max_workers=len(token_sets)) as pool:
         futures = [
-            pool.submit(submit_loop, base, tokens, start_at, duration, offset + i * 100_000)
+            pool.submit(submit_loop, base, tokens, start_at, duration, offset + i * 100_000, path)
             for i, tokens in enumerate(token_sets)
         ]
+        time.sleep(max(0.0, start_at - time.time()))
+        before = meter.sample() if meter else (0.0, 0.0)
+        busy_before = machine_busy()
         results = [f.result() for f in futures]
+        after = meter.sample() if meter else (0.0, 0.0)
+        busy_after = machine_busy()
     elapsed = max(r.ended for r in results) - start_at
-    return Phase(label, len(token_sets), elapsed, results)
+    busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+    return Phase(
+        label,
+        len(token_sets),
+        elapsed,
+        results,
+        app_cpu=after[0] - before[0],
+        db_cpu=after[1] - before[1],
+        machine_busy=busy,
+    )
 
 
 def report_phase(phase: Phase) -> dict[str, object]:
@@ -333,11 +459,17 @@ def report_phase(phase: Phase) -> dict[str, object]:
         "errors": sum(others.values()),
         "error_statuses": dict(others),
         "cofunded": sum(1 for r in phase.results for _i, c in r.created if Decimal(c) > 0),
+        "app_cpu_ms": round(phase.app_cpu / max(1, phase.ok) * 1000, 1),
+        "db_cpu_ms": round(phase.db_cpu / max(1, phase.ok) * 1000, 1),
+        "client_cpu_ms": round(sum(r.cpu for r in phase.results) / max(1, phase.ok) * 1000, 1),
+        "machine_busy": round(phase.machine_busy * 100),
     }
     print(
         f"{phase.label}: {row['orders']} orders in {row['seconds']} s = "
         f"{row['orders_per_s']} orders/s; p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms, "
-        f"p99 {row['p99_ms']} ms; {row['cofunded']} co-funded; errors {row['errors']} {others}",
+        f"p99 {row['p99_ms']} ms; {row['cofunded']} co-funded; errors {row['errors']} {others}\n"
+        f"  CPU per order: gunicorn {row['app_cpu_ms']} ms, PostgreSQL {row['db_cpu_ms']} ms, "
+        f"clients {row['client_cpu_ms']} ms; machine {row['machine_busy']} % busy",
         flush=True,
     )
     for r in phase.results:
@@ -348,15 +480,18 @@ def report_phase(phase: Phase) -> dict[str, object]:
 
 def quote_latencies(base: str, token: str, order_ids: list[int], count: int) -> list[float]:
     times = []
-    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client:
-        for i in range(count):
-            order_id = order_ids[i % len(order_ids)]
-            t0 = time.perf_counter()
-            response = client.get(f"/api/v1/tasking-requests/{order_id}/quote.pdf")
-            took = time.perf_counter() - t0
-            if response.status_code != 200 or not response.content.startswith(b"%PDF"):
-                raise SystemExit(f"quote.pdf of order {order_id}: {response.status_code}")
-            times.append(took)
+    client = Http(base, token)
+    for i in range(count):
+        order_id = order_ids[i % len(order_ids)]
+        t0 = time.perf_counter()
+        status, content, _type = client.request(
+            "GET", f"/api/v1/tasking-requests/{order_id}/quote.pdf"
+        )
+        took = time.perf_counter() - t0
+        if status != 200 or not content.startswith(b"%PDF"):
+            raise SystemExit(f"quote.pdf of order {order_id}: {status}")
+        times.append(took)
+    client.close()
     return sorted(times)
 
 
@@ -461,6 +596,31 @@ def check_invariants(url: str) -> tuple[dict[str, int], dict[str, object]]:
 # --- main ------------------------------------------------------------------
 
 
+def calibrate(url: str, name: str, args: argparse.Namespace, log: Path) -> dict[str, object]:
+    """The issue's reference: bare Flask locking one row and inserting one, same settings."""
+    from bench.orders.bare import SCHEMA
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://", 1)) as conn:
+        conn.execute(SCHEMA)
+    port = free_port()
+    server = start_gunicorn(
+        url, port, args.workers, args.worker_class, args.threads, log, "bare:app", "/"
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        meter = CpuMeter(server.pid, url, name)
+        run_phase("warm-up", base, [["-"]] * args.clients, 1.0, 0, path="/bare")
+        phase = run_phase(
+            "bare endpoint (reference)", base, [["-"]] * args.clients, 10.0, 0, meter, "/bare"
+        )
+        return report_phase(phase)
+    finally:
+        stop_gunicorn(server)
+
+
+PHASES = ("bare", "one-token", "one-entity", "scarce", "many")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=16)
@@ -472,73 +632,109 @@ def main() -> None:
     parser.add_argument("--quotes", type=int, default=100)
     parser.add_argument("--cancels", type=int, default=200)
     parser.add_argument(
-        "--hot-allowance",
+        "--scarce-allowance",
         type=Decimal,
-        default=Decimal("600000"),
-        help="free km² of the hot entity (about 3,000 orders of 196 km²)",
+        default=Decimal("5880"),
+        help="free km² of the entity whose allowance runs out (30 orders of 196 km²)",
     )
-    parser.add_argument("--skip", default="", help="comma-separated phases to skip: one,many")
+    parser.add_argument("--phases", default=",".join(PHASES), help=", ".join(PHASES))
     args = parser.parse_args()
-    skip = set(filter(None, args.skip.split(",")))
+    phases = set(filter(None, args.phases.split(",")))
 
     name = unique_db_name("orders")
     url = create_database(name)
     gunicorn = None
     failed = False
+    rows: list[dict[str, object]] = []
     try:
         config = alembic_config(url)
         config.attributes["configure_logging"] = False
         command.upgrade(config, "heads")
-        seeded = seed(url, args.entities, args.hot_allowance, Decimal("1000"))
+        seeded = seed(url, args.clients, args.entities, args.scarce_allowance)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "gunicorn.log"
+            if "bare" in phases:  # the reference endpoint, same server settings and clients
+                rows.append(calibrate(url, name, args, Path(tmp) / "bare.log"))
             gunicorn = start_gunicorn(url, port, args.workers, args.worker_class, args.threads, log)
             print(
-                f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads, "
-                f"{args.clients} clients, {args.duration:.0f} s per phase",
+                f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads; "
+                f"{args.clients} clients, {args.duration:.0f} s per phase; "
+                f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
+            meter = CpuMeter(gunicorn.pid, url, name)
             # Warm-up: every worker imports, connects and renders once.
             run_phase("warm-up", base, [seeded.many[-1:]] * args.clients, 2.0, 9_000_000)
-            rows = []
-            hot = None
-            if "one" not in skip:
-                hot = run_phase("one entity", base, [[seeded.hot]] * args.clients, args.duration, 0)
-                rows.append(report_phase(hot))
-            if "many" not in skip:
+            hot_ids: list[int] = []
+            cofunded: list[int] = []
+            quote_token = seeded.scarce[0]
+            if "one-token" in phases:  # 16 clients, one user's token, one entity
+                phase = run_phase(
+                    "one entity, one token",
+                    base,
+                    [seeded.hot[:1]] * args.clients,
+                    args.duration,
+                    0,
+                    meter,
+                )
+                rows.append(report_phase(phase))
+                hot_ids += [i for r in phase.results for i, _c in r.created]
+            if "one-entity" in phases:  # 16 clients, 16 users of one entity
+                phase = run_phase(
+                    "one entity, 16 users",
+                    base,
+                    [[t] for t in seeded.hot[: args.clients]],
+                    args.duration,
+                    1_000_000,
+                    meter,
+                )
+                rows.append(report_phase(phase))
+                hot_ids += [i for r in phase.results for i, _c in r.created]
+            if "scarce" in phases:  # the allowance runs out under full concurrency
+                phase = run_phase(
+                    "one entity, allowance runs out",
+                    base,
+                    [[t] for t in seeded.scarce[: args.clients]],
+                    min(args.duration, 5.0),
+                    2_000_000,
+                    meter,
+                )
+                rows.append(report_phase(phase))
+                cofunded += [i for r in phase.results for i, c in r.created if Decimal(c) > 0]
+            if "many" in phases:  # 16 clients spread over the other entities
                 sets = [seeded.many[i :: args.clients] for i in range(args.clients)]
-                many = run_phase("many entities", base, sets, args.duration, 5_000_000)
-                rows.append(report_phase(many))
-            # Quotes: co-funded orders of the hot entity (or of the small one).
-            if hot is not None:
-                cofunded = [i for r in hot.results for i, c in r.created if Decimal(c) > 0]
-                quote_token = seeded.hot
-            else:
-                cofunded, quote_token = [], seeded.many[0]
-            if not cofunded:
-                one = submit_loop(base, [seeded.many[0]] * 1, time.time(), 2.0, 8_000_000)
+                phase = run_phase(
+                    f"{args.entities} entities", base, sets, args.duration, 5_000_000, meter
+                )
+                rows.append(report_phase(phase))
+            if not cofunded:  # the small-allowance entity: its orders soon are co-funded
+                one = submit_loop(base, seeded.many[:1], time.time(), 3.0, 8_000_000)
                 cofunded = [i for i, c in one.created if Decimal(c) > 0]
                 quote_token = seeded.many[0]
             times = quote_latencies(base, quote_token, cofunded[-50:], args.quotes)
             print(
-                f"quote.pdf: {len(times)} requests, p50 {statistics.median(times) * 1000:.1f} ms, "
+                f"quote.pdf: {len(times)} requests one after another, "
+                f"p50 {statistics.median(times) * 1000:.1f} ms, "
                 f"p95 {percentile(times, 0.95) * 1000:.1f} ms",
                 flush=True,
             )
-            if hot is not None and args.cancels:
-                ids = sorted(i for r in hot.results for i, _c in r.created)[: args.cancels]
+            if hot_ids and args.cancels:
+                ids = sorted(hot_ids)[: args.cancels]
                 per = [ids[i :: min(8, args.clients)] for i in range(min(8, args.clients))]
                 started = time.perf_counter()
                 with ProcessPoolExecutor(max_workers=len(per)) as pool:
                     cancels = list(
-                        pool.map(cancel_loop, [base] * len(per), [seeded.hot] * len(per), per)
+                        pool.map(cancel_loop, [base] * len(per), [seeded.hot[0]] * len(per), per)
                     )
                 took = time.perf_counter() - started
                 done = sum(len(r.latencies) for r in cancels)
                 bad = sum(v for r in cancels for k, v in r.statuses.items() if k != "200")
-                print(f"cancel: {done} orders cancelled in {took:.1f} s, errors {bad}", flush=True)
+                print(
+                    f"cancel: {done} orders cancelled by 8 clients in {took:.1f} s, errors {bad}",
+                    flush=True,
+                )
                 failed |= bad > 0
             stop_gunicorn(gunicorn)
             server_log = log.read_text(errors="replace")
