@@ -3,25 +3,27 @@
     .venv/bin/python bench/orders/run.py [--clients 16] [--duration 20] [--workers 4]
 
 Creates a scratch database (dropped at the end) on the server of DATABASE_URL
-(default: the development server), migrates it, seeds entities (one user,
-their Referent, with an API token each) and their tasking allowances, starts
-the app under gunicorn on a free port of 127.0.0.1, then:
+(default: the development server), migrates it, seeds entities (users with an
+API token each, the first a Referent) and their tasking allowances, and then:
 
-  a. `--clients` processes submit tasking requests against ONE entity for
-     `--duration` seconds (the hottest case: every submission locks the same
-     ledger account row); its allowance runs out part-way, so the later
-     orders are co-funded and quoted;
-  b. the same against `--entities` entities (each client cycles over them);
-  c. `--quotes` quote PDFs of co-funded orders, one client, one after another;
-  d. a short cancellation phase (releases run while others still reserve);
-  e. the ledger invariants, in SQL: every account's entries sum to its
-     balance as `quota.balances` reports it; no available account's running
-     sum (entries in id order) ever goes below zero; per order, its reserve,
-     release and consume postings net to its free part; the trial balance
-     is zero.
+  bare        the issue's reference endpoint (bare.py: lock one row, insert
+              one) under the same gunicorn settings and clients, 10 s;
+  one-token   `--clients` client processes, one user's token, ONE entity;
+  one-entity  the same entity, one user (and token) per client;
+  scarce      an entity whose allowance runs out under full concurrency (its
+              later orders are co-funded and quoted), 5 s at most;
+  many        the clients spread over `--entities` entities;
+then `--quotes` quote PDFs one after another, `--cancels` cancellations by 8
+clients, and the ledger invariants in SQL: every transaction and the trial
+balance sum to zero; every account's entries sum to what `quota.balances`
+reports; no available account's running sum (entries in id order) ever goes
+below zero; per order, one reserve posting, free + co-funded = charged, and
+held + consumed + released = its free part; a cancelled order holds nothing.
 
-Then gunicorn is stopped and the database dropped. Exits 1 on an invariant
-violation. Only 127.0.0.1 is contacted; every loop is bounded in time.
+For each load phase: orders/s, p50/p95/p99 latency, error statuses, and the
+CPU per order of gunicorn, of the database's backends and of the clients.
+Exits 1 on an invariant violation or a non-201. Only 127.0.0.1 is contacted;
+every loop is bounded in time. See README.md beside this file.
 """
 
 from __future__ import annotations
