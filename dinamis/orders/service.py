@@ -139,6 +139,15 @@ def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
     return area
 
 
+def new_order(**fields: Any) -> Order:
+    """A new order, its collections known to be empty.
+
+    Saying so up front spares the four SELECTs (events, quotes, deliveries,
+    items) that reading them back, as the API's answer does, would emit.
+    """
+    return Order(events=[], quotes=[], deliveries=[], items=[], **fields)
+
+
 def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None = None) -> Order:
     """Create and submit a tasking request; reserve its free part, quote the rest."""
     if not can_order(actor):
@@ -150,7 +159,7 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
     today = today or dt.date.today()
     area = check_tasking(request, today)
     charged = quota.km2(area * Mode.FACTOR[request.mode])
-    order = Order(
+    order = new_order(
         kind=OrderKind.TASKING,
         status=Status.DRAFT,
         entity_id=actor.entity_id,

@@ -68,11 +68,6 @@ def get_account(
     if family not in Family.ALL:
         raise ServiceError(_("Unknown quota family: %(f)s.", f=family))
     session = db.session
-    session.execute(
-        insert(LedgerAccount)
-        .values(entity_id=entity_id, family=family, period=period, kind=kind)
-        .on_conflict_do_nothing(constraint="uq_ledger_accounts_key")
-    )
     query = select(LedgerAccount).where(
         LedgerAccount.entity_id.is_(None)
         if entity_id is None
@@ -83,7 +78,18 @@ def get_account(
     )
     if lock:
         query = query.with_for_update()
-    account = session.scalars(query).one()
+    # Most accounts exist already: look first, create only when missing (one
+    # statement instead of two on the hot path). A concurrent creator makes
+    # the insert wait on the unique key, then do nothing; the second look
+    # finds the row either way.
+    account = session.scalars(query).one_or_none()
+    if account is None:
+        session.execute(
+            insert(LedgerAccount)
+            .values(entity_id=entity_id, family=family, period=period, kind=kind)
+            .on_conflict_do_nothing(constraint="uq_ledger_accounts_key")
+        )
+        account = session.scalars(query).one()
     return account
 
 
@@ -105,11 +111,20 @@ def _post(
     reason: str | None = None,
     reference: str | None = None,
     actor_id: int | None = None,
+    key_checked: bool = False,
 ) -> LedgerTransaction:
-    """Post one transaction: each move takes `amount` from one account to another."""
+    """Post one transaction: each move takes `amount` from one account to another.
+
+    `key_checked`: the caller has just looked the key up (under the account
+    lock) and found nothing, so it is not looked up again.
+    """
     session = db.session
-    existing = session.scalar(
-        select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
+    existing = (
+        None
+        if key_checked
+        else session.scalar(
+            select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
+        )
     )
     if existing is not None:
         if existing.kind != kind or existing.reference != reference:
@@ -266,6 +281,7 @@ def reserve(entity: Entity, family: str, period: str, charged: Decimal, referenc
         key,
         [(available, reserved, free)] if free > 0 else [],
         reference=reference,
+        key_checked=True,
     )
     return Split(free=free, cofunded=charged - free)
 

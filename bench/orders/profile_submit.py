@@ -1,0 +1,241 @@
+"""Profile one tasking submission in-process (Flask test client, cProfile).
+
+    .venv/bin/python bench/orders/profile_submit.py [--requests 200] [--sort tottime]
+
+Scratch database as in run.py (dropped at the end); one entity, one token.
+Prints the mean wall time of a submission and the top functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from alembic import command
+
+from bench.orders.run import SECRET, seed, tasking_body
+from dinamis import create_app
+from dinamis.core.migrate import alembic_config
+from tests.conftest import create_database, drop_database, unique_db_name
+
+
+def hold_times(app: object, client: object, headers: dict[str, str], path: str, n: int) -> None:
+    """Mean time from taking a row lock (the token's UPDATE, the ledger's FOR UPDATE)
+    to the request's commit, against the whole request: the part that requests on
+    the same token or entity cannot overlap."""
+    from sqlalchemy import event
+
+    from dinamis.extensions import db
+
+    marks: list[tuple[str, float]] = []
+
+    def on_execute(_c, _cur, statement, _p, _ctx, _m):  # type: ignore[no-untyped-def]
+        if statement.startswith("UPDATE api_tokens"):
+            marks.append(("token", time.perf_counter()))
+        elif "FOR UPDATE" in statement and "ledger_accounts" in statement:
+            marks.append(("ledger", time.perf_counter()))
+        else:
+            marks.append(("statement", time.perf_counter()))
+
+    def on_commit(_conn):  # type: ignore[no-untyped-def]
+        marks.append(("commit", time.perf_counter()))
+
+    event.listen(db.engine, "before_cursor_execute", on_execute)
+    event.listen(db.engine, "commit", on_commit)
+    token = ledger = total = 0.0
+    for i in range(n):
+        marks.clear()
+        t0 = time.perf_counter()
+        client.post(path, json=tasking_body(50_000 + i), headers=headers)  # type: ignore[attr-defined]
+        t1 = time.perf_counter()
+        total += t1 - t0
+        first = {}
+        for kind, at in marks:
+            first.setdefault(kind, at)
+        # The commit event fires before COMMIT is sent: the lock ends with the next
+        # statement (the e-mail delivery, which starts after the commit) or the answer.
+        commit = next(at for kind, at in marks if kind == "commit")
+        after = [at for _k, at in marks if at > commit]
+        end = after[0] if after else t1
+        token += end - first.get("token", end)
+        ledger += end - first.get("ledger", end)
+    event.remove(db.engine, "before_cursor_execute", on_execute)
+    event.remove(db.engine, "commit", on_commit)
+    print(
+        f"row locks over {n} submissions: request {total / n * 1000:.2f} ms; token row held "
+        f"{token / n * 1000:.2f} ms; ledger account rows held {ledger / n * 1000:.2f} ms"
+    )
+
+
+def quote_times(client: object, token: str, n: int) -> None:
+    """quote.pdf of a co-funded order: wall and CPU per request, and the PDF rendering alone."""
+    from dinamis.core import pdf
+
+    headers = {"Authorization": f"Bearer {token}"}
+    order_id = None
+    for i in range(10):  # the entity's 1,000 km² run out after five orders
+        body = client.post(  # type: ignore[attr-defined]
+            "/api/v1/tasking-requests", json=tasking_body(70_000 + i), headers=headers
+        ).get_json()
+        if body["cofunded_km2"] != "0.00":
+            order_id = body["id"]
+    assert order_id is not None
+    rendering = []
+    real_render = pdf.render_pdf
+
+    def timed_render(*a: object, **kw: object) -> bytes:
+        t0 = time.perf_counter()
+        try:
+            return real_render(*a, **kw)  # type: ignore[arg-type]
+        finally:
+            rendering.append(time.perf_counter() - t0)
+
+    import dinamis.orders.pdf as orders_pdf
+
+    orders_pdf.render_pdf = timed_render  # type: ignore[assignment]
+    url = f"/api/v1/tasking-requests/{order_id}/quote.pdf"
+    client.get(url, headers=headers)  # type: ignore[attr-defined]
+    rendering.clear()
+    walls, cpus = [], []
+    for _ in range(n):
+        t0, c0 = time.perf_counter(), time.process_time()
+        response = client.get(url, headers=headers)  # type: ignore[attr-defined]
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        assert response.status_code == 200 and response.data.startswith(b"%PDF")
+    walls.sort()
+    cpus.sort()
+    rendering.sort()
+    captured: list[str] = []
+    real_html = pdf.HTML
+
+    def capture(string: str) -> object:
+        captured.append(string)
+        return real_html(string=string)
+
+    pdf.HTML = capture  # type: ignore[assignment,misc]
+    client.get(url, headers=headers)  # type: ignore[attr-defined]
+    pdf.HTML = real_html  # type: ignore[misc]
+    html = captured[0]
+    variants = {
+        "the quote as rendered": html,
+        "without the AOI drawing (SVG)": html[: html.index("<svg")]
+        + html[html.index("</svg>") + 6 :],
+        "without the page footer (@bottom-center)": html.replace("@bottom-center", "@x-none"),
+    }
+    profile = cProfile.Profile(time.process_time)
+    profile.enable()
+    for _ in range(5):
+        real_html(string=html).write_pdf()
+    profile.disable()
+    profile.dump_stats(str(Path(tempfile.gettempdir()) / "orders-quote.prof"))
+    for label, variant in variants.items():
+        times = []
+        for _ in range(max(5, n // 4)):
+            c0 = time.process_time()
+            real_html(string=variant).write_pdf()
+            times.append(time.process_time() - c0)
+        times.sort()
+        print(f"  WeasyPrint CPU p50, {label}: {times[len(times) // 2] * 1000:.1f} ms")
+    print(
+        f"quote.pdf in-process over {n}: wall p50 {walls[n // 2] * 1000:.1f} ms, "
+        f"CPU p50 {cpus[n // 2] * 1000:.1f} ms, of which WeasyPrint (HTML to PDF) "
+        f"p50 {rendering[n // 2] * 1000:.1f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--top", type=int, default=45)
+    parser.add_argument("--path", default="/api/v1/tasking-requests")
+    parser.add_argument("--sql", action="store_true", help="print the SQL of one submission")
+    parser.add_argument("--cpu", action="store_true", help="profile CPU time, not wall time")
+    parser.add_argument("--quote", action="store_true", help="time quote.pdf instead")
+    parser.add_argument(
+        "--locks", action="store_true", help="how long a submission holds its row locks"
+    )
+    args = parser.parse_args()
+    name = unique_db_name("orders_profile")
+    url = create_database(name)
+    try:
+        config = alembic_config(url)
+        config.attributes["configure_logging"] = False
+        command.upgrade(config, "heads")
+        seeded = seed(url, 1, 1, Decimal("1000"))
+        app = create_app(
+            {
+                "database_url": url,
+                "log_level": "WARNING",
+                "log_json": False,
+                "secret_key": SECRET,
+                "ratelimit_enabled": False,
+            }
+        )
+        client = app.test_client()
+        headers = {"Authorization": f"Bearer {seeded.hot[0]}"}
+        for n in range(20):  # warm-up
+            assert client.post(args.path, json=tasking_body(n), headers=headers).status_code == 201
+        if args.quote:
+            quote_times(client, seeded.scarce[0], args.requests)
+            return
+        if args.sql:
+            from sqlalchemy import event
+
+            from dinamis.extensions import db
+
+            statements: list[str] = []
+
+            def log(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+                statements.append(" ".join(statement.split())[:160])
+
+            event.listen(db.engine, "before_cursor_execute", log)
+            client.post(args.path, json=tasking_body(999), headers=headers)
+            event.remove(db.engine, "before_cursor_execute", log)
+            print(f"{len(statements)} statements in one submission:")
+            for n, statement in enumerate(statements, 1):
+                print(f"{n:3} {statement}")
+        if args.locks:
+            hold_times(app, client, headers, args.path, args.requests)
+        cpu, wall = time.process_time(), time.perf_counter()
+        for n in range(args.requests):
+            client.post(args.path, json=tasking_body(n), headers=headers)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(
+            f"{args.requests} submissions unprofiled: {wall / args.requests * 1000:.2f} ms wall, "
+            f"{cpu / args.requests * 1000:.2f} ms CPU of this process each"
+        )
+        profile = cProfile.Profile(time.process_time if args.cpu else time.perf_counter)
+        started = time.perf_counter()
+        profile.enable()
+        for n in range(args.requests):
+            response = client.post(args.path, json=tasking_body(n), headers=headers)
+            assert response.status_code == 201, response.text
+        profile.disable()
+        took = time.perf_counter() - started
+        calls = pstats.Stats(profile).total_calls  # type: ignore[attr-defined]
+        print(
+            f"{args.requests} submissions, {took / args.requests * 1000:.2f} ms each (profiled), "
+            f"{calls / args.requests:,.0f} Python function calls each"
+        )
+        profile.dump_stats(str(Path(tempfile.gettempdir()) / "orders-submit.prof"))
+        pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+    finally:
+        from dinamis.extensions import db
+
+        if db.engine is not None:
+            db.engine.dispose()
+        drop_database(name)
+
+
+if __name__ == "__main__":
+    main()
