@@ -36,6 +36,9 @@ class MailSettings:
     sender: str = "Dinamis <no-reply@dinamis.test>"
     timeout: float = 10.0
     max_attempts: int = 8
+    # True: a request delivers its own messages once committed (simple setups);
+    # False: only the `dinamis mail send --loop` worker does, so requests never wait on SMTP.
+    deliver_in_request: bool = True
 
 
 @dataclass(frozen=True)
@@ -298,6 +301,9 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         sender=get("DINAMIS_MAIL_SENDER", MailSettings.sender),
         timeout=_float("DINAMIS_MAIL_TIMEOUT", get("DINAMIS_MAIL_TIMEOUT", "10")),
         max_attempts=_int("DINAMIS_MAIL_MAX_ATTEMPTS", get("DINAMIS_MAIL_MAX_ATTEMPTS", "8")),
+        deliver_in_request=_bool(
+            "DINAMIS_MAIL_DELIVER_IN_REQUEST", get("DINAMIS_MAIL_DELIVER_IN_REQUEST", "true")
+        ),
     )
     order_defaults = OrderSettings()
     orders = OrderSettings(

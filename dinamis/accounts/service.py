@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
@@ -10,7 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dinamis.accounts.models import ApiToken, EntityRole, Role, User, UserStatus, new_session_token
 from dinamis.accounts.permissions import can_manage_token
@@ -262,6 +263,9 @@ def revoke_api_token(user: User, token_id: int) -> ApiToken:
     return token
 
 
+TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
+
+
 def user_for_api_token(clear: str) -> User | None:
     """The active user holding this active token, or None."""
     if not clear.startswith(TOKEN_PREFIX):
@@ -271,5 +275,9 @@ def user_for_api_token(clear: str) -> User | None:
     )
     if token is None or not token.user.is_active:
         return None
-    token.last_used_at = func.now()  # type: ignore[assignment]
+    # At most once a minute: writing it on every call would lock the token's row until
+    # each request commits, and serialise the requests of one client.
+    now = dt.datetime.now(dt.UTC)
+    if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        token.last_used_at = now
     return token.user

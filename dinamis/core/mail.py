@@ -115,7 +115,8 @@ def queue_mail(
     db.session.add(message)
     db.session.flush()
     message_id = message.id
-    after_commit(lambda: deliver_ids([message_id]))
+    if current_app.config["DINAMIS_SETTINGS"].mail.deliver_in_request:
+        after_commit(lambda: deliver_ids([message_id]))
     return message
 
 

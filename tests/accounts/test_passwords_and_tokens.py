@@ -196,3 +196,45 @@ def test_language_switch_sticks_to_the_user(app, client, cast):
 def test_english_browser_gets_english(client):
     page = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
     assert 'lang="en"' in page and "Sign in" in page
+
+
+def test_token_use_is_recorded_at_most_once_a_minute(app, cast):
+    import datetime as dt
+
+    from dinamis.accounts import service as accounts_service
+    from dinamis.core.transaction import commit as commit_now
+
+    with app.app_context():
+        user = accounts_service.get_user_by_email(cast.user_a)
+        token, clear = accounts_service.create_api_token(user, "t")
+        assert accounts_service.user_for_api_token(clear) is not None
+        first = token.last_used_at
+        assert first is not None
+        accounts_service.user_for_api_token(clear)
+        assert token.last_used_at == first  # no write, no row lock, within the minute
+        token.last_used_at = first - dt.timedelta(minutes=2)
+        accounts_service.user_for_api_token(clear)
+        assert token.last_used_at > first
+        commit_now()
+
+
+def test_mail_left_to_the_worker_when_configured(app, client, cast, monkeypatch):
+    from dataclasses import replace
+
+    from sqlalchemy import select
+
+    from dinamis.core.mail import OutboxMessage, queue_mail
+    from dinamis.core.transaction import commit as commit_now
+    from dinamis.extensions import db
+
+    settings = app.config["DINAMIS_SETTINGS"]
+    monkeypatch.setitem(
+        app.config,
+        "DINAMIS_SETTINGS",
+        replace(settings, mail=replace(settings.mail, deliver_in_request=False)),
+    )
+    with app.test_request_context():
+        message = queue_mail("someone@labo-a.test", "password_changed", user=None)
+        commit_now()
+        stored = db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message.id))
+        assert stored.sent_at is None  # waits for `dinamis mail send`
