@@ -189,6 +189,8 @@ def start_gunicorn(
         "DINAMIS_RATELIMIT_ENABLED": "false",
         "DINAMIS_LOG_LEVEL": "WARNING",
         "DINAMIS_LOG_JSON": "false",
+        # As recommended in production: the outbox worker sends the mail, not the request.
+        "DINAMIS_MAIL_DELIVER_IN_REQUEST": os.environ.get("BENCH_MAIL_IN_REQUEST", "false"),
     }
     argv = [
         sys.executable,
