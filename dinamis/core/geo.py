@@ -8,6 +8,7 @@ import json
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import shapely
 from flask_babel import gettext as _
 from pyproj import Geod
 from shapely import make_valid
@@ -147,14 +148,29 @@ def split_antimeridian(geometry: MultiPolygon) -> MultiPolygon:
 
 
 def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
-    """A scene footprint: like an AOI, and split at the antimeridian when it crosses it."""
+    """A scene footprint: like an AOI, and split at the antimeridian when it crosses it.
+
+    A valid footprint (the bulk of an ingest) is read once; anything else goes
+    through `parse_aoi`, which repairs what it can and says what is wrong.
+    """
     data = json.loads(raw) if isinstance(raw, str) else raw
     if isinstance(data, dict) and data.get("type") in ("Polygon", "MultiPolygon"):
+        _check_rings(data)
         try:
             crude = shape(data)
-            polygons = list(getattr(crude, "geoms", [crude]))
-            if any(p.bounds[2] - p.bounds[0] > 180 for p in polygons):
-                return split_antimeridian(MultiPolygon(polygons))
         except (ValueError, TypeError, AttributeError, IndexError):
-            pass
+            return parse_aoi(data)  # says what is malformed
+        polygons = list(getattr(crude, "geoms", [crude]))
+        if any(p.bounds[2] - p.bounds[0] > 180 for p in polygons):
+            return split_antimeridian(MultiPolygon(polygons))
+        footprint = crude if isinstance(crude, MultiPolygon) else MultiPolygon(polygons)
+        minx, miny, maxx, maxy = footprint.bounds
+        if (
+            -180 <= minx <= maxx <= 180
+            and -90 <= miny <= maxy <= 90
+            and shapely.get_num_coordinates(footprint) <= MAX_VERTICES
+            and footprint.is_valid
+            and footprint.area > 0
+        ):
+            return footprint
     return parse_aoi(data)
