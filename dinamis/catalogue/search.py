@@ -301,23 +301,30 @@ def _short_query_settings() -> None:
     )
 
 
-def run(query: Query) -> tuple[list[Scene], int | None, str | None]:
-    """One page: the scenes, the number matched (None beyond MATCH_CAP) and the next token."""
+def run(query: Query, count: bool = True) -> tuple[list[Scene], int | None, str | None]:
+    """One page: the scenes, the number matched and the next token.
+
+    The number is None beyond MATCH_CAP. With `count=False` the matches are
+    not counted: the number is given only when the first page holds them all,
+    since counting thousands of spatial matches costs far more than the page.
+    """
     _short_query_settings()
     if query.filter is None:
-        return _run(query)
+        return _run(query, count)
     try:  # a filter can still meet a database refusal (an invalid polygon, say)
         with db.session.begin_nested():
-            return _run(query)
+            return _run(query, count)
     except (DataError, InternalError, ProgrammingError) as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else ""
         raise ServiceError(_("The filter could not be applied: %(e)s", e=reason[:200])) from None
 
 
-def _run(query: Query) -> tuple[list[Scene], int | None, str | None]:
+def _run(query: Query, count: bool) -> tuple[list[Scene], int | None, str | None]:
     statement = _filtered(query)
-    capped = statement.with_only_columns(literal(1)).limit(MATCH_CAP + 1).subquery()
-    matched = db.session.scalar(select(func.count()).select_from(capped)) or 0
+    matched: int | None = None
+    if count:
+        capped = statement.with_only_columns(literal(1)).limit(MATCH_CAP + 1).subquery()
+        matched = db.session.scalar(select(func.count()).select_from(capped)) or 0
     if query.after:
         statement = statement.where(_after(query, query.after))
     order = [
@@ -328,4 +335,6 @@ def _run(query: Query) -> tuple[list[Scene], int | None, str | None]:
     if len(rows) > query.limit:
         rows = rows[: query.limit]
         token = encode_token(query, rows[-1])
-    return rows, (matched if matched <= MATCH_CAP else None), token
+    if not count:
+        return rows, (len(rows) if token is None and not query.after else None), token
+    return rows, (matched if matched is not None and matched <= MATCH_CAP else None), token
