@@ -170,8 +170,9 @@ def drop(name: str) -> None:
 
 
 def analyse_and_size(name: str) -> int:
+    """VACUUM ANALYZE (statistics, and hint bits set once rather than by the first searches)."""
     with psycopg.connect(db_url(name), autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        conn.execute("VACUUM ANALYZE")
         row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         assert row is not None
         return int(row[0])
@@ -297,7 +298,8 @@ def servers(ours: str, theirs: str, workers: int, threads: int) -> list[Server]:
             "http://127.0.0.1:8082",
             [
                 str(PGSTAC_BIN / "uvicorn"),
-                "stac_fastapi.pgstac.app:app",
+                "stac_fastapi.pgstac.app:create_app",
+                "--factory",
                 "--host",
                 "127.0.0.1",
                 "--port",
