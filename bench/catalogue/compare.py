@@ -650,6 +650,11 @@ def main() -> None:
         results["versions"] = versions(ours)
         save()
     if "search" in phases:
+        commit = subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],  # noqa: S607
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         pair = servers(ours, theirs, args.workers, args.threads)
         logs = args.data / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -666,6 +671,7 @@ def main() -> None:
             "dinamis_server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads",
             "pgstac_server": "uvicorn, 1 worker, USE_API_HYDRATE=true",
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "dinamis_commit": commit,
         }
         save()
     if "report" in phases:
