@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -57,6 +58,8 @@ class Scene(Base):
         # The search's order (newest first, then id) within a collection, and overall.
         Index("ix_scenes_collection_datetime_id", "collection_id", "datetime", "id"),
         Index("ix_scenes_datetime_id", "datetime", "id"),
+        # The search's sort by cloud cover: NULLs as search.LOWEST_NUMBER, then the id.
+        Index("ix_scenes_cloud_cover_id", text("coalesce(cloud_cover, -1000000)"), "id"),
         CheckConstraint("cloud_cover IS NULL OR cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
     )
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from dinamis.catalogue import search
 from dinamis.catalogue.ingest import ingest
 from dinamis.core.transaction import commit
 from tests.catalogue.test_ingest import COLLECTION, item
@@ -84,9 +85,28 @@ def test_pagination_is_stable(client, scenes):
     assert len(seen) == 25 and len(set(seen)) == 25
     body = {"limit": 10}
     first = client.post("/stac/search", json=body).get_json()
+    assert "numberMatched" not in first  # not counted when the matches span pages
     nxt = next(link for link in first["links"] if link["rel"] == "next")
     second = client.post("/stac/search", json=nxt["body"]).get_json()
     assert not {f["id"] for f in first["features"]} & {f["id"] for f in second["features"]}
+
+
+@pytest.mark.parametrize("probe_rows", [3, 5000])
+@pytest.mark.parametrize("sortby", [None, "eo:cloud_cover", "-eo:cloud_cover"])
+def test_area_search_pages_whether_the_index_walk_holds_them_or_not(
+    client, scenes, monkeypatch, probe_rows, sortby
+):
+    monkeypatch.setattr(search, "PROBE_ROWS", probe_rows)
+    body: dict = {"bbox": [-5, 44, 3, 49], "limit": 4}
+    if sortby:
+        body["sortby"] = sortby
+    whole = client.post("/stac/search", json={**body, "limit": 100}).get_json()
+    seen = []
+    while body:
+        page = client.post("/stac/search", json=body).get_json()
+        seen += [f["id"] for f in page["features"]]
+        body = next((link["body"] for link in page["links"] if link["rel"] == "next"), None)
+    assert seen == [f["id"] for f in whole["features"]] and len(seen) == 25
 
 
 @pytest.mark.parametrize(

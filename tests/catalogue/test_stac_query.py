@@ -251,11 +251,15 @@ def test_queryables_document(client, varied):
     )
 
 
-def test_number_matched_is_left_out_beyond_the_cap(client, varied, monkeypatch):
-    assert client.get("/stac/search").get_json()["numberMatched"] == 12
+def test_number_matched_only_when_the_page_holds_every_match(client, varied, monkeypatch):
+    assert client.get("/stac/search?limit=100").get_json()["numberMatched"] == 12
+    paged = client.get("/stac/search?limit=5").get_json()
+    assert "numberMatched" not in paged and paged["numberReturned"] == 5
+    # The portal counts, up to the cap, then says "more than".
+    assert "12" in client.get("/catalogue/").get_data(as_text=True)
     monkeypatch.setattr(search, "MATCH_CAP", 5)
-    body = client.get("/stac/search").get_json()
-    assert "numberMatched" not in body and body["numberReturned"] == 10
+    page = client.get("/catalogue/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "More than 5 scenes match" in page
 
 
 def test_responses_validate_against_the_stac_schemas(client, varied):

@@ -1,0 +1,704 @@
+"""Dinamis's STAC API side by side with stac-fastapi-pgstac + pgstac, on the same data.
+
+    .venv/bin/python bench/catalogue/compare.py --scenes 1000000
+
+Phases (default: all of them, in this order):
+- load:   generate the catalogue (bench/catalogue/generate.py), load it into a
+          scratch Dinamis database (`dinamis db upgrade`, `dinamis catalogue
+          ingest`) and a scratch pgstac database (`pypgstac migrate`, `pypgstac
+          load`), timing both ingests; ANALYZE; `pg_database_size`.
+- search: start both servers (gunicorn for Dinamis, one uvicorn worker with
+          USE_API_HYDRATE=true for stac-fastapi-pgstac), check that both answer
+          each query alike, then time first pages and next pages (following the
+          `next` link) per query, the two servers interleaved query by query
+          with their order alternating, then requests/s with concurrent clients
+          for a mixed set, in alternating blocks.
+- report: print the markdown tables from the results file.
+- drop:   drop both scratch databases (and the pgstac roles `pypgstac migrate`
+          made, when nothing else uses them). Skipped with --keep.
+
+Results go to bench/catalogue/results/compare-<scenes>.json. The client is
+this process (threads on http.client, keep-alive), on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(HERE))
+
+import generate  # noqa: E402
+
+VENV_BIN = Path(sys.executable).parent
+PGSTAC_BIN = Path(os.environ.get("PGSTAC_VENV", "/work/pgstac-venv")) / "bin"
+PG_ROLES = ("pgstac_admin", "pgstac_ingest", "pgstac_read")
+
+FRANCE = [-5.2, 41.3, 9.6, 51.1]
+CLOUD_10_INCIDENCE_20 = {
+    "op": "and",
+    "args": [
+        {"op": "<=", "args": [{"property": "eo:cloud_cover"}, 10]},
+        {"op": "<=", "args": [{"property": "view:incidence_angle"}, 20]},
+    ],
+}
+# A département-sized polygon (roughly the Gironde), eleven vertices.
+GIRONDE = {
+    "type": "Polygon",
+    "coordinates": [
+        [
+            [-1.26, 45.57],
+            [-0.73, 45.45],
+            [-0.25, 45.11],
+            [0.30, 45.00],
+            [0.10, 44.60],
+            [0.05, 44.25],
+            [-0.35, 44.20],
+            [-0.95, 44.28],
+            [-1.25, 44.43],
+            [-1.20, 44.70],
+            [-1.26, 45.57],
+        ]
+    ],
+}
+
+
+def _year(year: int) -> str:
+    return f"{year}-01-01T00:00:00Z/{year}-12-31T23:59:59Z"
+
+
+# name -> (method, parameters, pages walked: the first, then `next` links)
+QUERIES: dict[str, tuple[str, dict[str, Any], int]] = {
+    "newest scenes, no filter": ("POST", {"limit": 20}, 5),
+    "small bbox (Toulouse), GET": ("GET", {"bbox": [1.35, 43.55, 1.55, 43.70], "limit": 20}, 5),
+    "France bbox + one year": ("POST", {"bbox": FRANCE, "datetime": _year(2023), "limit": 20}, 5),
+    "polygon (a département)": ("POST", {"intersects": GIRONDE, "limit": 20}, 5),
+    "Brittany + dates + collection + cloud/angle (CQL2)": (
+        "POST",
+        {
+            "bbox": [-5.0, 47.3, -1.0, 48.9],
+            "datetime": "2018-01-01T00:00:00Z/2024-12-31T23:59:59Z",
+            "collections": ["pleiades"],
+            "filter": CLOUD_10_INCIDENCE_20,
+            "filter-lang": "cql2-json",
+            "limit": 20,
+        },
+        5,
+    ),
+    "Alps + dates, sorted by cloud cover": (
+        "POST",
+        {
+            "bbox": [5.8, 44.8, 7.4, 46.2],
+            "datetime": "2022-01-01T00:00:00Z/2024-12-31T23:59:59Z",
+            "sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}],
+            "limit": 20,
+        },
+        5,
+    ),
+    "Africa box + cloud ≤ 20 (CQL2)": (
+        "POST",
+        {
+            "bbox": [-20.0, -35.0, 52.0, 38.0],
+            "filter": {"op": "<=", "args": [{"property": "eo:cloud_cover"}, 20]},
+            "filter-lang": "cql2-json",
+            "limit": 20,
+        },
+        5,
+    ),
+    "one collection, one year": (
+        "POST",
+        {"collections": ["pleiades-neo"], "datetime": _year(2024), "limit": 20},
+        5,
+    ),
+    "France bbox, 100 a page": ("POST", {"bbox": FRANCE, "limit": 100}, 5),
+    "deep pagination (Paris region, 30 pages)": (
+        "POST",
+        {"bbox": [1.4, 48.1, 3.6, 49.3], "limit": 20},
+        30,
+    ),
+}
+
+
+# --- the PostgreSQL side -------------------------------------------------------------------
+
+
+def server_url() -> str:
+    return os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+
+
+def db_url(name: str) -> str:
+    return f"{server_url()}/{name}"
+
+
+def admin() -> psycopg.Connection[Any]:
+    return psycopg.connect(db_url("postgres"), autocommit=True)
+
+
+def recreate(name: str) -> None:
+    with admin() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def drop(name: str) -> None:
+    with admin() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def analyse_and_size(name: str) -> int:
+    """VACUUM ANALYZE (statistics, and hint bits set once rather than by the first searches)."""
+    with psycopg.connect(db_url(name), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def run(command: list[str], env: dict[str, str] | None = None) -> float:
+    """Run a command to completion; its wall time in seconds, or exit with its output."""
+    started = time.perf_counter()
+    done = subprocess.run(  # noqa: S603
+        command, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
+    )
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"failed: {' '.join(command)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return took
+
+
+def dinamis_env(name: str) -> dict[str, str]:
+    url = db_url(name).replace("postgresql://", "postgresql+psycopg://", 1)
+    return {"DATABASE_URL": url, "DINAMIS_LOG_LEVEL": "WARNING", "DINAMIS_LOG_JSON": "false"}
+
+
+def load_dinamis(name: str, files: tuple[Path, Path]) -> dict[str, Any]:
+    recreate(name)
+    with psycopg.connect(db_url(name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    env = dinamis_env(name)
+    run([str(VENV_BIN / "dinamis"), "db", "upgrade"], env)
+    took = run([str(VENV_BIN / "dinamis"), "catalogue", "ingest", *map(str, files)], env)
+    return {"seconds": took, "bytes": analyse_and_size(name)}
+
+
+def load_pgstac(name: str, files: tuple[Path, Path], method: str) -> dict[str, Any]:
+    recreate(name)
+    dsn = db_url(name)
+    pypgstac = str(PGSTAC_BIN / "pypgstac")
+    run([pypgstac, "migrate", "--dsn", dsn])
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET search_path TO pgstac, public")
+        # Typed queryables, so that CQL2 compares these as numbers (no extra index:
+        # Dinamis has none on them either).
+        for prop in ("eo:cloud_cover", "view:incidence_angle"):
+            conn.execute(
+                "INSERT INTO pgstac.queryables (name, definition, property_wrapper)"
+                " VALUES (%s, %s, 'to_float')",
+                (prop, json.dumps({"type": "number"})),
+            )
+    took = run([pypgstac, "load", "collections", str(files[0]), "--dsn", dsn, "--method", method])
+    took += run([pypgstac, "load", "items", str(files[1]), "--dsn", dsn, "--method", method])
+    return {"seconds": took, "bytes": analyse_and_size(name), "method": method}
+
+
+def count_rows(ours: str, theirs: str) -> dict[str, int]:
+    with psycopg.connect(db_url(ours)) as conn:
+        mine = conn.execute("SELECT count(*) FROM scenes").fetchone()
+    with psycopg.connect(db_url(theirs)) as conn:
+        other = conn.execute("SELECT count(*) FROM pgstac.items").fetchone()
+    assert mine is not None and other is not None
+    return {"dinamis": int(mine[0]), "pgstac": int(other[0])}
+
+
+# --- the servers -----------------------------------------------------------------------------
+
+
+class Server:
+    def __init__(self, label: str, base: str, command: list[str], env: dict[str, str]) -> None:
+        self.label, self.base, self.command, self.env = label, base, command, env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, log: Path) -> None:
+        with log.open("wb") as out:
+            self.process = subprocess.Popen(  # noqa: S603
+                self.command,
+                env={**os.environ, **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=ROOT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with suppress(OSError, http.client.HTTPException):
+                status, _body, _t = Client(self.base).call("GET", self.base)
+                if status == 200:
+                    return
+            if self.process.poll() is not None:
+                sys.exit(f"{self.label} did not start; see {log}")
+            time.sleep(0.5)
+        sys.exit(f"{self.label} did not answer within 60 s; see {log}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def servers(ours: str, theirs: str, workers: int, threads: int) -> list[Server]:
+    return [
+        Server(
+            "dinamis",
+            "http://127.0.0.1:8081/stac",
+            [
+                str(VENV_BIN / "gunicorn"),
+                "--chdir",
+                str(HERE),
+                "-k",
+                "gthread",
+                "-w",
+                str(workers),
+                "--threads",
+                str(threads),
+                "-b",
+                "127.0.0.1:8081",
+                "wsgi:app",
+            ],
+            {**dinamis_env(ours), "DINAMIS_BASE_URL": "http://127.0.0.1:8081"},
+        ),
+        Server(
+            "pgstac",
+            "http://127.0.0.1:8082",
+            [
+                str(PGSTAC_BIN / "uvicorn"),
+                "stac_fastapi.pgstac.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "8082",
+                "--workers",
+                "1",
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            {
+                "PGUSER": "postgres",
+                "PGPASSWORD": "postgres",  # trust authentication: not checked
+                "PGHOST": "127.0.0.1",
+                "PGPORT": "5432",
+                "PGDATABASE": theirs,
+                "USE_API_HYDRATE": "true",
+            },
+        ),
+    ]
+
+
+@contextmanager
+def running(pair: list[Server], logs: Path) -> Iterator[None]:
+    try:
+        for server in pair:
+            server.start(logs / f"{server.label}.log")
+        yield
+    finally:
+        for server in pair:
+            server.stop()
+
+
+# --- the client ------------------------------------------------------------------------------
+
+
+class Client:
+    """One keep-alive connection to one server; reconnects when the server closes it."""
+
+    def __init__(self, base: str) -> None:
+        self.parts = urllib.parse.urlsplit(base)
+        self.conn: http.client.HTTPConnection | None = None
+
+    def call(self, method: str, url: str, body: Any = None) -> tuple[int, bytes, float]:
+        target = urllib.parse.urlsplit(url)
+        path = (target.path or "/") + (f"?{target.query}" if target.query else "")
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Accept": "application/geo+json, application/json"}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(
+                    self.parts.hostname or "", self.parts.port, timeout=120
+                )
+            started = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                data = response.read()
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                self.conn = None
+                if attempt == 2:
+                    raise
+                continue
+            took = time.perf_counter() - started
+            if response.getheader("Connection", "").lower() == "close":
+                self.conn.close()
+                self.conn = None
+            return response.status, data, took
+        raise AssertionError("unreachable")
+
+
+def first_request(base: str, method: str, params: dict[str, Any]) -> tuple[str, str, Any]:
+    if method == "POST":
+        return "POST", base + "/search", params
+    flat = {k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in params.items()}
+    return "GET", base + "/search?" + urllib.parse.urlencode(flat), None
+
+
+def next_request(page: dict[str, Any], previous: Any) -> tuple[str, str, Any] | None:
+    for link in page.get("links", []):
+        if link.get("rel") == "next":
+            method = link.get("method", "GET").upper()
+            body = link.get("body")
+            if method == "POST" and link.get("merge") and isinstance(previous, dict):
+                body = {**previous, **(body or {})}
+            return method, link["href"], body
+    return None
+
+
+def walk(client: Client, base: str, method: str, params: dict[str, Any], pages: int) -> list[Any]:
+    """Request the first page and follow `next` up to `pages` pages: [(seconds, ids), ...]."""
+    request: tuple[str, str, Any] | None = first_request(base, method, params)
+    result = []
+    while request is not None and len(result) < pages:
+        status, data, took = client.call(*request)
+        if status != 200:
+            raise RuntimeError(f"{base}: HTTP {status} {data[:300]!r} for {request}")
+        page = json.loads(data)
+        result.append((took, [f["id"] for f in page["features"]]))
+        request = next_request(page, request[2])
+    return result
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def latency(pair: list[Server], rounds: int) -> dict[str, Any]:
+    """Per query, first and next page times, the servers interleaved query by query."""
+    clients = {s.label: Client(s.base) for s in pair}
+    times: dict[str, dict[str, dict[str, list[float]]]] = {
+        q: {s.label: {"first": [], "next": []} for s in pair} for q in QUERIES
+    }
+    checks: dict[str, Any] = {}
+    for number in range(rounds + 1):  # round 0 warms up and compares the answers
+        for index, (name, (method, params, pages)) in enumerate(QUERIES.items()):
+            order = pair if (number + index) % 2 == 0 else pair[::-1]
+            walked = {s.label: walk(clients[s.label], s.base, method, params, pages) for s in order}
+            if number == 0:
+                checks[name] = _compare(walked)
+                continue
+            for label, pages_seen in walked.items():
+                times[name][label]["first"].append(pages_seen[0][0])
+                times[name][label]["next"].extend(t for t, _ids in pages_seen[1:])
+        print(f"round {number}/{rounds} done", file=sys.stderr)
+    return {"times": times, "checks": checks}
+
+
+def _compare(walked: dict[str, list[Any]]) -> dict[str, Any]:
+    ours, theirs = walked["dinamis"], walked["pgstac"]
+    return {
+        "pages": [len(ours), len(theirs)],
+        "returned": [sum(len(ids) for _t, ids in ours), sum(len(ids) for _t, ids in theirs)],
+        "same_first_page": ours[0][1] == theirs[0][1],
+        "same_first_page_set": sorted(ours[0][1]) == sorted(theirs[0][1]),
+        "same_all_pages": [ids for _t, ids in ours] == [ids for _t, ids in theirs],
+    }
+
+
+def throughput(pair: list[Server], clients: int, seconds: float, blocks: int) -> dict[str, Any]:
+    """Requests/s with `clients` threads, each asking a first page and its next page in turn."""
+    mix = list(QUERIES.values())
+    result: dict[str, Any] = {s.label: {"requests": 0, "seconds": 0.0, "errors": 0} for s in pair}
+    samples: dict[str, list[float]] = {s.label: [] for s in pair}
+    for block in range(blocks):
+        for server in pair if block % 2 == 0 else pair[::-1]:
+            counts = [0] * clients
+            errors = [0] * clients
+            lat: list[list[float]] = [[] for _ in range(clients)]
+            deadline = time.perf_counter() + seconds
+
+            def work(
+                k: int,
+                server: Server = server,
+                deadline: float = deadline,
+                counts: list[int] = counts,
+                errors: list[int] = errors,
+                lat: list[list[float]] = lat,
+            ) -> None:
+                client = Client(server.base)
+                turn = k
+                while time.perf_counter() < deadline:
+                    method, params, _pages = mix[turn % len(mix)]
+                    turn += 1
+                    try:
+                        for took, _ids in walk(client, server.base, method, params, 2):
+                            counts[k] += 1
+                            lat[k].append(took)
+                    except (RuntimeError, OSError, http.client.HTTPException):
+                        errors[k] += 1
+
+            started = time.perf_counter()
+            workers = [threading.Thread(target=work, args=(k,)) for k in range(clients)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            elapsed = time.perf_counter() - started
+            result[server.label]["requests"] += sum(counts)
+            result[server.label]["seconds"] += elapsed
+            result[server.label]["errors"] += sum(errors)
+            samples[server.label].extend(t for part in lat for t in part)
+            print(
+                f"throughput block {block + 1}/{blocks} {server.label}: "
+                f"{sum(counts) / elapsed:.1f} req/s",
+                file=sys.stderr,
+            )
+    for label, entry in result.items():
+        entry["per_second"] = entry["requests"] / entry["seconds"]
+        entry["p50"] = statistics.median(samples[label])
+        entry["p95"] = percentile(samples[label], 0.95)
+    return result
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def _ms(value: float) -> str:
+    return f"{value * 1000:,.0f}" if value >= 0.1 else f"{value * 1000:,.1f}"
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = []
+    ingest = results.get("ingest")
+    if ingest:
+        ours, theirs = ingest["dinamis"], ingest["pgstac"]
+        lines += [
+            f"Ingest of {results['scenes']:,} scenes "
+            f"(rows: Dinamis {ingest['rows']['dinamis']:,}, pgstac {ingest['rows']['pgstac']:,}):",
+            "",
+            "| | Dinamis | pgstac | ratio |",
+            "|---|---:|---:|---:|",
+            f"| ingest time (fastest of {len(ours.get('all_seconds', [0]))}) "
+            f"| {ours['seconds']:,.0f} s | {theirs['seconds']:,.0f} s "
+            f"| {ours['seconds'] / theirs['seconds']:.2f} |",
+            f"| scenes/s | {results['scenes'] / ours['seconds']:,.0f} "
+            f"| {results['scenes'] / theirs['seconds']:,.0f} | |",
+            f"| database size | {ours['bytes'] / 2**20:,.0f} MiB "
+            f"| {theirs['bytes'] / 2**20:,.0f} MiB | {ours['bytes'] / theirs['bytes']:.2f} |",
+            "",
+        ]
+    search = results.get("search")
+    if search:
+        times, checks = search["latency"]["times"], search["latency"]["checks"]
+        lines += [
+            "Latency in ms (client side, whole response read); first page and next pages "
+            f"(following `next`), {search['rounds']} interleaved rounds:",
+            "",
+            "| query | first p50 D / P | first p95 D / P | next p50 D / P | next p95 D / P "
+            "| D first / P first | D next / D first | P next / P first | same answer |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for name, by in times.items():
+            d, p = by["dinamis"], by["pgstac"]
+            cells = []
+            for kind in ("first", "next"):
+                for share in (0.5, 0.95):
+                    if d[kind] and p[kind]:
+                        cells.append(
+                            f"{_ms(percentile(d[kind], share))} / {_ms(percentile(p[kind], share))}"
+                        )
+                    else:
+                        cells.append("-")
+            ratios = [statistics.median(d["first"]) / statistics.median(p["first"])]
+            for side in (d, p):
+                ratios.append(
+                    statistics.median(side["next"]) / statistics.median(side["first"])
+                    if side["next"]
+                    else float("nan")
+                )
+            check = checks[name]
+            same = (
+                "same pages"
+                if check["same_all_pages"]
+                else "same page 1"
+                if check["same_first_page"]
+                else "same set on page 1"
+                if check["same_first_page_set"]
+                else f"differs ({check['returned'][0]} vs {check['returned'][1]} items)"
+            )
+            lines.append(
+                f"| {name} | {' | '.join(cells)} | "
+                + " | ".join(f"{r:.2f}" for r in ratios)
+                + f" | {same} |"
+            )
+        tp = search["throughput"]
+        d, p = tp["dinamis"], tp["pgstac"]
+        lines += [
+            "",
+            f"Throughput, {search['clients']} concurrent clients, mixed first and next pages, "
+            f"{search['blocks']} alternating blocks of {search['block_seconds']:.0f} s per server:",
+            "",
+            "| | Dinamis | pgstac | ratio |",
+            "|---|---:|---:|---:|",
+            f"| requests/s | {d['per_second']:.1f} | {p['per_second']:.1f} "
+            f"| {d['per_second'] / p['per_second']:.2f} |",
+            f"| latency p50 under load | {_ms(d['p50'])} ms | {_ms(p['p50'])} ms | |",
+            f"| latency p95 under load | {_ms(d['p95'])} ms | {_ms(p['p95'])} ms | |",
+            f"| errors | {d['errors']} | {p['errors']} | |",
+        ]
+    return "\n".join(lines)
+
+
+def versions(database: str) -> dict[str, str]:
+    out = subprocess.run(  # noqa: S603
+        [str(PGSTAC_BIN / "pip"), "list", "--format", "json"], capture_output=True, text=True
+    )
+    wanted = {"pypgstac", "stac-fastapi-pgstac", "stac-fastapi-api", "uvicorn", "fastapi"}
+    found = {p["name"]: p["version"] for p in json.loads(out.stdout) if p["name"] in wanted}
+    with psycopg.connect(db_url(database)) as conn:
+        row = conn.execute("SELECT version(), postgis_lib_version()").fetchone()
+    assert row is not None
+    found["postgresql"] = row[0].split(" on ")[0]
+    found["postgis"] = row[1]
+    found["python"] = platform.python_version()
+    found["cpus"] = str(os.cpu_count())
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenes", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--data", type=Path, default=Path("/tmp/dinamis-bench"))  # noqa: S108
+    parser.add_argument("--phase", action="append", choices=["load", "search", "report", "drop"])
+    parser.add_argument("--keep", action="store_true", help="keep the databases at the end")
+    parser.add_argument("--pgstac-method", default="insert_ignore")
+    parser.add_argument(
+        "--loads", type=int, default=1, help="loads of each, alternating; the fastest is kept"
+    )
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (Dinamis)")
+    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--block-seconds", type=float, default=20)
+    parser.add_argument("--blocks", type=int, default=4)
+    args = parser.parse_args()
+    phases = args.phase or ["load", "search", "report", "drop"]
+    if args.keep and "drop" in phases:
+        phases.remove("drop")
+    ours, theirs = f"bench_cmp_dinamis_{args.scenes}", f"bench_cmp_pgstac_{args.scenes}"
+    out = HERE / "results" / f"compare-{args.scenes}.json"
+    results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
+    results.update(scenes=args.scenes, seed=args.seed)
+
+    def save() -> None:
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=1) + "\n")
+
+    if "load" in phases:
+        data = args.data / f"{args.scenes}-{args.seed}"
+        files = (data / "collections.ndjson", data / "items.ndjson")
+        if not files[1].exists():
+            print(f"generating {args.scenes:,} scenes in {data}", file=sys.stderr)
+            generate.write(data, args.scenes, args.seed)
+        runs: dict[str, list[dict[str, Any]]] = {"dinamis": [], "pgstac": []}
+        for repeat in range(args.loads):  # alternating which goes first
+            for label in ("dinamis", "pgstac") if repeat % 2 == 0 else ("pgstac", "dinamis"):
+                print(f"loading {label}", file=sys.stderr)
+                if label == "dinamis":
+                    runs[label].append(load_dinamis(ours, files))
+                else:
+                    runs[label].append(load_pgstac(theirs, files, args.pgstac_method))
+                print(f"  {runs[label][-1]}", file=sys.stderr)
+        dinamis, pgstac = (
+            {
+                **min(runs[label], key=lambda run: run["seconds"]),
+                "all_seconds": [run["seconds"] for run in runs[label]],
+            }
+            for label in ("dinamis", "pgstac")
+        )
+        results["ingest"] = {
+            "dinamis": dinamis,
+            "pgstac": pgstac,
+            "rows": count_rows(ours, theirs),
+            "file_bytes": files[1].stat().st_size,
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        results["versions"] = versions(ours)
+        save()
+    if "search" in phases:
+        commit = subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],  # noqa: S607
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        pair = servers(ours, theirs, args.workers, args.threads)
+        logs = args.data / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with running(pair, logs):
+            lat = latency(pair, args.rounds)
+            tp = throughput(pair, args.clients, args.block_seconds, args.blocks)
+        results["search"] = {
+            "latency": lat,
+            "throughput": tp,
+            "rounds": args.rounds,
+            "clients": args.clients,
+            "blocks": args.blocks,
+            "block_seconds": args.block_seconds,
+            "dinamis_server": f"gunicorn gthread, {args.workers} workers x {args.threads} threads",
+            "pgstac_server": "uvicorn, 1 worker, USE_API_HYDRATE=true",
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "dinamis_commit": commit,
+        }
+        save()
+    if "report" in phases:
+        print(report(results))
+    if "drop" in phases:
+        drop(ours)
+        drop(theirs)
+        with admin() as conn:
+            for role in PG_ROLES:
+                with suppress(psycopg.Error):
+                    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+if __name__ == "__main__":
+    main()
