@@ -265,6 +265,14 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
     # search takes 0.1-1 s at a million scenes (the portal still counts, up to MATCH_CAP).
     scenes, matched, token = search.run(query, count=False)
     viewer = api_user()  # STAC clients authenticate with a bearer token, never the session
+    # One query for the page's collections (their access rules decide the asset links),
+    # instead of one lazy load per collection met; held here so that the session's
+    # weak identity map keeps them while the items are built.
+    held = list(
+        db.session.scalars(
+            select(Collection).where(Collection.id.in_({s.collection_id for s in scenes}))
+        )
+    )
     links = [{"rel": "self", "href": self_href, "type": "application/geo+json"}]
     if token:
         if request.method == "POST":
@@ -297,6 +305,7 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
     }
     if matched is not None:
         body["numberMatched"] = matched
+    del held
     return _json(body, media="application/geo+json")
 
 
