@@ -78,6 +78,7 @@ def parse(raw: Any, language: str | None) -> ColumnElement[bool]:
     mapping.update({f"properties.{name}": q.column for name, q in QUERYABLES.items()})
     try:
         return _Evaluator(mapping, False).evaluate(tree)  # type: ignore[no-any-return]
+    # pygeofilter's evaluator raises NotImplementedError for an operator it has no SQL for.
     except (KeyError, TypeError, ValueError, AttributeError, NotImplementedError) as exc:
         raise BadRequest(
             _("Dinamis cannot apply this filter: %(e)s", e=str(exc)[:200] or type(exc).__name__)

@@ -19,7 +19,7 @@ from dinamis.accounts.permissions import can_use_api
 from dinamis.api import idempotency, openapi
 from dinamis.api.auth import api_user
 from dinamis.api.views import bp, json_body
-from dinamis.core.errors import Forbidden, ServiceError
+from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_aoi
 from dinamis.core.permissions import ensure, requires
 from dinamis.extensions import db
@@ -29,7 +29,6 @@ from dinamis.orders.pdf import quote_pdf_response
 from dinamis.orders.permissions import (
     can_cancel_order,
     can_decide_quote,
-    can_order,
     can_review_orders,
     can_view_order,
 )
@@ -256,45 +255,31 @@ def _renamed(error: ServiceError) -> ServiceError:
     return renamed
 
 
-def _orderer() -> Any:
+def _create(parse: Any, submit: Any) -> Any:
+    """Submit an order from the JSON body; a repeated Idempotency-Key replays the first answer."""
     user = api_user()
-    if not can_order(user):
-        raise Forbidden(
-            _("Your entity's membership is not active: you cannot order until it is renewed.")
-            if getattr(user, "entity", None) is not None and not user.is_staff
-            else _("Only members of an entity can order imagery.")
-        )
-    return user
+    service.ensure_can_order(user)
+    data = json_body()
+    claimed = idempotency.claim(user, data)
+    if isinstance(claimed, Response):
+        return claimed
+    try:
+        order = submit(user, parse(data))
+    except ServiceError as error:
+        raise _renamed(error) from None
+    return idempotency.answer(claimed, order_json(order), 201)
 
 
 @bp.route("/tasking-requests", methods=["POST"])
 @requires(can_use_api, api=True)
 def create_tasking() -> Any:
-    user = _orderer()
-    data = json_body()
-    claimed = idempotency.claim(user, data)
-    if isinstance(claimed, Response):  # the same request again: its first answer
-        return claimed
-    try:
-        order = service.submit_tasking(user, parse_tasking(data))
-    except ServiceError as error:
-        raise _renamed(error) from None
-    return idempotency.answer(claimed, order_json(order), 201)
+    return _create(parse_tasking, service.submit_tasking)
 
 
 @bp.route("/archive-orders", methods=["POST"])
 @requires(can_use_api, api=True)
 def create_archive() -> Any:
-    user = _orderer()
-    data = json_body()
-    claimed = idempotency.claim(user, data)
-    if isinstance(claimed, Response):  # the same request again: its first answer
-        return claimed
-    try:
-        order = archive.submit_archive(user, parse_archive(data))
-    except ServiceError as error:
-        raise _renamed(error) from None
-    return idempotency.answer(claimed, order_json(order), 201)
+    return _create(parse_archive, archive.submit_archive)
 
 
 @bp.route(f"/{KIND_PATH}")

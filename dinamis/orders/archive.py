@@ -19,12 +19,11 @@ from shapely.ops import unary_union
 
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Scene
-from dinamis.core.errors import Forbidden, ServiceError
+from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2
 from dinamis.extensions import db
 from dinamis.orders import service
 from dinamis.orders.models import Mode, Order, OrderItem, OrderKind, Sensor, Status
-from dinamis.orders.permissions import can_order
 from dinamis.quota import service as quota
 
 MAX_ITEMS = 50
@@ -112,12 +111,7 @@ def check_archive(request: ArchiveRequest) -> list[tuple[Scene, MultiPolygon | N
 
 def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None = None) -> Order:
     """Create and submit an archive order; reserve its free part, quote the rest."""
-    if not can_order(actor):
-        raise Forbidden(
-            _("Your entity's membership is not active: you cannot order until it is renewed.")
-            if actor.entity is not None and not actor.entity.can_order_on(dt.date.today())
-            else _("Only members of an entity can order imagery.")
-        )
+    service.ensure_can_order(actor)
     today = today or dt.date.today()
     checked = check_archive(request)
     sensor = SENSOR_OF_FAMILY[checked[0][0].collection.sensor_family]

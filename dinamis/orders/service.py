@@ -148,14 +148,20 @@ def new_order(**fields: Any) -> Order:
     return Order(events=[], quotes=[], deliveries=[], items=[], **fields)
 
 
-def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None = None) -> Order:
-    """Create and submit a tasking request; reserve its free part, quote the rest."""
+def ensure_can_order(actor: Any) -> None:
+    """Forbidden, saying why, unless the actor may order (a member of an active entity)."""
     if not can_order(actor):
         raise Forbidden(
             _("Your entity's membership is not active: you cannot order until it is renewed.")
-            if actor.entity is not None and not actor.entity.can_order_on(dt.date.today())
+            if getattr(actor, "entity", None) is not None
+            and not actor.entity.can_order_on(dt.date.today())
             else _("Only members of an entity can order imagery.")
         )
+
+
+def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None = None) -> Order:
+    """Create and submit a tasking request; reserve its free part, quote the rest."""
+    ensure_can_order(actor)
     today = today or dt.date.today()
     area = check_tasking(request, today)
     charged = quota.km2(area * Mode.FACTOR[request.mode])
