@@ -239,7 +239,9 @@ def download(scene_id: str, key: str) -> Any:
         if user is current_user and not request.is_json:
             return redirect(
                 url_for(
-                    "catalogue.licence", collection_id=exc.collection.id, next=request.full_path
+                    "catalogue.licence",
+                    collection_id=exc.collection.id,
+                    next=request.full_path.rstrip("?"),
                 )
             )
         raise
