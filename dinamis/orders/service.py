@@ -195,8 +195,13 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
 
 
 def _submit(actor: User, order: Order) -> None:
-    entity = order.entity
-    split = quota.reserve(entity, order.family, order.period, order.charged_km2, order.reference)
+    # The order is already inserted (its id names the ledger postings). The
+    # reservation locks the entity's available account until the request
+    # commits, so it comes last: after it, only the order's status, its event
+    # and its e-mails are written, in one flush.
+    split = quota.reserve(
+        order.entity, order.family, order.period, order.charged_km2, order.reference
+    )
     order.free_km2, order.cofunded_km2 = split.free, split.cofunded
     order.submitted_at = utcnow()
     if split.cofunded > 0:
@@ -258,16 +263,19 @@ def _move(actor: User | None, order: Order, target: str, comment: str | None) ->
     )
     db.session.add(event)
     order.status = target
-    db.session.flush()
-    if order.status != Status.DRAFT:
-        queue_mail(
-            order.requester.email,
-            "order_status",
-            language=order.requester.language,
-            order=order,
-            event=event,
-            user=order.requester,
-        )
+    if order.status == Status.DRAFT:
+        db.session.flush()
+        return
+    # queue_mail flushes: the order's new status, its event and the message
+    # are written together.
+    queue_mail(
+        order.requester.email,
+        "order_status",
+        language=order.requester.language,
+        order=order,
+        event=event,
+        user=order.requester,
+    )
 
 
 def pending_quote(order: Order) -> Quote:
