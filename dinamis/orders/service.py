@@ -18,7 +18,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dinamis.accounts.models import User
 from dinamis.config import OrderSettings
@@ -188,17 +188,25 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
         theme=request.theme.strip(),
         funding=(request.funding or "").strip() or None,
     )
+    # The id first, the row last: the ledger postings are named after the
+    # order, and the order is then written once, with its outcome, by the
+    # flush that ends the submission (with its event and e-mail) instead of
+    # inserted as a draft and updated.
+    order.id = db.session.scalar(_NEXT_ORDER_ID)
+    order.entity, order.requester = actor.entity, actor
     db.session.add(order)
-    db.session.flush()
     _submit(actor, order)
     return order
 
 
+_NEXT_ORDER_ID = select(func.nextval(func.pg_get_serial_sequence("orders", "id")))
+
+
 def _submit(actor: User, order: Order) -> None:
-    # The order is already inserted (its id names the ledger postings). The
-    # reservation locks the entity's available account until the request
-    # commits, so it comes last: after it, only the order's status, its event
-    # and its e-mails are written, in one flush.
+    # The order has its id (its row may still be pending). The reservation
+    # locks the entity's available account until the request commits, so it
+    # comes last: after it, only the order, its event and its e-mails are
+    # written, in one flush.
     split = quota.reserve(
         order.entity, order.family, order.period, order.charged_km2, order.reference
     )

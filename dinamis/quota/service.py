@@ -293,23 +293,26 @@ def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str)
     """
     rank = {k: i for i, k in enumerate(AccountKind.ALL)}
     wanted = sorted(kinds, key=rank.__getitem__)
+    accounts = LedgerAccount.__table__.c
+    # Core on the session's connection: two integers to read, and no autoflush
+    # (what the caller has pending is written after the lock, in its own flush).
     query = (
-        select(LedgerAccount.kind, LedgerAccount.id)
+        select(accounts.kind, accounts.id)
         .where(
-            LedgerAccount.entity_id == entity_id,
-            LedgerAccount.family == family,
-            LedgerAccount.period == period,
-            LedgerAccount.kind.in_(wanted),
+            accounts.entity_id == entity_id,
+            accounts.family == family,
+            accounts.period == period,
+            accounts.kind.in_(wanted),
         )
-        .order_by(case({k: i for i, k in enumerate(wanted)}, value=LedgerAccount.kind))
+        .order_by(case({k: i for i, k in enumerate(wanted)}, value=accounts.kind))
         .with_for_update()
     )
-    found = {kind: id_ for kind, id_ in db.session.execute(query)}
+    found = {kind: id_ for kind, id_ in db.session.connection().execute(query)}
     if len(found) < len(wanted):  # first use of some of them: create, then lock all
         for kind in wanted:
             if kind not in found:
                 get_account(entity_id, family, period, kind)
-        found = {kind: id_ for kind, id_ in db.session.execute(query)}
+        found = {kind: id_ for kind, id_ in db.session.connection().execute(query)}
     return [found[kind] for kind in wanted]
 
 
@@ -330,17 +333,21 @@ def reserve(entity: Entity, family: str, period: str, charged: Decimal, referenc
         entity.id, family, period, AccountKind.AVAILABLE, AccountKind.RESERVED
     )
     key = f"reserve:{reference}:{family}:{period}"
-    row = db.session.execute(
-        _RESERVE,
-        {
-            "key": key,
-            "kind": PostingKind.RESERVE,
-            "reference": reference,
-            "charged": charged,
-            "available": available,
-            "reserved": reserved,
-        },
-    ).one()
+    row = (
+        db.session.connection()
+        .execute(
+            _RESERVE,
+            {
+                "key": key,
+                "kind": PostingKind.RESERVE,
+                "reference": reference,
+                "charged": charged,
+                "available": available,
+                "reserved": reserved,
+            },
+        )
+        .one()
+    )
     if row.done is not None:  # a retry: report what was reserved the first time
         done = db.session.get_one(LedgerTransaction, row.done)
         free = km2(sum((e.amount for e in done.entries if e.amount > 0), ZERO))
