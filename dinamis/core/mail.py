@@ -95,6 +95,26 @@ def queue_mail(
     The subject is the template's first line. The message is written with the
     current transaction and delivered after it commits.
     """
+    message = new_message(to, template, language=language, attachments=attachments, **context)
+    db.session.add(message)
+    db.session.flush()
+    queued(message)
+    return message
+
+
+def new_message(
+    to: str,
+    template: str,
+    *,
+    language: str = "fr",
+    attachments: list[Attachment] | None = None,
+    **context: object,
+) -> OutboxMessage:
+    """The message `queue_mail` would write, rendered but not added to the session.
+
+    For a caller that writes it itself; it must then call `queued` once the
+    row is written.
+    """
     with force_locale(language):
         rendered = _render(f"mail/{template}.txt", language, context)
         html = (
@@ -114,12 +134,14 @@ def queue_mail(
         message.attachments.append(
             OutboxAttachment(filename=att.filename, media_type=att.media_type, content=att.content)
         )
-    db.session.add(message)
-    db.session.flush()
+    return message
+
+
+def queued(message: OutboxMessage) -> None:
+    """A written message: delivered after the commit when the settings say so."""
     message_id = message.id
     if current_app.config["DINAMIS_SETTINGS"].mail.deliver_in_request:
         after_commit(lambda: deliver_ids([message_id]))
-    return message
 
 
 def _render(name: str, language: str, context: dict[str, object]) -> str:

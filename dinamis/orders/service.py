@@ -19,13 +19,16 @@ from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
 from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dinamis.accounts.models import User
 from dinamis.config import OrderSettings
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.geo import geodesic_km2
-from dinamis.core.mail import queue_mail
+from dinamis.core.mail import new_message, queue_mail, queued
+from dinamis.core.rows import insert_new
 from dinamis.extensions import db
 from dinamis.membership.members import managers
 from dinamis.orders.models import (
@@ -194,7 +197,6 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
     # inserted as a draft and updated.
     order.id = db.session.scalar(_NEXT_ORDER_ID)
     order.entity, order.requester = actor.entity, actor
-    db.session.add(order)
     _submit(actor, order)
     return order
 
@@ -203,16 +205,17 @@ _NEXT_ORDER_ID = select(func.nextval(func.pg_get_serial_sequence("orders", "id")
 
 
 def _submit(actor: User, order: Order) -> None:
-    # The order has its id (its row may still be pending). The reservation
-    # locks the entity's available account until the request commits, so it
-    # comes last: after it, only the order, its event and its e-mails are
-    # written, in one flush.
+    # The order has its id; a tasking request's row is not written yet (an
+    # archive order's is, with its items). The reservation locks the entity's
+    # available account until the request commits, so it comes last: after
+    # it, only the order, its event and its e-mails are written.
     split = quota.reserve(
         order.entity, order.family, order.period, order.charged_km2, order.reference
     )
     order.free_km2, order.cofunded_km2 = split.free, split.cofunded
     order.submitted_at = utcnow()
     if split.cofunded > 0:
+        db.session.add(order)
         quote = _make_quote(order)
         _move(actor, order, Status.AWAITING_QUOTE, None)
         for referent in managers(order.entity_id):
@@ -224,8 +227,37 @@ def _submit(actor: User, order: Order) -> None:
                 quote=quote,
                 user=referent,
             )
+    elif sa_inspect(order).transient:
+        _write_under_review(actor, order)
     else:
         _move(actor, order, Status.UNDER_REVIEW, None)
+
+
+def _write_under_review(actor: User, order: Order) -> None:
+    """A new order wholly within the allowance: the order, its event and the
+    requester's e-mail in one INSERT statement, as `_move` and `queue_mail`
+    would have written them."""
+    event = OrderEvent(
+        order_id=order.id,
+        from_status=order.status,
+        to_status=Status.UNDER_REVIEW,
+        actor_id=actor.id,
+        comment=None,
+    )
+    assert Status.UNDER_REVIEW in TRANSITIONS[order.status]
+    order.status = Status.UNDER_REVIEW
+    message = new_message(
+        actor.email,
+        "order_status",
+        language=actor.language,
+        order=order,
+        event=event,
+        user=actor,
+    )
+    insert_new(order, event, message)
+    set_committed_value(order, "events", [event])
+    set_committed_value(event, "order", order)
+    queued(message)
 
 
 def _make_quote(order: Order) -> Quote:
