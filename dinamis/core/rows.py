@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, insert, inspect, select, true
+from sqlalchemy import Column, Select, Table, bindparam, insert, inspect, select, true
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -39,6 +39,29 @@ def _row(obj: Any) -> tuple[dict[str, Any], list[tuple[str, Column[Any]]]]:
     return values, filled
 
 
+# The statement for one shape of call (which tables, which columns given,
+# which returned), built once: its cache key and compiled form are then
+# SQLAlchemy's cached ones, and each call only binds its values.
+_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def _statement(shape: tuple[tuple[Table, tuple[str, ...], tuple[str, ...]], ...]) -> Select[Any]:
+    if shape not in _STATEMENTS:
+        ctes = []
+        for n, (table, given, filled) in enumerate(shape):
+            statement = insert(table).values(
+                {key: bindparam(f"p{n}_{key}", type_=table.c[key].type) for key in given}
+            )
+            ctes.append(statement.returning(*[table.c[key] for key in filled]).cte(f"new_{n}"))
+        # One row from each CTE: joined on true, a single row of every returned value.
+        written = ctes[0]
+        for cte in ctes[1:]:
+            written = written.join(cte, true())  # type: ignore[assignment]
+        columns = [column for cte in ctes for column in cte.exported_columns]
+        _STATEMENTS[shape] = select(*columns).select_from(written)
+    return _STATEMENTS[shape]
+
+
 def insert_new(*objects: Any) -> None:
     """INSERT these new (transient) objects in one statement and make them persistent.
 
@@ -47,29 +70,28 @@ def insert_new(*objects: Any) -> None:
     columns are written: related objects must be persistent already or
     written in the same call; a relationship collection is not cascaded.
     """
-    ctes = []
+    rows = []
+    shape = []
+    params: dict[str, Any] = {}
     for n, obj in enumerate(objects):
         state = inspect(obj)
         if not state.transient:
             raise ValueError(f"{obj!r} is not new")
         values, filled = _row(obj)
         mapped = state.mapper.columns
-        table = state.mapper.local_table
-        statement = insert(table).values({mapped[key].key: value for key, value in values.items()})
-        returning = [table.c[column.key] for _key, column in filled]
-        ctes.append((obj, values, filled, statement.returning(*returning).cte(f"new_{n}")))
-    # One row from each CTE: joined on true, a single row of every returned value.
-    written = ctes[0][3]
-    for *_x, cte in ctes[1:]:
-        written = written.join(cte, true())
-    columns = [column for *_x, cte in ctes for column in cte.exported_columns]
-    row = db.session.connection().execute(select(*columns).select_from(written)).one()
-    given = iter(row)
-    for obj, values, filled, _cte in ctes:
+        given = {mapped[key].key: value for key, value in values.items()}
+        shape.append(
+            (state.mapper.local_table, tuple(given), tuple(column.key for _k, column in filled))
+        )
+        params.update({f"p{n}_{key}": value for key, value in given.items()})
+        rows.append((obj, values, filled))
+    row = db.session.connection().execute(_statement(tuple(shape)), params).one()
+    returned = iter(row)
+    for obj, values, filled in rows:
         for key, value in values.items():
             set_committed_value(obj, key, value)
         for key, _column in filled:
-            set_committed_value(obj, key, next(given))
+            set_committed_value(obj, key, next(returned))
     for obj in objects:
         make_transient_to_detached(obj)
     for obj in objects:

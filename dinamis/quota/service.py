@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
@@ -285,6 +285,17 @@ _RESERVE = text(
 )
 
 
+_LOCK_ACCOUNTS = text(
+    """
+    SELECT kind, id FROM ledger_accounts
+    WHERE entity_id = :entity_id AND family = :family AND period = :period
+        AND kind = ANY(CAST(:kinds AS text[]))
+    ORDER BY array_position(CAST(:kinds AS text[]), CAST(kind AS text))
+    FOR UPDATE
+    """
+)
+
+
 def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str) -> list[int]:
     """The ids of these accounts of the entity, locked in one statement, created if missing.
 
@@ -293,26 +304,15 @@ def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str)
     """
     rank = {k: i for i, k in enumerate(AccountKind.ALL)}
     wanted = sorted(kinds, key=rank.__getitem__)
-    accounts = LedgerAccount.__table__.c
-    # Core on the session's connection: two integers to read, and no autoflush
-    # (what the caller has pending is written after the lock, in its own flush).
-    query = (
-        select(accounts.kind, accounts.id)
-        .where(
-            accounts.entity_id == entity_id,
-            accounts.family == family,
-            accounts.period == period,
-            accounts.kind.in_(wanted),
-        )
-        .order_by(case({k: i for i, k in enumerate(wanted)}, value=accounts.kind))
-        .with_for_update()
-    )
-    found = {kind: id_ for kind, id_ in db.session.connection().execute(query)}
+    params = {"entity_id": entity_id, "family": family, "period": period, "kinds": wanted}
+    # On the session's connection: no autoflush (what the caller has pending is
+    # written after the lock).
+    found = dict(db.session.connection().execute(_LOCK_ACCOUNTS, params).all())
     if len(found) < len(wanted):  # first use of some of them: create, then lock all
         for kind in wanted:
             if kind not in found:
                 get_account(entity_id, family, period, kind)
-        found = {kind: id_ for kind, id_ in db.session.connection().execute(query)}
+        found = dict(db.session.connection().execute(_LOCK_ACCOUNTS, params).all())
     return [found[kind] for kind in wanted]
 
 
