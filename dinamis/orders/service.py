@@ -27,7 +27,7 @@ from dinamis.config import OrderSettings
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.geo import geodesic_km2
-from dinamis.core.mail import new_message, queue_mail, queued
+from dinamis.core.mail import OutboxMessage, new_message, queue_mail, queued
 from dinamis.core.rows import insert_new
 from dinamis.extensions import db
 from dinamis.membership.members import managers
@@ -207,14 +207,16 @@ _NEXT_ORDER_ID = select(func.nextval(func.pg_get_serial_sequence("orders", "id")
 def _submit(actor: User, order: Order) -> None:
     # The order has its id; a tasking request's row is not written yet (an
     # archive order's is, with its items). The reservation locks the entity's
-    # available account until the request commits, so it comes last: after
-    # it, only the order, its event and its e-mails are written.
+    # available account until the request commits, so it comes last: what a
+    # new order within the allowance writes next is prepared before it.
+    new = sa_inspect(order).transient
+    prepared = _prepare_under_review(actor, order) if new else None
     split = quota.reserve(
         order.entity, order.family, order.period, order.charged_km2, order.reference
     )
     order.free_km2, order.cofunded_km2 = split.free, split.cofunded
     order.submitted_at = utcnow()
-    if split.cofunded > 0:
+    if split.cofunded > 0:  # the prepared rows (if any) are dropped: nothing was written
         db.session.add(order)
         quote = _make_quote(order)
         _move(actor, order, Status.AWAITING_QUOTE, None)
@@ -227,16 +229,16 @@ def _submit(actor: User, order: Order) -> None:
                 quote=quote,
                 user=referent,
             )
-    elif sa_inspect(order).transient:
-        _write_under_review(actor, order)
+    elif prepared is not None:
+        _write_under_review(order, *prepared)
     else:
         _move(actor, order, Status.UNDER_REVIEW, None)
 
 
-def _write_under_review(actor: User, order: Order) -> None:
-    """A new order wholly within the allowance: the order, its event and the
-    requester's e-mail in one INSERT statement, as `_move` and `queue_mail`
-    would have written them."""
+def _prepare_under_review(actor: User, order: Order) -> tuple[OrderEvent, OutboxMessage]:
+    """The event and the requester's e-mail of a new order going to review, as `_move`
+    and `queue_mail` would write them; the order itself stays a draft until written."""
+    assert Status.UNDER_REVIEW in TRANSITIONS[order.status]
     event = OrderEvent(
         order_id=order.id,
         from_status=order.status,
@@ -244,16 +246,24 @@ def _write_under_review(actor: User, order: Order) -> None:
         actor_id=actor.id,
         comment=None,
     )
-    assert Status.UNDER_REVIEW in TRANSITIONS[order.status]
-    order.status = Status.UNDER_REVIEW
-    message = new_message(
-        actor.email,
-        "order_status",
-        language=actor.language,
-        order=order,
-        event=event,
-        user=actor,
-    )
+    draft, order.status = order.status, Status.UNDER_REVIEW  # as the mail must name it
+    try:
+        message = new_message(
+            actor.email,
+            "order_status",
+            language=actor.language,
+            order=order,
+            event=event,
+            user=actor,
+        )
+    finally:
+        order.status = draft
+    return event, message
+
+
+def _write_under_review(order: Order, event: OrderEvent, message: OutboxMessage) -> None:
+    """The order under review, its event and its e-mail: one INSERT statement."""
+    order.status = event.to_status
     insert_new(order, event, message)
     set_committed_value(order, "events", [event])
     set_committed_value(event, "order", order)
