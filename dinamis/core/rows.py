@@ -36,6 +36,10 @@ def _row(obj: Any) -> tuple[dict[str, Any], list[tuple[str, Column[Any]]]]:
             filled.append((prop.key, column))
         else:
             values[prop.key] = None
+    if not filled:  # every CTE must return its row, or the joined SELECT has none
+        filled = [
+            (mapper.get_property_by_column(column).key, column) for column in mapper.primary_key
+        ]
     return values, filled
 
 
