@@ -1,15 +1,24 @@
-"""Usage reports: what users did with the imagery, reviewed by staff."""
+"""Usage reports: what users did with the imagery, reviewed by staff.
+
+Also the totals the staff statistics read (`LedgerTotal`, `DownloadTotal`):
+sums of the ledger's entries and of the download log, kept by database
+triggers in the same transaction as the rows they sum (migration
+0015_stats_totals), so they are never behind the raw rows.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     Date,
     ForeignKey,
     Index,
     Integer,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -111,3 +120,56 @@ class Publication(Base):
     @property
     def doi_url(self) -> str | None:
         return f"https://doi.org/{self.doi}" if self.doi else None
+
+
+class LedgerTotal(Base):
+    """The sum of an entity account's entries, per sensor of the order posted.
+
+    `sensor` is the sensor of the order an entry was posted for (transaction
+    reference "order:<id>"), NULL for other postings (grants, adjustments).
+    `granted` sums the entries of grant and adjustment postings, `amount`
+    all of them. Written only by the trigger on `ledger_entries` (append-only,
+    so insertion is the only case); the programme's accounts are not summed.
+    """
+
+    __tablename__ = "ledger_totals"
+    __table_args__ = (
+        UniqueConstraint(
+            "account_id", "sensor", name="uq_ledger_totals_key", postgresql_nulls_not_distinct=True
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="CASCADE"))
+    sensor: Mapped[str | None] = mapped_column(String(30))
+    granted: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
+class DownloadTotal(Base):
+    """Downloads and bytes sent per month (UTC), entity and collection.
+
+    Written only by the triggers on `downloads` (insert, update, delete,
+    truncate); a row whose count falls to zero is deleted. No foreign key on
+    `entity_id`: when an entity is deleted its downloads' `entity_id` is set to
+    NULL, and the update trigger moves their counts to the NULL row.
+    """
+
+    __tablename__ = "download_totals"
+    __table_args__ = (
+        UniqueConstraint(
+            "month",
+            "entity_id",
+            "collection_id",
+            name="uq_download_totals_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint("extract(day FROM month) = 1", name="month_first_day"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    month: Mapped[dt.date] = mapped_column(Date)  # the month's first day, in UTC
+    entity_id: Mapped[int | None] = mapped_column(Integer)
+    collection_id: Mapped[str] = mapped_column(String(100))
+    downloads: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import TIMESTAMP, case, cast, func, literal, select, union_all
 
 from dinamis.accounts.models import User, UserStatus
 from dinamis.catalogue.models import Download
@@ -29,11 +29,8 @@ from dinamis.orders.models import Order, Quote, QuoteStatus
 from dinamis.quota.models import (
     AccountKind,
     LedgerAccount,
-    LedgerEntry,
-    LedgerTransaction,
-    PostingKind,
 )
-from dinamis.reports.models import ReportStatus, UsageReport
+from dinamis.reports.models import DownloadTotal, LedgerTotal, ReportStatus, UsageReport
 
 GROUPS = ("entity", "profile", "sensor", "family")
 ZERO = Decimal("0.00")
@@ -95,28 +92,22 @@ def _entity_filters(f: Filters, entity_column: Any) -> list[Any]:
 
 
 def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
-    """km² granted, reserved, consumed, co-funded per group, from the ledger's entries."""
+    """km² granted, reserved, consumed, co-funded per group, from the ledger's totals.
+
+    `ledger_totals` holds, per entity account and sensor of the order posted,
+    the sums of the account's entries (kept by a trigger on every insert of
+    an entry, in the same transaction): the same sums as adding up the
+    entries, read from a few rows per account instead of every entry.
+    """
     if group not in GROUPS:
         raise BadRequest(_("group_by is one of %(g)s.", g=", ".join(GROUPS)))
     kind = LedgerAccount.kind
     granted = func.coalesce(
-        func.sum(
-            case(
-                (
-                    and_(
-                        kind == AccountKind.AVAILABLE,
-                        LedgerTransaction.kind.in_((PostingKind.GRANT, PostingKind.ADJUSTMENT)),
-                    ),
-                    LedgerEntry.amount,
-                ),
-                else_=0,
-            )
-        ),
-        0,
+        func.sum(case((kind == AccountKind.AVAILABLE, LedgerTotal.granted), else_=0)), 0
     )
 
     def balance(*kinds: str) -> Any:
-        return func.coalesce(func.sum(case((kind.in_(kinds), LedgerEntry.amount), else_=0)), 0)
+        return func.coalesce(func.sum(case((kind.in_(kinds), LedgerTotal.amount), else_=0)), 0)
 
     columns = [
         granted.label("granted"),
@@ -126,28 +117,24 @@ def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
     ]
     query = (
         select(*columns)
-        .select_from(LedgerEntry)
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .select_from(LedgerTotal)
+        .join(LedgerAccount, LedgerAccount.id == LedgerTotal.account_id)
         .where(LedgerAccount.entity_id.is_not(None), LedgerAccount.period == f.period)
         .where(*_entity_filters(f, LedgerAccount.entity_id))
     )
     if f.family:
         query = query.where(LedgerAccount.family == f.family)
     if group == "sensor" or f.sensor:  # only order postings carry a sensor
-        order_id = cast(func.split_part(LedgerTransaction.reference, ":", 2), Integer)
-        query = query.join(
-            Order, and_(LedgerTransaction.reference.like("order:%"), Order.id == order_id)
-        )
+        query = query.where(LedgerTotal.sensor.is_not(None))
         if f.sensor:
-            query = query.where(Order.sensor == f.sensor)
+            query = query.where(LedgerTotal.sensor == f.sensor)
     if group in ("entity", "profile"):
         query = query.join(Entity, Entity.id == LedgerAccount.entity_id)
     if group == "profile":
         query = query.join(Profile, Profile.id == Entity.profile_id)
     label = {
         "family": LedgerAccount.family,
-        "sensor": Order.sensor,
+        "sensor": LedgerTotal.sensor,
         "entity": Entity.name,
         "profile": Profile.code,
     }[group]
@@ -216,17 +203,72 @@ def orders_by_state(f: Filters) -> list[dict[str, Any]]:
     ]
 
 
+def _month_near(moment: dt.datetime) -> dt.datetime:
+    """The start of a month (UTC) nearest to `moment` (an aware datetime)."""
+    utc = moment.astimezone(dt.UTC)
+    first = utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first if utc - first <= following - utc else following
+
+
 def downloads(f: Filters) -> list[dict[str, Any]]:
+    """Downloads and bytes per collection in the period, from the monthly totals.
+
+    The period's first and last days are cut in the session's time zone (as
+    comparing `created_at` with a date does), the totals' months in UTC. The
+    totals are summed from the UTC month nearest the period's start to the
+    one nearest its end, and the downloads between each end and its month
+    (nothing when the session is in UTC, a few hours of rows otherwise) are
+    added or taken off, so the figures are those of the download log exactly.
+    """
     start, end = f.dates
+    # The period's ends as instants, as the database casts a date in this session.
+    lo, hi = db.session.execute(
+        select(
+            cast(literal(start), TIMESTAMP(timezone=True)),
+            cast(literal(end), TIMESTAMP(timezone=True)),
+        )
+    ).one()
+    month_lo, month_hi = _month_near(lo), _month_near(hi)
+    parts = [
+        select(
+            DownloadTotal.collection_id.label("collection"),
+            DownloadTotal.downloads.label("n"),
+            DownloadTotal.bytes.label("b"),
+        ).where(
+            DownloadTotal.month >= month_lo.date(),
+            DownloadTotal.month < month_hi.date(),
+            *_entity_filters(f, DownloadTotal.entity_id),
+        )
+    ]
+    # (from, to, sign): the rows between a period end and its month, added or taken off.
+    edges = [
+        (lo, month_lo, 1) if lo < month_lo else (month_lo, lo, -1),
+        (month_hi, hi, 1) if month_hi < hi else (hi, month_hi, -1),
+    ]
+    for since, until, sign in edges:
+        if since < until:
+            parts.append(
+                select(
+                    Download.collection_id,
+                    literal(sign),
+                    literal(sign) * Download.bytes,
+                ).where(
+                    Download.created_at >= since,
+                    Download.created_at < until,
+                    *_entity_filters(f, Download.entity_id),
+                )
+            )
+    both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     query = (
-        select(Download.collection_id, func.count(), func.coalesce(func.sum(Download.bytes), 0))
-        .where(Download.created_at >= start, Download.created_at < end)
-        .where(*_entity_filters(f, Download.entity_id))
-        .group_by(Download.collection_id)
-        .order_by(Download.collection_id)
+        select(both.c.collection, func.sum(both.c.n), func.coalesce(func.sum(both.c.b), 0))
+        .group_by(both.c.collection)
+        .having(func.sum(both.c.n) != 0)
+        .order_by(both.c.collection)
     )
     return [
-        {"collection": c, "downloads": n, "bytes": int(b)} for c, n, b in db.session.execute(query)
+        {"collection": c, "downloads": int(n), "bytes": int(b)}
+        for c, n, b in db.session.execute(query)
     ]
 
 
