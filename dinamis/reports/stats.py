@@ -322,16 +322,41 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def bars(rows: list[dict[str, Any]], label: str, value: str, width: int = 420) -> dict[str, Any]:
-    """A horizontal bar chart (SVG geometry) of one column, drawn by the template."""
-    top = max((float(r[value]) for r in rows), default=0.0) or 1.0
+def bars(
+    rows: list[dict[str, Any]],
+    label: str,
+    value: str,
+    width: int = 420,
+    top: int | None = None,
+) -> dict[str, Any]:
+    """A horizontal bar chart (SVG geometry) of one column, drawn by the template.
+
+    With `top`, and more rows than that, the chart draws the `top` largest
+    values (largest first) and one more bar summing the others: a chart of
+    1,000 entities is unreadable and slow to draw, and the table next to it
+    (and its CSV) still lists every row. `others` is how many were summed.
+    """
+    others = 0
+    if top is not None and len(rows) > top:
+        ranked = sorted(rows, key=lambda r: r[value], reverse=True)
+        rest = ranked[top:]
+        others = len(rest)
+        rows = [
+            *ranked[:top],
+            {
+                label: _("Others (%(n)s)", n=others),
+                value: sum((r[value] for r in rest), type(rest[0][value])(0)),
+            },
+        ]
+    top_value = max((float(r[value]) for r in rows), default=0.0) or 1.0
     return {
         "height": 22 * len(rows) + 4,
         "width": width,
+        "others": others,
         "bars": [
             {
                 "y": 22 * i + 2,
-                "w": round(float(r[value]) / top * (width - 200), 1),
+                "w": round(float(r[value]) / top_value * (width - 200), 1),
                 "label": str(r[label]),
                 "value": r[value],
             }
