@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from dinamis.accounts.models import User
 from dinamis.core.db import Base
 from dinamis.membership.models import Entity
+from dinamis.orders.models import Order, Quote
 
 
 class ReportKind:
@@ -173,3 +174,20 @@ class DownloadTotal(Base):
     collection_id: Mapped[str] = mapped_column(String(100))
     downloads: Mapped[int] = mapped_column(BigInteger)
     bytes: Mapped[int] = mapped_column(BigInteger)
+
+
+# Indexes for the statistics on the orders' tables, declared here, next to the
+# figures that need them (stats.orders_by_state and the co-funded euros): the
+# period's orders read from the index alone (120,000 small entries instead of
+# the 80 MB table with its AOIs), and the accepted quotes likewise.
+Index(
+    "ix_orders_period_stats",
+    Order.period,
+    postgresql_include=["id", "status", "entity_id", "sensor", "family", "charged_km2"],
+)
+Index(
+    "ix_quotes_accepted",
+    Quote.order_id,
+    postgresql_include=["excluding_tax"],
+    postgresql_where=text("status = 'accepted'"),
+)

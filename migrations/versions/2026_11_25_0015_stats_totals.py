@@ -20,6 +20,12 @@ the trigger functions are not in the models.
   and bytes. Insert, update (an entity deleted sets `entity_id` to NULL),
   delete and truncate keep it; a row whose count falls to zero is deleted.
 
+Two covering indexes for the figures still read from the orders' tables
+(orders by state, co-funded euros): the period's orders and the accepted
+quotes are read from the index alone instead of the 80 MB orders table (a
+trigger-kept total of orders by state would lock a row per entity and state
+on the order path, before the ledger's locks, and could deadlock with them).
+
 Revision ID: 0015_stats_totals
 Revises: 0014_catalogue_search_indexes
 Create Date: 2026-11-25 16:00:00
@@ -205,6 +211,19 @@ def upgrade() -> None:
             postgresql_nulls_not_distinct=True,
         ),
     )
+    op.create_index(
+        "ix_orders_period_stats",
+        "orders",
+        ["period"],
+        postgresql_include=["id", "status", "entity_id", "sensor", "family", "charged_km2"],
+    )
+    op.create_index(
+        "ix_quotes_accepted",
+        "quotes",
+        ["order_id"],
+        postgresql_include=["excluding_tax"],
+        postgresql_where=sa.text("status = 'accepted'"),
+    )
     op.execute(FUNCTIONS)
     op.execute(TRIGGERS)
     op.execute(BACKFILL)
@@ -221,5 +240,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS download_totals_truncate()")
     op.execute("DROP FUNCTION IF EXISTS ledger_reference_order(text)")
     op.execute("DROP FUNCTION IF EXISTS download_month(timestamptz)")
+    op.drop_index("ix_quotes_accepted", table_name="quotes")
+    op.drop_index("ix_orders_period_stats", table_name="orders")
     op.drop_table("download_totals")
     op.drop_table("ledger_totals")
