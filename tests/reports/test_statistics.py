@@ -204,3 +204,10 @@ def test_dashboard_chart_keeps_every_group_in_the_table(app, client, cast, busy,
         assert entity_options.count("<option") == 1 + db.session.scalar(
             select(func.count()).select_from(Entity)
         )
+
+
+def test_dashboard_keeps_the_chosen_entity_selected(app, client, cast, busy):
+    login(client, cast.staff)
+    page = client.get(f"/reports/stats?period={YEAR}&entity={cast.entity_b}").get_data(as_text=True)
+    assert f'<option value="{cast.entity_b}" selected>Agence B</option>' in page
+    assert f'<option value="{cast.entity_a}">Laboratoire A</option>' in page
