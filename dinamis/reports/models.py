@@ -1,9 +1,9 @@
 """Usage reports: what users did with the imagery, reviewed by staff.
 
-Also the totals the staff statistics read (`LedgerTotal`, `DownloadTotal`):
-sums of the ledger's entries and of the download log, kept by database
-triggers in the same transaction as the rows they sum (migration
-0015_stats_totals), so they are never behind the raw rows.
+Also the totals the staff statistics read (`LedgerTotal`, `DownloadTotal`,
+`QuoteTotal`): sums of the ledger's entries, the download log and the
+accepted quotes, kept by database triggers in the same transaction as the
+rows they sum (migration 0015_stats_totals), so never behind those rows.
 """
 
 from __future__ import annotations
@@ -176,10 +176,38 @@ class DownloadTotal(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
 
 
+class QuoteTotal(Base):
+    """Accepted quotes' euros (excluding tax) per period, entity, sensor and family of the order.
+
+    Written only by the triggers on `quotes` (insert, update, delete) and on
+    `orders` (delete); an order's period, entity, sensor and family are set
+    when it is created and never change.
+    """
+
+    __tablename__ = "quote_totals"
+    __table_args__ = (
+        UniqueConstraint(
+            "period",
+            "entity_id",
+            "sensor",
+            "family",
+            name="uq_quote_totals_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    period: Mapped[str] = mapped_column(String(10))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    sensor: Mapped[str] = mapped_column(String(30))
+    family: Mapped[str] = mapped_column(String(20))
+    excluding_tax: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+
+
 # Indexes for the statistics on the orders' tables, declared here, next to the
-# figures that need them (stats.orders_by_state and the co-funded euros): the
-# period's orders read from the index alone (120,000 small entries instead of
-# the 80 MB table with its AOIs), and the accepted quotes likewise.
+# figures that need them: the period's orders read from the index alone
+# (120,000 small entries instead of the 80 MB table with its AOIs) for
+# stats.orders_by_state; the accepted quotes of an order for the triggers.
 Index(
     "ix_orders_period_stats",
     Order.period,

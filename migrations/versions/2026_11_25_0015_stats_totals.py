@@ -20,11 +20,20 @@ the trigger functions are not in the models.
   and bytes. Insert, update (an entity deleted sets `entity_id` to NULL),
   delete and truncate keep it; a row whose count falls to zero is deleted.
 
-Two covering indexes for the figures still read from the orders' tables
-(orders by state, co-funded euros): the period's orders and the accepted
-quotes are read from the index alone instead of the 80 MB orders table (a
-trigger-kept total of orders by state would lock a row per entity and state
-on the order path, before the ledger's locks, and could deadlock with them).
+- `quote_totals`: the accepted quotes' euros (excluding tax) per period,
+  entity, sensor and family of their order. Insert, update and delete of
+  quotes keep it, and a delete of an order (before its quotes go, while the
+  order is still there to say where they were counted). The only path that
+  accepts a quote (orders.service.decide_quote) updates the quote, hence this
+  row, before it locks the entity's co-funded account, in every transaction:
+  one order of locks, no deadlock. An order's period, entity, sensor and
+  family never change once it exists.
+
+A covering index for orders by state: the period's orders read from the
+index alone instead of the 80 MB orders table (a trigger-kept total of
+orders by state would lock a row per entity and state on the order path
+before the ledger's account locks, which other paths take first: deadlocks).
+A partial index of the accepted quotes per order, for the triggers.
 
 Revision ID: 0015_stats_totals
 Revises: 0014_catalogue_search_indexes
@@ -122,6 +131,60 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Accepted quotes' euros: + the new rows accepted, - the old rows accepted,
+-- counted where their order is (period, entity, sensor, family).
+CREATE FUNCTION quote_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
+        SELECT o.period, o.entity_id, o.sensor, o.family, sum(q.excluding_tax)
+          FROM new_quotes q JOIN orders o ON o.id = q.order_id
+         WHERE q.status = 'accepted'
+         GROUP BY 1, 2, 3, 4
+         ORDER BY 1, 2, 3, 4
+        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
+            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
+        SELECT o.period, o.entity_id, o.sensor, o.family, sum(d.euros)
+          FROM (SELECT order_id, -excluding_tax AS euros FROM old_quotes
+                 WHERE status = 'accepted'
+                UNION ALL
+                SELECT order_id, excluding_tax FROM new_quotes
+                 WHERE status = 'accepted') AS d
+          JOIN orders o ON o.id = d.order_id
+         GROUP BY 1, 2, 3, 4
+        HAVING sum(d.euros) <> 0
+         ORDER BY 1, 2, 3, 4
+        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
+            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+    ELSE  -- DELETE (the quotes of a deleted order: already taken off, see below)
+        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
+        SELECT o.period, o.entity_id, o.sensor, o.family, -sum(q.excluding_tax)
+          FROM old_quotes q JOIN orders o ON o.id = q.order_id
+         WHERE q.status = 'accepted'
+         GROUP BY 1, 2, 3, 4
+         ORDER BY 1, 2, 3, 4
+        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
+            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- An order deleted: its accepted quotes are taken off while it is still there
+-- (its quotes are then deleted by the foreign key's cascade, and the quotes'
+-- trigger no longer finds the order).
+CREATE FUNCTION quote_totals_order_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE quote_totals t
+       SET excluding_tax = t.excluding_tax - q.euros
+      FROM (SELECT sum(excluding_tax) AS euros FROM quotes
+             WHERE order_id = OLD.id AND status = 'accepted') AS q
+     WHERE q.euros IS NOT NULL AND t.period = OLD.period AND t.entity_id = OLD.entity_id
+       AND t.sensor = OLD.sensor AND t.family = OLD.family;
+    RETURN OLD;
+END $$;
+
 CREATE FUNCTION download_totals_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     TRUNCATE download_totals;
@@ -144,6 +207,17 @@ CREATE TRIGGER downloads_totals_delete AFTER DELETE ON downloads
     FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
 CREATE TRIGGER downloads_totals_truncate AFTER TRUNCATE ON downloads
     FOR EACH STATEMENT EXECUTE FUNCTION download_totals_truncate();
+CREATE TRIGGER quotes_totals_insert AFTER INSERT ON quotes
+    REFERENCING NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
+CREATE TRIGGER quotes_totals_update AFTER UPDATE ON quotes
+    REFERENCING OLD TABLE AS old_quotes NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
+CREATE TRIGGER quotes_totals_delete AFTER DELETE ON quotes
+    REFERENCING OLD TABLE AS old_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
+CREATE TRIGGER orders_quote_totals BEFORE DELETE ON orders
+    FOR EACH ROW EXECUTE FUNCTION quote_totals_order_gone();
 """
 
 # The rows already there, summed as the triggers would have. The triggers are
@@ -166,6 +240,13 @@ SELECT download_month(created_at), entity_id, collection_id, count(*), sum(bytes
   FROM downloads
  GROUP BY 1, 2, 3
  ORDER BY 1, 2, 3;
+
+INSERT INTO quote_totals (period, entity_id, sensor, family, excluding_tax)
+SELECT o.period, o.entity_id, o.sensor, o.family, sum(q.excluding_tax)
+  FROM quotes q JOIN orders o ON o.id = q.order_id
+ WHERE q.status = 'accepted'
+ GROUP BY 1, 2, 3, 4
+ ORDER BY 1, 2, 3, 4;
 """
 
 
@@ -217,6 +298,24 @@ def upgrade() -> None:
         ["period"],
         postgresql_include=["id", "status", "entity_id", "sensor", "family", "charged_km2"],
     )
+    op.create_table(
+        "quote_totals",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("period", sa.String(length=10), nullable=False),
+        sa.Column("entity_id", sa.Integer(), nullable=False),
+        sa.Column("sensor", sa.String(length=30), nullable=False),
+        sa.Column("family", sa.String(length=20), nullable=False),
+        sa.Column("excluding_tax", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_quote_totals")),
+        sa.UniqueConstraint(
+            "period",
+            "entity_id",
+            "sensor",
+            "family",
+            name="uq_quote_totals_key",
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
     op.create_index(
         "ix_quotes_accepted",
         "quotes",
@@ -229,12 +328,18 @@ def upgrade() -> None:
     op.execute(BACKFILL)
     op.execute("ANALYZE ledger_totals")
     op.execute("ANALYZE download_totals")
+    op.execute("ANALYZE quote_totals")
 
 
 def downgrade() -> None:
     op.execute("DROP TRIGGER IF EXISTS ledger_entries_totals ON ledger_entries")
     for name in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER IF EXISTS downloads_totals_{name} ON downloads")
+    for name in ("insert", "update", "delete"):
+        op.execute(f"DROP TRIGGER IF EXISTS quotes_totals_{name} ON quotes")
+    op.execute("DROP TRIGGER IF EXISTS orders_quote_totals ON orders")
+    op.execute("DROP FUNCTION IF EXISTS quote_totals_apply()")
+    op.execute("DROP FUNCTION IF EXISTS quote_totals_order_gone()")
     op.execute("DROP FUNCTION IF EXISTS ledger_totals_add()")
     op.execute("DROP FUNCTION IF EXISTS download_totals_apply()")
     op.execute("DROP FUNCTION IF EXISTS download_totals_truncate()")
@@ -242,5 +347,6 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS download_month(timestamptz)")
     op.drop_index("ix_quotes_accepted", table_name="quotes")
     op.drop_index("ix_orders_period_stats", table_name="orders")
+    op.drop_table("quote_totals")
     op.drop_table("download_totals")
     op.drop_table("ledger_totals")

@@ -20,7 +20,7 @@ from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
 from dinamis.orders import service as orders
-from dinamis.orders.models import Order
+from dinamis.orders.models import Order, Quote
 from dinamis.quota import service as quota
 from dinamis.quota.models import (
     AccountKind,
@@ -30,7 +30,7 @@ from dinamis.quota.models import (
     PriceRule,
 )
 from dinamis.reports import stats
-from dinamis.reports.models import DownloadTotal, LedgerTotal
+from dinamis.reports.models import DownloadTotal, LedgerTotal, QuoteTotal
 from tests.factories import make_entity
 from tests.orders.helpers import tasking
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
@@ -194,6 +194,10 @@ def test_ledger_figures_equal_the_entries_for_every_grouping_and_filter(app, pos
         ]
         for f in filters:
             for group in stats.GROUPS:
+                rows = stats.ledger(f, group)
+                euros = {r["group"]: r["cofunded_eur"] for r in rows}
+                expected_euros = _euros_reference(f, group)
+                assert euros == {g: expected_euros.get(g, D("0.00")) for g in euros}, (f, group)
                 figures = {
                     r["group"]: {
                         "granted": r["granted_km2"],
@@ -201,12 +205,72 @@ def test_ledger_figures_equal_the_entries_for_every_grouping_and_filter(app, pos
                         "consumed": r["consumed_km2"],
                         "cofunded": r["cofunded_km2"],
                     }
-                    for r in stats.ledger(f, group)
+                    for r in rows
                 }
                 assert figures == _ledger_reference(f, group), (f, group)
         by_sensor = {r["group"]: r for r in stats.ledger(stats.Filters(YEAR), "sensor")}
         assert by_sensor["pleiades-neo"]["cofunded_km2"] > 0
         assert by_sensor["pleiades-neo"]["consumed_km2"] == D("10.00")  # the free part first
+
+
+def _euros_reference(f: stats.Filters, group: str) -> dict[str, Decimal]:
+    """The accepted quotes' euros per group, from the quotes and their orders, in Python."""
+    result: dict[str, Decimal] = defaultdict(lambda: D("0.00"))
+    for quote in db.session.scalars(select(Quote).where(Quote.status == "accepted")):
+        order = quote.order
+        if order.period != f.period or (f.family and order.family != f.family):
+            continue
+        if (f.sensor and order.sensor != f.sensor) or (
+            f.entity_id is not None and order.entity_id != f.entity_id
+        ):
+            continue
+        if f.profile and order.entity.profile.code != f.profile:
+            continue
+        label = {
+            "entity": order.entity.name,
+            "profile": order.entity.profile.code,
+            "sensor": order.sensor,
+            "family": order.family,
+        }[group]
+        result[label] += quote.excluding_tax
+    return dict(result)
+
+
+def _quote_totals_reference() -> dict[tuple, Decimal]:
+    expected: dict[tuple, Decimal] = defaultdict(lambda: D("0.00"))
+    for quote in db.session.scalars(select(Quote).where(Quote.status == "accepted")):
+        o = quote.order
+        expected[(o.period, o.entity_id, o.sensor, o.family)] += quote.excluding_tax
+    return dict(expected)
+
+
+def _quote_totals() -> dict[tuple, Decimal]:
+    return {
+        (t.period, t.entity_id, t.sensor, t.family): t.excluding_tax
+        for t in db.session.scalars(select(QuoteTotal))
+        if t.excluding_tax != 0
+    }
+
+
+def test_quote_totals_equal_the_accepted_quotes(app, cast, postings):
+    with app.app_context():
+        assert _quote_totals() == _quote_totals_reference() != {}
+        # A quote declined after all, one accepted with its amount changed, an order deleted.
+        quote = db.session.scalars(select(Quote).where(Quote.status == "accepted")).first()
+        quote.excluding_tax += D("12.34")
+        db.session.flush()
+        assert _quote_totals() == _quote_totals_reference()
+        quote.status = "declined"
+        db.session.flush()
+        assert _quote_totals() == _quote_totals_reference() == {}
+        quote.status = "accepted"
+        db.session.flush()
+        order_id = quote.order_id
+        db.session.expunge_all()
+        db.session.execute(delete(Order).where(Order.id == order_id))
+        db.session.flush()
+        assert db.session.get(Order, order_id) is None
+        assert _quote_totals() == _quote_totals_reference() == {}
 
 
 def test_the_ledger_stays_append_only(app, postings):
