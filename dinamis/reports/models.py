@@ -138,10 +138,21 @@ class LedgerTotal(Base):
         UniqueConstraint(
             "account_id", "sensor", name="uq_ledger_totals_key", postgresql_nulls_not_distinct=True
         ),
+        Index(
+            "ix_ledger_totals_period",
+            "period",
+            postgresql_include=["entity_id", "family", "kind", "sensor", "granted", "amount"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="CASCADE"))
+    # The account's key, copied (an account's key never changes): the
+    # statistics filter and group on it without joining the accounts.
+    entity_id: Mapped[int] = mapped_column(Integer)
+    family: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
     sensor: Mapped[str | None] = mapped_column(String(30))
     granted: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))

@@ -33,7 +33,6 @@ from dinamis.membership.models import Entity, EntityStatus, Profile
 from dinamis.orders.models import Order
 from dinamis.quota.models import (
     AccountKind,
-    LedgerAccount,
 )
 from dinamis.reports.models import (
     DownloadTotal,
@@ -105,14 +104,14 @@ def _entity_filters(f: Filters, entity_column: Any) -> list[Any]:
 def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
     """km² granted, reserved, consumed, co-funded per group, from the ledger's totals.
 
-    `ledger_totals` holds, per entity account and sensor of the order posted,
-    the sums of the account's entries (kept by a trigger on every insert of
+    `ledger_totals` holds, per entity account (with its key) and sensor of
+    the order posted, the sums of the account's entries (kept by a trigger on every insert of
     an entry, in the same transaction): the same sums as adding up the
     entries, read from a few rows per account instead of every entry.
     """
     if group not in GROUPS:
         raise BadRequest(_("group_by is one of %(g)s.", g=", ".join(GROUPS)))
-    kind = LedgerAccount.kind
+    kind = LedgerTotal.kind
     granted = func.coalesce(
         func.sum(case((kind == AccountKind.AVAILABLE, LedgerTotal.granted), else_=0)), 0
     )
@@ -129,22 +128,20 @@ def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
     query = (
         select(*columns)
         .select_from(LedgerTotal)
-        .join(LedgerAccount, LedgerAccount.id == LedgerTotal.account_id)
-        .where(LedgerAccount.entity_id.is_not(None), LedgerAccount.period == f.period)
-        .where(*_entity_filters(f, LedgerAccount.entity_id))
+        .where(LedgerTotal.period == f.period, *_entity_filters(f, LedgerTotal.entity_id))
     )
     if f.family:
-        query = query.where(LedgerAccount.family == f.family)
+        query = query.where(LedgerTotal.family == f.family)
     if group == "sensor" or f.sensor:  # only order postings carry a sensor
         query = query.where(LedgerTotal.sensor.is_not(None))
         if f.sensor:
             query = query.where(LedgerTotal.sensor == f.sensor)
     if group in ("entity", "profile"):
-        query = query.join(Entity, Entity.id == LedgerAccount.entity_id)
+        query = query.join(Entity, Entity.id == LedgerTotal.entity_id)
     if group == "profile":
         query = query.join(Profile, Profile.id == Entity.profile_id)
     label = {
-        "family": LedgerAccount.family,
+        "family": LedgerTotal.family,
         "sensor": LedgerTotal.sensor,
         "entity": Entity.name,
         "profile": Profile.code,

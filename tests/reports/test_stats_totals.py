@@ -132,6 +132,14 @@ def test_ledger_totals_equal_the_sums_of_the_entries(app, postings):
             for t in db.session.scalars(select(LedgerTotal))
         }
         assert actual == dict(expected)
+        for t in db.session.scalars(select(LedgerTotal)):  # the account's key, copied
+            account = db.session.get(LedgerAccount, t.account_id)
+            assert (t.entity_id, t.family, t.period, t.kind) == (
+                account.entity_id,
+                account.family,
+                account.period,
+                account.kind,
+            )
         sensors = {sensor for _account, sensor in actual}
         assert sensors == {None, "pleiades", "pleiades-neo", "spot"}
         # The programme's accounts are not summed (their rows would be everyone's hot spot).
