@@ -64,6 +64,14 @@ class UsageReport(Base):
             unique=True,
             postgresql_where=text("kind = 'annual'"),
         ),
+        # The statistics' counts of a year's reports by status, and the overdue
+        # ones, from the index alone (stats.activity).
+        Index(
+            "ix_usage_reports_year_status",
+            "year",
+            "status",
+            postgresql_include=["entity_id", "due_on"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

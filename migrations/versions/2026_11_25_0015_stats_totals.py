@@ -35,7 +35,9 @@ A covering index for orders by state: the period's orders read from the
 index alone instead of the 80 MB orders table (a trigger-kept total of
 orders by state would lock a row per entity and state on the order path
 before the ledger's account locks, which other paths take first: deadlocks).
-A partial index of the accepted quotes per order, for the triggers.
+A partial index of the accepted quotes per order, for the triggers. An index
+of the usage reports by year and status, for the counts of the dashboard's
+"members and reports" (stats.activity).
 
 Revision ID: 0015_stats_totals
 Revises: 0014_catalogue_search_indexes
@@ -336,6 +338,12 @@ def upgrade() -> None:
         postgresql_include=["excluding_tax"],
         postgresql_where=sa.text("status = 'accepted'"),
     )
+    op.create_index(
+        "ix_usage_reports_year_status",
+        "usage_reports",
+        ["year", "status"],
+        postgresql_include=["entity_id", "due_on"],
+    )
     op.execute(FUNCTIONS)
     op.execute(TRIGGERS)
     op.execute(BACKFILL)
@@ -358,6 +366,7 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION IF EXISTS download_totals_truncate()")
     op.execute("DROP FUNCTION IF EXISTS ledger_reference_order(text)")
     op.execute("DROP FUNCTION IF EXISTS download_month(timestamptz)")
+    op.drop_index("ix_usage_reports_year_status", table_name="usage_reports")
     op.drop_index("ix_quotes_accepted", table_name="quotes")
     op.drop_index("ix_orders_period_stats", table_name="orders")
     op.drop_table("quote_totals")
