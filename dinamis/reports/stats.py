@@ -105,9 +105,9 @@ def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
     """km² granted, reserved, consumed, co-funded per group, from the ledger's totals.
 
     `ledger_totals` holds, per entity account (with its key) and sensor of
-    the order posted, the sums of the account's entries (kept by a trigger on every insert of
-    an entry, in the same transaction): the same sums as adding up the
-    entries, read from a few rows per account instead of every entry.
+    the order posted, the sums of the account's entries, kept by a trigger on
+    every insert of entries, in the same transaction: the same sums as adding
+    up the entries, read from a few rows per account instead of every entry.
     """
     if group not in GROUPS:
         raise BadRequest(_("group_by is one of %(g)s.", g=", ".join(GROUPS)))
