@@ -1,6 +1,6 @@
 """Statistics totals
 
-Two tables of sums that the staff statistics read instead of a year of raw
+Three tables of sums that the staff statistics read instead of a year of raw
 rows, kept by triggers in the same transaction as the rows they sum (so never
 behind them), and filled here from the rows already there. Reviewed by hand:
 the trigger functions are not in the models.
@@ -9,27 +9,27 @@ the trigger functions are not in the models.
   grants and adjustments), the sum of the entries (`amount`) and of those of
   grant and adjustment postings (`granted`), with the account's key (entity,
   family, period, kind: an account's key never changes) so that the
-  statistics read one index of the period's rows without joining accounts. The ledger is append-only (see
-  0004_quota), so an AFTER INSERT trigger is the only one needed. It is a
-  statement trigger that adds the statement's new entries grouped by key, in
-  key order (one upsert per flush of the quota service, not one per entry).
-  Writers take the entity accounts' row locks before posting
-  (quota.service._entity_accounts, in a fixed order), so the totals rows they
-  update add no new wait and no new deadlock. The programme's own accounts
-  are not summed: every co-funded order posts on its family's co-funding
-  account, and a totals row there would make all entities' orders queue.
+  statistics read one index of the period's rows without joining accounts.
+  The ledger is append-only (see 0004_quota), so an AFTER INSERT trigger is
+  the only one needed. It is a statement trigger that adds the statement's
+  new entries grouped by key, in key order (one upsert per flush of the quota
+  service, not one per entry). Writers take the entity accounts' row locks
+  before posting (quota.service._entity_accounts, in a fixed order), so the
+  totals rows they update add no new wait and no new deadlock. The
+  programme's own accounts are not summed: every co-funded order posts on its
+  family's co-funding account, and a totals row there would make all
+  entities' orders queue.
 - `download_totals`: per month (UTC), entity and collection, the downloads
   and bytes. Insert, update (an entity deleted sets `entity_id` to NULL),
   delete and truncate keep it; a row whose count falls to zero is deleted.
-
 - `quote_totals`: the accepted quotes' euros (excluding tax) per period,
   entity, sensor and family of their order. Insert, update and delete of
   quotes keep it, and a delete of an order (before its quotes go, while the
-  order is still there to say where they were counted). The only path that
-  accepts a quote (orders.service.decide_quote) updates the quote, hence this
-  row, before it locks the entity's co-funded account, in every transaction:
-  one order of locks, no deadlock. An order's period, entity, sensor and
-  family never change once it exists.
+  order is still there to say where they were counted). One path only
+  changes whether a quote is accepted (orders.service.decide_quote); it takes
+  its two locks (this row, the entity's co-funded account) in the same order
+  every time: no deadlock. An order's period, entity, sensor and family never
+  change once it exists.
 
 A covering index for orders by state: the period's orders read from the
 index alone instead of the 80 MB orders table (a trigger-kept total of
