@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ BOUNDS = {
 }
 
 
+# orjson reads an integer beyond 64 bits as a float, the standard library exactly:
+# a line with 19 digits in a row (in a number or a string) is left to the latter.
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+
+
 class _Lenient(dict):  # type: ignore[type-arg]
     """A record only the standard library could parse (NaN, huge integers...)."""
 
@@ -83,11 +89,12 @@ def _records(path: Path, progress: Any = None) -> Iterator[tuple[str, Any]]:
                     progress(len(line))
                 if not line.strip():
                     continue
-                try:
-                    yield f"{path.name}:{number}", orjson.loads(line)
-                    continue
-                except orjson.JSONDecodeError:
-                    pass  # the standard library decides, and says why
+                if _LONG_NUMBER.search(line) is None:
+                    try:
+                        yield f"{path.name}:{number}", orjson.loads(line)
+                        continue
+                    except orjson.JSONDecodeError:
+                        pass  # the standard library decides, and says why
                 try:
                     yield f"{path.name}:{number}", _lenient(json.loads(line))
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
