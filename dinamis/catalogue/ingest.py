@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -63,7 +62,9 @@ BOUNDS = {
 
 # orjson reads an integer beyond 64 bits as a float, the standard library exactly:
 # a line with 19 digits in a row (in a number or a string) is left to the latter.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# (Every digit made 0, then one substring search: ten times faster than a regex.)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
 
 
 class _Lenient(dict):  # type: ignore[type-arg]
@@ -89,7 +90,7 @@ def _records(path: Path, progress: Any = None) -> Iterator[tuple[str, Any]]:
                     progress(len(line))
                 if not line.strip():
                     continue
-                if _LONG_NUMBER.search(line) is None:
+                if _LONG_NUMBER not in line.translate(_DIGITS_AS_ZERO):
                     try:
                         yield f"{path.name}:{number}", orjson.loads(line)
                         continue
