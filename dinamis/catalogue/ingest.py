@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -347,20 +348,48 @@ UPSERT = (
 COPY = f"COPY scene_staging ({', '.join(STAGING)}) FROM STDIN"
 
 
+def _copy_text(value: Any) -> str:
+    """A value in COPY's text format (what psycopg's write_row writes for it)."""
+    if value is None:
+        return "\\N"
+    if type(value) is str:
+        text = value
+    elif isinstance(value, dt.datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)  # an int, a Decimal (finite: checked)
+    if "\\" in text or "\n" in text or "\r" in text or "\t" in text:
+        text = (
+            text.replace("\\", "\\\\")
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+            .replace("\t", "\\t")
+        )
+    return text
+
+
 class _Loader:
     """Rows go through COPY into a temporary table, then one upsert per batch.
 
     Within a batch the last version of an id wins (DISTINCT ON ... seq DESC),
     so a file that lists an item twice does not trip ON CONFLICT.
+
+    A batch is written (COPY, upsert) by a thread while the caller reads the
+    next one: PostgreSQL works on one core while Python reads on the other. The
+    thread only waits on the connection (releasing the GIL), and the connection
+    is used by one thread at a time: a batch is sent only once the previous one
+    is done, and `flush` waits for it.
     """
 
     def __init__(self) -> None:
         self.connection = db.session.connection()
         self.raw = self.connection.connection.driver_connection
-        self.rows = 0
+        self.lines: list[str] = []
         self.seq = 0
-        self.copy: Any = None
+        self.task: threading.Thread | None = None
+        self.failure: BaseException | None = None
         self.stack = ExitStack()
+        self.stack.callback(self._join)  # on an error, the connection is left idle
         self.connection.exec_driver_sql(
             "CREATE TEMP TABLE IF NOT EXISTS scene_staging"
             " (seq bigint, LIKE scenes INCLUDING DEFAULTS) ON COMMIT DROP"
@@ -368,25 +397,45 @@ class _Loader:
         self.connection.exec_driver_sql("TRUNCATE scene_staging")
 
     def add(self, row: dict[str, Any]) -> None:
-        if self.copy is None:
-            cursor = self.stack.enter_context(self.raw.cursor())
-            self.copy = self.stack.enter_context(cursor.copy(COPY))
         self.seq += 1
         row["seq"] = self.seq
-        self.copy.write_row([row[column] for column in STAGING])
-        self.rows += 1
-        if self.rows >= BATCH:
-            self.flush()
+        self.lines.append("\t".join([_copy_text(row[column]) for column in STAGING]) + "\n")
+        if len(self.lines) >= BATCH:
+            self._send()
+
+    def _send(self) -> None:
+        self._wait()
+        if not self.lines:
+            return
+        data = "".join(self.lines).encode()
+        self.lines = []
+        self.task = threading.Thread(target=self._write, args=(data,), name="ingest-copy")
+        self.task.start()
+
+    def _write(self, data: bytes) -> None:
+        try:
+            with self.raw.cursor() as cursor, cursor.copy(COPY) as copy:
+                copy.write(data)
+            self.connection.exec_driver_sql(UPSERT)
+            self.connection.exec_driver_sql("TRUNCATE scene_staging")
+        except BaseException as error:  # raised again by the caller's thread
+            self.failure = error
+
+    def _join(self) -> None:
+        if self.task is not None:
+            self.task.join()
+            self.task = None
+
+    def _wait(self) -> None:
+        self._join()
+        if self.failure is not None:
+            failure, self.failure = self.failure, None
+            raise failure
 
     def flush(self) -> None:
-        if self.copy is not None:
-            self.copy = None
-            self.stack.close()  # ends the COPY
-        if not self.rows:
-            return
-        self.connection.exec_driver_sql(UPSERT)
-        self.connection.exec_driver_sql("TRUNCATE scene_staging")
-        self.rows = 0
+        """Write every row given so far, and wait until they are in `scenes`."""
+        self._send()
+        self._wait()
 
 
 def ingest(paths: Iterable[Path], progress: Any = None) -> Report:

@@ -277,3 +277,31 @@ def test_ndjson_lines_orjson_refuses_are_read_as_before(app, tmp_path):
         ]
         assert db.session.get(Scene, "PHR_0002").properties["custom:thing"] == exact
         assert db.session.get(Scene, "PHR_0004") is not None
+
+
+def test_text_copy_keeps_awkward_strings_and_many_batches(app, tmp_path, monkeypatch):
+    from dinamis.catalogue import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "BATCH", 3)  # several batches, the thread at work
+    awkward = 'tab\there, back\\slash, new\nline, cr\r, quote", é, \\N, \\t'
+    odd = item(1, id="PHR_\\N\t1")
+    odd["properties"].update(
+        {"platform": "p\\1", "note": awkward, "nested": {"k\\": [awkward, 1.5]}}
+    )
+    odd["assets"]["thumbnail"]["title"] = awkward
+    lines = [COLLECTION, odd] + [item(n) for n in range(2, 12)]
+    path = tmp_path / "h.ndjson"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    with app.app_context():
+        report = ingest([path])
+        assert report.errors == [] and report.items == 11
+        scene = db.session.get(Scene, "PHR_\\N\t1")
+        assert scene.platform == "p\\1"
+        assert scene.properties == {
+            "custom:thing": "kept",
+            "note": awkward,
+            "nested": {"k\\": [awkward, 1.5]},
+        }
+        assert scene.assets["thumbnail"]["title"] == awkward
+        assert float(scene.cloud_cover) == 12.5 and scene.datetime.day == 2
+        assert len(db.session.scalars(select(Scene)).all()) == 11
