@@ -454,7 +454,7 @@ def load(records: Iterable[tuple[str, Any]], report: Report) -> None:
     """Upsert (where, STAC object) records, Collections before the Items that use them."""
     known = set(db.session.scalars(select(Collection.id)))
     loader = _Loader()
-    with loader.stack:  # on an error, the open COPY is aborted with it
+    with loader.stack:  # on an error, the batch being written is waited for
         _read(records, known, loader, report)
         loader.flush()
     db.session.expire_all()
@@ -477,7 +477,7 @@ def _read(
     for where, record in records:
         if isinstance(record, dict) and record.get("type") == "Collection":
             check_items()  # the Items before it, in order
-            loader.flush()  # the connection is busy while a COPY is open
+            loader.flush()  # the connection is busy while a batch is written
             try:
                 _upsert_collection(record)
             except ValueError as error:
