@@ -293,17 +293,18 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
     viewer = api_user()  # STAC clients authenticate with a bearer token, never the session
     # One query for the page's collections, whose access rules decide the asset links;
     # the rule is applied once per collection, not once per scene.
+    # Read as plain rows of the columns the rule reads (no ORM objects to build).
     wanted = {s.collection_id for s in scenes}
-    allowed = (
-        {
-            collection.id: downloads.may_download(viewer, collection)
-            for collection in db.session.scalars(
-                select(Collection).where(Collection.id.in_(wanted))
+    rules = (
+        db.session.connection().execute(
+            select(Collection.id, Collection.access, Collection.profiles).where(
+                Collection.id.in_(wanted)
             )
-        }
+        )
         if wanted
-        else {}
+        else []
     )
+    allowed = {rule.id: downloads.may_download(viewer, rule) for rule in rules}
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     links = [{"rel": "self", "href": self_href, "type": "application/geo+json"}]
     if token:
