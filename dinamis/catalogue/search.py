@@ -346,53 +346,41 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     if query.after:
         walk = walk.where(_after(query, query.after))
     walked = walk.order_by(*_order_by(query)).limit(PROBE_ROWS).subquery()
+    order = [
+        walked.c[f"k{i}"].desc() if desc else walked.c[f"k{i}"].asc()
+        for i, (_q, desc) in enumerate(query.order)
+    ]
     page = (
-        select(walked.c.id)
+        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
         .where(func.ST_Intersects(walked.c.footprint, from_shape(area, srid=4326)))
-        .order_by(
-            *[
-                walked.c[f"k{i}"].desc() if desc else walked.c[f"k{i}"].asc()
-                for i, (_q, desc) in enumerate(query.order)
-            ]
-        )
+        .order_by(*order)
         .limit(query.limit + 1)
+        .subquery()
     )
-    ids = list(db.session.scalars(page))
-    if len(ids) <= query.limit:
-        return None
+    # The page's scenes in the same statement: joined by primary key to the
+    # walk's few ids, which keeps the walk's plan (a subquery with a LIMIT).
+    keys = [
+        page.c[f"k{i}"].desc() if desc else page.c[f"k{i}"].asc()
+        for i, (_q, desc) in enumerate(query.order)
+    ]
     if rows:
-        read = _rows(select(*ROW_COLUMNS).where(Scene.id.in_(ids)))
+        read = _rows(
+            select(*ROW_COLUMNS).join_from(Scene, page, page.c.id == Scene.id).order_by(*keys)
+        )
     else:
-        read = list(db.session.scalars(select(Scene).where(Scene.id.in_(ids))))
-    found = {scene.id: scene for scene in read}
-    return [found[i] for i in ids]
-
-
-SHORT_QUERY_SETTINGS = (
-    "SELECT set_config('jit', 'off', true),"
-    " set_config('max_parallel_workers_per_gather', '0', true),"
-    " set_config('plan_cache_mode', 'force_custom_plan', true)"
-)
+        read = list(
+            db.session.scalars(
+                select(Scene).join_from(Scene, page, page.c.id == Scene.id).order_by(*keys)
+            )
+        )
+    if len(read) <= query.limit:
+        return None
+    return read
 
 
 def _rows(statement: Select[Any]) -> list[Any]:
     """Plain rows through the session's connection: no ORM loading machinery, no objects."""
     return list(db.session.connection().execute(statement).all())
-
-
-def _short_query_settings() -> None:
-    """For this transaction: no JIT compilation, no parallel workers, a plan per execution.
-
-    A page is a few index reads; at a million scenes, compiling the plan or
-    starting parallel workers costs more (tens of ms measured) than it could save.
-    psycopg prepares a statement run five times, and PostgreSQL may then keep a
-    generic plan that ignores the area searched: a next page went from 16 ms to
-    6 s that way. Planning each search costs well under a millisecond.
-    """
-    # A constant statement sent straight to psycopg, in the session's transaction:
-    # building, compiling and reading a select() of three set_config calls through
-    # SQLAlchemy cost more CPU than running it.
-    db.session.connection().connection.driver_connection.execute(SHORT_QUERY_SETTINGS).close()
 
 
 def run(
@@ -406,7 +394,8 @@ def run(
     With `rows=True` the scenes are plain rows of ROW_COLUMNS, not Scene
     objects (the STAC API: cheaper to read, and nothing there changes them).
     """
-    _short_query_settings()
+    # No JIT, no parallel workers, a plan per execution: set on every connection
+    # (core.db.SESSION_SETTINGS).
     if query.filter is None:
         return _run(query, count, rows)
     try:  # a filter can still meet a database refusal (an invalid polygon, say)

@@ -18,7 +18,9 @@ the trigger functions are not in the models.
   totals rows they update add no new wait and no new deadlock. The
   programme's own accounts are not summed: every co-funded order posts on its
   family's co-funding account, and a totals row there would make all
-  entities' orders queue.
+  entities' orders queue. A tasking submission reserves before inserting its
+  order: an AFTER INSERT trigger on orders moves such early postings to the
+  order's sensor.
 - `download_totals`: per month (UTC), entity and collection, the downloads
   and bytes. Insert, update (an entity deleted sets `entity_id` to NULL),
   delete and truncate keep it; a row whose count falls to zero is deleted.
@@ -88,6 +90,41 @@ BEGIN
      WHERE a.entity_id IS NOT NULL
      GROUP BY e.account_id, a.id, o.sensor
      ORDER BY e.account_id, o.sensor
+    ON CONFLICT (account_id, sensor) DO UPDATE
+        SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
+    RETURN NULL;
+END $$;
+
+-- A tasking submission reserves before it inserts its order (the order's row,
+-- event and e-mail go in one statement after the reservation, to keep the
+-- account lock short): the trigger above then found no order and counted the
+-- reservation without a sensor. When the order arrives, its postings already
+-- there move to its sensor. Every order reference is exactly "order:<id>"
+-- (orders.models.Order.reference), read through the index on reference.
+CREATE FUNCTION ledger_totals_order_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH early AS (
+        SELECT e.account_id, a.entity_id, a.family, a.period, a.kind, o.sensor,
+               coalesce(sum(e.amount) FILTER (WHERE tx.kind IN ('grant', 'adjustment')), 0)
+                   AS granted,
+               sum(e.amount) AS amount
+          FROM new_orders o
+          JOIN ledger_transactions tx ON tx.reference = 'order:' || o.id
+          JOIN ledger_entries e ON e.transaction_id = tx.id
+          JOIN ledger_accounts a ON a.id = e.account_id
+         WHERE a.entity_id IS NOT NULL
+         GROUP BY e.account_id, a.id, o.sensor
+    ), taken AS (
+        UPDATE ledger_totals t
+           SET granted = t.granted - early.granted, amount = t.amount - early.amount
+          FROM early
+         WHERE t.account_id = early.account_id AND t.sensor IS NULL
+    )
+    INSERT INTO ledger_totals AS t
+           (account_id, entity_id, family, period, kind, sensor, granted, amount)
+    SELECT account_id, entity_id, family, period, kind, sensor, granted, amount
+      FROM early
+     ORDER BY account_id, sensor
     ON CONFLICT (account_id, sensor) DO UPDATE
         SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
     RETURN NULL;
@@ -201,6 +238,9 @@ TRIGGERS = """
 CREATE TRIGGER ledger_entries_totals AFTER INSERT ON ledger_entries
     REFERENCING NEW TABLE AS new_entries
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_add();
+CREATE TRIGGER orders_ledger_totals AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_orders
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_order_added();
 CREATE TRIGGER downloads_totals_insert AFTER INSERT ON downloads
     REFERENCING NEW TABLE AS new_downloads
     FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
@@ -359,6 +399,8 @@ def downgrade() -> None:
     for name in ("insert", "update", "delete"):
         op.execute(f"DROP TRIGGER IF EXISTS quotes_totals_{name} ON quotes")
     op.execute("DROP TRIGGER IF EXISTS orders_quote_totals ON orders")
+    op.execute("DROP TRIGGER IF EXISTS orders_ledger_totals ON orders")
+    op.execute("DROP FUNCTION IF EXISTS ledger_totals_order_added()")
     op.execute("DROP FUNCTION IF EXISTS quote_totals_apply()")
     op.execute("DROP FUNCTION IF EXISTS quote_totals_order_gone()")
     op.execute("DROP FUNCTION IF EXISTS ledger_totals_add()")

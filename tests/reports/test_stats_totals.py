@@ -131,7 +131,10 @@ def test_ledger_totals_equal_the_sums_of_the_entries(app, postings):
             (t.account_id, t.sensor): [t.granted, t.amount]
             for t in db.session.scalars(select(LedgerTotal))
         }
-        assert actual == dict(expected)
+        # A row summing to nothing counts for nothing (postings written before their
+        # order leave their sensor-less row at zero when the order moves them).
+        nonzero = {key: sums for key, sums in actual.items() if any(sums)}
+        assert nonzero == {key: sums for key, sums in expected.items() if any(sums)}
         for t in db.session.scalars(select(LedgerTotal)):  # the account's key, copied
             account = db.session.get(LedgerAccount, t.account_id)
             assert (t.entity_id, t.family, t.period, t.kind) == (
