@@ -272,22 +272,16 @@ def run(url: str, args: argparse.Namespace) -> None:
 def pdf_parts(year: int) -> dict[str, float]:
     """Where the programme PDF's time goes: figures, footprints, map, HTML, WeasyPrint."""
     from flask import render_template
-    from weasyprint import HTML
+
+    from dinamis.core.pdf import html_to_pdf
 
     parts: dict[str, float] = {}
     t0 = time.perf_counter()
-    f = stats.Filters(period=str(year))
-    figures = {
-        "by_profile": stats.ledger(f, "profile"),
-        "by_sensor": stats.ledger(f, "sensor"),
-        "by_family": stats.ledger(f, "family"),
-        "by_entity": stats.ledger(f, "entity"),
-        "orders": stats.orders_by_state(f),
-        "downloads": stats.downloads(f),
-        "activity": stats.activity(f),
-        "publications": yearly._publications(year),
-    }
-    parts["figures"] = time.perf_counter() - t0
+    figures = yearly.programme_figures(year)
+    parts["figures (statistics)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    publications = yearly._publications(year)
+    parts[f"publications ({len(publications)})"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     footprints = yearly._delivered_footprints(year)
     parts[f"footprints ({len(footprints)})"] = time.perf_counter() - t0
@@ -295,18 +289,11 @@ def pdf_parts(year: int) -> dict[str, float]:
     drawn = yearly.footprint_map(footprints)
     parts["map"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    html = render_template(
-        "reports/yearly_programme.html",
-        year=year,
-        consumed_chart=stats.bars(figures["by_profile"], "group", "consumed_km2"),
-        downloads_chart=stats.bars(figures["downloads"], "collection", "downloads"),
-        map=drawn,
-        generated=yearly.dt.datetime.now(yearly.dt.UTC),
-        **figures,
-    )
+    context = yearly.programme_context(year, figures, publications, drawn)
+    html = render_template(yearly.PROGRAMME_TEMPLATE, **context)
     parts[f"HTML ({len(html) / 1e6:.1f} MB)"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    HTML(string=html).write_pdf()
+    html_to_pdf(html)
     parts["WeasyPrint"] = time.perf_counter() - t0
     db.session.rollback()
     return parts

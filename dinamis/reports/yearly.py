@@ -18,7 +18,7 @@ from sqlalchemy import extract, func, select
 from dinamis.accounts.models import User, UserStatus
 from dinamis.catalogue.models import Scene
 from dinamis.core.errors import BadRequest
-from dinamis.core.pdf import render_pdf
+from dinamis.core.pdf import render_pdf, text_table
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Delivery, Order
@@ -30,6 +30,10 @@ MAP_WIDTH = 480
 # Above this many footprints the map draws their union: one SVG path per
 # footprint makes WeasyPrint take minutes (60,000 paths: 70 s).
 MAX_DRAWN_FOOTPRINTS = 1000
+# The programme's entity listing: name, granted, consumed, co-funded, in
+# characters of its monospaced font (98 at 8 pt fill the A4 page's width).
+ENTITY_COLUMNS = (62, 12, 12, 12)
+PROGRAMME_TEMPLATE = "reports/yearly_programme.html"
 
 
 def check_year(year: int, today: dt.date | None = None) -> int:
@@ -128,6 +132,11 @@ def _publications(year: int, entity_id: int | None = None) -> list[Publication]:
     return list(db.session.scalars(query))
 
 
+def publication_line(publication: Publication) -> str:
+    doi = f" · doi:{publication.doi}" if publication.doi else ""
+    return f"{publication.title} ({publication.year}){doi}"
+
+
 def entity_pdf(entity: Entity, year: int) -> bytes:
     check_year(year)
     f = stats.Filters(period=str(year), entity_id=entity.id)
@@ -166,25 +175,53 @@ def entity_pdf(entity: Entity, year: int) -> bytes:
     )
 
 
+def programme_figures(year: int) -> dict[str, Any]:
+    """The statistics of the programme's year (the dashboard's queries)."""
+    f = stats.Filters(period=str(year))
+    return {
+        "by_profile": stats.ledger(f, "profile"),
+        "by_sensor": stats.ledger(f, "sensor"),
+        "by_family": stats.ledger(f, "family"),
+        "by_entity": stats.ledger(f, "entity"),
+        "orders": stats.orders_by_state(f),
+        "downloads": stats.downloads(f),
+        "activity": stats.activity(f),
+    }
+
+
+def programme_context(
+    year: int,
+    figures: dict[str, Any],
+    publications: list[Publication],
+    map: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """What the programme's template shows, from its figures, publications and map."""
+    (entity_head,) = text_table(
+        [(_("Entity"), _("Granted"), _("Consumed"), _("Co-funded"))], ENTITY_COLUMNS
+    )
+    rows = (
+        (r["group"], r["granted_km2"], r["consumed_km2"], r["cofunded_km2"])
+        for r in figures["by_entity"]
+    )
+    return {
+        **{k: v for k, v in figures.items() if k != "by_entity"},
+        "year": year,
+        "entity_head": entity_head,
+        "entity_lines": text_table(rows, ENTITY_COLUMNS),
+        "consumed_chart": stats.bars(figures["by_profile"], "group", "consumed_km2"),
+        "downloads_chart": stats.bars(figures["downloads"], "collection", "downloads"),
+        "publication_lines": [publication_line(p) for p in publications],
+        "map": map,
+        "generated": dt.datetime.now(dt.UTC),
+    }
+
+
 def programme_pdf(year: int) -> bytes:
     check_year(year)
-    f = stats.Filters(period=str(year))
-    by_profile = stats.ledger(f, "profile")
-    by_sensor = stats.ledger(f, "sensor")
-    downloads = stats.downloads(f)
-    return render_pdf(
-        "reports/yearly_programme.html",
-        year=year,
-        by_profile=by_profile,
-        by_sensor=by_sensor,
-        by_family=stats.ledger(f, "family"),
-        by_entity=stats.ledger(f, "entity"),
-        orders=stats.orders_by_state(f),
-        downloads=downloads,
-        activity=stats.activity(f),
-        consumed_chart=stats.bars(by_profile, "group", "consumed_km2"),
-        downloads_chart=stats.bars(downloads, "collection", "downloads"),
-        publications=_publications(year),
-        map=footprint_map(_delivered_footprints(year)),
-        generated=dt.datetime.now(dt.UTC),
+    context = programme_context(
+        year,
+        programme_figures(year),
+        _publications(year),
+        footprint_map(_delivered_footprints(year)),
     )
+    return render_pdf(PROGRAMME_TEMPLATE, **context)
