@@ -101,6 +101,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the SQL")
     parser.add_argument("--no-pdf", action="store_true")
+    parser.add_argument("--pdf-only", action="store_true", help="only (c), the programme PDF")
     args = parser.parse_args()
 
     keep = args.keep or bool(args.database)
@@ -181,81 +182,87 @@ def run(url: str, args: argparse.Namespace) -> None:
             f"period={year}&entity={largest}&group_by=family",
         ),
     ]
-    print(f"\n(a) dashboard GET /reports/stats, period {year}, {args.repeat} runs each")
-    slowest: dict[str, list[tuple[float, str, Any]]] = {}
-    for label, query in cases:
-        times = timed(page(query), args.repeat)
-        p50, p95 = percentiles(times)
-        verdict = "ok" if p95 < DASHBOARD_TARGET_MS else "MISSED"
-        rows.append((f"dashboard {label}", p50, p95, verdict))
-        print(f"  {label:40} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}")
-        log.queries.clear()
-        log.active = True
-        page(query)()
-        log.active = False
-        slowest[label] = sorted(log.queries, key=lambda q: -q[0])
+    if not args.pdf_only:
+        print(f"\n(a) dashboard GET /reports/stats, period {year}, {args.repeat} runs each")
+        slowest: dict[str, list[tuple[float, str, Any]]] = {}
+        for label, query in cases:
+            times = timed(page(query), args.repeat)
+            p50, p95 = percentiles(times)
+            verdict = "ok" if p95 < DASHBOARD_TARGET_MS else "MISSED"
+            rows.append((f"dashboard {label}", p50, p95, verdict))
+            print(f"  {label:40} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms  {verdict}")
+            log.queries.clear()
+            log.active = True
+            page(query)()
+            log.active = False
+            slowest[label] = sorted(log.queries, key=lambda q: -q[0])
 
-    print(f"\n(b) statistics functions alone, period {year}, {args.repeat} runs each")
-    f = stats.Filters(period=year)
-    functions: list[tuple[str, Callable[[], Any]]] = [
-        (f"ledger(group={g})", lambda g=g: stats.ledger(f, g)) for g in stats.GROUPS
-    ]
-    functions += [
-        ("orders_by_state", lambda: stats.orders_by_state(f)),
-        ("downloads", lambda: stats.downloads(f)),
-        ("activity", lambda: stats.activity(f)),
-        (
-            f"entity <select> ({entity_count} entities)",
-            lambda: list(db.session.scalars(select(Entity).order_by(Entity.name))),
-        ),
-    ]
-    with app.test_request_context():
-        for label, fn in functions:
+        print(f"\n(b) statistics functions alone, period {year}, {args.repeat} runs each")
+        f = stats.Filters(period=year)
+        functions: list[tuple[str, Callable[[], Any]]] = [
+            (f"ledger(group={g})", lambda g=g: stats.ledger(f, g)) for g in stats.GROUPS
+        ]
+        functions += [
+            ("orders_by_state", lambda: stats.orders_by_state(f)),
+            ("downloads", lambda: stats.downloads(f)),
+            ("activity", lambda: stats.activity(f)),
+            (
+                f"entity <select> ({entity_count} entities)",
+                lambda: list(db.session.scalars(select(Entity).order_by(Entity.name))),
+            ),
+        ]
+        with app.test_request_context():
+            for label, fn in functions:
 
-            def call(fn: Callable[[], Any] = fn) -> None:
-                fn()
-                db.session.rollback()
-
-            p50, p95 = percentiles(timed(call, args.repeat))
-            rows.append((label, p50, p95, ""))
-            print(f"  {label:40} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
-
-    print("\nslowest SQL of one dashboard request (ms):")
-    for label, queries in slowest.items():
-        total = sum(q[0] for q in queries)
-        print(f"  {label}: {len(queries)} statements, {total:.1f} ms in SQL")
-        for took, statement, _params in queries[:4]:
-            print(f"    {took:7.1f}  {' '.join(statement.split())[:150]}")
-
-    if args.explain:
-        with app.app_context():
-            seen = set()
-            for label, queries in slowest.items():
-                for took, statement, params in queries[:3]:
-                    if statement in seen or took < 10:
-                        continue
-                    seen.add(statement)
-                    plan = db.session.connection().exec_driver_sql(
-                        "EXPLAIN (ANALYZE, BUFFERS) " + statement, params
-                    )
-                    print(f"\nEXPLAIN ANALYZE ({label}, {took:.0f} ms):")
-                    print("  " + " ".join(statement.split())[:600])
-                    print("  " + "\n  ".join(r[0] for r in plan))
+                def call(fn: Callable[[], Any] = fn) -> None:
+                    fn()
                     db.session.rollback()
+
+                p50, p95 = percentiles(timed(call, args.repeat))
+                rows.append((label, p50, p95, ""))
+                print(f"  {label:40} p50 {p50:7.1f} ms  p95 {p95:7.1f} ms")
+
+        print("\nslowest SQL of one dashboard request (ms):")
+        for label, queries in slowest.items():
+            total = sum(q[0] for q in queries)
+            print(f"  {label}: {len(queries)} statements, {total:.1f} ms in SQL")
+            for took, statement, _params in queries[:4]:
+                print(f"    {took:7.1f}  {' '.join(statement.split())[:150]}")
+
+        if args.explain:
+            with app.app_context():
+                seen = set()
+                for label, queries in slowest.items():
+                    for took, statement, params in queries[:3]:
+                        if statement in seen or took < 10:
+                            continue
+                        seen.add(statement)
+                        plan = db.session.connection().exec_driver_sql(
+                            "EXPLAIN (ANALYZE, BUFFERS) " + statement, params
+                        )
+                        print(f"\nEXPLAIN ANALYZE ({label}, {took:.0f} ms):")
+                        print("  " + " ".join(statement.split())[:600])
+                        print("  " + "\n  ".join(r[0] for r in plan))
+                        db.session.rollback()
 
     if not args.no_pdf:
         print(f"\n(c) programme PDF GET /reports/yearly/{year}.pdf, {args.pdf_runs} runs")
-        times = []
+        times, cpus = [], []
         for _ in range(args.pdf_runs):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             response = client.get(f"/reports/yearly/{year}.pdf")
             times.append(time.perf_counter() - started)
+            cpus.append(time.process_time() - cpu)
             assert response.status_code == 200, response.status_code
         size = len(response.data)
         best, worst = min(times), max(times)
         verdict = "ok" if worst < PDF_TARGET_S else "MISSED"
         rows.append((f"programme PDF {year}", best * 1000, worst * 1000, verdict))
         print(f"  runs: {', '.join(f'{t:.2f} s' for t in times)}  ({size / 1e6:.1f} MB)  {verdict}")
+        print(
+            f"  CPU of this process: {', '.join(f'{t:.2f} s' for t in cpus)} (the rest: SQL, waits)"
+        )
+        print(f"  load average: {Path('/proc/loadavg').read_text().split()[:3]}")
         with app.test_request_context():
             parts = pdf_parts(int(year))
         print("  parts of one run: " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
