@@ -215,7 +215,7 @@ def start_gunicorn(
     with log.open("wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"gunicorn exited ({process.returncode}); see {log}")
@@ -226,7 +226,9 @@ def start_gunicorn(
             pass
         time.sleep(0.3)
     stop_gunicorn(process)
-    raise SystemExit(f"gunicorn did not answer within 60 s; see {log}")
+    raise SystemExit(
+        f"gunicorn did not answer within 180 s (a loaded machine starts it slowly); see {log}"
+    )
 
 
 def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:

@@ -12,6 +12,7 @@ from flask import current_app, has_app_context
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from dinamis.accounts.models import ApiToken, EntityRole, Role, User, UserStatus, new_session_token
 from dinamis.accounts.permissions import can_manage_token
@@ -270,8 +271,11 @@ def user_for_api_token(clear: str) -> User | None:
     """The active user holding this active token, or None."""
     if not clear.startswith(TOKEN_PREFIX):
         return None
+    # One query: the token, its user and the user's entity (User.entity is joined).
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _digest(clear), ApiToken.revoked_at.is_(None))
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == _digest(clear), ApiToken.revoked_at.is_(None))
     )
     if token is None or not token.user.is_active:
         return None

@@ -5,9 +5,12 @@ unambiguous, measured on the WGS84 ellipsoid. Orders (AOIs) and the catalogue
 from __future__ import annotations
 
 import json
+import struct
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import numpy as np
 import shapely
 from flask_babel import gettext as _
 from pyproj import Geod
@@ -174,3 +177,159 @@ def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
         ):
             return footprint
     return parse_aoi(data)
+
+
+def _plain_rings(data: Any) -> list[list[list[Any]]] | None:
+    """The polygons of a footprint whose reading cannot go wrong, else None.
+
+    Plain means: a Polygon or MultiPolygon of closed rings of 4+ positions, each
+    position two JSON numbers within longitude and latitude range, and no polygon
+    wider than 180°. Such a footprint needs no repair message and no split at the
+    antimeridian; only its validity and area remain to check.
+    """
+    if type(data) is not dict:
+        return None
+    kind = data.get("type")
+    if kind == "Polygon":
+        polygons = [data.get("coordinates")]
+    elif kind == "MultiPolygon":
+        polygons = data.get("coordinates")
+        if type(polygons) is not list or not polygons:
+            return None
+    else:
+        return None
+    for polygon in polygons:
+        if type(polygon) is not list or not polygon:
+            return None
+        west, east = 180.0, -180.0
+        for ring in polygon:
+            if type(ring) is not list or len(ring) < 4 or ring[0] != ring[-1]:
+                return None
+            for position in ring:
+                if type(position) is not list or len(position) != 2:
+                    return None
+                x, y = position
+                # bool is an int, and a huge int would not fit a double: neither is plain
+                if (type(x) is not float and (type(x) is not int or not -181 < x < 181)) or (
+                    type(y) is not float and (type(y) is not int or not -91 < y < 91)
+                ):
+                    return None
+                if not (-180 <= x <= 180 and -90 <= y <= 90):
+                    return None
+                if x < west:
+                    west = x
+                if x > east:
+                    east = x
+        if east - west > 180:
+            return None
+    return polygons
+
+
+def parse_footprints(raws: Sequence[Any]) -> list[MultiPolygon | ServiceError]:
+    """`parse_footprint` of many footprints at once: the same geometries, the same errors.
+
+    The plain ones (see `_plain_rings`: the bulk of an ingest) are built and
+    checked as one array with Shapely's vectorised functions; any other, or a
+    plain one that is invalid or empty, goes through `parse_footprint`, which
+    repairs it or says what is wrong (the error is returned in its place).
+    """
+    results: list[MultiPolygon | ServiceError | None] = [None] * len(raws)
+    plain: list[int] = []
+    positions: list[list[Any]] = []
+    ring_ends: list[int] = [0]
+    polygon_ends: list[int] = [0]
+    part_ends: list[int] = [0]
+    for index, raw in enumerate(raws):
+        polygons = _plain_rings(raw)
+        if polygons is None or sum(len(r) for p in polygons for r in p) > MAX_VERTICES:
+            continue
+        plain.append(index)
+        for polygon in polygons:
+            for ring in polygon:
+                positions.extend(ring)
+                ring_ends.append(len(positions))
+            polygon_ends.append(len(ring_ends) - 1)
+        part_ends.append(len(polygon_ends) - 1)
+    if plain:
+        geometries = shapely.from_ragged_array(
+            shapely.GeometryType.MULTIPOLYGON,
+            np.array(positions, dtype=np.float64),
+            (
+                np.array(ring_ends, dtype=np.int64),
+                np.array(polygon_ends, dtype=np.int64),
+                np.array(part_ends, dtype=np.int64),
+            ),
+        )
+        good = shapely.is_valid(geometries) & (shapely.area(geometries) > 0)
+        for index, geometry, ok in zip(plain, geometries, good, strict=True):
+            if ok:
+                results[index] = geometry
+    for index, found in enumerate(results):
+        if found is None:
+            try:
+                results[index] = parse_footprint(raws[index])
+            except ServiceError as error:
+                results[index] = error
+    return results  # type: ignore[return-value]
+
+
+def _ewkb_polygons(data: bytes) -> list[list[list[tuple[float, float]]]] | None:
+    """The polygons of a 2-D MultiPolygon in (E)WKB, rings of coordinate tuples; else None."""
+    if len(data) < 9:
+        return None
+    order = "<" if data[0] == 1 else ">"
+    (kind,) = struct.unpack_from(order + "I", data, 1)
+    offset = 5
+    if kind & 0x20000000:  # EWKB: an SRID follows the type
+        kind &= ~0x20000000
+        offset += 4
+    if kind != 6:
+        return None  # Z or M dimensions, or another type: not for this reader
+    (parts,) = struct.unpack_from(order + "I", data, offset)
+    offset += 4
+    if parts == 0:
+        return None
+    polygons = []
+    for _part in range(parts):
+        if data[offset] != data[0] or struct.unpack_from(order + "I", data, offset + 1)[0] != 3:
+            return None
+        offset += 5
+        (count,) = struct.unpack_from(order + "I", data, offset)
+        offset += 4
+        if count == 0:
+            return None
+        rings = []
+        for _ring in range(count):
+            (points,) = struct.unpack_from(order + "I", data, offset)
+            offset += 4
+            if points == 0:
+                return None
+            values = iter(struct.unpack_from(f"{order}{2 * points}d", data, offset))
+            offset += 16 * points
+            rings.append(list(zip(values, values, strict=True)))
+        polygons.append(rings)
+    if offset != len(data):
+        return None
+    return polygons
+
+
+def geojson_and_bbox(data: bytes) -> tuple[dict[str, Any], list[float]]:
+    """The GeoJSON geometry and bbox of a stored footprint (EWKB), read without Shapely.
+
+    The same as `mapping(geometry)` and `list(geometry.bounds)` give (the bounds
+    of a polygon are its shell's, as in GEOS), at a fraction of their cost; any
+    geometry this reader does not expect goes through Shapely instead.
+    """
+    polygons = _ewkb_polygons(data)
+    if polygons is None:
+        geometry = shapely.from_wkb(data)
+        return dict(mapping(geometry)), list(geometry.bounds)
+    xs = [x for rings in polygons for x, _y in rings[0]]
+    ys = [y for rings in polygons for _x, y in rings[0]]
+    coordinates = [tuple(tuple(ring) for ring in rings) for rings in polygons]
+    return {"type": "MultiPolygon", "coordinates": coordinates}, [
+        min(xs),
+        min(ys),
+        max(xs),
+        max(ys),
+    ]

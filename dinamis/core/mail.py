@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from flask import current_app, render_template
+from flask import current_app
 from flask_babel import force_locale
+from jinja2 import TemplateNotFound
 from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -94,12 +95,33 @@ def queue_mail(
     The subject is the template's first line. The message is written with the
     current transaction and delivered after it commits.
     """
+    message = new_message(to, template, language=language, attachments=attachments, **context)
+    db.session.add(message)
+    db.session.flush()
+    queued(message)
+    return message
+
+
+def new_message(
+    to: str,
+    template: str,
+    *,
+    language: str = "fr",
+    attachments: list[Attachment] | None = None,
+    **context: object,
+) -> OutboxMessage:
+    """The message `queue_mail` would write, rendered but not added to the session.
+
+    For a caller that writes it itself; it must then call `queued` once the
+    row is written.
+    """
     with force_locale(language):
-        rendered = render_template(f"mail/{template}.txt", **context)
-        try:
-            html: str | None = render_template(f"mail/{template}.html", **context)
-        except Exception:  # no HTML version of this message
-            html = None
+        rendered = _render(f"mail/{template}.txt", language, context)
+        html = (
+            _render(f"mail/{template}.html", language, context)
+            if _has_template(f"mail/{template}.html")
+            else None
+        )
     subject, _, body = rendered.partition("\n")
     message = OutboxMessage(
         to_address=to,
@@ -112,12 +134,40 @@ def queue_mail(
         message.attachments.append(
             OutboxAttachment(filename=att.filename, media_type=att.media_type, content=att.content)
         )
-    db.session.add(message)
-    db.session.flush()
+    return message
+
+
+def queued(message: OutboxMessage) -> None:
+    """A written message: delivered after the commit when the settings say so."""
     message_id = message.id
     if current_app.config["DINAMIS_SETTINGS"].mail.deliver_in_request:
         after_commit(lambda: deliver_ids([message_id]))
-    return message
+
+
+def _render(name: str, language: str, context: dict[str, object]) -> str:
+    """A mail template rendered with the Jinja environment alone.
+
+    Not `flask.render_template`: its context processors are for pages (the
+    app's builds a language form and a logout form, each loading the WTForms
+    catalogue from disk), and a mail template uses only what it is given and
+    the environment's globals and filters.
+    """
+    return current_app.jinja_env.get_template(name).render(
+        {"current_language": language, **context}
+    )
+
+
+def _has_template(name: str) -> bool:
+    """Whether the app has this template; the answer is kept per app (templates are files)."""
+    known: dict[str, bool] = current_app.extensions.setdefault("dinamis_mail_templates", {})
+    if name not in known:
+        try:
+            current_app.jinja_env.get_template(name)
+        except TemplateNotFound:
+            known[name] = False
+        else:
+            known[name] = True
+    return known[name]
 
 
 def _build(message: OutboxMessage, settings: MailSettings) -> EmailMessage:

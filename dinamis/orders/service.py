@@ -18,14 +18,17 @@ from flask import current_app
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.attributes import set_committed_value
 
 from dinamis.accounts.models import User
 from dinamis.config import OrderSettings
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.geo import geodesic_km2
-from dinamis.core.mail import queue_mail
+from dinamis.core.mail import OutboxMessage, new_message, queue_mail, queued
+from dinamis.core.rows import insert_new
 from dinamis.extensions import db
 from dinamis.membership.members import managers
 from dinamis.orders.models import (
@@ -188,18 +191,33 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
         theme=request.theme.strip(),
         funding=(request.funding or "").strip() or None,
     )
-    db.session.add(order)
-    db.session.flush()
+    # The id first, the row last: the ledger postings are named after the
+    # order, and the order is then written once, with its outcome, by the
+    # flush that ends the submission (with its event and e-mail) instead of
+    # inserted as a draft and updated.
+    order.id = db.session.scalar(_NEXT_ORDER_ID)
+    order.entity, order.requester = actor.entity, actor
     _submit(actor, order)
     return order
 
 
+_NEXT_ORDER_ID = select(func.nextval(func.pg_get_serial_sequence("orders", "id")))
+
+
 def _submit(actor: User, order: Order) -> None:
-    entity = order.entity
-    split = quota.reserve(entity, order.family, order.period, order.charged_km2, order.reference)
+    # The order has its id; a tasking request's row is not written yet (an
+    # archive order's is, with its items). The reservation locks the entity's
+    # available account until the request commits, so it comes last: what a
+    # new order within the allowance writes next is prepared before it.
+    new = sa_inspect(order).transient
+    prepared = _prepare_under_review(actor, order) if new else None
+    split = quota.reserve(
+        order.entity, order.family, order.period, order.charged_km2, order.reference
+    )
     order.free_km2, order.cofunded_km2 = split.free, split.cofunded
     order.submitted_at = utcnow()
-    if split.cofunded > 0:
+    if split.cofunded > 0:  # the prepared rows (if any) are dropped: nothing was written
+        db.session.add(order)
         quote = _make_quote(order)
         _move(actor, order, Status.AWAITING_QUOTE, None)
         for referent in managers(order.entity_id):
@@ -211,8 +229,45 @@ def _submit(actor: User, order: Order) -> None:
                 quote=quote,
                 user=referent,
             )
+    elif prepared is not None:
+        _write_under_review(order, *prepared)
     else:
         _move(actor, order, Status.UNDER_REVIEW, None)
+
+
+def _prepare_under_review(actor: User, order: Order) -> tuple[OrderEvent, OutboxMessage]:
+    """The event and the requester's e-mail of a new order going to review, as `_move`
+    and `queue_mail` would write them; the order itself stays a draft until written."""
+    assert Status.UNDER_REVIEW in TRANSITIONS[order.status]
+    event = OrderEvent(
+        order_id=order.id,
+        from_status=order.status,
+        to_status=Status.UNDER_REVIEW,
+        actor_id=actor.id,
+        comment=None,
+    )
+    draft, order.status = order.status, Status.UNDER_REVIEW  # as the mail must name it
+    try:
+        message = new_message(
+            actor.email,
+            "order_status",
+            language=actor.language,
+            order=order,
+            event=event,
+            user=actor,
+        )
+    finally:
+        order.status = draft
+    return event, message
+
+
+def _write_under_review(order: Order, event: OrderEvent, message: OutboxMessage) -> None:
+    """The order under review, its event and its e-mail: one INSERT statement."""
+    order.status = event.to_status
+    insert_new(order, event, message)
+    set_committed_value(order, "events", [event])
+    set_committed_value(event, "order", order)
+    queued(message)
 
 
 def _make_quote(order: Order) -> Quote:
@@ -258,16 +313,19 @@ def _move(actor: User | None, order: Order, target: str, comment: str | None) ->
     )
     db.session.add(event)
     order.status = target
-    db.session.flush()
-    if order.status != Status.DRAFT:
-        queue_mail(
-            order.requester.email,
-            "order_status",
-            language=order.requester.language,
-            order=order,
-            event=event,
-            user=order.requester,
-        )
+    if order.status == Status.DRAFT:
+        db.session.flush()
+        return
+    # queue_mail flushes: the order's new status, its event and the message
+    # are written together.
+    queue_mail(
+        order.requester.email,
+        "order_status",
+        language=order.requester.language,
+        order=order,
+        event=event,
+        user=order.requester,
+    )
 
 
 def pending_quote(order: Order) -> Quote:

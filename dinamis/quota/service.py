@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
@@ -256,33 +256,103 @@ def split(entity: Entity, family: str, period: str, charged: Decimal) -> Split:
     return Split(free=free, cofunded=charged - free)
 
 
+# Under the account locks, in one round trip: look the key up, read the
+# available balance (a new statement, so its snapshot sees every posting
+# committed by whoever held the lock before), post the transaction and its
+# two entries when there is something free to hold, and report the free part.
+_RESERVE = text(
+    """
+    WITH done AS (
+        SELECT id FROM ledger_transactions WHERE idempotency_key = :key
+    ), free AS (
+        SELECT LEAST(GREATEST(COALESCE(SUM(amount), 0), 0), CAST(:charged AS numeric)) AS km2
+        FROM ledger_entries WHERE account_id = :available
+    ), posted AS (
+        INSERT INTO ledger_transactions (kind, idempotency_key, reference)
+        SELECT :kind, :key, :reference WHERE NOT EXISTS (SELECT FROM done)
+        RETURNING id
+    ), entries AS (
+        INSERT INTO ledger_entries (transaction_id, account_id, amount)
+        SELECT posted.id, move.account_id, move.sign * free.km2
+        FROM posted, free,
+            (VALUES (CAST(:available AS integer), -1), (CAST(:reserved AS integer), 1))
+                AS move (account_id, sign)
+        WHERE free.km2 > 0
+        ORDER BY move.sign
+    )
+    SELECT (SELECT id FROM done) AS done, (SELECT km2 FROM free) AS free
+    """
+)
+
+
+_LOCK_ACCOUNTS = text(
+    """
+    SELECT kind, id FROM ledger_accounts
+    WHERE entity_id = :entity_id AND family = :family AND period = :period
+        AND kind = ANY(CAST(:kinds AS text[]))
+    ORDER BY array_position(CAST(:kinds AS text[]), CAST(kind AS text))
+    FOR UPDATE
+    """
+)
+
+
+def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str) -> list[int]:
+    """The ids of these accounts of the entity, locked in one statement, created if missing.
+
+    Rows are locked in the statement's order: available first, as in
+    `_entity_accounts`, so that lockers never wait on each other in a cycle.
+    """
+    rank = {k: i for i, k in enumerate(AccountKind.ALL)}
+    wanted = sorted(kinds, key=rank.__getitem__)
+    params = {"entity_id": entity_id, "family": family, "period": period, "kinds": wanted}
+    # On the session's connection: no autoflush (what the caller has pending is
+    # written after the lock).
+    found = dict(db.session.connection().execute(_LOCK_ACCOUNTS, params).all())
+    if len(found) < len(wanted):  # first use of some of them: create, then lock all
+        for kind in wanted:
+            if kind not in found:
+                get_account(entity_id, family, period, kind)
+        found = dict(db.session.connection().execute(_LOCK_ACCOUNTS, params).all())
+    return [found[kind] for kind in wanted]
+
+
 def reserve(entity: Entity, family: str, period: str, charged: Decimal, reference: str) -> Split:
     """Hold the free part of an order (what is available now); return the split.
 
     The available account is locked while its balance is read and debited, so
-    concurrent reservations never take the same km² twice.
+    concurrent reservations never take the same km² twice. Callers should
+    reserve as late as they can in their transaction: the lock is held until
+    it commits.
     """
     charged = km2(charged)
     if charged <= 0:
         raise ServiceError(_("The charged area must be positive."))
-    available, reserved = _entity_accounts(
+    if family not in Family.ALL:
+        raise ServiceError(_("Unknown quota family: %(f)s.", f=family))
+    available, reserved = _lock_entity_accounts(
         entity.id, family, period, AccountKind.AVAILABLE, AccountKind.RESERVED
     )
     key = f"reserve:{reference}:{family}:{period}"
-    done = db.session.scalar(
-        select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
+    row = (
+        db.session.connection()
+        .execute(
+            _RESERVE,
+            {
+                "key": key,
+                "kind": PostingKind.RESERVE,
+                "reference": reference,
+                "charged": charged,
+                "available": available,
+                "reserved": reserved,
+            },
+        )
+        .one()
     )
-    if done is not None:  # a retry: report what was reserved the first time
+    if row.done is not None:  # a retry: report what was reserved the first time
+        done = db.session.get_one(LedgerTransaction, row.done)
         free = km2(sum((e.amount for e in done.entries if e.amount > 0), ZERO))
         return Split(free=free, cofunded=charged - free)
-    free = min(max(balance(available), ZERO), charged)
-    _post(
-        PostingKind.RESERVE,
-        key,
-        [(available, reserved, free)] if free > 0 else [],
-        reference=reference,
-        key_checked=True,
-    )
+    free = km2(row.free)
     return Split(free=free, cofunded=charged - free)
 
 

@@ -6,6 +6,11 @@ balances of the entities' accounts (the same sums as the quota pages), so
 the dashboard, the quota pages and the yearly PDFs agree by construction.
 Sensor is a property of orders, not of ledger accounts: grouped by sensor,
 the ledger figures come from the order postings (reference "order:<id>").
+
+The ledger, the co-funded euros and the downloads are read from totals kept
+by database triggers in the same transaction as the raw rows (see
+reports.models and migration 0015_stats_totals): the same sums, from a few
+thousand rows instead of a year of entries, quotes and downloads.
 """
 
 from __future__ import annotations
@@ -18,22 +23,24 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import TIMESTAMP, case, cast, func, literal, select, union_all
 
 from dinamis.accounts.models import User, UserStatus
 from dinamis.catalogue.models import Download
 from dinamis.core.errors import BadRequest
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
-from dinamis.orders.models import Order, Quote, QuoteStatus
+from dinamis.orders.models import Order
 from dinamis.quota.models import (
     AccountKind,
-    LedgerAccount,
-    LedgerEntry,
-    LedgerTransaction,
-    PostingKind,
 )
-from dinamis.reports.models import ReportStatus, UsageReport
+from dinamis.reports.models import (
+    DownloadTotal,
+    LedgerTotal,
+    QuoteTotal,
+    ReportStatus,
+    UsageReport,
+)
 
 GROUPS = ("entity", "profile", "sensor", "family")
 ZERO = Decimal("0.00")
@@ -95,28 +102,22 @@ def _entity_filters(f: Filters, entity_column: Any) -> list[Any]:
 
 
 def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
-    """km² granted, reserved, consumed, co-funded per group, from the ledger's entries."""
+    """km² granted, reserved, consumed, co-funded per group, from the ledger's totals.
+
+    `ledger_totals` holds, per entity account (with its key) and sensor of
+    the order posted, the sums of the account's entries, kept by a trigger on
+    every insert of entries, in the same transaction: the same sums as adding
+    up the entries, read from a few rows per account instead of every entry.
+    """
     if group not in GROUPS:
         raise BadRequest(_("group_by is one of %(g)s.", g=", ".join(GROUPS)))
-    kind = LedgerAccount.kind
+    kind = LedgerTotal.kind
     granted = func.coalesce(
-        func.sum(
-            case(
-                (
-                    and_(
-                        kind == AccountKind.AVAILABLE,
-                        LedgerTransaction.kind.in_((PostingKind.GRANT, PostingKind.ADJUSTMENT)),
-                    ),
-                    LedgerEntry.amount,
-                ),
-                else_=0,
-            )
-        ),
-        0,
+        func.sum(case((kind == AccountKind.AVAILABLE, LedgerTotal.granted), else_=0)), 0
     )
 
     def balance(*kinds: str) -> Any:
-        return func.coalesce(func.sum(case((kind.in_(kinds), LedgerEntry.amount), else_=0)), 0)
+        return func.coalesce(func.sum(case((kind.in_(kinds), LedgerTotal.amount), else_=0)), 0)
 
     columns = [
         granted.label("granted"),
@@ -126,28 +127,22 @@ def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
     ]
     query = (
         select(*columns)
-        .select_from(LedgerEntry)
-        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
-        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerAccount.entity_id.is_not(None), LedgerAccount.period == f.period)
-        .where(*_entity_filters(f, LedgerAccount.entity_id))
+        .select_from(LedgerTotal)
+        .where(LedgerTotal.period == f.period, *_entity_filters(f, LedgerTotal.entity_id))
     )
     if f.family:
-        query = query.where(LedgerAccount.family == f.family)
+        query = query.where(LedgerTotal.family == f.family)
     if group == "sensor" or f.sensor:  # only order postings carry a sensor
-        order_id = cast(func.split_part(LedgerTransaction.reference, ":", 2), Integer)
-        query = query.join(
-            Order, and_(LedgerTransaction.reference.like("order:%"), Order.id == order_id)
-        )
+        query = query.where(LedgerTotal.sensor.is_not(None))
         if f.sensor:
-            query = query.where(Order.sensor == f.sensor)
+            query = query.where(LedgerTotal.sensor == f.sensor)
     if group in ("entity", "profile"):
-        query = query.join(Entity, Entity.id == LedgerAccount.entity_id)
+        query = query.join(Entity, Entity.id == LedgerTotal.entity_id)
     if group == "profile":
         query = query.join(Profile, Profile.id == Entity.profile_id)
     label = {
-        "family": LedgerAccount.family,
-        "sensor": Order.sensor,
+        "family": LedgerTotal.family,
+        "sensor": LedgerTotal.sensor,
         "entity": Entity.name,
         "profile": Profile.code,
     }[group]
@@ -179,27 +174,28 @@ def _order_scope(f: Filters) -> list[Any]:
     return clauses
 
 
-def _order_label(group: str) -> tuple[Any, list[Any]]:
-    if group == "sensor":
-        return Order.sensor, []
-    if group == "family":
-        return Order.family, []
-    if group == "entity":
-        return Entity.name, [Entity]
-    return Profile.code, [Entity, Profile]
-
-
 def _cofunded_euros(f: Filters, group: str) -> dict[str, Decimal]:
-    """Accepted quotes (euros excluding tax) per group."""
-    label, joins = _order_label(group)
-    query = (
-        select(label, func.sum(Quote.excluding_tax))
-        .join(Order, Order.id == Quote.order_id)
-        .where(Quote.status == QuoteStatus.ACCEPTED, *_order_scope(f))
-    )
-    if Entity in joins:
-        query = query.join(Entity, Entity.id == Order.entity_id)
-    if Profile in joins:
+    """Accepted quotes (euros excluding tax) per group, from their totals.
+
+    `quote_totals` holds the accepted quotes' euros per period, entity, sensor
+    and family of their order (kept by triggers on the quotes): the orders'
+    scope of `_order_scope`, summed over a few thousand rows.
+    """
+    clauses = [QuoteTotal.period == f.period, *_entity_filters(f, QuoteTotal.entity_id)]
+    if f.sensor:
+        clauses.append(QuoteTotal.sensor == f.sensor)
+    if f.family:
+        clauses.append(QuoteTotal.family == f.family)
+    label = {
+        "sensor": QuoteTotal.sensor,
+        "family": QuoteTotal.family,
+        "entity": Entity.name,
+        "profile": Profile.code,
+    }[group]
+    query = select(label, func.sum(QuoteTotal.excluding_tax)).where(*clauses)
+    if group in ("entity", "profile"):
+        query = query.join(Entity, Entity.id == QuoteTotal.entity_id)
+    if group == "profile":
         query = query.join(Profile, Profile.id == Entity.profile_id)
     return {k: Decimal(v).quantize(ZERO) for k, v in db.session.execute(query.group_by(label))}
 
@@ -216,17 +212,72 @@ def orders_by_state(f: Filters) -> list[dict[str, Any]]:
     ]
 
 
+def _month_near(moment: dt.datetime) -> dt.datetime:
+    """The start of a month (UTC) nearest to `moment` (an aware datetime)."""
+    utc = moment.astimezone(dt.UTC)
+    first = utc.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    return first if utc - first <= following - utc else following
+
+
 def downloads(f: Filters) -> list[dict[str, Any]]:
+    """Downloads and bytes per collection in the period, from the monthly totals.
+
+    The period's first and last days are cut in the session's time zone (as
+    comparing `created_at` with a date does), the totals' months in UTC. The
+    totals are summed from the UTC month nearest the period's start to the
+    one nearest its end, and the downloads between each end and its month
+    (nothing when the session is in UTC, a few hours of rows otherwise) are
+    added or taken off, so the figures are those of the download log exactly.
+    """
     start, end = f.dates
+    # The period's ends as instants, as the database casts a date in this session.
+    lo, hi = db.session.execute(
+        select(
+            cast(literal(start), TIMESTAMP(timezone=True)),
+            cast(literal(end), TIMESTAMP(timezone=True)),
+        )
+    ).one()
+    month_lo, month_hi = _month_near(lo), _month_near(hi)
+    parts = [
+        select(
+            DownloadTotal.collection_id.label("collection"),
+            DownloadTotal.downloads.label("n"),
+            DownloadTotal.bytes.label("b"),
+        ).where(
+            DownloadTotal.month >= month_lo.date(),
+            DownloadTotal.month < month_hi.date(),
+            *_entity_filters(f, DownloadTotal.entity_id),
+        )
+    ]
+    # (from, to, sign): the rows between a period end and its month, added or taken off.
+    edges = [
+        (lo, month_lo, 1) if lo < month_lo else (month_lo, lo, -1),
+        (month_hi, hi, 1) if month_hi < hi else (hi, month_hi, -1),
+    ]
+    for since, until, sign in edges:
+        if since < until:
+            parts.append(
+                select(
+                    Download.collection_id,
+                    literal(sign),
+                    literal(sign) * Download.bytes,
+                ).where(
+                    Download.created_at >= since,
+                    Download.created_at < until,
+                    *_entity_filters(f, Download.entity_id),
+                )
+            )
+    both = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     query = (
-        select(Download.collection_id, func.count(), func.coalesce(func.sum(Download.bytes), 0))
-        .where(Download.created_at >= start, Download.created_at < end)
-        .where(*_entity_filters(f, Download.entity_id))
-        .group_by(Download.collection_id)
-        .order_by(Download.collection_id)
+        select(both.c.collection, func.sum(both.c.n), func.coalesce(func.sum(both.c.b), 0))
+        .group_by(both.c.collection)
+        .having(func.sum(both.c.n) != 0)
+        .order_by(both.c.collection)
     )
     return [
-        {"collection": c, "downloads": n, "bytes": int(b)} for c, n, b in db.session.execute(query)
+        {"collection": c, "downloads": int(n), "bytes": int(b)}
+        for c, n, b in db.session.execute(query)
     ]
 
 
@@ -280,16 +331,41 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buffer.getvalue()
 
 
-def bars(rows: list[dict[str, Any]], label: str, value: str, width: int = 420) -> dict[str, Any]:
-    """A horizontal bar chart (SVG geometry) of one column, drawn by the template."""
-    top = max((float(r[value]) for r in rows), default=0.0) or 1.0
+def bars(
+    rows: list[dict[str, Any]],
+    label: str,
+    value: str,
+    width: int = 420,
+    top: int | None = None,
+) -> dict[str, Any]:
+    """A horizontal bar chart (SVG geometry) of one column, drawn by the template.
+
+    With `top`, and more rows than that, the chart draws the `top` largest
+    values (largest first) and one more bar summing the others: a chart of
+    1,000 entities is unreadable and slow to draw, and the table next to it
+    (and its CSV) still lists every row. `others` is how many were summed.
+    """
+    others = 0
+    if top is not None and len(rows) > top:
+        ranked = sorted(rows, key=lambda r: r[value], reverse=True)
+        rest = ranked[top:]
+        others = len(rest)
+        rows = [
+            *ranked[:top],
+            {
+                label: _("Others (%(n)s)", n=others),
+                value: sum((r[value] for r in rest), type(rest[0][value])(0)),
+            },
+        ]
+    top_value = max((float(r[value]) for r in rows), default=0.0) or 1.0
     return {
         "height": 22 * len(rows) + 4,
         "width": width,
+        "others": others,
         "bars": [
             {
                 "y": 22 * i + 2,
-                "w": round(float(r[value]) / top * (width - 200), 1),
+                "w": round(float(r[value]) / top_value * (width - 200), 1),
                 "label": str(r[label]),
                 "value": r[value],
             }

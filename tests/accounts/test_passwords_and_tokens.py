@@ -238,3 +238,31 @@ def test_mail_left_to_the_worker_when_configured(app, client, cast, monkeypatch)
         commit_now()
         stored = db.session.scalar(select(OutboxMessage).where(OutboxMessage.id == message.id))
         assert stored.sent_at is None  # waits for `dinamis mail send`
+
+
+def test_a_bearer_token_is_resolved_in_one_query(app, cast):
+    """The token, its user and the user's entity come back from one SELECT (the API's hot path)."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        user = service.get_user_by_email(cast.user_a)
+        _, clear = service.create_api_token(user, "t")
+        db.session.flush()
+        entity_id = user.entity_id
+        db.session.expunge_all()
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        engine = db.session.get_bind()
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            found = service.user_for_api_token(clear)
+            assert found is not None and found.entity is not None
+            assert found.entity.id == entity_id
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 1, statements
+        assert service.user_for_api_token(clear + "x") is None

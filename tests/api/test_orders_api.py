@@ -353,3 +353,34 @@ def test_archive_refusals(app, client, api, archive_scenes, items, words):
     assert response.status_code == 422
     assert words in response.get_json()["error"]["message"]
     assert counts(app) == before
+
+
+def test_a_free_order_answers_as_it_reads_back_and_its_mail_is_written(app, client, cast, api):
+    """A submission within the allowance (the path that writes its rows in one statement):
+    the 201 answer is the order as a later GET reads it back from the database, and the
+    requester's e-mail about it is in the outbox."""
+    from dinamis.core.mail import OutboxMessage
+
+    with app.app_context():
+        staff = accounts.get_user_by_email(cast.staff)
+        entity = db.session.get(Entity, cast.entity_a)
+        period = quota.period_for(dt.date.today())
+        quota.adjust(staff, entity, "tasking", period, D("500"), "more", "adjust:free-order")
+        commit()
+    response = client.post("/api/v1/tasking-requests", json=body(), headers=api["user_a"])
+    assert response.status_code == 201, response.get_json()
+    answer = response.get_json()
+    assert answer["status"] == "under_review"
+    assert answer["free_km2"] == answer["charged_km2"] and answer["cofunded_km2"] == "0.00"
+    assert [(e["from"], e["to"]) for e in answer["events"]] == [("draft", "under_review")]
+    assert answer["events"][0]["at"] and answer["submitted_at"]
+    again = client.get(f"/api/v1/tasking-requests/{answer['id']}", headers=api["user_a"])
+    assert again.get_json() == answer
+    with app.app_context():
+        (mail,) = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.to_address == cast.user_a,
+                OutboxMessage.template == "order_status",
+            )
+        ).all()
+        assert answer["number"] in mail.subject

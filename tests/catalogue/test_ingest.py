@@ -152,3 +152,156 @@ def test_cli_reports_counts_and_refusals(app, tmp_path):
     assert result.exit_code == 0, result.output
     assert "1 collection(s), 1 item(s) ingested, 1 refused" in result.output
     assert "f.ndjson:3" in result.output
+
+
+def _square(x: float, y: float, size: float = 0.2) -> list[list[float]]:
+    return [[x, y], [x + size, y], [x + size, y + size], [x, y + size], [x, y]]
+
+
+# Footprints the batch reads itself and footprints it hands to parse_footprint:
+# both must come out as parse_footprint says, geometry for geometry, error for error.
+FOOTPRINTS = [
+    {"type": "Polygon", "coordinates": [_square(2, 45)]},
+    {"type": "Polygon", "coordinates": [[[2, 45], [3, 45], [3, 46], [2, 46], [2, 45]]]},  # ints
+    {
+        "type": "Polygon",
+        "coordinates": [_square(2, 45, 1), _square(2.2, 45.2, 0.1)],  # with a hole
+    },
+    {"type": "MultiPolygon", "coordinates": [[_square(2, 45)], [_square(5, 45)]]},
+    {"type": "MultiPolygon", "coordinates": [[_square(179.8, -17)], [_square(-180, -17)]]},
+    {  # crosses the antimeridian: split
+        "type": "Polygon",
+        "coordinates": [[[179.5, -17], [-179.5, -17], [-179.5, -16], [179.5, -16], [179.5, -17]]],
+    },
+    {  # a bow tie: refused
+        "type": "Polygon",
+        "coordinates": [[[2, 45], [3, 46], [3, 45], [2, 46], [2, 45]]],
+    },
+    {  # a repeated spike: repaired by parse_aoi or refused, as it says
+        "type": "Polygon",
+        "coordinates": [[[2, 45], [3, 45], [3, 46], [3, 47], [3, 46], [2, 46], [2, 45]]],
+    },
+    {"type": "Polygon", "coordinates": [[[2, 45], [3, 45], [3, 46], [2, 46]]]},  # not closed
+    {"type": "Polygon", "coordinates": [_square(181, 45)]},  # out of range
+    {"type": "Polygon", "coordinates": [[[2, 45, 1], [3, 45, 1], [3, 46, 1], [2, 45, 1]]]},
+    {"type": "Polygon", "coordinates": [[[2, 45], [3, 45], [2, 45], [3, 45], [2, 45]]]},  # flat
+    {"type": "Polygon", "coordinates": [[[True, 45], [3, 45], [3, 46], [True, 45]]]},
+    {"type": "Polygon", "coordinates": [[["2", 45], [3, 45], [3, 46], ["2", 45]]]},
+    {"type": "Polygon", "coordinates": []},
+    {"type": "MultiPolygon", "coordinates": [[]]},
+    {"type": "Point", "coordinates": [2, 45]},
+    {},
+    {"type": "Polygon", "coordinates": [[[float("nan"), 45], [3, 45], [3, 46], [2, 45]]]},
+    {
+        "type": "Polygon",
+        "coordinates": [
+            [[2 + i * 1e-5, 45] for i in range(10_001)] + [[2.1, 45.5], [2, 45]]
+        ],  # too many vertices
+    },
+]
+
+
+def _outcome(function, *args):
+    import shapely
+
+    from dinamis.core.errors import ServiceError
+
+    try:
+        result = function(*args)
+    except ServiceError as error:
+        return ("error", error.message)
+    if isinstance(result, ServiceError):
+        return ("error", result.message)
+    return ("ok", shapely.to_wkb(result, hex=True))
+
+
+def test_footprints_read_as_a_batch_are_those_read_one_by_one(app):
+    from dinamis.core.geo import parse_footprint, parse_footprints
+
+    with app.test_request_context():
+        batch = parse_footprints(FOOTPRINTS)
+        alone = [_outcome(parse_footprint, raw) for raw in FOOTPRINTS]
+        assert [_outcome(lambda r: r, found) for found in batch] == alone
+        assert [kind for kind, _what in alone].count("ok") >= 6
+        assert [kind for kind, _what in alone].count("error") >= 6
+
+
+def test_items_checked_as_a_batch_are_those_checked_one_by_one(app):
+    from dinamis.catalogue.ingest import _Lenient, item_row, item_rows
+
+    items: list = [item(n, geometry=geometry) for n, geometry in enumerate(FOOTPRINTS)]
+    items.append(item(90, type="Collection"))
+    items.append(item(91, collection="nope"))
+    items.append(item(92, assets=[1]))
+    odd = item(93)
+    odd["properties"]["huge"] = 10**30  # beyond orjson's integers
+    items.append(odd)
+    lenient = _Lenient(item(94))
+    lenient["properties"]["eo:cloud_cover"] = float("nan")
+    items.append(lenient)
+    items.append("not an object")
+    items.append(ValueError("not JSON (bad)"))
+    with app.test_request_context():
+        known = {"pleiades-archive"}
+        expected = []
+        for record in items:
+            if isinstance(record, Exception):
+                expected.append(str(record))
+                continue
+            try:
+                expected.append(item_row(record if isinstance(record, dict) else {}, known))
+            except ValueError as error:
+                expected.append(str(error))
+        found = item_rows([(str(n), record) for n, record in enumerate(items)], known)
+        assert [w for w, _row in found] == [str(n) for n in range(len(items))]
+        assert [r if isinstance(r, dict) else str(r) for _w, r in found] == expected
+        assert json.loads(found[len(FOOTPRINTS) + 3][1]["properties"])["huge"] == 10**30
+
+
+def test_ndjson_lines_orjson_refuses_are_read_as_before(app, tmp_path):
+    nan = json.dumps(item(1)).replace('"eo:cloud_cover": 12.5', '"eo:cloud_cover": NaN')
+    exact = 123456789012345678901234567
+    huge = json.dumps(item(2)).replace('"custom:thing": "kept"', f'"custom:thing": {exact}')
+    steep = json.dumps(item(3)).replace(
+        '"view:incidence_angle": 14.2', f'"view:incidence_angle": {exact}'
+    )
+    path = tmp_path / "g.ndjson"
+    lines = [json.dumps(COLLECTION), nan, huge, steep, json.dumps(item(4))]
+    path.write_text("\n".join(lines) + "\n")
+    with app.app_context():
+        report = ingest([path])
+        assert report.items == 2
+        assert report.errors == [
+            "g.ndjson:2: eo:cloud_cover is not a number: nan",
+            f"g.ndjson:4: incidence_angle out of 0-90: {exact}",
+        ]
+        assert db.session.get(Scene, "PHR_0002").properties["custom:thing"] == exact
+        assert db.session.get(Scene, "PHR_0004") is not None
+
+
+def test_text_copy_keeps_awkward_strings_and_many_batches(app, tmp_path, monkeypatch):
+    from dinamis.catalogue import ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "BATCH", 3)  # several batches, the thread at work
+    awkward = 'tab\there, back\\slash, new\nline, cr\r, quote", é, \\N, \\t'
+    odd = item(1, id="PHR_\\N\t1")
+    odd["properties"].update(
+        {"platform": "p\\1", "note": awkward, "nested": {"k\\": [awkward, 1.5]}}
+    )
+    odd["assets"]["thumbnail"]["title"] = awkward
+    lines = [COLLECTION, odd] + [item(n) for n in range(2, 12)]
+    path = tmp_path / "h.ndjson"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    with app.app_context():
+        report = ingest([path])
+        assert report.errors == [] and report.items == 11
+        scene = db.session.get(Scene, "PHR_\\N\t1")
+        assert scene.platform == "p\\1"
+        assert scene.properties == {
+            "custom:thing": "kept",
+            "note": awkward,
+            "nested": {"k\\": [awkward, 1.5]},
+        }
+        assert scene.assets["thumbnail"]["title"] == awkward
+        assert float(scene.cloud_cover) == 12.5 and scene.datetime.day == 2
+        assert len(db.session.scalars(select(Scene)).all()) == 11

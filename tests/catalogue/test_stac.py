@@ -133,3 +133,26 @@ def test_malformed_post_body(client, scenes):
     bowtie = {"type": "Polygon", "coordinates": [[[2, 45], [3, 46], [3, 45], [2, 46], [2, 45]]]}
     refused = client.post("/stac/search", json={"intersects": bowtie})
     assert refused.status_code == 400 and "intersects" in refused.get_json()["error"]["message"]
+
+
+def test_footprint_geojson_read_from_ewkb_is_shapelys():
+    import shapely
+    from shapely.geometry import MultiPolygon, Polygon, box, mapping
+
+    from dinamis.core.geo import geojson_and_bbox
+
+    shell = [(2.1, 45.3), (2.9, 45.1), (3.0, 46.0), (2.05, 46.2), (2.1, 45.3)]
+    hole = [(2.4, 45.5), (2.6, 45.5), (2.6, 45.7), (2.4, 45.5)]
+    geometries = [
+        MultiPolygon([Polygon(shell)]),
+        MultiPolygon([Polygon(shell, [hole]), box(-180, -17, -179.5, -16)]),
+        MultiPolygon([box(179.5, -17, 180, -16), box(-180, -17, -179.5, -16)]),
+        Polygon(shell),  # not a footprint's type: read by Shapely
+    ]
+    for geometry in geometries:
+        expected = (dict(mapping(geometry)), list(geometry.bounds))
+        for data in (
+            shapely.to_wkb(shapely.set_srid(geometry, 4326), include_srid=True),
+            shapely.to_wkb(geometry, byte_order=0),  # big-endian, no SRID
+        ):
+            assert geojson_and_bbox(data) == expected

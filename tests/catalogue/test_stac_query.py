@@ -274,3 +274,18 @@ def test_responses_validate_against_the_stac_schemas(client, varied):
         validator.validate_core(feature, STACObjectType.ITEM, version)
     one = client.get("/stac/collections/pleiades-archive/items/PHR_0003").get_json()
     validator.validate_core(one, STACObjectType.ITEM, version)
+
+
+def test_a_search_runs_without_jit_parallel_workers_or_generic_plans(app):
+    from sqlalchemy import text
+
+    from dinamis.extensions import db
+
+    with app.test_request_context():
+        search.run(search.parse({"limit": 5}), count=False, rows=True)
+        settings = [
+            db.session.scalar(text(f"SHOW {name}"))
+            for name in ("jit", "max_parallel_workers_per_gather", "plan_cache_mode")
+        ]
+        assert settings == ["off", "0", "force_custom_plan"]
+        db.session.rollback()

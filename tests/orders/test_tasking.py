@@ -244,3 +244,48 @@ def test_per_sensor_minimums_are_validated():
     )
     with pytest.raises(ConfigError, match="BY_SENSOR"):
         from_env({"DINAMIS_ORDERS_TASKING_MIN_KM2_BY_SENSOR": "spot:500"})
+
+
+def test_submission_writes_the_order_its_event_its_mail_and_one_reserve_posting(world):
+    """The submission's rows, read back from the database: what the order says it holds
+    is what the ledger moved, and the requester's mail names the order's status."""
+    from dinamis.orders.models import Order, OrderEvent
+    from dinamis.quota.models import LedgerEntry, LedgerTransaction
+
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    db.session.expire_all()
+    stored = db.session.get(Order, order.id)
+    assert (stored.status, stored.free_km2, stored.cofunded_km2) == (
+        Status.UNDER_REVIEW,
+        stored.charged_km2,
+        D("0.00"),
+    )
+    assert stored.submitted_at is not None
+    events = db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)).all()
+    assert [(e.from_status, e.to_status, e.actor_id) for e in events] == [
+        (Status.DRAFT, Status.UNDER_REVIEW, world["user"].id)
+    ]
+    (posting,) = db.session.scalars(
+        select(LedgerTransaction).where(LedgerTransaction.reference == order.reference)
+    ).all()
+    assert posting.kind == "reserve"
+    amounts = sorted(
+        db.session.scalars(
+            select(LedgerEntry.amount).where(LedgerEntry.transaction_id == posting.id)
+        )
+    )
+    assert amounts == [-stored.free_km2, stored.free_km2]
+    (mail,) = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == "user@lab-o.test")
+    ).all()
+    assert order.number in mail.subject and order.number in mail.body_text
+
+
+def test_a_reservation_with_nothing_free_posts_no_entries_and_a_retry_changes_nothing(world):
+    entity = make_entity("Lab Empty")
+    first = quota.reserve(entity, "tasking", "2027", D("150"), "order:900001")
+    assert (first.free, first.cofunded) == (D("0.00"), D("150.00"))
+    again = quota.reserve(entity, "tasking", "2027", D("150"), "order:900001")
+    assert again == first
+    b = _balance(entity)
+    assert (b.available, b.reserved) == (D("0.00"), D("0.00"))

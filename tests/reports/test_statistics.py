@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import func, select
 
 from dinamis.accounts import service as accounts
@@ -17,7 +18,7 @@ from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Delivery, Order
 from dinamis.quota import service as quota
-from dinamis.reports import stats
+from dinamis.reports import stats, views
 from tests.conftest import login
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
@@ -174,3 +175,39 @@ def test_yearly_pdfs(app, client, cast, busy, tmp_path):
     assert "Laboratoire A" in _pdf_text(written.read_bytes())
     missing = app.test_cli_runner().invoke(args=["reports", "yearly", YEAR, "--entity", "999999"])
     assert missing.exit_code != 0 and "no entity" in missing.output
+
+
+def test_bars_draw_the_largest_and_sum_the_others():
+    rows = [{"group": f"E{i:02}", "km2": D(i)} for i in range(1, 26)]
+    assert [b["label"] for b in stats.bars(rows, "group", "km2")["bars"]] == [
+        r["group"] for r in rows
+    ]  # no cut: every row, in the table's order
+    with force_locale("en"):
+        chart = stats.bars(rows, "group", "km2", top=20)
+    assert chart["others"] == 5 and len(chart["bars"]) == 21
+    assert [b["label"] for b in chart["bars"][:3]] == ["E25", "E24", "E23"]
+    assert chart["bars"][-1]["label"] == "Others (5)"
+    assert chart["bars"][-1]["value"] == sum(D(i) for i in range(1, 6))
+    assert chart["bars"][0]["w"] == 220.0  # the largest bar spans the chart
+
+
+def test_dashboard_chart_keeps_every_group_in_the_table(app, client, cast, busy, monkeypatch):
+    monkeypatch.setattr(views, "CHART_BARS", 1)
+    login(client, cast.staff)
+    page = client.get(f"/reports/stats?period={YEAR}&group_by=entity").get_data(as_text=True)
+    chart = page[page.index("<svg") : page.index("</svg>")]
+    assert chart.count("<rect") == 2 and "Laboratoire A" in chart and "Agence B" not in chart
+    table = page[page.index("</svg>") : page.index('id="orders"')]
+    assert "Laboratoire A" in table and "Agence B" in table
+    with app.app_context():
+        entity_options = page[page.index('id="entity"') : page.index('id="sensor"')]
+        assert entity_options.count("<option") == 1 + db.session.scalar(
+            select(func.count()).select_from(Entity)
+        )
+
+
+def test_dashboard_keeps_the_chosen_entity_selected(app, client, cast, busy):
+    login(client, cast.staff)
+    page = client.get(f"/reports/stats?period={YEAR}&entity={cast.entity_b}").get_data(as_text=True)
+    assert f'<option value="{cast.entity_b}" selected>Agence B</option>' in page
+    assert f'<option value="{cast.entity_a}">Laboratoire A</option>' in page
