@@ -1,0 +1,51 @@
+"""The programme's yearly PDF lists every entity with its figures and every publication."""
+
+from __future__ import annotations
+
+import io
+
+from pypdf import PdfReader
+
+from dinamis.accounts import service as accounts
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.membership.models import Entity
+from dinamis.orders.models import Order
+from dinamis.reports import service, stats
+from tests.conftest import login
+from tests.reports.test_statistics import YEAR, busy  # noqa: F401 - the fixture
+from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
+
+LONG_NAME = "Agence B de recherche pour l'observation des territoires, de la mer et des forêts"
+
+
+def _words(content: bytes) -> str:
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages)
+    return " ".join(text.split())
+
+
+def test_programme_pdf_lists_every_entity_and_publication(app, client, cast, busy):  # noqa: F811
+    with app.app_context():
+        db.session.get(Entity, cast.entity_b).name = LONG_NAME  # wraps in the listing
+        user = accounts.get_user_by_email(cast.user_a)
+        report = service.start_for_order(user, db.session.get(Order, busy))
+        content = service.ReportContent(
+            project="Coast",
+            themes=["coast"],
+            scene_ids=["DELIV_1"],
+            benefit="Erosion plan",
+            publications=[("Dunes", 2026, "10.1234/dunes.1"), ("Cliffs", 2025, "")],
+        )
+        service.save(user, report, content)
+        service.submit(user, report)
+        commit()
+        by_entity = stats.ledger(stats.Filters(period=YEAR), "entity")
+    assert {r["group"] for r in by_entity} >= {"Laboratoire A", LONG_NAME}
+    login(client, cast.staff)
+    text = _words(client.get(f"/reports/yearly/{YEAR}.pdf").data)
+    for r in by_entity:  # the name, whole, then its three figures
+        figures = f"{r['granted_km2']} {r['consumed_km2']} {r['cofunded_km2']}"
+        first_line = text[text.index(r["group"][:40]) :]
+        assert first_line.startswith(r["group"][:40]) and figures in first_line[:200]
+        assert r["group"] in text.replace(f" {figures}", "")
+    assert "Dunes (2026) · doi:10.1234/dunes.1" in text and "Cliffs (2025)" in text
