@@ -715,17 +715,18 @@ def main() -> None:
                     f"{args.entities} entities", base, sets, args.duration, 5_000_000, meter
                 )
                 rows.append(report_phase(phase))
-            if not cofunded:  # the small-allowance entity: its orders soon are co-funded
+            if args.quotes and not cofunded:  # the small-allowance entity: soon co-funded
                 one = submit_loop(base, seeded.many[:1], time.time(), 3.0, 8_000_000)
                 cofunded = [i for i, c in one.created if Decimal(c) > 0]
                 quote_token = seeded.many[0]
             times = quote_latencies(base, quote_token, cofunded[-50:], args.quotes)
-            print(
-                f"quote.pdf: {len(times)} requests one after another, "
-                f"p50 {statistics.median(times) * 1000:.1f} ms, "
-                f"p95 {percentile(times, 0.95) * 1000:.1f} ms",
-                flush=True,
-            )
+            if times:
+                print(
+                    f"quote.pdf: {len(times)} requests one after another, "
+                    f"p50 {statistics.median(times) * 1000:.1f} ms, "
+                    f"p95 {percentile(times, 0.95) * 1000:.1f} ms",
+                    flush=True,
+                )
             if hot_ids and args.cancels:
                 ids = sorted(hot_ids)[: args.cancels]
                 per = [ids[i :: min(8, args.clients)] for i in range(min(8, args.clients))]

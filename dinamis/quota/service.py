@@ -258,7 +258,10 @@ def split(entity: Entity, family: str, period: str, charged: Decimal) -> Split:
 
 # Under the account locks, in one round trip: look the key up, read the
 # available balance (a new statement, so its snapshot sees every posting
-# committed by whoever held the lock before), post the transaction and its
+# committed by whoever held the lock before; from the account's few rows of
+# ledger_totals, which the ledger's trigger keeps in each posting's own
+# statement (migration 0015), rather than the sum of all its entries, which
+# grows with every order of the period), post the transaction and its
 # two entries when there is something free to hold, and report the free part.
 _RESERVE = text(
     """
@@ -266,7 +269,7 @@ _RESERVE = text(
         SELECT id FROM ledger_transactions WHERE idempotency_key = :key
     ), free AS (
         SELECT LEAST(GREATEST(COALESCE(SUM(amount), 0), 0), CAST(:charged AS numeric)) AS km2
-        FROM ledger_entries WHERE account_id = :available
+        FROM ledger_totals WHERE account_id = :available
     ), posted AS (
         INSERT INTO ledger_transactions (kind, idempotency_key, reference)
         SELECT :kind, :key, :reference WHERE NOT EXISTS (SELECT FROM done)
