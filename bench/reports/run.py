@@ -38,7 +38,6 @@ from flask_login import login_user
 from sqlalchemy import event, func, select
 
 from bench.reports.generate import generate
-from dinamis import create_app
 from dinamis.accounts import service as accounts
 from dinamis.core.migrate import alembic_config
 from dinamis.core.transaction import commit
@@ -47,6 +46,7 @@ from dinamis.membership.models import Entity, Profile
 from dinamis.orders.models import Order, Sensor
 from dinamis.quota.models import Family
 from dinamis.reports import stats, yearly
+from dinamis.wsgi import make_app
 from tests.conftest import (
     PASSWORD,
     _server_url,
@@ -181,7 +181,8 @@ def main() -> None:
 
 def run(url: str, args: argparse.Namespace) -> None:
     Cpu.database = url.rsplit("/", 1)[1].split("?")[0]
-    app = create_app(
+    # As a WSGI server runs it (dinamis.wsgi): start-up objects frozen out of the GC.
+    app = make_app(
         {
             "database_url": url,
             "log_level": "WARNING",
