@@ -12,6 +12,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from dinamis import create_app
+from dinamis.wsgi import make_app
 
-app = create_app()
+app = make_app()  # as production serves it: create_app, then gc.freeze()
