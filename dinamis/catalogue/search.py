@@ -277,13 +277,22 @@ def _area(query: Query) -> MultiPolygon | None:
     return query.intersects
 
 
+def _area_element(query: Query) -> Any:
+    """The query's area as a bound geometry, built once per query (a page uses it twice)."""
+    cached = query.__dict__.get("_area_element")
+    if cached is not None and cached[0] == query.bbox and cached[1] is query.intersects:
+        return cached[2]
+    area = _area(query)
+    element = None if area is None else from_shape(area, srid=4326)
+    query.__dict__["_area_element"] = (query.bbox, query.intersects, element)
+    return element
+
+
 def _filtered(query: Query, with_area: bool = True) -> Select[tuple[Scene]]:
     statement = select(Scene)
-    area = _area(query)
-    if area is not None and with_area:
-        statement = statement.where(
-            func.ST_Intersects(Scene.footprint, from_shape(area, srid=4326))
-        )
+    area = _area_element(query) if with_area else None
+    if area is not None:
+        statement = statement.where(func.ST_Intersects(Scene.footprint, area))
     if query.start:
         statement = statement.where(Scene.datetime >= query.start)
     if query.end:
@@ -338,8 +347,10 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     carries the sort keys as columns so that the outer query keeps its order
     and stops at the page's end.
     """
-    area = _area(query)
-    if area is None or query.ids or query.order[0][0].name not in PROBED:
+    if query.ids or query.order[0][0].name not in PROBED:
+        return None
+    area = _area_element(query)
+    if area is None:
         return None
     keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
     walk = _filtered(query, with_area=False).with_only_columns(Scene.id, Scene.footprint, *keys)
@@ -352,7 +363,7 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     ]
     page = (
         select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
-        .where(func.ST_Intersects(walked.c.footprint, from_shape(area, srid=4326)))
+        .where(func.ST_Intersects(walked.c.footprint, area))
         .order_by(*order)
         .limit(query.limit + 1)
         .subquery()
