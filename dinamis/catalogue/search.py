@@ -464,10 +464,7 @@ def _template_params(query: Query) -> dict[str, Any]:
 
 
 def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
-    """The statements of `_run` (rows, no count) with bound parameters for the query's values.
-
-    A CQL2 filter is added as it is (with its own values): kept only without one.
-    """
+    """The statements of `_run` (rows, no count, no CQL2 filter) with bound parameters."""
     area = func.ST_GeomFromWKB(bindparam("area", type_=LargeBinary), 4326)
     conditions: list[ColumnElement[bool]] = []
     if query.start:
@@ -488,8 +485,6 @@ def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
         conditions.append(Scene.spectral_mode.in_(bindparam("modes", expanding=True)))
     if query.stereo_only:
         conditions.append(Scene.stereo_group.is_not(None))
-    if query.filter is not None:  # its own values: such a template is never kept
-        conditions.append(query.filter)
     if query.after:
         values = [
             bindparam(f"after{i}", type_=_sort_expression(q).type)
@@ -532,15 +527,12 @@ def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
 
 def _templated_rows(query: Query) -> list[Any]:
     """The page's rows (limit + 1) through the shape's statements; see _probe."""
-    if query.filter is not None:
+    shape = _shape(query)
+    templates = _TEMPLATES.get(shape)
+    if templates is None:
         templates = _template(query)
-    else:
-        shape = _shape(query)
-        templates = _TEMPLATES.get(shape)
-        if templates is None:
-            templates = _template(query)
-            if len(_TEMPLATES) < MAX_TEMPLATES:
-                _TEMPLATES[shape] = templates
+        if len(_TEMPLATES) < MAX_TEMPLATES:
+            _TEMPLATES[shape] = templates
     probe, plain = templates
     params = _template_params(query)
     connection = db.session.connection()
@@ -552,7 +544,7 @@ def _templated_rows(query: Query) -> list[Any]:
 
 
 def _run(query: Query, count: bool, as_rows: bool) -> tuple[list[Any], int | None, str | None]:
-    if as_rows and not count:
+    if as_rows and not count and query.filter is None:
         rows = _templated_rows(query)
         token = None
         if len(rows) > query.limit:

@@ -304,14 +304,6 @@ def test_a_search_runs_without_jit_parallel_workers_or_generic_plans(app):
         {"collections": ["pleiades-archive"], "processing_level": "ortho", "limit": 2},
         {"spectral_mode": "PAN,MS", "stereo": "true", "max_incidence": 30, "limit": 1},
         {"limit": 1000},
-        {"filter": "eo:cloud_cover <= 30 AND view:incidence_angle > 2", "limit": 2},
-        {
-            "bbox": [-180, -90, 180, 90],
-            "filter": {"op": "<=", "args": [{"property": "eo:cloud_cover"}, 40]},
-            "filter-lang": "cql2-json",
-            "sortby": "-eo:cloud_cover",
-            "limit": 3,
-        },
         {
             "intersects": {
                 "type": "Polygon",
