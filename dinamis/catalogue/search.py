@@ -14,8 +14,10 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, box
 from sqlalchemy import (
     ColumnElement,
+    LargeBinary,
     Select,
     and_,
+    bindparam,
     func,
     literal_column,
     or_,
@@ -277,13 +279,22 @@ def _area(query: Query) -> MultiPolygon | None:
     return query.intersects
 
 
+def _area_element(query: Query) -> Any:
+    """The query's area as a bound geometry, built once per query (a page uses it twice)."""
+    cached = query.__dict__.get("_area_element")
+    if cached is not None and cached[0] == query.bbox and cached[1] is query.intersects:
+        return cached[2]
+    area = _area(query)
+    element = None if area is None else from_shape(area, srid=4326)
+    query.__dict__["_area_element"] = (query.bbox, query.intersects, element)
+    return element
+
+
 def _filtered(query: Query, with_area: bool = True) -> Select[tuple[Scene]]:
     statement = select(Scene)
-    area = _area(query)
-    if area is not None and with_area:
-        statement = statement.where(
-            func.ST_Intersects(Scene.footprint, from_shape(area, srid=4326))
-        )
+    area = _area_element(query) if with_area else None
+    if area is not None:
+        statement = statement.where(func.ST_Intersects(Scene.footprint, area))
     if query.start:
         statement = statement.where(Scene.datetime >= query.start)
     if query.end:
@@ -338,8 +349,10 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     carries the sort keys as columns so that the outer query keeps its order
     and stops at the page's end.
     """
-    area = _area(query)
-    if area is None or query.ids or query.order[0][0].name not in PROBED:
+    if query.ids or query.order[0][0].name not in PROBED:
+        return None
+    area = _area_element(query)
+    if area is None:
         return None
     keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
     walk = _filtered(query, with_area=False).with_only_columns(Scene.id, Scene.footprint, *keys)
@@ -352,7 +365,7 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     ]
     page = (
         select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
-        .where(func.ST_Intersects(walked.c.footprint, from_shape(area, srid=4326)))
+        .where(func.ST_Intersects(walked.c.footprint, area))
         .order_by(*order)
         .limit(query.limit + 1)
         .subquery()
@@ -406,7 +419,138 @@ def run(
         raise BadRequest(_("The filter could not be applied: %(e)s", e=reason[:200])) from None
 
 
+# The STAC page's statements for one shape of query (which filters it has, its
+# sort, whether it continues a page), built once with a bound parameter for every
+# value and reused: building a statement costs more CPU than PostgreSQL's part of
+# a small page. A shape holds no value, so nothing of one request reaches another.
+_TEMPLATES: dict[tuple[Any, ...], tuple[Select[Any] | None, Select[Any]]] = {}
+MAX_TEMPLATES = 1000
+
+
+def _shape(query: Query) -> tuple[Any, ...]:
+    return (
+        query.bbox is not None or query.intersects is not None,
+        query.start is not None,
+        query.end is not None,
+        bool(query.ids),
+        bool(query.collections),
+        query.max_cloud is not None,
+        query.max_incidence is not None,
+        bool(query.levels),
+        bool(query.modes),
+        query.stereo_only,
+        bool(query.after),
+        tuple((q.name, desc) for q, desc in query.order),
+    )
+
+
+def _template_params(query: Query) -> dict[str, Any]:
+    area = _area(query)
+    params: dict[str, Any] = {
+        "area": None if area is None else area.wkb,
+        "start": query.start,
+        "end": query.end,
+        "ids": query.ids,
+        "collections": query.collections,
+        "max_cloud": query.max_cloud,
+        "max_incidence": query.max_incidence,
+        "levels": query.levels,
+        "modes": query.modes,
+        "page_limit": query.limit + 1,
+    }
+    for i, value in enumerate(query.after or []):
+        params[f"after{i}"] = value
+    return params
+
+
+def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
+    """The statements of `_run` (rows, no count, no CQL2 filter) with bound parameters."""
+    area = func.ST_GeomFromWKB(bindparam("area", type_=LargeBinary), 4326)
+    conditions: list[ColumnElement[bool]] = []
+    if query.start:
+        conditions.append(Scene.datetime >= bindparam("start"))
+    if query.end:
+        conditions.append(Scene.datetime <= bindparam("end"))
+    if query.ids:
+        conditions.append(Scene.id.in_(bindparam("ids", expanding=True)))
+    if query.collections:
+        conditions.append(Scene.collection_id.in_(bindparam("collections", expanding=True)))
+    if query.max_cloud is not None:
+        conditions.append(Scene.cloud_cover <= bindparam("max_cloud"))
+    if query.max_incidence is not None:
+        conditions.append(Scene.incidence_angle <= bindparam("max_incidence"))
+    if query.levels:
+        conditions.append(Scene.processing_level.in_(bindparam("levels", expanding=True)))
+    if query.modes:
+        conditions.append(Scene.spectral_mode.in_(bindparam("modes", expanding=True)))
+    if query.stereo_only:
+        conditions.append(Scene.stereo_group.is_not(None))
+    if query.after:
+        values = [
+            bindparam(f"after{i}", type_=_sort_expression(q).type)
+            for i, (q, _desc) in enumerate(query.order)
+        ]
+        conditions.append(_after(query, values))
+    has_area = query.bbox is not None or query.intersects is not None
+    plain = select(*ROW_COLUMNS)
+    if has_area:
+        plain = plain.where(func.ST_Intersects(Scene.footprint, area))
+    plain = plain.where(*conditions).order_by(*_order_by(query)).limit(bindparam("page_limit"))
+    if not has_area or query.ids or query.order[0][0].name not in PROBED:
+        return None, plain
+    keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
+    walked = (
+        select(Scene.id, Scene.footprint, *keys)
+        .where(*conditions)
+        .order_by(*_order_by(query))
+        .limit(PROBE_ROWS)
+        .subquery()
+    )
+    order = [
+        walked.c[f"k{i}"].desc() if desc else walked.c[f"k{i}"].asc()
+        for i, (_q, desc) in enumerate(query.order)
+    ]
+    page = (
+        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
+        .where(func.ST_Intersects(walked.c.footprint, area))
+        .order_by(*order)
+        .limit(bindparam("page_limit"))
+        .subquery()
+    )
+    page_keys = [
+        page.c[f"k{i}"].desc() if desc else page.c[f"k{i}"].asc()
+        for i, (_q, desc) in enumerate(query.order)
+    ]
+    probe = select(*ROW_COLUMNS).join_from(Scene, page, page.c.id == Scene.id).order_by(*page_keys)
+    return probe, plain
+
+
+def _templated_rows(query: Query) -> list[Any]:
+    """The page's rows (limit + 1) through the shape's statements; see _probe."""
+    shape = _shape(query)
+    templates = _TEMPLATES.get(shape)
+    if templates is None:
+        templates = _template(query)
+        if len(_TEMPLATES) < MAX_TEMPLATES:
+            _TEMPLATES[shape] = templates
+    probe, plain = templates
+    params = _template_params(query)
+    connection = db.session.connection()
+    if probe is not None:
+        read = list(connection.execute(probe, params).all())
+        if len(read) > query.limit:
+            return read
+    return list(connection.execute(plain, params).all())
+
+
 def _run(query: Query, count: bool, as_rows: bool) -> tuple[list[Any], int | None, str | None]:
+    if as_rows and not count and query.filter is None:
+        rows = _templated_rows(query)
+        token = None
+        if len(rows) > query.limit:
+            rows = rows[: query.limit]
+            token = encode_token(query, rows[-1])
+        return rows, (len(rows) if token is None and not query.after else None), token
     statement = _filtered(query)
     matched: int | None = None
     if count:

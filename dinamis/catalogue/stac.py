@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import orjson
 from flask import Blueprint, Response, abort, current_app, json, request, url_for
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from dinamis.api.auth import api_user
 from dinamis.catalogue import downloads, queryables, search
@@ -283,6 +283,12 @@ def apply_fields(item: dict[str, Any], include: list[str], exclude: list[str]) -
     return item
 
 
+# The page's collections' access rules; built once (the ids are a bound parameter).
+_ACCESS_RULES = select(Collection.id, Collection.access, Collection.profiles).where(
+    Collection.id.in_(bindparam("ids", expanding=True))
+)
+
+
 def _page(params: dict[str, Any], self_href: str) -> Response:
     query = search.parse(params)
     include, exclude = parse_fields(params["fields"]) if params.get("fields") else ([], [])
@@ -296,13 +302,7 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
     # Read as plain rows of the columns the rule reads (no ORM objects to build).
     wanted = {s.collection_id for s in scenes}
     rules = (
-        db.session.connection().execute(
-            select(Collection.id, Collection.access, Collection.profiles).where(
-                Collection.id.in_(wanted)
-            )
-        )
-        if wanted
-        else []
+        db.session.connection().execute(_ACCESS_RULES, {"ids": sorted(wanted)}) if wanted else []
     )
     allowed = {rule.id: downloads.may_download(viewer, rule) for rule in rules}
     base = current_app.config["DINAMIS_SETTINGS"].base_url

@@ -289,3 +289,47 @@ def test_a_search_runs_without_jit_parallel_workers_or_generic_plans(app):
         ]
         assert settings == ["off", "0", "force_custom_plan"]
         db.session.rollback()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 2},
+        {"bbox": [-180, -90, 180, 90], "limit": 3},
+        {"bbox": [-180, -90, 180, 90], "datetime": "2000-01-01T00:00:00Z/..", "limit": 5},
+        {"bbox": "-180,-90,180,90", "sortby": "+eo:cloud_cover,-datetime", "limit": 4},
+        {"bbox": [-180, -90, 180, 90], "sortby": "-eo:cloud_cover", "limit": 4},
+        {"sortby": "+view:incidence_angle", "limit": 5, "max_cloud": 40},
+        {"ids": ["PHR_0001", "PHR_0005", "PHR_0007", "nope"], "limit": 2},
+        {"collections": ["pleiades-archive"], "processing_level": "ortho", "limit": 2},
+        {"spectral_mode": "PAN,MS", "stereo": "true", "max_incidence": 30, "limit": 1},
+        {"limit": 1000},
+        {
+            "intersects": {
+                "type": "Polygon",
+                "coordinates": [[[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]],
+            },
+            "limit": 4,
+        },
+    ],
+)
+def test_the_stac_pages_statements_give_the_general_paths_pages(app, varied, params):
+    """The STAC page (statements built once per shape) against the portal's path, page by page."""
+    with app.test_request_context():
+        seen: list[str] = []
+        token = None
+        for _ in range(20):
+            query = search.parse({**params, **({"token": token} if token else {})})
+            fast, _n, fast_token = search.run(query, count=False, rows=True)
+            query = search.parse({**params, **({"token": token} if token else {})})
+            general, _m, general_token = search.run(query, count=True, rows=True)
+            assert [r.id for r in fast] == [r.id for r in general]
+            assert [tuple(r) for r in fast] == [tuple(r) for r in general]
+            assert fast_token == general_token
+            seen += [r.id for r in fast]
+            token = fast_token
+            if token is None:
+                break
+        assert len(seen) == len(set(seen))
+        if params.get("ids"):
+            assert set(seen) == {"PHR_0001", "PHR_0005", "PHR_0007"}
