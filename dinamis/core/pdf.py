@@ -48,13 +48,16 @@ def render_pdf(template: str, **context: Any) -> bytes:
     return html_to_pdf(render_template(template, **context))
 
 
-def text_table(rows: Iterable[Sequence[object]], widths: Sequence[int]) -> list[str]:
+def text_table(
+    rows: Iterable[Sequence[object]], widths: Sequence[int], left: int = 1, hang: int = 0
+) -> list[str]:
     """Rows as fixed-width text, for a monospaced block with `white-space: pre`.
 
     The first column is left-aligned and wrapped at its width (a long name
-    continues on the next lines, nothing is cut), the others are right-aligned
-    after a space; a value wider than its column pushes the line rather than
-    lose characters. One string per row, its lines joined by newlines.
+    continues on the next lines, indented by `hang` spaces, nothing is cut),
+    the next `left - 1` columns are left-aligned and the others right-aligned,
+    each after a space; a value wider than its column pushes the line rather
+    than lose characters. One string per row, its lines joined by newlines.
 
     Long listings are laid out this way because WeasyPrint lays out each table
     cell as a box of its own (about a millisecond each): a 1,000-row table
@@ -64,8 +67,13 @@ def text_table(rows: Iterable[Sequence[object]], widths: Sequence[int]) -> list[
     result = []
     for row in rows:
         name, *values = ("" if v is None else str(v) for v in row)
-        head, *rest = textwrap.wrap(name, first, break_on_hyphens=False) or [""]
-        figures = "".join(" " + v.rjust(w - 1) for v, w in zip(values, others, strict=True))
+        head, *rest = textwrap.wrap(
+            name, first, break_on_hyphens=False, subsequent_indent=" " * hang
+        ) or [""]
+        figures = "".join(
+            " " + (v.ljust(w - 1) if n < left - 1 else v.rjust(w - 1))
+            for n, (v, w) in enumerate(zip(values, others, strict=True))
+        )
         result.append("\n".join([(head.ljust(first) + figures).rstrip(), *rest]))
     return result
 
