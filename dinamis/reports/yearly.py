@@ -42,7 +42,7 @@ ENTITY_COLUMNS = (62, 12, 12, 12)
 # An entity's listings, in characters: its members (name, e-mail, role) at
 # 8 pt, its orders (number and project, sensor, state, charged km²,
 # delivered km²) at 7.5 pt, where 104 fill the page's width.
-MEMBER_COLUMNS = (34, 50, 14)
+MEMBER_COLUMNS = (30, 48, 20)
 ORDER_COLUMNS = (36, 14, 27, 12, 15)
 ORDER_NUMBER_WIDTH = 8  # T-000123: a project's title continues under its own start
 PROGRAMME_TEMPLATE = "reports/yearly_programme.html"
