@@ -172,10 +172,25 @@ def quote_times(client: object, token: str, n: int) -> None:
         captured.append(string)
         return real_html(string=string, **kwargs)
 
+    from sqlalchemy import event
+
+    from dinamis.extensions import db
+
+    statements: list[str] = []
+
+    def log(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
+        statements.append(" ".join(statement.split())[:200])
+
     pdf.HTML = capture  # type: ignore[assignment,misc]
+    event.listen(db.engine, "before_cursor_execute", log)
     client.get(url, headers=headers)  # type: ignore[attr-defined]
+    event.remove(db.engine, "before_cursor_execute", log)
     pdf.HTML = real_html  # type: ignore[misc]
+    print(f"{len(statements)} SQL statements in one quote.pdf request:")
+    for statement in statements:
+        print("  " + statement)
     html = captured[0]
+    (Path(tempfile.gettempdir()) / "orders-quote.html").write_text(html)
     variants = {
         "the quote as rendered": html,
         "without the AOI drawing (SVG)": html[: html.index("<svg")]

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from flask import Response, render_template
-from weasyprint import HTML
+from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
@@ -36,25 +36,49 @@ def _renderer() -> tuple[FontConfiguration, URLFetcher]:
     return renderer
 
 
-def html_to_pdf(html: str) -> bytes:
-    """PDF bytes of an HTML document."""
+class _HTML(HTML):
+    """An HTML document styled by the given user-agent stylesheet instead of WeasyPrint's."""
+
+    def __init__(self, *args: Any, user_agent_css: CSS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._user_agent_css = user_agent_css
+
+    def _ua_stylesheets(self, forms: bool = False) -> list[CSS]:
+        return [self._user_agent_css]
+
+
+def html_to_pdf(html: str, user_agent_css: CSS | None = None) -> bytes:
+    """PDF bytes of an HTML document.
+
+    `user_agent_css` replaces WeasyPrint's HTML user-agent stylesheet (some
+    250 rules, each matched against every element) with a small one that
+    styles only the elements a document uses, the same way: the one-page
+    quote then costs a few milliseconds less, and looks the same.
+    """
     font_config, url_fetcher = _renderer()
     # No base_url: relative URLs resolve to nothing.
-    return HTML(string=html, url_fetcher=url_fetcher).write_pdf(font_config=font_config)
+    if user_agent_css is None:
+        document = HTML(string=html, url_fetcher=url_fetcher)
+    else:
+        document = _HTML(string=html, url_fetcher=url_fetcher, user_agent_css=user_agent_css)
+    return document.write_pdf(font_config=font_config)
 
 
-def render_pdf(template: str, **context: Any) -> bytes:
+def render_pdf(template: str, user_agent_css: CSS | None = None, **context: Any) -> bytes:
     """Render `templates/<template>` to PDF bytes (fonts and images from the app only)."""
-    return html_to_pdf(render_template(template, **context))
+    return html_to_pdf(render_template(template, **context), user_agent_css)
 
 
-def text_table(rows: Iterable[Sequence[object]], widths: Sequence[int]) -> list[str]:
+def text_table(
+    rows: Iterable[Sequence[object]], widths: Sequence[int], left: int = 1, hang: int = 0
+) -> list[str]:
     """Rows as fixed-width text, for a monospaced block with `white-space: pre`.
 
     The first column is left-aligned and wrapped at its width (a long name
-    continues on the next lines, nothing is cut), the others are right-aligned
-    after a space; a value wider than its column pushes the line rather than
-    lose characters. One string per row, its lines joined by newlines.
+    continues on the next lines, indented by `hang` spaces, nothing is cut),
+    the next `left - 1` columns are left-aligned and the others right-aligned,
+    each after a space; a value wider than its column pushes the line rather
+    than lose characters. One string per row, its lines joined by newlines.
 
     Long listings are laid out this way because WeasyPrint lays out each table
     cell as a box of its own (about a millisecond each): a 1,000-row table
@@ -64,8 +88,13 @@ def text_table(rows: Iterable[Sequence[object]], widths: Sequence[int]) -> list[
     result = []
     for row in rows:
         name, *values = ("" if v is None else str(v) for v in row)
-        head, *rest = textwrap.wrap(name, first, break_on_hyphens=False) or [""]
-        figures = "".join(" " + v.rjust(w - 1) for v, w in zip(values, others, strict=True))
+        head, *rest = textwrap.wrap(
+            name, first, break_on_hyphens=False, subsequent_indent=" " * hang
+        ) or [""]
+        figures = "".join(
+            " " + (v.ljust(w - 1) if n < left - 1 else v.rjust(w - 1))
+            for n, (v, w) in enumerate(zip(values, others, strict=True))
+        )
         result.append("\n".join([(head.ljust(first) + figures).rstrip(), *rest]))
     return result
 

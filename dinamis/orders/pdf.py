@@ -10,6 +10,7 @@ from flask import Response
 from flask_babel import gettext as _
 from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon
+from weasyprint import CSS
 
 from dinamis.core.pdf import pdf_response, render_pdf, text_table
 from dinamis.orders.models import Order, Quote
@@ -36,6 +37,27 @@ def aoi_svg_paths(aoi: MultiPolygon, size: int = 300) -> tuple[list[str], int, i
     height = int((maxy - miny) * scale + 20)
     return paths, width, height
 
+
+# What WeasyPrint's HTML user-agent stylesheet gives the quote's elements,
+# and nothing else (see core.pdf.html_to_pdf): the same page, 3 ms less of
+# CSS matching. An element added to templates/orders/quote.html needs its
+# rules here.
+QUOTE_USER_AGENT_CSS = CSS(
+    string="""
+    head, link, meta, script, style, title { display: none }
+    body, div, h1, h2, html, p { display: block }
+    body { margin: 8px }
+    p { margin-top: 1em; margin-bottom: 1em }
+    h1, h2 { font-weight: bold; bookmark-label: content(text); hyphens: manual;
+             break-after: avoid; break-inside: avoid }
+    h1 { font-size: 2em; margin-top: .67em; margin-bottom: .67em; bookmark-level: 1 }
+    h2 { font-size: 1.5em; margin-top: .83em; margin-bottom: .83em; bookmark-level: 2 }
+    b, strong { font-weight: bold }
+    br::before { content: "\\A"; white-space: pre-line }
+    svg { overflow: hidden }
+    @page { @bottom-center { text-align: center; vertical-align: middle } }
+    """
+)
 
 # Item, km², €/km², € in characters of the monospaced price block (10 pt).
 PRICE_COLUMNS = (36, 12, 10, 14)
@@ -66,6 +88,7 @@ def quote_pdf(order: Order, quote: Quote) -> bytes:
     paths, width, height = aoi_svg_paths(to_shape(order.aoi))
     return render_pdf(
         "orders/quote.html",
+        user_agent_css=QUOTE_USER_AGENT_CSS,
         order=order,
         quote=quote,
         prices=price_lines(order, quote),

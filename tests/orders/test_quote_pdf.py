@@ -37,3 +37,46 @@ def test_quote_pdf_content(app, client, cast):
         price_lines = [line for line in lines if any(line.endswith(e) for e in expected)]
         for figures in expected:  # each row's figures, right-aligned at the line's end
             assert any(line.endswith(figures) for line in price_lines), (figures, lines)
+
+
+def test_quote_user_agent_css_lays_the_quote_out_as_weasyprint_does(app, client, cast):
+    """The quote's small user-agent stylesheet gives the page WeasyPrint's own gives."""
+    from flask import render_template
+    from weasyprint import HTML
+
+    from dinamis.core.pdf import _renderer, html_to_pdf
+    from dinamis.orders.pdf import QUOTE_USER_AGENT_CSS, price_lines
+
+    _setup(app, cast, allowance="100")
+    login(client, cast.user_a)
+    client.post("/orders/tasking/new", data=_form(client, side=0.2))
+    (order,) = _orders(app)
+    with app.test_request_context(), app.app_context():
+        order = db.session.get(Order, order.id)
+        quote = order.quotes[-1]
+        html = render_template(
+            "orders/quote.html",
+            order=order,
+            quote=quote,
+            prices=price_lines(order, quote),
+            paths=["M10,10 L100,10 L100,100 Z"],
+            width=110,
+            height=110,
+            generated=quote.created_at,
+        )
+        font_config, url_fetcher = _renderer()
+        usual = HTML(string=html, url_fetcher=url_fetcher).write_pdf(font_config=font_config)
+        small = html_to_pdf(html, QUOTE_USER_AGENT_CSS)
+        number = order.number
+
+    def laid_out(content: bytes) -> list[str]:
+        reader = PdfReader(io.BytesIO(content))
+        titles = [item["/Title"] for item in _flat(reader.outline)]
+        return [p.extract_text(extraction_mode="layout") for p in reader.pages] + titles
+
+    assert laid_out(small) == laid_out(usual)
+    assert number in laid_out(small)[0]
+
+
+def _flat(outline: list) -> list:
+    return [i for item in outline for i in (_flat(item) if isinstance(item, list) else [item])]

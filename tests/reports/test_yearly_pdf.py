@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from dinamis.accounts import service as accounts
 from dinamis.core.transaction import commit
@@ -49,3 +50,35 @@ def test_programme_pdf_lists_every_entity_and_publication(app, client, cast, bus
         assert first_line.startswith(r["group"][:40]) and figures in first_line[:200]
         assert r["group"] in text.replace(f" {figures}", "")
     assert "Dunes (2026) · doi:10.1234/dunes.1" in text and "Cliffs (2025)" in text
+
+
+def test_entity_pdf_lists_every_order_with_its_figures(app, client, cast, busy):  # noqa: F811
+    long_title = "Suivi du trait de côte entre Arcachon et Biarritz, dunes, falaises et estuaires"
+    with app.app_context():
+        template = db.session.get(Order, busy)
+        columns = [c.key for c in Order.__table__.columns if c.key not in ("id", "created_at")]
+        for n, (title, status) in enumerate(
+            [(long_title, "draft"), ("Forêt landaise", "rejected"), ("Vignes", "cancelled")]
+        ):
+            copy = Order(**{c: getattr(template, c) for c in columns})
+            copy.project_title, copy.status = title, status
+            copy.charged_km2 = template.charged_km2 + n + 1
+            db.session.add(copy)
+        commit()
+        orders = list(
+            db.session.scalars(
+                select(Order).where(Order.entity_id == cast.entity_a, Order.period == YEAR)
+            )
+        )
+        expected = [
+            (o.number, o.project_title, f"{o.charged_km2} {o.delivered_km2}") for o in orders
+        ]
+    assert len(expected) == 4 and any(o[2].split()[1] != "0.00" for o in expected)
+    login(client, cast.staff)
+    text = _words(client.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_a}.pdf").data)
+    for number, title, figures in expected:  # the number, the title whole, its km²
+        line = text[text.index(number) :][:300]
+        assert line.startswith(f"{number} {title[:20]}") and figures in line
+        at = 0  # a long title continues on the next line, after the order's other columns
+        for word in title.split():
+            at = line.index(word, at) + len(word)
