@@ -412,9 +412,13 @@ def run(
     if query.filter is None:
         return _run(query, count, rows)
     try:  # a filter can still meet a database refusal (an invalid polygon, say)
-        with db.session.begin_nested():
-            return _run(query, count, rows)
+        return _run(query, count, rows)
     except (DataError, InternalError, ProgrammingError) as exc:
+        # No savepoint around the search (two round trips on every filtered page):
+        # a search writes nothing, and the 400 that follows rolls the request's
+        # transaction back anyway (core.transaction); rolled back here so that the
+        # session is usable again before that.
+        db.session.rollback()
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else ""
         raise BadRequest(_("The filter could not be applied: %(e)s", e=reason[:200])) from None
 

@@ -333,3 +333,23 @@ def test_the_stac_pages_statements_give_the_general_paths_pages(app, varied, par
         assert len(seen) == len(set(seen))
         if params.get("ids"):
             assert set(seen) == {"PHR_0001", "PHR_0005", "PHR_0007"}
+
+
+@pytest.mark.parametrize(
+    ("cql", "words"),
+    [
+        ("eo:cloud_cover > 99999999999999999999", "bigint out of range"),
+        ("S_INTERSECTS(geometry, POLYGON((0 0, 0 0, 0 0, 0 0)))", "more points"),
+    ],
+)
+def test_a_filter_the_database_refuses_is_a_400_and_the_next_search_works(
+    client, varied, cql, words
+):
+    response = client.get(
+        "/stac/search", query_string={"filter": cql}, headers={"Accept-Language": "en"}
+    )
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert words in response.get_json()["error"]["message"]
+    after = client.get("/stac/search", query_string={"filter": "eo:cloud_cover >= 0"})
+    assert after.status_code == 200
+    assert after.get_json()["features"]
