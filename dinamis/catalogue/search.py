@@ -359,36 +359,38 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     if query.after:
         walk = walk.where(_after(query, query.after))
     walked = walk.order_by(*_order_by(query)).limit(PROBE_ROWS).subquery()
-    order = [
-        walked.c[f"k{i}"].desc() if desc else walked.c[f"k{i}"].asc()
-        for i, (_q, desc) in enumerate(query.order)
-    ]
-    page = (
-        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
-        .where(func.ST_Intersects(walked.c.footprint, area))
-        .order_by(*order)
-        .limit(query.limit + 1)
-        .subquery()
-    )
-    # The page's scenes in the same statement: joined by primary key to the
-    # walk's few ids, which keeps the walk's plan (a subquery with a LIMIT).
-    keys = [
-        page.c[f"k{i}"].desc() if desc else page.c[f"k{i}"].asc()
-        for i, (_q, desc) in enumerate(query.order)
-    ]
     if rows:
-        read = _rows(
-            select(*ROW_COLUMNS).join_from(Scene, page, page.c.id == Scene.id).order_by(*keys)
-        )
+        read = _rows(_walked_page(select(*ROW_COLUMNS), walked, area, query, query.limit + 1))
     else:
         read = list(
-            db.session.scalars(
-                select(Scene).join_from(Scene, page, page.c.id == Scene.id).order_by(*keys)
-            )
+            db.session.scalars(_walked_page(select(Scene), walked, area, query, query.limit + 1))
         )
     if len(read) <= query.limit:
         return None
     return read
+
+
+def _walked_page(columns: Select[Any], walked: Any, area: Any, query: Query, limit: Any) -> Any:
+    """`columns` of the scenes of the walk's first `limit` rows meeting the area, in sort order.
+
+    The walk's few ids are joined by primary key in the same statement, which
+    keeps the walk's plan (a subquery with a LIMIT).
+    """
+
+    def ordered(table: Any) -> list[Any]:
+        return [
+            table.c[f"k{i}"].desc() if desc else table.c[f"k{i}"].asc()
+            for i, (_q, desc) in enumerate(query.order)
+        ]
+
+    page = (
+        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
+        .where(func.ST_Intersects(walked.c.footprint, area))
+        .order_by(*ordered(walked))
+        .limit(limit)
+        .subquery()
+    )
+    return columns.join_from(Scene, page, page.c.id == Scene.id).order_by(*ordered(page))
 
 
 def _rows(statement: Select[Any]) -> list[Any]:
@@ -510,22 +512,7 @@ def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
         .limit(PROBE_ROWS)
         .subquery()
     )
-    order = [
-        walked.c[f"k{i}"].desc() if desc else walked.c[f"k{i}"].asc()
-        for i, (_q, desc) in enumerate(query.order)
-    ]
-    page = (
-        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
-        .where(func.ST_Intersects(walked.c.footprint, area))
-        .order_by(*order)
-        .limit(bindparam("page_limit"))
-        .subquery()
-    )
-    page_keys = [
-        page.c[f"k{i}"].desc() if desc else page.c[f"k{i}"].asc()
-        for i, (_q, desc) in enumerate(query.order)
-    ]
-    probe = select(*ROW_COLUMNS).join_from(Scene, page, page.c.id == Scene.id).order_by(*page_keys)
+    probe = _walked_page(select(*ROW_COLUMNS), walked, area, query, bindparam("page_limit"))
     return probe, plain
 
 
