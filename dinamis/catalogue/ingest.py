@@ -178,15 +178,21 @@ def _dumps(value: Any, lenient: bool) -> str:
     """JSON text for a JSONB column.
 
     orjson for what orjson parsed; the standard library for what only it could
-    parse (NaN, huge integers...), so that such a record meets the same fate as
-    before (orjson would quietly write NaN as null).
+    parse (huge integers...); NaN and Infinity, which the standard library reads
+    but JSON does not have (orjson would quietly write them as null), refuse the
+    record instead of aborting the COPY of its batch.
     """
     if not lenient:
         try:
             return orjson.dumps(value).decode()
         except TypeError:  # orjson.JSONEncodeError: a huge integer, a lone surrogate...
             pass
-    return json.dumps(value)
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:  # NaN or Infinity: not JSON, and PostgreSQL's JSONB refuses them
+        raise ValueError(
+            "NaN and Infinity are not JSON numbers: not allowed in properties or assets"
+        ) from None
 
 
 def _tail(item: dict[str, Any], row: dict[str, Any], footprint: MultiPolygon) -> dict[str, Any]:

@@ -104,15 +104,24 @@ def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     return start, end
 
 
+def _bbox_refused() -> BadRequest:
+    return BadRequest(
+        _(
+            "bbox must be four numbers (west,south,east,north) or six "
+            "(west,south,lowest,east,north,highest)."
+        )
+    )
+
+
 def parse_bbox(value: Any) -> tuple[float, float, float, float]:
     try:
         numbers = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
     except (TypeError, ValueError):
-        raise BadRequest(_("bbox must be four numbers: west,south,east,north.")) from None
+        raise _bbox_refused() from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
     if len(numbers) != 4:
-        raise BadRequest(_("bbox must be four numbers: west,south,east,north."))
+        raise _bbox_refused()
     west, south, east, north = numbers
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
         raise BadRequest(_("bbox is out of range or upside down."))

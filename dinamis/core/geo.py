@@ -5,6 +5,7 @@ unambiguous, measured on the WGS84 ellipsoid. Orders (AOIs) and the catalogue
 from __future__ import annotations
 
 import json
+import math
 import struct
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -62,7 +63,7 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
         _check_rings(geometry)
         try:
             shp = shape(geometry)
-        except (ValueError, TypeError, AttributeError, IndexError):
+        except (ValueError, TypeError, AttributeError, IndexError, OverflowError):
             raise ServiceError(_("The polygon's coordinates are malformed.")) from None
         polygons.extend(shp.geoms if isinstance(shp, MultiPolygon) else [shp])
     if not polygons:
@@ -94,8 +95,33 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     return aoi
 
 
+def _check_positions(ring: list[Any]) -> None:
+    """Every position of a ring is in range, as finite numbers.
+
+    Checked before Shapely reads them: an integer too large for a double would
+    raise OverflowError there, and NaN or Infinity would only show later as a
+    ring that does not close.
+    """
+    for position in ring:
+        if not isinstance(position, list | tuple) or len(position) < 2:
+            continue  # malformed: shapely says so
+        x, y = position[0], position[1]
+        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in (x, y)):
+            continue  # malformed: shapely says so
+        if any(isinstance(n, float) and not math.isfinite(n) for n in (x, y)):
+            raise ServiceError(_("Coordinates must be finite numbers (not NaN or Infinity)."))
+        if not (-180 <= x <= 180 and -90 <= y <= 90):
+            raise ServiceError(
+                _(
+                    "Coordinates must be longitude (-180 to 180) then latitude (-90 to 90), "
+                    "in degrees."
+                )
+            )
+
+
 def _check_rings(geometry: dict[str, Any]) -> None:
-    """GeoJSON rings are closed (the last position repeats the first) and have 4+ positions."""
+    """GeoJSON rings are closed (the last position repeats the first) and have 4+ positions,
+    of coordinates in range."""
     coordinates = geometry.get("coordinates")
     polygons = coordinates if geometry.get("type") == "MultiPolygon" else [coordinates]
     if not isinstance(polygons, list):
@@ -104,6 +130,7 @@ def _check_rings(geometry: dict[str, Any]) -> None:
         for ring in polygon if isinstance(polygon, list) else []:
             if not isinstance(ring, list) or not ring:
                 continue
+            _check_positions(ring)
             if not all(isinstance(p, list | tuple) for p in (ring[0], ring[-1])):
                 continue  # malformed positions: shapely says so
             if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
@@ -161,7 +188,7 @@ def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
         _check_rings(data)
         try:
             crude = shape(data)
-        except (ValueError, TypeError, AttributeError, IndexError):
+        except (ValueError, TypeError, AttributeError, IndexError, OverflowError):
             return parse_aoi(data)  # says what is malformed
         polygons = list(getattr(crude, "geoms", [crude]))
         if any(p.bounds[2] - p.bounds[0] > 180 for p in polygons):

@@ -117,6 +117,26 @@ def test_submit_a_tasking_request_with_its_free_and_cofunded_parts(app, client, 
         ({"aoi": {"type": "Point", "coordinates": [2, 45]}}, "aoi", "polygon"),
         ({"aoi": {"type": "LineString", "coordinates": [[2, 45], [3, 46]]}}, "aoi", "polygon"),
         ({"aoi": square(1, lon=200)}, "aoi", "longitude"),
+        (
+            {
+                "aoi": {
+                    "type": "Polygon",
+                    "coordinates": [[[10**400, 45], [3, 45], [3, 46], [10**400, 45]]],
+                }
+            },
+            "aoi",
+            "longitude",
+        ),
+        (
+            {
+                "aoi": {
+                    "type": "Polygon",
+                    "coordinates": [[[2, 45], [3, 45], [3, float("inf")], [2, 45]]],
+                }
+            },
+            "aoi",
+            "finite",
+        ),
         ({"window": {"start": "2020-01-01", "end": "2020-03-01"}}, "window.start", "earliest"),
         (
             {"window": {"start": START.isoformat(), "end": START.isoformat()}},

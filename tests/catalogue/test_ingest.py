@@ -192,6 +192,9 @@ FOOTPRINTS = [
     {"type": "Point", "coordinates": [2, 45]},
     {},
     {"type": "Polygon", "coordinates": [[[float("nan"), 45], [3, 45], [3, 46], [2, 45]]]},
+    {"type": "Polygon", "coordinates": [[[float("inf"), 45], [3, 45], [3, 46], [2, 45]]]},
+    {"type": "Polygon", "coordinates": [[[10**400, 45], [3, 45], [3, 46], [10**400, 45]]]},
+    {"type": "MultiPolygon", "coordinates": [[[[2, 45], [3, -(10**30)], [3, 46], [2, 45]]]]},
     {
         "type": "Polygon",
         "coordinates": [
@@ -277,6 +280,33 @@ def test_ndjson_lines_orjson_refuses_are_read_as_before(app, tmp_path):
         ]
         assert db.session.get(Scene, "PHR_0002").properties["custom:thing"] == exact
         assert db.session.get(Scene, "PHR_0004") is not None
+
+
+def test_nan_infinity_and_huge_coordinates_refuse_their_record_only(app, tmp_path):
+    infinite = json.dumps(item(1)).replace('"custom:thing": "kept"', '"custom:thing": Infinity')
+    in_assets = json.dumps(item(2)).replace('"href":', '"size": -Infinity, "href":', 1)
+    huge = json.dumps(item(3, geometry={"type": "Polygon", "coordinates": [[[0, 0]]]})).replace(
+        "[[[0, 0]]]", f"[[[{10**400}, 45], [3, 45], [3, 46], [{10**400}, 45]]]"
+    )
+    unbounded = json.dumps(item(4, geometry={"type": "Polygon", "coordinates": [[[0, 0]]]}))
+    unbounded = unbounded.replace("[[[0, 0]]]", "[[[1e400, 45], [3, 45], [3, 46], [1e400, 45]]]")
+    path = tmp_path / "i.ndjson"
+    lines = [json.dumps(COLLECTION), infinite, in_assets, huge, unbounded, json.dumps(item(5))]
+    path.write_text("\n".join(lines) + "\n")
+    with app.test_request_context(headers={"Accept-Language": "en"}):
+        report = ingest([path])
+        assert report.items == 1
+        assert report.errors == [
+            "i.ndjson:2: NaN and Infinity are not JSON numbers: "
+            "not allowed in properties or assets",
+            "i.ndjson:3: NaN and Infinity are not JSON numbers: "
+            "not allowed in properties or assets",
+            "i.ndjson:4: geometry: Coordinates must be longitude (-180 to 180) then "
+            "latitude (-90 to 90), in degrees.",
+            "i.ndjson:5: geometry: Coordinates must be finite numbers (not NaN or Infinity).",
+        ]
+        assert db.session.get(Scene, "PHR_0005") is not None
+        assert db.session.get(Scene, "PHR_0001") is None
 
 
 def test_text_copy_keeps_awkward_strings_and_many_batches(app, tmp_path, monkeypatch):

@@ -114,6 +114,8 @@ def test_area_search_pages_whether_the_index_walk_holds_them_or_not(
     [
         "bbox=1,2,3",
         "bbox=10,50,5,40",
+        "bbox=nan,1,2,3",
+        "bbox=1,2,3,inf",
         "datetime=yesterday",
         "datetime=2024-06-01T00:00:00Z/2024-05-01T00:00:00Z",
         "limit=0",
@@ -133,6 +135,13 @@ def test_malformed_post_body(client, scenes):
     bowtie = {"type": "Polygon", "coordinates": [[[2, 45], [3, 46], [3, 45], [2, 46], [2, 45]]]}
     refused = client.post("/stac/search", json={"intersects": bowtie})
     assert refused.status_code == 400 and "intersects" in refused.get_json()["error"]["message"]
+    for corner in ([10**400, 45], [2, float("inf")]):
+        ring = [corner, [3, 45], [3, 46], corner]
+        shape = {"type": "Polygon", "coordinates": [ring]}
+        refused = client.post("/stac/search", json={"intersects": shape})
+        assert refused.status_code == 400, refused.data
+    short = client.get("/stac/search?bbox=1,2,3", headers={"Accept-Language": "en"})
+    assert "or six" in short.get_json()["error"]["message"]
 
 
 def test_footprint_geojson_read_from_ewkb_is_shapelys():

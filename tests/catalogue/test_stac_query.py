@@ -126,6 +126,16 @@ def test_filter_on_collection_items(client, varied):
         ({"filter": "eo:cloud_cover > 1", "filter-crs": "EPSG:2154"}, "filter-crs"),
         ({"filter": "S_INTERSECTS(geometry, POINT(500 50))"}, "out of range"),
         ({"filter": "S_INTERSECTS(geometry, BBOX(1, 2, 3))"}, "BBOX"),
+        ({"filter": f"S_INTERSECTS(geometry, POINT({10**400} 50))"}, ""),
+        ({"filter": "S_INTERSECTS(geometry, POLYGON((0 0, 1e400 0, 1 1, 0 0)))"}, ""),
+        (
+            {
+                "filter": '{"op": "s_intersects", "args": [{"property": "geometry"}, '
+                '{"type": "Point", "coordinates": [Infinity, 1]}]}',
+                "filter-lang": "cql2-json",
+            },
+            "",
+        ),
     ],
 )
 def test_filter_refusals_are_clear_400s(client, varied, params, words):
