@@ -52,6 +52,7 @@ def for_search(query: search.Query) -> Coverage | None:
     return _measure(query.intersects, matching)
 
 
+@db.custom_plans()
 def _measure(aoi: MultiPolygon, matching: Select[tuple[Any]]) -> Coverage:
     area = from_shape(aoi, srid=4326)
     sub = matching.subquery()

@@ -407,6 +407,7 @@ def _rows(statement: Select[Any]) -> list[Any]:
     return list(db.session.connection().execute(statement).all())
 
 
+@db.custom_plans()
 def run(
     query: Query, count: bool = True, rows: bool = False
 ) -> tuple[list[Any], int | None, str | None]:
@@ -418,8 +419,8 @@ def run(
     With `rows=True` the scenes are plain rows of ROW_COLUMNS, not Scene
     objects (the STAC API: cheaper to read, and nothing there changes them).
     """
-    # No JIT, no parallel workers, a plan per execution: set on every connection
-    # (core.db.SESSION_SETTINGS).
+    # No JIT, no parallel workers: set on every connection (core.db.SESSION_SETTINGS);
+    # a plan for the values of every execution: db.custom_plans.
     if query.filter is None:
         return _run(query, count, rows)
     try:  # a filter can still meet a database refusal (an invalid polygon, say)

@@ -101,6 +101,7 @@ def _entity_filters(f: Filters, entity_column: Any) -> list[Any]:
     return clauses
 
 
+@db.custom_plans()
 def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
     """km² granted, reserved, consumed, co-funded per group, from the ledger's totals.
 
@@ -174,6 +175,7 @@ def _order_scope(f: Filters) -> list[Any]:
     return clauses
 
 
+@db.custom_plans()
 def _cofunded_euros(f: Filters, group: str) -> dict[str, Decimal]:
     """Accepted quotes (euros excluding tax) per group, from their totals.
 
@@ -200,6 +202,7 @@ def _cofunded_euros(f: Filters, group: str) -> dict[str, Decimal]:
     return {k: Decimal(v).quantize(ZERO) for k, v in db.session.execute(query.group_by(label))}
 
 
+@db.custom_plans()
 def orders_by_state(f: Filters) -> list[dict[str, Any]]:
     rows = db.session.execute(
         select(Order.status, func.count(), func.coalesce(func.sum(Order.charged_km2), 0))
@@ -220,6 +223,7 @@ def _month_near(moment: dt.datetime) -> dt.datetime:
     return first if utc - first <= following - utc else following
 
 
+@db.custom_plans()
 def downloads(f: Filters) -> list[dict[str, Any]]:
     """Downloads and bytes per collection in the period, from the monthly totals.
 
@@ -281,6 +285,7 @@ def downloads(f: Filters) -> list[dict[str, Any]]:
     ]
 
 
+@db.custom_plans()
 def activity(f: Filters) -> dict[str, int]:
     start, end = f.dates
     entities = select(func.count()).select_from(Entity).where(Entity.status == EntityStatus.ACTIVE)

@@ -146,6 +146,7 @@ def _coverage_png(polygons: Any, height: int, to_pixels: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+@db.custom_plans()
 def _delivered_footprints(year: int, entity_id: int | None = None) -> list[Polygon]:
     """The polygons delivered in `year`: the catalogue scene's footprint, else the order's AOI."""
     query = (
@@ -168,6 +169,7 @@ def _delivered_footprints(year: int, entity_id: int | None = None) -> list[Polyg
     return list(shapely.get_parts(geometries)) if len(geometries) else []
 
 
+@db.custom_plans()
 def _publications(year: int, entity_id: int | None = None) -> list[Publication]:
     query = (
         select(Publication)
@@ -223,6 +225,7 @@ def entity_listings(members: list[User], orders: list[Order]) -> dict[str, Any]:
     }
 
 
+@db.custom_plans()
 def entity_pdf(entity: Entity, year: int) -> bytes:
     check_year(year)
     f = stats.Filters(period=str(year), entity_id=entity.id)
@@ -262,6 +265,7 @@ def entity_pdf(entity: Entity, year: int) -> bytes:
     )
 
 
+@db.custom_plans()
 def programme_figures(year: int) -> dict[str, Any]:
     """The statistics of the programme's year (the dashboard's queries)."""
     f = stats.Filters(period=str(year))

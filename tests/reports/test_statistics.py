@@ -90,6 +90,27 @@ def test_orders_and_downloads_match_their_tables(app, cast, busy):
         assert activity["active_entities"] == 2 and activity["active_users"] == 4
 
 
+def test_statistics_are_planned_for_their_filters(app, cast, busy):
+    """The dashboard's statements are never prepared (a generic plan would ignore
+    the filters): run more than psycopg's five times, none is in the session's
+    prepared statements."""
+    from sqlalchemy import text
+
+    with app.app_context():
+        for entity in (None, cast.entity_a) * 6:
+            f = stats.Filters(period=YEAR, entity_id=entity)
+            for group in ("entity", "profile", "sensor", "family"):
+                stats.ledger(f, group)
+            stats.orders_by_state(f)
+            stats.downloads(f)
+            stats.activity(f)
+        prepared = text(
+            "SELECT statement FROM pg_prepared_statements"
+            " WHERE statement ~ 'totals|downloads|order_events|GROUP BY'"
+        )
+        assert list(db.session.scalars(prepared)) == []
+
+
 def test_dashboard_csv_and_api_are_staff_only(app, client, cast, busy):
     login(client, cast.staff)
     page = client.get(f"/reports/stats?period={YEAR}&profile=research-fr&group_by=entity")
