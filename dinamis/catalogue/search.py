@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -46,7 +47,9 @@ PROBED = ("datetime", "eo:cloud_cover")
 # What a STAC page reads of a scene, as plain rows (no ORM objects to build): every
 # column but updated_at. The rows answer the same attribute names as a Scene.
 ROW_COLUMNS = tuple(
-    getattr(Scene, column.key) for column in Scene.__table__.columns if column.key != "updated_at"
+    getattr(Scene, column.key)
+    for column in Scene.__table__.columns
+    if column.key != "updated_at" and not column.key.startswith("fp_")
 )
 
 
@@ -364,7 +367,12 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     if area is None:
         return None
     keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
-    walk = _filtered(query, with_area=False).with_only_columns(Scene.id, Scene.footprint, *keys)
+    bounds = _area(query).bounds  # type: ignore[union-attr]
+    walk = (
+        _filtered(query, with_area=False)
+        .with_only_columns(Scene.id, *keys)
+        .where(*_box_meets(*(literal(b) for b in bounds)))
+    )
     if query.after:
         walk = walk.where(_after(query, query.after))
     walked = walk.order_by(*_order_by(query)).limit(PROBE_ROWS).subquery()
@@ -379,27 +387,35 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     return read
 
 
+def _box_meets(west: Any, south: Any, east: Any, north: Any) -> list[ColumnElement[bool]]:
+    """The scenes whose footprint's box meets the area's: every scene meeting the area
+    does (and the box columns are in the sort indexes: an index-only test)."""
+    return [
+        Scene.fp_west <= east,
+        Scene.fp_east >= west,
+        Scene.fp_south <= north,
+        Scene.fp_north >= south,
+    ]
+
+
 def _walked_page(columns: Select[Any], walked: Any, area: Any, query: Query, limit: Any) -> Any:
     """`columns` of the scenes of the walk's first `limit` rows meeting the area, in sort order.
 
-    The walk's few ids are joined by primary key in the same statement, which
-    keeps the walk's plan (a subquery with a LIMIT).
+    The walk reads its sort's index only (the box and datetime are in it); its
+    ids are joined by primary key for the footprint's exact test, in the same
+    statement, which keeps the walk's plan (a subquery with a LIMIT, already in
+    order: the join stops at the page's end).
     """
-
-    def ordered(table: Any) -> list[Any]:
-        return [
-            table.c[f"k{i}"].desc() if desc else table.c[f"k{i}"].asc()
-            for i, (_q, desc) in enumerate(query.order)
-        ]
-
-    page = (
-        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
-        .where(func.ST_Intersects(walked.c.footprint, area))
-        .order_by(*ordered(walked))
+    ordered = [
+        walked.c[f"k{i}"].desc() if desc else walked.c[f"k{i}"].asc()
+        for i, (_q, desc) in enumerate(query.order)
+    ]
+    return (
+        columns.join_from(walked, Scene, Scene.id == walked.c.id)
+        .where(func.ST_Intersects(Scene.footprint, area))
+        .order_by(*ordered)
         .limit(limit)
-        .subquery()
     )
-    return columns.join_from(Scene, page, page.c.id == Scene.id).order_by(*ordered(page))
 
 
 def _rows(statement: Select[Any]) -> list[Any]:
@@ -462,8 +478,16 @@ def _shape(query: Query) -> tuple[Any, ...]:
 
 def _template_params(query: Query) -> dict[str, Any]:
     area = _area(query)
+    if area is not None:
+        west, south, east, north = area.bounds
+    else:
+        west = south = east = north = None
     params: dict[str, Any] = {
         "area": None if area is None else area.wkb,
+        "box_west": west,
+        "box_south": south,
+        "box_east": east,
+        "box_north": north,
         "start": query.start,
         "end": query.end,
         "ids": query.ids,
@@ -515,9 +539,12 @@ def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
     if not has_area or query.ids or query.order[0][0].name not in PROBED:
         return None, plain
     keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
+    box_meets = _box_meets(
+        *(bindparam(f"box_{side}") for side in ("west", "south", "east", "north"))
+    )
     walked = (
-        select(Scene.id, Scene.footprint, *keys)
-        .where(*conditions)
+        select(Scene.id, *keys)
+        .where(*conditions, *box_meets)
         .order_by(*_order_by(query))
         .limit(PROBE_ROWS)
         .subquery()

@@ -373,3 +373,42 @@ def test_a_filter_the_database_refuses_is_a_400_and_the_next_search_works(
     after = client.get("/stac/search", query_string={"filter": "eo:cloud_cover >= 0"})
     assert after.status_code == 200
     assert after.get_json()["features"]
+
+
+def test_the_walk_by_boxes_keeps_what_meets_the_area_and_only_that(app, client, tmp_path):
+    """The walk of a search with an area tests the footprints' boxes (kept by
+    PostgreSQL) before the footprints: scenes split at the antimeridian (their box
+    spans the world) are found on both sides, and a scene whose box meets the area
+    but whose footprint does not is left out, page after page, with both sorts
+    (pages of 2 among 3 matches: the walk's result, not the planner's fallback)."""
+
+    def scene(n: int, coordinates: list, cloud: float) -> dict:
+        made = item(n, geometry={"type": "Polygon", "coordinates": [coordinates]})
+        made["properties"]["eo:cloud_cover"] = cloud
+        return made
+
+    crossing = [[179.5, -17], [-179.5, -17], [-179.5, -16], [179.5, -16], [179.5, -17]]
+    # An L whose box is 2..4 x 45..47 but which leaves out the corner 3..4 x 46..47;
+    # the newest and least cloudy: first in both sorts if it were let in.
+    ell = [[2, 45], [4, 45], [4, 46], [3, 46], [3, 47], [2, 47], [2, 45]]
+    corner = [[3, 46], [4, 46], [4, 47], [3, 47], [3, 46]]
+    scenes = [scene(n, crossing, 10 + n) for n in (1, 3, 5)]
+    scenes += [scene(n, corner, 20 + n) for n in (4, 6, 8)]
+    scenes.append(scene(20, ell, 0))
+    path = tmp_path / "w.ndjson"
+    path.write_text("\n".join(json.dumps(x) for x in (COLLECTION, *scenes)) + "\n")
+    with app.app_context():
+        assert ingest([path]).errors == []
+        commit()
+    cases = [
+        ("179.6,-16.8,179.9,-16.2", ["PHR_0001", "PHR_0003", "PHR_0005"]),
+        ("-179.9,-16.8,-179.6,-16.2", ["PHR_0001", "PHR_0003", "PHR_0005"]),
+        ("3.2,46.2,3.8,46.8", ["PHR_0004", "PHR_0006", "PHR_0008"]),  # in the L's box only
+    ]
+    for bbox, expected in cases:
+        for sortby, ordered in (("-datetime", expected[::-1]), ("+eo:cloud_cover", expected)):
+            url = f"/stac/search?bbox={bbox}&sortby={sortby.replace('+', '%2B')}&limit=2"
+            assert walk(client, url) == ordered, (bbox, sortby)
+            with app.test_request_context():
+                query = search.parse({"bbox": bbox, "sortby": sortby, "limit": 2})
+                assert [r.id for r in search._probe(query, rows=True)[:2]] == ordered[:2]
