@@ -401,21 +401,31 @@ def _box_meets(west: Any, south: Any, east: Any, north: Any) -> list[ColumnEleme
 def _walked_page(columns: Select[Any], walked: Any, area: Any, query: Query, limit: Any) -> Any:
     """`columns` of the scenes of the walk's first `limit` rows meeting the area, in sort order.
 
-    The walk reads its sort's index only (the box and datetime are in it); its
-    ids are joined by primary key for the footprint's exact test, in the same
-    statement, which keeps the walk's plan (a subquery with a LIMIT, already in
-    order: the join stops at the page's end).
+    The walk reads its sort's index only (the box and the datetime are in it).
+    Each walked row's footprint is read by primary key in a subquery of its own,
+    for the exact test: written as a join, PostgreSQL may instead read every
+    footprint meeting the area through the spatial index and join them with
+    the whole walk (it underestimates dense areas: 142 ms for the Toulouse box
+    against 7). The page's ids are then joined by primary key in the same
+    statement, which keeps the walk's plan (a subquery with a LIMIT).
     """
-    ordered = [
-        walked.c[f"k{i}"].desc() if desc else walked.c[f"k{i}"].asc()
-        for i, (_q, desc) in enumerate(query.order)
-    ]
-    return (
-        columns.join_from(walked, Scene, Scene.id == walked.c.id)
-        .where(func.ST_Intersects(Scene.footprint, area))
-        .order_by(*ordered)
+
+    def ordered(table: Any) -> list[Any]:
+        return [
+            table.c[f"k{i}"].desc() if desc else table.c[f"k{i}"].asc()
+            for i, (_q, desc) in enumerate(query.order)
+        ]
+
+    scene = Scene.__table__.alias("walked_scene")
+    footprint = select(scene.c.footprint).where(scene.c.id == walked.c.id).scalar_subquery()
+    page = (
+        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
+        .where(func.ST_Intersects(footprint, area))
+        .order_by(*ordered(walked))
         .limit(limit)
+        .subquery()
     )
+    return columns.join_from(Scene, page, page.c.id == Scene.id).order_by(*ordered(page))
 
 
 def _rows(statement: Select[Any]) -> list[Any]:
