@@ -370,7 +370,10 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
         return None
     keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
     box = [literal(b) for b in _area(query).bounds]  # type: ignore[union-attr]
-    walk = _filtered(query, with_area=False).with_only_columns(Scene.id, *BOX_COLUMNS, *keys)
+    # A CQL2 filter reads the table anyway: the walk then takes the footprint with
+    # the row (no box to test, no second read of the row).
+    carried = (Scene.footprint,) if query.filter is not None else BOX_COLUMNS
+    walk = _filtered(query, with_area=False).with_only_columns(Scene.id, *carried, *keys)
     if query.after:
         walk = walk.where(_after(query, query.after))
     walked = walk.order_by(*_order_by(query)).limit(PROBE_ROWS).subquery()
@@ -410,18 +413,22 @@ def _walked_page(
             for i, (_q, desc) in enumerate(query.order)
         ]
 
-    west, south, east, north = box
-    scene = Scene.__table__.alias("walked_scene")
-    footprint = select(scene.c.footprint).where(scene.c.id == walked.c.id).scalar_subquery()
-    page = (
-        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
-        .where(
+    if "footprint" in walked.c:  # the walk read the rows (see _probe)
+        meets = [func.ST_Intersects(walked.c.footprint, area)]
+    else:
+        west, south, east, north = box
+        scene = Scene.__table__.alias("walked_scene")
+        footprint = select(scene.c.footprint).where(scene.c.id == walked.c.id).scalar_subquery()
+        meets = [
             walked.c.fp_west <= east,
             walked.c.fp_east >= west,
             walked.c.fp_south <= north,
             walked.c.fp_north >= south,
             func.ST_Intersects(footprint, area),
-        )
+        ]
+    page = (
+        select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
+        .where(*meets)
         .order_by(*ordered(walked))
         .limit(limit)
         .subquery()
