@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from dinamis.catalogue.ingest import ingest
+from dinamis.catalogue.ingest import ingest, vacuum
 from dinamis.core.transaction import transaction
 
 
@@ -32,6 +32,8 @@ def ingest_command(files: tuple[Path, ...]) -> None:
         transaction(),
     ):
         report = ingest(files, progress=bar.update)
+    if report.items:
+        vacuum()  # statistics and visibility map for the new scenes, now
     elapsed = max(time.monotonic() - started, 1e-6)
     for error in report.errors[:200]:
         click.echo(f"refused {error}", err=True)

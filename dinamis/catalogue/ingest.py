@@ -444,6 +444,17 @@ class _Loader:
         self._wait()
 
 
+def vacuum() -> None:
+    """VACUUM (ANALYZE) the scenes, outside any transaction (VACUUM cannot run in one).
+
+    After a large ingest: fresh statistics for the planner, and the visibility
+    map that lets the search's walks read only their index (migration 0016)
+    instead of waiting for autovacuum; about a second per million scenes.
+    """
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM (ANALYZE) scenes")
+
+
 def ingest(paths: Iterable[Path], progress: Any = None) -> Report:
     """Upsert every Collection and Item of these files; report the bad records.
 

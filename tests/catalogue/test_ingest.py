@@ -146,10 +146,18 @@ def test_duplicates_in_one_batch_keep_the_last_and_collections_can_follow_items(
 
 
 def test_cli_reports_counts_and_refusals(app, tmp_path):
+    from sqlalchemy import text
+
+    vacuums = text("SELECT vacuum_count FROM pg_stat_user_tables WHERE relname = 'scenes'")
+    with app.app_context():
+        before = db.session.scalar(vacuums)
     path = tmp_path / "f.ndjson"
     path.write_text(json.dumps(COLLECTION) + "\n" + json.dumps(item(1)) + "\n{oops\n")
     result = app.test_cli_runner().invoke(args=["catalogue", "ingest", str(path)])
     assert result.exit_code == 0, result.output
+    with app.app_context():
+        db.session.execute(text("SELECT pg_stat_clear_snapshot()"))  # stats are per transaction
+        assert db.session.scalar(vacuums) == before + 1  # then VACUUM (ANALYZE) scenes
     assert "1 collection(s), 1 item(s) ingested, 1 refused" in result.output
     assert "f.ndjson:3" in result.output
 
