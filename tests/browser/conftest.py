@@ -46,7 +46,11 @@ def live_server(app: Flask) -> Iterator[str]:
 def browser() -> Iterator[object]:
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         pytest.fail("Debian's chromium is not installed; run `make test`, which installs it.")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # As the pages' own default (set_default_timeout): assertions wait as long as
+    # actions do, which a machine loaded by other work needs.
+    expect.set_options(timeout=10_000)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from dinamis.catalogue.ingest import Report, load
 from dinamis.catalogue.storage import storage
@@ -85,7 +86,7 @@ def test_search_open_a_scene_and_download(app, cast, browser, live_server, shelv
         "MEMB_CLEAR",
         "OPEN_CLEAR",
     ]
-    assert page.locator("#search-coverage").is_visible()
+    expect(page.locator("#search-coverage")).to_be_visible()
     # Footprints on the map (and the drawn area), quicklooks loaded in the list.
     assert page.locator(".leaflet-overlay-pane path").count() >= 3
     page.wait_for_function(

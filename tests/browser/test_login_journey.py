@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 from tests.helpers import outbox
@@ -26,13 +27,13 @@ def test_login_language_reset_and_api_token(app, cast, page, live_server):
     page.get_by_label("Adresse électronique").fill(cast.user_a)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_role("button", name="Se connecter").click()
-    assert page.get_by_text("Vous êtes connecté").is_visible()
+    expect(page.get_by_text("Vous êtes connecté")).to_be_visible()
 
     # Switch to English; the choice sticks on the next pages.
     page.get_by_role("button", name="English").click()
     assert page.locator("html").get_attribute("lang") == "en"
     page.goto("/account")
-    assert page.get_by_role("heading", name="My account").is_visible()
+    expect(page.get_by_role("heading", name="My account")).to_be_visible()
 
     # Sign out, then forget the password.
     page.get_by_role("button", name="Sign out").click()
@@ -40,7 +41,7 @@ def test_login_language_reset_and_api_token(app, cast, page, live_server):
     page.get_by_role("link", name="Forgot your password?").click()
     page.get_by_label("E-mail").fill(cast.user_a)
     page.get_by_role("button", name="Send the link").click()
-    assert page.get_by_text("a link to choose a new password has been sent").is_visible()
+    expect(page.get_by_text("a link to choose a new password has been sent")).to_be_visible()
 
     mail = outbox(app, to=cast.user_a)[-1]
     assert mail.status == "sent"
@@ -51,20 +52,20 @@ def test_login_language_reset_and_api_token(app, cast, page, live_server):
     page.get_by_label("New password", exact=True).fill(NEW_PASSWORD)
     page.get_by_label("Repeat the new password").fill(NEW_PASSWORD)
     page.get_by_role("button", name="Save the new password").click()
-    assert page.get_by_text("Your password has been changed").is_visible()
+    expect(page.get_by_text("Your password has been changed")).to_be_visible()
 
     # The old password no longer works; the new one does.
     page.get_by_label("E-mail").fill(cast.user_a)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("Wrong e-mail or password").is_visible()
+    expect(page.get_by_text("Wrong e-mail or password")).to_be_visible()
     page.get_by_label("Password", exact=True).fill(NEW_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    assert page.get_by_text("You are signed in").is_visible()
+    expect(page.get_by_text("You are signed in")).to_be_visible()
 
     # The reset link cannot be used twice.
     page.goto(path)
-    assert page.get_by_text("already been used").is_visible()
+    expect(page.get_by_text("already been used")).to_be_visible()
 
     # Create an API token and call the API with it.
     page.goto("/account")

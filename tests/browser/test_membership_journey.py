@@ -7,6 +7,7 @@ import io
 import re
 
 import pytest
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from dinamis.core.transaction import commit
@@ -70,7 +71,7 @@ def test_membership_journey(app, cast, browser, live_server):
     page.get_by_label("First name").fill("Rita")
     page.get_by_label("Last name").fill("Newton")
     page.get_by_role("button", name="Confirm my address").click()
-    assert page.get_by_role("heading", name="Check your e-mail").is_visible()
+    expect(page.get_by_role("heading", name="Check your e-mail")).to_be_visible()
 
     # 2. The link, then the entity's details.
     page.goto(_link(app, "rita@lab-new.test", "/join/details/"))
@@ -82,18 +83,18 @@ def test_membership_journey(app, cast, browser, live_server):
     page.get_by_label("Their function").fill("Director")
     page.get_by_label("Their professional e-mail").fill("director@lab-new.test")
     page.get_by_role("button", name="Send to the Legal Representative").click()
-    assert page.get_by_text("This SIRET number is not valid").is_visible()
+    expect(page.get_by_text("This SIRET number is not valid")).to_be_visible()
     page.get_by_label("Identifier", exact=True).fill("73282932000074")
     page.get_by_role("button", name="Send to the Legal Representative").click()
-    assert page.get_by_role("heading", name="Request sent").is_visible()
+    expect(page.get_by_role("heading", name="Request sent")).to_be_visible()
 
     # 3. The Legal Representative accepts the Charter and the licence.
     page.goto(_link(app, "director@lab-new.test", "/join/legal/"))
-    assert page.get_by_text("Use it well.").is_visible()
+    expect(page.get_by_text("Use it well.")).to_be_visible()
     page.get_by_label("Dinamis Charter (v1.0)").check()
     page.get_by_label("Pléiades licence (v2.1)").check()
     page.get_by_role("button", name="Accept and sign").click()
-    assert page.get_by_role("heading", name="Thank you").is_visible()
+    expect(page.get_by_role("heading", name="Thank you")).to_be_visible()
 
     # 4. Staff approve with the French research profile.
     _sign_in(page, cast.staff, "correct-horse-battery")
@@ -101,7 +102,7 @@ def test_membership_journey(app, cast, browser, live_server):
     page.get_by_role("link", name=re.compile(r"^\d+$")).first.click()
     page.get_by_label("Profile").select_option(label="French research")
     page.get_by_role("button", name="Approve and issue the certificate").click()
-    assert page.get_by_text("is now a member").is_visible()
+    expect(page.get_by_text("is now a member")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
     # 5. The certificate arrives with the Legal Representative; it checks out.
@@ -112,7 +113,7 @@ def test_membership_journey(app, cast, browser, live_server):
     assert "Laboratoire Nouveau" in text and "Léa Director" in text and "Rita Newton" in text
     code = re.search(r"/verify/(\S+)", mail.body_text).group(1)
     page.goto(f"/verify/{code}")
-    assert page.get_by_text(f"Genuine certificate {code}").is_visible()
+    expect(page.get_by_text(f"Genuine certificate {code}")).to_be_visible()
 
     # 6. The Referent chooses a password.
     _set_password(page, _link(app, "rita@lab-new.test", "/reset-password/"), "rita-password-2026")
@@ -128,14 +129,14 @@ def test_membership_journey(app, cast, browser, live_server):
     page.get_by_label("I am a permanent staff member of this entity").check()
     page.get_by_role("button", name="Send my request").click()
     page.goto(_link(app, "colleague@lab-new.test", "/join/account/confirm/"))
-    assert page.get_by_text("Your address is confirmed").is_visible()
+    expect(page.get_by_text("Your address is confirmed")).to_be_visible()
 
     # 8. The Referent approves the request.
     _sign_in(page, "rita@lab-new.test", "rita-password-2026")
     page.get_by_role("link", name="My entity").click()
-    assert page.get_by_text("domain verified").is_visible()
+    expect(page.get_by_text("domain verified")).to_be_visible()
     page.get_by_role("button", name="Approve Colin League").click()
-    assert page.get_by_text("Account approved").is_visible()
+    expect(page.get_by_text("Account approved")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
 
     # 9. The colleague sets a password and signs in.
@@ -143,7 +144,7 @@ def test_membership_journey(app, cast, browser, live_server):
         page, _link(app, "colleague@lab-new.test", "/reset-password/"), "colin-password-2026"
     )
     _sign_in(page, "colleague@lab-new.test", "colin-password-2026")
-    assert page.get_by_text("You are signed in").is_visible()
+    expect(page.get_by_text("You are signed in")).to_be_visible()
     page.goto("/account")
-    assert page.get_by_text("Laboratoire Nouveau").first.is_visible()
+    expect(page.get_by_text("Laboratoire Nouveau").first).to_be_visible()
     context.close()

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -29,6 +30,15 @@ def _signed_in(browser, live_server: str, email: str):
     if page.get_by_role("button", name="English").count():
         page.get_by_role("button", name="English").click()
     return context, page
+
+
+def _zoom_in(page, times: int) -> None:
+    """Zoom the AOI map in, each step's animation over before the next (a loaded
+    machine draws slowly: a click during the animation would be lost)."""
+    for _ in range(times):
+        page.get_by_role("button", name="Zoom in").click()
+        page.wait_for_timeout(300)
+        page.wait_for_function("() => !document.querySelector('#aoi-map .leaflet-zoom-anim')")
 
 
 def _draw_square(page, side_px: int) -> float:
@@ -70,9 +80,7 @@ def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
     context, page = _signed_in(browser, live_server, cast.user_a)
     page.goto("/orders/tasking/new")
     page.locator("#aoi-map").wait_for()
-    for _ in range(4):  # zoom in to draw areas of tens of km²
-        page.get_by_role("button", name="Zoom in").click()
-        page.wait_for_timeout(400)
+    _zoom_in(page, 4)  # to draw areas of tens of km²
 
     # About 80 km²: refused before submitting, and at submission, with the area.
     small = _draw_square(page, 42)
@@ -83,15 +91,13 @@ def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
     _fill(page)
     page.get_by_role("button", name="Submit the request").click()
     refusal = page.get_by_text("a tasking request needs at least 100 km²").first
-    assert refusal.is_visible()
+    expect(refusal).to_be_visible()
     assert re.search(r"covers [\d.]+ km²", page.content())
 
     # About 150 km²: the split shows what is free and what would be co-funded.
     page.goto("/orders/tasking/new")
     page.locator("#aoi-map").wait_for()
-    for _ in range(4):
-        page.get_by_role("button", name="Zoom in").click()
-        page.wait_for_timeout(400)
+    _zoom_in(page, 4)
     big = _draw_square(page, 60)
     assert 110 < big < 200, big
     page.wait_for_function(
@@ -100,7 +106,7 @@ def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
     assert "100.00 km² free" in split.inner_text()
     _fill(page)
     page.get_by_role("button", name="Submit the request").click()
-    assert page.get_by_text("has been submitted").is_visible()
+    expect(page.get_by_text("has been submitted")).to_be_visible()
     order_url = page.url
     assert "Awaiting quote" in page.content() or "awaiting" in page.content().lower()
     context.close()

@@ -6,6 +6,7 @@ import datetime as dt
 import io
 
 import pytest
+from playwright.sync_api import expect
 from pypdf import PdfReader
 
 from tests.browser.test_order_journey import _signed_in
@@ -26,7 +27,7 @@ def test_report_review_and_statistics(app, cast, browser, live_server, delivered
     page.get_by_label("DOI").first.fill("10.1234/dunes.2026")
     page.get_by_label("Benefit for public policy").fill("Used by the regional erosion plan.")
     page.get_by_role("button", name="Submit the report").click()
-    assert page.get_by_text("Your report was submitted").is_visible()
+    expect(page.get_by_text("Your report was submitted")).to_be_visible()
     report_url = page.url
     assert page.locator('a[href="https://doi.org/10.1234/dunes.2026"]').count() == 1
 
@@ -34,18 +35,18 @@ def test_report_review_and_statistics(app, cast, browser, live_server, delivered
     staff.goto(report_url)
     staff.get_by_label("Comment").fill("Please list the maps you produced.")
     staff.get_by_role("button", name="Send it back").click()
-    assert staff.get_by_text("Report sent back to its author").is_visible()
+    expect(staff.get_by_text("Report sent back to its author")).to_be_visible()
 
     page.goto(report_url)
-    assert page.get_by_text("Please list the maps you produced.").is_visible()
+    expect(page.get_by_text("Please list the maps you produced.")).to_be_visible()
     page.get_by_label("Products made (maps, models, datasets)").fill("Erosion maps 1:5000")
     page.get_by_role("button", name="Submit the report").click()
-    assert page.get_by_text("Your report was submitted").is_visible()
+    expect(page.get_by_text("Your report was submitted")).to_be_visible()
     context.close()
 
     staff.goto(report_url)
     staff.get_by_role("button", name="Accept the report").click()
-    assert staff.get_by_text("Report accepted").is_visible()
+    expect(staff.get_by_text("Report accepted")).to_be_visible()
 
     # The dashboard, filtered by profile; a CSV export; an entity's yearly PDF.
     year = dt.date.today().year

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -52,6 +53,6 @@ def test_draw_the_area_and_submit(app, cast, browser, live_server):
     page.get_by_label("Project description").fill("Parcel-level mapping of vineyards.")
     page.get_by_label("Why new imagery is needed").fill("The vines changed since the last image.")
     page.get_by_role("button", name="Submit the request").click()
-    assert page.get_by_text("has been submitted").is_visible()
-    assert page.get_by_text("under review").first.is_visible()
+    expect(page.get_by_text("has been submitted")).to_be_visible()
+    expect(page.get_by_text("under review").first).to_be_visible()
     context.close()
