@@ -44,10 +44,10 @@ LOWEST_NUMBER = -1_000_000
 # (see _probe); the sorts that have an index (migrations 0010 and 0014).
 PROBE_ROWS = 5_000
 PROBED = ("datetime", "eo:cloud_cover")
-# What a STAC page reads of a scene, as plain rows (no ORM objects to build): every
-# column but updated_at. The rows answer the same attribute names as a Scene.
 # The footprint's bounding box (generated columns, in the sort indexes).
 BOX_COLUMNS = (Scene.fp_west, Scene.fp_south, Scene.fp_east, Scene.fp_north)
+# What a STAC page reads of a scene, as plain rows (no ORM objects to build): every
+# column but updated_at and the box. The rows answer the same attribute names as a Scene.
 ROW_COLUMNS = tuple(
     getattr(Scene, column.key)
     for column in Scene.__table__.columns
@@ -363,11 +363,9 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     carries the sort keys as columns so that the outer query keeps its order
     and stops at the page's end.
     """
-    if query.ids or query.order[0][0].name not in PROBED:
+    if not _walks(query):
         return None
     area = _area_element(query)
-    if area is None:
-        return None
     keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
     box = [literal(b) for b in _area(query).bounds]  # type: ignore[union-attr]
     # A CQL2 filter reads the table anyway: the walk then takes the footprint with
@@ -385,6 +383,12 @@ def _probe(query: Query, rows: bool = False) -> list[Any] | None:
     if len(read) <= query.limit:
         return None
     return read
+
+
+def _walks(query: Query) -> bool:
+    """Whether a search first walks its sort's index (see _probe)."""
+    has_area = query.bbox is not None or query.intersects is not None
+    return has_area and not query.ids and query.order[0][0].name in PROBED
 
 
 def _walked_page(
@@ -549,12 +553,11 @@ def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
             for i, (q, _desc) in enumerate(query.order)
         ]
         conditions.append(_after(query, values))
-    has_area = query.bbox is not None or query.intersects is not None
     plain = select(*ROW_COLUMNS)
-    if has_area:
+    if query.bbox is not None or query.intersects is not None:
         plain = plain.where(func.ST_Intersects(Scene.footprint, area))
     plain = plain.where(*conditions).order_by(*_order_by(query)).limit(bindparam("page_limit"))
-    if not has_area or query.ids or query.order[0][0].name not in PROBED:
+    if not _walks(query):
         return None, plain
     keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
     box = [bindparam(f"box_{side}") for side in ("west", "south", "east", "north")]
@@ -589,12 +592,7 @@ def _templated_rows(query: Query) -> list[Any]:
 
 def _run(query: Query, count: bool, as_rows: bool) -> tuple[list[Any], int | None, str | None]:
     if as_rows and not count and query.filter is None:
-        rows = _templated_rows(query)
-        token = None
-        if len(rows) > query.limit:
-            rows = rows[: query.limit]
-            token = encode_token(query, rows[-1])
-        return rows, (len(rows) if token is None and not query.after else None), token
+        return _cut(query, _templated_rows(query), None)
     statement = _filtered(query)
     matched: int | None = None
     if count:
@@ -609,10 +607,21 @@ def _run(query: Query, count: bool, as_rows: bool) -> tuple[list[Any], int | Non
             rows = _rows(statement.with_only_columns(*ROW_COLUMNS))
         else:
             rows = list(db.session.scalars(statement))
+    return _cut(query, rows, matched if count else None)
+
+
+def _cut(
+    query: Query, rows: list[Any], matched: int | None
+) -> tuple[list[Any], int | None, str | None]:
+    """The page (rows read: limit + 1), the number matched and the next page's token.
+
+    Without a count (`matched` None), the number is given only when a first page
+    holds every match.
+    """
     token = None
     if len(rows) > query.limit:
         rows = rows[: query.limit]
         token = encode_token(query, rows[-1])
-    if not count:
+    if matched is None:
         return rows, (len(rows) if token is None and not query.after else None), token
-    return rows, (matched if matched is not None and matched <= MATCH_CAP else None), token
+    return rows, (matched if matched <= MATCH_CAP else None), token

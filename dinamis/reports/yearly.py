@@ -265,7 +265,6 @@ def entity_pdf(entity: Entity, year: int) -> bytes:
     )
 
 
-@db.custom_plans()
 def programme_figures(year: int) -> dict[str, Any]:
     """The statistics of the programme's year (the dashboard's queries)."""
     f = stats.Filters(period=str(year))
