@@ -165,12 +165,12 @@ def quote_times(client: object, token: str, n: int) -> None:
     walls.sort()
     cpus.sort()
     rendering.sort()
-    captured: list[str] = []
-    real_html = pdf.HTML
+    captured: list[tuple[str, object]] = []
+    real_html_to_pdf = pdf.html_to_pdf
 
-    def capture(string: str, **kwargs: object) -> object:
-        captured.append(string)
-        return real_html(string=string, **kwargs)
+    def capture(html: str, user_agent_css: object = None) -> bytes:
+        captured.append((html, user_agent_css))
+        return real_html_to_pdf(html, user_agent_css)  # type: ignore[arg-type]
 
     from sqlalchemy import event
 
@@ -181,15 +181,15 @@ def quote_times(client: object, token: str, n: int) -> None:
     def log(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
         statements.append(" ".join(statement.split())[:200])
 
-    pdf.HTML = capture  # type: ignore[assignment,misc]
+    pdf.html_to_pdf = capture  # type: ignore[assignment]
     event.listen(db.engine, "before_cursor_execute", log)
     client.get(url, headers=headers)  # type: ignore[attr-defined]
     event.remove(db.engine, "before_cursor_execute", log)
-    pdf.HTML = real_html  # type: ignore[misc]
+    pdf.html_to_pdf = real_html_to_pdf  # type: ignore[assignment]
     print(f"{len(statements)} SQL statements in one quote.pdf request:")
     for statement in statements:
         print("  " + statement)
-    html = captured[0]
+    html, css = captured[0]
     (Path(tempfile.gettempdir()) / "orders-quote.html").write_text(html)
     variants = {
         "the quote as rendered": html,
@@ -200,14 +200,14 @@ def quote_times(client: object, token: str, n: int) -> None:
     profile = cProfile.Profile(time.process_time)
     profile.enable()
     for _ in range(5):
-        pdf.html_to_pdf(html)
+        pdf.html_to_pdf(html, css)  # type: ignore[arg-type]
     profile.disable()
     profile.dump_stats(str(Path(tempfile.gettempdir()) / "orders-quote.prof"))
     for label, variant in variants.items():
         times = []
         for _ in range(max(5, n // 4)):
             c0 = time.process_time()
-            pdf.html_to_pdf(variant)
+            pdf.html_to_pdf(variant, css)  # type: ignore[arg-type]
             times.append(time.process_time() - c0)
         times.sort()
         print(f"  WeasyPrint CPU p50, {label}: {times[len(times) // 2] * 1000:.1f} ms")
