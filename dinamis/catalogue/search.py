@@ -304,29 +304,43 @@ def _area_element(query: Query) -> Any:
     return element
 
 
+def _conditions(query: Query, bound: bool) -> list[ColumnElement[bool]]:
+    """The query's filters but its area and CQL2 filter: on its values, or (`bound`)
+    on parameters named after its fields, bound by `_template_params`."""
+
+    def value(name: str, given: Any, many: bool = False) -> Any:
+        return bindparam(name, expanding=many) if bound else given
+
+    conditions: list[ColumnElement[bool]] = []
+    if query.start:
+        conditions.append(Scene.datetime >= value("start", query.start))
+    if query.end:
+        conditions.append(Scene.datetime <= value("end", query.end))
+    if query.ids:
+        conditions.append(Scene.id.in_(value("ids", query.ids, many=True)))
+    if query.collections:
+        conditions.append(
+            Scene.collection_id.in_(value("collections", query.collections, many=True))
+        )
+    if query.max_cloud is not None:
+        conditions.append(Scene.cloud_cover <= value("max_cloud", query.max_cloud))
+    if query.max_incidence is not None:
+        conditions.append(Scene.incidence_angle <= value("max_incidence", query.max_incidence))
+    if query.levels:
+        conditions.append(Scene.processing_level.in_(value("levels", query.levels, many=True)))
+    if query.modes:
+        conditions.append(Scene.spectral_mode.in_(value("modes", query.modes, many=True)))
+    if query.stereo_only:
+        conditions.append(Scene.stereo_group.is_not(None))
+    return conditions
+
+
 def _filtered(query: Query, with_area: bool = True) -> Select[tuple[Scene]]:
     statement = select(Scene)
     area = _area_element(query) if with_area else None
     if area is not None:
         statement = statement.where(func.ST_Intersects(Scene.footprint, area))
-    if query.start:
-        statement = statement.where(Scene.datetime >= query.start)
-    if query.end:
-        statement = statement.where(Scene.datetime <= query.end)
-    if query.ids:
-        statement = statement.where(Scene.id.in_(query.ids))
-    if query.collections:
-        statement = statement.where(Scene.collection_id.in_(query.collections))
-    if query.max_cloud is not None:
-        statement = statement.where(Scene.cloud_cover <= query.max_cloud)
-    if query.max_incidence is not None:
-        statement = statement.where(Scene.incidence_angle <= query.max_incidence)
-    if query.levels:
-        statement = statement.where(Scene.processing_level.in_(query.levels))
-    if query.modes:
-        statement = statement.where(Scene.spectral_mode.in_(query.modes))
-    if query.stereo_only:
-        statement = statement.where(Scene.stereo_group.is_not(None))
+    statement = statement.where(*_conditions(query, bound=False))
     if query.filter is not None:
         statement = statement.where(query.filter)
     return statement
@@ -528,25 +542,7 @@ def _template_params(query: Query) -> dict[str, Any]:
 def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
     """The statements of `_run` (rows, no count, no CQL2 filter) with bound parameters."""
     area = func.ST_GeomFromWKB(bindparam("area", type_=LargeBinary), 4326)
-    conditions: list[ColumnElement[bool]] = []
-    if query.start:
-        conditions.append(Scene.datetime >= bindparam("start"))
-    if query.end:
-        conditions.append(Scene.datetime <= bindparam("end"))
-    if query.ids:
-        conditions.append(Scene.id.in_(bindparam("ids", expanding=True)))
-    if query.collections:
-        conditions.append(Scene.collection_id.in_(bindparam("collections", expanding=True)))
-    if query.max_cloud is not None:
-        conditions.append(Scene.cloud_cover <= bindparam("max_cloud"))
-    if query.max_incidence is not None:
-        conditions.append(Scene.incidence_angle <= bindparam("max_incidence"))
-    if query.levels:
-        conditions.append(Scene.processing_level.in_(bindparam("levels", expanding=True)))
-    if query.modes:
-        conditions.append(Scene.spectral_mode.in_(bindparam("modes", expanding=True)))
-    if query.stereo_only:
-        conditions.append(Scene.stereo_group.is_not(None))
+    conditions = _conditions(query, bound=True)
     if query.after:
         values = [
             bindparam(f"after{i}", type_=_sort_expression(q).type)
