@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from decimal import Decimal
@@ -31,6 +32,12 @@ def test_member_sees_own_entity_quota_and_statement(app, client, cast):
     assert "2000.00" in page and "1879.50" in page and "120.50" in page
     assert "<meter" in page
     assert 'action="/quota/' not in page  # no adjustment form for a user
+    # The grant's stored reason code is shown as words, in the user's language.
+    cells = re.findall(r"<td>([^<]*)</td>", page)
+    assert "allowance" not in cells
+    assert {"allowance of the entity's profile", "dotation du profil de l'entité"} & {
+        html.unescape(c) for c in cells
+    }
     assert client.get("/quota/").headers["Location"].endswith(f"/quota/{cast.entity_a}")
 
     export = client.get(f"/quota/{cast.entity_a}/statement.csv?period=2027")
