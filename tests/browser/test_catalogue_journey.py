@@ -98,6 +98,9 @@ def test_search_open_a_scene_and_download(app, cast, browser, live_server, shelv
     # Open the open-data scene, accept its licence, download its file.
     page.get_by_role("link", name="OPEN_CLEAR").click()
     assert page.locator("img.quicklook").evaluate("i => i.naturalWidth") > 0
+    # Its footprint drawn on a map of its own, with the land outline behind it.
+    expect(page.locator("#scene-footprint-map path.leaflet-interactive")).to_be_visible()
+    expect(page.locator("#scene-footprint-map path").nth(1)).to_be_attached()
     page.get_by_role("link", name="Accept the licence to download").click()
     page.get_by_role("button", name="I accept the licence").click()
     with page.expect_download() as caught:

@@ -121,6 +121,8 @@ def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
     # Staff accept, deliver all of it, close.
     context, page = _signed_in(browser, live_server, cast.staff)
     page.goto(order_url)
+    # The order's area of interest on a map.
+    expect(page.locator("#order-aoi-map path.leaflet-interactive")).to_be_visible()
     page.get_by_role("button", name="Accept (feasible)").click()
     charged = re.search(r"Charged</dt><dd>([\d.]+) km²", page.content()).group(1)
     page.get_by_label("Delivered scene").fill("PHR1A_DELIVERED_0001")

@@ -33,6 +33,12 @@ def test_bad_inputs_are_clear_400s(client, scenes):  # noqa: F811
 def test_scene_page(client, scenes):  # noqa: F811
     page = client.get("/catalogue/scenes/PHR_0001").get_data(as_text=True)
     assert "eo:cloud_cover" in page and "custom:thing" in page
+    # its footprint, for the page's map (static/js/shape-map.js)
+    found = re.search(
+        r'<script type="application/json" id="scene-footprint-map-geojson">(.*?)</script>', page
+    )
+    assert found and json.loads(found.group(1))["type"] in ("Polygon", "MultiPolygon")
+    assert 'id="scene-footprint-map"' in page and "js/shape-map.js" in page
     assert client.get("/catalogue/scenes/NOPE").status_code == 404
 
 

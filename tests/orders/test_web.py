@@ -126,6 +126,9 @@ def test_quote_accepted_by_the_referent_then_staff_deliver(app, client, cast):
     (order,) = _orders(app)
     assert order.status == "awaiting_quote"
     assert client.get(f"/orders/{order.id}/quote.pdf").data.startswith(b"%PDF")
+    # the order's page draws its area of interest on a map
+    page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert 'id="order-aoi-map"' in page and 'id="order-aoi-map-geojson"' in page
     # the requester cannot accept the quote; the Referent can
     token = csrf_token(client, f"/orders/{order.id}")
     assert (
