@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -188,6 +189,9 @@ def test_yearly_pdfs(app, client, cast, busy, tmp_path):
     assert referent.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_b}.pdf").status_code == 403
     usage = referent.get(f"/reports/entity?period={YEAR}").get_data(as_text=True)
     assert "DELIV" not in usage and "phr" in usage  # its downloads by collection
+    chart = usage[usage.index('<svg class="chart"') : usage.index("</svg>")]
+    # the chart names the families as the table does, in the user's language (French here)
+    assert re.findall(r">([^<>]+)</text>", chart)[0] == "programmation"
     result = app.test_cli_runner().invoke(
         args=["reports", "yearly", YEAR, "--entity", str(cast.entity_a), "--output", str(tmp_path)]
     )
