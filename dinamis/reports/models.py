@@ -100,6 +100,7 @@ class UsageReport(Base):
 
     entity: Mapped[Entity] = relationship()
     author: Mapped[User] = relationship(foreign_keys=[author_id])
+    order: Mapped[Order | None] = relationship()
     publications: Mapped[list[Publication]] = relationship(
         back_populates="report", order_by="Publication.id", cascade="all, delete-orphan"
     )

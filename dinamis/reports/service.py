@@ -16,6 +16,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Download
@@ -264,7 +265,11 @@ def get(report_id: int) -> UsageReport:
 
 def visible(actor: Any, status: str | None = None) -> list[UsageReport]:
     """My reports; the entity's for its Referent and deputies; all for staff."""
-    query = select(UsageReport).order_by(UsageReport.due_on, UsageReport.id)
+    query = (
+        select(UsageReport)
+        .options(selectinload(UsageReport.order))
+        .order_by(UsageReport.due_on, UsageReport.id)
+    )
     if not actor.is_staff:
         if actor.is_referent or actor.is_deputy:
             query = query.where(UsageReport.entity_id == actor.entity_id)

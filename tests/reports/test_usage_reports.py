@@ -197,6 +197,9 @@ def test_web_journey_and_visibility(app, client, cast, delivered):
     assert client.post(url, data={**form, "action": "submit"}).status_code == 302
     shown = client.get(url).get_data(as_text=True)
     assert "https://doi.org/10.1234/dune.2026" in shown and 'name="project"' not in shown
+    # the list names the report's order by its number, as everywhere else
+    listed = client.get("/reports/").get_data(as_text=True)
+    assert f"T-{delivered:06d} · Coast watch" in listed and f"#{delivered}" not in listed
     other = app.test_client()
     login(other, cast.user_b)
     assert other.get(url).status_code == 403
