@@ -32,7 +32,7 @@ def load_activity(today: dt.date | None = None) -> list[str]:
         select(Scene).where(Scene.collection_id == "pleiades-archive").order_by(Scene.id)
     )
 
-    def request(lon: float, lat: float, title: str) -> orders.TaskingRequest:
+    def request(lon: float, lat: float, title: str, description: str) -> orders.TaskingRequest:
         return orders.TaskingRequest(
             aoi=MultiPolygon([box(lon, lat, lon + 0.15, lat + 0.12)]),
             sensor="pleiades",
@@ -43,15 +43,25 @@ def load_activity(today: dt.date | None = None) -> list[str]:
             mode="mono",
             spectral_mode="pms",
             project_title=title,
-            project_description="Érosion du littoral aquitain après les tempêtes.",
+            project_description=description,
             justification="Pas d'image récente sans nuages.",
             theme="coast",
         )
 
-    done = orders.submit_tasking(user, request(-1.25, 44.6, TITLE))
+    done = orders.submit_tasking(
+        user, request(-1.25, 44.6, TITLE, "Érosion du littoral aquitain après les tempêtes.")
+    )
     orders.review(staff, done, True, "Faisable.")
     orders.deliver(staff, done, scene.id if scene else "PHR_DEMO", done.charged_km2)
-    orders.submit_tasking(other, request(4.8, 43.4, "Zones humides de Camargue (démo)"))
+    orders.submit_tasking(
+        other,
+        request(
+            4.4,
+            43.45,
+            "Zones humides de Camargue (démo)",
+            "Suivi des étangs et des sansouïres du delta du Rhône.",
+        ),
+    )
     report = reports.start_for_order(user, done)
     for collection, size in (("spot67-ortho-france", 2_400_000), ("pleiades-archive", 8_100_000)):
         first = db.session.scalar(select(Scene).where(Scene.collection_id == collection))
