@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from dinamis.accounts.models import User
 from dinamis.extensions import db
+from dinamis.membership.models import Entity
 from dinamis.membership.requests import AuditEvent
+
+# What each recorded action means, for the staff's audit page.
+ACTIONS = {
+    "account.approved": _l("account request approved"),
+    "account.refused": _l("account request refused"),
+    "entity.details_updated": _l("entity details updated"),
+    "entity.legal_change_requested": _l("change of legal data requested"),
+    "entity.legal_change_approved": _l("change of legal data approved"),
+    "entity.legal_change_rejected": _l("change of legal data refused"),
+    "member.active": _l("member reactivated"),
+    "member.suspended": _l("member suspended"),
+    "member.removed": _l("member removed"),
+    "member.deputy": _l("made deputy referent"),
+    "member.not_deputy": _l("no longer deputy referent"),
+    "membership.approved": _l("membership approved"),
+    "membership.rejected": _l("membership refused"),
+    "membership.withdrawn": _l("membership request withdrawn"),
+    "membership.legal_rep_accepted": _l(
+        "Charter and licences accepted by the Legal Representative"
+    ),
+    "membership.renewal_requested": _l("renewal requested"),
+    "membership.renewed": _l("membership renewed"),
+    "membership.expired": _l("membership expired"),
+    "referent.handover_offered": _l("Referent role offered"),
+    "referent.handover_accepted": _l("Referent role handed over"),
+}
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    event: AuditEvent
+    actor: str | None  # the actor's name and e-mail; None for the system or an outsider
+    entity: str | None
+
+    @property
+    def action(self) -> str:
+        return str(ACTIONS.get(self.event.action, self.event.action))
 
 
 def record(
@@ -34,8 +75,18 @@ def record(
     return event
 
 
-def events(entity_id: int | None = None, limit: int = 500) -> list[AuditEvent]:
-    query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+def events(entity_id: int | None = None, limit: int = 500) -> list[AuditLine]:
+    """The newest events first, with who did them and on which entity, by name."""
+    query = (
+        select(AuditEvent, User, Entity.name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .outerjoin(Entity, Entity.id == AuditEvent.entity_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
     if entity_id is not None:
         query = query.where(AuditEvent.entity_id == entity_id)
-    return list(db.session.scalars(query))
+    return [
+        AuditLine(event, f"{actor.full_name} <{actor.email}>" if actor else None, entity)
+        for event, actor, entity in db.session.execute(query)
+    ]

@@ -183,6 +183,14 @@ def test_suspend_remove_and_deputies(app, client, cast):
         == 403
     )
 
+    # Staff read it all in the audit trail: who, what and on which entity, in words.
+    staff = app.test_client()
+    login(staff, cast.staff)
+    trail = staff.get("/admin/audit").get_data(as_text=True)  # in French, the staff's language
+    assert "membre suspendu" in trail and "nommé référent suppléant" in trail
+    assert cast.referent_a in trail and "left the lab" in trail and "Laboratoire A" in trail
+    assert "member.suspended" not in trail
+
 
 def test_expired_or_suspended_entities_cannot_order_but_sign_in(app, client, cast):
     import datetime as dt
