@@ -190,6 +190,9 @@ def test_suspend_remove_and_deputies(app, client, cast):
     assert "membre suspendu" in trail and "nommé référent suppléant" in trail
     assert cast.referent_a in trail and "left the lab" in trail and "Laboratoire A" in trail
     assert "member.suspended" not in trail
+    # and the member entities with their profile's name, not its code
+    listed = staff.get("/admin/entities").get_data(as_text=True)
+    assert "Recherche française" in listed and "research-fr" not in listed
 
 
 def test_expired_or_suspended_entities_cannot_order_but_sign_in(app, client, cast):
