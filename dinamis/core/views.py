@@ -14,6 +14,7 @@ from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
 from dinamis.extensions import db
+from dinamis.orders.permissions import can_order
 
 bp = Blueprint("core", __name__)
 
@@ -21,7 +22,7 @@ bp = Blueprint("core", __name__)
 @bp.route("/")
 @public
 def home() -> Any:
-    return render_template("core/home.html")
+    return render_template("core/home.html", may_order=can_order(current_user))
 
 
 @bp.route("/language", methods=["POST"])

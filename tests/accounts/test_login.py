@@ -10,6 +10,18 @@ def test_home_page_is_served_in_french_by_default(client):
     assert 'lang="fr"' in response.get_data(as_text=True)
 
 
+def test_home_page_leads_each_visitor_to_what_they_can_do(app, client, cast):
+    anonymous = client.get("/").get_data(as_text=True)
+    assert 'href="/catalogue/"' in anonymous and 'href="/join"' in anonymous
+    assert 'href="/orders/tasking/new"' not in anonymous
+    login(client, cast.user_a)
+    member = client.get("/").get_data(as_text=True)
+    assert 'href="/orders/tasking/new"' in member and 'href="/quota/"' in member
+    staff = app.test_client()
+    login(staff, cast.staff)
+    assert 'href="/orders/tasking/new"' not in staff.get("/").get_data(as_text=True)
+
+
 def test_login_and_logout(client, cast):
     login(client, cast.user_a)
     page = client.get("/account").get_data(as_text=True)
