@@ -66,7 +66,7 @@ def test_membership_journey(app, cast, browser, live_server):
 
     # 1. The future Referent asks to join and confirms their address.
     page.goto("/")
-    page.get_by_role("link", name="Join").click()
+    page.get_by_role("link", name="Join", exact=True).click()  # the menu's
     page.get_by_label("Your professional e-mail").fill("rita@lab-new.test")
     page.get_by_label("First name").fill("Rita")
     page.get_by_label("Last name").fill("Newton")
