@@ -116,6 +116,10 @@ def test_dashboard_csv_and_api_are_staff_only(app, client, cast, busy):
     login(client, cast.staff)
     page = client.get(f"/reports/stats?period={YEAR}&profile=research-fr&group_by=entity")
     assert page.status_code == 200 and "<svg" in page.get_data(as_text=True)
+    # "all" agrees with each filter's noun in French (the staff's language)
+    html = page.get_data(as_text=True)
+    assert re.search(r'id="sensor" name="sensor"><option value="">tous<', html)
+    assert re.search(r'id="family" name="family"><option value="">toutes<', html)
     exported = client.get(f"/reports/stats/ledger.csv?period={YEAR}&group_by=profile")
     rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
     assert {r["group"] for r in rows} == {"research-fr", "public-fr"}
