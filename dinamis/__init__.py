@@ -140,12 +140,14 @@ def _register_blueprints(app: Flask) -> None:
     ):
         importlib.import_module(module)
     from dinamis.accounts.views import bp as accounts_bp
+    from dinamis.api.docs import bp as api_docs_bp
     from dinamis.api.views import bp as api_bp
     from dinamis.core.views import bp as core_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(api_docs_bp)
     from dinamis.quota.views import bp as quota_bp
 
     app.register_blueprint(quota_bp)

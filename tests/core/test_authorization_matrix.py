@@ -68,6 +68,7 @@ ROUTES: dict[str, Route] = {
         "POST", lambda o: f"/account/tokens/{o['token']}/revoke", frozenset({OWNER})
     ),
     "api.openapi_document": Route("GET", lambda o: "/api/v1/openapi.json", EVERYONE, api=True),
+    "api_docs.reference": Route("GET", lambda o: "/api", EVERYONE),
     "api.me": Route("GET", lambda o: "/api/v1/me", SIGNED_IN, api=True),
     "orders.index": Route("GET", lambda o: "/orders/", SIGNED_IN),
     "orders.new_tasking": Route("GET", lambda o: "/orders/tasking/new", MEMBERS),
