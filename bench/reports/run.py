@@ -336,6 +336,7 @@ def dashboard_template(f: stats.Filters) -> Callable[[], Any]:
     from dinamis.reports import views
 
     _filters, group, tables = views._stats({"period": f.period, "group_by": "entity"})
+    tables["downloads"] = stats.with_titles(tables["downloads"])
     context = {
         "filters": f,
         "group": group,
@@ -345,7 +346,7 @@ def dashboard_template(f: stats.Filters) -> Callable[[], Any]:
         "consumed_chart": stats.bars(
             tables["ledger"], "group", "consumed_km2", top=views.CHART_BARS
         ),
-        "downloads_chart": stats.bars(tables["downloads"], "collection", "downloads"),
+        "downloads_chart": stats.bars(tables["downloads"], "title", "downloads"),
         "profiles": list(db.session.scalars(select(Profile).order_by(Profile.code))),
         "entities": db.session.execute(select(Entity.id, Entity.name).order_by(Entity.name)).all(),
         "sensors": Sensor.ALL,

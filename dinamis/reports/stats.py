@@ -26,7 +26,7 @@ from flask_babel import gettext as _
 from sqlalchemy import TIMESTAMP, case, cast, func, literal, select, union_all
 
 from dinamis.accounts.models import User, UserStatus
-from dinamis.catalogue.models import Download
+from dinamis.catalogue.models import Collection, Download
 from dinamis.core.errors import BadRequest
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
@@ -325,6 +325,14 @@ def activity(f: Filters) -> dict[str, int]:
         "reports_accepted": by_status.get(ReportStatus.ACCEPTED, 0),
         "reports_overdue": overdue or 0,
     }
+
+
+def with_titles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Download rows for people: each with its collection's title (its id if it has none)."""
+    titles = {
+        cid: title for cid, title in db.session.execute(select(Collection.id, Collection.title))
+    }
+    return [{**r, "title": titles.get(r["collection"]) or r["collection"]} for r in rows]
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:

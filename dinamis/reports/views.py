@@ -183,6 +183,7 @@ def _stats(args: Any) -> tuple[stats.Filters, str, dict[str, Any]]:
 @requires(can_view_statistics)
 def dashboard() -> Any:
     filters, group, tables = _stats(request.args)
+    tables["downloads"] = stats.with_titles(tables["downloads"])
     return render_template(
         "reports/stats.html",
         filters=filters,
@@ -191,7 +192,7 @@ def dashboard() -> Any:
         tables=tables,
         activity=tables["activity"][0],
         consumed_chart=stats.bars(tables["ledger"], "group", "consumed_km2", top=CHART_BARS),
-        downloads_chart=stats.bars(tables["downloads"], "collection", "downloads"),
+        downloads_chart=stats.bars(tables["downloads"], "title", "downloads"),
         profiles=list(db.session.scalars(select(Profile).order_by(Profile.code))),
         # Only what the <select> shows: 1,000 rows, not 1,000 ORM objects.
         entities=db.session.execute(select(Entity.id, Entity.name).order_by(Entity.name)).all(),
@@ -243,7 +244,7 @@ def entity_usage() -> Any:
         filters=filters,
         ledger=ledger,
         consumed_chart=stats.bars(ledger, "group", "consumed_km2"),
-        downloads=stats.downloads(filters),
+        downloads=stats.with_titles(stats.downloads(filters)),
         orders=stats.orders_by_state(filters),
         reports=service.visible(current_user),
         today=dt.date.today(),

@@ -251,7 +251,7 @@ def entity_pdf(entity: Entity, year: int) -> bytes:
         year=year,
         **entity_listings(members, orders),
         ledger=stats.ledger(f, "family"),
-        downloads=stats.downloads(f),
+        downloads=stats.with_titles(stats.downloads(f)),
         reports=list(
             db.session.scalars(
                 select(UsageReport)
@@ -274,7 +274,7 @@ def programme_figures(year: int) -> dict[str, Any]:
         "by_family": stats.ledger(f, "family"),
         "by_entity": stats.ledger(f, "entity"),
         "orders": stats.orders_by_state(f),
-        "downloads": stats.downloads(f),
+        "downloads": stats.with_titles(stats.downloads(f)),
         "activity": stats.activity(f),
     }
 
@@ -299,7 +299,7 @@ def programme_context(
         "entity_head": entity_head,
         "entity_lines": text_table(rows, ENTITY_COLUMNS),
         "consumed_chart": stats.bars(figures["by_profile"], "group", "consumed_km2"),
-        "downloads_chart": stats.bars(figures["downloads"], "collection", "downloads"),
+        "downloads_chart": stats.bars(figures["downloads"], "title", "downloads"),
         "publication_lines": [publication_line(p) for p in publications],
         "map": map,
         "generated": dt.datetime.now(dt.UTC),
