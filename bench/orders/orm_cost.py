@@ -13,20 +13,15 @@ import argparse
 import statistics
 import sys
 import time
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from alembic import command
 from sqlalchemy import text
 
-from bench.orders.run import SECRET, seed
-from dinamis import create_app
+from bench.orders.run import scratch_app
 from dinamis.accounts import service as accounts
-from dinamis.core.migrate import alembic_config
 from dinamis.extensions import db
-from tests.conftest import create_database, drop_database, unique_db_name
 
 RAW = """
 SELECT t.id, t.last_used_at, u.id, u.email, u.first_name, u.last_name, u.language, u.role,
@@ -42,16 +37,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--lookups", type=int, default=2000)
     args = parser.parse_args()
-    name = unique_db_name("orders_orm_cost")
-    url = create_database(name)
-    try:
-        config = alembic_config(url)
-        config.attributes["configure_logging"] = False
-        command.upgrade(config, "heads")
-        seeded = seed(url, 1, 1, Decimal("1000"))
-        app = create_app(
-            {"database_url": url, "log_level": "WARNING", "log_json": False, "secret_key": SECRET}
-        )
+    with scratch_app("orders_orm_cost") as (app, seeded):
         token = seeded.hot[0]
         digest = accounts._digest(token)
         core = text(RAW.replace("%s", ":digest"))
@@ -91,10 +77,6 @@ def main() -> None:
                 results[label] = statistics.median(batches) * 1000
             for label, ms in results.items():
                 print(f"{label}: {ms:.3f} ms CPU a lookup (with its rollback)")
-    finally:
-        if db.engine is not None:
-            db.engine.dispose()
-        drop_database(name)
 
 
 if __name__ == "__main__":

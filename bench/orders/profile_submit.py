@@ -14,17 +14,12 @@ import pstats
 import sys
 import tempfile
 import time
-from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from alembic import command
 
-from bench.orders.run import SECRET, seed, tasking_body
-from dinamis import create_app
-from dinamis.core.migrate import alembic_config
-from tests.conftest import create_database, drop_database, unique_db_name
+from bench.orders.run import scratch_app, tasking_body
 
 
 def hold_times(app: object, client: object, headers: dict[str, str], path: str, n: int) -> None:
@@ -236,22 +231,7 @@ def main() -> None:
         help="CPU per submission (this process and PostgreSQL), min and median of 7 batches",
     )
     args = parser.parse_args()
-    name = unique_db_name("orders_profile")
-    url = create_database(name)
-    try:
-        config = alembic_config(url)
-        config.attributes["configure_logging"] = False
-        command.upgrade(config, "heads")
-        seeded = seed(url, 1, 1, Decimal("1000"))
-        app = create_app(
-            {
-                "database_url": url,
-                "log_level": "WARNING",
-                "log_json": False,
-                "secret_key": SECRET,
-                "ratelimit_enabled": False,
-            }
-        )
+    with scratch_app("orders_profile") as (app, seeded):
         client = app.test_client()
         headers = {"Authorization": f"Bearer {seeded.hot[0]}"}
         for n in range(20):  # warm-up
@@ -303,12 +283,6 @@ def main() -> None:
         )
         profile.dump_stats(str(Path(tempfile.gettempdir()) / "orders-submit.prof"))
         pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
-    finally:
-        from dinamis.extensions import db
-
-        if db.engine is not None:
-            db.engine.dispose()
-        drop_database(name)
 
 
 if __name__ == "__main__":

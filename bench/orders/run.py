@@ -41,7 +41,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -118,6 +120,35 @@ def seed(url: str, users: int, entities: int, scarce_allowance: Decimal) -> Seed
         commit()
         db.engine.dispose()
     return Seeded(hot=tokens[0], scarce=tokens[1], many=[t[0] for t in tokens[2:]], period=period)
+
+
+@contextmanager
+def scratch_app(prefix: str) -> Iterator[tuple[object, Seeded]]:
+    """A scratch database, migrated and seeded with one entity (its users and
+    tokens), and the app over it, for in-process measurements; dropped after."""
+    from dinamis.extensions import db
+
+    name = unique_db_name(prefix)
+    url = create_database(name)
+    try:
+        config = alembic_config(url)
+        config.attributes["configure_logging"] = False
+        command.upgrade(config, "heads")
+        seeded = seed(url, 1, 1, Decimal("1000"))
+        app = create_app(
+            {
+                "database_url": url,
+                "log_level": "WARNING",
+                "log_json": False,
+                "secret_key": SECRET,
+                "ratelimit_enabled": False,
+            }
+        )
+        yield app, seeded
+    finally:
+        if db.engine is not None:
+            db.engine.dispose()
+        drop_database(name)
 
 
 # --- HTTP ------------------------------------------------------------------
