@@ -329,9 +329,9 @@ def activity(f: Filters) -> dict[str, int]:
 
 def with_titles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Download rows for people: each with its collection's title (its id if it has none)."""
-    titles = {
-        cid: title for cid, title in db.session.execute(select(Collection.id, Collection.title))
-    }
+    ids = {r["collection"] for r in rows}
+    found = select(Collection.id, Collection.title).where(Collection.id.in_(ids))
+    titles = dict(db.session.execute(found).all()) if ids else {}
     return [{**r, "title": titles.get(r["collection"]) or r["collection"]} for r in rows]
 
 

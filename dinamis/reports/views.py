@@ -123,7 +123,7 @@ def _page(
             blank=BLANK_PUBLICATIONS,
             may_review=can_review_reports(current_user) and report.status == ReportStatus.SUBMITTED,
             overdue=report.overdue_on(dt.date.today()),
-            order=db.session.get(Order, report.order_id) if report.order_id else None,
+            order=report.order,
         ),
         status,
     )

@@ -11,14 +11,7 @@
   var clearBtn = document.getElementById("aoi-clear");
   var R = 6371.0088; // mean Earth radius, km
 
-  var map = L.map(box, { doubleClickZoom: false }).setView([46.6, 2.4], 5);
-  if (box.dataset.tiles) {
-    L.tileLayer(box.dataset.tiles, { maxZoom: 18, attribution: box.dataset.attribution || "" }).addTo(map);
-  }
-  fetch(box.dataset.land).then(function (r) { return r.json(); }).then(function (land) {
-    L.geoJSON(land, { style: { color: "#6b7a8f", weight: 1, fillColor: "#e4e8ee", fillOpacity: 1 } })
-      .addTo(map).bringToBack();
-  }).catch(function () { /* the map still works without the outline */ });
+  var map = window.dinamisBaseMap(box, { doubleClickZoom: false }).setView([46.6, 2.4], 5);
 
   var points = [];
   var line = L.polyline([], { color: "#1f4e8c" }).addTo(map);
