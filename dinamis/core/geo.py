@@ -33,6 +33,11 @@ def geodesic_km2(geometry: Polygon | MultiPolygon) -> Decimal:
     )
 
 
+# What Shapely's `shape` raises for a GeoJSON geometry it cannot read (no
+# coordinates, wrong nesting, non-numbers, a number too large for a double).
+MALFORMED = (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError)
+
+
 def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     """A GeoJSON geometry, Feature or FeatureCollection as one valid MultiPolygon.
 
@@ -49,21 +54,22 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
         raise ServiceError(_("The area must be a GeoJSON object."))
     geometries: list[dict[str, Any]] = []
     if data.get("type") == "FeatureCollection":
-        geometries = [f.get("geometry") or {} for f in data.get("features") or []]
+        features = data.get("features")
+        features = features if isinstance(features, list) else []
+        geometries = [f.get("geometry") if isinstance(f, dict) else None for f in features]
     elif data.get("type") == "Feature":
-        geometries = [data.get("geometry") or {}]
+        geometries = [data.get("geometry")]
     else:
         geometries = [data]
     polygons: list[Polygon] = []
     for geometry in geometries:
-        if geometry.get("type") not in ("Polygon", "MultiPolygon"):
-            raise ServiceError(
-                _("The area must be a polygon, not %(t)s.", t=geometry.get("type") or "nothing")
-            )
+        kind = geometry.get("type") if isinstance(geometry, dict) else None
+        if not isinstance(geometry, dict) or kind not in ("Polygon", "MultiPolygon"):
+            raise ServiceError(_("The area must be a polygon, not %(t)s.", t=kind or "nothing"))
         _check_rings(geometry)
         try:
             shp = shape(geometry)
-        except (ValueError, TypeError, AttributeError, IndexError, OverflowError):
+        except MALFORMED:
             raise ServiceError(_("The polygon's coordinates are malformed.")) from None
         polygons.extend(shp.geoms if isinstance(shp, MultiPolygon) else [shp])
     if not polygons:
@@ -188,7 +194,7 @@ def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
         _check_rings(data)
         try:
             crude = shape(data)
-        except (ValueError, TypeError, AttributeError, IndexError, OverflowError):
+        except MALFORMED:
             return parse_aoi(data)  # says what is malformed
         polygons = list(getattr(crude, "geoms", [crude]))
         if any(p.bounds[2] - p.bounds[0] > 180 for p in polygons):
