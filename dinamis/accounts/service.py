@@ -140,13 +140,22 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
+def end_sessions(user: User) -> None:
+    """End every session of the user on the server (sign-out, password, suspension).
+
+    A session cookie names the user by this token, which the user loader looks
+    up: once rotated, every cookie issued before, copied or not, stops working.
+    """
+    user.session_token = new_session_token()
+    db.session.flush()
+
+
 def _set_password(user: User, password: str) -> None:
     check_password_strength(password)
     user.password_hash = hash_password(password)
     user.password_changed_at = utcnow()
     # Ends every other session and invalidates outstanding reset links.
-    user.session_token = new_session_token()
-    db.session.flush()
+    end_sessions(user)
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:

@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, flash, redirect, request, url_for
 
 from dinamis.core.errors import ServiceError
 
 
+def is_local_path(target: str) -> bool:
+    """True for a path on this site ("/orders/3?x=1"), never for another origin.
+
+    Browsers read "//host", "/\\host", "\\\\host" and "http:host" as other origins, and
+    drop tabs and newlines before reading a URL, so a path must start with one "/",
+    hold no backslash, no control character and no space, and name no scheme or host.
+    """
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if any(c == "\\" or c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    # Encoded forms ("/%2F%2Fhost", "/%5Chost"), in case a proxy or a later redirect decodes them.
+    path = parts.path
+    for _ in range(3):
+        path = unquote(path)
+    return not path.startswith("//") and not any(
+        c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in path
+    )
+
+
 def safe_next(target: str | None, default: str = "core.home") -> str:
     """A local path to go back to, never another site (open redirects)."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
+    if target and is_local_path(target):
+        return target
     return url_for(default)
 
 

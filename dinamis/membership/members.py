@@ -213,7 +213,7 @@ def set_status(actor: Any, user_id: int, status: str, reason: str) -> User:
         raise ServiceError(_("Give the reason."), fields={"reason": _("Required.")})
     user.status = status
     if status != UserStatus.ACTIVE:
-        user.session_token = accounts.new_session_token()  # signs them out everywhere
+        accounts.end_sessions(user)  # signs them out everywhere
         if user.entity_role == EntityRole.DEPUTY:
             user.entity_role = EntityRole.MEMBER
     db.session.flush()
