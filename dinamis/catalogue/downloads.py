@@ -209,6 +209,21 @@ def authorise(user: Any, file: File) -> None:
         raise LicenceRequired(collection)
 
 
+def file_states(user: Any, scene: Scene) -> list[tuple[File, str, str | None]]:
+    """The scene's files as this person sees them: "ready" to download, "licence" to
+    accept first, or "refused" with why."""
+    states: list[tuple[File, str, str | None]] = []
+    for file in files_of(scene):
+        try:
+            authorise(user, file)
+            states.append((file, "ready", None))
+        except LicenceRequired as exc:
+            states.append((file, "licence", exc.message))
+        except Forbidden as exc:
+            states.append((file, "refused", exc.message))
+    return states
+
+
 def log(user: Any, file: File, sent: int, *, ranged: bool, via: str = DownloadVia.WEB) -> None:
     signed_in = _signed_in(user)
     db.session.add(

@@ -124,16 +124,7 @@ def scene(scene_id: str) -> Any:
                 .order_by(Scene.datetime)
             )
         )
-    files = []
-    for file in downloads.files_of(found):
-        try:
-            downloads.authorise(current_user, file)
-            state, reason = "ready", None
-        except downloads.LicenceRequired as exc:
-            state, reason = "licence", exc.message
-        except Forbidden as exc:
-            state, reason = "refused", exc.message
-        files.append((file, state, reason))
+    files = downloads.file_states(current_user, found)
     return render_template(
         "catalogue/scene.html",
         scene=found,

@@ -114,6 +114,8 @@ def order_json(order: Order) -> dict[str, Any]:
                 "scene_ref": d.scene_ref,
                 "scene_id": d.scene_id,
                 "km2": _decimal(d.km2),
+                "measured_km2": _decimal(d.computed_km2),
+                "correction_reason": d.correction_reason,
                 "at": d.created_at.isoformat() if d.created_at else None,
             }
             for d in order.deliveries
@@ -357,15 +359,19 @@ def add_delivery(kind: str, order_id: int) -> Any:
     scene = data.get("scene_id") or data.get("scene_ref")
     if not isinstance(scene, str):
         raise ServiceError(_("Name the delivered scene."), fields={"scene_id": _("Required.")})
-    try:
-        km2 = Decimal(str(data.get("km2")))
-    except InvalidOperation:
-        raise ServiceError(
-            _("km2 must be a number."), fields={"km2": _("A number of km².")}
-        ) from None
-    if not km2.is_finite():
-        raise ServiceError(_("km2 must be a number."), fields={"km2": _("A number of km².")})
-    service.deliver(api_user(), order, scene, km2)
+    # km2 is measured; a given km2 corrects it and needs a reason.
+    km2 = None
+    if data.get("km2") is not None:
+        try:
+            km2 = Decimal(str(data.get("km2")))
+        except InvalidOperation:
+            raise ServiceError(
+                _("km2 must be a number."), fields={"km2": _("A number of km².")}
+            ) from None
+        if not km2.is_finite():
+            raise ServiceError(_("km2 must be a number."), fields={"km2": _("A number of km².")})
+    reason = data.get("reason")
+    service.deliver(api_user(), order, scene, km2, reason if isinstance(reason, str) else None)
     return idempotency.answer(None, order_json(order), 201)
 
 
@@ -436,7 +442,11 @@ for _kind in KINDS:
         ("quote/decline", "the Referent"),
         ("accept", "staff"),
         ("reject", 'staff; body {"comment": ...} required'),
-        ("deliveries", 'staff; body {"scene_id": ..., "km2": ...}'),
+        (
+            "deliveries",
+            'staff; body {"scene_id": ...}: the km² are measured; '
+            '"km2" with "reason" corrects them',
+        ),
         ("close", "staff"),
     ):
         openapi.document(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
 
 from dinamis.accounts.models import User
@@ -23,11 +23,11 @@ from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2
 from dinamis.extensions import db
 from dinamis.orders import service
-from dinamis.orders.models import Mode, Order, OrderItem, OrderKind, Sensor, Status
+from dinamis.orders.models import Mode, Order, OrderItem, OrderKind, Status
 from dinamis.quota import service as quota
 
 MAX_ITEMS = 50
-SENSOR_OF_FAMILY = {"pleiades": Sensor.PLEIADES, "pleiades-neo": Sensor.NEO, "spot": Sensor.SPOT}
+SENSOR_OF_FAMILY = service.SENSOR_OF_FAMILY
 
 
 @dataclass(frozen=True)
@@ -46,9 +46,7 @@ class ArchiveRequest:
     funding: str | None = None
 
 
-def _polygons(geometry: object) -> MultiPolygon:
-    parts = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
-    return MultiPolygon(parts)
+_polygons = service._polygons
 
 
 def check_archive(request: ArchiveRequest) -> list[tuple[Scene, MultiPolygon | None, object]]:

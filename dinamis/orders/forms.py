@@ -109,9 +109,18 @@ class CommentForm(FlaskForm):
 
 
 class DeliveryForm(FlaskForm):
-    scene_ref = StringField(_l("Delivered scene"), validators=[DataRequired(), Length(max=200)])
+    scene_id = StringField(
+        _l("Delivered scene (catalogue identifier)"),
+        validators=[DataRequired(), Length(max=200)],
+    )
     km2 = DecimalField(
-        _l("Delivered area (km², charged)"),
+        _l("Corrected area (km², optional)"),
         places=2,
-        validators=[DataRequired(), NumberRange(min=0.01, max=1_000_000)],
+        validators=[Optional(), NumberRange(min=0.01, max=1_000_000)],
+        description=_l("Leave empty to charge the measured area."),
+    )
+    reason = TextAreaField(
+        _l("Reason for the correction"),
+        validators=[Length(max=2000)],
+        description=_l("Required when the area is corrected."),
     )

@@ -193,10 +193,22 @@ class OrderEvent(Base):
 
 
 class Delivery(Base):
-    """Imagery delivered for an order: an area, and the catalogue scene when there is one."""
+    """A catalogue scene delivered for an order, and the km² it consumes.
+
+    `computed_km2` is measured (service.measure_delivery): the geodesic area of the
+    part of the order's AOI (or of the archive item's cut) that the scene newly
+    covers, times the scenes of its stereo group. `km2`, what the ledger
+    consumes, is that figure unless staff corrected it, which needs a reason.
+    """
 
     __tablename__ = "deliveries"
-    __table_args__ = (CheckConstraint("km2 > 0", name="km2_positive"),)
+    __table_args__ = (
+        CheckConstraint("km2 > 0", name="km2_positive"),
+        CheckConstraint(
+            "km2 = computed_km2 OR correction_reason IS NOT NULL", name="correction_has_reason"
+        ),
+        UniqueConstraint("order_id", "scene_id", name="uq_deliveries_scene"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
@@ -206,10 +218,16 @@ class Delivery(Base):
         ForeignKey("scenes.id", ondelete="SET NULL"), index=True
     )
     km2: Mapped[Decimal] = mapped_column(KM2)
+    computed_km2: Mapped[Decimal] = mapped_column(KM2)
+    correction_reason: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     order: Mapped[Order] = relationship(back_populates="deliveries")
+
+    @property
+    def corrected(self) -> bool:
+        return self.km2 != self.computed_km2
 
 
 class QuoteStatus:

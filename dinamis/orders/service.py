@@ -15,18 +15,22 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import format_date
 from flask_babel import gettext as _
-from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.ops import unary_union
 from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dinamis.accounts.models import User
+from dinamis.catalogue.models import Collection, Scene
 from dinamis.config import OrderSettings
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.geo import geodesic_km2
+from dinamis.core.labels import label
 from dinamis.core.mail import OutboxMessage, new_message, queue_mail, queued
 from dinamis.core.rows import insert_new
 from dinamis.extensions import db
@@ -58,7 +62,14 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.AWAITING_QUOTE: (Status.UNDER_REVIEW, Status.CANCELLED),
     Status.UNDER_REVIEW: (Status.ACCEPTED, Status.REJECTED, Status.CANCELLED),
     Status.ACCEPTED: (Status.PARTIALLY_DELIVERED, Status.DELIVERED, Status.EXPIRED),
-    Status.PARTIALLY_DELIVERED: (Status.PARTIALLY_DELIVERED, Status.DELIVERED, Status.EXPIRED),
+    # A partial delivery may be closed: measured deliveries seldom cover every km² of
+    # the AOI; closing releases what is left.
+    Status.PARTIALLY_DELIVERED: (
+        Status.PARTIALLY_DELIVERED,
+        Status.DELIVERED,
+        Status.EXPIRED,
+        Status.CLOSED,
+    ),
     Status.DELIVERED: (Status.CLOSED,),
 }
 
@@ -391,34 +402,200 @@ def review(actor: User, order: Order, accept: bool, comment: str) -> None:
     order.staff_comment = comment.strip() or order.staff_comment
 
 
-def deliver(actor: User, order: Order, scene_ref: str, delivered_km2: Decimal) -> Delivery:
-    """Staff record a delivery: the ledger consumes what was delivered."""
+SENSOR_OF_FAMILY = {"pleiades": Sensor.PLEIADES, "pleiades-neo": Sensor.NEO, "spot": Sensor.SPOT}
+
+
+def _sensor_name(sensor: str | None) -> str:
+    return label(sensor) if sensor else _("an unknown sensor")
+
+
+def _polygons(geometry: Any) -> MultiPolygon:
+    parts = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
+    return MultiPolygon(parts)
+
+
+def stereo_group(scene: Scene) -> list[Scene]:
+    """The scene and the other scenes of its stereo or tri-stereo group, oldest first."""
+    if not scene.stereo_group:
+        return [scene]
+    return list(
+        db.session.scalars(
+            select(Scene)
+            .where(Scene.stereo_group == scene.stereo_group)
+            .order_by(Scene.datetime, Scene.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What delivering a scene would deliver: its group and the km² the ledger consumes."""
+
+    scene: Scene
+    group: list[Scene]
+    km2: Decimal
+
+
+def measure_delivery(order: Order, scene_id: str) -> Measured:
+    """Check that a catalogue scene can be this order's product and measure it.
+
+    Tasking: acquired within the window by the ordered sensor, and meeting the
+    AOI; the km² are the geodesic area of the part of the AOI it covers that
+    no earlier delivery covered, times the scenes of its stereo group (x2 a
+    pair, x3 a triplet, as far as the ordered mode goes). Archive: one of the
+    ordered scenes; its km² are those of its cut (or whole footprint).
+    Refused with a message otherwise.
+    """
+    scene_id = scene_id.strip()
+    if not scene_id:
+        raise ServiceError(_("Name the delivered scene."), fields={"scene_id": _("Required.")})
+    scene = db.session.get(Scene, scene_id)
+    if scene is None:
+        message = _("There is no scene %(id)s in the catalogue.", id=scene_id[:200])
+        raise ServiceError(message, fields={"scene_id": message})
+    group = stereo_group(scene)
+    delivered = {d.scene_id for d in order.deliveries if d.scene_id}
+    done = [s.id for s in group if s.id in delivered]
+    if done:
+        message = _(
+            "Scene %(id)s was already delivered for this order (%(done)s).",
+            id=scene.id,
+            done=", ".join(done),
+        )
+        raise ServiceError(message, fields={"scene_id": message})
+    if order.kind == OrderKind.ARCHIVE:
+        item = next((i for i in order.items if i.scene_id == scene.id), None)
+        if item is None:
+            message = _("Scene %(id)s is not one of this order's scenes.", id=scene.id)
+            ordered = ", ".join(sorted(i.scene_id for i in order.items))
+            raise ServiceError(message, fields={"scene_id": _("One of: %(ids)s.", ids=ordered)})
+        cut = to_shape(item.cut) if item.cut is not None else to_shape(scene.footprint)
+        return Measured(scene, [scene], geodesic_km2(_polygons(cut)))
+    sensor = SENSOR_OF_FAMILY.get(scene.collection.sensor_family)
+    if sensor != order.sensor:
+        message = _(
+            "Scene %(id)s was acquired by %(sensor)s; this order asks for %(ordered)s.",
+            id=scene.id,
+            sensor=_sensor_name(sensor or scene.collection.sensor_family),
+            ordered=_sensor_name(order.sensor),
+        )
+        raise ServiceError(message, fields={"scene_id": message})
+    acquired = scene.datetime.astimezone(dt.UTC).date()
+    assert order.window_start is not None and order.window_end is not None
+    if not order.window_start <= acquired <= order.window_end:
+        message = _(
+            "Scene %(id)s was acquired on %(day)s, outside the order's acquisition window "
+            "(%(start)s to %(end)s).",
+            id=scene.id,
+            day=format_date(acquired),
+            start=format_date(order.window_start),
+            end=format_date(order.window_end),
+        )
+        raise ServiceError(message, fields={"scene_id": message})
+    aoi = to_shape(order.aoi)
+    covered = _polygons(aoi.intersection(to_shape(scene.footprint)))
+    if covered.is_empty or geodesic_km2(covered) <= 0:
+        message = _("Scene %(id)s does not meet the order's area of interest.", id=scene.id)
+        raise ServiceError(message, fields={"scene_id": message})
+    # What the scene adds to the AOI's part already delivered: the area of the union
+    # after, less before (so the deliveries of an AOI add up to its area, overlaps and
+    # rounding included), times its group, at most as many scenes as the mode orders,
+    # and never more than the order has left to deliver.
+    earlier = [
+        to_shape(s.footprint)
+        for s in db.session.scalars(select(Scene).where(Scene.id.in_(delivered)))
+    ]
+    if earlier:
+        before = _polygons(aoi.intersection(unary_union(earlier)))
+        after = _polygons(aoi.intersection(unary_union([*earlier, to_shape(scene.footprint)])))
+        area = geodesic_km2(after) - geodesic_km2(before)
+    else:
+        area = geodesic_km2(covered)
+    if area <= 0:
+        message = _(
+            "Scene %(id)s covers only parts of the area of interest that earlier deliveries "
+            "covered.",
+            id=scene.id,
+        )
+        raise ServiceError(message, fields={"scene_id": message})
+    factor = min(len(group), Mode.FACTOR[order.mode])
+    left = order.charged_km2 - order.delivered_km2
+    return Measured(scene, group, quota.km2(min(area * factor, max(left, Decimal("0.01")))))
+
+
+def delivery_candidates(order: Order, limit: int = 20) -> list[Measured]:
+    """The catalogue scenes staff may deliver for this order, each measured."""
+    if order.kind == OrderKind.ARCHIVE:
+        ids = [i.scene_id for i in order.items]
+    else:
+        assert order.window_start is not None and order.window_end is not None
+        families = [f for f, s in SENSOR_OF_FAMILY.items() if s == order.sensor]
+        start = dt.datetime.combine(order.window_start, dt.time(), tzinfo=dt.UTC)
+        end = dt.datetime.combine(order.window_end + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        ids = list(
+            db.session.scalars(
+                select(Scene.id)
+                .join(Collection, Collection.id == Scene.collection_id)
+                .where(
+                    Collection.sensor_family.in_(families),
+                    Scene.datetime >= start,
+                    Scene.datetime < end,
+                    func.ST_Intersects(Scene.footprint, order.aoi),
+                )
+                .order_by(Scene.datetime, Scene.id)
+                .limit(limit * 3)
+            )
+        )
+    found = []
+    for scene_id in ids:
+        try:
+            found.append(measure_delivery(order, scene_id))
+        except ServiceError:
+            continue  # delivered already, or nothing left to cover
+        if len(found) == limit:
+            break
+    return found
+
+
+def deliver(
+    actor: User,
+    order: Order,
+    scene_id: str,
+    corrected_km2: Decimal | None = None,
+    reason: str | None = None,
+) -> Delivery:
+    """Staff record the delivery of a catalogue scene; the ledger consumes its measured km².
+
+    The km² are measured (`measure_delivery`); staff may correct them only
+    with a reason, kept with the delivery and on the order's timeline.
+    """
     if not can_review_orders(actor):
         raise Forbidden(_("Only staff record deliveries."))
     if order.status not in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED):
         raise Conflict(_("Only an accepted order can receive deliveries."))
-    delivered_km2 = quota.km2(delivered_km2)
-    if delivered_km2 <= 0:
-        raise ServiceError(
-            _("The delivered area must be positive."), fields={"km2": _("Positive.")}
+    measured = measure_delivery(order, scene_id)
+    charged, why = measured.km2, (reason or "").strip() or None
+    if corrected_km2 is not None:
+        if not corrected_km2.is_finite() or quota.km2(corrected_km2) <= 0:
+            raise ServiceError(
+                _("The delivered area must be positive."), fields={"km2": _("Positive.")}
+            )
+        charged = quota.km2(corrected_km2)
+    if charged == measured.km2:
+        why = None
+    elif why is None:
+        message = _(
+            "The measured area is %(km2)s km²; give the reason for correcting it.",
+            km2=measured.km2,
         )
-    if not scene_ref.strip():
-        raise ServiceError(_("Name the delivered scene."), fields={"scene_ref": _("Required.")})
-    scene_ref = scene_ref.strip()
-    ordered = {item.scene_id for item in order.items}
-    if order.kind == OrderKind.ARCHIVE and scene_ref not in ordered:
-        raise ServiceError(
-            _("Scene %(id)s is not one of this order's scenes.", id=scene_ref[:200]),
-            fields={"scene_ref": _("One of: %(ids)s.", ids=", ".join(sorted(ordered)))},
-        )
-    from dinamis.catalogue.models import Scene
-
-    linked = db.session.get(Scene, scene_ref)
+        raise ServiceError(message, fields={"reason": _("Required to correct the area.")})
     delivery = Delivery(
         order=order,
-        scene_ref=scene_ref,
-        scene_id=linked.id if linked is not None else None,
-        km2=delivered_km2,
+        scene_ref=measured.scene.id,
+        scene_id=measured.scene.id,
+        km2=charged,
+        computed_km2=measured.km2,
+        correction_reason=why,
         actor_id=actor.id,
     )
     db.session.add(delivery)
@@ -428,15 +605,27 @@ def deliver(actor: User, order: Order, scene_ref: str, delivered_km2: Decimal) -
         order.family,
         order.period,
         order.reference,
-        delivered_km2,
+        charged,
         f"delivery:{delivery.id}",
     )
     complete = order.delivered_km2 >= order.charged_km2
+    scenes = ", ".join(s.id for s in measured.group)
+    if why is None:
+        comment = _("%(km2)s km² delivered (%(scene)s).", km2=charged, scene=scenes)
+    else:
+        comment = _(
+            "%(km2)s km² delivered (%(scene)s), corrected from the measured %(measured)s km²: "
+            "%(reason)s",
+            km2=charged,
+            scene=scenes,
+            measured=measured.km2,
+            reason=why,
+        )
     _move(
         actor,
         order,
         Status.DELIVERED if complete else Status.PARTIALLY_DELIVERED,
-        _("%(km2)s km² delivered (%(scene)s).", km2=delivered_km2, scene=delivery.scene_ref),
+        comment,
     )
     return delivery
 

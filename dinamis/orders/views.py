@@ -13,6 +13,7 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
 
+from dinamis.catalogue import downloads
 from dinamis.catalogue.downloads import basket_ids
 from dinamis.catalogue.models import Scene
 from dinamis.core.errors import ServiceError
@@ -319,10 +320,17 @@ def show(order_id: int) -> Any:
 def _page(order: Order, status: int = 200, **forms: Any) -> Any:
     forms.setdefault("comment_form", CommentForm(formdata=None))
     forms.setdefault("delivery_form", DeliveryForm(formdata=None))
+    may_review = can_review_orders(current_user)
     return (
         render_template(
             "orders/show.html",
             order=order,
+            delivered=_delivered(order),
+            candidates=(
+                service.delivery_candidates(order)
+                if may_review and order.status in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED)
+                else []
+            ),
             aoi=to_geojson(to_shape(order.aoi)),
             quote=next((q for q in order.quotes if q.status == "pending"), None),
             may_cancel=can_cancel_order(current_user, order)
@@ -336,6 +344,17 @@ def _page(order: Order, status: int = 200, **forms: Any) -> Any:
         ),
         status,
     )
+
+
+def _delivered(order: Order) -> list[tuple[Any, list[tuple[Scene, list[Any]]]]]:
+    """Each delivery with its scenes (the stereo group) and their files as the viewer sees
+    them (downloadable, licence to accept, or why not)."""
+    found = []
+    for delivery in order.deliveries:
+        scene = db.session.get(Scene, delivery.scene_id) if delivery.scene_id else None
+        group = service.stereo_group(scene) if scene is not None else []
+        found.append((delivery, [(s, downloads.file_states(current_user, s)) for s in group]))
+    return found
 
 
 def _act(order_id: int, action: Any, done: str, form_name: str = "comment_form") -> Any:
@@ -405,7 +424,7 @@ def deliver(order_id: int) -> Any:
     return _act(
         order_id,
         lambda order, form: service.deliver(
-            current_user, order, form.scene_ref.data or "", form.km2.data
+            current_user, order, form.scene_id.data or "", form.km2.data, form.reason.data
         ),
         _("The delivery was recorded."),
         "delivery_form",

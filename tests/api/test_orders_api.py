@@ -19,6 +19,7 @@ from dinamis.membership.models import Entity
 from dinamis.orders.models import Order
 from dinamis.quota import service as quota
 from dinamis.quota.models import LedgerTransaction, PriceRule
+from tests.orders.helpers import acquired
 
 D = Decimal
 START = dt.date.today() + dt.timedelta(days=10)
@@ -211,16 +212,20 @@ def test_quote_staff_steps_and_quota(app, client, api):
     assert client.post(f"{base}/accept", headers=api["user_a"]).status_code == 403
     step = client.post(f"{base}/accept", json={"comment": "Feasible."}, headers=api["staff"])
     assert step.get_json()["status"] == "accepted"
-    charged = D(order["charged_km2"])
-    delivered = client.post(
-        f"{base}/deliveries", json={"scene_id": "PHR_X", "km2": "60"}, headers=api["staff"]
-    )
+    with app.app_context():  # the AOI is box(2, 45, 2.15, 45.15)
+        acquired("PHR_X", box(1.9, 44.9, 2.05, 45.2), START + dt.timedelta(days=3))
+        acquired("PHR_Y", box(2.05, 44.9, 2.3, 45.2), START + dt.timedelta(days=4))
+        commit()
+    delivered = client.post(f"{base}/deliveries", json={"scene_id": "PHR_X"}, headers=api["staff"])
     assert delivered.status_code == 201 and delivered.get_json()["status"] == "partially_delivered"
-    client.post(
-        f"{base}/deliveries",
-        json={"scene_id": "PHR_Y", "km2": str(charged - 60)},
-        headers=api["staff"],
+    (first,) = delivered.get_json()["deliveries"]
+    assert first["km2"] == first["measured_km2"] == str(geodesic_km2(box(2, 45, 2.05, 45.15)))
+    typed = client.post(
+        f"{base}/deliveries", json={"scene_id": "PHR_Y", "km2": "60"}, headers=api["staff"]
     )
+    assert typed.status_code == 422 and "reason" in typed.get_json()["error"]["fields"]
+    rest = client.post(f"{base}/deliveries", json={"scene_id": "PHR_Y"}, headers=api["staff"])
+    assert rest.get_json()["status"] == "delivered"
     closed = client.post(f"{base}/close", headers=api["staff"]).get_json()
     assert closed["status"] == "closed" and [e["to"] for e in closed["events"]][-1] == "closed"
     balances = client.get("/api/v1/quota", headers=api["user_a"]).get_json()
@@ -342,10 +347,9 @@ def test_archive_orders(app, client, api, archive_scenes):
         f"{base}/deliveries", json={"scene_id": "OPEN_1", "km2": "1"}, headers=api["staff"]
     )
     assert wrong.status_code == 422
-    right = client.post(
-        f"{base}/deliveries", json={"scene_id": "ARC_1", "km2": str(quarter)}, headers=api["staff"]
-    )
-    assert right.get_json()["deliveries"][0]["scene_id"] == "ARC_1"
+    right = client.post(f"{base}/deliveries", json={"scene_id": "ARC_1"}, headers=api["staff"])
+    (delivery,) = right.get_json()["deliveries"]
+    assert delivery["scene_id"] == "ARC_1" and delivery["km2"] == str(quarter)
     assert (
         client.get(f"/api/v1/tasking-requests/{order['id']}", headers=api["user_a"]).status_code
         == 404

@@ -7,14 +7,18 @@ import re
 from decimal import Decimal
 
 import pytest
+from geoalchemy2.shape import to_shape
 from playwright.sync_api import expect
+from shapely.geometry import box
 
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
+from dinamis.orders.models import Order
 from dinamis.quota import service as quota
 from dinamis.quota.models import PriceRule
 from tests.conftest import PASSWORD
+from tests.factories import make_collection, make_scene
 
 pytestmark = pytest.mark.browser
 
@@ -118,18 +122,52 @@ def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
     assert "Under review" in page.content() or "under review" in page.content().lower()
     context.close()
 
-    # Staff accept, deliver all of it, close.
+    # The acquisition is ingested into the catalogue: a Pléiades scene over the whole
+    # area, within the window, with its file.
+    with app.app_context():
+        order = db.session.get(Order, int(order_url.rstrip("/").rsplit("/", 1)[-1]))
+        west, south, east, north = to_shape(order.aoi).bounds
+        make_collection("pleiades-delivered", sensor_family="pleiades")
+        acquired_at = dt.datetime.combine(order.window_start, dt.time(10, 30), tzinfo=dt.UTC)
+        make_scene(
+            "PHR1A_DELIVERED_0001",
+            box(west - 0.01, south - 0.01, east + 0.01, north + 0.01),
+            acquired_at + dt.timedelta(days=2),
+            collection="pleiades-delivered",
+            data=b"delivered image bytes",
+        )
+        commit()
+
+    # Staff accept, deliver that scene (its area measured, not typed), close.
     context, page = _signed_in(browser, live_server, cast.staff)
     page.goto(order_url)
     # The order's area of interest on a map.
     expect(page.locator("#order-aoi-map path.leaflet-interactive")).to_be_visible()
     page.get_by_role("button", name="Accept (feasible)").click()
     charged = re.search(r"Charged</dt><dd>([\d.]+) km²", page.content()).group(1)
-    page.get_by_label("Delivered scene").fill("PHR1A_DELIVERED_0001")
-    page.get_by_label("Delivered area (km², charged)").fill(charged)
+    candidate = page.locator('#delivery-candidates-table tr[data-scene="PHR1A_DELIVERED_0001"]')
+    expect(candidate).to_contain_text(f"{charged} km²")
+    page.get_by_label("Delivered scene").fill("NOPE-SCENE")
     page.get_by_role("button", name="Record the delivery").click()
+    expect(page.get_by_text("There is no scene NOPE-SCENE in the catalogue.").first).to_be_visible()
+    page.get_by_label("Delivered scene").fill("PHR1A_DELIVERED_0001")
+    page.get_by_role("button", name="Record the delivery").click()
+    expect(page.get_by_text("The delivery was recorded.")).to_be_visible()
     page.get_by_role("button", name="Close the order").click()
     assert "Closed" in page.content() or "closed" in page.content().lower()
+    context.close()
+
+    # The requester sees the delivered scene as a link, and downloads its file.
+    context, page = _signed_in(browser, live_server, cast.user_a)
+    page.goto(order_url)
+    delivered = page.locator("#delivered")
+    expect(delivered.get_by_role("link", name="PHR1A_DELIVERED_0001")).to_be_visible()
+    delivered.get_by_role("link", name="Accept the licence to download").click()
+    page.get_by_role("button", name="I accept the licence").click()
+    assert page.url == order_url
+    with page.expect_download() as download:
+        page.locator("#delivered").get_by_role("link", name="Download").click()
+    assert download.value.suggested_filename == "PHR1A_DELIVERED_0001.tif"
     context.close()
 
     # The quota page shows the allowance consumed.

@@ -7,7 +7,10 @@ from decimal import Decimal
 
 from shapely.geometry import MultiPolygon, box
 
+from dinamis.catalogue.models import Collection, Scene
+from dinamis.extensions import db
 from dinamis.orders.service import TaskingRequest
+from tests.factories import make_collection, make_scene
 
 TODAY = dt.date(2027, 3, 1)
 
@@ -36,3 +39,11 @@ def tasking(side_deg: float = 0.15, **changes: object) -> TaskingRequest:
 
 
 D = Decimal
+
+
+def acquired(sid: str, footprint: object, day: dt.date, **kw: object) -> Scene:
+    """A Pléiades scene of the catalogue acquired on `day` (collection made on first use)."""
+    if db.session.get(Collection, "pleiades-test") is None:
+        make_collection("pleiades-test", sensor_family="pleiades")
+    when = dt.datetime.combine(day, dt.time(10, 30), tzinfo=dt.UTC)
+    return make_scene(sid, footprint, when, **kw)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from flask_babel import force_locale
+from shapely.geometry import box
 from sqlalchemy import select
 
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
@@ -18,7 +19,7 @@ from dinamis.orders.models import Status
 from dinamis.quota import service as quota
 from dinamis.quota.models import PriceRule
 from tests.factories import make_entity, make_user
-from tests.orders.helpers import TODAY, square, tasking
+from tests.orders.helpers import TODAY, acquired, square, tasking
 
 D = Decimal
 
@@ -126,10 +127,15 @@ def test_review_delivery_and_close(world):
     with pytest.raises(Forbidden):
         service.review(world["referent"], order, accept=True, comment="")
     service.review(world["staff"], order, accept=True, comment="Feasible in April.")
-    part = (order.charged_km2 / 2).quantize(D("0.01"))
-    service.deliver(world["staff"], order, "PHR1A_2027_0001", part)
+    # The AOI is box(2, 45, 2.15, 45.15): one scene covers its west part, another the rest.
+    day = TODAY + dt.timedelta(days=20)
+    acquired("PHR_WEST", box(1.9, 44.9, 2.075, 45.2), day)
+    acquired("PHR_EAST", box(2.075, 44.9, 2.3, 45.2), day)
+    west = service.deliver(world["staff"], order, "PHR_WEST")
+    assert west.km2 == geodesic_km2(box(2, 45, 2.075, 45.15))
     assert order.status == Status.PARTIALLY_DELIVERED
-    service.deliver(world["staff"], order, "PHR1A_2027_0002", order.charged_km2 - part)
+    service.deliver(world["staff"], order, "PHR_EAST")
+    assert order.delivered_km2 == order.charged_km2
     assert order.status == Status.DELIVERED
     service.close(world["staff"], order)
     assert order.status == Status.CLOSED
@@ -180,11 +186,14 @@ def test_user_cancels_before_acceptance(world):
 def test_window_expiry_releases_the_rest(world):
     order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
     service.review(world["staff"], order, accept=True, comment="ok")
-    service.deliver(world["staff"], order, "S1", D("50"))
+    part = box(2, 45, 2.05, 45.15)
+    acquired("S1", part, TODAY + dt.timedelta(days=12))
+    delivered = service.deliver(world["staff"], order, "S1").km2
+    assert delivered == geodesic_km2(part)
     expired = service.expire_windows(today=order.window_end + dt.timedelta(days=1))
     assert order in expired and order.status == Status.EXPIRED
     b = _balance(world["entity"])
-    assert (b.consumed, b.reserved, b.available) == (D("50.00"), D("0.00"), D("950.00"))
+    assert (b.consumed, b.reserved, b.available) == (delivered, D("0.00"), 1000 - delivered)
 
 
 def test_suspended_entity_cannot_order(world):

@@ -20,7 +20,7 @@ from dinamis.quota.models import PriceRule
 from tests.api.test_orders_api import archive_scenes  # noqa: F401 - the fixture
 from tests.conftest import login
 from tests.helpers import csrf_token
-from tests.orders.helpers import square
+from tests.orders.helpers import acquired, square
 
 D = Decimal
 
@@ -151,13 +151,16 @@ def test_quote_accepted_by_the_referent_then_staff_deliver(app, client, cast):
         ).status_code
         == 302
     )
+    with app.app_context():
+        acquired("PHR_1", square(0.3, 1.95, 44.95), dt.date.today() + dt.timedelta(days=15))
+        commit()
     bad = client.post(
-        f"/orders/{order.id}/deliveries", data={"csrf_token": token, "scene_ref": "S", "km2": "-1"}
+        f"/orders/{order.id}/deliveries",
+        data={"csrf_token": token, "scene_id": "PHR_1", "km2": "-1", "reason": "x"},
     )
     assert bad.status_code == 422
     done = client.post(
-        f"/orders/{order.id}/deliveries",
-        data={"csrf_token": token, "scene_ref": "PHR_1", "km2": str(order.charged_km2)},
+        f"/orders/{order.id}/deliveries", data={"csrf_token": token, "scene_id": "PHR_1"}
     )
     assert done.status_code == 302
     (order,) = _orders(app)

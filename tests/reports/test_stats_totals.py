@@ -31,8 +31,8 @@ from dinamis.quota.models import (
 )
 from dinamis.reports import stats
 from dinamis.reports.models import DownloadTotal, LedgerTotal, QuoteTotal
-from tests.factories import make_entity
-from tests.orders.helpers import tasking
+from tests.factories import make_collection, make_entity, make_scene
+from tests.orders.helpers import square, tasking
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
 D = Decimal
@@ -77,7 +77,14 @@ def postings(app, cast, delivered):  # noqa: F811
         assert order_b.cofunded_km2 > 0 and order_b.free_km2 == D("10.00")
         orders.decide_quote(_user(cast.referent_b), order_b, True)
         orders.review(staff, order_b, True, "ok")
-        orders.deliver(staff, order_b, "NEO_1", D("50"))
+        make_collection("neo-test", sensor_family="pleiades-neo")
+        make_scene(
+            "NEO_1",
+            square(0.3, 1.9, 44.9),
+            dt.datetime.combine(today + dt.timedelta(days=12), dt.time(10), tzinfo=dt.UTC),
+            collection="neo-test",
+        )
+        orders.deliver(staff, order_b, "NEO_1", D("50"), "Half of the area was cloudy.")
         quota.release(entity_b, order_b.family, order_b.period, order_b.reference, "the rest")
         order_c = orders.submit_tasking(_user(cast.user_a), tasking(sensor="spot", **window))
         orders.cancel(_user(cast.user_a), order_c)

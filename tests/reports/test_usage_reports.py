@@ -52,7 +52,10 @@ def delivered(app, cast):
                             "type": "Polygon",
                             "coordinates": [[[2, 45], [2.2, 45], [2.2, 45.2], [2, 45.2], [2, 45]]],
                         },
-                        "properties": {"datetime": "2026-06-01T10:00:00Z"},
+                        "properties": {
+                            # acquired within the order's window (below)
+                            "datetime": f"{dt.date.today() + dt.timedelta(days=15)}T10:00:00Z"
+                        },
                     },
                 ),
             ],
@@ -71,7 +74,7 @@ def delivered(app, cast):
             ),
         )
         orders.review(staff, order, True, "ok")
-        orders.deliver(staff, order, "DELIV_1", order.charged_km2)
+        orders.deliver(staff, order, "DELIV_1")
         commit()
         return order.id
 
