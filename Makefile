@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The app reads them too: e-mailed links default to http://$(HOST):$(PORT).
+export HOST PORT
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 PO := $(wildcard dinamis/translations/*/LC_MESSAGES/messages.po)
 MO := $(PO:.po=.mo)

@@ -18,6 +18,7 @@ from typing import Any
 DEFAULT_DATABASE_URL = "postgresql+psycopg://dinamis:dinamis@127.0.0.1:5432/dinamis"
 ENVIRONMENTS = ("development", "test", "production")
 LANGUAGES = ("fr", "en")
+ALLOWANCE_MODES = ("prorated", "full")
 
 
 class ConfigError(ValueError):
@@ -103,6 +104,9 @@ class Settings:
     password_reset_max_age: int = 3600
     session_lifetime_hours: int = 12
     default_language: str = "fr"
+    # What a newly approved entity (or a profile change) gets for the current
+    # period: "prorated" to the months left (the month of approval counted), or "full".
+    allowance_on_joining: str = "prorated"
     log_json: bool = True
     log_level: str = "INFO"
 
@@ -148,6 +152,11 @@ class Settings:
             raise ConfigError(
                 f"DINAMIS_DEFAULT_LANGUAGE must be one of {', '.join(LANGUAGES)}, "
                 f"not {self.default_language!r}."
+            )
+        if self.allowance_on_joining not in ALLOWANCE_MODES:
+            raise ConfigError(
+                f"DINAMIS_ALLOWANCE_ON_JOINING must be one of {', '.join(ALLOWANCE_MODES)}, "
+                f"not {self.allowance_on_joining!r}."
             )
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(
@@ -259,6 +268,7 @@ _KNOWN_PREFIXED = {
     "DINAMIS_PASSWORD_RESET_MAX_AGE",
     "DINAMIS_SESSION_LIFETIME_HOURS",
     "DINAMIS_DEFAULT_LANGUAGE",
+    "DINAMIS_ALLOWANCE_ON_JOINING",
     "DINAMIS_LOG_JSON",
     "DINAMIS_LOG_LEVEL",
     "DINAMIS_TEST_DATABASE_URL",
@@ -274,6 +284,21 @@ _KNOWN_PREFIXED = {
     "DINAMIS_REPORT_THEMES",
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
+
+
+def default_base_url(environ: Mapping[str, str]) -> str:
+    """Where `make run` serves: HOST and PORT (as the Makefile passes them), else 127.0.0.1:5000.
+
+    A wildcard address (0.0.0.0, ::) is not a place to send people to: links
+    then name 127.0.0.1; set DINAMIS_BASE_URL for anything public.
+    """
+    host = environ.get("HOST", "").strip() or "127.0.0.1"
+    port = environ.get("PORT", "").strip() or "5000"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104 (a comparison, not a bind)
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"  # an IPv6 address in a URL
+    return f"http://{host}:{port}"
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Settings:
@@ -328,7 +353,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         env=get("DINAMIS_ENV", "development"),
         database_url=get("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
         secret_key=get("DINAMIS_SECRET_KEY", ""),
-        base_url=get("DINAMIS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        base_url=(get("DINAMIS_BASE_URL", "") or default_base_url(env)).rstrip("/"),
         mail=mail,
         ratelimit_storage_uri=get("DINAMIS_RATELIMIT_STORAGE_URI", "memory://"),
         ratelimit_enabled=_bool(
@@ -355,6 +380,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
             "DINAMIS_SESSION_LIFETIME_HOURS", get("DINAMIS_SESSION_LIFETIME_HOURS", "12")
         ),
         default_language=get("DINAMIS_DEFAULT_LANGUAGE", "fr"),
+        allowance_on_joining=get("DINAMIS_ALLOWANCE_ON_JOINING", "prorated").strip().lower(),
         log_json=_bool("DINAMIS_LOG_JSON", get("DINAMIS_LOG_JSON", "true")),
         log_level=get("DINAMIS_LOG_LEVEL", "INFO").upper(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -193,13 +194,48 @@ def accept_handover() -> Any:
     return redirect(url_for("membership_admin.entity_space"))
 
 
+def _entities_page(status: int = 200) -> Any:
+    rows = db.session.scalars(select(Entity).order_by(Entity.name)).all()
+    return (
+        render_template(
+            "membership/entities.html",
+            entities=rows,
+            form=ReasonForm(formdata=None),
+            profiles=db.session.scalars(select(Profile).order_by(Profile.id)).all(),
+        ),
+        status,
+    )
+
+
 @bp.route("/admin/entities")
 @requires(can_review_memberships)
 def entities() -> Any:
-    rows = db.session.scalars(select(Entity).order_by(Entity.name)).all()
-    return render_template(
-        "membership/entities.html", entities=rows, form=ReasonForm(formdata=None)
+    return _entities_page()
+
+
+@bp.route("/admin/entities/<int:entity_id>/profile", methods=["POST"])
+@requires(can_review_memberships)
+def change_profile(entity_id: int) -> Any:
+    entity = db.session.get(Entity, entity_id)
+    if entity is None:
+        abort(404)
+    form = ApproveForm()
+    try:
+        changes = service.change_profile(current_user, entity, form.profile.data or 0)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return _entities_page(error.status)
+    flash(
+        _(
+            "%(name)s now has the profile %(profile)s; %(count)s allowance adjustment(s) "
+            "recorded on its quota.",
+            name=entity.name,
+            profile=entity.profile.name(str(get_locale() or "fr")),
+            count=len(changes),
+        ),
+        "success",
     )
+    return redirect(url_for("membership_admin.entities"))
 
 
 @bp.route("/admin/entities/<int:entity_id>/renew", methods=["POST"])

@@ -18,6 +18,7 @@ ACTIONS = {
     "account.approved": _l("account request approved"),
     "account.refused": _l("account request refused"),
     "entity.details_updated": _l("entity details updated"),
+    "entity.profile_changed": _l("entity's profile changed"),
     "entity.legal_change_requested": _l("change of legal data requested"),
     "entity.legal_change_approved": _l("change of legal data approved"),
     "entity.legal_change_rejected": _l("change of legal data refused"),

@@ -20,6 +20,7 @@ from dinamis.membership import audit
 from dinamis.membership.members import managers
 from dinamis.membership.models import Entity, EntityStatus
 from dinamis.membership.permissions import can_name_deputies, can_review_memberships
+from dinamis.quota import service as quota
 
 REMINDERS = (60, 15)
 
@@ -87,9 +88,12 @@ def renew(actor: Any, entity: Entity) -> None:
     entity.membership_end = start.replace(year=start.year + years)
     entity.renewal_requested_at = None
     entity.last_reminder_days = None
-    if entity.status == EntityStatus.EXPIRED:
+    reactivated = entity.status == EntityStatus.EXPIRED
+    if reactivated:
         entity.status = EntityStatus.ACTIVE
     db.session.flush()
+    if reactivated:  # active again: its allowances for the running periods, if not yet granted
+        quota.open_for_entity(entity, dt.date.today())
     audit.record(
         actor, "membership.renewed", entity, entity_id=entity.id, until=entity.membership_end
     )

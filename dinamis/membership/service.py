@@ -28,6 +28,7 @@ from dinamis.membership.models import Entity, Profile
 from dinamis.membership.permissions import can_review_memberships
 from dinamis.membership.requests import LegalDocument, MembershipRequest, RequestStatus
 from dinamis.membership.validation import professional_email, siret_is_valid
+from dinamis.quota import service as quota
 
 EMAIL, LEGAL = "membership-email", "membership-legal"
 
@@ -295,6 +296,8 @@ def approve(actor: Any, request: MembershipRequest, profile_id: int) -> Entity:
     db.session.flush()
     certificate = issue_certificate(entity, request, referent)
     audit.record(actor, "membership.approved", request, entity_id=entity.id, profile=profile.code)
+    # Its free allowance for the running periods, now (prorated or full: see quota).
+    quota.open_for_entity(entity, today)
     pdf = Attachment(
         f"dinamis-certificate-{certificate.code}.pdf", "application/pdf", certificate.pdf
     )
@@ -321,6 +324,36 @@ def approve(actor: Any, request: MembershipRequest, profile_id: int) -> Entity:
         attachments=[pdf],
     )
     return entity
+
+
+def change_profile(
+    actor: Any, entity: Entity, profile_id: int, today: dt.date | None = None
+) -> list[quota.ProfileAdjustment]:
+    """Staff move an entity to another profile; its allowances follow (the difference).
+
+    The running periods are first opened under the old profile (idempotent),
+    then the difference between the two profiles' rules is posted as a
+    recorded adjustment (see `quota.change_profile`).
+    """
+    if not can_review_memberships(actor):
+        raise Forbidden(_("Only staff change an entity's profile."))
+    profile = db.session.get(Profile, profile_id)
+    if profile is None:
+        raise ServiceError(_("Choose a profile."), fields={"profile": _("Unknown profile.")})
+    if profile.id == entity.profile_id:
+        raise ServiceError(
+            _("%(name)s already has this profile.", name=entity.name),
+            fields={"profile": _("Choose another profile.")},
+        )
+    today = today or dt.date.today()
+    old = entity.profile
+    quota.open_for_entity(entity, today)
+    entity.profile = profile
+    db.session.flush()
+    event = audit.record(
+        actor, "entity.profile_changed", entity, entity_id=entity.id, old=old.code, new=profile.code
+    )
+    return quota.change_profile(entity, old.id, today, f"{entity.id}:{event.id}", actor.id)
 
 
 def reject(actor: Any, request: MembershipRequest, reason: str) -> None:

@@ -29,7 +29,8 @@ def open_period(period: str) -> None:
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     for line in opened:
-        click.echo(f"entity {line.entity_id}: {line.family} {line.period} {line.km2} km²")
+        done = "granted" if line.new else "already granted"
+        click.echo(f"entity {line.entity_id}: {line.family} {line.period} {line.km2} km² {done}")
     click.echo(f"{len(opened)} allowance(s) granted or already granted for {period}")
 
 

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.extensions import db
-from dinamis.membership.models import Entity, EntityStatus
+from dinamis.membership.models import Entity, EntityStatus, Profile
 from dinamis.quota.models import (
     AccountKind,
     AllowanceRule,
@@ -156,17 +157,88 @@ def _entity_accounts(entity_id: int, family: str, period: str, *kinds: str) -> l
     ]
 
 
-def grant(entity: Entity, family: str, period: str, amount: Decimal) -> LedgerTransaction:
-    """Grant an entity its free allowance for a family and period (idempotent)."""
+def grant(
+    entity: Entity, family: str, period: str, amount: Decimal, reason: str = "allowance:full"
+) -> LedgerTransaction:
+    """Grant an entity its free allowance for a family and period (idempotent).
+
+    `reason` is a code that the statement puts in words (see `reason_words`).
+    """
     validate_period(period)
     source = get_account(None, family, period, AccountKind.GRANTS)
     (available,) = _entity_accounts(entity.id, family, period, AccountKind.AVAILABLE)
     return _post(
         PostingKind.GRANT,
-        f"grant:{entity.id}:{family}:{period}",
+        _grant_key(entity.id, family, period),
         [(source, available, amount)],
-        reason="allowance",
+        reason=reason,
     )
+
+
+def _grant_key(entity_id: int, family: str, period: str) -> str:
+    return f"grant:{entity_id}:{family}:{period}"
+
+
+# Allowances through an entity's life ------------------------------------------------
+
+PRORATED, FULL = "prorated", "full"
+
+
+def allowance_mode() -> str:
+    """`prorated` or `full` (DINAMIS_ALLOWANCE_ON_JOINING)."""
+    return str(current_app.config["DINAMIS_SETTINGS"].allowance_on_joining)
+
+
+def period_bounds(period: str) -> tuple[dt.date, dt.date]:
+    """The first and last day of a period ("2027" or "2027-Q2")."""
+    validate_period(period)
+    year, _sep, quarter = period.partition("-")
+    if quarter:
+        first_month = (int(quarter[1]) - 1) * 3 + 1
+        start = dt.date(int(year), first_month, 1)
+        end_month = first_month + 2
+    else:
+        start, end_month = dt.date(int(year), 1, 1), 12
+    end = dt.date(int(year) + end_month // 12, end_month % 12 + 1, 1) - dt.timedelta(days=1)
+    return start, end
+
+
+def months_left(period: str, since: dt.date | None) -> tuple[int, int]:
+    """(months of the period from `since`'s month on, months in the period).
+
+    The month of `since` counts whole: an entity approved on 6 December gets
+    December. No `since`, or one before the period: the whole period.
+    """
+    start, end = period_bounds(period)
+    total = 3 if "-Q" in period else 12
+    if since is None or since <= start:
+        return total, total
+    if since > end:
+        return 0, total
+    return (end.year - since.year) * 12 + end.month - since.month + 1, total
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    km2: Decimal
+    reason: str  # "allowance:full" or "allowance:prorated:1/12"
+
+
+def entitlement(rule_km2: Decimal, period: str, since: dt.date | None, mode: str) -> Entitlement:
+    """What a rule of `rule_km2` per period gives an entity that joined on `since`.
+
+    Prorated: rule * months left / months in the period, exact, rounded half
+    up to 0.01 km². Full (or a member since before the period): the rule.
+    """
+    left, total = months_left(period, since)
+    if mode == FULL or left == total:
+        return Entitlement(km2(rule_km2) if left else ZERO, "allowance:full")
+    return Entitlement(km2(Decimal(rule_km2) * left / total), f"allowance:prorated:{left}/{total}")
+
+
+def current_periods(day: dt.date) -> dict[str, str]:
+    """The periods running on `day`, by kind of rule: {"year": "2027", "quarter": "2027-Q1"}."""
+    return {kind: period_for(day, kind) for kind in ("year", "quarter")}
 
 
 @dataclass(frozen=True)
@@ -175,32 +247,187 @@ class OpenedPeriod:
     family: str
     period: str
     km2: Decimal
+    new: bool = True  # False: it had been granted before
 
 
-def open_period(period: str) -> list[OpenedPeriod]:
-    """Grant every active entity its allowances for `period` (idempotent).
-
-    A year ("2027") opens the yearly rules; a quarter ("2027-Q1") the
-    quarterly ones.
-    """
-    validate_period(period)
+def _open(period: str, entity_id: int | None = None) -> list[OpenedPeriod]:
     period_kind = "quarter" if "-Q" in period else "year"
+    _start, end = period_bounds(period)
     session = db.session
-    rows = session.execute(
+    query = (
         select(Entity, AllowanceRule)
         .join(AllowanceRule, AllowanceRule.profile_id == Entity.profile_id)
         .where(
             Entity.status == EntityStatus.ACTIVE,
             AllowanceRule.period_kind == period_kind,
             AllowanceRule.km2 > 0,
+            or_(Entity.membership_start.is_(None), Entity.membership_start <= end),
         )
         .order_by(Entity.id, AllowanceRule.family)
-    ).all()
-    opened = []
-    for entity, rule in rows:
-        grant(entity, rule.family, period, rule.km2)
-        opened.append(OpenedPeriod(entity.id, rule.family, period, km2(rule.km2)))
+    )
+    if entity_id is not None:
+        query = query.where(Entity.id == entity_id)
+    rows = session.execute(query).all()
+    keys = [_grant_key(entity.id, rule.family, period) for entity, rule in rows]
+    done = set(
+        session.scalars(
+            select(LedgerTransaction.idempotency_key).where(
+                LedgerTransaction.idempotency_key.in_(keys)
+            )
+        )
+    )
+    mode, opened = allowance_mode(), []
+    for (entity, rule), key in zip(rows, keys, strict=True):
+        share = entitlement(rule.km2, period, entity.membership_start, mode)
+        new = key not in done and share.km2 > 0
+        if new:
+            grant(entity, rule.family, period, share.km2, reason=share.reason)
+        opened.append(OpenedPeriod(entity.id, rule.family, period, share.km2, new))
     return opened
+
+
+def open_period(period: str) -> list[OpenedPeriod]:
+    """Grant every active entity its allowances for `period` (idempotent).
+
+    A year ("2027") opens the yearly rules; a quarter ("2027-Q1") the
+    quarterly ones. An entity that joined during the period gets its share
+    (`entitlement`), as it did when it was approved, so opening a running
+    period again, or late, never gives more.
+    """
+    validate_period(period)
+    return _open(period)
+
+
+def open_current_periods(day: dt.date) -> list[OpenedPeriod]:
+    """Open the year and the quarter running on `day` (the scheduled task; idempotent)."""
+    return [line for period in current_periods(day).values() for line in _open(period)]
+
+
+def open_for_entity(entity: Entity, day: dt.date) -> list[OpenedPeriod]:
+    """Grant one entity its allowances for the periods running on `day` (at approval)."""
+    db.session.flush()
+    return [line for period in current_periods(day).values() for line in _open(period, entity.id)]
+
+
+@dataclass(frozen=True)
+class ProfileAdjustment:
+    family: str
+    period: str
+    km2: Decimal  # positive: granted; negative: taken back
+
+
+def change_profile(
+    entity: Entity, old_profile_id: int, day: dt.date, key: str, actor_id: int | None = None
+) -> list[ProfileAdjustment]:
+    """After `entity` moved from `old_profile_id` to its current profile: post the difference.
+
+    For each family of the running periods, the new rule minus the old one
+    (prorated to the months left from `day` when the mode is `prorated`),
+    posted as an adjustment whose reason names both profiles; a family the
+    old profile did not have is granted for the first time. Taking back never
+    takes more than is available (what is reserved or consumed stays). The
+    caller opened the periods under the old profile first (`open_for_entity`).
+    `key` names this change (idempotency).
+    """
+    if entity.status != EntityStatus.ACTIVE:
+        return []  # nothing granted now; the next opening uses the new profile
+    session = db.session
+    profiles = {
+        p.id: p.code
+        for p in session.scalars(
+            select(Profile).where(Profile.id.in_((old_profile_id, entity.profile_id)))
+        )
+    }
+    mode, changes = allowance_mode(), []
+    for period_kind, period in current_periods(day).items():
+        rules: dict[int, dict[str, Decimal]] = {old_profile_id: {}, entity.profile_id: {}}
+        for rule in session.scalars(
+            select(AllowanceRule).where(
+                AllowanceRule.profile_id.in_(tuple(rules)), AllowanceRule.period_kind == period_kind
+            )
+        ):
+            rules[rule.profile_id][rule.family] = rule.km2
+        left, total = months_left(period, day)
+        share = Decimal(1) if mode == FULL else Decimal(left) / total
+        how = FULL if mode == FULL or left == total else f"{PRORATED}:{left}/{total}"
+        reason = f"profile:{profiles[old_profile_id]}>{profiles[entity.profile_id]}:{how}"
+        for family in sorted(set(rules[old_profile_id]) | set(rules[entity.profile_id])):
+            old = rules[old_profile_id].get(family, ZERO)
+            new = rules[entity.profile_id].get(family, ZERO)
+            diff = km2((new - old) * share)
+            if diff == 0:
+                continue
+            granted = session.scalar(
+                select(LedgerTransaction.id).where(
+                    LedgerTransaction.idempotency_key == _grant_key(entity.id, family, period)
+                )
+            )
+            if granted is None:
+                if diff > 0:  # the first allowance of this family in the period
+                    grant(entity, family, period, diff, reason=reason)
+                    changes.append(ProfileAdjustment(family, period, diff))
+                continue
+            source = get_account(None, family, period, AccountKind.GRANTS)
+            (available,) = _entity_accounts(entity.id, family, period, AccountKind.AVAILABLE)
+            taken = diff
+            note = reason
+            if diff < 0:
+                taken = -min(-diff, max(balance(available), ZERO))
+                if taken != diff:
+                    note = f"{reason}:short:{taken - diff}"
+                if taken == 0:
+                    continue
+            moves = [(source, available, taken)] if taken > 0 else [(available, source, -taken)]
+            _post(
+                PostingKind.ADJUSTMENT,
+                f"profile:{key}:{family}:{period}",
+                moves,
+                reason=note,
+                actor_id=actor_id,
+            )
+            changes.append(ProfileAdjustment(family, period, taken))
+    return changes
+
+
+def reason_words(kind: str, reason: str | None, profile_names: dict[str, str]) -> str:
+    """A posting's reason in the reader's language; a staff adjustment's own words as typed.
+
+    Codes: "allowance:full", "allowance:prorated:1/12" (grants), and
+    "profile:OLD>NEW:full|prorated:L/T[:short:KM2]" (profile changes).
+    `profile_names` maps profile codes to names in the reader's language.
+    """
+    reason = reason or ""
+    if kind == PostingKind.GRANT and reason in ("", "allowance", "allowance:full"):
+        return _("allowance of the entity's profile, in full")
+    parts = reason.split(":")
+    if kind == PostingKind.GRANT and parts[:2] == ["allowance", "prorated"] and len(parts) == 3:
+        left, _slash, total = parts[2].partition("/")
+        return _(
+            "allowance of the entity's profile, prorated to %(left)s month(s) of %(total)s",
+            left=left,
+            total=total,
+        )
+    if parts[0] == "profile" and len(parts) >= 3 and ">" in parts[1]:
+        old, _gt, new = parts[1].partition(">")
+        names = {"old": profile_names.get(old, old), "new": profile_names.get(new, new)}
+        if parts[2] == PRORATED and len(parts) >= 4:
+            left, _slash, total = parts[3].partition("/")
+            text = _(
+                "profile changed from %(old)s to %(new)s: the difference, "
+                "prorated to %(left)s month(s) of %(total)s",
+                left=left,
+                total=total,
+                **names,
+            )
+        else:
+            text = _("profile changed from %(old)s to %(new)s: the difference, in full", **names)
+        if "short" in parts:
+            text += " " + _(
+                "(%(km2)s km² could not be taken back: already reserved or used)",
+                km2=parts[parts.index("short") + 1],
+            )
+        return text
+    return reason
 
 
 def adjust(

@@ -8,11 +8,13 @@ import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from flask_babel import get_locale
 from sqlalchemy import select
 
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
+from dinamis.membership.models import Entity, Profile
 from dinamis.quota.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
+from dinamis.quota.service import reason_words
 
 COLUMNS = (
     AccountKind.AVAILABLE,
@@ -32,6 +34,7 @@ class StatementLine:
     period: str
     reference: str | None
     reason: str | None
+    reason_text: str = ""  # the reason in the reader's language
     changes: dict[str, Decimal] = field(default_factory=dict)
 
 
@@ -61,7 +64,16 @@ def statement(entity: Entity, period: str | None = None) -> list[StatementLine]:
                 tx.reason,
             )
         line.changes[account.kind] = line.changes.get(account.kind, Decimal("0")) + amount
+    names = profile_names()
+    for line in lines.values():
+        line.reason_text = reason_words(line.kind, line.reason, names)
     return list(lines.values())
+
+
+def profile_names() -> dict[str, str]:
+    """Profile codes to names in the reader's language (for reasons that name profiles)."""
+    language = str(get_locale() or "fr")
+    return {p.code: p.name(language) for p in db.session.scalars(select(Profile))}
 
 
 def statement_csv(lines: list[StatementLine]) -> str:

@@ -138,6 +138,9 @@ ROUTES: dict[str, Route] = {
     "membership_admin.renew": Route(
         "POST", lambda o: f"/admin/entities/{o['entity']}/renew", {STAFF}
     ),
+    "membership_admin.change_profile": Route(
+        "POST", lambda o: f"/admin/entities/{o['entity']}/profile", {STAFF}
+    ),
     "entity_details.edit": Route("GET", lambda o: "/entity/details", {REFERENT, OTHER_REFERENT}),
     "entity_details.changes": Route("GET", lambda o: "/admin/entity-changes", {STAFF}),
     "entity_details.decide": Route(

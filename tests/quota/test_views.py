@@ -35,9 +35,10 @@ def test_member_sees_own_entity_quota_and_statement(app, client, cast):
     # The grant's stored reason code is shown as words, in the user's language.
     cells = re.findall(r"<td>([^<]*)</td>", page)
     assert "allowance" not in cells
-    assert {"allowance of the entity's profile", "dotation du profil de l'entité"} & {
-        html.unescape(c) for c in cells
-    }
+    assert {
+        "allowance of the entity's profile, in full",
+        "dotation du profil de l'entité, entière",
+    } & {html.unescape(c) for c in cells}
     assert client.get("/quota/").headers["Location"].endswith(f"/quota/{cast.entity_a}")
 
     export = client.get(f"/quota/{cast.entity_a}/statement.csv?period=2027")
