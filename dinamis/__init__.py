@@ -21,7 +21,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     overrides applied to the environment's settings; None reads the
     environment only.
     """
-    from dinamis.core import errors, i18n, permissions, transaction
+    from dinamis.core import boundary, errors, i18n, permissions, transaction
     from dinamis.core import logging as dlogging
     from dinamis.extensions import csrf, db, limiter, login_manager
 
@@ -67,6 +67,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     permissions.init_app(app)
     transaction.init_app(app)
     errors.init_app(app)
+    boundary.init_app(app)  # before the routes: their `<int:...>` converter
     _init_login(app)
     _register_blueprints(app)
     _security_headers(app)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
+
+from dinamis.core.transaction import is_retryable, rollback
+from dinamis.extensions import login_manager
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +92,27 @@ ERROR_CODES = {
 }
 
 
+DATABASE_DOWN = _l("The database cannot be reached. Please try again in a minute.")
+DATABASE_RETRY_AFTER = 30  # seconds
+
+
+def database_is_down(exc: BaseException) -> bool:
+    """The database cannot be reached or refuses connections (as opposed to refusing a statement).
+
+    No SQLSTATE (the connection failed or broke), class 08 (connection
+    exception), 57P01-57P03 (shut down, crashed, starting), 53300 (too many
+    connections), or the pool found no free connection in time.
+    """
+    if isinstance(exc, SQLAlchemyTimeoutError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state.startswith("08") or state in ("57P01", "57P02", "57P03", "53300")
+
+
 def wants_json() -> bool:
     return (
         request.path.startswith(("/api/", "/stac"))
@@ -145,9 +172,48 @@ def init_app(app: Flask) -> None:
             return json_error(exc.status, exc.message, code=exc.code, fields=exc.fields)
         return render_error(exc.status, exc.message)
 
+    @app.errorhandler(DataError)
+    def _data_error(exc: DataError) -> Any:
+        # A number the column cannot hold (an id beyond PostgreSQL's integer in a
+        # query string, say) that no check caught earlier: the request is at fault.
+        if getattr(exc.orig, "sqlstate", None) != "22003":
+            return _unexpected(exc)
+        log.warning("number out of range: %s", str(exc.orig).splitlines()[0])
+        message = str(_l("A number in the request is out of range."))
+        if wants_json():
+            return json_error(400, message, code="out_of_range")
+        return render_error(400, message)
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(SQLAlchemyTimeoutError)
+    def _database_unavailable(exc: Exception) -> Any:
+        if is_retryable(exc):  # met again on the second attempt: let the client retry
+            log.warning("conflict after a retry: %s", type(getattr(exc, "orig", exc)).__name__)
+            rollback()
+            message = str(_l("Another change to the same data was being made. Please try again."))
+            return _unavailable(message, retry_after=1)
+        if not database_is_down(exc):
+            return _unexpected(exc)
+        log.error("database unavailable: %s", str(getattr(exc, "orig", exc)).splitlines()[:1])
+        with contextlib.suppress(DBAPIError):  # the connection is gone: nothing to roll back
+            rollback()
+        # The page must not read the database again (the signed-in user, say).
+        g._login_user = login_manager.anonymous_user()
+        return _unavailable(str(_l(DATABASE_DOWN)), retry_after=DATABASE_RETRY_AFTER)
+
+    def _unavailable(message: str, *, retry_after: int) -> Response:
+        if wants_json():
+            response = json_error(503, message)
+        else:
+            response = app.make_response(render_error(503, message))
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
         log.exception("unhandled error")
+        rollback()  # the error page reads the signed-in user: not in an aborted transaction
         if wants_json():
             return json_error(500, str(ERROR_TEXTS[500]))
         return render_error(500)

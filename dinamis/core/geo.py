@@ -19,6 +19,7 @@ from shapely import make_valid
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.validation import explain_validity
 
+from dinamis.core.boundary import parse_json
 from dinamis.core.errors import ServiceError
 
 _GEOD = Geod(ellps="WGS84")
@@ -47,7 +48,7 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     not guess which part was meant).
     """
     try:
-        data = json.loads(raw) if isinstance(raw, str) else raw
+        data = parse_json(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
         raise ServiceError(_("The area is not valid GeoJSON: %(e)s.", e=exc.msg)) from None
     if not isinstance(data, dict):
@@ -189,7 +190,7 @@ def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
     A valid footprint (the bulk of an ingest) is read once; anything else goes
     through `parse_aoi`, which repairs what it can and says what is wrong.
     """
-    data = json.loads(raw) if isinstance(raw, str) else raw
+    data = parse_json(raw) if isinstance(raw, str) else raw
     if isinstance(data, dict) and data.get("type") in ("Polygon", "MultiPolygon"):
         _check_rings(data)
         try:

@@ -23,6 +23,7 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import MultiPolygon, mapping, shape
 from shapely.ops import transform
 
+from dinamis.core.boundary import parse_json
 from dinamis.core.errors import BadRequest, ServiceError
 from dinamis.core.geo import parse_aoi
 
@@ -93,7 +94,7 @@ def _one_door(geojson: dict[str, Any]) -> MultiPolygon:
 
 def _geojson(data: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(data.decode("utf-8-sig"))
+        value = parse_json(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(_("The file is not valid GeoJSON: %(e)s.", e=str(exc)[:120])) from None
     if not isinstance(value, dict):

@@ -5,6 +5,11 @@ is committed once; anything else (an error status or an exception) is rolled
 back, so a refused request never leaves a partial write. Work registered with
 `after_commit` (sending e-mail, writing files) runs only once the commit has
 succeeded.
+
+A request whose transaction PostgreSQL aborts for a deadlock or a
+serialization failure (the other transaction went first) is rolled back and
+run once more from the start; the second attempt sees what the first one
+waited for and acts on it, or says why it cannot.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
+from sqlalchemy.exc import DBAPIError
 
 from dinamis.extensions import db
 
@@ -58,7 +64,55 @@ def transaction() -> Iterator[None]:
     commit()
 
 
+# serialization_failure, deadlock_detected: the transaction may succeed if run again
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A database error that running the whole transaction again may not meet."""
+    return isinstance(exc, DBAPIError) and (
+        getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    )
+
+
+def _retry_once(app: Flask) -> None:
+    """Run the view and its commit again, once, after a deadlock or serialization failure.
+
+    The commit of a successful answer happens here, inside the attempt, so a
+    conflict met at commit time is retried too (the after-request commit then
+    has nothing left to do).
+    """
+    dispatch = app.dispatch_request
+
+    def attempt() -> Response:
+        response = app.make_response(dispatch())
+        if response.status_code < 400:
+            commit()
+        return response
+
+    def dispatch_request() -> Response:
+        try:
+            return attempt()
+        except DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            log.warning(
+                "%s %s: %s, run once more",
+                request.method,
+                request.path,
+                exc.orig.__class__.__name__,
+            )
+            rollback()
+            for upload in request.files.values():
+                upload.stream.seek(0)
+            return attempt()
+
+    app.dispatch_request = dispatch_request  # type: ignore[method-assign]
+
+
 def init_app(app: Flask) -> None:
+    _retry_once(app)
+
     @app.after_request
     def _commit_or_rollback(response: Response) -> Response:
         if response.status_code < 400:

@@ -7,7 +7,7 @@ from typing import Any
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 
 def _allow_test_domains() -> bool:
@@ -39,3 +39,17 @@ class EmailAddress:
             normalise_email_address(field.data)
         except ValueError:
             raise ValidationError(str(_l("This is not a valid e-mail address."))) from None
+
+
+class FiniteNumber:
+    """A form's number is finite: NaN, sNaN and Infinity are refused before other checks.
+
+    Put it first: a signalling NaN makes the checks after it (DataRequired,
+    NumberRange) raise instead of answering.
+    """
+
+    def __call__(self, form: Any, field: Any) -> None:
+        data = field.data
+        if data is not None and not (data.is_finite() if hasattr(data, "is_finite") else True):
+            field.errors[:] = []
+            raise StopValidation(str(_l("Enter a finite number.")))

@@ -13,9 +13,10 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from dinamis.core.boundary import PG_INTEGER_MAX
 from dinamis.core.validation import EmailAddress
 
 SECTORS = [
@@ -84,7 +85,14 @@ class ReasonForm(FlaskForm):
 
 
 class AccountRequestForm(FlaskForm):
-    entity = IntegerField(_l("Entity"), validators=[DataRequired()])
+    entity = IntegerField(
+        _l("Entity"),
+        validators=[
+            DataRequired(),
+            # an id PostgreSQL's integer cannot hold names no entity
+            NumberRange(1, PG_INTEGER_MAX, message=_l("This entity does not exist.")),
+        ],
+    )
     email = EmailField(
         _l("Your professional e-mail"), validators=[DataRequired(), EmailAddress(), Length(max=254)]
     )

@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from dinamis.core.validation import FiniteNumber
 from dinamis.orders.models import Mode, Sensor, SpectralMode
 
 THEMES = [
@@ -116,7 +117,7 @@ class DeliveryForm(FlaskForm):
     km2 = DecimalField(
         _l("Corrected area (km², optional)"),
         places=2,
-        validators=[Optional(), NumberRange(min=0.01, max=1_000_000)],
+        validators=[Optional(), FiniteNumber(), NumberRange(min=0.01, max=1_000_000)],
         description=_l("Leave empty to charge the measured area."),
     )
     reason = TextAreaField(

@@ -339,6 +339,26 @@ def _move(actor: User | None, order: Order, target: str, comment: str | None) ->
     )
 
 
+def lock(order: Order) -> None:
+    """Lock the order's row, then read it again: the first step of every change to an order.
+
+    One lock order everywhere (the order, then its quotes and deliveries, then
+    the ledger accounts) so concurrent changes queue on the order instead of
+    deadlocking: accepting a quote wrote the quote and the accounts before the
+    order, cancelling wrote the order before them. Once the lock is held the
+    order, its quotes and deliveries are read as the request that held it
+    before left them, so a decision already taken is seen (and refused).
+    """
+    state = sa_inspect(order)
+    if state.transient or state.pending:
+        return  # not written yet: nobody else can see it
+    loaded = [*order.__dict__.get("quotes", ()), *order.__dict__.get("deliveries", ())]
+    db.session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    db.session.expire(order)
+    for child in loaded:
+        db.session.expire(child)
+
+
 def pending_quote(order: Order) -> Quote:
     for quote in order.quotes:
         if quote.status == QuoteStatus.PENDING:
@@ -350,6 +370,7 @@ def decide_quote(actor: User, order: Order, accept: bool, today: dt.date | None 
     """The Referent accepts the quote (the order goes to review) or declines it (cancelled)."""
     if not can_decide_quote(actor, order):
         raise Forbidden(_("Only the entity's Referent or a deputy decides on a quote."))
+    lock(order)
     quote = pending_quote(order)
     today = today or dt.date.today()
     if today > quote.valid_until:
@@ -379,6 +400,7 @@ def cancel(actor: User, order: Order, reason: str | None = None) -> None:
     """The requester (or the Referent) withdraws an order not yet accepted."""
     if not can_cancel_order(actor, order):
         raise Forbidden(_("You cannot cancel this order."))
+    lock(order)
     pending = [q for q in order.quotes if q.status == QuoteStatus.PENDING]
     _move(actor, order, Status.CANCELLED, reason)
     for quote in pending:
@@ -390,6 +412,7 @@ def review(actor: User, order: Order, accept: bool, comment: str) -> None:
     """Staff accept (feasible, eligible) or reject an order, with a comment."""
     if not can_review_orders(actor):
         raise Forbidden(_("Only staff review orders."))
+    lock(order)
     if not comment.strip() and not accept:
         raise ServiceError(
             _("Give the reason for the rejection."), fields={"comment": _("Required.")}
@@ -571,6 +594,7 @@ def deliver(
     """
     if not can_review_orders(actor):
         raise Forbidden(_("Only staff record deliveries."))
+    lock(order)
     if order.status not in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED):
         raise Conflict(_("Only an accepted order can receive deliveries."))
     measured = measure_delivery(order, scene_id)
@@ -634,6 +658,7 @@ def close(actor: User, order: Order, comment: str = "") -> None:
     """Staff close a delivered order; anything still held is released."""
     if not can_review_orders(actor):
         raise Forbidden(_("Only staff close orders."))
+    lock(order)
     _move(actor, order, Status.CLOSED, comment.strip() or None)
     quota.release(order.entity, order.family, order.period, order.reference, "closed")
 
@@ -662,7 +687,10 @@ def expire_windows(today: dt.date | None = None) -> list[Order]:
         )
     )
     for quote in quotes:
-        _expire_quote(quote.order, quote)
+        lock(quote.order)
+        db.session.refresh(quote)
+        if quote.status == QuoteStatus.PENDING:  # not decided meanwhile
+            _expire_quote(quote.order, quote)
     return orders
 
 

@@ -1,0 +1,121 @@
+"""What every request must satisfy before a view reads it, checked once for the app.
+
+- Ids in paths fit PostgreSQL's `integer`: a larger `<int:...>` does not match
+  the route (404) instead of reaching the database (a 500 "integer out of range").
+- No NUL character in the path, the query, a form field, a file name or a JSON
+  string: PostgreSQL cannot store it, so it is refused up front with a 400 in
+  the user's language (JSON for the API, the styled page for the portal).
+- JSON from outside (request bodies, pasted or uploaded GeoJSON, STAC
+  `intersects`) is read by `parse_json`, which bounds its nesting: a body
+  nested thousands deep is a 400, not a RecursionError.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
+from flask_babel import gettext as _
+from werkzeug.routing import IntegerConverter
+
+from dinamis.core.db import json_loads
+from dinamis.core.errors import MalformedInput
+
+PG_INTEGER_MAX = 2**31 - 1
+MAX_JSON_DEPTH = 64
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """`<int:...>` within PostgreSQL's `integer` (1 to 2³¹-1 unless the rule says otherwise)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", PG_INTEGER_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+class NulCharacter(MalformedInput):
+    code = "nul_character"
+
+
+class TooDeep(MalformedInput):
+    code = "too_deep"
+
+
+def _refuse_nul() -> None:
+    raise NulCharacter(_("The request contains a NUL character, which is not allowed."))
+
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_OPEN, _CLOSE = (ord("["), ord("{")), (ord("]"), ord("}"))
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings not counted)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return raw.count(b"[") + raw.count(b"{")  # an upper bound, within the limit
+    codes = np.frombuffer(_STRING.sub(b"", raw), dtype=np.uint8)
+    steps = np.isin(codes, _OPEN).astype(np.int32) - np.isin(codes, _CLOSE).astype(np.int32)
+    return int(np.cumsum(steps).max()) if steps.size else 0
+
+
+def _has_nul(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def parse_json(data: bytes | str) -> Any:
+    """JSON from outside: nesting at most MAX_JSON_DEPTH, no NUL in any string.
+
+    Raises ValueError (json.JSONDecodeError) for text that is not JSON, TooDeep
+    or NulCharacter (400s with a message) for JSON this app refuses to read.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise TooDeep(_("The JSON is nested more than %(n)d levels deep.", n=MAX_JSON_DEPTH))
+    value = json_loads(raw)
+    if b"\\u0000" in raw and _has_nul(value):
+        _refuse_nul()
+    return value
+
+
+class BoundedJSONProvider(DefaultJSONProvider):
+    """Request bodies (`request.get_json()`) are read by `parse_json`."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return parse_json(s)
+
+
+def _check_request() -> None:
+    if "\x00" in request.path:
+        _refuse_nul()
+    for values in (request.args, request.form):
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                _refuse_nul()
+    for key, upload in request.files.items(multi=True):
+        if "\x00" in key or "\x00" in (upload.filename or ""):
+            _refuse_nul()
+    if request.is_json and request.content_length:
+        request.get_json(silent=True)  # parse_json refuses NUL and deep nesting
+
+
+def init_app(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIntConverter
+    app.json = BoundedJSONProvider(app)
+    # First of all before-request work: nothing else reads a refused request.
+    app.before_request_funcs.setdefault(None, []).insert(0, _check_request)

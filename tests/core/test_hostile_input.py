@@ -1,0 +1,296 @@
+"""Hostile input never reaches a 500: huge ids, NUL characters, deeply nested JSON.
+
+Each of these answered 500 before (a stack trace in the log, nothing written):
+the checks live once for the whole app in `core/boundary.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from flask import Flask
+
+from dinamis.accounts import service as accounts
+from dinamis.core.boundary import MAX_JSON_DEPTH, json_depth, parse_json
+from dinamis.core.errors import MalformedInput
+from dinamis.core.transaction import commit
+from tests.conftest import login
+from tests.helpers import csrf_token
+
+HUGE = "99999999999999999999"
+BEYOND_INT = str(2**31)  # one more than PostgreSQL's integer holds
+
+
+def _path_for(rule, number: str) -> str:
+    """A concrete path for a URL rule: every `<int:...>` is `number`, the rest plausible."""
+
+    def part(match: re.Match[str]) -> str:
+        converter = match.group(1) or ""
+        if converter.startswith("int"):
+            return number
+        if converter.startswith("any("):
+            return re.findall(r"'?([\w-]+)'?", converter[4:])[0]
+        return "x"
+
+    return re.sub(r"<(?:([^:>]+(?:\([^)]*\))?):)?[^>]+>", part, rule.rule)
+
+
+def _int_rules(app: Flask) -> list:
+    return [r for r in app.url_map.iter_rules() if "<int" in r.rule]
+
+
+@pytest.fixture
+def staff_bearer(app, cast) -> dict[str, str]:
+    with app.app_context():
+        _token, clear = accounts.create_api_token(accounts.get_user_by_email(cast.staff), "t")
+        commit()
+    return {"Authorization": f"Bearer {clear}"}
+
+
+@pytest.mark.parametrize("number", [HUGE, BEYOND_INT])
+def test_every_id_in_a_path_beyond_the_integer_range_is_a_404(
+    app, client, cast, staff_bearer, number
+):
+    rules = _int_rules(app)
+    assert len(rules) > 30  # every kind of page: orders, API, quota, support, admin...
+    login(client, cast.staff)
+    token = csrf_token(client, "/account")
+    for rule in rules:
+        path = _path_for(rule, number)
+        api = path.startswith("/api/")
+        headers = staff_bearer if api else {}
+        if "GET" in rule.methods:
+            response = client.get(path, headers=headers)
+        else:
+            response = client.post(
+                path,
+                headers=headers,
+                data=None if api else {"csrf_token": token, "comment": "x", "reason": "x"},
+                json={} if api else None,
+            )
+        assert response.status_code == 404, (path, response.status_code)
+        if api:
+            assert response.json["error"]["code"] == "not_found"
+
+
+def test_the_largest_integer_id_still_reaches_the_view(app, client, cast):
+    login(client, cast.staff)
+    response = client.get(f"/orders/{2**31 - 1}")
+    assert response.status_code == 404  # the view's own "no such order"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/admin/memberships?entity={HUGE}",
+        f"/orders/?entity={HUGE}",
+        f"/reports/stats?entity={HUGE}",
+    ],
+)
+def test_an_id_beyond_the_integer_range_in_a_query_is_not_a_500(app, client, cast, path):
+    login(client, cast.staff)
+    response = client.get(path)
+    assert response.status_code in (200, 400, 404), response.status_code
+
+
+def test_the_account_form_gives_back_a_huge_entity_with_a_message(app, client, cast):
+    token = csrf_token(client, "/join/account")
+    response = client.post(
+        "/join/account",
+        data={
+            "csrf_token": token,
+            "entity": HUGE,
+            "email": "new.person@labo-a.test",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "job_title": "Researcher",
+            "permanent": "y",
+        },
+        headers={"Accept-Language": "en"},
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Lovelace" in html  # the form is back, filled in
+    assert "Search for your entity and pick it." in html  # the entity field's message
+
+
+# --- NUL characters ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/catalogue/?q=a%00b",
+        "/stac/search?collections=a%00b",
+        "/stac/collections/a%00b",
+        "/catalogue/scenes/a%00b",
+        "/join/account?q=%00",
+        "/verify/a%00b",
+        "/support/t/a%00b",
+        "/join/details/a%00b",
+        "/reset-password/a%00b",
+        "/catalogue/dl/a%00b",
+        "/login?next=/%00",
+    ],
+)
+def test_a_nul_in_a_path_or_query_is_a_400_in_the_users_language(client, path):
+    english = client.get(path, headers={"Accept-Language": "en"})
+    assert english.status_code == 400, path
+    if english.is_json:
+        assert english.json["error"]["code"] == "nul_character"
+        assert "NUL" in english.json["error"]["message"]
+    else:
+        html = english.get_data(as_text=True)
+        assert "NUL character" in html and "<nav" in html  # the styled page, in English
+        french = client.get(path, headers={"Accept-Language": "fr"})
+        assert french.status_code == 400
+        assert "caractère NUL" in french.get_data(as_text=True)
+
+
+def test_a_nul_in_a_form_field_is_a_400_page_not_a_500(client):
+    token = csrf_token(client, "/support/new")
+    response = client.post(
+        "/support/new",
+        data={
+            "csrf_token": token,
+            "subject": "Help\x00me",
+            "category": "other",
+            "body": "A question.",
+            "email": "someone@example.test",
+            "name": "Someone",
+        },
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code == 400
+    assert "NUL character" in response.get_data(as_text=True)
+
+
+def test_a_nul_in_an_uploaded_file_name_is_a_400(client):
+    token = csrf_token(client, "/support/new")
+    response = client.post(
+        "/support/new",
+        data={
+            "csrf_token": token,
+            "subject": "Help",
+            "category": "other",
+            "body": "A question.",
+            "email": "someone@example.test",
+            "name": "Someone",
+            "attachment": (io.BytesIO(b"hello"), "a\x00b.txt"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+
+
+def test_a_nul_in_a_json_value_or_key_is_a_400(client, cast, staff_bearer):
+    for body in ({"reason": "a\x00b"}, {"a\x00": 1}, {"list": [[{"x": "\x00"}]]}):
+        response = client.post("/api/v1/tasking-requests/1/cancel", json=body, headers=staff_bearer)
+        assert response.status_code == 400, body
+        assert response.json["error"]["code"] == "nul_character"
+    # the escape written out as text is not a NUL character
+    assert parse_json(r'{"a": "\\u0000"}') == {"a": "\\u0000"}
+
+
+# --- Deeply nested JSON -----------------------------------------------------
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_depth_is_counted_outside_strings():
+    assert json_depth(b'{"a": [[1]]}') <= 3
+    assert json_depth(("[" * 70 + "]" * 70).encode()) == 70
+    assert json_depth(b'["' + b"[" * 1000 + b'"]') == 1
+    assert json_depth(b'["\\"' + b"[" * 1000 + b'"]') == 1  # an escaped quote in the string
+    with pytest.raises(MalformedInput):
+        parse_json("[" * (MAX_JSON_DEPTH + 1) + "]" * (MAX_JSON_DEPTH + 1))
+    assert parse_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH) is not None
+
+
+def test_deep_json_in_an_api_body_is_a_400(client, cast, staff_bearer):
+    response = client.post(
+        "/api/v1/tasking-requests",
+        data=DEEP,
+        content_type="application/json",
+        headers=staff_bearer,
+    )
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "too_deep"
+    assert str(MAX_JSON_DEPTH) in response.json["error"]["message"]
+
+
+def test_deep_json_in_stac_search_is_a_400(client):
+    post = client.post("/stac/search", data=DEEP, content_type="application/json")
+    assert post.status_code == 400
+    deep_geometry = '{"type": "Polygon", "coordinates": ' + DEEP + "}"
+    get = client.get("/stac/search", query_string={"intersects": deep_geometry})
+    assert get.status_code == 400
+    assert str(MAX_JSON_DEPTH) in get.json["error"]["message"]
+    body = {"intersects": json.loads("[" * 500 + "]" * 500)}
+    assert client.post("/stac/search", json=body).status_code == 400
+
+
+def test_deep_json_in_an_uploaded_geojson_is_a_400_naming_the_limit():
+    from dinamis.core.errors import ServiceError
+    from dinamis.core.geo_files import read_aoi_file
+
+    deep = ('{"type": "Polygon", "coordinates": ' + DEEP + "}").encode()
+    with pytest.raises(ServiceError) as refused:
+        read_aoi_file("area.geojson", deep)
+    assert refused.value.status == 400
+    assert str(MAX_JSON_DEPTH) in refused.value.message
+
+
+def test_deep_json_pasted_as_an_aoi_is_refused_with_a_message():
+    from dinamis.core.errors import ServiceError
+    from dinamis.core.geo import parse_aoi
+
+    with pytest.raises(ServiceError) as refused:
+        parse_aoi('{"type": "Polygon", "coordinates": ' + DEEP + "}")
+    assert str(MAX_JSON_DEPTH) in refused.value.message
+
+
+# --- Numbers in web forms ---------------------------------------------------
+
+
+def test_a_deliverys_km2_that_is_not_a_finite_number_in_range_gives_the_form_back(
+    app, client, cast
+):
+    import datetime as dt
+    from decimal import Decimal
+
+    from dinamis.extensions import db
+    from dinamis.membership.models import Entity
+    from dinamis.orders import service as orders
+    from dinamis.quota import service as quota
+    from tests.orders.helpers import tasking
+
+    today = dt.date.today()
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        quota.grant(entity, "tasking", quota.period_for(today), Decimal("1000"))
+        staff = accounts.get_user_by_email(cast.staff)
+        order = orders.submit_tasking(
+            accounts.get_user_by_email(cast.user_a),
+            tasking(
+                window_start=today + dt.timedelta(days=10),
+                window_end=today + dt.timedelta(days=70),
+            ),
+            today,
+        )
+        orders.review(staff, order, True, "ok")
+        commit()
+        order_id = order.id
+    login(client, cast.staff)
+    token = csrf_token(client, f"/orders/{order_id}")
+    for km2 in ("NaN", "sNaN", "-NaN", "Infinity", "1e999", HUGE, "1e-999"):
+        response = client.post(
+            f"/orders/{order_id}/deliveries",
+            data={"csrf_token": token, "scene_id": "PHR_1", "km2": km2, "reason": "x"},
+            headers={"Accept-Language": "en"},
+        )
+        assert response.status_code == 422, km2
+        assert 'value="PHR_1"' in response.get_data(as_text=True)  # the form is back
