@@ -53,6 +53,9 @@ class OrderSettings:
     archive_min_km2: Decimal = Decimal("25")
     lead_days: int = 3
     max_window_days: int = 365
+    # The window starts within this many days of today: a request cannot hold
+    # this year's allowance for an acquisition in a distant year.
+    window_horizon_days: int = 365
     quote_validity_days: int = 30
     tax_rate: Decimal = Decimal("0.20")
 
@@ -179,8 +182,16 @@ class Settings:
             )
         if o.archive_min_km2 <= 0:
             raise ConfigError("DINAMIS_ORDERS_ARCHIVE_MIN_KM2 must be positive.")
-        if o.lead_days < 0 or o.max_window_days < 1 or o.quote_validity_days < 1:
-            raise ConfigError("DINAMIS_ORDERS_*_DAYS must be positive numbers of days.")
+        if (
+            o.lead_days < 0
+            or o.max_window_days < 1
+            or o.quote_validity_days < 1
+            or o.window_horizon_days <= o.lead_days
+        ):
+            raise ConfigError(
+                "DINAMIS_ORDERS_*_DAYS must be positive numbers of days, and "
+                "DINAMIS_ORDERS_WINDOW_HORIZON_DAYS more than DINAMIS_ORDERS_LEAD_DAYS."
+            )
         if not 0 <= o.tax_rate < 1:
             raise ConfigError("DINAMIS_ORDERS_TAX_RATE must be a fraction such as 0.20.")
         if self.tile_url and not (

@@ -69,12 +69,14 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
             raise ServiceError(_("The area must be a polygon, not %(t)s.", t=kind or "nothing"))
         _check_rings(geometry)
         try:
-            shp = shape(geometry)
+            # A third value (height, as GPS tools write) is dropped: areas are on the ellipsoid.
+            shp = shapely.force_2d(shape(geometry))
         except MALFORMED:
             raise ServiceError(_("The polygon's coordinates are malformed.")) from None
         polygons.extend(shp.geoms if isinstance(shp, MultiPolygon) else [shp])
     if not polygons:
         raise ServiceError(_("Draw or upload an area of interest."))
+    polygons = _across_antimeridian(polygons)
     aoi = MultiPolygon(polygons)
     if sum(len(p.exterior.coords) + sum(len(r.coords) for r in p.interiors) for p in polygons) > (
         MAX_VERTICES
@@ -113,7 +115,9 @@ def _check_positions(ring: list[Any]) -> None:
         if not isinstance(position, list | tuple) or len(position) < 2:
             continue  # malformed: shapely says so
         x, y = position[0], position[1]
-        if not all(isinstance(n, int | float) and not isinstance(n, bool) for n in (x, y)):
+        if any(isinstance(n, bool) for n in position):  # Shapely would read true as 1
+            raise ServiceError(_("Coordinates must be numbers, not true or false."))
+        if not all(isinstance(n, int | float) for n in (x, y)):
             continue  # malformed: shapely says so
         if any(isinstance(n, float) and not math.isfinite(n) for n in (x, y)):
             raise ServiceError(_("Coordinates must be finite numbers (not NaN or Infinity)."))
@@ -140,7 +144,7 @@ def _check_rings(geometry: dict[str, Any]) -> None:
             _check_positions(ring)
             if not all(isinstance(p, list | tuple) for p in (ring[0], ring[-1])):
                 continue  # malformed positions: shapely says so
-            if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+            if len(ring) < 4 or list(ring[0])[:2] != list(ring[-1])[:2]:
                 raise ServiceError(
                     _(
                         "The polygon is not closed: a ring needs at least four positions, "
@@ -184,6 +188,41 @@ def split_antimeridian(geometry: MultiPolygon) -> MultiPolygon:
     return MultiPolygon(parts)
 
 
+def _across_antimeridian(polygons: list[Polygon]) -> list[Polygon]:
+    """AOIs follow the footprints' rule (RFC 7946): a polygon wider than 180° of
+    longitude crosses the antimeridian and is cut in two there.
+
+    So what is stored, drawn and charged is the same area: the geodesic area of
+    a ring from 179.9° to -179.9° is the short way, and its planar reading a band
+    around the globe. A ring that spans more than 180° even read across the
+    antimeridian goes the long way round: ambiguous, refused.
+    """
+    if all(p.bounds[2] - p.bounds[0] <= 180 for p in polygons):
+        return polygons
+    result: list[Polygon] = []
+    for polygon in polygons:
+        if polygon.bounds[2] - polygon.bounds[0] <= 180:
+            result.append(polygon)
+            continue
+        shifted = _shift_east(polygon)
+        if shifted.bounds[2] - shifted.bounds[0] > 180:
+            raise ServiceError(
+                _(
+                    "The area spans more than 180° of longitude: draw it smaller, or as "
+                    "two polygons on either side of the antimeridian (±180°)."
+                )
+            )
+        if not shifted.is_valid:
+            raise ServiceError(
+                _(
+                    "The polygon crosses itself (%(r)s); redraw it without crossing edges.",
+                    r=explain_validity(shifted),
+                )
+            )
+        result.extend(split_antimeridian(MultiPolygon([polygon])).geoms)
+    return result
+
+
 def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
     """A scene footprint: like an AOI, and split at the antimeridian when it crosses it.
 
@@ -194,7 +233,7 @@ def parse_footprint(raw: str | dict[str, Any]) -> MultiPolygon:
     if isinstance(data, dict) and data.get("type") in ("Polygon", "MultiPolygon"):
         _check_rings(data)
         try:
-            crude = shape(data)
+            crude = shapely.force_2d(shape(data))
         except MALFORMED:
             return parse_aoi(data)  # says what is malformed
         polygons = list(getattr(crude, "geoms", [crude]))

@@ -125,10 +125,16 @@ def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
             max=rules.tasking_max_km2,
         )
     earliest = today + dt.timedelta(days=rules.lead_days)
+    latest = today + dt.timedelta(days=rules.window_horizon_days)
     if request.window_start < earliest:
         errors["window_start"] = _(
             "The acquisition window starts on %(earliest)s at the earliest.",
             earliest=earliest.isoformat(),
+        )
+    elif request.window_start > latest:
+        errors["window_start"] = _(
+            "The acquisition window starts on %(latest)s at the latest.",
+            latest=latest.isoformat(),
         )
     if request.window_end <= request.window_start:
         errors["window_end"] = _("The window must end after it starts.")
