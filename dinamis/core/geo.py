@@ -201,7 +201,10 @@ def _across_antimeridian(polygons: list[Polygon]) -> list[Polygon]:
         return polygons
     result: list[Polygon] = []
     for polygon in polygons:
-        if polygon.bounds[2] - polygon.bounds[0] <= 180:
+        west, _south, east, _north = polygon.bounds
+        # Within ±180° by design, or reaching both -180° and 180° (the whole
+        # circle, say the world for a search): read as drawn.
+        if east - west <= 180 or (west == -180 and east == 180):
             result.append(polygon)
             continue
         shifted = _shift_east(polygon)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
+import struct
 import zipfile
+import zlib
 from typing import Any
 
 import shapefile  # pyshp
@@ -175,23 +178,110 @@ def _member(archive: zipfile.ZipFile, extension: str, required: bool = True) -> 
         return b""
     if len(names) > 1 and extension == ".shp":
         raise BadRequest(_("The zip file holds several shapefiles; send one."))
-    return archive.read(names[0])
+    return _read(archive, archive.getinfo(names[0]))
+
+
+_READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def _read(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """A member's bytes, or BadRequest naming what is wrong with it in the archive."""
+    name = info.filename[:100]
+    if info.flag_bits & 0x1:
+        raise BadRequest(
+            _("%(name)s is encrypted in the zip file; send it without a password.", name=name)
+        )
+    if info.compress_type not in _READABLE:
+        raise BadRequest(
+            _(
+                "%(name)s is compressed with a method this site cannot read (%(m)d); "
+                "zip it again with the usual (Deflate) compression.",
+                name=name,
+                m=info.compress_type,
+            )
+        )
+    try:
+        data = archive.read(info)
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError, ValueError, RuntimeError):
+        raise BadRequest(_diagnose(archive, info)) from None
+    if len(data) != info.file_size:  # zipfile stops short of a size announced too large
+        raise BadRequest(_diagnose(archive, info))
+    return data
+
+
+def _diagnose(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
+    """Why a member cannot be read: its size or its checksum lies, or it is damaged."""
+    name = info.filename[:100]
+    damaged = _("%(name)s is damaged in the zip file.", name=name)
+    source = archive.fp
+    if source is None:
+        return damaged
+    source.seek(info.header_offset)
+    header = source.read(30)
+    if len(header) < 30 or header[:4] != b"PK\x03\x04":
+        return damaged
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    source.seek(info.header_offset + 30 + name_length + extra_length)
+    raw = source.read(min(info.compress_size, MAX_UPLOAD))
+    try:
+        if info.compress_type == zipfile.ZIP_DEFLATED:
+            content = zlib.decompressobj(-zlib.MAX_WBITS).decompress(raw, MAX_UNZIPPED + 1)
+        elif info.compress_type == zipfile.ZIP_STORED:
+            content = raw
+        else:
+            return damaged
+    except zlib.error:
+        return damaged
+    if len(content) != info.file_size:
+        return _(
+            "%(name)s holds %(n)d bytes, not the %(m)d its zip entry announces: "
+            "the zip file is damaged or was tampered with.",
+            name=name,
+            n=len(content),
+            m=info.file_size,
+        )
+    if zlib.crc32(content) != info.CRC:
+        return _(
+            "%(name)s is damaged in the zip file: its checksum (CRC) does not match its content.",
+            name=name,
+        )
+    return damaged
+
+
+def _check_length(data: bytes, extension: str) -> None:
+    """A .shp or .shx is as long as its header says (a truncated one breaks the reader)."""
+    if len(data) < 100 or data[:4] != b"\x00\x00\x27\x0a":
+        raise BadRequest(_("The %(ext)s file is not a shapefile's.", ext=extension))
+    (words,) = struct.unpack(">i", data[24:28])
+    if len(data) < 2 * words:
+        raise BadRequest(
+            _(
+                "The %(ext)s file is truncated: %(n)d bytes of the %(m)d its header announces.",
+                ext=extension,
+                n=len(data),
+                m=2 * words,
+            )
+        )
 
 
 def _shapefile(archive: zipfile.ZipFile) -> dict[str, Any]:
     shp, shx = _member(archive, ".shp"), _member(archive, ".shx")
     dbf, prj = _member(archive, ".dbf", required=False), _member(archive, ".prj", required=False)
+    _check_length(shp, ".shp")
+    _check_length(shx, ".shx")
     try:
         reader = shapefile.Reader(
             shp=io.BytesIO(shp), shx=io.BytesIO(shx), dbf=io.BytesIO(dbf) if dbf else None
         )
         shapes = reader.shapes()
-    except (shapefile.ShapefileException, ValueError, OSError, IndexError) as exc:
+    except (shapefile.ShapefileException, ValueError, OSError, IndexError, struct.error) as exc:
         raise BadRequest(_("The shapefile cannot be read: %(e)s.", e=str(exc)[:120])) from None
     if reader.shapeType not in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM):
         raise BadRequest(
             _("The shapefile holds %(t)s, not polygons.", t=reader.shapeTypeName.lower())
         )
+    if any(not math.isfinite(v) for s in shapes for point in s.points for v in point[:2]):
+        raise BadRequest(_("The shapefile has vertices that are not numbers (NaN or infinite)."))
     geometries = [shape(s.__geo_interface__) for s in shapes if s.points]
     if not geometries:
         raise BadRequest(_("The shapefile holds no polygon."))

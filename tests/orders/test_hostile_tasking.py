@@ -134,3 +134,8 @@ def test_the_horizon_is_configured():
     assert from_env({"DINAMIS_ORDERS_WINDOW_HORIZON_DAYS": "90"}).orders.window_horizon_days == 90
     with pytest.raises(ConfigError):
         from_env({"DINAMIS_ORDERS_WINDOW_HORIZON_DAYS": "2"}).validate()  # within the lead time
+
+
+def test_a_polygon_reaching_both_minus_180_and_180_is_read_as_drawn():
+    world = [[-180, -90], [180, -90], [180, 90], [-180, 90], [-180, -90]]
+    assert parse_aoi({"type": "Polygon", "coordinates": [world]}).bounds == (-180, -90, 180, 90)
