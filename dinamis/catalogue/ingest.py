@@ -99,6 +99,8 @@ def _records(path: Path, progress: Any = None) -> Iterator[tuple[str, Any]]:
                         pass  # the standard library decides, and says why
                 try:
                     yield f"{path.name}:{number}", _lenient(json.loads(line))
+                except RecursionError:
+                    yield f"{path.name}:{number}", ValueError("not JSON (nested too deeply)")
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     reason = getattr(exc, "msg", None) or "not UTF-8"
                     yield f"{path.name}:{number}", ValueError(f"not JSON ({reason})")
@@ -111,6 +113,9 @@ def _records(path: Path, progress: Any = None) -> Iterator[tuple[str, Any]]:
             return
         except UnicodeDecodeError:
             yield path.name, ValueError("not UTF-8 text")
+            return
+        except RecursionError:
+            yield path.name, ValueError("not JSON (nested too deeply)")
             return
         finally:
             if progress is not None:
@@ -133,7 +138,7 @@ def _is_ndjson(path: Path) -> bool:
             if line.strip():
                 try:
                     first = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
+                except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
                     return False
                 return isinstance(first, dict) and first.get("type") in ("Feature", "Collection")
     return False

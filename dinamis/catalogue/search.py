@@ -30,7 +30,8 @@ from sqlalchemy.exc import DataError, InternalError, ProgrammingError
 from dinamis.catalogue import cql2
 from dinamis.catalogue.models import Scene
 from dinamis.catalogue.queryables import QUERYABLES, SORTABLE, Queryable, lookup
-from dinamis.core.errors import BadRequest, ServiceError
+from dinamis.core.boundary import parse_json
+from dinamis.core.errors import BadRequest, MalformedInput, ServiceError
 from dinamis.core.geo import parse_aoi
 from dinamis.extensions import db
 
@@ -172,7 +173,7 @@ def encode_token(query: Query, scene: Any) -> str:
 def decode_token(token: str, query: Query) -> list[Any]:
     """The keyset values of a page token made for this same sort, or BadRequest."""
     try:
-        payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        payload = parse_json(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if payload["s"] != query.signature:
             raise BadRequest(_("The page token was made for another sort order."))
         values = payload["v"]
@@ -187,7 +188,7 @@ def decode_token(token: str, query: Query) -> list[Any]:
             else:
                 decoded.append(str(value))
         return decoded
-    except (ValueError, TypeError, KeyError, ArithmeticError, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError, ArithmeticError, UnicodeDecodeError, MalformedInput):
         raise BadRequest(_("The page token is not valid.")) from None
 
 

@@ -294,3 +294,30 @@ def test_a_deliverys_km2_that_is_not_a_finite_number_in_range_gives_the_form_bac
         )
         assert response.status_code == 422, km2
         assert 'value="PHR_1"' in response.get_data(as_text=True)  # the form is back
+
+
+def test_a_deeply_nested_stac_page_token_is_a_400(client):
+    import base64
+
+    token = base64.urlsafe_b64encode(DEEP.encode()).decode().rstrip("=")
+    response = client.get("/stac/search", query_string={"token": token})
+    assert response.status_code == 400
+    assert response.json["error"]["code"] == "bad_request"
+
+
+def test_a_deeply_nested_line_refuses_its_record_only_at_ingest(app, tmp_path):
+    from dinamis.catalogue.ingest import ingest
+    from tests.catalogue.test_ingest import COLLECTION, item
+
+    path = tmp_path / "items.ndjson"
+    lines = [json.dumps(COLLECTION), json.dumps(item(1)), DEEP, json.dumps(item(2))]
+    path.write_text("\n".join(lines) + "\n")
+    with app.app_context():
+        report = ingest([path])
+    assert (report.collections, report.items) == (1, 2)
+    assert len(report.errors) == 1 and "nested too deeply" in report.errors[0]
+    whole = tmp_path / "whole.json"
+    whole.write_text(DEEP)
+    with app.app_context():
+        report = ingest([whole])
+    assert "nested too deeply" in report.errors[0]
