@@ -119,16 +119,20 @@ def test_concurrent_accept_decline_cancel_on_one_order(app, scratch):
 
     assert not failures, failures
     assert len(statuses) == THREADS
-    codes = sorted(code for _path, code in statuses)
-    assert 500 not in codes, statuses
-    assert codes.count(302) == 1, statuses  # one decision wins...
-    assert set(codes) <= {302, 409}, statuses  # ...the others are told it was taken
+    assert {code for _path, code in statuses} <= {302, 409}, statuses  # never a 500
+    won = sorted(path.rsplit("/", 1)[-1] for path, code in statuses if code == 302)
     with app.app_context():
         order = db.session.get(Order, order_id)
         (quote,) = db.session.scalars(select(Quote).where(Quote.order_id == order_id))
-        assert order.status in ("under_review", "cancelled")
-        assert quote.status in ("accepted", "declined")
-        assert (order.status == "under_review") == (quote.status == "accepted")
+        # One decision on the quote wins; after an acceptance the Referent may
+        # still cancel the order (under review), once.
+        if quote.status == "accepted":
+            assert won in (["accept"], ["accept", "cancel"]), statuses
+            assert order.status == ("cancelled" if "cancel" in won else "under_review")
+        else:
+            assert quote.status == "declined"
+            assert won in (["decline"], ["cancel"]), statuses
+            assert order.status == "cancelled"
         assert quota.trial_balance() == 0
         (balance,) = quota.balances(order.entity)
         assert (balance.reserved > 0) == (order.status == "under_review")
