@@ -38,6 +38,7 @@ from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
 from dinamis.extensions import db
+from dinamis.orders.archive import why_not_orderable
 from dinamis.orders.permissions import can_order
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
@@ -125,6 +126,7 @@ def scene(scene_id: str) -> Any:
             )
         )
     files = downloads.file_states(current_user, found)
+    may_order = can_order(current_user)
     return render_template(
         "catalogue/scene.html",
         scene=found,
@@ -132,7 +134,8 @@ def scene(scene_id: str) -> Any:
         companions=companions,
         files=files,
         in_basket=found.id in downloads.basket_ids(),
-        may_order=can_order(current_user),
+        may_order=may_order,
+        not_orderable=why_not_orderable(current_user, found) if may_order else None,
     )
 
 

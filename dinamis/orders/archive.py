@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape, to_shape
@@ -18,7 +19,8 @@ from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
 
 from dinamis.accounts.models import User
-from dinamis.catalogue.models import Scene
+from dinamis.catalogue import downloads
+from dinamis.catalogue.models import Access, Scene
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2
 from dinamis.extensions import db
@@ -49,7 +51,34 @@ class ArchiveRequest:
 _polygons = service._polygons
 
 
-def check_archive(request: ArchiveRequest) -> list[tuple[Scene, MultiPolygon | None, object]]:
+def why_not_orderable(user: Any, scene: Scene) -> str | None:
+    """Why this member cannot order this scene by archive order, in words; None if they can.
+
+    The collection's rule first (not sold by archive order, or open data to download),
+    then its sensor, then the member's profile (the collection's access rule: a member
+    orders only what their profile may receive).
+    """
+    collection = scene.collection
+    if not collection.orderable:
+        if collection.access == Access.OPEN:
+            return _(
+                "%(c)s is open data: download its scenes, they are not ordered.",
+                c=collection.title,
+            )
+        return _(
+            "The scenes of %(c)s are not sold by archive order (the collection's rule).",
+            c=collection.title,
+        )
+    if SENSOR_OF_FAMILY.get(collection.sensor_family) is None:
+        return _("There are no archive orders for the sensor of %(c)s.", c=collection.title)
+    if not downloads.may_download(user, collection):
+        return downloads.refusal(user, collection)
+    return None
+
+
+def check_archive(
+    actor: Any, request: ArchiveRequest
+) -> list[tuple[Scene, MultiPolygon | None, object]]:
     """Refuse a request that breaks a rule; return each scene, its cut and its km²."""
     minimum = service._settings().archive_min_km2
     errors: dict[str, str] = {}
@@ -70,14 +99,11 @@ def check_archive(request: ArchiveRequest) -> list[tuple[Scene, MultiPolygon | N
             errors[field] = _("Scene %(id)s is listed twice.", id=scene.id)
             continue
         seen.add(item.scene_id)
-        sensor = SENSOR_OF_FAMILY.get(scene.collection.sensor_family)
-        if not scene.collection.orderable or sensor is None:
-            errors[field] = _(
-                "Scene %(id)s belongs to %(c)s, which cannot be ordered.",
-                id=scene.id,
-                c=scene.collection.title,
-            )
+        reason = why_not_orderable(actor, scene)
+        if reason is not None:
+            errors[field] = _("Scene %(id)s cannot be ordered: %(why)s", id=scene.id, why=reason)
             continue
+        sensor = SENSOR_OF_FAMILY[scene.collection.sensor_family]
         sensors.add(sensor)
         footprint = to_shape(scene.footprint)
         cut = None
@@ -111,7 +137,7 @@ def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None =
     """Create and submit an archive order; reserve its free part, quote the rest."""
     service.ensure_can_order(actor)
     today = today or dt.date.today()
-    checked = check_archive(request)
+    checked = check_archive(actor, request)
     sensor = SENSOR_OF_FAMILY[checked[0][0].collection.sensor_family]
     shapes = [cut if cut is not None else to_shape(scene.footprint) for scene, cut, _a in checked]
     union = _polygons(unary_union(shapes))

@@ -700,6 +700,19 @@ def expire_windows(today: dt.date | None = None) -> list[Order]:
     return orders
 
 
+def by_reference(references: list[str | None]) -> dict[str, Order]:
+    """The orders named by ledger references ("order:12"), keyed by reference."""
+    ids = {
+        int(ref.removeprefix("order:"))
+        for ref in references
+        if ref and ref.startswith("order:") and ref.removeprefix("order:").isdigit()
+    }
+    ids = {i for i in ids if i < 2**31}
+    if not ids:
+        return {}
+    return {o.reference: o for o in db.session.scalars(select(Order).where(Order.id.in_(ids)))}
+
+
 STAFF_QUEUE = (Status.UNDER_REVIEW, Status.ACCEPTED, Status.PARTIALLY_DELIVERED, Status.DELIVERED)
 
 

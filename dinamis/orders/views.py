@@ -156,7 +156,6 @@ def new_archive() -> Any:
         form.scenes.data = ",".join(ids)
     ids = [i for i in (form.scenes.data or "").split(",") if i][: archive.MAX_ITEMS + 1]
     scenes = list(db.session.scalars(select(Scene).where(Scene.id.in_(ids))))
-    orderable = [s for s in scenes if s.collection.orderable]
     status = 200
     problems: dict[str, str] = {}
     if form.validate_on_submit():
@@ -209,7 +208,7 @@ def new_archive() -> Any:
             "orders/archive_form.html",
             form=form,
             scenes=scenes,
-            orderable={s.id for s in orderable},
+            not_orderable={s.id: archive.why_not_orderable(current_user, s) for s in scenes},
             footprints=footprints,
             minimum=current_app.config["DINAMIS_SETTINGS"].orders.archive_min_km2,
             areas={s.id: geodesic_km2(to_shape(s.footprint)) for s in scenes},

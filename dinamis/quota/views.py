@@ -16,6 +16,8 @@ from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
+from dinamis.orders import service as orders
+from dinamis.orders.permissions import can_view_order
 from dinamis.quota import service
 from dinamis.quota.forms import AdjustmentForm
 from dinamis.quota.permissions import (
@@ -23,7 +25,7 @@ from dinamis.quota.permissions import (
     can_view_entity_quota,
     can_view_own_quota,
 )
-from dinamis.quota.statement import statement, statement_csv
+from dinamis.quota.statement import StatementLine, statement, statement_csv
 
 bp = Blueprint("quota", __name__, url_prefix="/quota")
 
@@ -50,11 +52,27 @@ def mine() -> Any:
     return redirect(url_for("quota.entity", entity_id=current_user.entity_id))
 
 
+def _orders_of(lines: list[StatementLine]) -> dict[str, tuple[str, str | None]]:
+    """Each order reference of the statement as its number, and its page when the viewer
+    may open it."""
+    found = orders.by_reference([line.reference for line in lines])
+    return {
+        ref: (
+            order.number,
+            url_for("orders.show", order_id=order.id)
+            if can_view_order(current_user, order)
+            else None,
+        )
+        for ref, order in found.items()
+    }
+
+
 def _page(
     entity: Entity, period: str, form: AdjustmentForm | None = None, status: int = 200
 ) -> Any:
     balances = [b for b in service.balances(entity) if b.period == period]
     periods = sorted({b.period for b in service.balances(entity)} | {period}, reverse=True)
+    lines = statement(entity, period)
     if form is None and can_adjust_quota(current_user):
         form = AdjustmentForm(formdata=None, period=period, key=secrets.token_hex(8))
     return (
@@ -64,7 +82,8 @@ def _page(
             period=period,
             periods=periods,
             balances=balances,
-            lines=statement(entity, period),
+            lines=lines,
+            orders=_orders_of(lines),
             form=form,
         ),
         status,
