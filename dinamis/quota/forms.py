@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
+from dinamis.core.validation import FiniteNumber
 from dinamis.quota.models import Family
 
 
@@ -22,7 +23,7 @@ class AdjustmentForm(FlaskForm):
     amount = DecimalField(
         _l("km² (negative to take back)"),
         places=2,
-        validators=[DataRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
+        validators=[FiniteNumber(), DataRequired(), NumberRange(min=-1_000_000, max=1_000_000)],
     )
     reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(max=1000)])
     key = StringField(validators=[DataRequired(), Length(max=100)])

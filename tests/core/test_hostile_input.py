@@ -321,3 +321,36 @@ def test_a_deeply_nested_line_refuses_its_record_only_at_ingest(app, tmp_path):
     with app.app_context():
         report = ingest([whole])
     assert "nested too deeply" in report.errors[0]
+
+
+def test_a_quota_adjustment_that_is_not_a_finite_number_gives_the_form_back(app, client, cast):
+    from tests.quota.test_views import _adjust_form
+
+    login(client, cast.staff)
+    token, key = _adjust_form(client, cast.entity_a)
+    for amount in ("sNaN", "NaN", "-Infinity", "1e999", HUGE):
+        response = client.post(
+            f"/quota/{cast.entity_a}/adjust",
+            data={
+                "csrf_token": token,
+                "key": key,
+                "family": "tasking",
+                "period": "2027",
+                "amount": amount,
+                "reason": "Extra coastal project",
+            },
+        )
+        assert response.status_code == 422, amount
+        assert "Extra coastal project" in response.get_data(as_text=True)
+
+
+def test_a_forged_huge_id_in_a_form_is_a_400_not_a_500(app, client, cast):
+    login(client, cast.referent_a)
+    token = csrf_token(client, "/entity")
+    response = client.post(
+        "/entity/handover",
+        data={"csrf_token": token, "user_id": HUGE},
+        headers={"Accept-Language": "en"},
+    )
+    assert response.status_code in (400, 404, 422)
+    assert "<nav" in response.get_data(as_text=True)  # the styled page
