@@ -15,7 +15,7 @@ ASSETS := dinamis/static/vendor/.built
 .PHONY: run test install db migrate seed lint format messages clean
 
 run: install db migrate seed
-	$(BIN)/dinamis run --host $(HOST) --port $(PORT)
+	$(BIN)/dinamis run-all --host $(HOST) --port $(PORT)
 
 test: install
 	./scripts/system-deps.sh browser

@@ -175,6 +175,9 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.reports.views import bp as reports_bp
 
     app.register_blueprint(reports_bp)
+    from dinamis.jobs.views import bp as jobs_bp
+
+    app.register_blueprint(jobs_bp)
 
 
 def _security_headers(app: Flask) -> None:

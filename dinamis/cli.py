@@ -50,3 +50,11 @@ def register_commands(app: Flask) -> None:
     from dinamis.reports.cli import reports_cli
 
     app.cli.add_command(reports_cli)
+    from dinamis.jobs.cli import run_all_command, worker_command
+
+    app.cli.add_command(worker_command)
+    app.cli.add_command(run_all_command)
+
+
+if __name__ == "__main__":  # `python -m dinamis.cli`: what `dinamis run-all` starts
+    main()

@@ -33,6 +33,12 @@ LABELS = {
     "rejected": _l("rejected"),
     "cancelled": _l("cancelled"),
     "expired": _l("expired"),
+    # background jobs (the scheduler page)
+    "todo": _l("waiting"),
+    "doing": _l("running"),
+    "succeeded": _l("succeeded"),
+    "failed": _l("failed"),
+    "aborted": _l("aborted"),
     "tasking": _l("tasking"),
     "archive": _l("archive"),
     "neo": _l("Pléiades Neo"),

@@ -4,6 +4,7 @@ from dinamis.accounts.models import ApiToken, User
 from dinamis.catalogue.models import Collection, Download, LicenceAcceptance, Scene
 from dinamis.core.db import Base
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
+from dinamis.jobs.models import JobFailure
 from dinamis.membership.models import Entity, Profile
 from dinamis.membership.requests import (
     AccountRequest,
@@ -45,6 +46,7 @@ __all__ = [
     "Entity",
     "EntityChange",
     "IdempotencyKey",
+    "JobFailure",
     "LedgerAccount",
     "LedgerEntry",
     "LedgerTransaction",

@@ -252,7 +252,7 @@ class OpenedPeriod:
 
 def _open(period: str, entity_id: int | None = None) -> list[OpenedPeriod]:
     period_kind = "quarter" if "-Q" in period else "year"
-    _start, end = period_bounds(period)
+    start, end = period_bounds(period)
     session = db.session
     query = (
         select(Entity, AllowanceRule)
@@ -262,6 +262,8 @@ def _open(period: str, entity_id: int | None = None) -> list[OpenedPeriod]:
             AllowanceRule.period_kind == period_kind,
             AllowanceRule.km2 > 0,
             or_(Entity.membership_start.is_(None), Entity.membership_start <= end),
+            # ended before the period, though not yet marked expired (that runs later)
+            or_(Entity.membership_end.is_(None), Entity.membership_end >= start),
         )
         .order_by(Entity.id, AllowanceRule.family)
     )

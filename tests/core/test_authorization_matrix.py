@@ -141,6 +141,8 @@ ROUTES: dict[str, Route] = {
     "membership_admin.change_profile": Route(
         "POST", lambda o: f"/admin/entities/{o['entity']}/profile", {STAFF}
     ),
+    "jobs.index": Route("GET", lambda o: "/admin/jobs/", {STAFF}),
+    "jobs.run_now": Route("POST", lambda o: "/admin/jobs/prune_jobs/run", {STAFF}),
     "entity_details.edit": Route("GET", lambda o: "/entity/details", {REFERENT, OTHER_REFERENT}),
     "entity_details.changes": Route("GET", lambda o: "/admin/entity-changes", {STAFF}),
     "entity_details.decide": Route(

@@ -188,7 +188,11 @@ def test_opening_a_running_period_late_prorates_by_the_membership_start(ctx, mod
     old = make_entity("Lab Old", membership_start=dt.date(2020, 1, 1))
     new = make_entity("Lab New", membership_start=dt.date(2027, 10, 20))
     later = make_entity("Lab Later", membership_start=dt.date(2028, 2, 1))
+    gone = make_entity(
+        "Lab Gone", membership_start=dt.date(2023, 1, 1), membership_end=dt.date(2026, 12, 31)
+    )
     opened = service.open_period("2027")
+    assert _granted(gone, "2027") == D("0.00")
     assert _granted(old, "2027") == D("1200.00")
     assert _granted(new, "2027") == D("300.00")  # 3 months of 12
     assert _granted(later, "2027") == D("0.00")

@@ -1,0 +1,128 @@
+"""The one way to run background work: Procrastinate, a job queue kept in PostgreSQL.
+
+Tasks are declared on `jobs` (see `dinamis.jobs.tasks`). A job is queued by
+`defer()` inside the caller's transaction (it exists only if that commits)
+and run by a worker (`dinamis worker`, or `make run`), which also defers the
+periodic tasks on their schedule. Each job runs in the application's context
+and commits once (`transaction()`), like a request or a CLI command; a failed
+attempt's error is kept in `job_failures` for the staff's page.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from procrastinate import App, JobContext, PsycopgConnector
+
+from dinamis.core.errors import ServiceError
+from dinamis.core.transaction import commit, rollback, transaction
+from dinamis.extensions import db
+
+log = logging.getLogger(__name__)
+# Procrastinate announces every task it registers at import, in every process
+# (web, CLI): only workers say more (`dinamis worker` lowers this to INFO).
+logging.getLogger("procrastinate").setLevel(logging.WARNING)
+
+# Unopened: deferring goes through the caller's connection (`defer`); the
+# worker swaps in a connector on the configured database (`run_worker`).
+jobs = App(connector=PsycopgConnector(), import_paths=["dinamis.jobs.tasks"])
+
+_flask_app: Flask | None = None
+
+
+def bind_app(app: Flask) -> None:
+    """The Flask application the jobs of this process run in."""
+    global _flask_app
+    _flask_app = app
+
+
+def _app() -> Flask:
+    global _flask_app
+    if _flask_app is None:  # a worker started without the CLI
+        from dinamis import create_app
+
+        _flask_app = create_app()
+    return _flask_app
+
+
+def conninfo(database_url: str) -> str:
+    """The libpq URL of a SQLAlchemy one (without `+psycopg`)."""
+    return database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def error_text(exc: BaseException) -> str:
+    """What staff read on the scheduler page: the message, then where it came from."""
+    head = exc.message if isinstance(exc, ServiceError) else f"{type(exc).__name__}: {exc}"
+    where = "".join(traceback.format_tb(exc.__traceback__, limit=-3))
+    return f"{head}\n{where}".strip()[:4000]
+
+
+def run_job(context: JobContext, work: Callable[[], str]) -> str:
+    """Run `work` in the application's context; one commit; failures recorded, then raised."""
+    from dinamis.jobs.models import JobFailure
+
+    with _app().app_context():
+        try:
+            with transaction():
+                return work()
+        except Exception as exc:
+            job = context.job
+            try:
+                rollback()
+                db.session.add(
+                    JobFailure(
+                        job_id=job.id or 0,
+                        task_name=job.task_name,
+                        attempt=(job.attempts or 0) + 1,
+                        error=error_text(exc),
+                    )
+                )
+                commit()
+            except Exception:  # recording must never hide the job's own error
+                log.exception("could not record the failure of job %s", job.id)
+            raise
+
+
+def defer(task_name: str, **kwargs: Any) -> int:
+    """Queue a job in the current transaction; return its id.
+
+    The job is written on the session's own connection: it exists only if
+    the request (or command) commits, and a worker sees it then.
+    """
+    task = jobs.tasks[task_name]
+    # In a savepoint: a refused job (its queueing lock is taken) leaves the
+    # caller's transaction usable.
+    with db.session.begin_nested():
+        raw = db.session.connection().connection.driver_connection
+        job_id: int = task.configure(connection=raw).defer(**kwargs)
+    return job_id
+
+
+def run_worker(
+    database_url: str, *, concurrency: int = 1, burst: bool = False, schedule: bool = True
+) -> None:
+    """Run a worker until stopped (SIGINT/SIGTERM); `burst`: until the queue is empty.
+
+    With `schedule` (the default) the worker also defers the periodic tasks on
+    their schedule; any number of workers may do so, each tick is deferred once.
+    """
+    logging.getLogger("procrastinate").setLevel(logging.INFO)
+    connector = PsycopgConnector(conninfo=conninfo(database_url), min_size=1, max_size=4)
+    with jobs.replace_connector(connector) as app:
+        registry = app.periodic_registry.periodic_tasks
+        kept = dict(registry)
+        if not schedule:
+            registry.clear()
+        try:
+            app.run_worker(
+                concurrency=concurrency,
+                wait=not burst,
+                install_signal_handlers=True,
+                fetch_job_polling_interval=5.0,
+            )
+        finally:
+            registry.update(kept)

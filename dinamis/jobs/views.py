@@ -1,0 +1,53 @@
+"""The staff's scheduler page: scheduled tasks, their runs and failures, the workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from dinamis.accounts.forms import PostForm
+from dinamis.core.errors import ServiceError
+from dinamis.core.permissions import requires
+from dinamis.jobs import service
+from dinamis.jobs.permissions import can_view_jobs
+from dinamis.jobs.tasks import SCHEDULE
+
+bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
+
+
+def _page(status: int = 200) -> Any:
+    task = request.args.get("task") or None
+    if task is not None and task not in {s.task for s in SCHEDULE}:
+        abort(404)
+    return (
+        render_template(
+            "jobs/index.html",
+            tasks=service.scheduled_tasks(),
+            jobs=service.recent_jobs(task),
+            workers=service.live_workers(),
+            task=task,
+            form=PostForm(formdata=None),
+        ),
+        status,
+    )
+
+
+@bp.route("/")
+@requires(can_view_jobs)
+def index() -> Any:
+    return _page()
+
+
+@bp.route("/<task>/run", methods=["POST"])
+@requires(can_view_jobs)
+def run_now(task: str) -> Any:
+    try:
+        job_id = service.run_now(current_user, task)
+    except ServiceError as error:
+        flash(error.message, "error")
+        return _page(error.status)
+    flash(_("Job %(id)s queued: a worker runs it shortly.", id=job_id), "success")
+    return redirect(url_for("jobs.index"))
