@@ -33,3 +33,14 @@ def outbox(app, to: str | None = None) -> list:
             _ = message.attachments  # loaded now, usable after the context ends
         db.session.expunge_all()
         return messages
+
+
+_ONCE = re.compile(r'name="once" (?:type="hidden" )?value="([^"]+)"')
+
+
+def form_tokens(client: FlaskClient, path: str) -> dict[str, str]:
+    """The CSRF token and the one-time token of the form on `path` (as a browser sends them)."""
+    html = client.get(path).get_data(as_text=True)
+    csrf, once = _CSRF.search(html), _ONCE.search(html)
+    assert csrf and once, f"no CSRF or one-time token on {path}"
+    return {"csrf_token": csrf.group(1), "once": once.group(1)}

@@ -14,12 +14,10 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
 
-from dinamis.core.errors import Conflict, MalformedInput, ServiceError
+from dinamis.core.errors import MalformedInput, ServiceError
+from dinamis.core.idempotency import IdempotencyKey, hold
 from dinamis.extensions import db
-from dinamis.orders.models import IdempotencyKey
 
 HEADER = "Idempotency-Key"
 
@@ -38,19 +36,9 @@ def claim(user: Any, body: Any) -> IdempotencyKey | Response | None:
     if not 1 <= len(key) <= 200 or not key.isprintable():
         raise MalformedInput(_("The Idempotency-Key header must be 1 to 200 printable characters."))
     fingerprint = _fingerprint(body)
-    new_id = db.session.scalar(
-        insert(IdempotencyKey)
-        .values(user_id=user.id, key=key, fingerprint=fingerprint)
-        .on_conflict_do_nothing(constraint="uq_idempotency_user_key")
-        .returning(IdempotencyKey.id)
-    )
-    if new_id is not None:
-        return db.session.get(IdempotencyKey, new_id)
-    earlier = db.session.scalar(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user.id, IdempotencyKey.key == key)
-    )
-    if earlier is None or earlier.response is None:  # cannot happen once the first committed
-        raise Conflict(_("A request with this Idempotency-Key is still being processed."))
+    earlier = hold(user.id, key, fingerprint)
+    if earlier.response is None:  # this request's own row: do the work
+        return earlier
     if earlier.fingerprint != fingerprint:
         raise ServiceError(
             _("This Idempotency-Key was already used for a different request."),

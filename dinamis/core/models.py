@@ -3,6 +3,7 @@
 from dinamis.accounts.models import ApiToken, User
 from dinamis.catalogue.models import Collection, Download, LicenceAcceptance, Scene
 from dinamis.core.db import Base
+from dinamis.core.idempotency import IdempotencyKey
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
 from dinamis.jobs.models import JobFailure
 from dinamis.membership.models import Entity, Profile
@@ -16,7 +17,6 @@ from dinamis.membership.requests import (
 )
 from dinamis.orders.models import (
     Delivery,
-    IdempotencyKey,
     Order,
     OrderEvent,
     OrderItem,

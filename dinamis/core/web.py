@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 from flask import Response, current_app, flash, redirect, request, url_for
 
 from dinamis.core.errors import ServiceError
+from dinamis.core.idempotency import Earlier, FormClaim, claim_form, new_token
 
 
 def is_local_path(target: str) -> bool:
@@ -58,3 +59,38 @@ def external_url(endpoint: str, **values: Any) -> str:
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     with current_app.test_request_context(base_url=base):
         return url_for(endpoint, _external=True, **values)
+
+
+def hold_form(form: Any, scope: str, user: Any = None) -> FormClaim:
+    """Hold the form's one-time token for this submission (see core.idempotency).
+
+    A refused token (forged, too old) is replaced on the form, so that the page
+    shown with the message can be sent again.
+    """
+    try:
+        return claim_form(form.once.data, scope, user)
+    except ServiceError:
+        form.once.data = new_token()
+        raise
+
+
+def show_earlier(earlier: Earlier, default: str = "core.home") -> Response:
+    """A resubmitted form: say so, and go to what its first submission created."""
+    flash(earlier.message(), "info")
+    return redirect(earlier.url or url_for(default))  # type: ignore[return-value]
+
+
+def add_field_errors(form: Any, errors: dict[str, str]) -> None:
+    """The service's verdict on a form the form's own checks refused: every field's
+    problem shown at once (a field already marked keeps its first message)."""
+    for name, message in errors.items():
+        field = getattr(form, name, None)
+        if field is not None and not field.errors:
+            field.errors = [*field.errors, message]
+
+
+def refused_form(form: Any) -> None:
+    """Say at the top of a refused form that its fields carry what to fix."""
+    from flask_babel import gettext as _
+
+    flash(_("Some fields need your attention: see the messages next to them."), "error")

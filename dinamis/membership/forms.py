@@ -17,6 +17,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from dinamis.core.boundary import PG_INTEGER_MAX
+from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import EmailAddress
 
 SECTORS = [
@@ -32,6 +33,7 @@ SECTORS = [
 
 
 class StartForm(FlaskForm):
+    once = OnceToken()
     email = EmailField(
         _l("Your professional e-mail"), validators=[DataRequired(), EmailAddress(), Length(max=254)]
     )
@@ -40,6 +42,7 @@ class StartForm(FlaskForm):
 
 
 class DetailsForm(FlaskForm):
+    once = OnceToken()
     entity_name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=300)])
     acronym = StringField(_l("Acronym"), validators=[Length(max=50)])
     country = StringField(
@@ -85,10 +88,11 @@ class ReasonForm(FlaskForm):
 
 
 class AccountRequestForm(FlaskForm):
+    once = OnceToken()
     entity = IntegerField(
         _l("Entity"),
         validators=[
-            DataRequired(),
+            DataRequired(_l("Search for your entity and pick it in the list.")),
             # an id PostgreSQL's integer cannot hold names no entity
             NumberRange(1, PG_INTEGER_MAX, message=_l("This entity does not exist.")),
         ],
@@ -100,7 +104,12 @@ class AccountRequestForm(FlaskForm):
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
     job_title = StringField(_l("Position"), validators=[Length(max=200)])
     permanent = BooleanField(
-        _l("I am a permanent staff member of this entity"), validators=[DataRequired()]
+        _l("I am a permanent staff member of this entity"),
+        validators=[
+            DataRequired(
+                _l("Tick this box: accounts are for the entity's permanent staff members.")
+            )
+        ],
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select
 
 from dinamis.accounts import service as accounts
 from dinamis.accounts.models import EntityRole, User, UserStatus
+from dinamis.core.boundary import PG_INTEGER_MAX
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.mail import queue_mail
@@ -39,25 +40,50 @@ def search_entities(text: str, limit: int = 20) -> list[Entity]:
     )
 
 
+def check_account_request(
+    *, email: str, first_name: str, last_name: str, entity_id: int | None
+) -> dict[str, str]:
+    """Every field's problem at once (field name -> what to fix); empty when all are right."""
+    errors: dict[str, str] = {}
+    try:
+        professional_email(email)
+    except ServiceError as error:
+        errors.update(error.fields)
+    in_range = entity_id is not None and 0 < entity_id <= PG_INTEGER_MAX
+    entity = db.session.get(Entity, entity_id) if in_range else None
+    if not entity_id:
+        errors["entity"] = _("Search for your entity and pick it in the list.")
+    elif entity is None:
+        errors["entity"] = _("This entity does not exist: search for it again and pick it.")
+    elif entity.status != EntityStatus.ACTIVE:
+        errors["entity"] = _(
+            "%(name)s cannot accept new members at the moment (membership %(status)s).",
+            name=entity.name,
+            status=entity.status,
+        )
+    if not first_name.strip():
+        errors["first_name"] = _("Give your first name.")
+    if not last_name.strip():
+        errors["last_name"] = _("Give your last name.")
+    return errors
+
+
 def request_account(
     *, email: str, first_name: str, last_name: str, job_title: str, entity_id: int, language: str
 ) -> AccountRequest:
     """Ask to join an active entity; a link confirms the address first."""
+    errors = check_account_request(
+        email=email, first_name=first_name, last_name=last_name, entity_id=entity_id
+    )
+    entity = db.session.get(Entity, entity_id) if 0 < entity_id <= PG_INTEGER_MAX else None
+    if errors:
+        # The status says the gravest: no such entity, then one that cannot take members.
+        refusal = NotFound if entity_id and entity is None else ServiceError
+        if entity is not None and entity.status != EntityStatus.ACTIVE:
+            refusal = Conflict
+        raise refusal(_("Some fields need your attention."), fields=errors)
+    assert entity is not None
     email = professional_email(email)
-    entity = db.session.get(Entity, entity_id)
-    if entity is None:
-        raise NotFound(_("This entity does not exist."), fields={"entity": _("Unknown entity.")})
-    if entity.status != EntityStatus.ACTIVE:
-        raise Conflict(
-            _(
-                "%(name)s cannot accept new members at the moment (membership %(status)s).",
-                name=entity.name,
-                status=entity.status,
-            ),
-            fields={"entity": _("Not active.")},
-        )
-    if not first_name.strip() or not last_name.strip():
-        raise ServiceError(_("Give your first and last name."))
     if accounts.get_user_by_email(email) is not None:
         raise Conflict(_("An account already exists with this address: sign in instead."))
     duplicate = db.session.scalar(

@@ -40,11 +40,26 @@ def _request(data: dict[str, Any]) -> MembershipRequest:
     return request
 
 
+def check_start(email: str, first_name: str, last_name: str) -> dict[str, str]:
+    """Every field's problem at once (field name -> what to fix); empty when all are right."""
+    errors: dict[str, str] = {}
+    try:
+        professional_email(email)
+    except ServiceError as error:
+        errors.update(error.fields)
+    if not first_name.strip():
+        errors["first_name"] = _("Give your first name.")
+    if not last_name.strip():
+        errors["last_name"] = _("Give your last name.")
+    return errors
+
+
 def start(email: str, first_name: str, last_name: str, language: str = "fr") -> MembershipRequest:
     """Step 1: the future Referent gives their professional e-mail; a link confirms it."""
+    errors = check_start(email, first_name, last_name)
+    if errors:
+        raise ServiceError(_("Some fields need your attention."), fields=errors)
     email = professional_email(email)
-    if not first_name.strip() or not last_name.strip():
-        raise ServiceError(_("Give your first and last name."))
     if accounts.get_user_by_email(email) is not None:
         raise Conflict(
             _("An account already exists with this address: sign in, or reset your password.")
@@ -118,8 +133,13 @@ class Details:
     legal_rep_email: str
 
 
-def _check_details(details: Details) -> dict[str, str]:
+def check_details(details: Details) -> dict[str, str]:
+    """Every field's problem at once (field name -> what to fix); empty when all are right."""
     errors: dict[str, str] = {}
+    try:
+        professional_email(details.legal_rep_email, "legal_rep_email")
+    except ServiceError as error:
+        errors.update(error.fields)
     if details.country == "FR" and details.national_id_type == "siret":
         if not siret_is_valid(details.national_id):
             errors["national_id"] = _("This SIRET number is not valid (14 digits, checksum).")
@@ -136,14 +156,10 @@ def _check_details(details: Details) -> dict[str, str]:
 def submit_details(token: str, details: Details) -> MembershipRequest:
     """Step 3: the entity and its Legal Representative; the LR is mailed the documents."""
     request = open_for_details(token)
-    errors = _check_details(details)
-    try:
-        legal_email = professional_email(details.legal_rep_email, "legal_rep_email")
-    except ServiceError as error:
-        errors.update(error.fields)
-        legal_email = ""
+    errors = check_details(details)
     if errors:
         raise ServiceError(_("Some fields need your attention."), fields=errors)
+    legal_email = professional_email(details.legal_rep_email, "legal_rep_email")
     national_id = details.national_id.replace(" ", "").upper()
     existing = db.session.scalar(
         select(Entity).where(

@@ -9,8 +9,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from dinamis.core.errors import ServiceError
+from dinamis.core.idempotency import Earlier
 from dinamis.core.permissions import public
-from dinamis.core.web import apply_service_error
+from dinamis.core.web import add_field_errors, apply_service_error, hold_form, refused_form
 from dinamis.extensions import limiter
 from dinamis.membership import certificate, members, service
 from dinamis.membership.forms import AccountRequestForm, DetailsForm, LegalRepForm, StartForm
@@ -29,6 +30,9 @@ def start() -> Any:
     form = StartForm()
     if form.validate_on_submit():
         try:
+            claim = hold_form(form, "membership.start")
+            if claim.earlier is not None:
+                return _sent_again(claim.earlier)
             service.start(
                 form.email.data or "",
                 form.first_name.data or "",
@@ -38,38 +42,58 @@ def start() -> Any:
         except ServiceError as error:
             apply_service_error(form, error)
             return render_template("membership/start.html", form=form), error.status
+        claim.record(form.email.data or "", email=form.email.data)
         return render_template("membership/check_email.html", email=form.email.data)
-    return render_template(
-        "membership/start.html", form=form
-    ), 422 if request.method == "POST" else 200
+    if request.method == "POST":
+        add_field_errors(
+            form,
+            service.check_start(
+                form.email.data or "", form.first_name.data or "", form.last_name.data or ""
+            ),
+        )
+        refused_form(form)
+        return render_template("membership/start.html", form=form), 422
+    return render_template("membership/start.html", form=form)
+
+
+def _sent_again(earlier: Earlier, template: str = "membership/check_email.html") -> Any:
+    """A public form sent a second time (Back, a double click): its first answer again."""
+    flash(_("This request was already sent; nothing was sent a second time."), "info")
+    return render_template(template, **earlier.data)
 
 
 @bp.route("/join/details/<token>", methods=["GET", "POST"])
 @public
 def details(token: str) -> Any:
+    form = DetailsForm()
     try:
+        # Before the link's own check: once sent, the link is used, and sending the
+        # same form again (Back) shows that it went through rather than a dead link.
+        claim = hold_form(form, "membership.details") if form.is_submitted() else None
+        if claim is not None and claim.earlier is not None:
+            return _sent_again(claim.earlier, "membership/submitted.html")
         membership = service.open_for_details(token)
     except ServiceError as error:
         return render_template("membership/link_invalid.html", message=error.message), 400
-    form = DetailsForm()
+    typed = service.Details(
+        **{name: (getattr(form, name).data or "") for name in service.Details.__dataclass_fields__}
+    )
     if form.validate_on_submit():
         try:
-            service.submit_details(
-                token,
-                service.Details(
-                    **{
-                        name: (getattr(form, name).data or "")
-                        for name in service.Details.__dataclass_fields__
-                    }
-                ),
-            )
+            service.submit_details(token, typed)
         except ServiceError as error:
             apply_service_error(form, error)
             return render_template(
-                "membership/details.html", form=form, request=membership
+                "membership/details.html", form=form, request=membership, request_token=token
             ), error.status
+        if claim is not None:
+            claim.record(membership.entity_name or "")
         return render_template("membership/submitted.html")
-    status = 422 if request.method == "POST" else 200
+    status = 200
+    if request.method == "POST":
+        add_field_errors(form, service.check_details(typed))
+        refused_form(form)
+        status = 422
     return render_template(
         "membership/details.html", form=form, request=membership, request_token=token
     ), status
@@ -139,6 +163,9 @@ def request_account() -> Any:
     found = members.search_entities(query) if query else []
     if form.validate_on_submit():
         try:
+            claim = hold_form(form, "membership.account")
+            if claim.earlier is not None:
+                return _sent_again(claim.earlier)
             members.request_account(
                 email=form.email.data or "",
                 first_name=form.first_name.data or "",
@@ -152,9 +179,21 @@ def request_account() -> Any:
             return render_template(
                 "membership/account.html", form=form, found=found, q=query
             ), error.status
+        claim.record(form.email.data or "", email=form.email.data)
         return render_template("membership/check_email.html", email=form.email.data)
-    status = 422 if request.method == "POST" else 200
-    return render_template("membership/account.html", form=form, found=found, q=query), status
+    if request.method == "POST":
+        add_field_errors(
+            form,
+            members.check_account_request(
+                email=form.email.data or "",
+                first_name=form.first_name.data or "",
+                last_name=form.last_name.data or "",
+                entity_id=form.entity.data,
+            ),
+        )
+        refused_form(form)
+        return render_template("membership/account.html", form=form, found=found, q=query), 422
+    return render_template("membership/account.html", form=form, found=found, q=query)
 
 
 @bp.route("/join/account/confirm/<token>")

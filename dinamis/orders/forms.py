@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import FiniteNumber
 from dinamis.orders.models import Mode, Sensor, SpectralMode
 
@@ -52,6 +53,7 @@ MAX_AOI_FILE = 2 * 1024 * 1024
 
 
 class TaskingForm(FlaskForm):
+    once = OnceToken()
     aoi = TextAreaField(
         _l("Area of interest (GeoJSON)"),
         validators=[Optional(), Length(max=1_000_000)],
@@ -86,6 +88,7 @@ class TaskingForm(FlaskForm):
 
 
 class ArchiveForm(FlaskForm):
+    once = OnceToken()
     scenes = HiddenField(validators=[DataRequired(), Length(max=20_000)])
     aoi = TextAreaField(
         _l("Cut to an area (GeoJSON, optional)"),
@@ -110,6 +113,7 @@ class CommentForm(FlaskForm):
 
 
 class DeliveryForm(FlaskForm):
+    once = OnceToken()
     scene_id = StringField(
         _l("Delivered scene (catalogue identifier)"),
         validators=[DataRequired(), Length(max=200)],

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -18,11 +17,11 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
 from dinamis.core.db import Base
+from dinamis.core.idempotency import IdempotencyKey  # noqa: F401  (moved to core; kept importable)
 from dinamis.membership.models import Entity
 from dinamis.quota.models import EUR, KM2
 
@@ -264,22 +263,3 @@ class Quote(Base):
     @property
     def number(self) -> str:
         return f"Q-{self.created_at:%Y}-{self.id:05d}" if self.created_at else f"Q-{self.id:05d}"
-
-
-class IdempotencyKey(Base):
-    """A create request made with an Idempotency-Key: replayed, not repeated, when sent again.
-
-    The row is written in the request's own transaction, so a refused request
-    leaves no key behind and can be retried with the same key.
-    """
-
-    __tablename__ = "idempotency_keys"
-    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_user_key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(200))
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int | None] = mapped_column(Integer)
-    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())

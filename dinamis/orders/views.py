@@ -18,8 +18,15 @@ from dinamis.catalogue.downloads import basket_ids
 from dinamis.catalogue.models import Scene
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
+from dinamis.core.idempotency import Earlier
 from dinamis.core.permissions import ensure, requires
-from dinamis.core.web import apply_service_error
+from dinamis.core.web import (
+    add_field_errors,
+    apply_service_error,
+    hold_form,
+    refused_form,
+    show_earlier,
+)
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.orders import archive, service
@@ -106,43 +113,67 @@ def new_tasking() -> Any:
     form = TaskingForm()
     if form.validate_on_submit():
         try:
-            text = _aoi_text(form)
-            if not text.strip():
-                raise ServiceError(
-                    _("Draw or upload an area of interest."), fields={"aoi": _("Required.")}
-                )
-            try:
-                aoi = parse_aoi(text)
-            except ServiceError as error:
-                error.fields.setdefault("aoi", error.message)
-                raise
-            order = service.submit_tasking(
-                current_user,
-                service.TaskingRequest(
-                    aoi=aoi,
-                    sensor=form.sensor.data or "",
-                    window_start=form.window_start.data,
-                    window_end=form.window_end.data,
-                    max_cloud_cover=form.max_cloud_cover.data or 0,
-                    max_incidence=form.max_incidence.data or 0,
-                    mode=form.mode.data or "",
-                    spectral_mode=form.spectral_mode.data or "",
-                    project_title=form.project_title.data or "",
-                    project_description=form.project_description.data or "",
-                    justification=form.justification.data or "",
-                    theme=form.theme.data or "",
-                    funding=form.funding.data,
-                ),
-            )
+            claim = hold_form(form, "orders.tasking", current_user)
+            if claim.earlier is not None:
+                return show_earlier(claim.earlier, "orders.index")
+            order = service.submit_tasking(current_user, _tasking_request(form, _typed_aoi(form)))
         except ServiceError as error:
             apply_service_error(form, error)
             return render_template("orders/tasking_form.html", form=form), error.status
+        claim.record(order.number, url_for("orders.show", order_id=order.id))
         flash(
             _("Your tasking request %(number)s has been submitted.", number=order.number), "success"
         )
         return redirect(url_for("orders.show", order_id=order.id))
-    status = 422 if request.method == "POST" else 200
-    return render_template("orders/tasking_form.html", form=form), status
+    if request.method == "POST":
+        add_field_errors(form, _tasking_problems(form))
+        refused_form(form)
+        return render_template("orders/tasking_form.html", form=form), 422
+    return render_template("orders/tasking_form.html", form=form)
+
+
+def _typed_aoi(form: TaskingForm) -> Any:
+    text = _aoi_text(form)
+    if not text.strip():
+        raise ServiceError(_("Draw or upload an area of interest."), fields={"aoi": _("Required.")})
+    try:
+        return parse_aoi(text)
+    except ServiceError as error:
+        error.fields.setdefault("aoi", error.message)
+        raise
+
+
+def _tasking_request(form: TaskingForm, aoi: Any) -> service.TaskingRequest:
+    return service.TaskingRequest(
+        aoi=aoi,
+        sensor=form.sensor.data or "",
+        window_start=form.window_start.data,
+        window_end=form.window_end.data,
+        max_cloud_cover=form.max_cloud_cover.data or 0,
+        max_incidence=form.max_incidence.data or 0,
+        mode=form.mode.data or "",
+        spectral_mode=form.spectral_mode.data or "",
+        project_title=form.project_title.data or "",
+        project_description=form.project_description.data or "",
+        justification=form.justification.data or "",
+        theme=form.theme.data or "",
+        funding=form.funding.data,
+    )
+
+
+def _tasking_problems(form: TaskingForm) -> dict[str, str]:
+    """A form its own checks refused: what the area and the ordering rules say too, at once."""
+    try:
+        aoi = _typed_aoi(form)
+    except ServiceError as error:
+        return error.fields
+    if form.window_start.data is None or form.window_end.data is None:
+        return {}  # the rules need the window; its fields already say what is missing
+    try:
+        service.check_tasking(_tasking_request(form, aoi), dt.date.today())
+    except ServiceError as error:
+        return error.fields
+    return {}
 
 
 @bp.route("/archive/new", methods=["GET", "POST"])
@@ -160,6 +191,9 @@ def new_archive() -> Any:
     problems: dict[str, str] = {}
     if form.validate_on_submit():
         try:
+            claim = hold_form(form, "orders.archive", current_user)
+            if claim.earlier is not None:
+                return show_earlier(claim.earlier, "orders.index")
             try:
                 cut = parse_aoi(form.aoi.data) if (form.aoi.data or "").strip() else None
             except ServiceError as error:
@@ -184,6 +218,7 @@ def new_archive() -> Any:
                 if index.isdigit() and int(index) < len(ids):
                     problems[ids[int(index)]] = message
         else:
+            claim.record(order.number, url_for("orders.show", order_id=order.id))
             flash(
                 _("Your archive order %(number)s has been submitted.", number=order.number),
                 "success",
@@ -362,10 +397,12 @@ def _act(order_id: int, action: Any, done: str, form_name: str = "comment_form")
     if not form.validate_on_submit():
         return _page(order, 422, **{form_name: form})
     try:
-        action(order, form)
+        earlier = action(order, form)
     except ServiceError as error:
         apply_service_error(form, error)
         return _page(order, error.status, **{form_name: form})
+    if isinstance(earlier, Earlier):  # a form sent twice (its one-time token)
+        return show_earlier(earlier)
     flash(done, "success")
     return redirect(url_for("orders.show", order_id=order.id))
 
@@ -420,14 +457,16 @@ def review(order_id: int, decision: str) -> Any:
 @bp.route("/<int:order_id>/deliveries", methods=["POST"])
 @requires(can_review_orders)
 def deliver(order_id: int) -> Any:
-    return _act(
-        order_id,
-        lambda order, form: service.deliver(
-            current_user, order, form.scene_id.data or "", form.km2.data, form.reason.data
-        ),
-        _("The delivery was recorded."),
-        "delivery_form",
-    )
+    def once(order: Order, form: Any) -> Earlier | None:
+        claim = hold_form(form, "orders.delivery", current_user)
+        if claim.earlier is None:
+            service.deliver(
+                current_user, order, form.scene_id.data or "", form.km2.data, form.reason.data
+            )
+            claim.record(form.scene_id.data or "", url_for("orders.show", order_id=order.id))
+        return claim.earlier
+
+    return _act(order_id, once, _("The delivery was recorded."), "delivery_form")
 
 
 @bp.route("/<int:order_id>/close", methods=["POST"])

@@ -106,6 +106,7 @@ def create_report() -> Any:
                 for p in publications
             ],
         ),
+        submitting=data.get("submit") is True,
     )
     if data.get("submit") is True:
         service.submit(user, report)

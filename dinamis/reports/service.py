@@ -143,8 +143,61 @@ class ReportContent:
     publications: list[tuple[str, Any, str]] = field(default_factory=list)
 
 
-def save(actor: User, report: UsageReport, content: ReportContent) -> None:
-    """Replace the draft's content; every field checked, nothing kept when one is wrong."""
+def _missing_for_submission(project: str, themes: list[str], benefit: str) -> dict[str, str]:
+    errors = {}
+    if not project.strip():
+        errors["project"] = _("Name the project.")
+    if not themes:
+        errors["themes"] = _("Choose at least one theme.")
+    if not benefit.strip():
+        errors["benefit"] = _("Say what the imagery brought to public policy.")
+    return errors
+
+
+def _check_publication(
+    index: int, title: Any, year: Any, doi: Any
+) -> tuple[Publication | None, dict[str, str]]:
+    """One publication: every problem of it at once, under `publications.<i>.<part>`."""
+    name = f"publications.{index}"
+    errors: dict[str, str] = {}
+    shown = str(title or "").strip()[:60]
+    if not shown:
+        errors[f"{name}.title"] = _("A publication needs its title.")
+    year_value: int | None = None
+    try:
+        year_value = int(year)
+    except (TypeError, ValueError):
+        errors[f"{name}.year"] = (
+            _("The year of %(t)s is not a year.", t=shown) if shown else _("Not a year.")
+        )
+    else:
+        this_year = dt.date.today().year
+        if not 1900 <= year_value <= this_year:
+            errors[f"{name}.year"] = _(
+                "The year of %(t)s must be between 1900 and %(now)d.", t=shown, now=this_year
+            )
+    clean_doi = None
+    if str(doi or "").strip():
+        try:
+            clean_doi = normalise_doi(str(doi))
+        except ServiceError as exc:
+            errors[f"{name}.doi"] = exc.message
+    if errors:
+        # The whole publication's problems under one key too (its row, the API's clients).
+        errors[name] = " ".join(errors.values())
+        return None, errors
+    assert year_value is not None
+    return Publication(title=str(title).strip()[:500], year=year_value, doi=clean_doi), {}
+
+
+def save(
+    actor: User, report: UsageReport, content: ReportContent, *, submitting: bool = False
+) -> None:
+    """Replace the draft's content; every field checked, nothing kept when one is wrong.
+
+    `submitting`: the content is about to be submitted, so what submitting requires
+    (project, themes, benefit) is checked now too, with everything else at once.
+    """
     if not can_edit_report(actor, report):
         raise Forbidden(_("Only the author edits a report."))
     if not report.editable:
@@ -161,35 +214,14 @@ def save(actor: User, report: UsageReport, content: ReportContent) -> None:
             "%(ids)s: not among your delivered or downloaded scenes.", ids=", ".join(foreign)[:200]
         )
     publications: list[Publication] = []
-    this_year = dt.date.today().year
     for index, (title, year, doi) in enumerate(content.publications[: MAX_PUBLICATIONS + 1]):
-        name = f"publications.{index}"
         if index >= MAX_PUBLICATIONS:
             errors["publications"] = _("At most %(n)d publications.", n=MAX_PUBLICATIONS)
             break
-        if not str(title or "").strip():
-            errors[name] = _("A publication needs its title.")
-            continue
-        try:
-            year_value = int(year)
-        except (TypeError, ValueError):
-            errors[name] = _("The year of %(t)s is not a year.", t=str(title)[:60])
-            continue
-        if not 1900 <= year_value <= this_year:
-            errors[name] = _(
-                "The year of %(t)s must be between 1900 and %(now)d.",
-                t=str(title)[:60],
-                now=this_year,
-            )
-            continue
-        try:
-            clean_doi = normalise_doi(doi) if str(doi or "").strip() else None
-        except ServiceError as exc:
-            errors[name] = exc.message
-            continue
-        publications.append(
-            Publication(title=str(title).strip()[:500], year=year_value, doi=clean_doi)
-        )
+        publication, problems = _check_publication(index, title, year, doi)
+        errors.update(problems)
+        if publication is not None:
+            publications.append(publication)
     for name, limit in (
         ("project", 300),
         ("products", 10_000),
@@ -198,8 +230,13 @@ def save(actor: User, report: UsageReport, content: ReportContent) -> None:
     ):
         if len(getattr(content, name) or "") > limit:
             errors[name] = _("At most %(n)d characters.", n=limit)
+    if submitting:
+        for name, message in _missing_for_submission(
+            content.project, [t for t in content.themes if t in themes], content.benefit
+        ).items():
+            errors.setdefault(name, message)
     if errors:
-        raise ServiceError(next(iter(errors.values())), fields=errors)
+        raise ServiceError(_("Some fields need your attention."), fields=errors)
     report.project = content.project.strip()
     report.themes = list(dict.fromkeys(content.themes))
     report.scene_ids = list(dict.fromkeys(content.scene_ids))
@@ -216,15 +253,9 @@ def submit(actor: User, report: UsageReport) -> None:
         raise Forbidden(_("Only the author submits a report."))
     if not report.editable:
         raise Conflict(_("This report was already submitted."))
-    errors = {}
-    if not report.project.strip():
-        errors["project"] = _("Name the project.")
-    if not report.themes:
-        errors["themes"] = _("Choose at least one theme.")
-    if not report.benefit.strip():
-        errors["benefit"] = _("Say what the imagery brought to public policy.")
+    errors = _missing_for_submission(report.project, list(report.themes), report.benefit)
     if errors:
-        raise ServiceError(next(iter(errors.values())), fields=errors)
+        raise ServiceError(_("Some fields need your attention."), fields=errors)
     report.status = ReportStatus.SUBMITTED
     report.submitted_at = utcnow()
     db.session.flush()

@@ -11,8 +11,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from dinamis.core.errors import ServiceError
+from dinamis.core.idempotency import claim_form, new_token
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
+from dinamis.core.web import show_earlier
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
 from dinamis.orders.models import Order, Sensor
@@ -124,6 +126,7 @@ def _page(
             may_review=can_review_reports(current_user) and report.status == ReportStatus.SUBMITTED,
             overdue=report.overdue_on(dt.date.today()),
             order=report.order,
+            once=request.form.get("once") or new_token(),
         ),
         status,
     )
@@ -137,10 +140,16 @@ def show(report_id: int) -> Any:
     if request.method == "GET":
         return _page(report)
     typed = _content()
+    submitting = request.form.get("action") == "submit"
     try:
-        service.save(current_user, report, typed)
-        if request.form.get("action") == "submit":
+        if submitting:  # a draft is saved as often as one likes; it is submitted once
+            claim = claim_form(request.form.get("once"), "reports.submit", current_user)
+            if claim.earlier is not None:
+                return show_earlier(claim.earlier, "reports.index")
+        service.save(current_user, report, typed, submitting=submitting)
+        if submitting:
             service.submit(current_user, report)
+            claim.record(_report_label(report), url_for("reports.show", report_id=report.id))
             flash(_("Your report was submitted to the Dinamis team."), "success")
         else:
             flash(_("Draft saved."), "success")
@@ -150,6 +159,10 @@ def show(report_id: int) -> Any:
         report = service.get(report_id)
         return _page(report, error.fields, error.status, typed)
     return redirect(url_for("reports.show", report_id=report.id))
+
+
+def _report_label(report: UsageReport) -> str:
+    return report.order.number if report.order is not None else str(report.year)
 
 
 @bp.route("/<int:report_id>/review", methods=["POST"])

@@ -8,6 +8,7 @@ from flask_wtf.file import FileField
 from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import EmailAddress
 
 CATEGORY_CHOICES = [
@@ -22,6 +23,7 @@ CATEGORY_CHOICES = [
 
 
 class TicketForm(FlaskForm):
+    once = OnceToken()
     name = StringField(_l("Your name"), validators=[Optional(), Length(max=200)])
     email = EmailField(_l("Your e-mail"), validators=[Optional(), EmailAddress(), Length(max=254)])
     subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=200)])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import ensure, public, requires
-from dinamis.core.web import apply_service_error
+from dinamis.core.web import apply_service_error, hold_form, show_earlier
 from dinamis.extensions import db
 from dinamis.support import service
 from dinamis.support.forms import AssignForm, ReplyForm, TicketForm
@@ -37,6 +37,9 @@ def new() -> Any:
     form = TicketForm()
     if form.validate_on_submit():
         try:
+            claim = hold_form(form, "support.new", current_user)
+            if claim.earlier is not None:
+                return show_earlier(claim.earlier)
             ticket = service.open_ticket(
                 current_user,
                 subject=form.subject.data or "",
@@ -52,8 +55,11 @@ def new() -> Any:
             return render_template("support/new.html", form=form), error.status
         flash(_("Your request was sent; we answer by e-mail."), "success")
         if is_signed_in(current_user):
-            return redirect(url_for("support.show", ticket_id=ticket.id))
-        return redirect(url_for("support.by_key", key=ticket.access_key))
+            target = url_for("support.show", ticket_id=ticket.id)
+        else:
+            target = url_for("support.by_key", key=ticket.access_key)
+        claim.record(f"#{ticket.id}", target)
+        return redirect(target)
     status = 422 if request.method == "POST" else 200
     return render_template("support/new.html", form=form), status
 
