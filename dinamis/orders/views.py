@@ -194,29 +194,11 @@ def new_archive() -> Any:
             claim = hold_form(form, "orders.archive", current_user)
             if claim.earlier is not None:
                 return show_earlier(claim.earlier, "orders.index")
-            try:
-                cut = parse_aoi(form.aoi.data) if (form.aoi.data or "").strip() else None
-            except ServiceError as error:
-                error.fields.setdefault("aoi", error.message)
-                raise
-            order = archive.submit_archive(
-                current_user,
-                archive.ArchiveRequest(
-                    items=[archive.ArchiveItem(i, cut) for i in ids],
-                    project_title=form.project_title.data or "",
-                    project_description=form.project_description.data or "",
-                    justification=form.justification.data or "",
-                    theme=form.theme.data or "",
-                    funding=form.funding.data,
-                ),
-            )
+            order = archive.submit_archive(current_user, _archive_request(form, ids))
         except ServiceError as error:
             apply_service_error(form, error)
             status = error.status
-            for key, message in error.fields.items():
-                index = key.split(".")[1] if key.startswith("items.") else ""
-                if index.isdigit() and int(index) < len(ids):
-                    problems[ids[int(index)]] = message
+            problems = _scene_problems(error, ids)
         else:
             claim.record(order.number, url_for("orders.show", order_id=order.id))
             flash(
@@ -226,6 +208,12 @@ def new_archive() -> Any:
             return redirect(url_for("orders.show", order_id=order.id))
     elif request.method == "POST":
         status = 422
+        try:  # what the form refused is marked; the ordering rules say the rest at once
+            archive.check_archive(_archive_request(form, ids))
+        except ServiceError as error:
+            add_field_errors(form, error.fields)
+            problems = _scene_problems(error, ids)
+        refused_form(form)
     footprints = {
         "type": "FeatureCollection",
         "features": [
@@ -251,6 +239,32 @@ def new_archive() -> Any:
         ),
         status,
     )
+
+
+def _archive_request(form: ArchiveForm, ids: list[str]) -> archive.ArchiveRequest:
+    try:
+        cut = parse_aoi(form.aoi.data) if (form.aoi.data or "").strip() else None
+    except ServiceError as error:
+        error.fields.setdefault("aoi", error.message)
+        raise
+    return archive.ArchiveRequest(
+        items=[archive.ArchiveItem(i, cut) for i in ids],
+        project_title=form.project_title.data or "",
+        project_description=form.project_description.data or "",
+        justification=form.justification.data or "",
+        theme=form.theme.data or "",
+        funding=form.funding.data,
+    )
+
+
+def _scene_problems(error: ServiceError, ids: list[str]) -> dict[str, str]:
+    """A refusal's messages about listed scenes (`items.<i>`), by scene id."""
+    problems = {}
+    for key, message in error.fields.items():
+        index = key.split(".")[1] if key.startswith("items.") else ""
+        if index.isdigit() and int(index) < len(ids):
+            problems[ids[int(index)]] = message
+    return problems
 
 
 @bp.route("/coverage", methods=["POST"])

@@ -78,6 +78,34 @@ def _link(ticket: Ticket) -> str:
     return external_url("support.by_key", key=ticket.access_key)
 
 
+def check_ticket(
+    actor: Any,
+    *,
+    subject: str,
+    category: str,
+    body: str,
+    email: str | None = None,
+    name: str | None = None,
+) -> dict[str, str]:
+    """Every field's problem at once (field name -> what to fix); empty when all are right."""
+    signed_in = bool(getattr(actor, "is_authenticated", False))
+    errors = {}
+    if not subject.strip():
+        errors["subject"] = _("Required.")
+    if not body.strip():
+        errors["body"] = _("Required.")
+    if category not in CATEGORIES:
+        errors["category"] = _("Unknown category.")
+    if not signed_in:
+        try:
+            normalise_email_address(email or "")
+        except ValueError:
+            errors["email"] = _("A valid e-mail address is needed to answer you.")
+        if not (name or "").strip():
+            errors["name"] = _("Required.")
+    return errors
+
+
 def open_ticket(
     actor: Any,
     *,
@@ -90,23 +118,14 @@ def open_ticket(
     upload: Upload | None = None,
 ) -> Ticket:
     """Open a request; anonymous visitors give an e-mail address to be answered at."""
-    signed_in = bool(getattr(actor, "is_authenticated", False))
-    errors = {}
-    if not subject.strip():
-        errors["subject"] = _("Required.")
-    if not body.strip():
-        errors["body"] = _("Required.")
-    if category not in CATEGORIES:
-        errors["category"] = _("Unknown category.")
-    if not signed_in:
-        try:
-            email = normalise_email_address(email or "")
-        except ValueError:
-            errors["email"] = _("A valid e-mail address is needed to answer you.")
-        if not (name or "").strip():
-            errors["name"] = _("Required.")
+    errors = check_ticket(
+        actor, subject=subject, category=category, body=body, email=email, name=name
+    )
     if errors:
         raise ServiceError(_("Some fields need your attention."), fields=errors)
+    signed_in = bool(getattr(actor, "is_authenticated", False))
+    if not signed_in:
+        email = normalise_email_address(email or "")
     ticket = Ticket(
         subject=subject.strip()[:200],
         category=category,

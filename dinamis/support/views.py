@@ -13,7 +13,13 @@ from sqlalchemy import select
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import ensure, public, requires
-from dinamis.core.web import apply_service_error, hold_form, show_earlier
+from dinamis.core.web import (
+    add_field_errors,
+    apply_service_error,
+    hold_form,
+    refused_form,
+    show_earlier,
+)
 from dinamis.extensions import db
 from dinamis.support import service
 from dinamis.support.forms import AssignForm, ReplyForm, TicketForm
@@ -60,8 +66,21 @@ def new() -> Any:
             target = url_for("support.by_key", key=ticket.access_key)
         claim.record(f"#{ticket.id}", target)
         return redirect(target)
-    status = 422 if request.method == "POST" else 200
-    return render_template("support/new.html", form=form), status
+    if request.method == "POST":
+        add_field_errors(
+            form,
+            service.check_ticket(
+                current_user,
+                subject=form.subject.data or "",
+                category=form.category.data or "",
+                body=form.body.data or "",
+                email=form.email.data,
+                name=form.name.data,
+            ),
+        )
+        refused_form(form)
+        return render_template("support/new.html", form=form), 422
+    return render_template("support/new.html", form=form)
 
 
 @bp.route("/")

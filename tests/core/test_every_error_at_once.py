@@ -8,6 +8,7 @@ from dinamis.accounts import service as accounts
 from dinamis.extensions import db
 from dinamis.orders.models import Order
 from dinamis.reports import service as reports
+from tests.api.test_orders_api import archive_scenes  # noqa: F401 - the fixture
 from tests.conftest import login
 from tests.helpers import form_tokens
 from tests.membership.test_membership import DETAILS, _link, documents  # noqa: F401
@@ -184,3 +185,31 @@ def test_an_entity_id_too_large_for_postgresql_is_a_message_not_a_500(client, ca
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert _error(html, "entity") and _error(html, "first_name")
+
+
+def test_an_anonymous_support_request_shows_every_missing_field(client):
+    data = {**form_tokens(client, "/support/new"), "subject": "", "category": "catalogue"}
+    response = client.post("/support/new", data=data, content_type="multipart/form-data")
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    # subject and body (the form's checks) with e-mail and name (the service's), at once
+    for field in ("subject", "body", "email", "name"):
+        assert _error(html, field), field
+
+
+def test_the_archive_form_names_the_scene_problems_with_the_missing_fields(
+    app,
+    client,
+    cast,
+    archive_scenes,  # noqa: F811
+):
+    login(client, cast.user_a)
+    path = "/orders/archive/new?scenes=ARC_1,OPEN_1"
+    response = client.post(
+        "/orders/archive/new",
+        data={**form_tokens(client, path), "scenes": "ARC_1,OPEN_1", "theme": "water"},
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert _error(html, "project_title")
+    assert ("OPEN_1" in html and "commandable" in html.lower()) or "orderable" in html.lower()
