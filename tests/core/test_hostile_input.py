@@ -114,7 +114,7 @@ def test_the_account_form_gives_back_a_huge_entity_with_a_message(app, client, c
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Lovelace" in html  # the form is back, filled in
-    assert "Search for your entity and pick it." in html  # the entity field's message
+    assert "This entity does not exist." in html  # the entity field's message, at the field
 
 
 # --- NUL characters ---------------------------------------------------------
