@@ -35,6 +35,8 @@ def ingest_command(files: tuple[Path, ...]) -> None:
     if report.items:
         vacuum()  # statistics and visibility map for the new scenes, now
     elapsed = max(time.monotonic() - started, 1e-6)
+    for note in report.notes:
+        click.echo(note, err=True)
     for error in report.errors[:200]:
         click.echo(f"refused {error}", err=True)
     if len(report.errors) > 200:

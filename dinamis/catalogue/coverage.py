@@ -45,8 +45,9 @@ def coverage(
 
 
 def for_search(query: search.Query) -> Coverage | None:
-    """The coverage of a search's AOI by the scenes the search matches (all its filters)."""
-    if query.intersects is None:
+    """The coverage of a search's AOI by the scenes the search matches (all its filters);
+    None when the search has no area, or one without a surface (a point, a line)."""
+    if not isinstance(query.intersects, MultiPolygon):
         return None
     matching = search.matching(query).with_only_columns(Scene.footprint)
     return _measure(query.intersects, matching)

@@ -30,6 +30,7 @@ from dinamis.catalogue.models import (
     DownloadVia,
     LicenceAcceptance,
     Scene,
+    quicklook_key,
 )
 from dinamis.catalogue.storage import StorageError, clean_key, storage
 from dinamis.core.errors import Forbidden, NotFound, ServiceError
@@ -165,8 +166,9 @@ class File:
 def files_of(scene: Scene) -> list[File]:
     """The scene's downloadable assets (the quicklook is served apart, to everyone)."""
     found = []
+    quicklook = quicklook_key(scene.assets)
     for key, asset in sorted((scene.assets or {}).items()):
-        if key == "thumbnail" or not isinstance(asset, dict):
+        if key == quicklook or not isinstance(asset, dict):
             continue
         href = asset.get("href")
         if not isinstance(href, str):

@@ -25,7 +25,7 @@ from shapely.geometry import MultiPolygon
 from sqlalchemy import String, select
 from sqlalchemy.dialects.postgresql import insert
 
-from dinamis.catalogue.models import Access, Collection, Scene
+from dinamis.catalogue.models import Access, Collection, Scene, quicklook_key
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_footprint, parse_footprints
 from dinamis.extensions import db
@@ -45,6 +45,7 @@ COLUMNS = {
     "dinamis:spectral_mode": "spectral_mode",
     "dinamis:stereo_group": "stereo_group",
 }
+MAX_EXTENSIONS = 50
 NUMERIC = {"cloud_cover", "incidence_angle", "sun_elevation", "sun_azimuth", "gsd"}
 LENGTHS = {
     column.name: column.type.length
@@ -77,6 +78,7 @@ class Report:
     collections: int = 0
     items: int = 0
     errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was assumed (a default access rule)
 
 
 def _records(path: Path, progress: Any = None) -> Iterator[tuple[str, Any]]:
@@ -207,13 +209,21 @@ def _tail(item: dict[str, Any], row: dict[str, Any], footprint: MultiPolygon) ->
     if not isinstance(assets, dict):
         raise ValueError("assets must be an object")
     lenient = type(item) is _Lenient
-    thumbnail = assets.get("thumbnail")
+    extensions = item.get("stac_extensions") or []
+    if (
+        not isinstance(extensions, list)
+        or len(extensions) > MAX_EXTENSIONS
+        or not all(isinstance(e, str) and 0 < len(e) <= 300 for e in extensions)
+    ):
+        raise ValueError(f"stac_extensions must be a list of at most {MAX_EXTENSIONS} schema URLs")
+    quicklook = quicklook_key(assets)
     row["footprint"] = footprint
     row["properties"] = _dumps(
         {k: v for k, v in props.items() if k not in COLUMNS and k != "datetime"}, lenient
     )
     row["assets"] = _dumps(assets, lenient)
-    row["quicklook"] = thumbnail.get("href") if isinstance(thumbnail, dict) else None
+    row["stac_extensions"] = _dumps(extensions, lenient)
+    row["quicklook"] = assets[quicklook]["href"] if quicklook else None
     for key, column in COLUMNS.items():
         value = props.get(key)
         if column in NUMERIC:
@@ -303,11 +313,33 @@ def item_rows(
     return done
 
 
-def _upsert_collection(data: dict[str, Any]) -> None:
+DEFAULT_ACCESS = Access.MEMBERS
+
+
+def _upsert_collection(data: dict[str, Any]) -> str | None:
+    """Insert or update a Collection; a note when it states no access rule: a new one
+    gets DEFAULT_ACCESS, an existing one keeps its own."""
     if not isinstance(data.get("id"), str):
         raise ValueError("collection without id")
     dinamis = data.get("dinamis") or {}
-    access = dinamis.get("access", Access.MEMBERS)
+    if not isinstance(dinamis, dict):
+        raise ValueError("dinamis must be an object")
+    note = None
+    access = dinamis.get("access")
+    existing = db.session.get(Collection, data["id"]) if access is None else None
+    if access is None and existing is not None:
+        access = existing.access
+        dinamis = {**dinamis, "profiles": dinamis.get("profiles", existing.profiles)}
+        note = (
+            f"collection {data['id']}: no access rule given (dinamis.access);"
+            f" it keeps its own: {access}"
+        )
+    elif access is None:
+        access = DEFAULT_ACCESS
+        note = (
+            f"collection {data['id']}: no access rule given (dinamis.access);"
+            f" the default applies: {DEFAULT_ACCESS} (signed-in members of an active entity)"
+        )
     if access not in Access.ALL:
         raise ValueError(f"unknown access rule {access!r}")
     values = {
@@ -332,6 +364,7 @@ def _upsert_collection(data: dict[str, Any]) -> None:
             index_elements=["id"], set_={k: statement.excluded[k] for k in values if k != "id"}
         )
     )
+    return note
 
 
 STAGING = (
@@ -343,6 +376,7 @@ STAGING = (
     "properties",
     "assets",
     "quicklook",
+    "stac_extensions",
     *COLUMNS.values(),
 )
 
@@ -501,12 +535,14 @@ def _read(
             check_items()  # the Items before it, in order
             loader.flush()  # the connection is busy while a batch is written
             try:
-                _upsert_collection(record)
+                note = _upsert_collection(record)
             except ValueError as error:
                 report.errors.append(f"{where}: {error}")
                 continue
             known.add(record["id"])
             report.collections += 1
+            if note:
+                report.notes.append(f"{where}: {note}")
             continue
         items.append((where, record))
         if len(items) >= CHUNK:

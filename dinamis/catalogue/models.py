@@ -34,6 +34,22 @@ class Access:
     ALL = (OPEN, MEMBERS, PROFILES)
 
 
+def quicklook_key(assets: Any) -> str | None:
+    """The key of a scene's quicklook among its STAC assets: the asset whose roles name
+    it `thumbnail`, else `overview`, whatever its key; else one keyed `thumbnail`."""
+    if not isinstance(assets, dict):
+        return None
+    for role in ("thumbnail", "overview"):
+        for key, asset in assets.items():
+            roles = asset.get("roles") if isinstance(asset, dict) else None
+            if isinstance(roles, list) and role in roles and isinstance(asset.get("href"), str):
+                return str(key)
+    thumbnail = assets.get("thumbnail")
+    if isinstance(thumbnail, dict) and isinstance(thumbnail.get("href"), str):
+        return "thumbnail"
+    return None
+
+
 class Collection(Base):
     __tablename__ = "collections"
     __table_args__ = (CheckConstraint(f"access IN {Access.ALL!r}", name="access"),)
@@ -105,6 +121,10 @@ class Scene(Base):
     quicklook: Mapped[str | None] = mapped_column(String(500))
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     assets: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The item's stac_extensions as ingested (migration 0020).
+    stac_extensions: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
     # The footprint's bounding box, kept by PostgreSQL (PostGIS's box of a geometry
     # is rounded outwards: it always contains the footprint). Not part of the API.

@@ -82,8 +82,14 @@ def document(root: str, collection_id: str | None = None) -> dict[str, Any]:
         "$id": f"{root}{suffix}/queryables",
         "type": "object",
         "title": "Queryables",
+        "description": (
+            "The properties a filter and sortby name. Items may have other properties,"
+            " which the catalogue does not index: a filter reads any property not listed"
+            " here as null, so that a comparison with it matches no item"
+            " (and IS NULL matches every item)."
+        ),
         "properties": {name: q.schema() for name, q in QUERYABLES.items()},
-        "additionalProperties": False,
+        "additionalProperties": True,
     }
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
+import shapely
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape
-from shapely.geometry import MultiPolygon, box
+from shapely.geometry import GeometryCollection, MultiPolygon, box, shape
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
     ColumnElement,
     LargeBinary,
@@ -32,7 +36,7 @@ from dinamis.catalogue.models import Scene
 from dinamis.catalogue.queryables import QUERYABLES, SORTABLE, Queryable, lookup
 from dinamis.core.boundary import parse_json
 from dinamis.core.errors import BadRequest, MalformedInput, ServiceError
-from dinamis.core.geo import parse_aoi
+from dinamis.core.geo import MALFORMED, MAX_VERTICES, parse_aoi
 from dinamis.extensions import db
 
 MAX_LIMIT = 1000
@@ -59,7 +63,7 @@ ROW_COLUMNS = tuple(
 @dataclass
 class Query:
     bbox: tuple[float, float, float, float] | None = None
-    intersects: MultiPolygon | None = None
+    intersects: BaseGeometry | None = None  # any GeoJSON geometry type
     start: dt.datetime | None = None
     end: dt.datetime | None = None
     ids: list[str] = field(default_factory=list)
@@ -73,9 +77,12 @@ class Query:
     sortby: list[tuple[Queryable, bool]] = field(default_factory=list)  # (property, descending)
     limit: int = 10
     after: list[Any] | None = None  # keyset: the sort values and id of the previous page's last
+    # A `prev` page: the rows before `after` (the next page's first), read in the
+    # reverse order and given back in the sort's.
+    backward: bool = False
 
     @property
-    def order(self) -> list[tuple[Queryable, bool]]:
+    def sort(self) -> list[tuple[Queryable, bool]]:
         """The sort, always ending with the id so that pages never overlap or skip."""
         keys = list(self.sortby or [(QUERYABLES["datetime"], True)])
         if not any(q.name == "id" for q, _desc in keys):
@@ -83,27 +90,64 @@ class Query:
         return keys
 
     @property
+    def order(self) -> list[tuple[Queryable, bool]]:
+        """The order the rows are read in: the sort, reversed for a `prev` page."""
+        return [(q, desc != self.backward) for q, desc in self.sort]
+
+    @property
     def signature(self) -> str:
-        return ",".join(("-" if desc else "+") + q.name for q, desc in self.order)
+        return ",".join(("-" if desc else "+") + q.name for q, desc in self.sort)
+
+
+# RFC 3339 `date-time`, and nothing looser: a date alone, a missing offset, a comma
+# for the decimal point or an offset without its colon are refused (STAC API).
+RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",
+    re.ASCII,
+)
 
 
 def _instant(text: str) -> dt.datetime:
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    """An RFC 3339 date-time (`T` or `t`, `Z` or `z`, an offset required); ValueError else."""
+    match = RFC3339.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    fraction, utc, sign, offset_hours, offset_minutes = match.group(7, 8, 9, 10, 11)
+    if utc:
+        zone = dt.UTC
+    else:
+        if int(offset_hours) > 23 or int(offset_minutes) > 59:
+            raise ValueError(text)
+        offset = dt.timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
+        zone = dt.timezone(-offset if sign == "-" else offset)
+    microsecond = int((fraction or "").ljust(6, "0")[:6])
+    leap = second == 60  # a leap second is the last instant of its minute
+    moment = dt.datetime(
+        year, month, day, hour, minute, 59 if leap else second, microsecond, tzinfo=zone
+    )
+    return moment.replace(microsecond=999_999) if leap else moment
 
 
 def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """A STAC datetime: an instant, or an interval with `..` for an open end."""
+    """A STAC datetime: an RFC 3339 instant, or an interval with `..` (or nothing) for
+    one open end, never both."""
     try:
         if "/" in value:
             first, _sep, last = value.partition("/")
             start = None if first in ("", "..") else _instant(first)
             end = None if last in ("", "..") else _instant(last)
+            if start is None and end is None:
+                raise ValueError(value)
         else:
             start = end = _instant(value)
     except ValueError:
         raise BadRequest(
-            _("datetime must be RFC 3339, or an interval start/end with .. for an open end.")
+            _(
+                "datetime must be an RFC 3339 date-time such as 2024-05-01T00:00:00Z, or an"
+                " interval start/end with .. for one open end."
+            )
         ) from None
     if start and end and end < start:
         raise BadRequest(_("The interval ends before it starts."))
@@ -119,10 +163,19 @@ def _bbox_refused() -> BadRequest:
     )
 
 
-def parse_bbox(value: Any) -> tuple[float, float, float, float]:
+def parse_bbox(value: Any, body: bool = False) -> tuple[float, float, float, float]:
+    """`west,south,east,north` (GET) or a list of four or six numbers (`body`: POST JSON)."""
+    if body:
+        if not isinstance(value, list) or any(
+            isinstance(v, bool) or not isinstance(v, int | float) for v in value
+        ):
+            raise _bbox_refused()
+        items: Any = value
+    else:
+        items = value.split(",") if isinstance(value, str) else value
     try:
-        numbers = [float(v) for v in (value.split(",") if isinstance(value, str) else value)]
-    except (TypeError, ValueError):
+        numbers = [float(v) for v in items]
+    except (TypeError, ValueError, OverflowError):
         raise _bbox_refused() from None
     if len(numbers) == 6:
         numbers = [numbers[0], numbers[1], numbers[3], numbers[4]]
@@ -132,6 +185,95 @@ def parse_bbox(value: Any) -> tuple[float, float, float, float]:
     if not (-180 <= west <= 180 and -180 <= east <= 180 and -90 <= south <= north <= 90):
         raise BadRequest(_("bbox is out of range or upside down."))
     return west, south, east, north
+
+
+# GeoJSON geometry types and how deep their coordinates nest.
+POSITION_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2}
+# A GeometryCollection's members may be collections, but not deeper than this.
+MAX_COLLECTION_DEPTH = 4
+
+
+def _positions(coordinates: Any, depth: int) -> list[Any]:
+    """The positions of a (Multi)Point or (Multi)LineString's coordinates, checked."""
+    found: list[Any] = []
+    pending = [(coordinates, depth)]
+    while pending:
+        node, level = pending.pop()
+        if not isinstance(node, list):
+            raise BadRequest(_("intersects: the geometry's coordinates are malformed."))
+        if level == 0:
+            found.append(node)
+            if len(found) > MAX_VERTICES:
+                raise BadRequest(
+                    _("intersects: the geometry has more than %(n)d vertices.", n=MAX_VERTICES)
+                )
+        else:
+            pending.extend((child, level - 1) for child in node)
+    for position in found:
+        numbers = position[:2]
+        if (
+            len(position) < 2
+            or len(position) > 3
+            or any(isinstance(n, bool) or not isinstance(n, int | float) for n in position)
+        ):
+            raise BadRequest(_("intersects: a position must be [longitude, latitude]."))
+        x, y = float(numbers[0]), float(numbers[1])
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise BadRequest(_("Coordinates must be finite numbers (not NaN or Infinity)."))
+        if not (-180 <= x <= 180 and -90 <= y <= 90):
+            raise BadRequest(
+                _(
+                    "Coordinates must be longitude (-180 to 180) then latitude (-90 to 90), "
+                    "in degrees."
+                )
+            )
+    return found
+
+
+def parse_area(raw: Any, depth: int = 0) -> BaseGeometry:
+    """A search area: any GeoJSON geometry (STAC `intersects`), as a Shapely geometry.
+
+    Polygons follow the AOI rules (`parse_aoi`: closed rings, no crossing edges);
+    points and lines only need well-formed positions within range. A point on a
+    footprint's edge intersects it (PostGIS's ST_Intersects counts the boundary).
+    """
+    try:
+        data = parse_json(raw) if isinstance(raw, str) else raw
+    except MalformedInput as exc:  # nested too deep, a NUL character
+        raise BadRequest(f"intersects: {exc.message}") from None
+    except ValueError:
+        raise BadRequest(_("intersects must be a GeoJSON geometry.")) from None
+    kind = data.get("type") if isinstance(data, dict) else None
+    if kind in ("Polygon", "MultiPolygon", "Feature", "FeatureCollection"):
+        try:
+            return parse_aoi(data)
+        except ServiceError as exc:  # the AOI rules speak of fields; a search is one request
+            raise BadRequest(f"intersects: {exc.message}") from None
+    if kind == "GeometryCollection":
+        members = data.get("geometries")
+        if not isinstance(members, list) or not members or depth >= MAX_COLLECTION_DEPTH:
+            raise BadRequest(_("intersects: a GeometryCollection needs a list of geometries."))
+        parts = [parse_area(member, depth + 1) for member in members]
+        if sum(shapely.get_num_coordinates(p) for p in parts) > MAX_VERTICES:
+            raise BadRequest(
+                _("intersects: the geometry has more than %(n)d vertices.", n=MAX_VERTICES)
+            )
+        return GeometryCollection(parts)
+    if kind not in POSITION_DEPTH:
+        raise BadRequest(
+            _(
+                "intersects must be a GeoJSON geometry (Point, MultiPoint, LineString,"
+                " MultiLineString, Polygon, MultiPolygon or GeometryCollection)."
+            )
+        )
+    _positions(data.get("coordinates"), POSITION_DEPTH[kind])
+    try:
+        geometry = shapely.force_2d(shape({"type": kind, "coordinates": data["coordinates"]}))
+    except (*MALFORMED, shapely.errors.ShapelyError):
+        raise BadRequest(_("intersects: the geometry's coordinates are malformed.")) from None
+    if geometry.is_empty:
+        raise BadRequest(_("intersects: the geometry is empty."))
+    return geometry
 
 
 def _sort_expression(queryable: Queryable) -> Any:
@@ -164,30 +306,37 @@ def _key_value(scene: Any, queryable: Queryable) -> Any:
     return value
 
 
-def encode_token(query: Query, scene: Any) -> str:
-    values = [_key_value(scene, q) for q, _desc in query.order]
-    payload = json.dumps({"s": query.signature, "v": values}, separators=(",", ":"))
+def encode_token(query: Query, scene: Any, backward: bool = False) -> str:
+    """The token of the page after `scene` (or, `backward`, the page before it)."""
+    values = [_key_value(scene, q) for q, _desc in query.sort]
+    content: dict[str, Any] = {"s": query.signature, "v": values}
+    if backward:
+        content["d"] = "prev"
+    payload = json.dumps(content, separators=(",", ":"))
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, query: Query) -> list[Any]:
-    """The keyset values of a page token made for this same sort, or BadRequest."""
+def decode_token(token: str, query: Query) -> tuple[list[Any], bool]:
+    """The keyset values of a page token made for this same sort, and whether it
+    reads backwards (a `prev` link); or BadRequest."""
     try:
         payload = parse_json(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if payload["s"] != query.signature:
             raise BadRequest(_("The page token was made for another sort order."))
         values = payload["v"]
-        if not isinstance(values, list) or len(values) != len(query.order):
+        if not isinstance(values, list) or len(values) != len(query.sort):
+            raise ValueError
+        if payload.get("d", "next") not in ("next", "prev"):
             raise ValueError
         decoded: list[Any] = []
-        for (queryable, _desc), value in zip(query.order, values, strict=True):
+        for (queryable, _desc), value in zip(query.sort, values, strict=True):
             if queryable.kind == "datetime":
                 decoded.append(_instant(str(value)))
             elif queryable.kind == "number":
                 decoded.append(Decimal(str(value)))
             else:
                 decoded.append(str(value))
-        return decoded
+        return decoded, payload.get("d") == "prev"
     except (ValueError, TypeError, KeyError, ArithmeticError, UnicodeDecodeError, MalformedInput):
         raise BadRequest(_("The page token is not valid.")) from None
 
@@ -245,20 +394,37 @@ def _list(value: Any) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()][:1000]
 
 
-def parse(params: dict[str, Any]) -> Query:
-    """Build a Query from STAC parameters (GET strings or POST JSON); refuse bad ones clearly."""
+def parse_limit(value: Any, body: bool = False) -> int:
+    """A page size: a whole number from 1; above MAX_LIMIT, MAX_LIMIT (the STAC API's rule).
+    In a query string, digits; in a JSON body (`body`), a number."""
+    number: int | None = None
+    if isinstance(value, str) and value.isascii() and value.strip().isdigit() and not body:
+        number = int(value.strip())
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    if number is None:
+        raise BadRequest(_("limit must be a whole number."))
+    if number < 1:
+        raise BadRequest(_("limit must be at least 1."))
+    return min(number, MAX_LIMIT)
+
+
+def parse(params: dict[str, Any], body: bool = False) -> Query:
+    """Build a Query from STAC parameters (GET strings, or with `body` a POST's JSON);
+    refuse bad ones clearly."""
     query = Query()
     if params.get("bbox") not in (None, ""):
-        query.bbox = parse_bbox(params["bbox"])
+        query.bbox = parse_bbox(params["bbox"], body)
     if params.get("intersects") not in (None, ""):
         if query.bbox:
             raise BadRequest(_("Give bbox or intersects, not both."))
-        try:
-            query.intersects = parse_aoi(params["intersects"])
-        except ServiceError as exc:  # the AOI rules speak of fields; a search is one request
-            raise BadRequest(f"intersects: {exc.message}") from None
+        query.intersects = parse_area(params["intersects"])
     if params.get("datetime"):
-        query.start, query.end = parse_datetime(str(params["datetime"]))
+        if not isinstance(params["datetime"], str):
+            raise BadRequest(_("datetime must be a string."))
+        query.start, query.end = parse_datetime(params["datetime"])
     for name in ("ids", "collections"):
         value = params.get(name)
         if value:
@@ -266,12 +432,7 @@ def parse(params: dict[str, Any]) -> Query:
                 raise BadRequest(_("%(name)s must be a list of identifiers.", name=name))
             setattr(query, name, _list(value))
     if params.get("limit") not in (None, ""):
-        try:
-            query.limit = int(params["limit"])
-        except (TypeError, ValueError):
-            raise BadRequest(_("limit must be a whole number.")) from None
-        if not 1 <= query.limit <= MAX_LIMIT:
-            raise BadRequest(_("limit must be between 1 and %(n)d.", n=MAX_LIMIT))
+        query.limit = parse_limit(params["limit"], body)
     query.max_cloud = _decimal(params, "max_cloud", 0, 100)
     query.max_incidence = _decimal(params, "max_incidence", 0, 90)
     query.levels = _list(params.get("processing_level"))
@@ -284,11 +445,11 @@ def parse(params: dict[str, Any]) -> Query:
     if params.get("sortby") not in (None, "", []):
         query.sortby = parse_sortby(params["sortby"])
     if params.get("token"):
-        query.after = decode_token(str(params["token"]), query)
+        query.after, query.backward = decode_token(str(params["token"]), query)
     return query
 
 
-def _area(query: Query) -> MultiPolygon | None:
+def _area(query: Query) -> BaseGeometry | None:
     if query.bbox:
         return MultiPolygon([box(*query.bbox)])
     return query.intersects
@@ -460,11 +621,24 @@ def _rows(statement: Select[Any]) -> list[Any]:
     return list(db.session.connection().execute(statement).all())
 
 
-@db.custom_plans()
+class Page(NamedTuple):
+    rows: list[Any]  # Scene objects, or plain rows of ROW_COLUMNS
+    matched: int | None  # None: not counted, or beyond MATCH_CAP
+    next: str | None  # the token of the next page
+    prev: str | None  # the token of the previous page
+
+
 def run(
     query: Query, count: bool = True, rows: bool = False
 ) -> tuple[list[Any], int | None, str | None]:
-    """One page: the scenes, the number matched and the next token.
+    """One page: the scenes, the number matched and the next token (see `run_page`)."""
+    page = run_page(query, count, rows)
+    return page.rows, page.matched, page.next
+
+
+@db.custom_plans()
+def run_page(query: Query, count: bool = True, rows: bool = False) -> Page:
+    """One page: the scenes, the number matched and the next and previous tokens.
 
     The number is None beyond MATCH_CAP. With `count=False` the matches are
     not counted: the number is given only when the first page holds them all,
@@ -587,7 +761,7 @@ def _templated_rows(query: Query) -> list[Any]:
     return list(connection.execute(plain, params).all())
 
 
-def _run(query: Query, count: bool, as_rows: bool) -> tuple[list[Any], int | None, str | None]:
+def _run(query: Query, count: bool, as_rows: bool) -> Page:
     if as_rows and not count and query.filter is None:
         return _cut(query, _templated_rows(query), None)
     statement = _filtered(query)
@@ -607,18 +781,23 @@ def _run(query: Query, count: bool, as_rows: bool) -> tuple[list[Any], int | Non
     return _cut(query, rows, matched if count else None)
 
 
-def _cut(
-    query: Query, rows: list[Any], matched: int | None
-) -> tuple[list[Any], int | None, str | None]:
-    """The page (rows read: limit + 1), the number matched and the next page's token.
+def _cut(query: Query, rows: list[Any], matched: int | None) -> Page:
+    """The page (rows read: limit + 1, in the reading order), the number matched and
+    the tokens of the pages around it.
 
     Without a count (`matched` None), the number is given only when a first page
     holds every match.
     """
-    token = None
-    if len(rows) > query.limit:
-        rows = rows[: query.limit]
-        token = encode_token(query, rows[-1])
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    if query.backward:  # read from the next page's first row back: turned round
+        rows.reverse()
+        earlier, later = more, bool(rows)
+    else:
+        earlier, later = bool(query.after) and bool(rows), more
+    following = encode_token(query, rows[-1]) if later else None
+    preceding = encode_token(query, rows[0], backward=True) if earlier else None
     if matched is None:
-        return rows, (len(rows) if token is None and not query.after else None), token
-    return rows, (matched if matched <= MATCH_CAP else None), token
+        first_and_only = following is None and preceding is None and not query.after
+        return Page(rows, len(rows) if first_and_only else None, following, preceding)
+    return Page(rows, matched if matched <= MATCH_CAP else None, following, preceding)

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import orjson
-from flask import Blueprint, Response, abort, current_app, json, request, url_for
+from flask import Blueprint, Response, current_app, json, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from dinamis.api.auth import api_user
-from dinamis.catalogue import downloads, queryables, search
+from dinamis.catalogue import downloads, queryables, search, stac_openapi
 from dinamis.catalogue.ingest import COLUMNS, NUMERIC
-from dinamis.catalogue.models import Collection, Scene
-from dinamis.core.errors import MalformedInput
+from dinamis.catalogue.models import Collection, Scene, quicklook_key
+from dinamis.core.errors import MalformedInput, NotFound
 from dinamis.core.geo import geojson_and_bbox
 from dinamis.core.permissions import public
 from dinamis.extensions import csrf, db
@@ -50,6 +52,8 @@ EXTENSIONS = [
     "https://stac-extensions.github.io/view/v1.0.0/schema.json",
     "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
 ]
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 # Always kept by `fields`: what makes the answer a STAC Item at all.
 ALWAYS = ("type", "stac_version", "id", "links")
 
@@ -105,7 +109,13 @@ def collection_json(collection: Collection) -> dict[str, Any]:
                 "href": f"{root}/collections/{collection.id}/items",
                 "type": "application/geo+json",
             },
+            {"rel": "parent", "href": root, "type": "application/json"},
             {"rel": "root", "href": root, "type": "application/json"},
+            {
+                "rel": QUERYABLES_REL,
+                "href": f"{root}/collections/{collection.id}/queryables",
+                "type": "application/schema+json",
+            },
         ]
         + ([{"rel": "license", "href": collection.licence_url}] if collection.licence_url else []),
     }
@@ -117,12 +127,13 @@ def _assets(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     assets: dict[str, Any] = {}
     raw = scene.assets or {}
     if scene.quicklook:
-        thumbnail = raw.get("thumbnail") if isinstance(raw.get("thumbnail"), dict) else {}
-        assets["thumbnail"] = {
-            **thumbnail,
-            "href": f"{scene_url}/quicklook",
+        key = quicklook_key(raw) or "thumbnail"
+        given = raw.get(key) if isinstance(raw.get(key), dict) else {}
+        assets[key] = {
             "type": "image/png",
             "roles": ["thumbnail"],
+            **given,
+            "href": f"{scene_url}/quicklook",
         }
     if may_download:
         for file in downloads.files_of(scene):
@@ -133,9 +144,26 @@ def _assets(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     return assets
 
 
+def extensions(given: Any) -> list[str]:
+    """The item's stac_extensions as ingested, then the API's own (eo, view, processing)
+    unless the item already declares them, in whatever version."""
+    declared = [e for e in given or [] if isinstance(e, str)]
+    names = {_extension_name(e) for e in declared}
+    return declared + [e for e in EXTENSIONS if _extension_name(e) not in names]
+
+
+_VERSION = re.compile(r"/v\d+(\.\d+)*(-[\w.]+)?/.*$")
+
+
+def _extension_name(url: str) -> str:
+    """https://stac-extensions.github.io/eo/v2.0.0/schema.json -> …/eo"""
+    return _VERSION.sub("", url)
+
+
 def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     """The STAC Item of a scene (a Scene, or a row of search.ROW_COLUMNS)."""
     root = base + "/stac"
+    collection = f"{root}/collections/{quote(scene.collection_id, safe='')}"
     geometry, bbox = geojson_and_bbox(scene.footprint.data)
     properties: dict[str, Any] = {"datetime": scene.datetime.isoformat()}
     for key, column in COLUMNS.items():
@@ -146,7 +174,7 @@ def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     return {
         "type": "Feature",
         "stac_version": STAC_VERSION,
-        "stac_extensions": EXTENSIONS,
+        "stac_extensions": extensions(scene.stac_extensions),
         "id": scene.id,
         "collection": scene.collection_id,
         "geometry": geometry,
@@ -154,9 +182,14 @@ def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
         "properties": properties,
         "assets": _assets(scene, may_download, base),
         "links": [
-            {"rel": "self", "href": f"{root}/collections/{scene.collection_id}/items/{scene.id}"},
-            {"rel": "collection", "href": f"{root}/collections/{scene.collection_id}"},
-            {"rel": "root", "href": root},
+            {
+                "rel": "self",
+                "href": f"{collection}/items/{quote(scene.id, safe='')}",
+                "type": "application/geo+json",
+            },
+            {"rel": "parent", "href": collection, "type": "application/json"},
+            {"rel": "collection", "href": collection, "type": "application/json"},
+            {"rel": "root", "href": root, "type": "application/json"},
         ],
     }
 
@@ -167,7 +200,7 @@ def item_json(scene: Scene, viewer: Any = None) -> dict[str, Any]:
     return _item(scene, downloads.may_download(viewer, scene.collection), base)
 
 
-@bp.route("")
+@bp.route("", strict_slashes=False)
 @public
 def landing() -> Any:
     root = _root()
@@ -176,11 +209,9 @@ def landing() -> Any:
         {"rel": "root", "href": root, "type": "application/json"},
         {"rel": "conformance", "href": f"{root}/conformance", "type": "application/json"},
         {"rel": "data", "href": f"{root}/collections", "type": "application/json"},
-        {
-            "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-            "href": f"{root}/queryables",
-            "type": "application/schema+json",
-        },
+        {"rel": "service-desc", "href": f"{root}/api", "type": OPENAPI_MEDIA},
+        {"rel": "service-doc", "href": f"{root}/api.html", "type": "text/html"},
+        {"rel": QUERYABLES_REL, "href": f"{root}/queryables", "type": "application/schema+json"},
         {
             "rel": "search",
             "href": f"{root}/search",
@@ -195,7 +226,14 @@ def landing() -> Any:
         },
     ]
     for collection in db.session.scalars(select(Collection).order_by(Collection.id)):
-        links.append({"rel": "child", "href": f"{root}/collections/{collection.id}"})
+        links.append(
+            {
+                "rel": "child",
+                "href": f"{root}/collections/{collection.id}",
+                "type": "application/json",
+                "title": collection.title,
+            }
+        )
     return _json(
         {
             "type": "Catalog",
@@ -209,25 +247,45 @@ def landing() -> Any:
     )
 
 
-@bp.route("/conformance")
+@bp.route("/conformance", strict_slashes=False)
 @public
 def conformance() -> Any:
     return _json({"conformsTo": CONFORMANCE})
 
 
-@bp.route("/collections")
+@bp.route("/api", strict_slashes=False)
+@public
+def service_desc() -> Any:
+    """The OpenAPI 3.0 document of the STAC API (its landing page's service-desc)."""
+    return _json(stac_openapi.document(_root()), media=OPENAPI_MEDIA)
+
+
+@bp.route("/api.html")
+@public
+def service_doc() -> Any:
+    """The same document for people (the landing page's service-doc)."""
+    return render_template("catalogue/stac_api.html", **stac_openapi.reference(_root()))
+
+
+@bp.route("/collections", strict_slashes=False)
 @public
 def collections() -> Any:
+    root = _root()
     rows = db.session.scalars(select(Collection).order_by(Collection.id))
-    return _json({"collections": [collection_json(c) for c in rows], "links": []})
+    links = [
+        {"rel": "self", "href": f"{root}/collections", "type": "application/json"},
+        {"rel": "root", "href": root, "type": "application/json"},
+        {"rel": "parent", "href": root, "type": "application/json"},
+    ]
+    return _json({"collections": [collection_json(c) for c in rows], "links": links})
 
 
-@bp.route("/collections/<collection_id>")
+@bp.route("/collections/<collection_id>", strict_slashes=False)
 @public
 def collection(collection_id: str) -> Any:
     found = db.session.get(Collection, collection_id)
     if found is None:
-        abort(404)
+        raise NotFound(_("There is no collection %(id)s.", id=collection_id[:100]))
     return _json(collection_json(found))
 
 
@@ -289,13 +347,32 @@ _ACCESS_RULES = select(Collection.id, Collection.access, Collection.profiles).wh
 )
 
 
-def _page(params: dict[str, Any], self_href: str) -> Response:
-    query = search.parse(params)
+def _page_link(rel: str, href: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
+    """A link to this page (`token` None) or to the one after or before it: a GET with the
+    same query string, or the same POST body, with the page's token."""
+    link: dict[str, Any] = {"rel": rel, "type": "application/geo+json"}
+    if request.method == "POST":
+        body = {k: v for k, v in params.items() if k != "token"}
+        if token:
+            body["token"] = token
+        link.update({"href": href, "method": "POST", "body": body, "merge": False})
+        return link
+    args = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+    if token:
+        args.append(("token", token))
+    link["href"] = f"{href}?{urlencode(args)}" if args else href
+    return link
+
+
+def _page(params: dict[str, Any], href: str, parent: str | None = None) -> Response:
+    """A page of items: of the search (GET or POST), or of a collection (`parent`)."""
+    query = search.parse(params, body=request.method == "POST")
     include, exclude = parse_fields(params["fields"]) if params.get("fields") else ([], [])
     # numberMatched only when the page holds every match: an exact count of a broad
     # search takes 0.1-1 s at a million scenes (the portal still counts, up to MATCH_CAP).
     # Plain rows, not Scene objects: the page only reads them.
-    scenes, matched, token = search.run(query, count=False, rows=True)
+    page = search.run_page(query, count=False, rows=True)
+    scenes = page.rows
     viewer = api_user()  # STAC clients authenticate with a bearer token, never the session
     # One query for the page's collections, whose access rules decide the asset links;
     # the rule is applied once per collection, not once per scene.
@@ -306,30 +383,18 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
     )
     allowed = {rule.id: downloads.may_download(viewer, rule) for rule in rules}
     base = current_app.config["DINAMIS_SETTINGS"].base_url
-    links = [{"rel": "self", "href": self_href, "type": "application/geo+json"}]
-    if token:
-        if request.method == "POST":
-            links.append(
-                {
-                    "rel": "next",
-                    "href": self_href,
-                    "method": "POST",
-                    "body": {**params, "token": token},
-                    "merge": False,
-                    "type": "application/geo+json",
-                }
-            )
-        else:
-            args = {**request.args.to_dict(), "token": token}
-            links.append(
-                {
-                    "rel": "next",
-                    "href": url_for(
-                        request.endpoint or "", _external=True, **request.view_args or {}, **args
-                    ),
-                    "type": "application/geo+json",
-                }
-            )
+    root = _root()
+    links = [
+        _page_link("self", href, params, params.get("token")),
+        {"rel": "root", "href": root, "type": "application/json"},
+    ]
+    if parent:
+        links.append({"rel": "parent", "href": parent, "type": "application/json"})
+        links.append({"rel": "collection", "href": parent, "type": "application/json"})
+    if page.next:
+        links.append(_page_link("next", href, params, page.next))
+    if page.prev:
+        links.append(_page_link("prev", href, params, page.prev))
     body: dict[str, Any] = {
         "type": "FeatureCollection",
         "features": [
@@ -338,49 +403,56 @@ def _page(params: dict[str, Any], self_href: str) -> Response:
         "numberReturned": len(scenes),
         "links": links,
     }
-    if matched is not None:
-        body["numberMatched"] = matched
+    if page.matched is not None:
+        body["numberMatched"] = page.matched
     return _json(body, media="application/geo+json")
 
 
-@bp.route("/collections/<collection_id>/items")
+@bp.route("/collections/<collection_id>/items", strict_slashes=False)
 @public
 def items(collection_id: str) -> Any:
     if db.session.get(Collection, collection_id) is None:
-        abort(404)
+        raise NotFound(_("There is no collection %(id)s.", id=collection_id[:100]))
     params = {**request.args.to_dict(), "collections": collection_id}
-    return _page(params, request.base_url)
+    collection = f"{_root()}/collections/{quote(collection_id, safe='')}"
+    return _page(params, f"{collection}/items", parent=collection)
 
 
-@bp.route("/queryables")
+@bp.route("/queryables", strict_slashes=False)
 @public
 def queryables_all() -> Any:
     return _json(queryables.document(_root()), media="application/schema+json")
 
 
-@bp.route("/collections/<collection_id>/queryables")
+@bp.route("/collections/<collection_id>/queryables", strict_slashes=False)
 @public
 def collection_queryables(collection_id: str) -> Any:
     if db.session.get(Collection, collection_id) is None:
-        abort(404)
+        raise NotFound(_("There is no collection %(id)s.", id=collection_id[:100]))
     return _json(queryables.document(_root(), collection_id), media="application/schema+json")
 
 
-@bp.route("/collections/<collection_id>/items/<item_id>")
+@bp.route("/collections/<collection_id>/items/<item_id>", strict_slashes=False)
 @public
 def item(collection_id: str, item_id: str) -> Any:
     scene = db.session.get(Scene, item_id)
     if scene is None or scene.collection_id != collection_id:
-        abort(404)
+        raise NotFound(
+            _("There is no item %(id)s in %(c)s.", id=item_id[:100], c=collection_id[:100])
+        )
     return _json(item_json(scene, api_user()), media="application/geo+json")
 
 
-@bp.route("/search", methods=["GET", "POST"])
+@bp.route("/search", methods=["GET", "POST"], strict_slashes=False)
 @public
 def search_items() -> Any:
+    href = f"{_root()}/search"
     if request.method == "POST":
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:  # nesting deeper than the JSON parser goes
+            data = None
         if not isinstance(data, dict):
-            raise MalformedInput("The body must be a JSON object of search parameters.")
-        return _page(data, request.base_url)
-    return _page(request.args.to_dict(), request.base_url)
+            raise MalformedInput(_("The body must be a JSON object of search parameters."))
+        return _page(data, href)
+    return _page(request.args.to_dict(), href)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 import shlex
 from typing import Any
 from urllib.parse import quote
@@ -159,7 +160,10 @@ def quicklook(scene_id: str) -> Any:
         handle = storage().open(path)
     except StorageError:
         raise NotFound(_("This scene has no quicklook.")) from None
-    response = send_file(handle, mimetype="image/png", conditional=True, max_age=86400)
+    media = mimetypes.guess_type(path)[0] or "image/png"
+    if not media.startswith("image/"):
+        media = "application/octet-stream"
+    response = send_file(handle, mimetype=media, conditional=True, max_age=86400)
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

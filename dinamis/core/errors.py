@@ -123,9 +123,20 @@ def wants_json() -> bool:
     )
 
 
+def is_stac_request() -> bool:
+    """A request to the STAC API, whose errors take the OGC API shape."""
+    return request.path == "/stac" or request.path.startswith("/stac/")
+
+
 def json_error(
     status: int, message: str, *, code: str | None = None, fields: dict[str, Any] | None = None
 ) -> Response:
+    if is_stac_request():  # OGC API exception: {"code", "description"}
+        response = jsonify(
+            {"code": code or ERROR_CODES.get(status, "error"), "description": message}
+        )
+        response.status_code = status
+        return response
     body: dict[str, Any] = {
         "error": {"code": code or ERROR_CODES.get(status, "error"), "message": message}
     }

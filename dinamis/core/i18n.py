@@ -13,9 +13,17 @@ from dinamis.config import LANGUAGES
 from dinamis.extensions import babel
 
 
+def _stac_machine_request() -> bool:
+    """A request to the STAC API (its page for people aside)."""
+    path = request.path
+    return (path == "/stac" or path.startswith("/stac/")) and path != "/stac/api.html"
+
+
 def select_locale() -> str:
     if not has_request_context():  # CLI commands, jobs, tests of services
         return current_app.config["DINAMIS_SETTINGS"].default_language
+    if _stac_machine_request():  # STAC clients: English unless they ask for French
+        return request.accept_languages.best_match(("en", "fr")) or "en"
     chosen = session.get("lang")
     if chosen in LANGUAGES:
         return chosen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -75,13 +76,19 @@ def test_search_filters(client, scenes):
     assert ids["numberMatched"] == 2
 
 
+def local(href: str) -> str:
+    """A link's path and query, for the test client."""
+    parts = urlsplit(href)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
 def test_pagination_is_stable(client, scenes):
     seen, url = [], "/stac/search?limit=7"
     while url:
         page = client.get(url).get_json()
         seen += [f["id"] for f in page["features"]]
         nxt = [link for link in page["links"] if link["rel"] == "next"]
-        url = nxt[0]["href"].split("localhost", 1)[-1].replace("http://", "") if nxt else None
+        url = local(nxt[0]["href"]) if nxt else None
     assert len(seen) == 25 and len(set(seen)) == 25
     body = {"limit": 10}
     first = client.post("/stac/search", json=body).get_json()
@@ -126,7 +133,7 @@ def test_area_search_pages_whether_the_index_walk_holds_them_or_not(
 def test_bad_searches_are_clear_400s(client, scenes, query):
     response = client.get(f"/stac/search?{query}")
     assert response.status_code in (400, 422)
-    assert response.get_json()["error"]["message"]
+    assert response.get_json()["description"]
 
 
 def test_malformed_post_body(client, scenes):
@@ -134,14 +141,14 @@ def test_malformed_post_body(client, scenes):
     assert response.status_code == 400
     bowtie = {"type": "Polygon", "coordinates": [[[2, 45], [3, 46], [3, 45], [2, 46], [2, 45]]]}
     refused = client.post("/stac/search", json={"intersects": bowtie})
-    assert refused.status_code == 400 and "intersects" in refused.get_json()["error"]["message"]
+    assert refused.status_code == 400 and "intersects" in refused.get_json()["description"]
     for corner in ([10**400, 45], [2, float("inf")]):
         ring = [corner, [3, 45], [3, 46], corner]
         shape = {"type": "Polygon", "coordinates": [ring]}
         refused = client.post("/stac/search", json={"intersects": shape})
         assert refused.status_code == 400, refused.data
     short = client.get("/stac/search?bbox=1,2,3", headers={"Accept-Language": "en"})
-    assert "or six" in short.get_json()["error"]["message"]
+    assert "or six" in short.get_json()["description"]
 
 
 def test_footprint_geojson_read_from_ewkb_is_shapelys():

@@ -164,6 +164,8 @@ ROUTES: dict[str, Route] = {
     "catalogue.basket_script": Route("GET", lambda o: "/catalogue/basket/download.sh", EVERYONE),
     "stac.landing": Route("GET", lambda o: "/stac", EVERYONE, api=True),
     "stac.conformance": Route("GET", lambda o: "/stac/conformance", EVERYONE, api=True),
+    "stac.service_desc": Route("GET", lambda o: "/stac/api", EVERYONE, api=True),
+    "stac.service_doc": Route("GET", lambda o: "/stac/api.html", EVERYONE),
     "stac.collections": Route("GET", lambda o: "/stac/collections", EVERYONE, api=True),
     "stac.collection": Route("GET", lambda o: "/stac/collections/none", EVERYONE, api=True),
     "stac.items": Route("GET", lambda o: "/stac/collections/none/items", EVERYONE, api=True),
