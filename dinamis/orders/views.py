@@ -209,7 +209,7 @@ def new_archive() -> Any:
     elif request.method == "POST":
         status = 422
         try:  # what the form refused is marked; the ordering rules say the rest at once
-            archive.check_archive(_archive_request(form, ids))
+            archive.check_archive(current_user, _archive_request(form, ids))
         except ServiceError as error:
             add_field_errors(form, error.fields)
             problems = _scene_problems(error, ids)
