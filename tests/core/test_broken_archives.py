@@ -154,3 +154,14 @@ def test_the_upload_endpoint_answers_400_with_the_reason(client):
 def test_a_sound_archive_still_reads(app):
     assert read_aoi_file("zone.zip", SHP).bounds == pytest.approx((2, 45, 2.2, 45.2))
     assert read_aoi_file("zone.kmz", KMZ_DEFLATED).equals(read_aoi_file("zone.kmz", KMZ))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
+def test_nan_vertices_in_a_kmz_are_refused(app, value):
+    kml = KML.replace("2.2,45.2,0", f"{value},45.2,0").encode()
+    with (
+        app.test_request_context(headers={"Accept-Language": "en"}),
+        pytest.raises(BadRequest) as refused,
+    ):
+        read_aoi_file("zone.kmz", deflated(doc_kml=kml))
+    assert "finite" in refused.value.message
