@@ -19,7 +19,7 @@ def test_the_scheduler_page_in_french_with_a_live_worker(app, client, cast):
     login(client, cast.staff)  # a French-speaking account
     page = html.unescape(client.get("/admin/jobs/").get_data(as_text=True))
     assert "Tâches planifiées" in page
-    assert "1 worker est en marche." in page
+    assert "1 processus de travail est en marche." in page
     assert "chaque jour à 00 h 05 UTC" in page and "chaque minute" in page
     assert "Aucune exécution pour l'instant." in page
     assert 'href="/admin/jobs/"' in page  # listed in the staff menu
@@ -28,7 +28,7 @@ def test_the_scheduler_page_in_french_with_a_live_worker(app, client, cast):
     # send_mail has a queueing lock: a second one while the first waits is refused, in words
     again = client.post("/admin/jobs/send_mail/run", data={"csrf_token": token})
     assert again.status_code == 409
-    assert "Cette tâche attend déjà un worker." in html.unescape(again.get_data(as_text=True))
+    assert "Cette tâche attend déjà un processus de travail." in html.unescape(again.get_data(as_text=True))
     listed = html.unescape(client.get("/admin/jobs/?task=send_mail").get_data(as_text=True))
     assert "en attente" in listed
 
