@@ -21,7 +21,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     overrides applied to the environment's settings; None reads the
     environment only.
     """
-    from dinamis.core import boundary, errors, i18n, permissions, transaction
+    from dinamis.core import boundary, errors, formats, i18n, permissions, transaction
     from dinamis.core import logging as dlogging
     from dinamis.extensions import csrf, db, limiter, login_manager
 
@@ -63,6 +63,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     limiter.init_app(app)
     login_manager.init_app(app)
     i18n.init_app(app)
+    formats.init_app(app)
     dlogging.init_app(app)
     permissions.init_app(app)
     transaction.init_app(app)

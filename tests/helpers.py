@@ -44,3 +44,15 @@ def form_tokens(client: FlaskClient, path: str) -> dict[str, str]:
     csrf, once = _CSRF.search(html), _ONCE.search(html)
     assert csrf and once, f"no CSRF or one-time token on {path}"
     return {"csrf_token": csrf.group(1), "once": once.group(1)}
+
+
+def written(app, value, language: str = "fr", words: bool = False) -> str:
+    """A number or a date as the pages write it in `language` (issue 14, item 12);
+    `words`: its spaces as plain spaces, as a PDF's extracted text has them."""
+    from flask_babel import force_locale
+
+    from dinamis.core.formats import localise
+
+    with app.app_context(), force_locale(language):
+        text = str(localise(value))
+    return " ".join(text.split()) if words else text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import mimetypes
 import shlex
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 
@@ -34,7 +36,7 @@ from dinamis.catalogue.queryables import PROCESSING_LEVELS, SPECTRAL_MODES
 from dinamis.catalogue.stac import item_json
 from dinamis.catalogue.storage import StorageError, storage
 from dinamis.core.errors import BadRequest, Forbidden, NotFound, ServiceError
-from dinamis.core.geo import geodesic_km2, to_geojson
+from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
@@ -45,43 +47,86 @@ from dinamis.orders.permissions import can_order
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 
 
+# The search form's sort choices, and the STAC sort each stands for.
+SORTS = ("", "+datetime", "+eo:cloud_cover", "+view:incidence_angle")
+
+
+def _search_form(
+    args: dict[str, str], collections: list[Collection]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The search form read as the catalogue's search parameters, and what is wrong
+    with each field, in the words of its label (the STAC API keeps its own)."""
+    params: dict[str, Any] = {"limit": 20}
+    errors: dict[str, str] = {}
+    if args.get("aoi", "").strip():
+        try:
+            parse_aoi(args["aoi"])
+            params["intersects"] = args["aoi"]
+        except ServiceError as exc:
+            errors["aoi"] = exc.message
+    days: dict[str, dt.date] = {}
+    for name in ("start", "end"):
+        if args.get(name):
+            try:
+                days[name] = dt.date.fromisoformat(args[name])
+            except ValueError:
+                errors[name] = _("Enter a date, as the calendar gives it.")
+    if "start" in days and "end" in days and days["end"] < days["start"]:
+        errors["end"] = _("The end date is before the start date.")
+    elif days:
+        start = f"{days['start'].isoformat()}T00:00:00Z" if "start" in days else ".."
+        end = f"{days['end'].isoformat()}T23:59:59Z" if "end" in days else ".."
+        params["datetime"] = f"{start}/{end}"
+    for name, high in (("max_cloud", 100), ("max_incidence", 90)):
+        if args.get(name, "").strip():
+            try:
+                value = Decimal(args[name].strip().replace(",", "."))
+            except InvalidOperation:
+                value = None
+            if value is None or not value.is_finite() or not 0 <= value <= high:
+                errors[name] = _("Enter a number between 0 and %(n)d.", n=high)
+            else:
+                params[name] = str(value)
+    choices = {
+        "collections": {c.id for c in collections},
+        "processing_level": set(PROCESSING_LEVELS),
+        "spectral_mode": set(SPECTRAL_MODES),
+        "sortby": set(SORTS),
+    }
+    for name, allowed in choices.items():
+        if args.get(name):
+            if args[name] in allowed:
+                params[name] = args[name]
+            else:
+                errors[name] = _("Choose one of the listed values.")
+    for name in ("stereo", "token"):
+        if args.get(name):
+            params[name] = args[name]
+    return params, errors
+
+
 @bp.route("/")
 @public
 def index() -> Any:
     """Anonymous browsing: the search form, a page of results and their footprints."""
     collections = list(db.session.scalars(select(Collection).order_by(Collection.title)))
     args = request.args.to_dict()
-    params: dict[str, Any] = {"limit": 20}
-    if args.get("aoi"):
-        params["intersects"] = args["aoi"]
-    if args.get("start") or args.get("end"):
-        start = f"{args['start']}T00:00:00Z" if args.get("start") else ".."
-        end = f"{args['end']}T23:59:59Z" if args.get("end") else ".."
-        params["datetime"] = f"{start}/{end}"
-    for key in (
-        "collections",
-        "max_cloud",
-        "max_incidence",
-        "processing_level",
-        "spectral_mode",
-        "stereo",
-        "sortby",
-        "token",
-    ):
-        if args.get(key):
-            params[key] = args[key]
+    params, field_errors = _search_form(args, collections)
     error = None
     scenes: list[Scene] = []
     matched: int | None = 0
     token = None
     covered = None
-    try:
-        query = search.parse(params)
-        scenes, matched, token = search.run(query)
-        if matched is not None:  # beyond the cap, the union would be too slow to wait for
-            covered = coverage.for_search(query)
-    except ServiceError as exc:
-        error = exc.message
+    if not field_errors:
+        try:
+            query = search.parse(params)
+            scenes, matched, token = search.run(query)
+            if matched is not None:  # beyond the cap, the union would be too slow to wait for
+                covered = coverage.for_search(query)
+        except ServiceError:
+            # Every field was checked above: what is left is a page token made
+            # for another search (a link kept from before, a changed sort).
+            error = _("This page of results belongs to another search; search again.")
     features = [
         {
             "type": "Feature",
@@ -100,13 +145,15 @@ def index() -> Any:
             match_cap=search.MATCH_CAP,
             levels=PROCESSING_LEVELS,
             modes=SPECTRAL_MODES,
+            sorts=SORTS,
             token=token,
             args=args,
             error=error,
+            field_errors=field_errors,
             coverage=covered,
             features={"type": "FeatureCollection", "features": features},
         ),
-        400 if error else 200,
+        400 if error or field_errors else 200,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -39,6 +40,15 @@ def geodesic_km2(geometry: Polygon | MultiPolygon) -> Decimal:
 MALFORMED = (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError)
 
 
+def _reason_point(reason: str) -> str:
+    """The point of a GEOS validity reason as "longitude, latitude"."""
+    found = re.search(r"\[\s*(-?[\d.eE+-]+)\s+(-?[\d.eE+-]+)", reason)
+    if not found:
+        return "?"
+    lon, lat = (float(v) for v in found.groups())
+    return f"{lon:.5g}, {lat:.5g}"
+
+
 def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     """A GeoJSON geometry, Feature or FeatureCollection as one valid MultiPolygon.
 
@@ -50,7 +60,14 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     try:
         data = parse_json(raw) if isinstance(raw, str) else raw
     except json.JSONDecodeError as exc:
-        raise ServiceError(_("The area is not valid GeoJSON: %(e)s.", e=exc.msg)) from None
+        # The parser's own words are English ("Expecting ',' delimiter"): say where instead.
+        raise ServiceError(
+            _(
+                "The area is not valid GeoJSON (line %(line)d, column %(col)d).",
+                line=exc.lineno,
+                col=exc.colno,
+            )
+        ) from None
     if not isinstance(data, dict):
         raise ServiceError(_("The area must be a GeoJSON object."))
     geometries: list[dict[str, Any]] = []
@@ -89,15 +106,20 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
         )
     if not aoi.is_valid:
         reason = explain_validity(aoi)
+        # GEOS explains in English ("Self-intersection[2.5 45.5]"): only its point is kept.
+        where = _reason_point(reason)
         if "Self-intersection" in reason or "Ring Self-intersection" in reason:
             raise ServiceError(
-                _("The polygon crosses itself (%(r)s); redraw it without crossing edges.", r=reason)
+                _(
+                    "The polygon crosses itself near %(point)s; redraw it without crossing edges.",
+                    point=where,
+                )
             )
         repaired = make_valid(aoi)
         # Only unambiguous repairs are kept: the same area, still polygons.
         parts = [g for g in getattr(repaired, "geoms", [repaired]) if isinstance(g, Polygon)]
         if not parts or abs(MultiPolygon(parts).area - aoi.area) > 1e-9 * max(aoi.area, 1e-12):
-            raise ServiceError(_("The polygon is not valid (%(r)s).", r=reason))
+            raise ServiceError(_("The polygon is not valid near %(point)s.", point=where))
         aoi = MultiPolygon(parts)
     if aoi.is_empty or aoi.area == 0:
         raise ServiceError(_("The area of interest is empty."))
@@ -218,8 +240,8 @@ def _across_antimeridian(polygons: list[Polygon]) -> list[Polygon]:
         if not shifted.is_valid:
             raise ServiceError(
                 _(
-                    "The polygon crosses itself (%(r)s); redraw it without crossing edges.",
-                    r=explain_validity(shifted),
+                    "The polygon crosses itself near %(point)s; redraw it without crossing edges.",
+                    point=_reason_point(explain_validity(shifted)),
                 )
             )
         result.extend(split_antimeridian(MultiPolygon([polygon])).geoms)

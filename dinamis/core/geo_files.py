@@ -98,8 +98,16 @@ def _one_door(geojson: dict[str, Any]) -> MultiPolygon:
 def _geojson(data: bytes) -> dict[str, Any]:
     try:
         value = parse_json(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(_("The file is not valid GeoJSON: %(e)s.", e=str(exc)[:120])) from None
+    except UnicodeDecodeError:
+        raise BadRequest(_("The file is not text in UTF-8: it is not GeoJSON.")) from None
+    except json.JSONDecodeError as exc:  # the parser's words are English: say where
+        raise BadRequest(
+            _(
+                "The file is not valid GeoJSON (line %(line)d, column %(col)d).",
+                line=exc.lineno,
+                col=exc.colno,
+            )
+        ) from None
     if not isinstance(value, dict):
         raise BadRequest(_("The file is not a GeoJSON object."))
     return value
@@ -128,8 +136,13 @@ def _ring(element: Any) -> list[list[float]]:
 def _kml(data: bytes) -> dict[str, Any]:
     try:
         root = ElementTree.fromstring(data, forbid_dtd=True)
-    except (ElementTree.ParseError, DefusedXmlException, ValueError) as exc:
-        raise BadRequest(_("The file is not valid KML: %(e)s.", e=str(exc)[:120])) from None
+    except ElementTree.ParseError as exc:  # the parser's words are English: say where
+        line, column = getattr(exc, "position", (0, 0))
+        raise BadRequest(
+            _("The file is not valid KML (line %(line)d, column %(col)d).", line=line, col=column)
+        ) from None
+    except (DefusedXmlException, ValueError):
+        raise BadRequest(_("The file is not valid KML.")) from None
     if _local(root.tag) != "kml":
         raise BadRequest(_("The file is XML but not KML."))
     polygons = []
@@ -274,8 +287,11 @@ def _shapefile(archive: zipfile.ZipFile) -> dict[str, Any]:
             shp=io.BytesIO(shp), shx=io.BytesIO(shx), dbf=io.BytesIO(dbf) if dbf else None
         )
         shapes = reader.shapes()
-    except (shapefile.ShapefileException, ValueError, OSError, IndexError, struct.error) as exc:
-        raise BadRequest(_("The shapefile cannot be read: %(e)s.", e=str(exc)[:120])) from None
+    except (shapefile.ShapefileException, ValueError, OSError, IndexError, struct.error):
+        # pyshp's reasons are English (or the system's language): not for the user.
+        raise BadRequest(
+            _("The shapefile cannot be read: its .shp or .shx file is damaged.")
+        ) from None
     if reader.shapeType not in (shapefile.POLYGON, shapefile.POLYGONZ, shapefile.POLYGONM):
         raise BadRequest(
             _("The shapefile holds %(t)s, not polygons.", t=reader.shapeTypeName.lower())

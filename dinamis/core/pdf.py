@@ -12,6 +12,8 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from dinamis.core.formats import localise
+
 _local = threading.local()
 
 
@@ -87,7 +89,7 @@ def text_table(
     first, *others = widths
     result = []
     for row in rows:
-        name, *values = ("" if v is None else str(v) for v in row)
+        name, *values = ("" if v is None else str(localise(v)) for v in row)
         head, *rest = textwrap.wrap(
             name, first, break_on_hyphens=False, subsequent_indent=" " * hang
         ) or [""]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileSize
@@ -14,7 +16,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import FiniteNumber
@@ -52,6 +54,15 @@ assert {c for c, _ in SPECTRAL} == set(SpectralMode.ALL)
 MAX_AOI_FILE = 2 * 1024 * 1024
 
 
+class _WithinRange(NumberRange):
+    """NumberRange for a number that was read: one that could not be (1e309, 2.5)
+    already carries the field's message, which need not be said twice."""
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if field.data is not None:
+            super().__call__(form, field)
+
+
 class TaskingForm(FlaskForm):
     once = OnceToken()
     aoi = TextAreaField(
@@ -67,12 +78,22 @@ class TaskingForm(FlaskForm):
     window_start = DateField(_l("Window starts"), validators=[DataRequired()])
     window_end = DateField(_l("Window ends"), validators=[DataRequired()])
     max_cloud_cover = IntegerField(
-        _l("Maximum cloud cover (%)"), default=20, validators=[DataRequired(), NumberRange(0, 100)]
+        _l("Maximum cloud cover (%)"),
+        default=20,
+        validators=[
+            InputRequired(),
+            _WithinRange(0, 100, message=_l("Enter a whole number between 0 and 100.")),
+        ],
+        invalid_value_message=_l("Enter a whole number between 0 and 100."),
     )
     max_incidence = IntegerField(
         _l("Maximum incidence angle (°)"),
         default=30,
-        validators=[DataRequired(), NumberRange(0, 60)],
+        validators=[
+            InputRequired(),
+            _WithinRange(0, 60, message=_l("Enter a whole number between 0 and 60.")),
+        ],
+        invalid_value_message=_l("Enter a whole number between 0 and 60."),
     )
     mode = SelectField(_l("Acquisition mode"), choices=MODES)
     spectral_mode = SelectField(_l("Spectral mode"), choices=SPECTRAL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from decimal import Decimal
 from typing import Any
 
 from flask import Response
@@ -12,6 +13,7 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon
 from weasyprint import CSS
 
+from dinamis.core.formats import number as format_number
 from dinamis.core.pdf import pdf_response, render_pdf, text_table
 from dinamis.orders.models import Order, Quote
 
@@ -69,15 +71,15 @@ def price_lines(order: Order, quote: Quote) -> dict[str, Any]:
     Fixed-width text rather than a table: WeasyPrint lays out each table cell
     as a box of its own, and the 24 cells cost a fifth of the quote's time.
     """
-    tax = _("Tax (%(rate)s %%)", rate=round(quote.tax_rate * 100, 2))
+    tax = _("Tax (%(rate)s %%)", rate=format_number(round(quote.tax_rate * 100, 2)))
     (head, *rows, total) = text_table(
         [
             (_("Item"), "km²", "€/km²", "€"),
             (_("Charged area (mode included)"), order.charged_km2, "", ""),
-            (_("Free allowance used"), quote.free_km2, "0.00", "0.00"),
+            (_("Free allowance used"), quote.free_km2, Decimal("0.00"), Decimal("0.00")),
             (_("Co-funded part"), quote.cofunded_km2, quote.eur_per_km2, quote.excluding_tax),
             (tax, "", "", quote.tax),
-            (_("Total including tax"), "", "", f"{quote.including_tax} €"),
+            (_("Total including tax"), "", "", f"{format_number(quote.including_tax)} €"),
         ],
         PRICE_COLUMNS,
     )

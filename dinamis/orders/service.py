@@ -29,6 +29,8 @@ from dinamis.catalogue.models import Collection, Scene
 from dinamis.config import OrderSettings
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
+from dinamis.core.formats import day as format_day
+from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.labels import label
 from dinamis.core.mail import OutboxMessage, new_message, queue_mail, queued
@@ -104,52 +106,87 @@ def family_of(kind: str, sensor: str) -> str:
     return Family.TASKING if kind == OrderKind.TASKING else Family.ARCHIVE
 
 
-def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
-    """Refuse a request that breaks a rule; return the AOI's geodesic km²."""
+def tasking_limits(
+    today: dt.date,
+    area: Decimal | None = None,
+    sensor: str | None = None,
+    mode: str | None = None,
+    spectral_mode: str | None = None,
+    window_start: dt.date | None = None,
+    window_end: dt.date | None = None,
+    max_cloud_cover: int | None = None,
+    max_incidence: int | None = None,
+) -> dict[str, str]:
+    """The limits a tasking request breaks, by field; what is not given is not checked.
+
+    The one statement of the rules: the submission checks every field, the
+    form's preview checks what has been filled in so far.
+    """
     rules = _settings()
     errors: dict[str, str] = {}
-    area = geodesic_km2(request.aoi)
-    minimum = rules.tasking_min_for(request.sensor)
-    if area < minimum:
-        errors["aoi"] = _(
-            "The area of interest covers %(area)s km²; a tasking request needs at least "
-            "%(min)s km².",
-            area=area,
-            min=minimum,
-        )
-    elif area > rules.tasking_max_km2:
-        errors["aoi"] = _(
-            "The area of interest covers %(area)s km²; a tasking request covers at most "
-            "%(max)s km².",
-            area=area,
-            max=rules.tasking_max_km2,
-        )
-    earliest = today + dt.timedelta(days=rules.lead_days)
-    latest = today + dt.timedelta(days=rules.window_horizon_days)
-    if request.window_start < earliest:
-        errors["window_start"] = _(
-            "The acquisition window starts on %(earliest)s at the earliest.",
-            earliest=earliest.isoformat(),
-        )
-    elif request.window_start > latest:
-        errors["window_start"] = _(
-            "The acquisition window starts on %(latest)s at the latest.",
-            latest=latest.isoformat(),
-        )
-    if request.window_end <= request.window_start:
-        errors["window_end"] = _("The window must end after it starts.")
-    elif (request.window_end - request.window_start).days > rules.max_window_days:
-        errors["window_end"] = _("The window lasts at most %(n)d days.", n=rules.max_window_days)
-    if request.sensor not in Sensor.ALL:
+    if sensor is not None and sensor not in Sensor.ALL:
         errors["sensor"] = _("Unknown sensor.")
-    if request.mode not in Mode.ALL:
+    if area is not None:
+        minimum = rules.tasking_min_for(sensor or "")
+        if area < minimum:
+            errors["aoi"] = _(
+                "The area of interest covers %(area)s km²; a tasking request needs at least "
+                "%(min)s km².",
+                area=format_number(area),
+                min=format_number(minimum),
+            )
+        elif area > rules.tasking_max_km2:
+            errors["aoi"] = _(
+                "The area of interest covers %(area)s km²; a tasking request covers at most "
+                "%(max)s km².",
+                area=format_number(area),
+                max=format_number(rules.tasking_max_km2),
+            )
+    if window_start is not None:
+        earliest = today + dt.timedelta(days=rules.lead_days)
+        latest = today + dt.timedelta(days=rules.window_horizon_days)
+        if window_start < earliest:
+            errors["window_start"] = _(
+                "The acquisition window starts on %(earliest)s at the earliest.",
+                earliest=format_day(earliest),
+            )
+        elif window_start > latest:
+            errors["window_start"] = _(
+                "The acquisition window starts on %(latest)s at the latest.",
+                latest=format_day(latest),
+            )
+    if window_start is not None and window_end is not None:
+        if window_end <= window_start:
+            errors["window_end"] = _("The window must end after it starts.")
+        elif (window_end - window_start).days > rules.max_window_days:
+            errors["window_end"] = _(
+                "The window lasts at most %(n)d days.", n=rules.max_window_days
+            )
+    if mode is not None and mode not in Mode.ALL:
         errors["mode"] = _("Unknown acquisition mode.")
-    if request.spectral_mode not in SpectralMode.ALL:
+    if spectral_mode is not None and spectral_mode not in SpectralMode.ALL:
         errors["spectral_mode"] = _("Unknown spectral mode.")
-    if not 0 <= request.max_cloud_cover <= 100:
+    if max_cloud_cover is not None and not 0 <= max_cloud_cover <= 100:
         errors["max_cloud_cover"] = _("Between 0 and 100 %.")
-    if not 0 <= request.max_incidence <= 60:
+    if max_incidence is not None and not 0 <= max_incidence <= 60:
         errors["max_incidence"] = _("Between 0 and 60 degrees.")
+    return errors
+
+
+def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
+    """Refuse a request that breaks a rule; return the AOI's geodesic km²."""
+    area = geodesic_km2(request.aoi)
+    errors = tasking_limits(
+        today,
+        area=area,
+        sensor=request.sensor,
+        mode=request.mode,
+        spectral_mode=request.spectral_mode,
+        window_start=request.window_start,
+        window_end=request.window_end,
+        max_cloud_cover=request.max_cloud_cover,
+        max_incidence=request.max_incidence,
+    )
     for name in ("project_title", "project_description", "justification", "theme"):
         if not str(getattr(request, name) or "").strip():
             errors[name] = _("Required.")

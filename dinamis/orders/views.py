@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,6 +18,7 @@ from dinamis.catalogue import downloads
 from dinamis.catalogue.downloads import basket_ids
 from dinamis.catalogue.models import Scene
 from dinamis.core.errors import ServiceError
+from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.idempotency import Earlier
 from dinamis.core.permissions import ensure, requires
@@ -270,10 +272,9 @@ def _scene_problems(error: ServiceError, ids: list[str]) -> dict[str, str]:
 @bp.route("/coverage", methods=["POST"])
 @requires(can_order)
 def coverage() -> Any:
-    """JSON: how much of the drawn AOI the catalogue already covers (the CSRF token
-    comes in the X-CSRFToken header)."""
-    from decimal import Decimal, InvalidOperation
-
+    """JSON for the tasking form's preview: the limits the submission would refuse,
+    how much of the AOI the catalogue already covers, and what would be charged
+    (the CSRF token comes in the X-CSRFToken header)."""
     from flask import jsonify
 
     from dinamis.catalogue.coverage import coverage as catalogue_coverage
@@ -282,63 +283,88 @@ def coverage() -> Any:
     if not isinstance(data, dict):
         raise ServiceError(_("Send the area and filters as a JSON object."))
     aoi = parse_aoi(data.get("aoi") or {})
-    try:
-        max_cloud = Decimal(str(data["max_cloud_cover"])) if data.get("max_cloud_cover") else None
-        max_incidence = Decimal(str(data["max_incidence"])) if data.get("max_incidence") else None
-    except InvalidOperation:
-        raise ServiceError(_("Cloud cover and incidence must be numbers.")) from None
+    form = TaskingForm(formdata=None, meta={"csrf": False})
+    limits: dict[str, str] = {}
+    given: dict[str, Any] = {}
+    for name in ("max_cloud_cover", "max_incidence"):
+        given[name] = _whole_number(data.get(name))
+        if given[name] is _NOT_A_NUMBER:
+            limits[name] = _("Enter a whole number.")
+            given[name] = None
+    for name in ("window_start", "window_end"):
+        try:
+            given[name] = dt.date.fromisoformat(str(data[name])) if data.get(name) else None
+        except ValueError:
+            limits[name] = _("Enter a date.")
+            given[name] = None
+    sensor = str(data.get("sensor") or Sensor.PLEIADES)
+    mode = str(data.get("mode") or Mode.MONO)
+    area = geodesic_km2(aoi)
+    limits.update(
+        service.tasking_limits(dt.date.today(), area=area, sensor=sensor, mode=mode, **given)
+    )
+    cloud, incidence = given["max_cloud_cover"], given["max_incidence"]
     found = catalogue_coverage(
         aoi,
         sensor_family=str(data.get("sensor") or "") or None,
-        max_cloud=max_cloud,
-        max_incidence=max_incidence,
+        max_cloud=Decimal(cloud) if cloud is not None and "max_cloud_cover" not in limits else None,
+        max_incidence=(
+            Decimal(incidence) if incidence is not None and "max_incidence" not in limits else None
+        ),
     )
-    preview = _split_preview(aoi, data)
-    return jsonify(
-        {
-            **preview,
-            "aoi_km2": str(found.aoi_km2),
-            "covered_km2": str(found.covered_km2),
-            "percent": str(found.percent),
-            "scenes": found.scenes,
-            "message": _(
-                "The catalogue already covers %(percent)s %% of this area (%(km2)s km², "
-                "%(n)d scene(s) with these filters).",
-                percent=found.percent,
-                km2=found.covered_km2,
-                n=found.scenes,
-            ),
-        }
-    )
+    problems = [
+        message
+        if name == "aoi"
+        else _("%(field)s: %(message)s", field=form[name].label.text, message=message)
+        for name, message in limits.items()
+    ]
+    answer: dict[str, Any] = {
+        "aoi_km2": str(found.aoi_km2),
+        "covered_km2": str(found.covered_km2),
+        "percent": str(found.percent),
+        "scenes": found.scenes,
+        "message": _(
+            "The catalogue already covers %(percent)s %% of this area (%(km2)s km², "
+            "%(n)d scene(s) with these filters).",
+            percent=format_number(found.percent),
+            km2=format_number(found.covered_km2),
+            n=found.scenes,
+        ),
+        "limits": limits,
+        "problems": problems,
+        "refused": "true" if limits else "false",
+        "split": "",
+    }
+    if "aoi" not in limits and "sensor" not in limits and "mode" not in limits:
+        answer.update(_split_preview(area, sensor, mode))
+    return jsonify(answer)
 
 
-def _split_preview(aoi: Any, data: dict[str, Any]) -> dict[str, str]:
-    """What submitting would charge: the minimum check, then the free and co-funded parts."""
-    sensor = str(data.get("sensor") or "pleiades")
-    mode = str(data.get("mode") or "mono")
-    if mode not in Mode.ALL:
-        return {}
+_NOT_A_NUMBER = object()
+
+
+def _whole_number(value: Any) -> Any:
+    """A form's whole number: None when empty, _NOT_A_NUMBER when not one (1e309, 2.5, abc)."""
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if not text.lstrip("+-").isdigit() or len(text) > 12:
+        return _NOT_A_NUMBER
+    return int(text)
+
+
+def _split_preview(area: Any, sensor: str, mode: str) -> dict[str, str]:
+    """What submitting would charge: the free and co-funded parts, and the quote's price."""
     rules = current_app.config["DINAMIS_SETTINGS"].orders
-    area = geodesic_km2(aoi)
-    minimum = rules.tasking_min_for(sensor)
-    if area < minimum:
-        return {
-            "split": _(
-                "%(area)s km²: under the minimum of %(min)s km² for a tasking request.",
-                area=area,
-                min=minimum,
-            ),
-            "refused": "true",
-        }
     charged = quota.km2(area * Mode.FACTOR[mode])
     family = service.family_of(OrderKind.TASKING, sensor)
     split = quota.split(current_user.entity, family, quota.period_for(dt.date.today()), charged)
     text = _(
         "Charged %(charged)s km²: %(free)s km² free from your allowance, %(cofunded)s km² "
         "co-funded.",
-        charged=charged,
-        free=split.free,
-        cofunded=split.cofunded,
+        charged=format_number(charged),
+        free=format_number(split.free),
+        cofunded=format_number(split.cofunded),
     )
     if split.cofunded > 0:
         try:
@@ -351,7 +377,7 @@ def _split_preview(aoi: Any, data: dict[str, Any]) -> dict[str, str]:
             )
             text += " " + _(
                 "Quote: about %(eur)s € excluding tax, to be accepted by your Referent.",
-                eur=priced.excluding_tax,
+                eur=format_number(priced.excluding_tax),
             )
         except ServiceError:
             pass  # no price for this profile and sensor: the quote says so at submission

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Error, expect
 
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -55,4 +57,74 @@ def test_draw_the_area_and_submit(app, cast, browser, live_server):
     page.get_by_role("button", name="Submit the request").click()
     expect(page.get_by_text("has been submitted")).to_be_visible()
     expect(page.get_by_text("under review").first).to_be_visible()
+    context.close()
+
+
+def _draw(page, size=25):
+    area = page.locator("#aoi-map")
+    area.wait_for()
+    box = area.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    for dx, dy in ((0, 0), (size, 0), (size, size), (0, size)):
+        page.mouse.click(x + dx, y + dy)
+    page.get_by_role("button", name="Finish the polygon").click()
+
+
+def _signed_in_page(app, cast, browser, live_server):
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("10000"))
+        commit()
+    context = browser.new_context(base_url=live_server, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto("/login")
+    page.get_by_label("E-mail").fill(cast.user_a)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="English").click()
+    page.goto("/orders/tasking/new")
+    return context, page
+
+
+def test_the_preview_is_never_stale(app, cast, browser, live_server):
+    """A change of mode marks the preview as recomputing at once; an answer to an
+    earlier question, arriving last, does not overwrite the latest one."""
+    context, page = _signed_in_page(app, cast, browser, live_server)
+    split = page.locator("#aoi-split")
+    _draw(page)
+    expect(split).to_contain_text("Charged")
+    mono = split.inner_text()
+
+    held = []
+    page.route("**/orders/coverage", lambda route: held.append(route))
+    page.get_by_label("Acquisition mode").select_option("stereo")
+    # At once, before any answer: not the old figures.
+    assert split.inner_text() != mono
+    expect(split).to_contain_text("Recomputing")
+    expect(split).to_have_attribute("aria-busy", "true")
+    page.wait_for_function("() => true")
+    assert len(held) == 1
+    page.get_by_label("Acquisition mode").select_option("tristereo")
+    page.wait_for_timeout(200)
+    assert len(held) == 2
+    held[1].continue_()
+    expect(split).to_contain_text("Charged")
+    tristereo = split.inner_text()
+    assert tristereo != mono
+    # The first question's answer arrives last (the page has abandoned it).
+    with contextlib.suppress(Error):
+        held[0].continue_()
+    page.wait_for_timeout(500)
+    assert split.inner_text() == tristereo
+    context.close()
+
+
+def test_the_preview_states_the_maximum_area(app, cast, browser, live_server):
+    context, page = _signed_in_page(app, cast, browser, live_server)
+    _draw(page, size=120)  # far more than 10,000 km² at the map's first zoom
+    split = page.locator("#aoi-split")
+    expect(split).to_contain_text("at most 10,000 km²")
+    expect(split).to_have_class(re.compile("flash-error"))
+    assert "Quote" not in split.inner_text() and "Charged" not in split.inner_text()
     context.close()

@@ -66,7 +66,7 @@ def test_coverage_of_the_searched_area(client, scenes):  # noqa: F811
     half = json.dumps(mapping(box(2.1, 45, 2.3, 45.2)))  # half inside the scenes' square
     page = client.get("/catalogue/", query_string={"aoi": half}).get_data(as_text=True)
     found = re.search(r'id="search-coverage"[^>]*>([^<]+)<', page)
-    assert found and "50.0" in found.group(1), page
+    assert found and "50,0" in found.group(1), page
     nothing = client.get("/catalogue/", query_string={"aoi": half, "max_cloud": "1"})
     found = re.search(r'id="search-coverage"[^>]*>([^<]+)<', nothing.get_data(as_text=True))
-    assert found and " 0.0 " in found.group(1)
+    assert found and " 0,0 " in found.group(1)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 
+from flask_babel import force_locale
 from pypdf import PdfReader
 
+from dinamis.core.formats import day, number
 from dinamis.extensions import db
 from dinamis.orders.models import Order
 from tests.conftest import login
@@ -20,19 +22,23 @@ def test_quote_pdf_content(app, client, cast):
     pdf = client.get(f"/orders/{order.id}/quote.pdf").data
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     lines = [" ".join(line.split()) for line in text.splitlines()]
-    with app.app_context():
+    with app.app_context(), force_locale("fr"):  # the requester reads French
+
+        def n(value):  # the number as the PDF writes it in French, spaces as extracted
+            return " ".join(number(value).split())
+
         order = db.session.get(Order, order.id)
         quote = order.quotes[-1]
         assert quote.cofunded_km2 > 0 and quote.free_km2 > 0
         assert order.entity.name in text and order.number in text and quote.number in text
-        assert f"{order.aoi_km2} km²" in text and quote.valid_until.isoformat() in text
+        assert f"{n(order.aoi_km2)} km²" in text and day(quote.valid_until) in text
         assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
         expected = [
-            f"{order.charged_km2}",
-            f"{quote.free_km2} 0.00 0.00",
-            f"{quote.cofunded_km2} {quote.eur_per_km2} {quote.excluding_tax}",
-            f"{quote.tax}",
-            f"{quote.including_tax} €",
+            f"{n(order.charged_km2)}",
+            f"{n(quote.free_km2)} 0,00 0,00",
+            f"{n(quote.cofunded_km2)} {n(quote.eur_per_km2)} {n(quote.excluding_tax)}",
+            f"{n(quote.tax)}",
+            f"{n(quote.including_tax)} €",
         ]
         price_lines = [line for line in lines if any(line.endswith(e) for e in expected)]
         for figures in expected:  # each row's figures, right-aligned at the line's end

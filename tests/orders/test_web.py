@@ -86,7 +86,7 @@ def test_small_aoi_is_refused_with_its_area_and_nothing_is_written(app, client, 
     response = client.post("/orders/tasking/new", data=_form(client, side=0.05))
     page = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert re.search(r"\d+\.\d\d km²", page) and "100 km²" in page
+    assert re.search(r"\d+,\d\d km²", page) and "100 km²" in page
     assert _orders(app) == []
 
 

@@ -13,6 +13,7 @@ from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.quota import service
 from tests.conftest import login
+from tests.helpers import written
 
 
 def _grant(app, cast, amount="2000"):
@@ -29,7 +30,8 @@ def test_member_sees_own_entity_quota_and_statement(app, client, cast):
     response = client.get(f"/quota/{cast.entity_a}?period=2027")
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "2000.00" in page and "1879.50" in page and "120.50" in page
+    for figure in ("2000.00", "1879.50", "120.50"):  # in French, as the page speaks
+        assert written(app, Decimal(figure)) in page
     assert "<meter" in page
     assert 'action="/quota/' not in page  # no adjustment form for a user
     # The grant's stored reason code is shown as words, in the user's language.

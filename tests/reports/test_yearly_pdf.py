@@ -14,6 +14,7 @@ from dinamis.membership.models import Entity
 from dinamis.orders.models import Order
 from dinamis.reports import service, stats
 from tests.conftest import login
+from tests.helpers import written
 from tests.reports.test_statistics import YEAR, busy  # noqa: F401 - the fixture
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
@@ -45,7 +46,9 @@ def test_programme_pdf_lists_every_entity_and_publication(app, client, cast, bus
     login(client, cast.staff)
     text = _words(client.get(f"/reports/yearly/{YEAR}.pdf").data)
     for r in by_entity:  # the name, whole, then its three figures
-        figures = f"{r['granted_km2']} {r['consumed_km2']} {r['cofunded_km2']}"
+        figures = " ".join(
+            written(app, r[k], words=True) for k in ("granted_km2", "consumed_km2", "cofunded_km2")
+        )
         first_line = text[text.index(r["group"][:40]) :]
         assert first_line.startswith(r["group"][:40]) and figures in first_line[:200]
         assert r["group"] in text.replace(f" {figures}", "")
@@ -71,9 +74,15 @@ def test_entity_pdf_lists_every_order_with_its_figures(app, client, cast, busy):
             )
         )
         expected = [
-            (o.number, o.project_title, f"{o.charged_km2} {o.delivered_km2}") for o in orders
+            (
+                o.number,
+                o.project_title,
+                f"{written(app, o.charged_km2, words=True)} "
+                f"{written(app, o.delivered_km2, words=True)}",
+            )
+            for o in orders
         ]
-    assert len(expected) == 4 and any(o[2].split()[1] != "0.00" for o in expected)
+    assert len(expected) == 4 and any(o[2].split()[-1] != "0,00" for o in expected)
     login(client, cast.staff)
     text = _words(client.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_a}.pdf").data)
     for number, title, figures in expected:  # the number, the title whole, its km²

@@ -38,32 +38,88 @@
     return { type: "Polygon", coordinates: [ring] };
   }
   var coverageOut = document.getElementById("aoi-coverage");
+  var splitOut = document.getElementById("aoi-split");
   function value(id) { var el = document.getElementById(id); return el ? el.value : ""; }
+  // The preview answers the form as it is now: each change marks it as being
+  // recomputed at once, cancels the question before, and an answer that is not
+  // to the latest question is dropped (answers may come back out of order).
+  var asked = 0;
+  var pending = null;
+  var typing = null;
+  function recomputing() {
+    [coverageOut, splitOut].forEach(function (out) {
+      if (!out || out.hidden) { return; }
+      out.setAttribute("aria-busy", "true");
+      out.classList.add("stale");
+      out.textContent = box.dataset.recomputing || "…";
+    });
+  }
   function checkCoverage() {
-    if (!box.dataset.coverage || !coverageOut || !field.value) { return; }
+    if (!box.dataset.coverage || !coverageOut) { return; }
+    if (pending) { pending.abort(); pending = null; }
+    var question = ++asked;
+    if (!field.value) {
+      [coverageOut, splitOut].forEach(function (out) { if (out) { out.hidden = true; } });
+      return;
+    }
+    var geometry;
+    try { geometry = JSON.parse(field.value); } catch (err) { return; }
+    recomputing();
+    pending = window.AbortController ? new AbortController() : null;
     fetch(box.dataset.coverage, {
       method: "POST",
       credentials: "same-origin",
+      signal: pending ? pending.signal : undefined,
       headers: { "Content-Type": "application/json", "X-CSRFToken": box.dataset.csrf },
       body: JSON.stringify({
-        aoi: JSON.parse(field.value), sensor: value("sensor"),
+        aoi: geometry, sensor: value("sensor"),
         max_cloud_cover: value("max_cloud_cover"), max_incidence: value("max_incidence"),
-        mode: value("mode")
+        mode: value("mode"), window_start: value("window_start"), window_end: value("window_end")
       })
     }).then(function (r) { return r.json(); }).then(function (body) {
+      if (question !== asked) { return; }
+      pending = null;
+      [coverageOut, splitOut].forEach(function (out) {
+        if (out) { out.removeAttribute("aria-busy"); out.classList.remove("stale"); }
+      });
       coverageOut.hidden = false;
       coverageOut.textContent = body.message || (body.error && body.error.message) || "";
-      var splitOut = document.getElementById("aoi-split");
       if (splitOut) {
-        splitOut.hidden = !body.split;
-        splitOut.textContent = body.split || "";
-        splitOut.classList.toggle("flash-error", body.refused === "true");
+        var problems = body.problems || [];
+        splitOut.textContent = "";
+        if (problems.length) {
+          var list = document.createElement("ul");
+          problems.forEach(function (text) {
+            var item = document.createElement("li");
+            item.textContent = text;
+            list.appendChild(item);
+          });
+          splitOut.appendChild(list);
+        }
+        if (body.split) {
+          var line = document.createElement("span");
+          line.textContent = body.split;
+          splitOut.appendChild(line);
+        }
+        splitOut.hidden = !problems.length && !body.split;
+        splitOut.classList.toggle("flash-error", problems.length > 0);
       }
-    }).catch(function () { coverageOut.hidden = true; });
+    }).catch(function (err) {
+      if (question !== asked || (err && err.name === "AbortError")) { return; }
+      coverageOut.hidden = true;
+      if (splitOut) { splitOut.hidden = true; }
+    });
   }
-  ["sensor", "max_cloud_cover", "max_incidence", "mode"].forEach(function (id) {
+  ["sensor", "max_cloud_cover", "max_incidence", "mode", "window_start", "window_end"].forEach(function (id) {
     var el = document.getElementById(id);
-    if (el) { el.addEventListener("change", checkCoverage); }
+    if (el) {
+      el.addEventListener("input", function () {
+        recomputing();
+        clearTimeout(typing);
+        typing = setTimeout(checkCoverage, 400);
+      });
+      el.addEventListener("change", function () { clearTimeout(typing); checkCoverage(); });
+    }
   });
 
   function finish() {
@@ -82,6 +138,7 @@
     if (shape) { map.removeLayer(shape); shape = null; }
     field.value = "";
     show([]);
+    checkCoverage();
   }
   map.on("click", function (e) {
     if (shape && points.length === 0) { map.removeLayer(shape); shape = null; }
