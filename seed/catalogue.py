@@ -24,7 +24,11 @@ COLLECTIONS: list[dict[str, Any]] = [
         "title": "SPOT 6-7 ortho mosaics of France",
         "description": "Yearly 1.5 m coverage of mainland France and Corsica (open data).",
         "license": "etalab-2.0",
-        "dinamis": {"access": "open", "sensor_family": "spot"},
+        "dinamis": {
+            "access": "open",
+            "sensor_family": "spot",
+            "title_fr": "Mosaïques ortho SPOT 6-7 de la France",
+        },
     },
     {
         "type": "Collection",
@@ -32,7 +36,12 @@ COLLECTIONS: list[dict[str, Any]] = [
         "title": "Pléiades 50 cm",
         "description": "Pléiades 1A/1B scenes acquired for members.",
         "license": "dinamis-pleiades",
-        "dinamis": {"access": "members", "sensor_family": "pleiades", "orderable": True},
+        "dinamis": {
+            "access": "members",
+            "sensor_family": "pleiades",
+            "orderable": True,
+            "title_fr": "Pléiades 50 cm",
+        },
     },
     {
         "type": "Collection",
@@ -41,6 +50,7 @@ COLLECTIONS: list[dict[str, Any]] = [
         "description": "Pléiades Neo 3/4, on demand.",
         "license": "dinamis-pleiades",
         "dinamis": {
+            "title_fr": "Pléiades Neo 30 cm",
             "access": "profiles",
             "profiles": ["research-fr", "public-fr"],
             "sensor_family": "pleiades-neo",

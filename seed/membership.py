@@ -24,6 +24,9 @@ def load_membership(directory: Path, today: dt.date | None = None) -> list[str]:
                 LegalDocument.code == item["code"], LegalDocument.version == item["version"]
             )
         )
+        if exists is not None and exists.title_fr is None and item.get("title_fr"):
+            # A database seeded before documents had a French text (migration 0018).
+            exists.title_fr, exists.body_fr = item["title_fr"], item.get("body_fr")
         if exists is None:
             for older in db.session.scalars(
                 select(LegalDocument).where(LegalDocument.code == item["code"])

@@ -54,7 +54,7 @@ class LicenceRequired(Forbidden):
                 " before downloading its files.",
                 licence=collection.licence_code,
                 version=collection.licence_version,
-                collection=collection.title,
+                collection=collection.local_title,
             )
         )
         self.collection = collection
@@ -91,14 +91,15 @@ def refusal(user: Any, collection: Collection) -> str:
     """Why `may_download` says no, in words for the person."""
     if not _signed_in(user):
         return _(
-            "Sign in with a member account to download the files of %(c)s.", c=collection.title
+            "Sign in with a member account to download the files of %(c)s.",
+            c=collection.local_title,
         )
     entity = user.entity
     if entity is None or not entity.is_active:
         return _("Your organisation's membership is not active; files cannot be downloaded.")
     return _(
         "The files of %(c)s are reserved to other member profiles than your organisation's.",
-        c=collection.title,
+        c=collection.local_title,
     )
 
 

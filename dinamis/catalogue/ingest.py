@@ -345,6 +345,7 @@ def _upsert_collection(data: dict[str, Any]) -> str | None:
     values = {
         "id": data["id"],
         "title": data.get("title") or data["id"],
+        "title_fr": dinamis.get("title_fr"),
         "description": data.get("description") or "",
         "sensor_family": dinamis.get("sensor_family", "other"),
         "licence_code": data.get("license") or "proprietary",

@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.core.db import Base
+from dinamis.core.i18n import current_language
 
 
 class Access:
@@ -55,7 +56,8 @@ class Collection(Base):
     __table_args__ = (CheckConstraint(f"access IN {Access.ALL!r}", name="access"),)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))  # English, as the STAC API gives it
+    title_fr: Mapped[str | None] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     sensor_family: Mapped[str] = mapped_column(String(50))
     licence_code: Mapped[str] = mapped_column(String(50))
@@ -66,6 +68,15 @@ class Collection(Base):
     orderable: Mapped[bool] = mapped_column(default=False)
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    def title_in(self, language: str) -> str:
+        """The title in `language`; the English one while staff have given no French."""
+        return (self.title_fr or self.title) if language == "fr" else self.title
+
+    @property
+    def local_title(self) -> str:
+        """The title in the reader's language."""
+        return self.title_in(current_language())
 
 
 class Scene(Base):

@@ -23,6 +23,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
@@ -31,16 +32,21 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
 from dinamis.catalogue import coverage, downloads, search
+from dinamis.catalogue.ingest import COLUMNS
 from dinamis.catalogue.models import Collection, DownloadVia, Scene
 from dinamis.catalogue.queryables import PROCESSING_LEVELS, SPECTRAL_MODES
 from dinamis.catalogue.stac import item_json
 from dinamis.catalogue.storage import StorageError, storage
 from dinamis.core.errors import BadRequest, Forbidden, NotFound, ServiceError
+from dinamis.core.formats import localise
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
+from dinamis.core.i18n import current_language
+from dinamis.core.labels import label
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
 from dinamis.extensions import db
+from dinamis.membership.models import Profile
 from dinamis.orders.archive import why_not_orderable
 from dinamis.orders.permissions import can_order
 
@@ -157,6 +163,41 @@ def index() -> Any:
     )
 
 
+# The scene's metadata for people: each STAC property the catalogue knows by its
+# label, with its unit; the properties given at ingest that it does not know are
+# listed apart, as given.
+SCENE_FACTS: tuple[tuple[str, Any, str], ...] = (
+    ("datetime", _l("Acquired on"), ""),
+    ("platform", _l("Platform"), ""),
+    ("constellation", _l("Constellation"), ""),
+    ("eo:cloud_cover", _l("Cloud cover"), " %"),
+    ("view:incidence_angle", _l("Incidence angle"), "°"),
+    ("view:sun_elevation", _l("Sun elevation"), "°"),
+    ("view:sun_azimuth", _l("Sun azimuth"), "°"),
+    ("gsd", _l("Ground sample distance"), " m"),
+    ("processing:level", _l("Processing level"), ""),
+    ("dinamis:spectral_mode", _l("Spectral mode"), ""),
+    ("dinamis:stereo_group", _l("Stereo group"), ""),
+)
+
+
+def _scene_facts(
+    scene: Scene, properties: dict[str, Any]
+) -> tuple[list[tuple[str, str]], list[tuple[str, Any]]]:
+    columns = {"datetime": "datetime", **COLUMNS}
+    facts = []
+    for key, name, unit in SCENE_FACTS:
+        value = getattr(scene, columns[key], None)
+        if value is None:
+            continue
+        if key in ("processing:level", "dinamis:spectral_mode"):
+            value = label(value)
+        shown = localise(value) if not isinstance(value, str) else value
+        facts.append((str(name), f"{shown}{unit}"))
+    others = [(k, v) for k, v in properties.items() if k not in columns]
+    return facts, others
+
+
 @bp.route("/scenes/<scene_id>")
 @public
 def scene(scene_id: str) -> Any:
@@ -175,10 +216,13 @@ def scene(scene_id: str) -> Any:
         )
     files = downloads.file_states(current_user, found)
     may_order = can_order(current_user)
+    facts, others = _scene_facts(found, stac["properties"])
     return render_template(
         "catalogue/scene.html",
         scene=found,
         stac=stac,
+        facts=facts,
+        other_properties=others,
         companions=companions,
         files=files,
         in_basket=found.id in downloads.basket_ids(),
@@ -308,13 +352,19 @@ def licence(collection_id: str) -> Any:
     if request.method == "POST":
         downloads.accept_licence(current_user, collection)
         flash(
-            _("Licence accepted: you can download the files of %(c)s.", c=collection.title),
+            _("Licence accepted: you can download the files of %(c)s.", c=collection.local_title),
             "success",
         )
         return redirect(target)
     return render_template(
         "catalogue/licence.html",
         collection=collection,
+        profile_names=[
+            p.name(current_language())
+            for p in db.session.scalars(
+                select(Profile).where(Profile.code.in_(collection.profiles)).order_by(Profile.code)
+            )
+        ],
         accepted=downloads.licence_accepted(current_user, collection),
         allowed=allowed,
         refusal=None if allowed else downloads.refusal(current_user, collection),

@@ -40,3 +40,11 @@ def init_app(app: Flask) -> None:
         default_translation_directories="translations",
         default_domain="messages",
     )
+
+
+def current_language() -> str:
+    """The language the reader is served in ("fr" or "en")."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return locale.language if locale is not None else "fr"

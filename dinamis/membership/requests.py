@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.core.db import Base
+from dinamis.core.i18n import current_language
 from dinamis.membership.models import Entity, Profile
 
 
@@ -48,14 +49,25 @@ class LegalDocument(Base):
     kind: Mapped[str] = mapped_column(String(10))
     code: Mapped[str] = mapped_column(String(50))
     version: Mapped[str] = mapped_column(String(20))
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(200))  # English
     body: Mapped[str] = mapped_column(Text)
+    title_fr: Mapped[str | None] = mapped_column(String(200))
+    body_fr: Mapped[str | None] = mapped_column(Text)
     current: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     @property
     def label(self) -> str:
         return f"{self.code} v{self.version}"
+
+    @property
+    def local_title(self) -> str:
+        """The title in the reader's language (English while no French is given)."""
+        return (self.title_fr or self.title) if current_language() == "fr" else self.title
+
+    @property
+    def local_body(self) -> str:
+        return (self.body_fr or self.body) if current_language() == "fr" else self.body
 
 
 class MembershipRequest(Base):

@@ -119,7 +119,7 @@ def legal(token: str) -> Any:
         return render_template("membership/link_invalid.html", message=error.message), 400
     documents = service.current_documents()
     form = LegalRepForm(name=membership.legal_rep_name, function=membership.legal_rep_function)
-    form.documents.choices = [(d.id, f"{d.title} (v{d.version})") for d in documents]
+    form.documents.choices = [(d.id, f"{d.local_title} (v{d.version})") for d in documents]
     if form.validate_on_submit():
         try:
             service.legal_rep_accepts(

@@ -676,25 +676,50 @@ def deliver(
         f"delivery:{delivery.id}",
     )
     complete = order.delivered_km2 >= order.charged_km2
-    scenes = ", ".join(s.id for s in measured.group)
-    if why is None:
-        comment = _("%(km2)s km² delivered (%(scene)s).", km2=charged, scene=scenes)
-    else:
-        comment = _(
-            "%(km2)s km² delivered (%(scene)s), corrected from the measured %(measured)s km²: "
-            "%(reason)s",
-            km2=charged,
-            scene=scenes,
-            measured=measured.km2,
-            reason=why,
-        )
     _move(
         actor,
         order,
         Status.DELIVERED if complete else Status.PARTIALLY_DELIVERED,
-        comment,
+        delivery_note(delivery, [s.id for s in measured.group]),
     )
     return delivery
+
+
+def delivery_note(delivery: Delivery, scene_ids: list[str] | None = None) -> str:
+    """What a delivery was, in the reader's language: its km², its scenes, and the
+    correction's reason if staff corrected the measured area. The order's timeline
+    writes it when shown (its stored comment is in the language of whoever delivered)."""
+    scenes = ", ".join(scene_ids or [delivery.scene_ref])
+    if not delivery.correction_reason:
+        return _(
+            "%(km2)s km² delivered (%(scene)s).", km2=format_number(delivery.km2), scene=scenes
+        )
+    return _(
+        "%(km2)s km² delivered (%(scene)s), corrected from the measured %(measured)s km²: "
+        "%(reason)s",
+        km2=format_number(delivery.km2),
+        scene=scenes,
+        measured=format_number(delivery.computed_km2),
+        reason=delivery.correction_reason,
+    )
+
+
+def timeline_notes(order: Order) -> dict[int, str]:
+    """The notes of an order's delivery events written in the reader's language, by
+    event id: the n-th event that records a delivery is the n-th delivery."""
+    delivering = [
+        e
+        for e in sorted(order.events, key=lambda e: e.id)
+        if e.to_status in (Status.DELIVERED, Status.PARTIALLY_DELIVERED)
+        and e.from_status in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED)
+    ]
+    deliveries = sorted(order.deliveries, key=lambda d: d.id)
+    notes = {}
+    for event, delivery in zip(delivering, deliveries, strict=False):
+        scene = db.session.get(Scene, delivery.scene_id) if delivery.scene_id else None
+        group = stereo_group(scene) if scene is not None else []
+        notes[event.id] = delivery_note(delivery, [s.id for s in group] or None)
+    return notes
 
 
 def close(actor: User, order: Order, comment: str = "") -> None:

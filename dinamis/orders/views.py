@@ -400,6 +400,7 @@ def _page(order: Order, status: int = 200, **forms: Any) -> Any:
             "orders/show.html",
             order=order,
             delivered=_delivered(order),
+            notes=service.timeline_notes(order),
             candidates=(
                 service.delivery_candidates(order)
                 if may_review and order.status in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED)

@@ -7,12 +7,13 @@ from flask_wtf import FlaskForm
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
+from dinamis.core.labels import LABELS
 from dinamis.core.validation import FiniteNumber
 from dinamis.quota.models import Family
 
 
 class AdjustmentForm(FlaskForm):
-    family = SelectField(_l("Family"), choices=[(f, f) for f in Family.ALL])
+    family = SelectField(_l("Family"), choices=[(f, LABELS.get(f, f)) for f in Family.ALL])
     period = StringField(
         _l("Period"),
         validators=[

@@ -327,11 +327,23 @@ def activity(f: Filters) -> dict[str, int]:
     }
 
 
+def with_profile_names(rows: list[dict[str, Any]], group: str) -> list[dict[str, Any]]:
+    """Ledger rows grouped by profile, for people: each profile by its name in the
+    reader's language, not its code (CSV exports keep the code)."""
+    if group != "profile":
+        return rows
+    from dinamis.core.i18n import current_language
+
+    language = current_language()
+    names = {p.code: p.name(language) for p in db.session.scalars(select(Profile))}
+    return [{**r, "group": names.get(r["group"], r["group"])} for r in rows]
+
+
 def with_titles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Download rows for people: each with its collection's title (its id if it has none)."""
     ids = {r["collection"] for r in rows}
-    found = select(Collection.id, Collection.title).where(Collection.id.in_(ids))
-    titles = dict(db.session.execute(found).all()) if ids else {}
+    found = select(Collection).where(Collection.id.in_(ids))
+    titles = {c.id: c.local_title for c in db.session.scalars(found)} if ids else {}
     return [{**r, "title": titles.get(r["collection"]) or r["collection"]} for r in rows]
 
 

@@ -197,6 +197,7 @@ def _stats(args: Any) -> tuple[stats.Filters, str, dict[str, Any]]:
 def dashboard() -> Any:
     filters, group, tables = _stats(request.args)
     tables["downloads"] = stats.with_titles(tables["downloads"])
+    tables["ledger"] = stats.with_profile_names(tables["ledger"], group)
     return render_template(
         "reports/stats.html",
         filters=filters,

@@ -269,7 +269,7 @@ def programme_figures(year: int) -> dict[str, Any]:
     """The statistics of the programme's year (the dashboard's queries)."""
     f = stats.Filters(period=str(year))
     return {
-        "by_profile": stats.ledger(f, "profile"),
+        "by_profile": stats.with_profile_names(stats.ledger(f, "profile"), "profile"),
         "by_sensor": stats.ledger(f, "sensor"),
         "by_family": stats.ledger(f, "family"),
         "by_entity": stats.ledger(f, "entity"),

@@ -32,7 +32,9 @@ def test_bad_inputs_are_clear_400s(client, scenes):  # noqa: F811
 
 def test_scene_page(client, scenes):  # noqa: F811
     page = client.get("/catalogue/scenes/PHR_0001").get_data(as_text=True)
-    assert "eo:cloud_cover" in page and "custom:thing" in page
+    assert "Cloud cover" in page or "Couverture nuageuse" in page
+    assert "eo:cloud_cover" not in page.split("<main")[1].split("STAC</a>")[1]  # a label, not a key
+    assert "custom:thing" in page  # a property the catalogue does not know is shown as given
     # its footprint, for the page's map (static/js/shape-map.js)
     found = re.search(
         r'<script type="application/json" id="scene-footprint-map-geojson">(.*?)</script>', page
