@@ -39,7 +39,7 @@ from dinamis.catalogue.stac import item_json
 from dinamis.catalogue.storage import StorageError, storage
 from dinamis.core.errors import BadRequest, Forbidden, NotFound, ServiceError
 from dinamis.core.formats import localise
-from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
+from dinamis.core.geo import geodesic_km2, to_geojson
 from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
 from dinamis.core.i18n import current_language
 from dinamis.core.labels import label
@@ -66,10 +66,17 @@ def _search_form(
     errors: dict[str, str] = {}
     if args.get("aoi", "").strip():
         try:
-            parse_aoi(args["aoi"])
+            search.parse_area(args["aoi"])  # a polygon, or a point or a line to search along
             params["intersects"] = args["aoi"]
         except ServiceError as exc:
-            errors["aoi"] = exc.message
+            # The AOI rules' own words come after the API's "intersects: "; what
+            # only the API says (its parameter, its list of types) is said plainly.
+            prefix = "intersects: "
+            errors["aoi"] = (
+                exc.message[len(prefix) :]
+                if exc.message.startswith(prefix)
+                else _("Draw an area on the map, or give a GeoJSON point, line or polygon.")
+            )
     days: dict[str, dt.date] = {}
     for name in ("start", "end"):
         if args.get(name):

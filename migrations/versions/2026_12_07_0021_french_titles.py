@@ -6,8 +6,8 @@ Staff enter a collection's title and a document's title and text in English
 yet: NULL, shown in English until staff give it (the seed does for its own).
 Reviewed by hand.
 
-Revision ID: 0018_french_titles
-Revises: 0017_delivery_area
+Revision ID: 0021_french_titles
+Revises: 0020_scene_stac_extensions
 Create Date: 2026-12-07 00:30:00
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0018_french_titles"
-down_revision: str | None = "0017_delivery_area"
+revision: str = "0021_french_titles"
+down_revision: str | None = "0020_scene_stac_extensions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
