@@ -93,6 +93,11 @@ QUERIES: dict[str, tuple[str, dict[str, Any], int]] = {
     "small bbox (Toulouse), GET": ("GET", {"bbox": [1.35, 43.55, 1.55, 43.70], "limit": 20}, 5),
     "France bbox + one year": ("POST", {"bbox": FRANCE, "datetime": _year(2023), "limit": 20}, 5),
     "polygon (a département)": ("POST", {"intersects": GIRONDE, "limit": 20}, 5),
+    "point (Toulouse: which scenes cover my site?)": (
+        "POST",
+        {"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}, "limit": 20},
+        5,
+    ),
     "Brittany + dates + collection + cloud/angle (CQL2)": (
         "POST",
         {

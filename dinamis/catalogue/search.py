@@ -394,6 +394,38 @@ def _list(value: Any) -> list[str]:
     return [str(v).strip() for v in items if str(v).strip()][:1000]
 
 
+_NUMBERS = re.compile(r"\s*[-+]?\d+(?:\.\d+)?(?:\s*[,;\s]\s*[-+]?\d+(?:\.\d+)?)*\s*", re.ASCII)
+
+
+def typed_area(text: str) -> dict[str, Any]:
+    """The portal's search area as typed: GeoJSON (drawn, uploaded or pasted), two
+    numbers `latitude, longitude` (a point, as maps write it), or four numbers
+    `west, south, east, north` (a box); as the search's `intersects` or `bbox`. With
+    semicolons between the numbers, commas are decimal commas (`43,6 ; 1,44`)."""
+    typed = text.replace(",", ".") if ";" in text else text
+    if not _NUMBERS.fullmatch(typed):
+        return {"intersects": text}
+    numbers = [float(n) for n in re.split(r"[\s,;]+", typed.strip())]
+    if len(numbers) == 2:
+        latitude, longitude = numbers
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise BadRequest(
+                _(
+                    "A point is typed as latitude, longitude in degrees (for example"
+                    " 43.6, 1.44): the latitude from -90 to 90, the longitude from -180 to 180."
+                )
+            )
+        return {"intersects": {"type": "Point", "coordinates": [longitude, latitude]}}
+    if len(numbers) == 4:
+        return {"bbox": numbers}
+    raise BadRequest(
+        _(
+            "Type a point as latitude, longitude (two numbers) or a box as west, south,"
+            " east, north (four numbers), or draw the area on the map."
+        )
+    )
+
+
 def parse_limit(value: Any, body: bool = False) -> int:
     """A page size: a whole number from 1; above MAX_LIMIT, MAX_LIMIT (the STAC API's rule).
     In a query string, digits; in a JSON body (`body`), a number."""

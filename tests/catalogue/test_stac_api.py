@@ -240,11 +240,30 @@ def test_malformed_geometries_are_a_400_naming_the_problem(client, scenes, geome
     assert words in response.get_json()["description"]
 
 
-def test_a_point_or_line_search_works_in_the_portal_too(client, scenes):
-    point = json.dumps({"type": "Point", "coordinates": EDGE})
-    page = client.get("/catalogue/", query_string={"aoi": point}, headers=EN)
-    assert page.status_code == 200
+@pytest.mark.parametrize(
+    "aoi",
+    [
+        json.dumps({"type": "Point", "coordinates": EDGE}),
+        json.dumps({"type": "LineString", "coordinates": [[1.5, 45.1], [3, 45.1]]}),
+        "45.1, 2.2",  # a point typed as latitude, longitude
+        "45,1 ; 2,2",  # with decimal commas
+        "1.9, 44.9, 2.3, 45.3",  # a box: west, south, east, north
+    ],
+)
+def test_a_point_line_or_typed_area_works_in_the_portal_too(client, scenes, aoi):
+    page = client.get("/catalogue/", query_string={"aoi": aoi}, headers=EN)
+    assert page.status_code == 200, page.get_data(as_text=True)[-2000:]
     assert "PHR_0001" in page.get_data(as_text=True)
+    far = client.get("/catalogue/", query_string={"aoi": "48.85, 2.35"}, headers=EN)
+    assert far.status_code == 200 and "PHR_0001" not in far.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("aoi", "words"), [("1 2 3", "two numbers"), ("95, 2", "latitude from -90 to 90")]
+)
+def test_a_mistyped_area_is_refused_with_a_message(client, scenes, aoi, words):
+    page = client.get("/catalogue/", query_string={"aoi": aoi}, headers=EN)
+    assert page.status_code == 400 and words in page.get_data(as_text=True)
 
 
 # --- errors -----------------------------------------------------------------------------

@@ -28,7 +28,9 @@ def test_the_scheduler_page_in_french_with_a_live_worker(app, client, cast):
     # send_mail has a queueing lock: a second one while the first waits is refused, in words
     again = client.post("/admin/jobs/send_mail/run", data={"csrf_token": token})
     assert again.status_code == 409
-    assert "Cette tâche attend déjà un processus de travail." in html.unescape(again.get_data(as_text=True))
+    assert "Cette tâche attend déjà un processus de travail." in html.unescape(
+        again.get_data(as_text=True)
+    )
     listed = html.unescape(client.get("/admin/jobs/?task=send_mail").get_data(as_text=True))
     assert "en attente" in listed
 

@@ -122,7 +122,26 @@
     }
   });
 
+  // The catalogue's search takes any geometry: two points finish as a line, and the
+  // "Mark a point" button makes the next click a point (orders keep their polygons).
+  var anyGeometry = box.dataset.search === "any-geometry";
+  var pointBtn = document.getElementById("aoi-point");
+  var marking = false;
+  function position(p) { return [+p.lng.toFixed(6), +p.lat.toFixed(6)]; }
+  function setMarking(on) {
+    marking = on;
+    if (pointBtn) { pointBtn.setAttribute("aria-pressed", on ? "true" : "false"); }
+  }
   function finish() {
+    if (anyGeometry && points.length === 2) {
+      if (shape) { map.removeLayer(shape); }
+      shape = L.polyline(points, { color: "#1f4e8c" }).addTo(map);
+      line.setLatLngs([]);
+      field.value = JSON.stringify({ type: "LineString", coordinates: points.map(position) });
+      show([]);
+      points = [];
+      return;
+    }
     if (points.length < 3) { return; }
     if (shape) { map.removeLayer(shape); }
     shape = L.polygon(points, { color: "#1f4e8c" }).addTo(map);
@@ -132,6 +151,16 @@
     points = [];
     checkCoverage();
   }
+  function mark(latlng) {
+    if (shape) { map.removeLayer(shape); }
+    points = [];
+    line.setLatLngs([]);
+    shape = L.circleMarker(latlng, { color: "#1f4e8c", radius: 7 }).addTo(map);
+    field.value = JSON.stringify({ type: "Point", coordinates: position(latlng) });
+    show([]);
+    setMarking(false);
+  }
+  if (pointBtn) { pointBtn.addEventListener("click", function () { setMarking(!marking); }); }
   function clear() {
     points = [];
     line.setLatLngs([]);
@@ -141,6 +170,7 @@
     checkCoverage();
   }
   map.on("click", function (e) {
+    if (marking) { mark(e.latlng); return; }
     if (shape && points.length === 0) { map.removeLayer(shape); shape = null; }
     points.push(e.latlng);
     line.setLatLngs(points);
@@ -153,7 +183,12 @@
   // Show what the form already holds (after a refusal, or pasted GeoJSON).
   function load() {
     try {
-      var layer = L.geoJSON(JSON.parse(field.value), { style: { color: "#1f4e8c" } });
+      var layer = L.geoJSON(JSON.parse(field.value), {
+        style: { color: "#1f4e8c" },
+        pointToLayer: function (_feature, latlng) {
+          return L.circleMarker(latlng, { color: "#1f4e8c", radius: 7 });
+        }
+      });
       if (shape) { map.removeLayer(shape); }
       shape = layer.addTo(map);
       map.fitBounds(layer.getBounds(), { maxZoom: 12 });
