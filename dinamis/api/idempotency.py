@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -20,6 +21,15 @@ from dinamis.core.idempotency import IdempotencyKey, hold
 from dinamis.extensions import db
 
 HEADER = "Idempotency-Key"
+# 1 to 200 printable ASCII characters, not starting or ending with a space.
+KEY = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?")
+PARAMETER = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": f"^{KEY.pattern}$"},
+    "description": "Repeating a request with the same key replays its answer.",
+}
 
 
 def _fingerprint(body: Any) -> str:
@@ -33,7 +43,7 @@ def claim(user: Any, body: Any) -> IdempotencyKey | Response | None:
     if key is None:
         return None
     key = key.strip()
-    if not 1 <= len(key) <= 200 or not key.isprintable():
+    if not KEY.fullmatch(key):
         raise MalformedInput(_("The Idempotency-Key header must be 1 to 200 printable characters."))
     fingerprint = _fingerprint(body)
     earlier = hold(user.id, key, fingerprint)

@@ -2,34 +2,61 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 from dinamis.accounts.models import User
+from dinamis.api.openapi import Output
 
 
-def me_json(user: User) -> dict[str, Any]:
+class EntityBrief(Output):
+    id: int
+    name: str
+    acronym: str | None
+    status: str
+
+
+class ProfileBrief(Output):
+    code: str
+    name: str
+
+
+class Me(Output):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    language: Literal["fr", "en"]
+    status: str
+    roles: list[str]
+    entity: EntityBrief | None
+    profile: ProfileBrief | None
+
+
+def me_json(user: User) -> Me:
     entity = user.entity
-    return {
-        "id": user.id,
-        "email": user.email,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "language": user.language,
-        "status": user.status,
-        "roles": user.roles,
-        "entity": (
-            {
-                "id": entity.id,
-                "name": entity.name,
-                "acronym": entity.acronym,
-                "status": entity.status,
-            }
-            if entity
-            else None
-        ),
-        "profile": (
-            {"code": entity.profile.code, "name": entity.profile.name(user.language)}
-            if entity
-            else None
-        ),
-    }
+    return Me.model_validate(
+        {
+            "id": user.id,
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "language": user.language,
+            "status": user.status,
+            "roles": user.roles,
+            "entity": (
+                {
+                    "id": entity.id,
+                    "name": entity.name,
+                    "acronym": entity.acronym,
+                    "status": entity.status,
+                }
+                if entity
+                else None
+            ),
+            "profile": (
+                {"code": entity.profile.code, "name": entity.profile.name(user.language)}
+                if entity
+                else None
+            ),
+        }
+    )

@@ -11,9 +11,10 @@ from werkzeug.exceptions import BadRequest
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api import openapi
 from dinamis.api.auth import api_user
-from dinamis.api.serializers import me_json
+from dinamis.api.openapi import Answer, Link, operation
+from dinamis.api.serializers import Me, me_json
 from dinamis.core.errors import MalformedInput
-from dinamis.core.permissions import public, requires
+from dinamis.core.permissions import public
 from dinamis.extensions import csrf
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -39,51 +40,18 @@ def openapi_document() -> Any:
     return jsonify(openapi.build())
 
 
-@bp.route("/me")
-@requires(can_use_api, api=True)
-def me() -> Any:
-    return jsonify(me_json(api_user()))
-
-
-openapi.document(
+@operation(
     "/me",
-    "get",
-    {
-        "summary": "The token's user, their entity, profile and roles",
-        "operationId": "getMe",
-        "responses": {
-            "200": {
-                "description": "The current user",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Me"}}},
-            }
-        },
+    access=can_use_api,
+    summary="The token's user, their entity, profile and roles",
+    operation_id="getMe",
+    answers={200: Answer("The current user", Me)},
+    links={
+        200: [
+            Link("entity", "getEntity", {"entity_id": "$response.body#/entity/id"}),
+            Link("members", "getEntityMembers", {"entity_id": "$response.body#/entity/id"}),
+        ]
     },
 )
-openapi.schema(
-    "Me",
-    {
-        "type": "object",
-        "properties": {
-            "id": {"type": "integer"},
-            "email": {"type": "string", "format": "email"},
-            "first_name": {"type": "string"},
-            "last_name": {"type": "string"},
-            "language": {"type": "string", "enum": ["fr", "en"]},
-            "status": {"type": "string"},
-            "roles": {"type": "array", "items": {"type": "string"}},
-            "entity": {
-                "type": ["object", "null"],
-                "properties": {
-                    "id": {"type": "integer"},
-                    "name": {"type": "string"},
-                    "acronym": {"type": ["string", "null"]},
-                    "status": {"type": "string"},
-                },
-            },
-            "profile": {
-                "type": ["object", "null"],
-                "properties": {"code": {"type": "string"}, "name": {"type": "string"}},
-            },
-        },
-    },
-)
+def me() -> Me:
+    return me_json(api_user())

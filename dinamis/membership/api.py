@@ -2,35 +2,56 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from flask import abort, jsonify
+from flask import abort
 
 from dinamis.accounts.permissions import can_use_api
-from dinamis.api import openapi
 from dinamis.api.auth import api_user
-from dinamis.api.views import bp
-from dinamis.core.permissions import ensure, requires
+from dinamis.api.openapi import Answer, Output, operation
+from dinamis.core.permissions import ensure
 from dinamis.extensions import db
 from dinamis.membership import members
 from dinamis.membership.models import Entity
 from dinamis.membership.permissions import can_view_entity
 
 
-def entity_json(entity: Entity) -> dict[str, Any]:
-    return {
-        "id": entity.id,
-        "name": entity.name,
-        "acronym": entity.acronym,
-        "status": entity.status,
-        "country": entity.country,
-        "national_id": entity.national_id,
-        "profile": entity.profile.code,
-        "membership_start": entity.membership_start.isoformat()
-        if entity.membership_start
-        else None,
-        "membership_end": entity.membership_end.isoformat() if entity.membership_end else None,
-    }
+class EntityOut(Output):
+    id: int
+    name: str
+    acronym: str | None
+    status: str
+    country: str | None
+    national_id: str | None
+    profile: str
+    membership_start: str | None
+    membership_end: str | None
+
+
+class MemberOut(Output):
+    id: int
+    email: str
+    first_name: str
+    last_name: str
+    entity_role: str | None
+    status: str
+
+
+class MembersOut(Output):
+    entity_id: int
+    members: list[MemberOut]
+
+
+def entity_json(entity: Entity) -> EntityOut:
+    return EntityOut(
+        id=entity.id,
+        name=entity.name,
+        acronym=entity.acronym,
+        status=entity.status,
+        country=entity.country,
+        national_id=entity.national_id,
+        profile=entity.profile.code,
+        membership_start=entity.membership_start.isoformat() if entity.membership_start else None,
+        membership_end=entity.membership_end.isoformat() if entity.membership_end else None,
+    )
 
 
 def _entity(entity_id: int) -> Entity:
@@ -41,60 +62,37 @@ def _entity(entity_id: int) -> Entity:
     return entity
 
 
-@bp.route("/entities/<int:entity_id>")
-@requires(can_use_api, api=True)
-def get_entity(entity_id: int) -> Any:
-    return jsonify(entity_json(_entity(entity_id)))
+@operation(
+    "/entities/<int:entity_id>",
+    access=can_use_api,
+    summary="An entity (its Referent, deputies and staff only)",
+    operation_id="getEntity",
+    answers={200: Answer("The entity", EntityOut)},
+)
+def get_entity(entity_id: int) -> EntityOut:
+    return entity_json(_entity(entity_id))
 
 
-@bp.route("/entities/<int:entity_id>/members")
-@requires(can_use_api, api=True)
-def get_members(entity_id: int) -> Any:
+@operation(
+    "/entities/<int:entity_id>/members",
+    access=can_use_api,
+    summary="An entity's members (its Referent, deputies and staff only)",
+    operation_id="getEntityMembers",
+    answers={200: Answer("The members", MembersOut)},
+)
+def get_members(entity_id: int) -> MembersOut:
     entity = _entity(entity_id)
-    return jsonify(
-        {
-            "entity_id": entity.id,
-            "members": [
-                {
-                    "id": u.id,
-                    "email": u.email,
-                    "first_name": u.first_name,
-                    "last_name": u.last_name,
-                    "entity_role": u.entity_role,
-                    "status": u.status,
-                }
-                for u in members.members(entity.id)
-            ],
-        }
+    return MembersOut(
+        entity_id=entity.id,
+        members=[
+            MemberOut(
+                id=u.id,
+                email=u.email,
+                first_name=u.first_name,
+                last_name=u.last_name,
+                entity_role=u.entity_role,
+                status=u.status,
+            )
+            for u in members.members(entity.id)
+        ],
     )
-
-
-_ENTITY_PARAM = [
-    {"name": "entity_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-]
-openapi.document(
-    "/entities/{entity_id}",
-    "get",
-    {
-        "summary": "An entity (its Referent, deputies and staff only)",
-        "operationId": "getEntity",
-        "parameters": _ENTITY_PARAM,
-        "responses": {
-            "200": {"description": "The entity"},
-            "404": openapi.error_response("No such entity"),
-        },
-    },
-)
-openapi.document(
-    "/entities/{entity_id}/members",
-    "get",
-    {
-        "summary": "An entity's members (its Referent, deputies and staff only)",
-        "operationId": "getEntityMembers",
-        "parameters": _ENTITY_PARAM,
-        "responses": {
-            "200": {"description": "The members"},
-            "404": openapi.error_response("No such entity"),
-        },
-    },
-)
