@@ -12,7 +12,7 @@ from pydantic import Field
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, operation
-from dinamis.core.errors import BadRequest
+from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import ensure
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -71,7 +71,8 @@ def _entity(query: QuotaQuery) -> Entity:
     elif user.entity_id is not None:
         entity_id = user.entity_id
     else:
-        raise BadRequest(_("Name the entity: ?entity=ID."), fields={"entity": _("Required.")})
+        # Required for staff only: a rule on who calls, not a malformed request.
+        raise ServiceError(_("Name the entity: ?entity=ID."), fields={"entity": _("Required.")})
     entity = db.session.get(Entity, entity_id)
     if entity is None:
         abort(404)
@@ -89,7 +90,11 @@ def _km2(value: Any) -> str:
     summary="Allowance, reserved, consumed and available km² per family for a period",
     operation_id="getQuota",
     query=QuotaQuery,
-    answers={200: Answer("Balances (decimal strings, km²)", Quota), 404: Answer("No such entity")},
+    answers={
+        200: Answer("Balances (decimal strings, km²)", Quota),
+        404: Answer("No such entity"),
+        422: Answer("Staff: name the entity (?entity=ID)"),
+    },
 )
 def quota_balances(query: QuotaQuery) -> Quota:
     entity = _entity(query)
@@ -116,7 +121,11 @@ def quota_balances(query: QuotaQuery) -> Quota:
     summary="The entity's ledger statement: every posting on its accounts",
     operation_id="getQuotaLedger",
     query=QuotaQuery,
-    answers={200: Answer("Statement lines", Ledger), 404: Answer("No such entity")},
+    answers={
+        200: Answer("Statement lines", Ledger),
+        404: Answer("No such entity"),
+        422: Answer("Staff: name the entity (?entity=ID)"),
+    },
 )
 def quota_ledger(query: QuotaQuery) -> Ledger:
     entity = _entity(query)

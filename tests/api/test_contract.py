@@ -181,6 +181,9 @@ def test_other_operations_are_strict_too(app, client, api):  # noqa: F811
         listed = client.get(f"/api/v1/tasking-requests?{query}", headers=api["user_a"])
         assert listed.status_code == 400, query
     assert client.get("/api/v1/quota?entity=1.5", headers=api["staff"]).status_code == 400
+    # staff belong to no entity: naming one is a rule on them, not a malformed request
+    unnamed = client.get("/api/v1/quota", headers=staff)
+    assert unnamed.status_code == 422 and "entity" in unnamed.get_json()["error"]["fields"]
     huge = client.get("/api/v1/tasking-requests/99999999999999999999", headers=api["user_a"])
     assert huge.status_code == 404
 
