@@ -187,7 +187,7 @@ def create_report(body: ReportIn) -> Any:
             comments=body.comments or "",
             publications=[(p.title, p.year, p.doi or "") for p in body.publications or ()],
         ),
-        submitting=data.get("submit") is True,
+        submitting=body.submit,
     )
     if body.submit:
         service.submit(user, report)
