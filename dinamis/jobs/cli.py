@@ -63,8 +63,22 @@ def run_all_command(host: str, port: int) -> None:
     sys.exit(supervise([web, ["worker"]], restart={1}))
 
 
+def _die_with_parent() -> None:
+    """In the child, on Linux: be sent SIGTERM if the supervisor itself is killed."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the supervisor's own stop still applies
+        pass
+
+
 def _dinamis(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "dinamis.cli", *args])  # noqa: S603
+    return subprocess.Popen(  # noqa: S603 (our own command)
+        [sys.executable, "-m", "dinamis.cli", *args],
+        preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+    )
 
 
 def supervise(commands: list[list[str]], restart: set[int]) -> int:
