@@ -113,6 +113,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from dinamis.core.labels import label
 
     app.add_template_filter(label, "label")
+    from dinamis.membership.requests import document_titles
+
+    app.add_template_filter(document_titles, "document_titles")
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:

@@ -82,6 +82,22 @@ LABELS = {
     # support
     "open": _l("open"),
     "answered": _l("answered"),
+    # support categories (as the request form names them; "other" is above)
+    "account": _l("My account"),
+    "membership": _l("Membership"),
+    "catalogue": _l("Catalogue and downloads"),
+    "orders": _l("Tasking and archive orders"),
+    "quota": _l("Quota and co-funding"),
+    "reports": _l("Usage reports"),
+    # sectors of activity (as the membership details form names them)
+    "research": _l("Research and higher education"),
+    "state": _l("State services"),
+    "local": _l("Local authorities"),
+    "public_body": _l("Public bodies and agencies"),
+    "teaching": _l("Teaching"),
+    "association": _l("Public-interest associations"),
+    "company": _l("Companies (R&D or public contract)"),
+    "foreign_research": _l("Foreign research institutes"),
 }
 
 

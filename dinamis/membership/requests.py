@@ -70,6 +70,29 @@ class LegalDocument(Base):
         return (self.body_fr or self.body) if current_language() == "fr" else self.body
 
 
+def document_titles(labels: list[str]) -> list[str]:
+    """Accepted documents, recorded as "code vX", by their titles in the reader's
+    language with their version (the record itself keeps the codes)."""
+    from sqlalchemy import select
+
+    from dinamis.extensions import db
+
+    titles = []
+    for recorded in labels:
+        code, _sep, version = recorded.rpartition(" v")
+        document = (
+            db.session.scalar(
+                select(LegalDocument).where(
+                    LegalDocument.code == code, LegalDocument.version == version
+                )
+            )
+            if code
+            else None
+        )
+        titles.append(f"{document.local_title} (v{version})" if document else recorded)
+    return titles
+
+
 class MembershipRequest(Base):
     """An organisation's application, from the future Referent's e-mail to staff's decision."""
 

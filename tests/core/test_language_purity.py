@@ -279,3 +279,38 @@ def test_upload_parser_messages_are_in_the_readers_language(app, client, cast):
         )
         message = answer.get_json()["error"]["message"]
         assert answer.status_code == 400 and expected in message and foreign not in message, message
+
+
+def test_codes_are_shown_as_words(app, client, cast):
+    """Support categories and accepted documents are named, not coded."""
+    with app.app_context():
+        from dinamis.membership.requests import LegalDocument, document_titles
+
+        db.session.add(
+            LegalDocument(
+                kind="charter",
+                code="charter",
+                version="1.0",
+                title="Dinamis Charter",
+                body="b",
+                title_fr="Charte Dinamis",
+                body_fr="c",
+            )
+        )
+        db.session.flush()
+        with app.test_request_context("/"):
+            from flask_babel import force_locale
+
+            with force_locale("fr"):
+                assert document_titles(["charter v1.0", "gone v2"]) == [
+                    "Charte Dinamis (v1.0)",
+                    "gone v2",
+                ]
+        user = accounts.get_user_by_email(cast.user_a)
+        support.open_ticket(user, category="orders", subject="Livraison", body="?")
+        commit()
+    login(client, cast.user_a)
+    client.post("/language", data={"language": "en", "csrf_token": csrf_token(client, "/")})
+    page = _visible(client.get("/support/").get_data(as_text=True))
+    assert "Tasking and archive orders" in page
+    assert not re.search(r"(?<!archive )\borders\b", page)  # the stored code

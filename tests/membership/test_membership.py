@@ -139,7 +139,7 @@ def test_the_whole_request_then_approval_and_certificate(app, client, cast, docu
     certificate_mail = outbox(app, to="director@lab-new.test")[-1]
     (attachment,) = certificate_mail.attachments
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(attachment.content)).pages)
-    assert "Laboratoire Nouveau" in text and "Léa Director" in text and "charter v1.0" in text
+    assert "Laboratoire Nouveau" in text and "Léa Director" in text and "Charter (v1.0)" in text
     code = re.search(r"/verify/(\S+)", certificate_mail.body_text).group(1)
     assert code in text
     verified = client.get(f"/verify/{code}").get_data(as_text=True)
