@@ -24,6 +24,7 @@ from dinamis.accounts.permissions import (
     can_view_own_profile,
     is_signed_in,
 )
+from dinamis.catalogue import downloads
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import public, requires
 from dinamis.core.web import apply_service_error, redirect_next
@@ -53,8 +54,10 @@ def login() -> Any:
     if form.validate_on_submit():
         user = service.authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
+            picked = downloads.visit_basket()  # the visitor's basket joins the account's
             session.clear()  # a fresh session on sign-in (session fixation)
             login_user(user)
+            downloads.keep_visit_basket(user, picked)
             session["lang"] = user.language
             session.permanent = True
             flash(_("You are signed in."), "success")

@@ -20,11 +20,12 @@ from typing import Any
 from flask import current_app, session
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.catalogue.models import (
     Access,
+    BasketItem,
     Collection,
     Download,
     DownloadVia,
@@ -38,6 +39,7 @@ from dinamis.extensions import db
 
 SESSION_LICENCES = "licences"
 SESSION_BASKET = "basket"
+MAX_ADD = 1000  # scene ids read from one "add to the basket" request
 LINK_SALT = "dinamis.download-link"
 HEX = frozenset("0123456789abcdef")
 
@@ -302,36 +304,100 @@ def read_link(token: str) -> tuple[File, Any]:
     return file, user
 
 
-# --- the basket (in the session: it is a selection, not a record) ------------------
+# --- the basket: a member's is kept with the account, a visitor's in the session ------
 
 
-def basket_ids() -> list[str]:
+def basket_ids(user: Any) -> list[str]:
+    """The scene ids in the person's basket, oldest first."""
+    if _signed_in(user):
+        return list(
+            db.session.scalars(
+                select(BasketItem.scene_id)
+                .where(BasketItem.user_id == user.id)
+                .order_by(BasketItem.id)
+            )
+        )
+    return visit_basket()
+
+
+def basket_add(user: Any, scene_ids: list[str]) -> list[str]:
+    """Put scenes in the basket (one, or a page of results); return those that were new.
+
+    Unknown scenes are refused; the basket holds at most `basket_max_scenes`.
+    """
+    wanted = list(dict.fromkeys(i for i in scene_ids if i))
+    if not wanted:
+        raise ServiceError(_("Choose the scenes to put in the basket."))
+    known = set(db.session.scalars(select(Scene.id).where(Scene.id.in_(wanted))))
+    for scene_id in wanted:
+        if scene_id not in known:
+            raise NotFound(_("There is no scene %(id)s in the catalogue.", id=scene_id[:200]))
+    ids = basket_ids(user)
+    new = [i for i in wanted if i not in ids]
+    limit = current_app.config["DINAMIS_SETTINGS"].basket_max_scenes
+    if len(ids) + len(new) > limit:
+        raise ServiceError(
+            _("The basket holds at most %(n)d scenes.", n=limit)
+            + " "
+            + _("It has room for %(room)d more.", room=max(limit - len(ids), 0))
+        )
+    if not new:
+        return []
+    if _signed_in(user):
+        db.session.execute(
+            insert(BasketItem)
+            .values([{"user_id": user.id, "scene_id": i} for i in new])
+            .on_conflict_do_nothing(constraint="uq_basket_items_scene")
+        )
+        db.session.flush()
+    else:
+        session[SESSION_BASKET] = [*ids, *new]
+    return new
+
+
+def basket_remove(user: Any, scene_id: str) -> None:
+    if _signed_in(user):
+        db.session.execute(
+            delete(BasketItem).where(BasketItem.user_id == user.id, BasketItem.scene_id == scene_id)
+        )
+    else:
+        session[SESSION_BASKET] = [i for i in basket_ids(user) if i != scene_id]
+
+
+def basket_clear(user: Any) -> None:
+    if _signed_in(user):
+        db.session.execute(delete(BasketItem).where(BasketItem.user_id == user.id))
+    else:
+        session.pop(SESSION_BASKET, None)
+
+
+def visit_basket() -> list[str]:
+    """The basket of this browser's visit (before signing in)."""
     value = session.get(SESSION_BASKET, [])
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
-def basket_add(scene_id: str) -> None:
-    if db.session.get(Scene, scene_id) is None:
-        raise NotFound(_("There is no scene %(id)s in the catalogue.", id=scene_id[:200]))
-    ids = basket_ids()
-    if scene_id in ids:
+def keep_visit_basket(user: Any, picked: list[str]) -> None:
+    """At sign-in: what the visitor put in their basket joins the account's, as far as
+    the basket's limit allows."""
+    if not picked or not _signed_in(user):
         return
-    limit = current_app.config["DINAMIS_SETTINGS"].basket_max_scenes
-    if len(ids) >= limit:
-        raise ServiceError(_("The basket holds at most %(n)d scenes.", n=limit))
-    session[SESSION_BASKET] = [*ids, scene_id]
+    ids = basket_ids(user)
+    room = current_app.config["DINAMIS_SETTINGS"].basket_max_scenes - len(ids)
+    new = [i for i in dict.fromkeys(picked) if i not in ids][: max(room, 0)]
+    known = set(db.session.scalars(select(Scene.id).where(Scene.id.in_(new)))) if new else set()
+    new = [i for i in new if i in known]
+    if new:
+        db.session.execute(
+            insert(BasketItem)
+            .values([{"user_id": user.id, "scene_id": i} for i in new])
+            .on_conflict_do_nothing(constraint="uq_basket_items_scene")
+        )
+        db.session.flush()
 
 
-def basket_remove(scene_id: str) -> None:
-    session[SESSION_BASKET] = [i for i in basket_ids() if i != scene_id]
-
-
-def basket_clear() -> None:
-    session.pop(SESSION_BASKET, None)
-
-
-def basket_scenes() -> list[Scene]:
-    ids = basket_ids()
+def basket_scenes(user: Any) -> list[Scene]:
+    ids = basket_ids(user)
     if not ids:
         return []
     found = {s.id: s for s in db.session.scalars(select(Scene).where(Scene.id.in_(ids)))}
@@ -348,7 +414,7 @@ class BasketLine:
 
 def basket_lines(user: Any) -> list[BasketLine]:
     lines = []
-    for scene in basket_scenes():
+    for scene in basket_scenes(user):
         for file in files_of(scene):
             try:
                 lines.append(BasketLine(file, sign(user, file), None, None))

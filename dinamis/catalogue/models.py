@@ -170,6 +170,19 @@ class LicenceAcceptance(Base):
     accepted_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
+class BasketItem(Base):
+    """A scene in a member's basket: kept with the account, so it follows them from one
+    browser to another (an anonymous visitor's basket lives in their session)."""
+
+    __tablename__ = "basket_items"
+    __table_args__ = (UniqueConstraint("user_id", "scene_id", name="uq_basket_items_scene"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
+    added_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
 class DownloadVia:
     WEB = "web"  # the file link on the portal or in a STAC asset
     LINK = "link"  # a basket's signed link

@@ -179,6 +179,7 @@ def index() -> Any:
             error=error,
             field_errors=field_errors,
             coverage=covered,
+            in_basket=set(downloads.basket_ids(current_user)),
             features={"type": "FeatureCollection", "features": features},
         ),
         400 if error or field_errors else 200,
@@ -247,7 +248,7 @@ def scene(scene_id: str) -> Any:
         other_properties=others,
         companions=companions,
         files=files,
-        in_basket=found.id in downloads.basket_ids(),
+        in_basket=found.id in downloads.basket_ids(current_user),
         may_order=may_order,
         not_orderable=why_not_orderable(current_user, found) if may_order else None,
     )
@@ -407,7 +408,7 @@ def basket() -> Any:
     lines = downloads.basket_lines(current_user)
     return render_template(
         "catalogue/basket.html",
-        scenes=downloads.basket_scenes(),
+        scenes=downloads.basket_scenes(current_user),
         lines=lines,
         ready=[line for line in lines if line.token],
         may_order=can_order(current_user),
@@ -418,23 +419,31 @@ def basket() -> Any:
 @bp.route("/basket/add", methods=["POST"])
 @public
 def basket_add() -> Any:
-    scene_id = request.form.get("scene_id", "")
-    downloads.basket_add(scene_id)
-    flash(_("%(id)s is in your basket.", id=scene_id), "success")
-    return redirect(safe_next(request.form.get("next"), "catalogue.basket"))
+    """One scene (`scene_id`: a scene's page, a row of the results), or every scene of a
+    page of results (`all`, with the page's `page_scene` ids)."""
+    form = request.form
+    wanted = form.getlist("page_scene") if form.get("all") else form.getlist("scene_id")
+    added = downloads.basket_add(current_user, wanted[: downloads.MAX_ADD])
+    if len(wanted) == 1:
+        flash(_("%(id)s is in your basket.", id=wanted[0]), "success")
+    elif added:
+        flash(_("%(n)d scene(s) added to your basket.", n=len(added)), "success")
+    else:
+        flash(_("These scenes were already in your basket."), "success")
+    return redirect(safe_next(form.get("next"), "catalogue.basket"))
 
 
 @bp.route("/basket/remove", methods=["POST"])
 @public
 def basket_remove() -> Any:
-    downloads.basket_remove(request.form.get("scene_id", ""))
+    downloads.basket_remove(current_user, request.form.get("scene_id", ""))
     return redirect(safe_next(request.form.get("next"), "catalogue.basket"))
 
 
 @bp.route("/basket/clear", methods=["POST"])
 @public
 def basket_clear() -> Any:
-    downloads.basket_clear()
+    downloads.basket_clear(current_user)
     return redirect(url_for("catalogue.basket"))
 
 

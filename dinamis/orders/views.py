@@ -15,7 +15,6 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 
 from dinamis.catalogue import downloads
-from dinamis.catalogue.downloads import basket_ids
 from dinamis.catalogue.models import Scene
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
@@ -185,7 +184,11 @@ def new_archive() -> Any:
     form = ArchiveForm()
     if request.method == "GET":
         wanted = request.args.get("scenes") or ""
-        ids = basket_ids() if wanted == "basket" else [i for i in wanted.split(",") if i]
+        ids = (
+            downloads.basket_ids(current_user)
+            if wanted == "basket"
+            else [i for i in wanted.split(",") if i]
+        )
         form.scenes.data = ",".join(ids)
     ids = [i for i in (form.scenes.data or "").split(",") if i][: archive.MAX_ITEMS + 1]
     scenes = list(db.session.scalars(select(Scene).where(Scene.id.in_(ids))))
