@@ -91,7 +91,7 @@ def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
     assert 50 < small < 100, small
     split = page.locator("#aoi-split")
     split.wait_for(state="visible")
-    assert "under the minimum of 100" in split.inner_text()
+    assert "at least 100 km²" in split.inner_text()  # the limit the submission enforces
     _fill(page)
     page.get_by_role("button", name="Submit the request").click()
     refusal = page.get_by_text("a tasking request needs at least 100 km²").first
