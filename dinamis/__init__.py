@@ -67,6 +67,9 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
         RATELIMIT_ENABLED=settings.ratelimit_enabled,
         RATELIMIT_STORAGE_URI=settings.ratelimit_storage_uri,
         RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX=settings.ratelimit_key_prefix,
+        # Redis unreachable: count per process for a while rather than answer 500.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         BABEL_DEFAULT_LOCALE=settings.default_language,
         JSON_SORT_KEYS=False,
         # Answers compressed when the client accepts it (Flask-Compress): JSON (the STAC
@@ -83,6 +86,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     )
 
     dlogging.configure(settings.log_level, settings.log_json)
+    trust_proxies(app, settings.trusted_proxies)
     db.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -139,6 +143,18 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     register_commands(app)
     permissions.check_declared(app)
     return app
+
+
+def trust_proxies(app: Flask, count: int) -> None:
+    """Read the client's address and scheme from the `count` proxies in front (ProxyFix).
+
+    Only that many X-Forwarded-For entries, from the right, are believed: a client
+    cannot pass for another address by sending the header itself.
+    """
+    if count:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 def _init_login(app: Flask) -> None:

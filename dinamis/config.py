@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://dinamis:dinamis@127.0.0.1:5432/dinamis"
 ENVIRONMENTS = ("development", "test", "production")
@@ -91,8 +92,14 @@ class Settings:
     tile_attribution: str = ""
     webmail_domains: frozenset[str] = frozenset(DEFAULT_WEBMAIL.split(","))
     membership_years: int = 3
+    # memory:// counts per process: development only (refused in production).
     ratelimit_storage_uri: str = "memory://"
     ratelimit_enabled: bool = True
+    ratelimit_key_prefix: str = "dinamis"
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto (0: none,
+    # the client is the TCP peer). The client address (rate limits, the recorded
+    # Legal Representative's IP) is taken that many hops from the right.
+    trusted_proxies: int = 0
     login_rate_limit: str = "10 per minute"
     max_content_length: int = 16 * 1024 * 1024
     # Where scene files and quicklooks live (relative paths are from the project root).
@@ -110,6 +117,8 @@ class Settings:
     # What a newly approved entity (or a profile change) gets for the current
     # period: "prorated" to the months left (the month of approval counted), or "full".
     allowance_on_joining: str = "prorated"
+    # The scheme's days (deadlines, windows, membership ends) are counted in this zone.
+    timezone: str = "Europe/Paris"
     log_json: bool = True
     log_level: str = "INFO"
 
@@ -143,6 +152,20 @@ class Settings:
             raise ConfigError(
                 "DINAMIS_SECRET_KEY must be set to at least 32 random characters in production."
             )
+        if (
+            self.is_production
+            and self.ratelimit_enabled
+            and self.ratelimit_storage_uri.startswith("memory://")
+        ):
+            raise ConfigError(
+                "DINAMIS_RATELIMIT_STORAGE_URI must name a shared storage in production "
+                "(redis://host:6379/0): memory:// counts per process, so with several "
+                "workers each allows the whole limit."
+            )
+        if not 0 <= self.trusted_proxies <= 10:
+            raise ConfigError(
+                f"DINAMIS_TRUSTED_PROXIES must be between 0 and 10, not {self.trusted_proxies}."
+            )
         if self.mail.backend not in ("log", "smtp"):
             raise ConfigError(
                 f"DINAMIS_MAIL_BACKEND must be 'log' or 'smtp', not {self.mail.backend!r}."
@@ -161,6 +184,12 @@ class Settings:
                 f"DINAMIS_ALLOWANCE_ON_JOINING must be one of {', '.join(ALLOWANCE_MODES)}, "
                 f"not {self.allowance_on_joining!r}."
             )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"DINAMIS_TIMEZONE must be a time zone such as Europe/Paris, not {self.timezone!r}."
+            ) from None
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(
                 f"DINAMIS_BASE_URL must start with http:// or https://, not {self.base_url!r}."
@@ -274,12 +303,15 @@ _KNOWN_PREFIXED = {
     "DINAMIS_BASE_URL",
     "DINAMIS_RATELIMIT_STORAGE_URI",
     "DINAMIS_RATELIMIT_ENABLED",
+    "DINAMIS_RATELIMIT_KEY_PREFIX",
+    "DINAMIS_TRUSTED_PROXIES",
     "DINAMIS_LOGIN_RATE_LIMIT",
     "DINAMIS_MAX_CONTENT_LENGTH",
     "DINAMIS_PASSWORD_RESET_MAX_AGE",
     "DINAMIS_SESSION_LIFETIME_HOURS",
     "DINAMIS_DEFAULT_LANGUAGE",
     "DINAMIS_ALLOWANCE_ON_JOINING",
+    "DINAMIS_TIMEZONE",
     "DINAMIS_LOG_JSON",
     "DINAMIS_LOG_LEVEL",
     "DINAMIS_TEST_DATABASE_URL",
@@ -370,6 +402,8 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ratelimit_enabled=_bool(
             "DINAMIS_RATELIMIT_ENABLED", get("DINAMIS_RATELIMIT_ENABLED", "true")
         ),
+        ratelimit_key_prefix=get("DINAMIS_RATELIMIT_KEY_PREFIX", "dinamis"),
+        trusted_proxies=_int("DINAMIS_TRUSTED_PROXIES", get("DINAMIS_TRUSTED_PROXIES", "0")),
         login_rate_limit=get("DINAMIS_LOGIN_RATE_LIMIT", "10 per minute"),
         max_content_length=_int(
             "DINAMIS_MAX_CONTENT_LENGTH", get("DINAMIS_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))
@@ -392,6 +426,7 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         default_language=get("DINAMIS_DEFAULT_LANGUAGE", "fr"),
         allowance_on_joining=get("DINAMIS_ALLOWANCE_ON_JOINING", "prorated").strip().lower(),
+        timezone=get("DINAMIS_TIMEZONE", "Europe/Paris"),
         log_json=_bool("DINAMIS_LOG_JSON", get("DINAMIS_LOG_JSON", "true")),
         log_level=get("DINAMIS_LOG_LEVEL", "INFO").upper(),
     )

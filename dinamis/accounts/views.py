@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from dinamis.accounts import service
+from dinamis.accounts import devices, service
 from dinamis.accounts.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
@@ -40,13 +40,21 @@ def _login_limit() -> str:
 
 
 def _login_email_key() -> str:
-    return "login:" + (request.form.get("email") or "").strip().lower()[:254]
+    """Failed sign-ins are counted per account, except from a browser its owner uses,
+    which has its own count: failing on purpose cannot lock the owner out."""
+    email = (request.form.get("email") or "").strip().lower()[:254]
+    device = devices.known_device(email)
+    return f"login-device:{device}" if device else f"login:{email}"
+
+
+def _failed(response: Response) -> bool:
+    return response.status_code == 401
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
 @limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key)
+@limiter.limit(_login_limit, methods=["POST"], key_func=_login_email_key, deduct_when=_failed)
 def login() -> Any:
     if is_signed_in(current_user):
         return redirect_next()
@@ -61,7 +69,9 @@ def login() -> Any:
             session["lang"] = user.language
             session.permanent = True
             flash(_("You are signed in."), "success")
-            return redirect_next()
+            response = redirect_next()
+            devices.remember(response, user.email)
+            return response
         flash(_("Wrong e-mail or password."), "error")
         return render_template("accounts/login.html", form=form), 401
     status = 422 if request.method == "POST" else 200
@@ -116,13 +126,16 @@ def reset_password(token: str) -> Any:
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            service.reset_password(token, form.password.data or "")
+            user = service.reset_password(token, form.password.data or "")
         except ServiceError as error:
             apply_service_error(form, error)
             return render_template("accounts/reset_password.html", form=form), error.status
         logout_user()
         flash(_("Your password has been changed. You can now sign in."), "success")
-        return redirect(url_for("accounts.login"))
+        response = redirect(url_for("accounts.login"))
+        # The reset link proved the mailbox: this browser is its owner's.
+        devices.remember(response, user.email)
+        return response
     status = 422 if request.method == "POST" else 200
     return render_template("accounts/reset_password.html", form=form), status
 

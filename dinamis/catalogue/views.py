@@ -7,7 +7,6 @@ import mimetypes
 import shlex
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import quote
 
 from flask import (
     Blueprint,
@@ -38,6 +37,7 @@ from dinamis.catalogue.queryables import PROCESSING_LEVELS, SPECTRAL_MODES
 from dinamis.catalogue.stac import item_json
 from dinamis.catalogue.storage import StorageError, storage
 from dinamis.core.errors import BadRequest, Forbidden, NotFound, ServiceError
+from dinamis.core.exports import content_disposition
 from dinamis.core.formats import localise
 from dinamis.core.geo import geodesic_km2, to_geojson
 from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
@@ -282,12 +282,6 @@ def quicklook(scene_id: str) -> Any:
     return response
 
 
-def content_disposition(filename: str) -> str:
-    """attachment; with an ASCII fallback and the UTF-8 name (RFC 6266)."""
-    ascii_name = filename.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
-    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
-
-
 def _requester() -> Any:
     """The bearer of an API token when the request carries one, else the session's user."""
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
@@ -464,7 +458,7 @@ def basket_links() -> Any:
     return Response(
         body,
         mimetype="text/plain",
-        headers={"Content-Disposition": "attachment; filename=dinamis-links.txt"},
+        headers={"Content-Disposition": content_disposition("dinamis-links.txt")},
     )
 
 
@@ -484,5 +478,5 @@ def basket_script() -> Any:
     return Response(
         script,
         mimetype="text/x-shellscript",
-        headers={"Content-Disposition": "attachment; filename=dinamis-download.sh"},
+        headers={"Content-Disposition": content_disposition("dinamis-download.sh")},
     )

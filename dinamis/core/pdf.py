@@ -12,6 +12,7 @@ from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from dinamis.core.exports import content_disposition
 from dinamis.core.formats import localise
 
 _local = threading.local()
@@ -106,5 +107,5 @@ def pdf_response(content: bytes, filename: str, inline: bool = True) -> Response
     return Response(
         content,
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+        headers={"Content-Disposition": content_disposition(filename, disposition)},
     )

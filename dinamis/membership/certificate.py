@@ -8,6 +8,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from dinamis.accounts.models import User
+from dinamis.core import dates
 from dinamis.core.pdf import render_pdf
 from dinamis.core.web import external_url
 from dinamis.extensions import db
@@ -34,7 +35,7 @@ def issue_certificate(entity: Entity, request: MembershipRequest, referent: User
         entity_id=entity.id,
         request_id=request.id,
         issued_at=issued,
-        valid_until=entity.membership_end or issued.date(),
+        valid_until=entity.membership_end or dates.local_day(issued),
         documents=list(request.accepted_documents),
         pdf=pdf,
     )

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from dinamis.accounts import service as accounts
 from dinamis.accounts.models import EntityRole, User, UserStatus
+from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound
 from dinamis.core.mail import queue_mail
@@ -30,7 +31,7 @@ def remind(today: dt.date | None = None) -> list[tuple[Entity, int]]:
 
     Run daily by `dinamis membership remind`.
     """
-    today = today or dt.date.today()
+    today = today or dates.today()
     sent: list[tuple[Entity, int]] = []
     entities = db.session.scalars(
         select(Entity).where(
@@ -79,13 +80,16 @@ def request_renewal(actor: Any, entity: Entity) -> None:
         )
 
 
-def renew(actor: Any, entity: Entity) -> None:
-    """Staff renew for the configured number of years, from the current end (or today)."""
+def renew(actor: Any, entity: Entity, today: dt.date | None = None) -> None:
+    """Staff renew for the configured number of years, from the day after the current
+    end (or from today once it has passed)."""
     if not can_review_memberships(actor):
         raise Forbidden(_("Only staff renew memberships."))
     years = current_app.config["DINAMIS_SETTINGS"].membership_years
-    start = max(entity.membership_end or dt.date.today(), dt.date.today())
-    entity.membership_end = start.replace(year=start.year + years)
+    today = today or dates.today()
+    ended = entity.membership_end
+    start = max(ended + dt.timedelta(days=1), today) if ended else today
+    entity.membership_end = dates.span_end(start, years)
     entity.renewal_requested_at = None
     entity.last_reminder_days = None
     reactivated = entity.status == EntityStatus.EXPIRED

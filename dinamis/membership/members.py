@@ -25,14 +25,18 @@ PURPOSE = "account-email"
 
 
 def search_entities(text: str, limit: int = 20) -> list[Entity]:
-    """Active entities whose name or acronym contains `text`."""
-    pattern = f"%{text.strip()[:100]}%"
+    """Active entities whose name or acronym contains `text` (as typed: `%` and `_` are
+    characters, not LIKE wildcards)."""
+    text = text.strip()[:100]
     return list(
         db.session.scalars(
             select(Entity)
             .where(
                 Entity.status == EntityStatus.ACTIVE,
-                or_(Entity.name.ilike(pattern), Entity.acronym.ilike(pattern)),
+                or_(
+                    Entity.name.icontains(text, autoescape=True),
+                    Entity.acronym.icontains(text, autoescape=True),
+                ),
             )
             .order_by(Entity.name)
             .limit(limit)
@@ -70,8 +74,12 @@ def check_account_request(
 
 def request_account(
     *, email: str, first_name: str, last_name: str, job_title: str, entity_id: int, language: str
-) -> AccountRequest:
-    """Ask to join an active entity; a link confirms the address first."""
+) -> AccountRequest | None:
+    """Ask to join an active entity; a link confirms the address first.
+
+    None when the address already has an account or a waiting request: the caller
+    answers exactly as for a new request, and the address's owner is told by e-mail.
+    """
     errors = check_account_request(
         email=email, first_name=first_name, last_name=last_name, entity_id=entity_id
     )
@@ -84,8 +92,20 @@ def request_account(
         raise refusal(_("Some fields need your attention."), fields=errors)
     assert entity is not None
     email = professional_email(email)
-    if accounts.get_user_by_email(email) is not None:
-        raise Conflict(_("An account already exists with this address: sign in instead."))
+    # An address that already has an account, or a request waiting, gets the same
+    # answer as a new one (no account enumeration); only its owner learns why, by e-mail.
+    existing = accounts.get_user_by_email(email)
+    if existing is not None:
+        queue_mail(
+            existing.email,
+            "account_exists",
+            language=existing.language,
+            user=existing,
+            entity=entity,
+            login_link=external_url("accounts.login"),
+            reset_link=external_url("accounts.forgot_password"),
+        )
+        return None
     duplicate = db.session.scalar(
         select(AccountRequest).where(
             AccountRequest.email == email,
@@ -93,7 +113,11 @@ def request_account(
         )
     )
     if duplicate is not None:
-        raise Conflict(_("A request with this address is already waiting."))
+        if duplicate.status == AccountStatus.EMAIL_TO_CONFIRM:
+            _mail_confirmation(duplicate)  # the first link may have been lost
+        else:
+            queue_mail(email, "account_request_waiting", language=language, request=duplicate)
+        return None
     request = AccountRequest(
         entity_id=entity.id,
         email=email,
@@ -105,16 +129,20 @@ def request_account(
     )
     db.session.add(request)
     db.session.flush()
+    _mail_confirmation(request)
+    return request
+
+
+def _mail_confirmation(request: AccountRequest) -> None:
     queue_mail(
-        email,
+        request.email,
         "account_confirm",
-        language=language,
+        language=request.language,
         request=request,
         link=external_url(
             "membership.confirm_account", token=tokens.make(PURPOSE, request.id, request.status)
         ),
     )
-    return request
 
 
 def confirm_account_email(token: str) -> AccountRequest:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 
 from dinamis.accounts import service as accounts
 from dinamis.accounts.models import EntityRole, User
+from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.mail import Attachment, queue_mail
@@ -266,7 +267,9 @@ def queue(status: str | None = None) -> list[MembershipRequest]:
     return list(db.session.scalars(query))
 
 
-def approve(actor: Any, request: MembershipRequest, profile_id: int) -> Entity:
+def approve(
+    actor: Any, request: MembershipRequest, profile_id: int, today: dt.date | None = None
+) -> Entity:
     """Staff approve: the entity, its membership period, its Referent, the certificate."""
     if not can_review_memberships(actor):
         raise Forbidden(_("Only staff approve memberships."))
@@ -275,7 +278,7 @@ def approve(actor: Any, request: MembershipRequest, profile_id: int) -> Entity:
     profile = db.session.get(Profile, profile_id)
     if profile is None:
         raise ServiceError(_("Choose a profile."), fields={"profile": _("Unknown profile.")})
-    today = dt.date.today()
+    today = today or dates.today()
     years = current_app.config["DINAMIS_SETTINGS"].membership_years
     entity = Entity(
         name=request.entity_name or "",
@@ -293,7 +296,7 @@ def approve(actor: Any, request: MembershipRequest, profile_id: int) -> Entity:
         legal_rep_function=request.legal_rep_function,
         legal_rep_email=request.legal_rep_email,
         membership_start=today,
-        membership_end=today.replace(year=today.year + years) - dt.timedelta(days=1),
+        membership_end=dates.span_end(today, years),
     )
     db.session.add(entity)
     db.session.flush()

@@ -21,6 +21,7 @@ from shapely.ops import unary_union
 from dinamis.accounts.models import User
 from dinamis.catalogue import downloads
 from dinamis.catalogue.models import Access, Scene
+from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2
 from dinamis.extensions import db
@@ -136,7 +137,7 @@ def check_archive(
 def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None = None) -> Order:
     """Create and submit an archive order; reserve its free part, quote the rest."""
     service.ensure_can_order(actor)
-    today = today or dt.date.today()
+    today = today or dates.today()
     checked = check_archive(actor, request)
     sensor = SENSOR_OF_FAMILY[checked[0][0].collection.sensor_family]
     shapes = [cut if cut is not None else to_shape(scene.footprint) for scene, cut, _a in checked]

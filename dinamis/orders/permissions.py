@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.core import dates
 from dinamis.orders.models import Order
 
 
@@ -14,7 +14,7 @@ def can_order(user: Any) -> bool:
     return (
         is_signed_in(user)
         and user.entity is not None
-        and user.entity.can_order_on(dt.date.today())
+        and user.entity.can_order_on(dates.today())
         and not user.is_staff
     )
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.config import OrderSettings
+from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.formats import day as format_day
@@ -211,7 +212,7 @@ def ensure_can_order(actor: Any) -> None:
         raise Forbidden(
             _("Your entity's membership is not active: you cannot order until it is renewed.")
             if getattr(actor, "entity", None) is not None
-            and not actor.entity.can_order_on(dt.date.today())
+            and not actor.entity.can_order_on(dates.today())
             else _("Only members of an entity can order imagery.")
         )
 
@@ -219,7 +220,7 @@ def ensure_can_order(actor: Any) -> None:
 def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None = None) -> Order:
     """Create and submit a tasking request; reserve its free part, quote the rest."""
     ensure_can_order(actor)
-    today = today or dt.date.today()
+    today = today or dates.today()
     area = check_tasking(request, today)
     charged = quota.km2(area * Mode.FACTOR[request.mode])
     order = new_order(
@@ -342,7 +343,7 @@ def _make_quote(order: Order) -> Quote:
         tax_rate=priced.tax_rate,
         tax=priced.tax,
         including_tax=priced.including_tax,
-        valid_until=dt.date.today() + dt.timedelta(days=rules.quote_validity_days),
+        valid_until=dates.today() + dt.timedelta(days=rules.quote_validity_days),
     )
     db.session.add(quote)
     db.session.flush()
@@ -415,7 +416,7 @@ def decide_quote(actor: User, order: Order, accept: bool, today: dt.date | None 
         raise Forbidden(_("Only the entity's Referent or a deputy decides on a quote."))
     lock(order)
     quote = pending_quote(order)
-    today = today or dt.date.today()
+    today = today or dates.today()
     if today > quote.valid_until:
         _expire_quote(order, quote)
         raise Conflict(
@@ -733,7 +734,7 @@ def close(actor: User, order: Order, comment: str = "") -> None:
 
 def expire_windows(today: dt.date | None = None) -> list[Order]:
     """Orders whose acquisition window has passed without full delivery: expired, released."""
-    today = today or dt.date.today()
+    today = today or dates.today()
     orders = list(
         db.session.scalars(
             select(Order)
@@ -809,6 +810,6 @@ def visible_orders(
     if entity_id is not None:
         query = query.where(Order.entity_id == entity_id)
     if text:
-        pattern = "%" + text.replace("\\", "").replace("%", "").replace("_", "") + "%"
-        query = query.where(Order.project_title.ilike(pattern))
+        # As typed: `%`, `_` and `\` are characters, not LIKE wildcards.
+        query = query.where(Order.project_title.icontains(text, autoescape=True))
     return list(db.session.scalars(query.limit(limit)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -16,6 +15,7 @@ from sqlalchemy import select
 
 from dinamis.catalogue import downloads
 from dinamis.catalogue.models import Scene
+from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
@@ -171,7 +171,7 @@ def _tasking_problems(form: TaskingForm) -> dict[str, str]:
     if form.window_start.data is None or form.window_end.data is None:
         return {}  # the rules need the window; its fields already say what is missing
     try:
-        service.check_tasking(_tasking_request(form, aoi), dt.date.today())
+        service.check_tasking(_tasking_request(form, aoi), dates.today())
     except ServiceError as error:
         return error.fields
     return {}
@@ -361,7 +361,7 @@ def _split_preview(area: Any, sensor: str, mode: str) -> dict[str, str]:
     rules = current_app.config["DINAMIS_SETTINGS"].orders
     charged = quota.km2(area * Mode.FACTOR[mode])
     family = service.family_of(OrderKind.TASKING, sensor)
-    split = quota.split(current_user.entity, family, quota.period_for(dt.date.today()), charged)
+    split = quota.split(current_user.entity, family, quota.period_for(dates.today()), charged)
     text = _(
         "Charged %(charged)s km²: %(free)s km² free from your allowance, %(cofunded)s km² "
         "co-funded.",

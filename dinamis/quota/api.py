@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
 from flask import abort
@@ -12,6 +11,7 @@ from pydantic import Field
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, operation
+from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import ensure
 from dinamis.extensions import db
@@ -98,7 +98,7 @@ def _km2(value: Any) -> str:
 )
 def quota_balances(query: QuotaQuery) -> Quota:
     entity = _entity(query)
-    period = query.period or service.period_for(dt.date.today())
+    period = query.period or service.period_for(dates.today())
     families = [
         FamilyBalance(
             family=b.family,

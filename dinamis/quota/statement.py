@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from flask_babel import get_locale
 from sqlalchemy import select
 
+from dinamis.core.exports import csv_text
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
 from dinamis.quota.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction
@@ -78,13 +77,9 @@ def profile_names() -> dict[str, str]:
 
 def statement_csv(lines: list[StatementLine]) -> str:
     """The statement as CSV (UTF-8, comma-separated, one header row)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        ["transaction", "date", "posting", "family", "period", "reference", "reason", *COLUMNS]
-    )
-    for line in lines:
-        writer.writerow(
+    return csv_text(
+        ["transaction", "date", "posting", "family", "period", "reference", "reason", *COLUMNS],
+        (
             [
                 line.transaction_id,
                 line.at.isoformat(),
@@ -95,5 +90,6 @@ def statement_csv(lines: list[StatementLine]) -> str:
                 line.reason or "",
                 *(line.changes.get(column, "") for column in COLUMNS),
             ]
-        )
-    return out.getvalue()
+            for line in lines
+        ),
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from typing import Any
 
@@ -11,7 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from dinamis.accounts.permissions import is_signed_in
+from dinamis.core import dates
 from dinamis.core.errors import ServiceError
+from dinamis.core.exports import content_disposition
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
 from dinamis.extensions import db
@@ -39,7 +40,7 @@ def _load_entity(entity_id: int) -> Entity:
 
 
 def _period() -> str:
-    period = request.args.get("period") or service.period_for(dt.date.today())
+    period = request.args.get("period") or service.period_for(dates.today())
     try:
         return service.validate_period(period)
     except ServiceError as error:
@@ -108,7 +109,7 @@ def statement_export(entity_id: int) -> Any:
     return Response(
         body,
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )
 
 
@@ -117,9 +118,9 @@ def statement_export(entity_id: int) -> Any:
 def adjust(entity_id: int) -> Any:
     entity = _load_entity(entity_id)
     form = AdjustmentForm()
-    period = form.period.data or service.period_for(dt.date.today())
+    period = form.period.data or service.period_for(dates.today())
     if not form.validate_on_submit():
-        return _page(entity, service.period_for(dt.date.today()), form, 422)
+        return _page(entity, service.period_for(dates.today()), form, 422)
     try:
         service.adjust(
             current_user,

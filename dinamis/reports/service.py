@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Download
+from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.mail import queue_mail
@@ -56,8 +57,8 @@ def annual_due(year: int) -> dt.date:
 
 
 def _first_delivery(order: Order) -> dt.date:
-    dates = [d.created_at.date() for d in order.deliveries if d.created_at]
-    return min(dates) if dates else dt.date.today()
+    delivered = [dates.local_day(d.created_at) for d in order.deliveries if d.created_at]
+    return min(delivered) if delivered else dates.today()
 
 
 def start_for_order(actor: User, order: Order) -> UsageReport:
@@ -87,7 +88,7 @@ def start_for_order(actor: User, order: Order) -> UsageReport:
 
 def start_annual(actor: User, year: int, today: dt.date | None = None) -> UsageReport:
     """The yearly report of a past or current year: the existing one, or a new draft."""
-    today = today or dt.date.today()
+    today = today or dates.today()
     if actor.entity_id is None:
         raise Forbidden(_("Only members of an entity report on their use."))
     if year > today.year:
@@ -171,7 +172,7 @@ def _check_publication(
             _("The year of %(t)s is not a year.", t=shown) if shown else _("Not a year.")
         )
     else:
-        this_year = dt.date.today().year
+        this_year = dates.today().year
         if not 1900 <= year_value <= this_year:
             errors[f"{name}.year"] = _(
                 "The year of %(t)s must be between 1900 and %(now)d.", t=shown, now=this_year
@@ -308,7 +309,7 @@ def visible(actor: Any, status: str | None = None) -> list[UsageReport]:
             query = query.where(UsageReport.author_id == actor.id)
     if status == "overdue":
         query = query.where(
-            UsageReport.status.in_(ReportStatus.EDITABLE), UsageReport.due_on < dt.date.today()
+            UsageReport.status.in_(ReportStatus.EDITABLE), UsageReport.due_on < dates.today()
         )
     elif status:
         query = query.where(UsageReport.status == status)
@@ -333,7 +334,7 @@ def orders_to_report(actor: User) -> list[Order]:
 
 def overdue_entities(today: dt.date | None = None) -> dict[int, int]:
     """Entity id → how many of its reports are overdue (shown to staff reviewing its orders)."""
-    today = today or dt.date.today()
+    today = today or dates.today()
     rows = db.session.execute(
         select(UsageReport.entity_id, UsageReport.id).where(
             UsageReport.status.in_(ReportStatus.EDITABLE), UsageReport.due_on < today
@@ -356,7 +357,7 @@ def overdue_entities(today: dt.date | None = None) -> dict[int, int]:
 
 def remind(today: dt.date | None = None) -> int:
     """Mail the authors of reports due within 14 days or overdue (once a week at most)."""
-    today = today or dt.date.today()
+    today = today or dates.today()
     soon = today + dt.timedelta(days=14)
     week_ago = utcnow() - dt.timedelta(days=7)
     reports = db.session.scalars(

@@ -15,9 +15,7 @@ thousand rows instead of a year of entries, quotes and downloads.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -27,7 +25,9 @@ from sqlalchemy import TIMESTAMP, case, cast, func, literal, select, union_all
 
 from dinamis.accounts.models import User, UserStatus
 from dinamis.catalogue.models import Collection, Download
+from dinamis.core import dates
 from dinamis.core.errors import BadRequest
+from dinamis.core.exports import csv_text
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
 from dinamis.orders.models import Order
@@ -72,7 +72,7 @@ class Filters:
 
 def parse_filters(args: Any) -> Filters:
     """Filters from query parameters; a 400 saying which one is wrong."""
-    period = (args.get("period") or str(dt.date.today().year)).strip()
+    period = (args.get("period") or str(dates.today().year)).strip()
     year, _sep, quarter = period.partition("-")
     if not (year.isdigit() and len(year) == 4 and quarter in ("", "Q1", "Q2", "Q3", "Q4")):
         raise BadRequest(
@@ -312,7 +312,7 @@ def activity(f: Filters) -> dict[str, int]:
         .where(
             UsageReport.year == f.year,
             UsageReport.status.in_(ReportStatus.EDITABLE),
-            UsageReport.due_on < dt.date.today(),
+            UsageReport.due_on < dates.today(),
             *_entity_filters(f, UsageReport.entity_id),
         )
     )
@@ -348,12 +348,11 @@ def with_titles(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return buffer.getvalue()
+    """A table as CSV; names and reasons typed by people cannot run as formulas."""
+    if not rows:
+        return ""
+    header = list(rows[0])
+    return csv_text(header, ([row[key] for key in header] for row in rows))
 
 
 def bars(

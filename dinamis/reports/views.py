@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -10,7 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from dinamis.core import dates
 from dinamis.core.errors import ServiceError
+from dinamis.core.exports import content_disposition
 from dinamis.core.idempotency import claim_form, new_token
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
@@ -51,8 +52,8 @@ def index() -> Any:
         statuses=ReportStatus.ALL,
         to_report=service.orders_to_report(current_user) if writer else [],
         may_write=writer,
-        last_year=dt.date.today().year - 1,
-        today=dt.date.today(),
+        last_year=dates.today().year - 1,
+        today=dates.today(),
     )
 
 
@@ -124,7 +125,7 @@ def _page(
             errors=errors or {},
             blank=BLANK_PUBLICATIONS,
             may_review=can_review_reports(current_user) and report.status == ReportStatus.SUBMITTED,
-            overdue=report.overdue_on(dt.date.today()),
+            overdue=report.overdue_on(dates.today()),
             order=report.order,
             once=request.form.get("once") or new_token(),
         ),
@@ -224,7 +225,7 @@ def dashboard_csv(table: str) -> Any:
     return Response(
         stats.to_csv(tables[table]),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        headers={"Content-Disposition": content_disposition(name)},
     )
 
 
@@ -261,5 +262,5 @@ def entity_usage() -> Any:
         downloads=stats.with_titles(stats.downloads(filters)),
         orders=stats.orders_by_state(filters),
         reports=service.visible(current_user),
-        today=dt.date.today(),
+        today=dates.today(),
     )

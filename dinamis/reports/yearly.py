@@ -21,6 +21,7 @@ from sqlalchemy.orm import selectinload
 
 from dinamis.accounts.models import User, UserStatus
 from dinamis.catalogue.models import Scene
+from dinamis.core import dates
 from dinamis.core.errors import BadRequest
 from dinamis.core.labels import label
 from dinamis.core.pdf import render_pdf, text_table
@@ -49,7 +50,7 @@ PROGRAMME_TEMPLATE = "reports/yearly_programme.html"
 
 
 def check_year(year: int, today: dt.date | None = None) -> int:
-    today = today or dt.date.today()
+    today = today or dates.today()
     if not 2000 <= year <= today.year:
         raise BadRequest(_("A yearly report covers a year from 2000 to %(y)d.", y=today.year))
     return year

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
+from dinamis.core.exports import content_disposition
 from dinamis.core.permissions import ensure, public, requires
 from dinamis.core.web import (
     add_field_errors,
@@ -209,7 +210,7 @@ def attachment(attachment_id: int) -> Any:
         found.content,
         mimetype=found.media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "Content-Disposition": content_disposition(found.filename),
             "X-Content-Type-Options": "nosniff",
         },
     )

@@ -1,0 +1,78 @@
+"""One notion of today (the scheme's zone) and one way to add years, leap days included."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+
+from dinamis.config import ConfigError, Settings
+from dinamis.core import dates
+
+D = dt.date
+
+
+@pytest.mark.parametrize(
+    ("day", "years", "expected"),
+    [
+        (D(2025, 3, 1), 3, D(2028, 3, 1)),
+        (D(2028, 2, 29), 3, D(2031, 3, 1)),
+        (D(2028, 2, 29), 4, D(2032, 2, 29)),
+        (D(2028, 2, 29), -1, D(2027, 3, 1)),
+        (D(2027, 2, 28), 1, D(2028, 2, 28)),
+        (D(2027, 12, 31), 1, D(2028, 12, 31)),
+    ],
+)
+def test_add_years(day, years, expected):
+    assert dates.add_years(day, years) == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "years", "last"),
+    [
+        (D(2025, 3, 1), 3, D(2028, 2, 29)),
+        (D(2028, 2, 29), 3, D(2031, 2, 28)),
+        (D(2028, 3, 1), 3, D(2031, 2, 28)),
+        (D(2028, 2, 28), 1, D(2029, 2, 27)),
+        (D(2031, 3, 1), 3, D(2034, 2, 28)),
+        (D(2026, 1, 1), 3, D(2028, 12, 31)),
+    ],
+)
+def test_span_end_is_the_day_before_the_anniversary(start, years, last):
+    assert dates.span_end(start, years) == last
+
+
+def test_today_is_the_schemes_day_not_the_servers(app):
+    late_summer_evening = dt.datetime(2026, 7, 1, 22, 30, tzinfo=dt.UTC)
+    with app.app_context():
+        assert dates.local_day(late_summer_evening) == D(2026, 7, 2)  # Paris: 00:30
+        assert dates.local_day(late_summer_evening.replace(tzinfo=None)) == D(2026, 7, 2)
+        assert dates.today() == dates.local_day(dt.datetime.now(dt.UTC))
+        settings = app.config["DINAMIS_SETTINGS"]
+        app.config["DINAMIS_SETTINGS"] = dataclasses.replace(settings, timezone="UTC")
+        try:
+            assert dates.local_day(late_summer_evening) == D(2026, 7, 1)
+        finally:
+            app.config["DINAMIS_SETTINGS"] = settings
+
+
+def test_a_wrong_time_zone_is_refused():
+    with pytest.raises(ConfigError, match="DINAMIS_TIMEZONE"):
+        Settings(timezone="Mars/Olympus").validate()
+
+
+def test_no_code_asks_the_servers_zone_for_today():
+    root = Path(__file__).resolve().parents[2] / "dinamis"
+    offenders = [
+        f"{path.relative_to(root)}:{n}"
+        for path in root.rglob("*.py")
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(
+            r"date\.today\(\)|datetime\.now\(\)|datetime\.today\(\)|utcnow\(\)\.date\(\)", line
+        )
+        and path.name != "dates.py"
+    ]
+    assert offenders == []
