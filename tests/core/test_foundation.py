@@ -40,7 +40,13 @@ def test_bad_settings_are_named(env, named):
 def test_defaults_are_valid_and_production_wants_secure_cookies():
     settings = from_env({})
     assert settings.env == "development" and not settings.secure_cookies
-    production = from_env({"DINAMIS_ENV": "production", "DINAMIS_SECRET_KEY": "s" * 40})
+    production = from_env(
+        {
+            "DINAMIS_ENV": "production",
+            "DINAMIS_SECRET_KEY": "s" * 40,
+            "DINAMIS_RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+        }
+    )
     assert production.secure_cookies
 
 

@@ -201,7 +201,10 @@
     var layer = L.geoJSON(JSON.parse(results.textContent), {
       style: { color: "#c0392b", weight: 1, fillOpacity: 0.15 },
       onEachFeature: function (feature, shapeLayer) {
-        shapeLayer.bindTooltip(String(feature.id));
+        // As text: a tooltip given a string renders it as HTML, and ids come from ingested data.
+        var label = document.createElement("span");
+        label.textContent = String(feature.id);
+        shapeLayer.bindTooltip(label);
         shapeLayer.on("click", function () {
           rows.forEach(function (row) {
             // Highlighted only: scrolling here would move the map away while one draws.
