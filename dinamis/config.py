@@ -112,6 +112,11 @@ class Settings:
     report_annual_deadline: str = "03-31"
     report_themes: str = "agriculture,forest,coast,urban,risks,water,biodiversity,geology,other"
     password_reset_max_age: int = 3600
+    # Personal API tokens: lifetime offered by default, the longest one may choose,
+    # and how many days before the end the owner is reminded.
+    token_default_days: int = 90
+    token_max_days: int = 365
+    token_reminder_days: int = 7
     session_lifetime_hours: int = 12
     default_language: str = "fr"
     # What a newly approved entity (or a profile change) gets for the current
@@ -254,6 +259,13 @@ class Settings:
                 "DINAMIS_BASKET_MAX_SCENES must be between 1 and 10000, "
                 f"not {self.basket_max_scenes}."
             )
+        if not 1 <= self.token_default_days <= self.token_max_days <= 3650:
+            raise ConfigError(
+                "DINAMIS_TOKEN_DEFAULT_DAYS and DINAMIS_TOKEN_MAX_DAYS must be numbers of days "
+                "with 1 <= default <= maximum <= 3650."
+            )
+        if not 0 <= self.token_reminder_days <= 90:
+            raise ConfigError("DINAMIS_TOKEN_REMINDER_DAYS must be between 0 and 90.")
         if self.max_content_length < 1024:
             raise ConfigError("DINAMIS_MAX_CONTENT_LENGTH must be at least 1024 bytes.")
         return self
@@ -308,6 +320,9 @@ _KNOWN_PREFIXED = {
     "DINAMIS_LOGIN_RATE_LIMIT",
     "DINAMIS_MAX_CONTENT_LENGTH",
     "DINAMIS_PASSWORD_RESET_MAX_AGE",
+    "DINAMIS_TOKEN_DEFAULT_DAYS",
+    "DINAMIS_TOKEN_MAX_DAYS",
+    "DINAMIS_TOKEN_REMINDER_DAYS",
     "DINAMIS_SESSION_LIFETIME_HOURS",
     "DINAMIS_DEFAULT_LANGUAGE",
     "DINAMIS_ALLOWANCE_ON_JOINING",
@@ -420,6 +435,13 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
         ),
         password_reset_max_age=_int(
             "DINAMIS_PASSWORD_RESET_MAX_AGE", get("DINAMIS_PASSWORD_RESET_MAX_AGE", "3600")
+        ),
+        token_default_days=_int(
+            "DINAMIS_TOKEN_DEFAULT_DAYS", get("DINAMIS_TOKEN_DEFAULT_DAYS", "90")
+        ),
+        token_max_days=_int("DINAMIS_TOKEN_MAX_DAYS", get("DINAMIS_TOKEN_MAX_DAYS", "365")),
+        token_reminder_days=_int(
+            "DINAMIS_TOKEN_REMINDER_DAYS", get("DINAMIS_TOKEN_REMINDER_DAYS", "7")
         ),
         session_lifetime_hours=_int(
             "DINAMIS_SESSION_LIFETIME_HOURS", get("DINAMIS_SESSION_LIFETIME_HOURS", "12")

@@ -289,7 +289,7 @@ FROM grants
 UNION ALL
 SELECT 4 * o, 'reserve', 'reserve:order:' || o || ':' || family || ':' || year, NULL,
        'order:' || o, created_at + interval '2 hours'
-FROM plan WHERE status <> 'draft'
+FROM plan WHERE status <> 'draft' AND free > 0  -- as the app: no empty transaction
 UNION ALL
 SELECT 4 * o + 1, 'cofund', 'cofund:order:' || o || ':' || family || ':' || year, NULL,
        'order:' || o, created_at + interval '3 days'

@@ -98,15 +98,27 @@ def tokens_cli() -> None:
 @tokens_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="cli", show_default=True)
+@click.option(
+    "--days", type=int, default=None, help="Lifetime (default: DINAMIS_TOKEN_DEFAULT_DAYS)."
+)
 @with_appcontext
-def tokens_create(email: str, name: str) -> None:
+def tokens_create(email: str, name: str, days: int | None) -> None:
     """Create an API token for EMAIL and print it (shown only once)."""
     user = service.get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No account with the e-mail {email}.")
     try:
         with transaction():
-            _token, clear = service.create_api_token(user, name)
+            _token, clear = service.create_api_token(user, name, days)
     except ServiceError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(clear)
+
+
+@tokens_cli.command("remind")
+@with_appcontext
+def tokens_remind() -> None:
+    """Daily: mail the owners of tokens that expire soon (once per token)."""
+    with transaction():
+        due = service.remind_expiring_tokens()
+    click.echo(f"{len(due)} reminder(s) queued.")

@@ -143,9 +143,17 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
+    # Chosen at creation (DINAMIS_TOKEN_DEFAULT_DAYS, at most DINAMIS_TOKEN_MAX_DAYS).
+    expires_at: Mapped[dt.datetime]
+    # When the owner was told it would expire soon (once).
+    reminded_at: Mapped[dt.datetime | None]
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
     @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= dt.datetime.now(dt.UTC)
+
+    @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired

@@ -19,6 +19,7 @@ from dinamis.accounts.permissions import can_manage_token
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.mail import queue_mail
+from dinamis.core.web import external_url
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 
@@ -246,16 +247,30 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
-    """Create a personal token; the clear token is returned once and never stored."""
+def create_api_token(user: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
+    """Create a personal token living `days` days (the configured default when None);
+    the clear token is returned once and never stored."""
+    settings = current_app.config["DINAMIS_SETTINGS"]
     name = name.strip()
     if not name:
         raise ServiceError(_("Give the token a name."), fields={"name": _("Required.")})
+    days = settings.token_default_days if days is None else days
+    if not 1 <= days <= settings.token_max_days:
+        raise ServiceError(
+            _("A token lives from 1 to %(n)d days.", n=settings.token_max_days),
+            fields={"days": _("From 1 to %(n)d days.", n=settings.token_max_days)},
+        )
     active = sum(1 for t in user.tokens if t.is_active)
     if active >= 20:
         raise ServiceError(_("You already have 20 active tokens; revoke one first."))
     clear = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name[:100], prefix=clear[:12], token_hash=_digest(clear))
+    token = ApiToken(
+        user=user,
+        name=name[:100],
+        prefix=clear[:12],
+        token_hash=_digest(clear),
+        expires_at=utcnow() + dt.timedelta(days=days),
+    )
     db.session.add(token)
     db.session.flush()
     return token, clear
@@ -279,7 +294,11 @@ TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
 _TOKEN_HOLDER = (
     select(ApiToken)
     .options(joinedload(ApiToken.user))
-    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None))
+    .where(
+        ApiToken.token_hash == bindparam("digest"),
+        ApiToken.revoked_at.is_(None),
+        ApiToken.expires_at > bindparam("now"),
+    )
 )
 
 
@@ -287,12 +306,45 @@ def user_for_api_token(clear: str) -> User | None:
     """The active user holding this active token, or None."""
     if not clear.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(_TOKEN_HOLDER, {"digest": _digest(clear)})
+    now = dt.datetime.now(dt.UTC)
+    token = db.session.scalar(_TOKEN_HOLDER, {"digest": _digest(clear), "now": now})
     if token is None or not token.user.is_active:
         return None
     # At most once a minute: writing it on every call would lock the token's row until
     # each request commits, and serialise the requests of one client.
-    now = dt.datetime.now(dt.UTC)
     if token.last_used_at is None or now - token.last_used_at > TOKEN_TOUCH_INTERVAL:
         token.last_used_at = now
     return token.user
+
+
+def remind_expiring_tokens(now: dt.datetime | None = None) -> list[ApiToken]:
+    """Tell each owner, once, that a token of theirs expires within
+    `DINAMIS_TOKEN_REMINDER_DAYS` days. Run daily (`dinamis tokens remind`)."""
+    now = now or utcnow()
+    days = current_app.config["DINAMIS_SETTINGS"].token_reminder_days
+    due = list(
+        db.session.scalars(
+            select(ApiToken)
+            .join(ApiToken.user)
+            .where(
+                ApiToken.revoked_at.is_(None),
+                ApiToken.reminded_at.is_(None),
+                ApiToken.expires_at > now,
+                ApiToken.expires_at <= now + dt.timedelta(days=days),
+                User.status == UserStatus.ACTIVE,
+            )
+            .order_by(ApiToken.expires_at)
+        )
+    )
+    for token in due:
+        token.reminded_at = now
+        queue_mail(
+            token.user.email,
+            "token_expiring",
+            language=token.user.language,
+            user=token.user,
+            token=token,
+            link=external_url("accounts.profile") + "#tokens",
+        )
+    db.session.flush()
+    return due

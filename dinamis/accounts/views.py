@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -151,13 +161,15 @@ def _profile_page(status: int = 200, **forms: Any) -> Any:
             language=user.language,
         ),
     )
-    forms.setdefault("token_form", TokenForm(formdata=None))
+    settings = current_app.config["DINAMIS_SETTINGS"]
+    forms.setdefault("token_form", TokenForm(formdata=None, days=settings.token_default_days))
     forms.setdefault("password_form", ChangePasswordForm(formdata=None))
     return (
         render_template(
             "accounts/profile.html",
             user=user,
             tokens=user.tokens,
+            token_max_days=settings.token_max_days,
             post_form=PostForm(),
             **forms,
         ),
@@ -209,7 +221,9 @@ def create_token() -> Any:
     form = TokenForm()
     if form.validate_on_submit():
         try:
-            _token, clear = service.create_api_token(current_user, form.name.data or "")
+            _token, clear = service.create_api_token(
+                current_user, form.name.data or "", form.days.data
+            )
         except ServiceError as error:
             apply_service_error(form, error)
             return _profile_page(error.status, token_form=form)

@@ -113,11 +113,13 @@ def _post(
     reference: str | None = None,
     actor_id: int | None = None,
     key_checked: bool = False,
-) -> LedgerTransaction:
+) -> LedgerTransaction | None:
     """Post one transaction: each move takes `amount` from one account to another.
 
-    `key_checked`: the caller has just looked the key up (under the account
-    lock) and found nothing, so it is not looked up again.
+    Moves of nothing are left out, and when nothing moves at all no transaction
+    is posted (None): the database refuses a transaction with fewer than two
+    entries. `key_checked`: the caller has just looked the key up (under the
+    account lock) and found nothing, so it is not looked up again.
     """
     session = db.session
     existing = (
@@ -131,15 +133,16 @@ def _post(
         if existing.kind != kind or existing.reference != reference:
             raise Conflict(_("This idempotency key was already used for another posting."))
         return existing
+    moves = [(source, target, km2(amount)) for source, target, amount in moves]
+    moves = [move for move in moves if move[2] > 0]
+    if not moves:
+        return None
     transaction = LedgerTransaction(
         kind=kind, idempotency_key=key, reason=reason, reference=reference, actor_id=actor_id
     )
     session.add(transaction)
     session.flush()
     for source, target, amount in moves:
-        amount = km2(amount)
-        if amount <= 0:
-            continue
         session.add(
             LedgerEntry(transaction_id=transaction.id, account_id=source.id, amount=-amount)
         )
@@ -159,8 +162,9 @@ def _entity_accounts(entity_id: int, family: str, period: str, *kinds: str) -> l
 
 def grant(
     entity: Entity, family: str, period: str, amount: Decimal, reason: str = "allowance:full"
-) -> LedgerTransaction:
-    """Grant an entity its free allowance for a family and period (idempotent).
+) -> LedgerTransaction | None:
+    """Grant an entity its free allowance for a family and period (idempotent);
+    None for an allowance of nothing.
 
     `reason` is a code that the statement puts in words (see `reason_words`).
     """
@@ -460,13 +464,15 @@ def adjust(
             )
         )
     moves = [(source, available, amount)] if amount > 0 else [(available, source, -amount)]
-    return _post(
+    posted = _post(
         PostingKind.ADJUSTMENT,
         key,
         moves,
         reason=reason.strip(),
         actor_id=getattr(actor, "id", None),
     )
+    assert posted is not None  # the amount is not zero
+    return posted
 
 
 @dataclass(frozen=True)
@@ -501,7 +507,9 @@ _RESERVE = text(
         FROM ledger_totals WHERE account_id = :available
     ), posted AS (
         INSERT INTO ledger_transactions (kind, idempotency_key, reference)
-        SELECT :kind, :key, :reference WHERE NOT EXISTS (SELECT FROM done)
+        SELECT :kind, :key, :reference FROM free
+        -- Nothing free (a fully co-funded order): no transaction, as one needs entries.
+        WHERE NOT EXISTS (SELECT FROM done) AND free.km2 > 0
         RETURNING id
     ), entries AS (
         INSERT INTO ledger_entries (transaction_id, account_id, amount)

@@ -177,12 +177,13 @@ def test_the_database_refuses_an_unbalanced_transaction(app):
                 "VALUES ('adjustment', 'forged') RETURNING id"
             )
         ).scalar_one()
+        other = service.get_account(entity.id, Family.TASKING, "2027", "reserved")
         db.session.execute(
             text(
                 "INSERT INTO ledger_entries (transaction_id, account_id, amount) "
-                "VALUES (:t, :a, 500)"
+                "VALUES (:t, :a, 500), (:t, :b, -400)"
             ),
-            {"t": tx_id, "a": account.id},
+            {"t": tx_id, "a": account.id, "b": other.id},
         )
         with pytest.raises(DBAPIError, match="does not balance"):
             db.session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
@@ -207,3 +208,54 @@ def test_co_funding_is_priced_exactly_from_the_grid(ctx):
     assert price(profile.id, "spot", "archive", D("0"), D("0.2")).including_tax == 0
     with pytest.raises(ServiceError, match="No co-funding price"):
         price(profile.id, "spot", "archive", D("1"), D("0.2"))
+
+
+def test_the_database_refuses_a_transaction_without_two_entries(app):
+    with app.app_context():
+        entity = _lab("100")
+        account = service.get_account(entity.id, Family.TASKING, "2027", "available")
+        for entries in ([], [500]):
+            nested = db.session.begin_nested()
+            tx_id = db.session.execute(
+                text(
+                    "INSERT INTO ledger_transactions (kind, idempotency_key) "
+                    "VALUES ('adjustment', :key) RETURNING id"
+                ),
+                {"key": f"forged-{len(entries)}"},
+            ).scalar_one()
+            for amount in entries:
+                db.session.execute(
+                    text(
+                        "INSERT INTO ledger_entries (transaction_id, account_id, amount) "
+                        "VALUES (:t, :a, :m)"
+                    ),
+                    {"t": tx_id, "a": account.id, "m": amount},
+                )
+            with pytest.raises(DBAPIError, match="at least two"):
+                db.session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            nested.rollback()
+
+
+def _empty_transactions() -> int:
+    return db.session.scalar(
+        text(
+            "SELECT count(*) FROM ledger_transactions t WHERE NOT EXISTS "
+            "(SELECT FROM ledger_entries e WHERE e.transaction_id = t.id)"
+        )
+    )
+
+
+def test_a_fully_co_funded_order_posts_no_empty_transaction(ctx):
+    entity = _lab("0")  # nothing free: the whole order is co-funded
+    split = service.reserve(entity, Family.TASKING, "2027", D("75"), "order:9")
+    assert split == service.Split(free=D("0.00"), cofunded=D("75.00"))
+    service.cofund(entity, Family.TASKING, "2027", D("75"), "order:9")
+    service.settle(entity, Family.TASKING, "2027", "order:9", D("0"), "nothing-yet")
+    service.settle(entity, Family.TASKING, "2027", "order:9", D("75"), "1")
+    service.release(entity, Family.TASKING, "2027", "order:9", "end")  # nothing left to give back
+    assert service.held_by(entity, Family.TASKING, "2027", "order:9") == service.Split(
+        free=D("0.00"), cofunded=D("0.00")
+    )
+    assert _empty_transactions() == 0
+    db.session.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # every deferred check holds
+    assert service.trial_balance() == 0
