@@ -97,7 +97,7 @@ def renew(actor: Any, entity: Entity, today: dt.date | None = None) -> None:
         entity.status = EntityStatus.ACTIVE
     db.session.flush()
     if reactivated:  # active again: its allowances for the running periods, if not yet granted
-        quota.open_for_entity(entity, dt.date.today())
+        quota.open_for_entity(entity, today)
     audit.record(
         actor, "membership.renewed", entity, entity_id=entity.id, until=entity.membership_end
     )

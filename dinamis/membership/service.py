@@ -364,7 +364,7 @@ def change_profile(
             _("%(name)s already has this profile.", name=entity.name),
             fields={"profile": _("Choose another profile.")},
         )
-    today = today or dt.date.today()
+    today = today or dates.today()
     old = entity.profile
     quota.open_for_entity(entity, today)
     entity.profile = profile
