@@ -16,6 +16,7 @@ from flask_babel import lazy_gettext as _l
 from procrastinate import JobContext, RetryStrategy
 from sqlalchemy import text
 
+from dinamis.core import dates
 from dinamis.extensions import db
 from dinamis.jobs.queue import jobs, run_job
 
@@ -24,8 +25,8 @@ RETRY = RetryStrategy(max_attempts=4, exponential_wait=60)
 
 
 def day_of(timestamp: int) -> dt.date:
-    """The (server's) date of a periodic tick."""
-    return dt.datetime.fromtimestamp(timestamp).date()
+    """The scheme's date (DINAMIS_TIMEZONE, not the server's zone) of a periodic tick."""
+    return dates.local_day(dt.datetime.fromtimestamp(timestamp, dt.UTC))
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,12 @@ SCHEDULE = (
         "30 6 * * *",
         _l("Reminds authors of usage reports due within 14 days or overdue (weekly at most)"),
         _l("every day at 06:30 UTC"),
+    ),
+    Schedule(
+        "remind_tokens",
+        "0 7 * * *",
+        _l("Reminds owners of API tokens about to expire (once per token)"),
+        _l("every day at 07:00 UTC"),
     ),
     Schedule(
         "send_mail",
@@ -124,6 +131,14 @@ def remind_reports(context: JobContext, timestamp: int) -> str:
     from dinamis.reports import service
 
     return run_job(context, lambda: f"{service.remind(day_of(timestamp))} reminder(s) queued")
+
+
+@jobs.periodic(cron=CRON["remind_tokens"])
+@jobs.task(name="remind_tokens", pass_context=True, lock="remind_tokens", retry=RETRY)
+def remind_tokens(context: JobContext, timestamp: int) -> str:
+    from dinamis.accounts import service
+
+    return run_job(context, lambda: f"{len(service.remind_expiring_tokens())} reminder(s) queued")
 
 
 @jobs.periodic(cron=CRON["send_mail"])
