@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from typing import Any
@@ -304,7 +305,7 @@ def coverage() -> Any:
     mode = str(data.get("mode") or Mode.MONO)
     area = geodesic_km2(aoi)
     limits.update(
-        service.tasking_limits(dt.date.today(), area=area, sensor=sensor, mode=mode, **given)
+        service.tasking_limits(dates.today(), area=area, sensor=sensor, mode=mode, **given)
     )
     cloud, incidence = given["max_cloud_cover"], given["max_incidence"]
     found = catalogue_coverage(
