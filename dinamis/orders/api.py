@@ -33,6 +33,7 @@ from dinamis.api.openapi import (
     camel,
     operation,
 )
+from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import MAX_VERTICES, parse_aoi
 from dinamis.core.permissions import ensure
@@ -130,7 +131,7 @@ class ProjectIn(Input):
 
 def _tasking_example(schema: dict[str, Any]) -> None:
     """A request that is accepted as it stands (its window starts a month from today)."""
-    start = dt.date.today() + dt.timedelta(days=30)
+    start = dates.today() + dt.timedelta(days=30)
     schema["examples"] = [
         {
             "aoi": mapping(box(2.0, 45.0, 2.15, 45.15)),

@@ -4,8 +4,8 @@ Tokens created before this revision had no end: they get the default
 lifetime (90 days) from the upgrade, so that no program stops at once and
 their owners are reminded a week before.
 
-Revision ID: 0022_token_expiry
-Revises: 0021_french_titles
+Revision ID: 0023_token_expiry
+Revises: 0022_basket_items
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0022_token_expiry"
-down_revision: str | None = "0021_french_titles"
+revision: str = "0023_token_expiry"
+down_revision: str | None = "0022_basket_items"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

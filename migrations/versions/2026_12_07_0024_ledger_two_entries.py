@@ -11,8 +11,8 @@ The empty transactions already written carry no amount: they are deleted
 transaction in the table meets the rule. The downgrade drops the check; the
 deleted rows, which moved nothing, are not written back.
 
-Revision ID: 0023_ledger_two_entries
-Revises: 0022_token_expiry
+Revision ID: 0024_ledger_two_entries
+Revises: 0023_token_expiry
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0023_ledger_two_entries"
-down_revision: str | None = "0022_token_expiry"
+revision: str = "0024_ledger_two_entries"
+down_revision: str | None = "0023_token_expiry"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
