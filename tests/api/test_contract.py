@@ -271,7 +271,7 @@ from client.api.default import create_tasking_request, get_quota, list_tasking_r
 from client.models import TaskingRequest
 
 client = AuthenticatedClient(base_url=sys.argv[2], token=sys.argv[3])
-start = dt.date.today() + dt.timedelta(days=10)
+start = dt.date.today() + dt.timedelta(days=10)  # ten days ahead: the zone does not matter
 ring = [[2, 45], [2.15, 45], [2.15, 45.15], [2, 45.15], [2, 45]]
 request = TaskingRequest.from_dict({
     "aoi": {"type": "Polygon", "coordinates": [ring]},

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from dinamis.accounts import service as accounts
 from dinamis.catalogue.ingest import Report, load
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -22,7 +23,7 @@ from dinamis.quota.models import LedgerTransaction, PriceRule
 from tests.orders.helpers import acquired
 
 D = Decimal
-START = dt.date.today() + dt.timedelta(days=10)
+START = scheme_today() + dt.timedelta(days=10)
 
 
 def square(side: float, lon: float = 2.0, lat: float = 45.0) -> dict:
@@ -49,7 +50,7 @@ def api(app, cast):
     """Bearer headers per person; entity A has 100 km² of tasking and archive allowance."""
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        period = quota.period_for(dt.date.today())
+        period = quota.period_for(scheme_today())
         for kind in ("tasking", "archive"):
             db.session.add(
                 PriceRule(
@@ -394,7 +395,7 @@ def test_a_free_order_answers_as_it_reads_back_and_its_mail_is_written(app, clie
     with app.app_context():
         staff = accounts.get_user_by_email(cast.staff)
         entity = db.session.get(Entity, cast.entity_a)
-        period = quota.period_for(dt.date.today())
+        period = quota.period_for(scheme_today())
         quota.adjust(staff, entity, "tasking", period, D("500"), "more", "adjust:free-order")
         commit()
     response = client.post("/api/v1/tasking-requests", json=body(), headers=api["user_a"])

@@ -4,13 +4,13 @@ the difference, recorded on the statement."""
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from playwright.sync_api import expect
 
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.requests import MembershipRequest, RequestStatus
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 def test_an_approved_entity_has_its_allowance_and_a_profile_change_adjusts_it(
     app, cast, browser, live_server
 ):
-    today = dt.date.today()
+    today = scheme_today()
     left = 12 - today.month + 1
     with app.app_context():
         research, public = make_profile("research-fr"), make_profile("public-fr")

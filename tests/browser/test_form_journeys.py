@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -30,7 +30,7 @@ def test_back_then_submit_again_shows_the_first_order(app, cast, browser, live_s
     """Issue 14.2: Back, then Submit, created a second identical order and reserved again."""
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("1000"))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), Decimal("1000"))
         commit()
     context, page = _signed_in(browser, live_server, cast.user_a)
     page.goto("/orders/tasking/new")

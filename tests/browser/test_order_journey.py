@@ -11,6 +11,7 @@ from geoalchemy2.shape import to_shape
 from playwright.sync_api import expect
 from shapely.geometry import box
 
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -59,7 +60,7 @@ def _draw_square(page, side_px: int) -> float:
 
 
 def _fill(page) -> None:
-    start = dt.date.today() + dt.timedelta(days=10)
+    start = scheme_today() + dt.timedelta(days=10)
     page.get_by_label("Window starts").fill(start.isoformat())
     page.get_by_label("Window ends").fill((start + dt.timedelta(days=60)).isoformat())
     page.get_by_label("Project title").fill("Dune survey")
@@ -78,7 +79,7 @@ def test_tasking_request_from_map_to_closing(app, cast, browser, live_server):
                 eur_per_km2=Decimal("1.80"),
             )
         )
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("100"))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), Decimal("100"))
         commit()
 
     context, page = _signed_in(browser, live_server, cast.user_a)

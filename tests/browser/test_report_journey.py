@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
 
+from dinamis.core.dates import today as scheme_today
 from tests.browser.test_order_journey import _signed_in
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
@@ -49,7 +49,7 @@ def test_report_review_and_statistics(app, cast, browser, live_server, delivered
     expect(staff.get_by_text("Report accepted")).to_be_visible()
 
     # The dashboard, filtered by profile; a CSV export; an entity's yearly PDF.
-    year = dt.date.today().year
+    year = scheme_today().year
     staff.goto(f"/reports/stats?period={year}")
     staff.get_by_label("Profile").select_option("research-fr")
     staff.get_by_role("button", name="Apply").click()

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Error, expect
 
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.browser
 def test_draw_the_area_and_submit(app, cast, browser, live_server):
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("10000"))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), Decimal("10000"))
         commit()
     context = browser.new_context(base_url=live_server, locale="en-GB")
     page = context.new_page()
@@ -48,7 +49,7 @@ def test_draw_the_area_and_submit(app, cast, browser, live_server):
     coverage.wait_for(state="visible")
     assert "The catalogue already covers 0.0 %" in coverage.inner_text()
 
-    start = dt.date.today() + dt.timedelta(days=10)
+    start = scheme_today() + dt.timedelta(days=10)
     page.get_by_label("Window starts").fill(start.isoformat())
     page.get_by_label("Window ends").fill((start + dt.timedelta(days=60)).isoformat())
     page.get_by_label("Project title").fill("Vineyard mapping")
@@ -73,7 +74,7 @@ def _draw(page, size=25):
 def _signed_in_page(app, cast, browser, live_server):
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("10000"))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), Decimal("10000"))
         commit()
     context = browser.new_context(base_url=live_server, locale="en-GB")
     page = context.new_page()

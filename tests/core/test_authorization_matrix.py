@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from shapely.geometry import MultiPolygon, box
 
 from dinamis.accounts import service as accounts
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -252,10 +253,10 @@ def objects(app, cast) -> dict[str, object]:
                 eur_per_km2=Decimal("1.80"),
             )
         )
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), Decimal("10"))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), Decimal("10"))
         owner = accounts.get_user_by_email(cast.user_a)
         assert isinstance(owner, User)
-        start = dt.date.today() + dt.timedelta(days=10)
+        start = scheme_today() + dt.timedelta(days=10)
         order = orders.submit_tasking(
             owner,
             orders.TaskingRequest(
@@ -295,7 +296,7 @@ def objects(app, cast) -> dict[str, object]:
         )
         db.session.add_all([membership, account_request])
         db.session.flush()
-        report = reports.start_annual(owner, dt.date.today().year - 1)
+        report = reports.start_annual(owner, scheme_today().year - 1)
         commit()
         return {
             "entity": entity.id,

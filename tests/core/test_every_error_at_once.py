@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from dinamis.accounts import service as accounts
+from dinamis.core.dates import today as scheme_today
 from dinamis.extensions import db
 from dinamis.orders.models import Order
 from dinamis.reports import service as reports
@@ -159,13 +160,12 @@ def test_the_report_form_shows_year_and_doi_errors_at_their_fields(
 
 
 def test_the_tasking_form_shows_the_rules_with_the_missing_fields(app, client, cast):
-    import datetime as dt
 
     from tests.orders.test_web import _form, _setup
 
     _setup(app, cast)
     login(client, cast.user_a)
-    today = dt.date.today().isoformat()
+    today = scheme_today().isoformat()
     response = client.post(
         "/orders/tasking/new",
         data={**_form(client, side=0.01), "project_title": "", "window_start": today},

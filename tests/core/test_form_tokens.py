@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import sessionmaker
 
 from dinamis.core import idempotency
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.idempotency import IdempotencyKey, hold
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -94,7 +95,7 @@ def test_a_refused_submission_frees_its_token(app, client, cast):
 def test_an_archive_order_sent_again(app, client, cast, archive_scenes):  # noqa: F811
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "archive", quota.period_for(dt.date.today()), Decimal("1000"))
+        quota.grant(entity, "archive", quota.period_for(scheme_today()), Decimal("1000"))
         commit()
     login(client, cast.user_a)
     path = "/orders/archive/new?scenes=ARC_1"
@@ -202,7 +203,7 @@ def test_a_delivery_recorded_again(app, client, cast):
     )
     assert accepted.status_code == 302
     with app.app_context():
-        acquired("PHR_1", square(0.3, 1.95, 44.95), dt.date.today() + dt.timedelta(days=15))
+        acquired("PHR_1", square(0.3, 1.95, 44.95), scheme_today() + dt.timedelta(days=15))
         commit()
     data = {**form_tokens(client, path), "scene_id": "PHR_1"}
     first, again = _twice(client, f"{path}/deliveries", data)

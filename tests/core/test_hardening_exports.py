@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from decimal import Decimal
 
 from flask_babel import force_locale
 
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.exports import content_disposition, csv_text, neutralise
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -75,7 +75,7 @@ def test_ledger_statement_csv_neutralises_a_reason(app, client, cast):
     from dinamis.accounts.service import get_user_by_email
     from dinamis.membership.models import Entity
 
-    period = quota.period_for(dt.date.today())
+    period = quota.period_for(scheme_today())
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
         quota.grant(entity, "tasking", period, D("100"))

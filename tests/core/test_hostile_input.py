@@ -15,6 +15,7 @@ from flask import Flask
 
 from dinamis.accounts import service as accounts
 from dinamis.core.boundary import MAX_JSON_DEPTH, json_depth, parse_json
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import MalformedInput
 from dinamis.core.transaction import commit
 from tests.conftest import login
@@ -271,7 +272,7 @@ def test_a_deliverys_km2_that_is_not_a_finite_number_in_range_gives_the_form_bac
     from dinamis.quota import service as quota
     from tests.orders.helpers import tasking
 
-    today = dt.date.today()
+    today = scheme_today()
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
         quota.grant(entity, "tasking", quota.period_for(today), Decimal("1000"))

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from dinamis.accounts import service as accounts
 from dinamis.accounts.models import User
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -198,7 +199,7 @@ def test_expired_or_suspended_entities_cannot_order_but_sign_in(app, client, cas
 
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        entity.membership_end = dt.date.today() - dt.timedelta(days=1)
+        entity.membership_end = scheme_today() - dt.timedelta(days=1)
         commit()
     login(client, cast.user_a)
     assert client.get("/account").status_code == 200

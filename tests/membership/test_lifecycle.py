@@ -8,6 +8,7 @@ import pytest
 from flask_babel import force_locale
 
 from dinamis.accounts import service as accounts
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import Conflict, Forbidden
 from dinamis.core.mail import OutboxMessage
 from dinamis.extensions import db
@@ -48,7 +49,7 @@ def test_reminders_at_60_and_15_days_once_each_then_expiry(ctx, cast):
 
 def test_renewal_requested_by_the_referent_and_granted_by_staff(ctx, cast):
     entity = db.session.get(Entity, cast.entity_a)
-    entity.membership_end = dt.date.today() + dt.timedelta(days=10)
+    entity.membership_end = scheme_today() + dt.timedelta(days=10)
     referent = accounts.get_user_by_email(cast.referent_a)
     user = accounts.get_user_by_email(cast.user_a)
     staff = accounts.get_user_by_email(cast.staff)

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 
 from dinamis.accounts.models import User
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.migrate import alembic_config
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -53,7 +54,7 @@ def scratch(app):
 
 
 def _order_awaiting_its_quote(app) -> tuple[int, str]:
-    today = dt.date.today()
+    today = scheme_today()
     with app.app_context():
         entity = make_entity("Lab Concurrent")
         referent = make_user("referent@lab.test", entity=entity, entity_role="referent")
@@ -142,7 +143,7 @@ def test_a_request_that_meets_a_deadlock_is_run_once_more(app, client, cast, mon
     import psycopg
     from sqlalchemy.exc import OperationalError
 
-    today = dt.date.today()
+    today = scheme_today()
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == cast.user_a))
         quota.grant(user.entity, "tasking", quota.period_for(today), Decimal("1000"))
@@ -190,7 +191,7 @@ def test_a_second_deadlock_is_a_503_to_retry_not_a_500(app, client, cast, monkey
     monkeypatch.setattr(orders, "cancel", always_deadlocked)
     with app.app_context():
         user = db.session.scalar(select(User).where(User.email == cast.user_a))
-        today = dt.date.today()
+        today = scheme_today()
         quota.grant(user.entity, "tasking", quota.period_for(today), Decimal("1000"))
         order = orders.submit_tasking(
             user,

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from dinamis.accounts import service as accounts
 from dinamis.catalogue import downloads
 from dinamis.catalogue.models import Scene
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.transaction import commit
@@ -256,10 +257,10 @@ def test_candidates_are_the_scenes_that_fit(world):
 def test_the_order_page_links_the_delivered_scenes_with_their_files(app, client, cast):
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), D("1000"))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), D("1000"))
         user = accounts.get_user_by_email(cast.user_a)
         staff = accounts.get_user_by_email(cast.staff)
-        start = dt.date.today() + dt.timedelta(days=5)
+        start = scheme_today() + dt.timedelta(days=5)
         order = service.submit_tasking(
             user, tasking(window_start=start, window_end=start + dt.timedelta(days=30))
         )

@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from shapely.geometry import box
 
 from dinamis.accounts import service as accounts
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import ServiceError
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -30,7 +31,7 @@ D = Decimal
 def _archive_order(app, cast) -> int:
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        period = quota.period_for(dt.date.today())
+        period = quota.period_for(scheme_today())
         quota.grant(entity, "archive", period, D("1000"))
         order = archive.submit_archive(
             accounts.get_user_by_email(cast.user_a),
@@ -49,8 +50,8 @@ def _archive_order(app, cast) -> int:
 def _tasking_order(app, cast) -> int:
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), D("1000"))
-        start = dt.date.today() + dt.timedelta(days=10)
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), D("1000"))
+        start = scheme_today() + dt.timedelta(days=10)
         order = orders.submit_tasking(
             accounts.get_user_by_email(cast.user_a),
             tasking(window_start=start, window_end=start + dt.timedelta(days=30)),
@@ -63,7 +64,7 @@ def test_the_ledger_names_orders_by_number_with_a_link(app, client, cast, archiv
     archive_id = _archive_order(app, cast)
     tasking_id = _tasking_order(app, cast)
     login(client, cast.user_a)
-    page = client.get(f"/quota/{cast.entity_a}?period={dt.date.today().year}")
+    page = client.get(f"/quota/{cast.entity_a}?period={scheme_today().year}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert "order:" not in html

@@ -8,6 +8,7 @@ import re
 
 from shapely.geometry import mapping
 
+from dinamis.core.dates import today as scheme_today
 from tests.conftest import login
 from tests.helpers import csrf_token
 from tests.orders.helpers import square
@@ -32,7 +33,7 @@ def test_an_area_over_the_maximum_gets_the_limit_not_a_price(client, cast):
 
 
 def test_the_preview_states_the_window_and_number_limits_of_the_submission(client, cast):
-    today = dt.date.today()
+    today = scheme_today()
     answer = _preview(
         client,
         cast,

@@ -11,6 +11,7 @@ from io import BytesIO
 from shapely.geometry import mapping
 from sqlalchemy import select
 
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -28,7 +29,7 @@ D = Decimal
 def _setup(app, cast, allowance="1000"):
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), D(allowance))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), D(allowance))
         db.session.add(
             PriceRule(
                 profile_id=entity.profile_id,
@@ -41,7 +42,7 @@ def _setup(app, cast, allowance="1000"):
 
 
 def _form(client, side=0.15, **changes):
-    start = dt.date.today() + dt.timedelta(days=10)
+    start = scheme_today() + dt.timedelta(days=10)
     data = {
         "csrf_token": csrf_token(client, "/orders/tasking/new"),
         "aoi": json.dumps(mapping(square(side))),
@@ -105,7 +106,7 @@ def test_bad_aoi_inputs_are_clear_4xx(app, client, cast):
     for label, aoi in cases.items():
         response = client.post("/orders/tasking/new", data=_form(client, aoi=aoi))
         assert response.status_code == 422, label
-    backwards = _form(client, window_end=dt.date.today().isoformat())
+    backwards = _form(client, window_end=scheme_today().isoformat())
     assert client.post("/orders/tasking/new", data=backwards).status_code == 422
     assert _orders(app) == []
 
@@ -152,7 +153,7 @@ def test_quote_accepted_by_the_referent_then_staff_deliver(app, client, cast):
         == 302
     )
     with app.app_context():
-        acquired("PHR_1", square(0.3, 1.95, 44.95), dt.date.today() + dt.timedelta(days=15))
+        acquired("PHR_1", square(0.3, 1.95, 44.95), scheme_today() + dt.timedelta(days=15))
         commit()
     bad = client.post(
         f"/orders/{order.id}/deliveries",
@@ -196,7 +197,7 @@ def test_staff_cannot_order_and_anonymous_goes_to_login(client, cast):
 def test_archive_order_from_the_catalogue(app, client, cast, archive_scenes):  # noqa: F811
     with app.app_context():
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "archive", quota.period_for(dt.date.today()), D("1000"))
+        quota.grant(entity, "archive", quota.period_for(scheme_today()), D("1000"))
         commit()
     login(client, cast.user_a)
     scene_page = client.get("/catalogue/scenes/ARC_1").get_data(as_text=True)

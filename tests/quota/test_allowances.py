@@ -11,6 +11,7 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership import service as membership
@@ -118,7 +119,7 @@ def _expected(rule: str, day: dt.date) -> Decimal:
 
 def test_a_newly_approved_entity_gets_its_allowance_at_once(app, client, cast):
     """Was: /quota/<new entity> said no allowance, previews were 100 % co-funded."""
-    today = dt.date.today()
+    today = scheme_today()
     year = str(today.year)
     with app.app_context():
         _rules("research-fr", tasking="2000", archive="1000")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 from decimal import Decimal
@@ -14,6 +13,7 @@ from sqlalchemy import func, select
 
 from dinamis.accounts import service as accounts
 from dinamis.catalogue.models import Download
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -24,7 +24,7 @@ from tests.conftest import login
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
 D = Decimal
-YEAR = str(dt.date.today().year)
+YEAR = str(scheme_today().year)
 
 
 @pytest.fixture

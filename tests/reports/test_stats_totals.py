@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dinamis.accounts import service as accounts
 from dinamis.catalogue.models import Download
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
@@ -36,7 +37,7 @@ from tests.orders.helpers import square, tasking
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
 D = Decimal
-YEAR = str(dt.date.today().year)
+YEAR = str(scheme_today().year)
 UTC = dt.UTC
 
 
@@ -54,7 +55,7 @@ def postings(app, cast, delivered):  # noqa: F811
     delivered, the rest released.
     """
     with app.app_context():
-        today = dt.date.today()
+        today = scheme_today()
         window = {
             "window_start": today + dt.timedelta(days=10),
             "window_end": today + dt.timedelta(days=40),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from dinamis.accounts import service as accounts
 from dinamis.catalogue.ingest import Report, load
+from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -54,7 +55,7 @@ def delivered(app, cast):
                         },
                         "properties": {
                             # acquired within the order's window (below)
-                            "datetime": f"{dt.date.today() + dt.timedelta(days=15)}T10:00:00Z"
+                            "datetime": f"{scheme_today() + dt.timedelta(days=15)}T10:00:00Z"
                         },
                     },
                 ),
@@ -62,10 +63,10 @@ def delivered(app, cast):
             report,
         )
         entity = db.session.get(Entity, cast.entity_a)
-        quota.grant(entity, "tasking", quota.period_for(dt.date.today()), D("1000"))
+        quota.grant(entity, "tasking", quota.period_for(scheme_today()), D("1000"))
         user = accounts.get_user_by_email(cast.user_a)
         staff = accounts.get_user_by_email(cast.staff)
-        today = dt.date.today()
+        today = scheme_today()
         order = orders.submit_tasking(
             user,
             tasking(
@@ -135,7 +136,7 @@ def test_order_report_from_draft_to_accepted(app, cast, delivered):
     ("changes", "field"),
     [
         ({"publications": [("T", 2026, "10.12/x")]}, "publications.0"),
-        ({"publications": [("T", dt.date.today().year + 1, "")]}, "publications.0"),
+        ({"publications": [("T", scheme_today().year + 1, "")]}, "publications.0"),
         ({"publications": [("", 2020, "")]}, "publications.0"),
         ({"themes": ["astrology"]}, "themes"),
         ({"scene_ids": ["SOMEONE_ELSES"]}, "scene_ids"),
@@ -156,7 +157,7 @@ def test_bad_content_is_refused_and_nothing_changes(app, cast, delivered, change
 def test_annual_reports_and_deadlines(app, cast):
     with app.app_context():
         user = _user(cast.user_a)
-        this_year = dt.date.today().year
+        this_year = scheme_today().year
         with pytest.raises(ServiceError) as future:
             service.start_annual(user, this_year + 1)
         assert "year" in future.value.fields
@@ -164,7 +165,7 @@ def test_annual_reports_and_deadlines(app, cast):
         assert service.start_annual(user, this_year - 1).id == report.id
         assert report.due_on == dt.date(this_year, 3, 31)
         late = service.start_annual(user, this_year - 3)
-        assert late.overdue_on(dt.date.today())
+        assert late.overdue_on(scheme_today())
         assert service.overdue_entities()[cast.entity_a] >= 1
         assert service.remind() >= 1
         assert service.remind() == 0  # not twice in a week
@@ -226,7 +227,7 @@ def test_web_journey_and_visibility(app, client, cast, delivered):
 
 def test_staff_see_overdue_reports_on_the_entity_orders(app, client, cast, delivered):
     with app.app_context():
-        service.start_annual(_user(cast.user_a), dt.date.today().year - 3)
+        service.start_annual(_user(cast.user_a), scheme_today().year - 3)
         commit()
     login(client, cast.staff)
     page = client.get(f"/orders/{delivered}").get_data(as_text=True)
@@ -235,7 +236,7 @@ def test_staff_see_overdue_reports_on_the_entity_orders(app, client, cast, deliv
 
 def test_remind_command(app, cast):
     with app.app_context():
-        service.start_annual(_user(cast.user_a), dt.date.today().year - 3)
+        service.start_annual(_user(cast.user_a), scheme_today().year - 3)
         commit()
     result = app.test_cli_runner().invoke(args=["reports", "remind"])
     assert result.exit_code == 0 and "1 reminder(s) queued" in result.output
