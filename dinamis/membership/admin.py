@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
+from dinamis.core.formats import day as format_day
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
 from dinamis.extensions import db
@@ -246,7 +247,11 @@ def renew(entity_id: int) -> Any:
         abort(404)
     lifecycle.renew(current_user, entity)
     flash(
-        _("%(name)s is renewed until %(end)s.", name=entity.name, end=entity.membership_end),
+        _(
+            "%(name)s is renewed until %(end)s.",
+            name=entity.name,
+            end=format_day(entity.membership_end),
+        ),
         "success",
     )
     return redirect(url_for("membership_admin.entities"))

@@ -420,7 +420,10 @@ def decide_quote(actor: User, order: Order, accept: bool, today: dt.date | None 
     if today > quote.valid_until:
         _expire_quote(order, quote)
         raise Conflict(
-            _("This quote expired on %(d)s; the order was cancelled.", d=quote.valid_until)
+            _(
+                "This quote expired on %(d)s; the order was cancelled.",
+                d=format_day(quote.valid_until),
+            )
         )
     quote.decided_by_id, quote.decided_at = actor.id, utcnow()
     if accept:

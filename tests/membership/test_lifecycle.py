@@ -100,3 +100,26 @@ def test_handover_needs_the_successors_acceptance(app, client, cast):
     with app.app_context():
         assert accounts.get_user_by_email(cast.user_a).is_referent
         assert accounts.get_user_by_email(cast.referent_a).is_deputy
+
+
+def test_renewal_message_writes_the_new_end_in_the_readers_language(app, client, cast):
+    from babel.dates import format_date
+
+    with app.app_context():
+        entity = db.session.get(Entity, cast.entity_a)
+        entity.membership_end = scheme_today() + dt.timedelta(days=10)
+        end = entity.membership_end
+        db.session.commit()
+    login(client, cast.staff)
+    token = csrf_token(client, "/admin/entities")
+    response = client.post(
+        f"/admin/entities/{cast.entity_a}/renew",
+        data={"csrf_token": token},
+        headers={"Accept-Language": "fr"},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    renewed = end.replace(year=end.year + 3)
+    assert format_date(renewed, "medium", locale="fr") in page
+    assert renewed.isoformat() not in page
