@@ -94,6 +94,10 @@ ERROR_CODES = {
 
 DATABASE_DOWN = _l("The database cannot be reached. Please try again in a minute.")
 DATABASE_RETRY_AFTER = 30  # seconds
+STATEMENT_CANCELLED = _l(
+    "This request took too long and was stopped. Please try again in a moment."
+)
+STATEMENT_RETRY_AFTER = 5  # seconds
 
 
 def database_is_down(exc: BaseException) -> bool:
@@ -204,6 +208,11 @@ def init_app(app: Flask) -> None:
             rollback()
             message = str(_l("Another change to the same data was being made. Please try again."))
             return _unavailable(message, retry_after=1)
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) == "57014":
+            # statement_timeout (or a cancel): the database is up but the work took too long
+            log.warning("statement cancelled: %s", str(getattr(exc, "orig", exc)).splitlines()[:1])
+            rollback()
+            return _unavailable(str(STATEMENT_CANCELLED), retry_after=STATEMENT_RETRY_AFTER)
         if not database_is_down(exc):
             return _unexpected(exc)
         log.error("database unavailable: %s", str(getattr(exc, "orig", exc)).splitlines()[:1])
