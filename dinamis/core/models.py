@@ -31,6 +31,7 @@ from dinamis.quota.models import (
 )
 from dinamis.reports.models import Publication, UsageReport
 from dinamis.support.models import Ticket, TicketAttachment, TicketMessage
+from dinamis.webhooks.models import Webhook, WebhookDelivery
 
 metadata = Base.metadata
 
@@ -68,5 +69,7 @@ __all__ = [
     "TicketMessage",
     "UsageReport",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]
