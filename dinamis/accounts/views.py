@@ -34,7 +34,8 @@ from dinamis.accounts.permissions import (
     can_view_own_profile,
     is_signed_in,
 )
-from dinamis.catalogue import downloads
+from dinamis.catalogue import service as catalogue
+from dinamis.catalogue.views import current_visit
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import public, requires
 from dinamis.core.web import apply_service_error, redirect_next
@@ -72,10 +73,10 @@ def login() -> Any:
     if form.validate_on_submit():
         user = service.authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
-            picked = downloads.visit_basket()  # the visitor's basket joins the account's
+            picked = current_visit().basket  # the visitor's basket joins the account's
             session.clear()  # a fresh session on sign-in (session fixation)
             login_user(user)
-            downloads.keep_visit_basket(user, picked)
+            catalogue.keep_visit_basket(user, picked)
             session["lang"] = user.language
             session.permanent = True
             flash(_("You are signed in."), "success")

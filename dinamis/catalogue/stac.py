@@ -12,9 +12,11 @@ from flask_babel import gettext as _
 from sqlalchemy import bindparam, select
 
 from dinamis.api.auth import api_user
-from dinamis.catalogue import downloads, queryables, search, stac_openapi
+from dinamis.catalogue import queryables, search, stac_openapi
 from dinamis.catalogue.ingest import COLUMNS, NUMERIC
 from dinamis.catalogue.models import Collection, Scene, quicklook_key
+from dinamis.catalogue.permissions import may_download
+from dinamis.catalogue.service import files_of
 from dinamis.core.errors import MalformedInput, NotFound
 from dinamis.core.geo import geojson_and_bbox
 from dinamis.core.permissions import public
@@ -136,7 +138,7 @@ def _assets(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
             "href": f"{scene_url}/quicklook",
         }
     if may_download:
-        for file in downloads.files_of(scene):
+        for file in files_of(scene):
             assets[file.key] = {
                 **raw[file.key],
                 "href": f"{scene_url}/files/{quote(file.key, safe='')}",
@@ -197,7 +199,7 @@ def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
 def item_json(scene: Scene, viewer: Any = None) -> dict[str, Any]:
     """The scene as a STAC Item; `viewer` (a user, or None for anonymous) sets the asset links."""
     base = current_app.config["DINAMIS_SETTINGS"].base_url
-    return _item(scene, downloads.may_download(viewer, scene.collection), base)
+    return _item(scene, may_download(viewer, scene.collection), base)
 
 
 @bp.route("", strict_slashes=False)
@@ -381,7 +383,7 @@ def _page(params: dict[str, Any], href: str, parent: str | None = None) -> Respo
     rules = (
         db.session.connection().execute(_ACCESS_RULES, {"ids": sorted(wanted)}) if wanted else []
     )
-    allowed = {rule.id: downloads.may_download(viewer, rule) for rule in rules}
+    allowed = {rule.id: may_download(viewer, rule) for rule in rules}
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     root = _root()
     links = [

@@ -19,6 +19,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -30,10 +31,12 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
-from dinamis.catalogue import coverage, downloads, search
+from dinamis.catalogue import coverage, search, service
 from dinamis.catalogue.ingest import COLUMNS
 from dinamis.catalogue.models import Collection, DownloadVia, Scene
+from dinamis.catalogue.permissions import Viewer, may_download, refusal
 from dinamis.catalogue.queryables import PROCESSING_LEVELS, SPECTRAL_MODES
+from dinamis.catalogue.service import Visit
 from dinamis.catalogue.stac import item_json
 from dinamis.catalogue.storage import StorageError, storage
 from dinamis.core.errors import BadRequest, Forbidden, NotFound, ServiceError
@@ -51,6 +54,34 @@ from dinamis.orders.archive import why_not_orderable
 from dinamis.orders.permissions import can_order
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
+
+# An anonymous visitor's licences and basket live in their Flask session, read and
+# written here only; services get and change a `Visit`.
+SESSION_LICENCES = "licences"
+SESSION_BASKET = "basket"
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def current_visit() -> Visit:
+    """The anonymous visitor's licences and basket, as this browser's session keeps them."""
+    return Visit(
+        licences=_strings(session.get(SESSION_LICENCES)),
+        basket=_strings(session.get(SESSION_BASKET)),
+    )
+
+
+def keep_visit(visit: Visit) -> None:
+    """Write back into the session what a service changed in the visit."""
+    if visit.licences != _strings(session.get(SESSION_LICENCES)):
+        session[SESSION_LICENCES] = visit.licences
+    if visit.basket != _strings(session.get(SESSION_BASKET)):
+        if visit.basket:
+            session[SESSION_BASKET] = visit.basket
+        else:
+            session.pop(SESSION_BASKET, None)
 
 
 # The search form's sort choices, and the STAC sort each stands for.
@@ -179,7 +210,7 @@ def index() -> Any:
             error=error,
             field_errors=field_errors,
             coverage=covered,
-            in_basket=set(downloads.basket_ids(current_user)),
+            in_basket=set(service.basket_ids(current_user, current_visit())),
             features={"type": "FeatureCollection", "features": features},
         ),
         400 if error or field_errors else 200,
@@ -237,7 +268,8 @@ def scene(scene_id: str) -> Any:
                 .order_by(Scene.datetime)
             )
         )
-    files = downloads.file_states(current_user, found)
+    visit = current_visit()
+    files = service.file_states(current_user, found, visit)
     may_order = can_order(current_user)
     facts, others = _scene_facts(found, stac["properties"])
     return render_template(
@@ -248,7 +280,7 @@ def scene(scene_id: str) -> Any:
         other_properties=others,
         companions=companions,
         files=files,
-        in_basket=found.id in downloads.basket_ids(current_user),
+        in_basket=found.id in service.basket_ids(current_user, visit),
         may_order=may_order,
         not_orderable=why_not_orderable(current_user, found) if may_order else None,
     )
@@ -269,7 +301,7 @@ def aoi_upload() -> Any:
 @public
 def quicklook(scene_id: str) -> Any:
     """Quicklooks are public, like footprints and metadata."""
-    path = downloads.quicklook_path(scene_id)
+    path = service.quicklook_path(scene_id)
     try:
         handle = storage().open(path)
     except StorageError:
@@ -282,7 +314,7 @@ def quicklook(scene_id: str) -> Any:
     return response
 
 
-def _requester() -> Any:
+def _requester() -> Viewer:
     """The bearer of an API token when the request carries one, else the session's user."""
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         from dinamis.api.auth import api_user
@@ -294,7 +326,7 @@ def _requester() -> Any:
     return current_user
 
 
-def _stream(file: downloads.File, user: Any, via: str) -> Response:
+def _stream(file: service.File, user: Viewer, via: str) -> Response:
     """The file, whole or the asked Range (206, or 416), logged when bytes go out."""
     store = storage()
     try:
@@ -324,7 +356,7 @@ def _stream(file: downloads.File, user: Any, via: str) -> Response:
         raise
     response.headers["Cache-Control"] = "private, no-store"
     if request.method == "GET" and response.status_code in (200, 206):
-        downloads.log(
+        service.log(
             user,
             file,
             response.content_length or 0,
@@ -335,13 +367,13 @@ def _stream(file: downloads.File, user: Any, via: str) -> Response:
 
 
 @bp.route("/scenes/<scene_id>/files/<key>")
-@public  # open data is for everyone; `downloads.authorise` decides per file
+@public  # open data is for everyone; `service.authorise` decides per file
 def download(scene_id: str, key: str) -> Any:
     user = _requester()
-    file = downloads.file_of(scene_id, key)
+    file = service.file_of(scene_id, key)
     try:
-        downloads.authorise(user, file)
-    except downloads.LicenceRequired as exc:
+        service.authorise(user, file, current_visit())
+    except service.LicenceRequired as exc:
         if user is current_user and not request.is_json:
             return redirect(
                 url_for(
@@ -365,9 +397,11 @@ def licence(collection_id: str) -> Any:
     if collection is None:
         abort(404)
     target = safe_next(request.values.get("next"), "catalogue.index")
-    allowed = downloads.may_download(current_user, collection)
+    allowed = may_download(current_user, collection)
+    visit = current_visit()
     if request.method == "POST":
-        downloads.accept_licence(current_user, collection)
+        service.accept_licence(current_user, collection, visit)
+        keep_visit(visit)
         flash(
             _("Licence accepted: you can download the files of %(c)s.", c=collection.local_title),
             "success",
@@ -382,9 +416,9 @@ def licence(collection_id: str) -> Any:
                 select(Profile).where(Profile.code.in_(collection.profiles)).order_by(Profile.code)
             )
         ],
-        accepted=downloads.licence_accepted(current_user, collection),
+        accepted=service.licence_accepted(current_user, collection, visit),
         allowed=allowed,
-        refusal=None if allowed else downloads.refusal(current_user, collection),
+        refusal=None if allowed else refusal(current_user, collection),
         next=target,
     )
 
@@ -392,17 +426,18 @@ def licence(collection_id: str) -> Any:
 @bp.route("/dl/<token>")
 @public  # the signed token is the authorisation; rights are checked again in `read_link`
 def signed_download(token: str) -> Any:
-    file, user = downloads.read_link(token)
+    file, user = service.read_link(token, current_visit())
     return _stream(file, user, DownloadVia.LINK)
 
 
 @bp.route("/basket")
 @public
 def basket() -> Any:
-    lines = downloads.basket_lines(current_user)
+    visit = current_visit()
+    lines = service.basket_lines(current_user, visit)
     return render_template(
         "catalogue/basket.html",
-        scenes=downloads.basket_scenes(current_user),
+        scenes=service.basket_scenes(current_user, visit),
         lines=lines,
         ready=[line for line in lines if line.token],
         may_order=can_order(current_user),
@@ -417,7 +452,9 @@ def basket_add() -> Any:
     page of results (`all`, with the page's `page_scene` ids)."""
     form = request.form
     wanted = form.getlist("page_scene") if form.get("all") else form.getlist("scene_id")
-    added = downloads.basket_add(current_user, wanted[: downloads.MAX_ADD])
+    visit = current_visit()
+    added = service.basket_add(current_user, visit, wanted[: service.MAX_ADD])
+    keep_visit(visit)
     if len(wanted) == 1:
         flash(_("%(id)s is in your basket.", id=wanted[0]), "success")
     elif added:
@@ -430,19 +467,23 @@ def basket_add() -> Any:
 @bp.route("/basket/remove", methods=["POST"])
 @public
 def basket_remove() -> Any:
-    downloads.basket_remove(current_user, request.form.get("scene_id", ""))
+    visit = current_visit()
+    service.basket_remove(current_user, visit, request.form.get("scene_id", ""))
+    keep_visit(visit)
     return redirect(safe_next(request.form.get("next"), "catalogue.basket"))
 
 
 @bp.route("/basket/clear", methods=["POST"])
 @public
 def basket_clear() -> Any:
-    downloads.basket_clear(current_user)
+    visit = current_visit()
+    service.basket_clear(current_user, visit)
+    keep_visit(visit)
     return redirect(url_for("catalogue.basket"))
 
 
-def _links() -> list[tuple[str, downloads.BasketLine]]:
-    lines = [line for line in downloads.basket_lines(current_user) if line.token]
+def _links() -> list[tuple[str, service.BasketLine]]:
+    lines = [line for line in service.basket_lines(current_user, current_visit()) if line.token]
     if not lines:
         raise ServiceError(_("Nothing in the basket can be downloaded yet."))
     return [

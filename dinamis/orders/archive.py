@@ -19,8 +19,8 @@ from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
 
 from dinamis.accounts.models import User
-from dinamis.catalogue import downloads
 from dinamis.catalogue.models import Access, Scene
+from dinamis.catalogue.permissions import may_download, refusal
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2
@@ -72,8 +72,8 @@ def why_not_orderable(user: Any, scene: Scene) -> str | None:
         )
     if SENSOR_OF_FAMILY.get(collection.sensor_family) is None:
         return _("There are no archive orders for the sensor of %(c)s.", c=collection.title)
-    if not downloads.may_download(user, collection):
-        return downloads.refusal(user, collection)
+    if not may_download(user, collection):
+        return refusal(user, collection)
     return None
 
 

@@ -14,8 +14,9 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
 
-from dinamis.catalogue import downloads
+from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.models import Scene
+from dinamis.catalogue.views import current_visit
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
@@ -186,7 +187,7 @@ def new_archive() -> Any:
     if request.method == "GET":
         wanted = request.args.get("scenes") or ""
         ids = (
-            downloads.basket_ids(current_user)
+            catalogue.basket_ids(current_user, current_visit())
             if wanted == "basket"
             else [i for i in wanted.split(",") if i]
         )
@@ -429,10 +430,13 @@ def _delivered(order: Order) -> list[tuple[Any, list[tuple[Scene, list[Any]]]]]:
     """Each delivery with its scenes (the stereo group) and their files as the viewer sees
     them (downloadable, licence to accept, or why not)."""
     found = []
+    visit = current_visit()
     for delivery in order.deliveries:
         scene = db.session.get(Scene, delivery.scene_id) if delivery.scene_id else None
         group = service.stereo_group(scene) if scene is not None else []
-        found.append((delivery, [(s, downloads.file_states(current_user, s)) for s in group]))
+        found.append(
+            (delivery, [(s, catalogue.file_states(current_user, s, visit)) for s in group])
+        )
     return found
 
 

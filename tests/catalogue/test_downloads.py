@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import func, select
 
 from dinamis.accounts import service as accounts
-from dinamis.catalogue.downloads import read_link
 from dinamis.catalogue.ingest import Report, load
 from dinamis.catalogue.models import Collection, Download, LicenceAcceptance
+from dinamis.catalogue.service import Visit, read_link
 from dinamis.catalogue.storage import LocalStorage, StorageError, clean_key, storage
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -277,7 +277,7 @@ def test_basket_links_and_script(app, client, cast, library, monkeypatch):
 
 def _scene_of(app, link: str) -> str:
     with app.test_request_context():
-        file, _user = read_link(link.rsplit("/", 1)[1])
+        file, _user = read_link(link.rsplit("/", 1)[1], Visit())
         return file.scene.id
 
 

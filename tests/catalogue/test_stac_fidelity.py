@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from dinamis.catalogue import downloads
 from dinamis.catalogue.ingest import ingest
 from dinamis.catalogue.models import Access, Collection, Scene
+from dinamis.catalogue.service import files_of
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from tests.catalogue.test_ingest import COLLECTION, item
@@ -64,7 +64,7 @@ def test_the_quicklook_is_the_thumbnail_or_overview_role_whatever_its_key(app, c
         second = db.session.get(Scene, "PHR_0002")
         assert first.quicklook == "quicklooks/p1.jpg"
         assert second.quicklook == "quicklooks/t2.png"
-        assert [f.key for f in downloads.files_of(first)] == ["data"]  # not the quicklook
+        assert [f.key for f in files_of(first)] == ["data"]  # not the quicklook
     body = client.get("/stac/collections/pleiades-archive/items/PHR_0001").get_json()
     preview = body["assets"]["preview"]
     assert preview["href"].endswith("/catalogue/scenes/PHR_0001/quicklook")

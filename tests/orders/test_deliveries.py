@@ -11,8 +11,9 @@ from shapely.geometry import MultiPolygon, box
 from sqlalchemy import func, select
 
 from dinamis.accounts import service as accounts
-from dinamis.catalogue import downloads
+from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.models import Scene
+from dinamis.catalogue.permissions import may_download
 from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import geodesic_km2
@@ -312,9 +313,10 @@ def test_delivered_scenes_serve_every_member_the_collection_allows(app, cast):
         scene = make_scene("NEO_D", AOI, when, collection="neo-research", data=b"x")
         research_member = accounts.get_user_by_email(cast.user_a)
         public_member = accounts.get_user_by_email(cast.user_b)
-        assert downloads.may_download(research_member, scene.collection)
-        assert not downloads.may_download(public_member, scene.collection)
+        assert may_download(research_member, scene.collection)
+        assert not may_download(public_member, scene.collection)
         states = dict(
-            (f.key, state) for f, state, _r in downloads.file_states(public_member, scene)
+            (f.key, state)
+            for f, state, _r in catalogue.file_states(public_member, scene, catalogue.Visit())
         )
         assert states == {"data": "refused"}
