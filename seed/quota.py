@@ -39,14 +39,14 @@ def load_quota(directory: Path, today: dt.date | None = None) -> list[str]:
         profile = profiles[code]
         for sensor, kinds in sensors.items():
             for kind, amount in kinds.items():
-                exists = session.scalar(
+                price = session.scalar(
                     select(PriceRule).where(
                         PriceRule.profile_id == profile.id,
                         PriceRule.sensor == sensor,
                         PriceRule.order_kind == kind,
                     )
                 )
-                if exists is None:
+                if price is None:
                     session.add(
                         PriceRule(
                             profile_id=profile.id,

@@ -13,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
+from werkzeug.wrappers import Response
 
 COOKIE = "dinamis_device"
 SALT = "dinamis.device"

@@ -47,7 +47,8 @@ bp = Blueprint("accounts", __name__)
 def _login_limit() -> str:
     from flask import current_app
 
-    return current_app.config["DINAMIS_SETTINGS"].login_rate_limit
+    limit: str = current_app.config["DINAMIS_SETTINGS"].login_rate_limit
+    return limit
 
 
 def _login_email_key() -> str:

@@ -404,7 +404,13 @@ def _schemas() -> tuple[dict[tuple[type[BaseModel], str], Any], dict[str, Any]]:
         models.extend((a.model, "serialization") for a in op.answers.values() if a.model)
     unique = list(dict.fromkeys(models))
     refs, top = models_json_schema(unique, ref_template="#/components/schemas/{model}")
-    return refs, top.get("$defs", {})
+    by_model: dict[tuple[type[BaseModel], str], Any] = {
+        (model, mode): schema
+        for (model, mode), schema in refs.items()
+        if isinstance(model, type) and issubclass(model, BaseModel)
+    }
+    definitions: dict[str, Any] = top.get("$defs", {})
+    return by_model, definitions
 
 
 def build() -> dict[str, Any]:
@@ -415,8 +421,8 @@ def build() -> dict[str, Any]:
     query_params: dict[type[BaseModel], list[dict[str, Any]]] = {}
     for model, _mode in refs:
         if any(op.query is model for op in _OPERATIONS):
-            spec = schemas.pop(model.__name__, None) or {}
-            required = set(spec.get("required", ()))
+            model_schema = schemas.pop(model.__name__, None) or {}
+            required = set(model_schema.get("required", ()))
             query_params[model] = [
                 {
                     "name": name,
@@ -425,7 +431,7 @@ def build() -> dict[str, Any]:
                     "schema": {k: v for k, v in prop.items() if k not in ("title", "description")},
                     **({"description": prop["description"]} if "description" in prop else {}),
                 }
-                for name, prop in spec.get("properties", {}).items()
+                for name, prop in model_schema.get("properties", {}).items()
             ]
     paths: dict[str, dict[str, Any]] = {}
     for op in _OPERATIONS:

@@ -129,6 +129,7 @@ class Database:
         order submission. Usable as a decorator.
         """
         raw = self.session.connection().connection.driver_connection
+        assert raw is not None  # a checked-out connection has its psycopg connection
         before = raw.prepare_threshold
         raw.prepare_threshold = None
         try:

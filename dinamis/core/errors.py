@@ -162,6 +162,7 @@ def init_app(app: Flask) -> None:
     def _http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
         described = getattr(exc, "dinamis_message", None)
+        response: Response | tuple[str, int]
         if wants_json():
             message = described or str(ERROR_TEXTS.get(status, exc.description or exc.name))
             response = json_error(status, message)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from babel import Locale
 from flask import Flask
 from flask_babel import (
     format_date,
@@ -72,7 +73,8 @@ def moment(value: dt.datetime, style: str = "medium") -> str:
         return format_datetime(value, style)
     if style == "seconds":
         return format_datetime(value, "medium")
-    pattern = get_locale().datetime_formats["medium"]  # how the locale joins them: "{1}, {0}"
+    locale = get_locale() or Locale.parse("en")
+    pattern = locale.datetime_formats["medium"]  # how the locale joins them: "{1}, {0}"
     when = to_user_timezone(value) if value.tzinfo else value
     return str(pattern).format(format_time(when, "short"), format_date(when, "medium"))
 
@@ -114,7 +116,8 @@ def init_app(app: Flask) -> None:
     env.finalize = localise
     positions = {"gettext": 0, "_": 0, "ngettext": 0, "pgettext": 1, "npgettext": 1}
     for name, at in positions.items():
-        if name in env.globals:
-            env.globals[name] = _wrap(env.globals[name], at)
+        original = env.globals.get(name)
+        if callable(original):
+            env.globals[name] = _wrap(original, at)
     # datetimeformat("short") wrote 12/5/26, 8:21 PM beside dates written in full.
     env.filters.update(number=number, percent=percent, day=day, datetimeformat=moment)

@@ -70,7 +70,7 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
         ) from None
     if not isinstance(data, dict):
         raise ServiceError(_("The area must be a GeoJSON object."))
-    geometries: list[dict[str, Any]] = []
+    geometries: list[Any] = []
     if data.get("type") == "FeatureCollection":
         features = data.get("features")
         features = features if isinstance(features, list) else []
@@ -90,7 +90,10 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
             shp = shapely.force_2d(shape(geometry))
         except MALFORMED:
             raise ServiceError(_("The polygon's coordinates are malformed.")) from None
-        polygons.extend(shp.geoms if isinstance(shp, MultiPolygon) else [shp])
+        if isinstance(shp, MultiPolygon):
+            polygons.extend(shp.geoms)
+        elif isinstance(shp, Polygon):
+            polygons.append(shp)
     if not polygons:
         raise ServiceError(_("Draw or upload an area of interest."))
     polygons = _across_antimeridian(polygons)
@@ -288,6 +291,7 @@ def _plain_rings(data: Any) -> list[list[list[Any]]] | None:
     if type(data) is not dict:
         return None
     kind = data.get("type")
+    polygons: Any
     if kind == "Polygon":
         polygons = [data.get("coordinates")]
     elif kind == "MultiPolygon":
@@ -320,7 +324,8 @@ def _plain_rings(data: Any) -> list[list[list[Any]]] | None:
                     east = x
         if east - west > 180:
             return None
-    return polygons
+    plain: list[list[list[Any]]] = polygons
+    return plain
 
 
 def parse_footprints(raws: Sequence[Any]) -> list[MultiPolygon | ServiceError]:

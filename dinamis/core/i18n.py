@@ -21,14 +21,15 @@ def _stac_machine_request() -> bool:
 
 def select_locale() -> str:
     if not has_request_context():  # CLI commands, jobs, tests of services
-        return current_app.config["DINAMIS_SETTINGS"].default_language
+        language: str = current_app.config["DINAMIS_SETTINGS"].default_language
+        return language
     if _stac_machine_request():  # STAC clients: English unless they ask for French
         return request.accept_languages.best_match(("en", "fr")) or "en"
     chosen = session.get("lang")
-    if chosen in LANGUAGES:
+    if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen
     if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
-        return current_user.language
+        return str(current_user.language)
     preferred = request.accept_languages.best_match(LANGUAGES)
     return preferred or current_app.config["DINAMIS_SETTINGS"].default_language
 

@@ -199,11 +199,14 @@ def _transmit(email: EmailMessage, settings: MailSettings) -> None:
         )
         return
     context = ssl.create_default_context()
-    smtp_cls = smtplib.SMTP_SSL if settings.use_ssl else smtplib.SMTP
-    kwargs: dict[str, object] = {"timeout": settings.timeout}
+    smtp: smtplib.SMTP
     if settings.use_ssl:
-        kwargs["context"] = context
-    with smtp_cls(settings.host, settings.port, **kwargs) as smtp:  # type: ignore[arg-type]
+        smtp = smtplib.SMTP_SSL(
+            settings.host, settings.port, timeout=settings.timeout, context=context
+        )
+    else:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    with smtp:
         if settings.use_tls:
             smtp.starttls(context=context)
         if settings.username:
@@ -240,7 +243,8 @@ def _deliver_one(session: Session, message: OutboxMessage, settings: MailSetting
 
 
 def _settings() -> MailSettings:
-    return current_app.config["DINAMIS_SETTINGS"].mail
+    settings: MailSettings = current_app.config["DINAMIS_SETTINGS"].mail
+    return settings
 
 
 def _locked_pending(session: Session, *conditions: object) -> OutboxMessage | None:

@@ -39,7 +39,7 @@ def _renderer() -> tuple[FontConfiguration, URLFetcher]:
     return renderer
 
 
-class _HTML(HTML):
+class _HTML(HTML):  # type: ignore[misc]  # WeasyPrint ships no types
     """An HTML document styled by the given user-agent stylesheet instead of WeasyPrint's."""
 
     def __init__(self, *args: Any, user_agent_css: CSS, **kwargs: Any) -> None:
@@ -64,7 +64,8 @@ def html_to_pdf(html: str, user_agent_css: CSS | None = None) -> bytes:
         document = HTML(string=html, url_fetcher=url_fetcher)
     else:
         document = _HTML(string=html, url_fetcher=url_fetcher, user_agent_css=user_agent_css)
-    return document.write_pdf(font_config=font_config)
+    pdf: bytes = document.write_pdf(font_config=font_config)
+    return pdf
 
 
 def render_pdf(template: str, user_agent_css: CSS | None = None, **context: Any) -> bytes:

@@ -31,7 +31,7 @@ def _row(obj: Any) -> tuple[dict[str, Any], list[tuple[str, Column[Any]]]]:
         elif column.default is not None:
             if not column.default.is_scalar:
                 raise ValueError(f"{mapper.class_.__name__}.{prop.key}: not a scalar default")
-            values[prop.key] = column.default.arg  # type: ignore[attr-defined]
+            values[prop.key] = column.default.arg
         elif column.primary_key or column.server_default is not None:
             filled.append((prop.key, column))
         else:

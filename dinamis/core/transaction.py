@@ -26,7 +26,7 @@ from dinamis.extensions import db
 log = logging.getLogger(__name__)
 
 
-def after_commit(callback: Callable[[], None]) -> None:
+def after_commit(callback: Callable[[], object]) -> None:
     """Run `callback` after the current request's (or command's) commit."""
     g.setdefault("_after_commit", []).append(callback)
 

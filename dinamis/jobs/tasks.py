@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from procrastinate import JobContext, RetryStrategy
-from sqlalchemy import text
+from sqlalchemy import CursorResult, text
 
 from dinamis.core import dates
 from dinamis.extensions import db
@@ -165,7 +165,8 @@ _PRUNE = text(
 @jobs.task(name="prune_jobs", pass_context=True, lock="prune_jobs")
 def prune_jobs(context: JobContext, timestamp: int) -> str:
     def work() -> str:
-        removed = db.session.execute(_PRUNE, {"days": 14}).rowcount
+        result = db.session.execute(_PRUNE, {"days": 14})
+        removed = result.rowcount if isinstance(result, CursorResult) else 0
         return f"{removed} old job(s) removed"
 
     return run_job(context, work)

@@ -97,7 +97,7 @@ def footprint_map(footprints: list[Polygon]) -> dict[str, Any] | None:
         )
 
     frame = box(minx, miny, maxx, maxy)
-    land = []
+    land: list[str] = []
     for polygon in _land():
         if polygon.intersects(frame):
             clipped = polygon.intersection(frame)
