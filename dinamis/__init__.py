@@ -184,6 +184,7 @@ def _register_blueprints(app: Flask) -> None:
         "dinamis.orders.api",
         "dinamis.quota.api",
         "dinamis.reports.api",
+        "dinamis.alerts.api",
     ):
         importlib.import_module(module)
     from dinamis.accounts.views import bp as accounts_bp
@@ -224,6 +225,11 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.jobs.views import bp as jobs_bp
 
     app.register_blueprint(jobs_bp)
+    from dinamis.alerts.views import admin_bp as alerts_admin_bp
+    from dinamis.alerts.views import bp as alerts_bp
+
+    app.register_blueprint(alerts_bp)
+    app.register_blueprint(alerts_admin_bp)
 
 
 def _security_headers(app: Flask) -> None:

@@ -98,6 +98,13 @@ LABELS = {
     "association": _l("Public-interest associations"),
     "company": _l("Companies (R&D or public contract)"),
     "foreign_research": _l("Foreign research institutes"),
+    # saved searches and alerts
+    "at_once": _l("at once"),
+    "daily": _l("daily digest"),
+    "weekly": _l("weekly digest"),
+    "email": _l("by e-mail"),
+    "webhook": _l("by webhook"),
+    "sent": _l("sent"),
 }
 
 

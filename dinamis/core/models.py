@@ -1,6 +1,7 @@
 """Every mapped model, imported so that the metadata is complete (Alembic, tests)."""
 
 from dinamis.accounts.models import ApiToken, User
+from dinamis.alerts.models import AlertMatch, AlertNotice, AlertSceneBatch, SavedSearch
 from dinamis.catalogue.models import Collection, Download, LicenceAcceptance, Scene
 from dinamis.core.db import Base
 from dinamis.core.idempotency import IdempotencyKey
@@ -37,6 +38,9 @@ metadata = Base.metadata
 
 __all__ = [
     "AccountRequest",
+    "AlertMatch",
+    "AlertNotice",
+    "AlertSceneBatch",
     "AllowanceRule",
     "ApiToken",
     "AuditEvent",
@@ -63,6 +67,7 @@ __all__ = [
     "Profile",
     "Publication",
     "Quote",
+    "SavedSearch",
     "Scene",
     "Ticket",
     "TicketAttachment",

@@ -82,6 +82,18 @@ SCHEDULE = (
         _l("every minute"),
     ),
     Schedule(
+        "match_alerts",
+        "* * * * *",
+        _l("Matches the new scenes with the saved searches; sends the alerts asked at once"),
+        _l("every minute"),
+    ),
+    Schedule(
+        "alert_digests",
+        "15 6 * * *",
+        _l("Sends the daily digests of saved searches, and the weekly ones on Mondays"),
+        _l("every day at 06:15 UTC"),
+    ),
+    Schedule(
         "prune_jobs",
         "45 0 * * *",
         _l("Removes the record of jobs that succeeded more than 14 days ago"),
@@ -170,3 +182,7 @@ def prune_jobs(context: JobContext, timestamp: int) -> str:
         return f"{removed} old job(s) removed"
 
     return run_job(context, work)
+
+
+# The alerts' tasks are declared in their domain (scheduled above).
+import dinamis.alerts.tasks  # noqa: E402, F401

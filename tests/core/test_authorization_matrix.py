@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from shapely.geometry import MultiPolygon, box
 
 from dinamis.accounts import service as accounts
+from dinamis.alerts import service as alerts
 from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -226,6 +227,30 @@ ROUTES: dict[str, Route] = {
     "api.get_stats": Route("GET", lambda o: "/api/v1/stats", {STAFF}, api=True),
     "api.quota_balances": Route("GET", lambda o: "/api/v1/quota", SIGNED_IN, api=True),
     "api.quota_ledger": Route("GET", lambda o: "/api/v1/quota/ledger", SIGNED_IN, api=True),
+    "alerts.index": Route("GET", lambda o: "/alerts/", SIGNED_IN),
+    "alerts.new": Route("GET", lambda o: "/alerts/new", SIGNED_IN),
+    "alerts.show": Route("GET", lambda o: f"/alerts/{o['saved_search']}", {OWNER}),
+    "alerts.edit": Route("GET", lambda o: f"/alerts/{o['saved_search']}/edit", {OWNER}),
+    "alerts.set_active": Route("POST", lambda o: f"/alerts/{o['saved_search']}/active", {OWNER}),
+    "alerts.delete": Route("POST", lambda o: f"/alerts/{o['saved_search']}/delete", {OWNER}),
+    # The signed token is the authorisation (tests/alerts); a forged one is a 404 for all.
+    "alerts.unsubscribe": Route("GET", lambda o: "/alerts/unsubscribe/forged", EVERYONE),
+    "alerts_admin.activity": Route("GET", lambda o: "/admin/alerts/", {STAFF}),
+    "api.create_saved_search": Route(
+        "POST", lambda o: "/api/v1/saved-searches", SIGNED_IN, api=True
+    ),
+    "api.list_saved_searches": Route(
+        "GET", lambda o: "/api/v1/saved-searches", SIGNED_IN, api=True
+    ),
+    "api.get_saved_search": Route(
+        "GET", lambda o: f"/api/v1/saved-searches/{o['saved_search']}", {OWNER}, api=True
+    ),
+    "api.update_saved_search": Route(
+        "PATCH", lambda o: f"/api/v1/saved-searches/{o['saved_search']}", {OWNER}, api=True
+    ),
+    "api.delete_saved_search": Route(
+        "DELETE", lambda o: f"/api/v1/saved-searches/{o['saved_search']}", {OWNER}, api=True
+    ),
     "support.attachment": Route(
         "GET", lambda o: f"/support/attachments/{o['attachment']}", {OWNER, STAFF}
     ),
@@ -297,6 +322,7 @@ def objects(app, cast) -> dict[str, object]:
         db.session.add_all([membership, account_request])
         db.session.flush()
         report = reports.start_annual(owner, scheme_today().year - 1)
+        saved = alerts.save(owner, alerts.Criteria(name="Zone", area=box(2, 45, 2.5, 45.5)))
         commit()
         return {
             "entity": entity.id,
@@ -309,6 +335,7 @@ def objects(app, cast) -> dict[str, object]:
             "account_request": account_request.id,
             "owner": owner.id,
             "report": report.id,
+            "saved_search": saved.id,
         }
 
 
@@ -371,7 +398,9 @@ def test_each_role_on_each_route(app, cast, objects, role):
         if route.method == "GET":
             response = client.get(path, headers=headers)
         else:
-            response = client.post(path, data={"csrf_token": token}, headers=headers)
+            response = client.open(
+                path, method=route.method, data={"csrf_token": token}, headers=headers
+            )
         assert response.status_code < 500, (endpoint, role, response.status_code)
         refused = _refused(role, route, response)
         if refused == (role in route.allowed):

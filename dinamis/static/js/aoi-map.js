@@ -84,6 +84,7 @@
       });
       coverageOut.hidden = false;
       coverageOut.textContent = body.message || (body.error && body.error.message) || "";
+      coverageOut.dataset.percent = body.percent || "";  // read by alert-here.js
       if (splitOut) {
         var problems = body.problems || [];
         splitOut.textContent = "";

@@ -1,0 +1,160 @@
+"""Saved searches, the scenes they matched, and the notices (messages) sent about them.
+
+How a new scene reaches a member (README, "Saved searches and alerts"):
+1. A statement-level trigger on `scenes` (migration) writes the ids of the rows
+   a statement inserted, as one array per statement, into `alert_scene_batches`,
+   only while some saved search is active. The ingest itself does nothing more.
+2. The `match_alerts` task takes those batches and joins their scenes with the
+   saved searches' areas (GiST) and criteria, and the members' rights, in one
+   statement: the pairs land in `alert_matches` (unique per search and scene).
+3. `prepare_alerts` (at once) and the daily and weekly digests write one notice
+   per saved search and period (`alert_notices`, unique key), the e-mail in the
+   mail outbox (or the webhook's outbox row), and mark the matches noticed, in
+   one transaction: a worker that dies half-way leaves nothing half-done.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dinamis.accounts.models import User
+from dinamis.core.db import Base
+
+
+class Frequency:
+    AT_ONCE = "at_once"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    ALL = (AT_ONCE, DAILY, WEEKLY)
+
+
+class Channel:
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+    ALL = (EMAIL, WEBHOOK)
+
+
+class SavedSearch(Base):
+    """A member's search kept to be told of the new scenes that match it."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (
+        CheckConstraint(f"frequency IN {Frequency.ALL!r}", name="frequency"),
+        CheckConstraint(f"channel IN {Channel.ALL!r}", name="channel"),
+        CheckConstraint("date_to IS NULL OR date_to >= date_from", name="dates"),
+        CheckConstraint("max_cloud IS NULL OR max_cloud BETWEEN 0 AND 100", name="cloud"),
+        CheckConstraint(
+            "max_incidence IS NULL OR max_incidence BETWEEN 0 AND 90", name="incidence"
+        ),
+        # The matcher's join: the active searches' areas (GiST, partial).
+        Index(
+            "ix_saved_searches_area_active",
+            "area",
+            postgresql_using="gist",
+            postgresql_where=text("active"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Any GeoJSON geometry the catalogue searches by (a polygon, a point, a line).
+    area = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False)
+    # Acquisition dates: from `date_from` (the day it was saved, for "from now on"),
+    # until `date_to` when given (a range).
+    date_from: Mapped[dt.date] = mapped_column(Date)
+    date_to: Mapped[dt.date | None] = mapped_column(Date)
+    collections: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), default=list, server_default=text("'{}'")
+    )
+    max_cloud: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    max_incidence: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    spectral_modes: Mapped[list[str]] = mapped_column(
+        ARRAY(String(20)), default=list, server_default=text("'{}'")
+    )
+    stereo_only: Mapped[bool] = mapped_column(default=False)
+    frequency: Mapped[str] = mapped_column(String(10), default=Frequency.DAILY)
+    channel: Mapped[str] = mapped_column(String(10), default=Channel.EMAIL)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    user: Mapped[User] = relationship()
+
+
+class AlertSceneBatch(Base):
+    """The ids of the scenes one statement inserted, written by the trigger on `scenes`."""
+
+    __tablename__ = "alert_scene_batches"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    scene_ids: Mapped[list[str]] = mapped_column(ARRAY(String(200)))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class AlertNotice(Base):
+    """One message about one saved search for one period: its key makes it once only."""
+
+    __tablename__ = "alert_notices"
+    __table_args__ = (
+        UniqueConstraint("saved_search_id", "period", name="uq_alert_notices_period"),
+        CheckConstraint(f"channel IN {Channel.ALL!r}", name="channel"),
+        Index("ix_alert_notices_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    saved_search_id: Mapped[int] = mapped_column(
+        ForeignKey("saved_searches.id", ondelete="CASCADE")
+    )
+    # "now-<first match id>", "day-2026-12-07", "week-2026-W50"
+    period: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(10))
+    scenes: Mapped[int]
+    outbox_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_messages.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    saved_search: Mapped[SavedSearch] = relationship()
+
+
+class AlertMatch(Base):
+    """A new scene one saved search matched; `notice_id` once a message told of it."""
+
+    __tablename__ = "alert_matches"
+    __table_args__ = (
+        UniqueConstraint("saved_search_id", "scene_id", name="uq_alert_matches_scene"),
+        Index(
+            "ix_alert_matches_pending",
+            "saved_search_id",
+            "id",
+            postgresql_where=text("notice_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    saved_search_id: Mapped[int] = mapped_column(
+        ForeignKey("saved_searches.id", ondelete="CASCADE")
+    )
+    scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
+    matched_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    notice_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alert_notices.id", ondelete="SET NULL"), index=True
+    )

@@ -1,0 +1,632 @@
+"""Saved searches and alerts: the rules (see models.py for the path of a new scene).
+
+Services flush, never commit: a request, a CLI command or a job commits once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from flask import current_app, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from geoalchemy2.shape import from_shape, to_shape
+from itsdangerous import BadSignature, URLSafeSerializer
+from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import delete, func, select, text
+
+from dinamis.accounts.models import User
+from dinamis.alerts.models import (
+    AlertMatch,
+    AlertNotice,
+    AlertSceneBatch,
+    Channel,
+    Frequency,
+    SavedSearch,
+)
+from dinamis.alerts.permissions import can_manage_search, can_save_searches
+from dinamis.catalogue import search
+from dinamis.catalogue.models import Collection, Scene
+from dinamis.catalogue.queryables import SPECTRAL_MODES
+from dinamis.core import dates, formats
+from dinamis.core.errors import Forbidden, NotFound, ServiceError
+from dinamis.core.mail import OutboxMessage, new_message, queued
+from dinamis.extensions import db
+
+MAX_PER_USER = 100  # saved searches a member may keep
+MAX_LISTED = 20  # scenes listed in one message; the rest are counted, with a link
+NAME_MAX = 200
+UNSUBSCRIBE_SALT = "dinamis.alerts.unsubscribe"
+
+
+@dataclass
+class Criteria:
+    """A saved search as the portal, the API and the tasking form give it."""
+
+    name: str
+    area: BaseGeometry
+    date_from: dt.date | None = None  # None: from now on (the day it is saved)
+    date_to: dt.date | None = None
+    collections: list[str] = field(default_factory=list)
+    max_cloud: Decimal | None = None
+    max_incidence: Decimal | None = None
+    spectral_modes: list[str] = field(default_factory=list)
+    stereo_only: bool = False
+    frequency: str = Frequency.DAILY
+    channel: str = Channel.EMAIL
+
+
+# --- saving -------------------------------------------------------------------------------------
+
+
+def _check(user: User, criteria: Criteria, today: dt.date) -> dict[str, str]:
+    """Every problem of `criteria`, by field (all at once, as a form shows them)."""
+    problems: dict[str, str] = {}
+    name = criteria.name.strip()
+    if not name:
+        problems["name"] = _("Give the search a name.")
+    elif len(name) > NAME_MAX:
+        problems["name"] = _("At most %(n)d characters.", n=NAME_MAX)
+    elif "\x00" in name:
+        problems["name"] = _("Must not contain a NUL character.")
+    start = criteria.date_from or today
+    if criteria.date_to is not None and criteria.date_to < start:
+        problems["date_to"] = _("The end date is before the start date.")
+    if criteria.collections:
+        known = set(
+            db.session.scalars(select(Collection.id).where(Collection.id.in_(criteria.collections)))
+        )
+        unknown = [c for c in criteria.collections if c not in known]
+        if unknown:
+            problems["collections"] = _(
+                "Unknown collection(s): %(ids)s.", ids=", ".join(unknown[:5])
+            )
+    for name_, value, high in (
+        ("max_cloud", criteria.max_cloud, 100),
+        ("max_incidence", criteria.max_incidence, 90),
+    ):
+        if value is not None and (not value.is_finite() or not 0 <= value <= high):
+            problems[name_] = _("Enter a number between 0 and %(n)d.", n=high)
+    if any(mode not in SPECTRAL_MODES for mode in criteria.spectral_modes):
+        problems["spectral_modes"] = _("Choose one of the listed values.")
+    if criteria.frequency not in Frequency.ALL:
+        problems["frequency"] = _("Choose one of the listed values.")
+    if criteria.channel not in Channel.ALL:
+        problems["channel"] = _("Choose one of the listed values.")
+    elif criteria.channel == Channel.WEBHOOK:
+        problems["channel"] = _(
+            "Alerts by webhook are not available yet: choose e-mail for this search."
+        )
+    return problems
+
+
+def _apply(saved: SavedSearch, criteria: Criteria, today: dt.date) -> None:
+    saved.name = criteria.name.strip()
+    saved.area = from_shape(criteria.area, srid=4326)
+    saved.date_from = criteria.date_from or today
+    saved.date_to = criteria.date_to
+    saved.collections = sorted(set(criteria.collections))
+    saved.max_cloud = criteria.max_cloud
+    saved.max_incidence = criteria.max_incidence
+    saved.spectral_modes = sorted(set(criteria.spectral_modes))
+    saved.stereo_only = criteria.stereo_only
+    saved.frequency = criteria.frequency
+    saved.channel = criteria.channel
+
+
+def save(user: User, criteria: Criteria) -> SavedSearch:
+    """Save a search for `user`; refused (422, a message per field) when a rule says no."""
+    if not can_save_searches(user):
+        raise Forbidden(_("Sign in to save a search."))
+    today = dates.today()
+    problems = _check(user, criteria, today)
+    count = db.session.scalar(
+        select(func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user.id)
+    )
+    if (count or 0) >= MAX_PER_USER:
+        problems.setdefault(
+            "name", _("You already keep %(n)d saved searches: delete one first.", n=MAX_PER_USER)
+        )
+    if problems:
+        raise ServiceError(next(iter(problems.values())), fields=problems)
+    saved = SavedSearch(user_id=user.id, active=True)
+    _apply(saved, criteria, today)
+    db.session.add(saved)
+    db.session.flush()
+    return saved
+
+
+def change(user: User, saved: SavedSearch, criteria: Criteria) -> SavedSearch:
+    """Replace a saved search's criteria (its owner); its past matches stay as they were."""
+    if not can_manage_search(user, saved):
+        raise Forbidden(_("This saved search is not yours."))
+    problems = _check(user, criteria, saved.date_from)
+    if problems:
+        raise ServiceError(next(iter(problems.values())), fields=problems)
+    _apply(saved, criteria, saved.date_from)
+    db.session.flush()
+    return saved
+
+
+def set_active(user: User | None, saved: SavedSearch, active: bool) -> None:
+    """Pause or resume a saved search (its owner, or an unsubscribe link: `user` None).
+
+    Pausing forgets the matches not told yet: resuming never sends old news.
+    """
+    if user is not None and not can_manage_search(user, saved):
+        raise Forbidden(_("This saved search is not yours."))
+    if saved.active and not active:
+        db.session.execute(
+            delete(AlertMatch).where(
+                AlertMatch.saved_search_id == saved.id, AlertMatch.notice_id.is_(None)
+            )
+        )
+    saved.active = active
+    db.session.flush()
+
+
+def remove(user: User, saved: SavedSearch) -> None:
+    if not can_manage_search(user, saved):
+        raise Forbidden(_("This saved search is not yours."))
+    db.session.delete(saved)
+    db.session.flush()
+
+
+def searches_of(user: User) -> list[SavedSearch]:
+    return list(
+        db.session.scalars(
+            select(SavedSearch).where(SavedSearch.user_id == user.id).order_by(SavedSearch.id)
+        )
+    )
+
+
+def get(user: User, saved_id: int) -> SavedSearch:
+    """A saved search its owner may change: 404 when there is none, 403 when not theirs."""
+    saved = db.session.get(SavedSearch, saved_id)
+    if saved is None:
+        raise NotFound(_("There is no saved search %(id)d.", id=saved_id))
+    if not can_manage_search(user, saved):
+        raise Forbidden(_("This saved search is not yours."))
+    return saved
+
+
+def area_of(saved: SavedSearch) -> BaseGeometry:
+    return to_shape(saved.area)
+
+
+def stac_body(saved: SavedSearch) -> dict[str, Any]:
+    """The POST /stac/search body that finds what this saved search watches for."""
+    end = f"{saved.date_to.isoformat()}T23:59:59Z" if saved.date_to else ".."
+    body: dict[str, Any] = {
+        "intersects": mapping(area_of(saved)),
+        "datetime": f"{saved.date_from.isoformat()}T00:00:00Z/{end}",
+        "sortby": [{"field": "datetime", "direction": "desc"}],
+    }
+    if saved.collections:
+        body["collections"] = list(saved.collections)
+    terms: list[dict[str, Any]] = []
+    if saved.max_cloud is not None:
+        terms.append({"op": "<=", "args": [{"property": "eo:cloud_cover"}, float(saved.max_cloud)]})
+    if saved.max_incidence is not None:
+        terms.append(
+            {"op": "<=", "args": [{"property": "view:incidence_angle"}, float(saved.max_incidence)]}
+        )
+    if saved.spectral_modes:
+        terms.append(
+            {
+                "op": "in",
+                "args": [{"property": "dinamis:spectral_mode"}, list(saved.spectral_modes)],
+            }
+        )
+    if saved.stereo_only:
+        terms.append(
+            {
+                "op": "not",
+                "args": [{"op": "isNull", "args": [{"property": "dinamis:stereo_group"}]}],
+            }
+        )
+    if terms:
+        body["filter-lang"] = "cql2-json"
+        body["filter"] = terms[0] if len(terms) == 1 else {"op": "and", "args": terms}
+    return body
+
+
+def catalogue_args(saved: SavedSearch) -> dict[str, str]:
+    """The catalogue page's query string showing this saved search's scenes."""
+    args = {"aoi": search_json(mapping(area_of(saved))), "start": saved.date_from.isoformat()}
+    if saved.date_to:
+        args["end"] = saved.date_to.isoformat()
+    if len(saved.collections) == 1:
+        args["collections"] = saved.collections[0]
+    if saved.max_cloud is not None:
+        args["max_cloud"] = str(saved.max_cloud)
+    if saved.max_incidence is not None:
+        args["max_incidence"] = str(saved.max_incidence)
+    if len(saved.spectral_modes) == 1:
+        args["spectral_mode"] = saved.spectral_modes[0]
+    if saved.stereo_only:
+        args["stereo"] = "1"
+    return args
+
+
+def search_json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
+
+
+# --- unsubscribing ------------------------------------------------------------------------------
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_token(saved: SavedSearch) -> str:
+    return str(_serializer().dumps([saved.id, saved.user_id]))
+
+
+def from_unsubscribe_token(token: str) -> SavedSearch:
+    """The saved search a signed unsubscribe link names; 404 for a forged or stale link."""
+    try:
+        saved_id, user_id = _serializer().loads(token)
+    except (BadSignature, ValueError, TypeError):
+        raise NotFound(_("This unsubscribe link is not valid.")) from None
+    saved = db.session.get(SavedSearch, saved_id) if isinstance(saved_id, int) else None
+    if saved is None or saved.user_id != user_id:
+        raise NotFound(_("This saved search no longer exists."))
+    return saved
+
+
+# --- matching -----------------------------------------------------------------------------------
+
+# The new scenes of up to :batches trigger batches, joined with the active saved
+# searches whose area they meet (GiST on saved_searches.area), then the other
+# criteria, then what the search's owner may see: the collection's rule as
+# catalogue.permissions.may_download says it (open for all; members for active members
+# of an active entity and staff; profiles for members whose entity's profile is
+# listed, and staff). tests/alerts/test_rules.py checks that the two agree.
+_MATCH = text(
+    """
+    WITH taken AS (
+        DELETE FROM alert_scene_batches
+        WHERE id IN (
+            SELECT id FROM alert_scene_batches ORDER BY id LIMIT :batches
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING scene_ids
+    ), fresh AS (
+        SELECT DISTINCT unnest(scene_ids) AS id FROM taken
+    )
+    INSERT INTO alert_matches (saved_search_id, scene_id)
+    SELECT s.id, sc.id
+    FROM fresh
+    JOIN scenes sc ON sc.id = fresh.id
+    JOIN collections c ON c.id = sc.collection_id
+    JOIN saved_searches s ON s.active AND ST_Intersects(s.area, sc.footprint)
+    JOIN users u ON u.id = s.user_id
+    LEFT JOIN entities e ON e.id = u.entity_id
+    LEFT JOIN profiles p ON p.id = e.profile_id
+    WHERE sc.datetime >= (s.date_from::timestamp AT TIME ZONE 'UTC')
+      AND (s.date_to IS NULL
+           OR sc.datetime <= ((s.date_to + time '23:59:59') AT TIME ZONE 'UTC'))
+      AND (cardinality(s.collections) = 0 OR sc.collection_id = ANY (s.collections))
+      AND (s.max_cloud IS NULL OR sc.cloud_cover <= s.max_cloud)
+      AND (s.max_incidence IS NULL OR sc.incidence_angle <= s.max_incidence)
+      AND (cardinality(s.spectral_modes) = 0 OR sc.spectral_mode = ANY (s.spectral_modes))
+      AND (NOT s.stereo_only OR sc.stereo_group IS NOT NULL)
+      AND u.status = 'active'
+      AND (c.access = 'open'
+           OR u.role = 'staff'
+           OR (e.status = 'active'
+               AND (c.access = 'members' OR p.code = ANY (c.profiles))))
+    ON CONFLICT (saved_search_id, scene_id) DO NOTHING
+    """
+)
+
+
+def match_new_scenes(batches: int = 20) -> int:
+    """Match the scenes of up to `batches` trigger batches (one per ingest statement,
+    at most 20,000 scenes each) with every active saved search, in one statement.
+
+    The batches are deleted in the same transaction as the matches are written:
+    a worker that dies half-way leaves both as they were.
+    """
+    result = db.session.execute(_MATCH, {"batches": batches})
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def waiting_batches() -> int:
+    return int(db.session.scalar(select(func.count()).select_from(AlertSceneBatch)) or 0)
+
+
+# --- notices ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A scene as a message lists it, its values already written in the reader's language
+    (a scene is listed in many messages: it is written once per language)."""
+
+    id: str
+    collection: str
+    when: str
+    cloud_cover: str | None
+    url: str
+    quicklook: str | None
+
+
+def period_of(frequency: str, day: dt.date) -> str:
+    """The digest period a day belongs to: `day-2026-12-07`, `week-2026-W50`."""
+    if frequency == Frequency.WEEKLY:
+        year, week, _weekday = day.isocalendar()
+        return f"week-{year}-W{week:02d}"
+    return f"day-{day.isoformat()}"
+
+
+def prepare(frequency: str, day: dt.date | None = None) -> int:
+    """Write one notice per saved search of `frequency` with matches not yet told: the
+    message (e-mail outbox) and the notice in this transaction, the matches marked.
+
+    At once: a notice per search and first new match; daily and weekly: one per search
+    and period of `day` (the scheme's today when not given): a second run in the same
+    period finds it written and leaves the newer matches for the next period. A search
+    with nothing new gets nothing. Returns the number of notices written.
+    """
+    day = day or dates.today()
+    period = None if frequency == Frequency.AT_ONCE else period_of(frequency, day)
+    conditions = "m.notice_id IS NULL AND s.active AND s.frequency = :frequency"
+    if period is not None:
+        conditions += (
+            " AND NOT EXISTS (SELECT FROM alert_notices n"
+            " WHERE n.saved_search_id = s.id AND n.period = :period)"
+        )
+    pending = db.session.execute(
+        text(
+            "SELECT m.saved_search_id, array_agg(m.id ORDER BY m.id) "  # noqa: S608 (constant)
+            "FROM alert_matches m JOIN saved_searches s ON s.id = m.saved_search_id "
+            f"WHERE {conditions} GROUP BY m.saved_search_id ORDER BY m.saved_search_id"
+        ),
+        {"frequency": frequency, "period": period},
+    ).all()
+    if not pending:
+        return 0
+    matches = {sid: list(ids) for sid, ids in pending}
+    searches = {
+        s.id: s
+        for s in db.session.scalars(select(SavedSearch).where(SavedSearch.id.in_(list(matches))))
+    }
+    users = {
+        u.id: u
+        for u in db.session.scalars(
+            select(User).where(User.id.in_({s.user_id for s in searches.values()}))
+        )
+    }
+    scenes = _scenes_of([i for ids in matches.values() for i in ids])
+    notices: list[tuple[AlertNotice, OutboxMessage, list[int]]] = []
+    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    by_language: dict[str, list[int]] = defaultdict(list)
+    for sid in matches:
+        by_language[users[searches[sid].user_id].language].append(sid)
+    with current_app.test_request_context(base_url=base):
+        for language, sids in by_language.items():
+            with force_locale(language):
+                titles = _collection_titles(language)
+                written: dict[str, Listed] = {}
+                for sid in sids:
+                    saved, ids = searches[sid], matches[sid]
+                    user = users[saved.user_id]
+                    listed = [scenes[i] for i in ids if i in scenes]
+                    message = new_message(
+                        user.email,
+                        "alert_scenes",
+                        language=language,
+                        user=user,
+                        saved=saved,
+                        frequency=frequency,
+                        total=len(listed),
+                        scenes=[_listed(row, titles, written) for row in listed[:MAX_LISTED]],
+                        more=max(len(listed) - MAX_LISTED, 0),
+                        page=url_for("alerts.show", saved_id=saved.id, _external=True),
+                        unsubscribe=url_for(
+                            "alerts.unsubscribe", token=unsubscribe_token(saved), _external=True
+                        ),
+                    )
+                    notice = AlertNotice(
+                        saved_search_id=sid,
+                        period=period or f"now-{ids[0]}",
+                        channel=saved.channel,
+                        scenes=len(listed),
+                    )
+                    notices.append((notice, message, ids))
+    db.session.add_all([message for _n, message, _ids in notices])
+    db.session.add_all([notice for notice, _m, _ids in notices])
+    db.session.flush()
+    match_ids: list[int] = []
+    notice_ids: list[int] = []
+    for notice, message, ids in notices:
+        notice.outbox_message_id = message.id
+        match_ids += ids
+        notice_ids += [notice.id] * len(ids)
+    db.session.flush()
+    db.session.execute(
+        text(
+            "UPDATE alert_matches m SET notice_id = v.notice_id "
+            "FROM unnest(CAST(:m AS bigint[]), CAST(:n AS bigint[])) AS v(match_id, notice_id) "
+            "WHERE m.id = v.match_id AND m.notice_id IS NULL"
+        ),
+        {"m": match_ids, "n": notice_ids},
+    )
+    if frequency == Frequency.AT_ONCE:
+        for _notice, message, _ids in notices:
+            queued(message)
+    return len(notices)
+
+
+def _scenes_of(match_ids: Sequence[int]) -> dict[int, Any]:
+    """The listed facts of the matched scenes, newest first, by match id."""
+    rows = db.session.execute(
+        select(
+            AlertMatch.id,
+            Scene.id.label("scene_id"),
+            Scene.collection_id,
+            Scene.datetime,
+            Scene.cloud_cover,
+            Scene.quicklook,
+        )
+        .join(Scene, Scene.id == AlertMatch.scene_id)
+        .where(AlertMatch.id.in_(list(match_ids)))
+        .order_by(Scene.datetime.desc(), Scene.id)
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def _collection_titles(language: str) -> dict[str, str]:
+    cache: dict[str, dict[str, str]] = current_app.extensions.setdefault("dinamis_alert_titles", {})
+    if language not in cache:
+        cache[language] = {
+            c.id: c.title_in(language) for c in db.session.scalars(select(Collection))
+        }
+    return cache[language]
+
+
+def _listed(row: Any, titles: dict[str, str], written: dict[str, Listed]) -> Listed:
+    if row.scene_id in written:
+        return written[row.scene_id]
+    written[row.scene_id] = Listed(
+        id=row.scene_id,
+        collection=titles.get(row.collection_id, row.collection_id),
+        when=formats.moment(row.datetime),
+        cloud_cover=None if row.cloud_cover is None else formats.number(row.cloud_cover),
+        url=url_for("catalogue.scene", scene_id=row.scene_id, _external=True),
+        quicklook=(
+            url_for("catalogue.quicklook", scene_id=row.scene_id, _external=True)
+            if row.quicklook
+            else None
+        ),
+    )
+    return written[row.scene_id]
+
+
+def recent_matches(saved: SavedSearch, limit: int = 50) -> list[Any]:
+    """The latest scenes a saved search matched (its page)."""
+    return list(
+        db.session.execute(
+            select(
+                Scene.id,
+                Scene.collection_id,
+                Scene.datetime,
+                Scene.cloud_cover,
+                Scene.quicklook,
+                AlertMatch.matched_at,
+                AlertMatch.notice_id,
+            )
+            .join(Scene, Scene.id == AlertMatch.scene_id)
+            .where(AlertMatch.saved_search_id == saved.id)
+            .order_by(AlertMatch.id.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Activity:
+    searches_active: int
+    searches_paused: int
+    by_frequency: dict[str, int]
+    waiting_batches: int
+    pending_matches: int
+    notices_7_days: int
+    notices_30_days: int
+    recent: list[Any]
+
+
+def activity() -> Activity:
+    """What staff see of the alerts: saved searches, what waits, what was sent."""
+    counts = db.session.execute(
+        select(SavedSearch.active, SavedSearch.frequency, func.count()).group_by(
+            SavedSearch.active, SavedSearch.frequency
+        )
+    ).all()
+    by_frequency: dict[str, int] = dict.fromkeys(Frequency.ALL, 0)
+    active = paused = 0
+    for is_active, frequency, n in counts:
+        if is_active:
+            active += n
+            by_frequency[frequency] += n
+        else:
+            paused += n
+    now = dt.datetime.now(dt.UTC)
+
+    def sent_since(days: int) -> int:
+        return int(
+            db.session.scalar(
+                select(func.count())
+                .select_from(AlertNotice)
+                .where(AlertNotice.created_at >= now - dt.timedelta(days=days))
+            )
+            or 0
+        )
+
+    recent = db.session.execute(
+        select(
+            AlertNotice.id,
+            AlertNotice.created_at,
+            AlertNotice.period,
+            AlertNotice.channel,
+            AlertNotice.scenes,
+            SavedSearch.name,
+            User.email,
+            OutboxMessage.status,
+        )
+        .join(SavedSearch, SavedSearch.id == AlertNotice.saved_search_id)
+        .join(User, User.id == SavedSearch.user_id)
+        .outerjoin(OutboxMessage, OutboxMessage.id == AlertNotice.outbox_message_id)
+        .order_by(AlertNotice.id.desc())
+        .limit(50)
+    ).all()
+    return Activity(
+        searches_active=active,
+        searches_paused=paused,
+        by_frequency=by_frequency,
+        waiting_batches=waiting_batches(),
+        pending_matches=int(
+            db.session.scalar(
+                select(func.count()).select_from(AlertMatch).where(AlertMatch.notice_id.is_(None))
+            )
+            or 0
+        ),
+        notices_7_days=sent_since(7),
+        notices_30_days=sent_since(30),
+        recent=list(recent),
+    )
+
+
+def area_from_text(typed: str) -> BaseGeometry:
+    """The area of a saved search as the portal gives it (drawn, uploaded or typed: the
+    catalogue's own rules); refused with the area field's message."""
+    from shapely.geometry import box
+
+    if not typed.strip():
+        raise ServiceError(
+            _("Draw the area on the map, upload it or type it."),
+            fields={"aoi": _("Draw the area on the map, upload it or type it.")},
+        )
+    try:
+        area = search.typed_area(typed)
+        if "bbox" in area:
+            return box(*search.parse_bbox(area["bbox"], body=True))
+        return search.parse_area(area["intersects"])
+    except ServiceError as exc:
+        prefix = "intersects: "
+        message = exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
+        raise ServiceError(message, fields={"aoi": message}) from None
