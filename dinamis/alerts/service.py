@@ -503,7 +503,9 @@ def _listed(row: Any, titles: dict[str, str], written: dict[str, Listed]) -> Lis
         id=row.scene_id,
         collection=titles.get(row.collection_id, row.collection_id),
         when=formats.moment(row.datetime),
-        cloud_cover=None if row.cloud_cover is None else formats.number(row.cloud_cover),
+        cloud_cover=None
+        if row.cloud_cover is None
+        else formats.number(row.cloud_cover.normalize()),
         url=url_for("catalogue.scene", scene_id=row.scene_id, _external=True),
         quicklook=(
             url_for("catalogue.quicklook", scene_id=row.scene_id, _external=True)
