@@ -117,7 +117,7 @@ def create_app(config: Settings | dict[str, Any] | None = None) -> Flask:
     from dinamis.core.labels import label
 
     app.add_template_filter(label, "label")
-    from dinamis.membership.requests import document_titles
+    from dinamis.membership.models import document_titles
 
     app.add_template_filter(document_titles, "document_titles")
 
@@ -205,14 +205,14 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.support.views import bp as support_bp
 
     app.register_blueprint(support_bp)
-    from dinamis.membership.admin import bp as membership_admin_bp
+    from dinamis.membership.staff_views import bp as membership_admin_bp
     from dinamis.membership.views import bp as membership_bp
 
     app.register_blueprint(membership_bp)
     app.register_blueprint(membership_admin_bp)
-    from dinamis.membership.details_views import bp as entity_details_bp
+    from dinamis.membership.referent_views import bp as referent_bp
 
-    app.register_blueprint(entity_details_bp)
+    app.register_blueprint(referent_bp)
     from dinamis.catalogue.stac import bp as stac_bp
 
     app.register_blueprint(stac_bp)

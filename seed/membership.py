@@ -9,8 +9,7 @@ import yaml
 from sqlalchemy import select
 
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import LegalDocument
+from dinamis.membership.models import Entity, LegalDocument
 
 
 def load_membership(directory: Path, today: dt.date | None = None) -> list[str]:

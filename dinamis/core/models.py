@@ -7,14 +7,15 @@ from dinamis.core.db import Base
 from dinamis.core.idempotency import IdempotencyKey
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
 from dinamis.jobs.models import JobFailure
-from dinamis.membership.models import Entity, Profile
-from dinamis.membership.requests import (
+from dinamis.membership.models import (
     AccountRequest,
     AuditEvent,
     Certificate,
+    Entity,
     EntityChange,
     LegalDocument,
     MembershipRequest,
+    Profile,
 )
 from dinamis.orders.models import (
     Delivery,

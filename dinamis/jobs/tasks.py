@@ -132,9 +132,9 @@ def expire_orders(context: JobContext, timestamp: int) -> str:
 @jobs.periodic(cron=CRON["remind_memberships"])
 @jobs.task(name="remind_memberships", pass_context=True, lock="remind_memberships", retry=RETRY)
 def remind_memberships(context: JobContext, timestamp: int) -> str:
-    from dinamis.membership import lifecycle
+    from dinamis.membership import entities
 
-    return run_job(context, lambda: f"{len(lifecycle.remind(day_of(timestamp)))} reminder(s) sent")
+    return run_job(context, lambda: f"{len(entities.remind(day_of(timestamp)))} reminder(s) sent")
 
 
 @jobs.periodic(cron=CRON["remind_reports"])

@@ -10,8 +10,7 @@ from sqlalchemy import select
 
 from dinamis.accounts.models import User
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import AuditEvent
+from dinamis.membership.models import AuditEvent, Entity
 
 # What each recorded action means, for the staff's audit page.
 ACTIONS = {

@@ -6,7 +6,7 @@ import click
 from flask.cli import with_appcontext
 
 from dinamis.core.transaction import transaction
-from dinamis.membership import lifecycle
+from dinamis.membership import entities
 
 
 @click.group("membership")
@@ -19,7 +19,7 @@ def membership_cli() -> None:
 def remind() -> None:
     """Mail reminders 60 and 15 days before expiry; mark expired memberships."""
     with transaction():
-        sent = lifecycle.remind()
+        sent = entities.remind()
     for entity, days in sent:
         click.echo(f"{entity.name}: {days}-day reminder sent")
     click.echo(f"{len(sent)} reminder(s) sent")

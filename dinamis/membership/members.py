@@ -16,10 +16,9 @@ from dinamis.core.mail import queue_mail
 from dinamis.core.web import external_url
 from dinamis.extensions import db
 from dinamis.membership import audit, tokens
-from dinamis.membership.models import Entity, EntityStatus
+from dinamis.membership.models import AccountRequest, AccountStatus, Entity, EntityStatus
 from dinamis.membership.permissions import can_manage_members, can_name_deputies
-from dinamis.membership.requests import AccountRequest, AccountStatus
-from dinamis.membership.validation import professional_email
+from dinamis.membership.service import professional_email
 
 PURPOSE = "account-email"
 
@@ -116,9 +115,11 @@ def request_account(
         if duplicate.status == AccountStatus.EMAIL_TO_CONFIRM:
             _mail_confirmation(duplicate)  # the first link may have been lost
         else:
-            queue_mail(email, "account_request_waiting", language=language, request=duplicate)
+            queue_mail(
+                email, "account_request_waiting", language=language, account_request=duplicate
+            )
         return None
-    request = AccountRequest(
+    account_request = AccountRequest(
         entity_id=entity.id,
         email=email,
         first_name=first_name.strip()[:100],
@@ -127,20 +128,21 @@ def request_account(
         language=language,
         domain_verified=email.rsplit("@", 1)[1] in (entity.email_domains or []),
     )
-    db.session.add(request)
+    db.session.add(account_request)
     db.session.flush()
-    _mail_confirmation(request)
-    return request
+    _mail_confirmation(account_request)
+    return account_request
 
 
-def _mail_confirmation(request: AccountRequest) -> None:
+def _mail_confirmation(account_request: AccountRequest) -> None:
     queue_mail(
-        request.email,
+        account_request.email,
         "account_confirm",
-        language=request.language,
-        request=request,
+        language=account_request.language,
+        account_request=account_request,
         link=external_url(
-            "membership.confirm_account", token=tokens.make(PURPOSE, request.id, request.status)
+            "membership.confirm_account",
+            token=tokens.make(PURPOSE, account_request.id, account_request.status),
         ),
     )
 
@@ -148,22 +150,22 @@ def _mail_confirmation(request: AccountRequest) -> None:
 def confirm_account_email(token: str) -> AccountRequest:
     """The person confirms their address; the Referent and deputies are told."""
     data = tokens.read(PURPOSE, token, max_age=3 * tokens.DAY)
-    request = db.session.get(AccountRequest, data["id"])
-    if request is None:
+    account_request = db.session.get(AccountRequest, data["id"])
+    if account_request is None:
         raise NotFound(_("This request no longer exists."))
-    tokens.check_state(data, request.status)
-    request.status = AccountStatus.PENDING
+    tokens.check_state(data, account_request.status)
+    account_request.status = AccountStatus.PENDING
     db.session.flush()
-    for manager in managers(request.entity_id):
+    for manager in managers(account_request.entity_id):
         queue_mail(
             manager.email,
             "account_pending",
             language=manager.language,
-            request=request,
+            account_request=account_request,
             user=manager,
-            link=external_url("membership_admin.entity_space"),
+            link=external_url("referent.entity_space"),
         )
-    return request
+    return account_request
 
 
 def managers(entity_id: int) -> list[User]:
@@ -191,43 +193,60 @@ def pending_requests(entity_id: int) -> list[AccountRequest]:
     )
 
 
-def decide(actor: Any, request: AccountRequest, approve: bool, reason: str = "") -> User | None:
+def decide(
+    actor: Any, account_request: AccountRequest, approve: bool, reason: str = ""
+) -> User | None:
     """The Referent (or a deputy) approves the account or refuses it with a reason."""
-    if not can_manage_members(actor, request.entity_id):
+    if not can_manage_members(actor, account_request.entity_id):
         raise Forbidden(_("Only the entity's Referent or a deputy decides on its accounts."))
-    if request.email == actor.email:
+    if account_request.email == actor.email:
         raise Forbidden(_("You cannot decide on your own request."))
-    if request.status != AccountStatus.PENDING:
+    if account_request.status != AccountStatus.PENDING:
         raise Conflict(_("This request was already decided or is not confirmed yet."))
-    request.decided_by_id, request.decided_at = actor.id, utcnow()
+    account_request.decided_by_id, account_request.decided_at = actor.id, utcnow()
     if not approve:
         if not reason.strip():
             raise ServiceError(
                 _("Give the reason for the refusal."), fields={"reason": _("Required.")}
             )
-        request.status, request.reason = AccountStatus.REFUSED, reason.strip()
+        account_request.status, account_request.reason = AccountStatus.REFUSED, reason.strip()
         db.session.flush()
         audit.record(
-            actor, "account.refused", request, entity_id=request.entity_id, reason=request.reason
+            actor,
+            "account.refused",
+            account_request,
+            entity_id=account_request.entity_id,
+            reason=account_request.reason,
         )
-        queue_mail(request.email, "account_refused", language=request.language, request=request)
+        queue_mail(
+            account_request.email,
+            "account_refused",
+            language=account_request.language,
+            account_request=account_request,
+        )
         return None
     user = accounts.create_user(
-        email=request.email,
-        first_name=request.first_name,
-        last_name=request.last_name,
+        email=account_request.email,
+        first_name=account_request.first_name,
+        last_name=account_request.last_name,
         password=None,
-        entity=request.entity,
-        language=request.language,
+        entity=account_request.entity,
+        language=account_request.language,
     )
-    request.status, request.user_id = AccountStatus.APPROVED, user.id
+    account_request.status, account_request.user_id = AccountStatus.APPROVED, user.id
     db.session.flush()
-    audit.record(actor, "account.approved", request, entity_id=request.entity_id, user=user.email)
+    audit.record(
+        actor,
+        "account.approved",
+        account_request,
+        entity_id=account_request.entity_id,
+        user=user.email,
+    )
     queue_mail(
         user.email,
         "account_approved",
         language=user.language,
-        request=request,
+        account_request=account_request,
         link=external_url("accounts.reset_password", token=accounts.make_reset_token(user)),
     )
     return user

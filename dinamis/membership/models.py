@@ -1,4 +1,5 @@
-"""Entities (member organisations) and the profiles that set their rights."""
+"""Entities (member organisations) and the profiles that set their rights; membership
+requests, account requests, legal documents, certificates, audit events, entity changes."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ from dinamis.core.db import Base
 
 if TYPE_CHECKING:
     from dinamis.accounts.models import User
+
+
+import secrets
+from typing import Any
+
+from sqlalchemy import LargeBinary
+from sqlalchemy.dialects.postgresql import JSONB
+
+from dinamis.core.i18n import current_language
 
 
 class Profile(Base):
@@ -83,3 +93,228 @@ class Entity(Base):
         if self.status != EntityStatus.ACTIVE:
             return False
         return self.membership_end is None or day <= self.membership_end
+
+
+class RequestStatus:
+    EMAIL_TO_CONFIRM = "email_to_confirm"
+    DETAILS_TO_GIVE = "details_to_give"  # e-mail confirmed, the form is next
+    AWAITING_LEGAL_REP = "awaiting_legal_rep"
+    AWAITING_REVIEW = "awaiting_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    ALL = (
+        EMAIL_TO_CONFIRM,
+        DETAILS_TO_GIVE,
+        AWAITING_LEGAL_REP,
+        AWAITING_REVIEW,
+        APPROVED,
+        REJECTED,
+        WITHDRAWN,
+    )
+    OPEN = (EMAIL_TO_CONFIRM, DETAILS_TO_GIVE, AWAITING_LEGAL_REP, AWAITING_REVIEW)
+
+
+def new_code() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class LegalDocument(Base):
+    """A versioned document to accept: the Charter, a product licence."""
+
+    __tablename__ = "legal_documents"
+    __table_args__ = (CheckConstraint("kind IN ('charter', 'licence')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    code: Mapped[str] = mapped_column(String(50))
+    version: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))  # English
+    body: Mapped[str] = mapped_column(Text)
+    title_fr: Mapped[str | None] = mapped_column(String(200))
+    body_fr: Mapped[str | None] = mapped_column(Text)
+    current: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    @property
+    def label(self) -> str:
+        return f"{self.code} v{self.version}"
+
+    @property
+    def local_title(self) -> str:
+        """The title in the reader's language (English while no French is given)."""
+        return (self.title_fr or self.title) if current_language() == "fr" else self.title
+
+    @property
+    def local_body(self) -> str:
+        return (self.body_fr or self.body) if current_language() == "fr" else self.body
+
+
+def document_titles(labels: list[str]) -> list[str]:
+    """Accepted documents, recorded as "code vX", by their titles in the reader's
+    language with their version (the record itself keeps the codes)."""
+    from sqlalchemy import select
+
+    from dinamis.extensions import db
+
+    titles = []
+    for recorded in labels:
+        code, _sep, version = recorded.rpartition(" v")
+        document = (
+            db.session.scalar(
+                select(LegalDocument).where(
+                    LegalDocument.code == code, LegalDocument.version == version
+                )
+            )
+            if code
+            else None
+        )
+        titles.append(f"{document.local_title} (v{version})" if document else recorded)
+    return titles
+
+
+class MembershipRequest(Base):
+    """An organisation's application, from the future Referent's e-mail to staff's decision."""
+
+    __tablename__ = "membership_requests"
+    __table_args__ = (CheckConstraint(f"status IN {RequestStatus.ALL!r}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(
+        String(20), default=RequestStatus.EMAIL_TO_CONFIRM, index=True
+    )
+    referent_email: Mapped[str] = mapped_column(String(254), index=True)
+    referent_first_name: Mapped[str] = mapped_column(String(100), default="")
+    referent_last_name: Mapped[str] = mapped_column(String(100), default="")
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    email_confirmed_at: Mapped[dt.datetime | None]
+    entity_name: Mapped[str | None] = mapped_column(String(300))
+    acronym: Mapped[str | None] = mapped_column(String(50))
+    national_id: Mapped[str | None] = mapped_column(String(40))
+    national_id_type: Mapped[str | None] = mapped_column(String(20))
+    country: Mapped[str | None] = mapped_column(String(2))
+    address: Mapped[str | None] = mapped_column(Text)
+    sector: Mapped[str | None] = mapped_column(String(50))
+    parent_bodies: Mapped[str | None] = mapped_column(String(500))
+    website: Mapped[str | None] = mapped_column(String(300))
+    legal_rep_name: Mapped[str | None] = mapped_column(String(200))
+    legal_rep_function: Mapped[str | None] = mapped_column(String(200))
+    legal_rep_email: Mapped[str | None] = mapped_column(String(254))
+    submitted_at: Mapped[dt.datetime | None]
+    legal_rep_accepted_at: Mapped[dt.datetime | None]
+    legal_rep_ip: Mapped[str | None] = mapped_column(String(64))
+    legal_rep_user_agent: Mapped[str | None] = mapped_column(String(500))
+    accepted_documents: Mapped[list[str]] = mapped_column(ARRAY(String(80)), default=list)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[dt.datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    profile_id: Mapped[int | None] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="RESTRICT"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    profile: Mapped[Profile | None] = relationship()
+    entity: Mapped[Entity | None] = relationship()
+
+    @property
+    def referent_name(self) -> str:
+        return f"{self.referent_first_name} {self.referent_last_name}".strip()
+
+
+class AccountStatus:
+    EMAIL_TO_CONFIRM = "email_to_confirm"
+    PENDING = "pending"  # awaiting the Referent
+    APPROVED = "approved"
+    REFUSED = "refused"
+    ALL = (EMAIL_TO_CONFIRM, PENDING, APPROVED, REFUSED)
+
+
+class AccountRequest(Base):
+    """A person asks to join an existing entity; its Referent decides."""
+
+    __tablename__ = "account_requests"
+    __table_args__ = (CheckConstraint(f"status IN {AccountStatus.ALL!r}", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status: Mapped[str] = mapped_column(String(20), default=AccountStatus.EMAIL_TO_CONFIRM)
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(2), default="fr")
+    domain_verified: Mapped[bool] = mapped_column(default=False)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[dt.datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    entity: Mapped[Entity] = relationship()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class Certificate(Base):
+    """The time-stamped membership certificate, checkable at /verify/<code>."""
+
+    __tablename__ = "certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True, default=new_code)
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
+    )
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("membership_requests.id", ondelete="RESTRICT")
+    )
+    issued_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    valid_until: Mapped[dt.date] = mapped_column(Date)
+    documents: Mapped[list[str]] = mapped_column(ARRAY(String(80)), default=list)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+
+    entity: Mapped[Entity] = relationship()
+
+
+class AuditEvent(Base):
+    """A decision: who did what to which object, when, and why."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int | None]
+    entity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class EntityChange(Base):
+    """A change of an entity's legal data asked by its Referent, for staff to review."""
+
+    __tablename__ = "entity_changes"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity_id: Mapped[int] = mapped_column(
+        ForeignKey("entities.id", ondelete="CASCADE"), index=True
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_at: Mapped[dt.datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    entity: Mapped[Entity] = relationship()

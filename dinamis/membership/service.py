@@ -3,6 +3,11 @@
 The states follow RequestStatus in order; a link e-mailed for one state stops
 working once the request has moved on. Approval creates the entity, its
 membership period and its Referent's account, and issues the certificate.
+
+Also here: the checks on what applicants type (SIRET numbers, professional e-mail
+addresses) and the membership certificate. The other rules of the domain:
+members.py (account requests, the members of an entity), entities.py (an entity's
+details, renewal and the Referent's hand-over), audit.py (the audit trail).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -21,24 +27,72 @@ from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.mail import Attachment, queue_mail
+from dinamis.core.pdf import render_pdf
+from dinamis.core.validation import normalise_email_address
 from dinamis.core.web import external_url
 from dinamis.extensions import db
 from dinamis.membership import audit, tokens
-from dinamis.membership.certificate import issue_certificate
-from dinamis.membership.models import Entity, Profile
+from dinamis.membership.models import (
+    Certificate,
+    Entity,
+    LegalDocument,
+    MembershipRequest,
+    Profile,
+    RequestStatus,
+    new_code,
+)
 from dinamis.membership.permissions import can_review_memberships
-from dinamis.membership.requests import LegalDocument, MembershipRequest, RequestStatus
-from dinamis.membership.validation import professional_email, siret_is_valid
 from dinamis.quota import service as quota
+
+LA_POSTE_SIREN = "356000000"
+
+
+def siret_is_valid(value: str) -> bool:
+    """A SIRET is 14 digits passing the Luhn check (La Poste's establishments: digit sum % 5)."""
+    digits = value.replace(" ", "")
+    if len(digits) != 14 or not digits.isdigit():
+        return False
+    if digits.startswith(LA_POSTE_SIREN) and digits != LA_POSTE_SIREN + "00048":
+        return sum(int(d) for d in digits) % 5 == 0
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        n = int(char)
+        if index % 2 == 1:
+            n *= 2
+            if n > 9:
+                n -= 9
+        total += n
+    return total % 10 == 0
+
+
+def professional_email(value: str, field: str = "email") -> str:
+    """The normalised address, refused when malformed or on a free webmail domain."""
+    try:
+        email = normalise_email_address(value)
+    except ValueError:
+        raise ServiceError(
+            _("This is not a valid e-mail address."), fields={field: _("Not an e-mail address.")}
+        ) from None
+    domain = email.rsplit("@", 1)[1]
+    if domain in current_app.config["DINAMIS_SETTINGS"].webmail_domains:
+        raise ServiceError(
+            _(
+                "Use your professional e-mail address: addresses at %(domain)s are not accepted.",
+                domain=domain,
+            ),
+            fields={field: _("Professional address needed.")},
+        )
+    return email
+
 
 EMAIL, LEGAL = "membership-email", "membership-legal"
 
 
 def _request(data: dict[str, Any]) -> MembershipRequest:
-    request = db.session.get(MembershipRequest, data["id"])
-    if request is None:
+    membership_request = db.session.get(MembershipRequest, data["id"])
+    if membership_request is None:
         raise NotFound(_("This request no longer exists."))
-    return request
+    return membership_request
 
 
 def check_start(email: str, first_name: str, last_name: str) -> dict[str, str]:
@@ -75,47 +129,50 @@ def start(email: str, first_name: str, last_name: str, language: str = "fr") -> 
         raise Conflict(
             _("A membership request with this address is already under way; follow its e-mails.")
         )
-    request = MembershipRequest(
+    membership_request = MembershipRequest(
         referent_email=email,
         referent_first_name=first_name.strip()[:100],
         referent_last_name=last_name.strip()[:100],
         language=language,
     )
-    db.session.add(request)
+    db.session.add(membership_request)
     db.session.flush()
     queue_mail(
         email,
         "membership_confirm",
         language=language,
-        request=request,
+        membership_request=membership_request,
         link=external_url(
-            "membership.details", token=tokens.make(EMAIL, request.id, request.status)
+            "membership.details",
+            token=tokens.make(EMAIL, membership_request.id, membership_request.status),
         ),
     )
-    return request
+    return membership_request
 
 
 def open_for_details(token: str) -> MembershipRequest:
     """Step 2: the confirmation link; the e-mail is confirmed the first time it is opened."""
     data = tokens.read(EMAIL, token, max_age=3 * tokens.DAY)
-    request = _request(data)
-    if request.status == RequestStatus.EMAIL_TO_CONFIRM:
+    membership_request = _request(data)
+    if membership_request.status == RequestStatus.EMAIL_TO_CONFIRM:
         tokens.check_state(data, RequestStatus.EMAIL_TO_CONFIRM)
-        request.status = RequestStatus.DETAILS_TO_GIVE
-        request.email_confirmed_at = utcnow()
+        membership_request.status = RequestStatus.DETAILS_TO_GIVE
+        membership_request.email_confirmed_at = utcnow()
         db.session.flush()
-    elif request.status != RequestStatus.DETAILS_TO_GIVE:
+    elif membership_request.status != RequestStatus.DETAILS_TO_GIVE:
         raise ServiceError(_("This link has already been used."))
-    return request
+    return membership_request
 
 
 def withdraw(token: str) -> MembershipRequest:
     """The future Referent withdraws their request (from the link they were sent)."""
-    request = open_for_details(token)
-    request.status = RequestStatus.WITHDRAWN
+    membership_request = open_for_details(token)
+    membership_request.status = RequestStatus.WITHDRAWN
     db.session.flush()
-    audit.record(None, "membership.withdrawn", request, by=request.referent_email)
-    return request
+    audit.record(
+        None, "membership.withdrawn", membership_request, by=membership_request.referent_email
+    )
+    return membership_request
 
 
 @dataclass(frozen=True)
@@ -156,7 +213,7 @@ def check_details(details: Details) -> dict[str, str]:
 
 def submit_details(token: str, details: Details) -> MembershipRequest:
     """Step 3: the entity and its Legal Representative; the LR is mailed the documents."""
-    request = open_for_details(token)
+    membership_request = open_for_details(token)
     errors = check_details(details)
     if errors:
         raise ServiceError(_("Some fields need your attention."), fields=errors)
@@ -181,15 +238,15 @@ def submit_details(token: str, details: Details) -> MembershipRequest:
         )
     for name in Details.__dataclass_fields__:
         value = getattr(details, name).strip()
-        setattr(request, name, value or None)
-    request.national_id = national_id
-    request.country = details.country.upper()
-    request.legal_rep_email = legal_email
-    request.status = RequestStatus.AWAITING_LEGAL_REP
-    request.submitted_at = utcnow()
+        setattr(membership_request, name, value or None)
+    membership_request.national_id = national_id
+    membership_request.country = details.country.upper()
+    membership_request.legal_rep_email = legal_email
+    membership_request.status = RequestStatus.AWAITING_LEGAL_REP
+    membership_request.submitted_at = utcnow()
     db.session.flush()
-    _mail_legal_rep(request)
-    return request
+    _mail_legal_rep(membership_request)
+    return membership_request
 
 
 def current_documents() -> list[LegalDocument]:
@@ -202,15 +259,18 @@ def current_documents() -> list[LegalDocument]:
     )
 
 
-def _mail_legal_rep(request: MembershipRequest) -> None:
+def _mail_legal_rep(membership_request: MembershipRequest) -> None:
     documents = current_documents()
     queue_mail(
-        request.legal_rep_email or "",
+        membership_request.legal_rep_email or "",
         "membership_legal_rep",
-        language=request.language,
-        request=request,
+        language=membership_request.language,
+        membership_request=membership_request,
         documents=documents,
-        link=external_url("membership.legal", token=tokens.make(LEGAL, request.id, request.status)),
+        link=external_url(
+            "membership.legal",
+            token=tokens.make(LEGAL, membership_request.id, membership_request.status),
+        ),
         attachments=[
             Attachment(f"{d.code}-v{d.version}.txt", "text/plain", d.body.encode())
             for d in documents
@@ -220,11 +280,11 @@ def _mail_legal_rep(request: MembershipRequest) -> None:
 
 def for_legal_rep(token: str) -> MembershipRequest:
     data = tokens.read(LEGAL, token, max_age=30 * tokens.DAY)
-    request = _request(data)
-    tokens.check_state(data, request.status)
-    if request.status != RequestStatus.AWAITING_LEGAL_REP:
+    membership_request = _request(data)
+    tokens.check_state(data, membership_request.status)
+    if membership_request.status != RequestStatus.AWAITING_LEGAL_REP:
         raise ServiceError(_("This link has already been used."))
-    return request
+    return membership_request
 
 
 def legal_rep_accepts(
@@ -237,7 +297,7 @@ def legal_rep_accepts(
     user_agent: str,
 ) -> MembershipRequest:
     """Step 4: the LR confirms (or corrects) their details and accepts every current document."""
-    request = for_legal_rep(token)
+    membership_request = for_legal_rep(token)
     documents = current_documents()
     if not documents or {d.id for d in documents} - set(accepted):
         raise ServiceError(
@@ -246,18 +306,21 @@ def legal_rep_accepts(
         )
     if not name.strip() or not function.strip():
         raise ServiceError(_("Give your name and function."))
-    request.legal_rep_name = name.strip()[:200]
-    request.legal_rep_function = function.strip()[:200]
-    request.accepted_documents = [d.label for d in documents]
-    request.legal_rep_accepted_at = utcnow()
-    request.legal_rep_ip = ip[:64]
-    request.legal_rep_user_agent = user_agent[:500]
-    request.status = RequestStatus.AWAITING_REVIEW
+    membership_request.legal_rep_name = name.strip()[:200]
+    membership_request.legal_rep_function = function.strip()[:200]
+    membership_request.accepted_documents = [d.label for d in documents]
+    membership_request.legal_rep_accepted_at = utcnow()
+    membership_request.legal_rep_ip = ip[:64]
+    membership_request.legal_rep_user_agent = user_agent[:500]
+    membership_request.status = RequestStatus.AWAITING_REVIEW
     db.session.flush()
     audit.record(
-        None, "membership.legal_rep_accepted", request, data_versions=request.accepted_documents
+        None,
+        "membership.legal_rep_accepted",
+        membership_request,
+        data_versions=membership_request.accepted_documents,
     )
-    return request
+    return membership_request
 
 
 def queue(status: str | None = None) -> list[MembershipRequest]:
@@ -268,12 +331,12 @@ def queue(status: str | None = None) -> list[MembershipRequest]:
 
 
 def approve(
-    actor: Any, request: MembershipRequest, profile_id: int, today: dt.date | None = None
+    actor: Any, membership_request: MembershipRequest, profile_id: int, today: dt.date | None = None
 ) -> Entity:
     """Staff approve: the entity, its membership period, its Referent, the certificate."""
     if not can_review_memberships(actor):
         raise Forbidden(_("Only staff approve memberships."))
-    if request.status != RequestStatus.AWAITING_REVIEW:
+    if membership_request.status != RequestStatus.AWAITING_REVIEW:
         raise Conflict(_("Only a request awaiting review can be approved."))
     profile = db.session.get(Profile, profile_id)
     if profile is None:
@@ -281,40 +344,42 @@ def approve(
     today = today or dates.today()
     years = current_app.config["DINAMIS_SETTINGS"].membership_years
     entity = Entity(
-        name=request.entity_name or "",
-        acronym=request.acronym,
+        name=membership_request.entity_name or "",
+        acronym=membership_request.acronym,
         profile=profile,
-        national_id=request.national_id,
-        national_id_type=request.national_id_type,
-        country=request.country or "FR",
-        address=request.address,
-        sector=request.sector,
-        parent_bodies=request.parent_bodies,
-        website=request.website,
-        email_domains=[request.referent_email.rsplit("@", 1)[1]],
-        legal_rep_name=request.legal_rep_name,
-        legal_rep_function=request.legal_rep_function,
-        legal_rep_email=request.legal_rep_email,
+        national_id=membership_request.national_id,
+        national_id_type=membership_request.national_id_type,
+        country=membership_request.country or "FR",
+        address=membership_request.address,
+        sector=membership_request.sector,
+        parent_bodies=membership_request.parent_bodies,
+        website=membership_request.website,
+        email_domains=[membership_request.referent_email.rsplit("@", 1)[1]],
+        legal_rep_name=membership_request.legal_rep_name,
+        legal_rep_function=membership_request.legal_rep_function,
+        legal_rep_email=membership_request.legal_rep_email,
         membership_start=today,
         membership_end=dates.span_end(today, years),
     )
     db.session.add(entity)
     db.session.flush()
     referent = accounts.create_user(
-        email=request.referent_email,
-        first_name=request.referent_first_name,
-        last_name=request.referent_last_name,
+        email=membership_request.referent_email,
+        first_name=membership_request.referent_first_name,
+        last_name=membership_request.referent_last_name,
         password=None,
         entity=entity,
         entity_role=EntityRole.REFERENT,
-        language=request.language,
+        language=membership_request.language,
     )
-    request.status = RequestStatus.APPROVED
-    request.profile_id, request.entity_id = profile.id, entity.id
-    request.decided_by_id, request.decided_at = actor.id, utcnow()
+    membership_request.status = RequestStatus.APPROVED
+    membership_request.profile_id, membership_request.entity_id = profile.id, entity.id
+    membership_request.decided_by_id, membership_request.decided_at = actor.id, utcnow()
     db.session.flush()
-    certificate = issue_certificate(entity, request, referent)
-    audit.record(actor, "membership.approved", request, entity_id=entity.id, profile=profile.code)
+    certificate = issue_certificate(entity, membership_request, referent)
+    audit.record(
+        actor, "membership.approved", membership_request, entity_id=entity.id, profile=profile.code
+    )
     # Its free allowance for the running periods, now (prorated or full: see quota).
     quota.open_for_entity(entity, today)
     pdf = Attachment(
@@ -326,17 +391,17 @@ def approve(
     queue_mail(
         referent.email,
         "membership_approved",
-        language=request.language,
-        request=request,
+        language=membership_request.language,
+        membership_request=membership_request,
         entity=entity,
         link=set_password,
         attachments=[pdf],
     )
     queue_mail(
-        request.legal_rep_email or "",
+        membership_request.legal_rep_email or "",
         "membership_certificate",
-        language=request.language,
-        request=request,
+        language=membership_request.language,
+        membership_request=membership_request,
         entity=entity,
         certificate=certificate,
         verify=external_url("membership.verify", code=certificate.code),
@@ -375,30 +440,75 @@ def change_profile(
     return quota.change_profile(entity, old.id, today, f"{entity.id}:{event.id}", actor.id)
 
 
-def reject(actor: Any, request: MembershipRequest, reason: str) -> None:
+def reject(actor: Any, membership_request: MembershipRequest, reason: str) -> None:
     """Staff reject with a reason, which is sent to the requester."""
     if not can_review_memberships(actor):
         raise Forbidden(_("Only staff reject memberships."))
-    if request.status != RequestStatus.AWAITING_REVIEW:
+    if membership_request.status != RequestStatus.AWAITING_REVIEW:
         raise Conflict(_("Only a request awaiting review can be rejected."))
     if not reason.strip():
         raise ServiceError(
             _("Give the reason for the rejection."), fields={"reason": _("Required.")}
         )
-    request.status = RequestStatus.REJECTED
-    request.decision_reason = reason.strip()
-    request.decided_by_id, request.decided_at = actor.id, utcnow()
+    membership_request.status = RequestStatus.REJECTED
+    membership_request.decision_reason = reason.strip()
+    membership_request.decided_by_id, membership_request.decided_at = actor.id, utcnow()
     db.session.flush()
-    audit.record(actor, "membership.rejected", request, reason=request.decision_reason)
+    audit.record(
+        actor, "membership.rejected", membership_request, reason=membership_request.decision_reason
+    )
     queue_mail(
-        request.referent_email,
+        membership_request.referent_email,
         "membership_rejected",
-        language=request.language,
-        request=request,
+        language=membership_request.language,
+        membership_request=membership_request,
     )
 
 
 def referent_of(entity: Entity) -> User | None:
     return db.session.scalar(
         select(User).where(User.entity_id == entity.id, User.entity_role == EntityRole.REFERENT)
+    )
+
+
+def issue_certificate(
+    entity: Entity, membership_request: MembershipRequest, referent: User
+) -> Certificate:
+    """Render and store the certificate of a newly approved entity."""
+    code = new_code()
+    issued = dt.datetime.now(dt.UTC)
+    with force_locale(membership_request.language):
+        pdf = render_pdf(
+            "membership/certificate.html",
+            entity=entity,
+            membership_request=membership_request,
+            referent=referent,
+            code=code,
+            issued=issued,
+            verify=external_url("membership.verify", code=code),
+        )
+    certificate = Certificate(
+        code=code,
+        entity_id=entity.id,
+        request_id=membership_request.id,
+        issued_at=issued,
+        valid_until=entity.membership_end or dates.local_day(issued),
+        documents=list(membership_request.accepted_documents),
+        pdf=pdf,
+    )
+    db.session.add(certificate)
+    db.session.flush()
+    return certificate
+
+
+def certificate_by_code(code: str) -> Certificate | None:
+    return db.session.scalar(select(Certificate).where(Certificate.code == code[:40]))
+
+
+def latest_certificate(entity_id: int) -> Certificate | None:
+    return db.session.scalar(
+        select(Certificate)
+        .where(Certificate.entity_id == entity_id)
+        .order_by(Certificate.id.desc())
+        .limit(1)
     )

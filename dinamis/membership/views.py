@@ -13,7 +13,7 @@ from dinamis.core.idempotency import Earlier
 from dinamis.core.permissions import public
 from dinamis.core.web import add_field_errors, apply_service_error, hold_form, refused_form
 from dinamis.extensions import limiter
-from dinamis.membership import certificate, members, service
+from dinamis.membership import members, service
 from dinamis.membership.forms import AccountRequestForm, DetailsForm, LegalRepForm, StartForm
 
 bp = Blueprint("membership", __name__)
@@ -84,7 +84,10 @@ def details(token: str) -> Any:
         except ServiceError as error:
             apply_service_error(form, error)
             return render_template(
-                "membership/details.html", form=form, request=membership, request_token=token
+                "membership/details.html",
+                form=form,
+                membership_request=membership,
+                request_token=token,
             ), error.status
         if claim is not None:
             claim.record(membership.entity_name or "")
@@ -95,7 +98,7 @@ def details(token: str) -> Any:
         refused_form(form)
         status = 422
     return render_template(
-        "membership/details.html", form=form, request=membership, request_token=token
+        "membership/details.html", form=form, membership_request=membership, request_token=token
     ), status
 
 
@@ -134,21 +137,24 @@ def legal(token: str) -> Any:
             apply_service_error(form, error)
             return (
                 render_template(
-                    "membership/legal.html", form=form, request=membership, documents=documents
+                    "membership/legal.html",
+                    form=form,
+                    membership_request=membership,
+                    documents=documents,
                 ),
                 error.status,
             )
-        return render_template("membership/accepted.html", request=membership)
+        return render_template("membership/accepted.html", membership_request=membership)
     status = 422 if request.method == "POST" else 200
     return render_template(
-        "membership/legal.html", form=form, request=membership, documents=documents
+        "membership/legal.html", form=form, membership_request=membership, documents=documents
     ), status
 
 
 @bp.route("/verify/<code>")
 @public
 def verify(code: str) -> Any:
-    found = certificate.by_code(code)
+    found = service.certificate_by_code(code)
     return render_template(
         "membership/verify.html", certificate=found, code=code
     ), 200 if found else 404

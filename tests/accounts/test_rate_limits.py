@@ -142,7 +142,7 @@ def test_the_legal_representatives_address_is_the_clients(app, client, cast, doc
     from sqlalchemy import select
 
     from dinamis.extensions import db
-    from dinamis.membership.requests import LegalDocument
+    from dinamis.membership.models import LegalDocument
 
     assert _start(client).status_code == 200
     path = _link(app, "rita@lab-new.test", "/join/details/")

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
-from dinamis.membership.requests import MembershipRequest, RequestStatus
+from dinamis.membership.models import MembershipRequest, RequestStatus
 from dinamis.quota.models import AllowanceRule
 from tests.factories import make_profile
 

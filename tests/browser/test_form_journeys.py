@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import AccountRequest
+from dinamis.membership.models import AccountRequest, Entity
 from dinamis.orders.models import Order
 from dinamis.quota import service as quota
 from dinamis.quota.models import LedgerEntry

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
-from dinamis.membership.requests import LegalDocument
+from dinamis.membership.models import LegalDocument
 from tests.helpers import outbox
 
 pytestmark = pytest.mark.browser

@@ -118,25 +118,25 @@ ROUTES: dict[str, Route] = {
         "POST", lambda o: f"/admin/memberships/{o['membership']}/reject", {STAFF}
     ),
     "membership_admin.audit_trail": Route("GET", lambda o: "/admin/audit", {STAFF}),
-    "membership_admin.certificate_pdf": Route(
+    "referent.certificate_pdf": Route(
         "GET", lambda o: f"/entities/{o['entity']}/certificate.pdf", {REFERENT, STAFF}
     ),
-    "membership_admin.entity_space": Route("GET", lambda o: "/entity", {REFERENT, OTHER_REFERENT}),
-    "membership_admin.decide": Route(
+    "referent.entity_space": Route("GET", lambda o: "/entity", {REFERENT, OTHER_REFERENT}),
+    "referent.decide": Route(
         "POST", lambda o: f"/entity/requests/{o['account_request']}/refuse", {REFERENT}
     ),
-    "membership_admin.member_action": Route(
+    "referent.member_action": Route(
         "POST", lambda o: f"/entity/members/{o['owner']}/suspended", {REFERENT}
     ),
-    "membership_admin.request_renewal": Route(
+    "referent.request_renewal": Route(
         "POST", lambda o: "/entity/renewal", {REFERENT, OTHER_REFERENT}
     ),
-    "membership_admin.offer_handover": Route(
+    "referent.offer_handover": Route(
         "POST", lambda o: "/entity/handover", {REFERENT, OTHER_REFERENT}
     ),
     # Everyone signed in may try; only the member named by a hand-over succeeds (403 otherwise).
-    "membership_admin.accept_handover": Route("POST", lambda o: "/entity/handover/accept", set()),
-    "membership_admin.entities": Route("GET", lambda o: "/admin/entities", {STAFF}),
+    "referent.accept_handover": Route("POST", lambda o: "/entity/handover/accept", set()),
+    "membership_admin.entity_list": Route("GET", lambda o: "/admin/entities", {STAFF}),
     "membership_admin.renew": Route(
         "POST", lambda o: f"/admin/entities/{o['entity']}/renew", {STAFF}
     ),
@@ -145,9 +145,9 @@ ROUTES: dict[str, Route] = {
     ),
     "jobs.index": Route("GET", lambda o: "/admin/jobs/", {STAFF}),
     "jobs.run_now": Route("POST", lambda o: "/admin/jobs/prune_jobs/run", {STAFF}),
-    "entity_details.edit": Route("GET", lambda o: "/entity/details", {REFERENT, OTHER_REFERENT}),
-    "entity_details.changes": Route("GET", lambda o: "/admin/entity-changes", {STAFF}),
-    "entity_details.decide": Route(
+    "referent.edit_details": Route("GET", lambda o: "/entity/details", {REFERENT, OTHER_REFERENT}),
+    "membership_admin.entity_changes": Route("GET", lambda o: "/admin/entity-changes", {STAFF}),
+    "membership_admin.decide_change": Route(
         "POST", lambda o: "/admin/entity-changes/999999/approve", {STAFF}
     ),
     "catalogue.index": Route("GET", lambda o: "/catalogue/", EVERYONE),
@@ -307,7 +307,7 @@ def objects(app, cast) -> dict[str, object]:
             upload=support.Upload("note.txt", b"hello"),
         )
         token, _clear = accounts.create_api_token(owner, "t")
-        from dinamis.membership.requests import AccountRequest, MembershipRequest
+        from dinamis.membership.models import AccountRequest, MembershipRequest
 
         membership = MembershipRequest(
             referent_email="new@lab-n.test", status="awaiting_review", entity_name="Lab N"

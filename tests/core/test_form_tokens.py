@@ -23,8 +23,7 @@ from dinamis.core.dates import today as scheme_today
 from dinamis.core.idempotency import IdempotencyKey, hold
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import AccountRequest, MembershipRequest
+from dinamis.membership.models import AccountRequest, Entity, MembershipRequest
 from dinamis.orders.models import Delivery, Order
 from dinamis.quota import service as quota
 from dinamis.quota.models import LedgerEntry

@@ -200,7 +200,7 @@ def test_profiles_have_both_names(app, cast):
 def test_collection_titles_documents_and_profiles_in_the_readers_language(app, client, cast):
     from dinamis.catalogue.ingest import Report as IngestReport
     from dinamis.catalogue.ingest import load
-    from dinamis.membership.requests import LegalDocument
+    from dinamis.membership.models import LegalDocument
 
     collection = {
         "type": "Collection",
@@ -284,7 +284,7 @@ def test_upload_parser_messages_are_in_the_readers_language(app, client, cast):
 def test_codes_are_shown_as_words(app, client, cast):
     """Support categories and accepted documents are named, not coded."""
     with app.app_context():
-        from dinamis.membership.requests import LegalDocument, document_titles
+        from dinamis.membership.models import LegalDocument, document_titles
 
         db.session.add(
             LegalDocument(

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import func, select
 
 from dinamis.extensions import db
-from dinamis.membership.requests import AccountRequest
+from dinamis.membership.models import AccountRequest
 from tests.helpers import outbox
 from tests.membership.test_accounts import _ask
 

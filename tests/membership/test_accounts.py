@@ -11,8 +11,7 @@ from dinamis.accounts.models import User
 from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import AccountRequest, AuditEvent
+from dinamis.membership.models import AccountRequest, AuditEvent, Entity
 from dinamis.orders.permissions import can_order
 from tests.conftest import login
 from tests.helpers import csrf_token, outbox

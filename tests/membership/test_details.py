@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import EntityChange
+from dinamis.membership.models import Entity, EntityChange
 from tests.conftest import login
 from tests.helpers import csrf_token, outbox
 

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from dinamis.accounts import service as accounts
 from dinamis.extensions import db
-from dinamis.membership import lifecycle, service
-from dinamis.membership.models import Entity, Profile
-from dinamis.membership.requests import MembershipRequest, RequestStatus
+from dinamis.membership import entities, service
+from dinamis.membership.models import Entity, MembershipRequest, Profile, RequestStatus
 
 D = dt.date
 
@@ -52,7 +51,7 @@ def test_approve_then_renew_around_29_february(ctx, cast, approved_on, first_end
     profile = db.session.scalars(select(Profile)).first()
     entity = service.approve(staff, _awaiting(approved_on.year), profile.id, today=approved_on)
     assert (entity.membership_start, entity.membership_end) == (approved_on, first_end)
-    lifecycle.renew(staff, entity, today=first_end - dt.timedelta(days=30))
+    entities.renew(staff, entity, today=first_end - dt.timedelta(days=30))
     assert entity.membership_end == renewed_end
 
 
@@ -60,5 +59,5 @@ def test_renewing_an_expired_membership_starts_today(ctx, cast):
     staff = accounts.get_user_by_email(cast.staff)
     entity = db.session.get(Entity, cast.entity_a)
     entity.membership_end = D(2027, 1, 10)
-    lifecycle.renew(staff, entity, today=D(2028, 2, 29))
+    entities.renew(staff, entity, today=D(2028, 2, 29))
     assert entity.membership_end == D(2031, 2, 28)

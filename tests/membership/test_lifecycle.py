@@ -12,7 +12,7 @@ from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import Conflict, Forbidden
 from dinamis.core.mail import OutboxMessage
 from dinamis.extensions import db
-from dinamis.membership import lifecycle
+from dinamis.membership import entities
 from dinamis.membership.models import Entity
 from tests.conftest import login
 from tests.helpers import csrf_token
@@ -37,13 +37,13 @@ def test_reminders_at_60_and_15_days_once_each_then_expiry(ctx, cast):
     entity = db.session.get(Entity, cast.entity_a)
     today = dt.date(2027, 1, 1)
     entity.membership_end = today + dt.timedelta(days=70)
-    assert lifecycle.remind(today) == []
-    assert [d for _e, d in lifecycle.remind(today + dt.timedelta(days=10))] == [60]
-    assert lifecycle.remind(today + dt.timedelta(days=11)) == []
-    assert [d for _e, d in lifecycle.remind(today + dt.timedelta(days=56))] == [15]
-    assert lifecycle.remind(today + dt.timedelta(days=57)) == []
+    assert entities.remind(today) == []
+    assert [d for _e, d in entities.remind(today + dt.timedelta(days=10))] == [60]
+    assert entities.remind(today + dt.timedelta(days=11)) == []
+    assert [d for _e, d in entities.remind(today + dt.timedelta(days=56))] == [15]
+    assert entities.remind(today + dt.timedelta(days=57)) == []
     assert len(_reminders(cast.referent_a)) == 2
-    lifecycle.remind(today + dt.timedelta(days=71))
+    entities.remind(today + dt.timedelta(days=71))
     assert entity.status == "expired"
 
 
@@ -54,14 +54,14 @@ def test_renewal_requested_by_the_referent_and_granted_by_staff(ctx, cast):
     user = accounts.get_user_by_email(cast.user_a)
     staff = accounts.get_user_by_email(cast.staff)
     with pytest.raises(Forbidden):
-        lifecycle.request_renewal(user, entity)
-    lifecycle.request_renewal(referent, entity)
+        entities.request_renewal(user, entity)
+    entities.request_renewal(referent, entity)
     with pytest.raises(Conflict):
-        lifecycle.request_renewal(referent, entity)
+        entities.request_renewal(referent, entity)
     with pytest.raises(Forbidden):
-        lifecycle.renew(referent, entity)
+        entities.renew(referent, entity)
     end = entity.membership_end
-    lifecycle.renew(staff, entity)
+    entities.renew(staff, entity)
     assert entity.membership_end == end.replace(year=end.year + 3)
     assert entity.renewal_requested_at is None
 

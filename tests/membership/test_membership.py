@@ -12,9 +12,8 @@ from sqlalchemy import select
 from dinamis.accounts.models import User
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import AuditEvent, LegalDocument, MembershipRequest
-from dinamis.membership.validation import siret_is_valid
+from dinamis.membership.models import AuditEvent, Entity, LegalDocument, MembershipRequest
+from dinamis.membership.service import siret_is_valid
 from tests.conftest import login
 from tests.helpers import csrf_token, outbox
 

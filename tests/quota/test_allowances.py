@@ -15,8 +15,7 @@ from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership import service as membership
-from dinamis.membership.models import Entity
-from dinamis.membership.requests import MembershipRequest, RequestStatus
+from dinamis.membership.models import Entity, MembershipRequest, RequestStatus
 from dinamis.quota import service
 from dinamis.quota.models import AllowanceRule
 from dinamis.quota.statement import statement

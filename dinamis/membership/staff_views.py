@@ -1,4 +1,5 @@
-"""Staff screens for memberships and the audit trail; the Referent's space."""
+"""Staff screens of the membership domain: the queue of membership requests and their
+review, the entities (profile, renewal), the review of legal changes, the audit trail."""
 
 from __future__ import annotations
 
@@ -10,23 +11,23 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import day as format_day
-from dinamis.core.pdf import pdf_response
-from dinamis.core.permissions import ensure, requires
+from dinamis.core.permissions import requires
 from dinamis.extensions import db
-from dinamis.membership import audit, certificate, lifecycle, members, service
+from dinamis.membership import audit, entities, service
 from dinamis.membership.forms import ApproveForm, ReasonForm
-from dinamis.membership.models import Entity, Profile
+from dinamis.membership.models import (
+    Entity,
+    EntityChange,
+    MembershipRequest,
+    Profile,
+    RequestStatus,
+)
 from dinamis.membership.permissions import (
-    can_manage_members,
     can_review_memberships,
     can_view_audit,
-    can_view_entity,
-    is_entity_manager,
 )
-from dinamis.membership.requests import AccountRequest, MembershipRequest, RequestStatus
 
 bp = Blueprint("membership_admin", __name__)
 
@@ -60,7 +61,7 @@ def _review_page(found: MembershipRequest, status: int = 200, **forms: Any) -> A
     return (
         render_template(
             "membership/review.html",
-            request=found,
+            membership_request=found,
             approve_form=approve_form,
             reason_form=forms.get("reason_form") or ReasonForm(formdata=None),
         ),
@@ -109,92 +110,6 @@ def audit_trail() -> Any:
     return render_template("membership/audit.html", events=audit.events(entity_id))
 
 
-@bp.route("/entities/<int:entity_id>/certificate.pdf")
-@requires(is_signed_in)
-def certificate_pdf(entity_id: int) -> Any:
-    ensure(can_view_entity(current_user, entity_id))
-    found = certificate.latest_for(entity_id)
-    if found is None:
-        abort(404)
-    return pdf_response(found.pdf, f"dinamis-certificate-{found.code}.pdf")
-
-
-@bp.route("/entity")
-@requires(is_entity_manager)
-def entity_space() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id)
-    return render_template(
-        "membership/entity.html",
-        entity=entity,
-        members=members.members(entity.id),
-        pending=members.pending_requests(entity.id),
-        form=ReasonForm(formdata=None),
-        has_certificate=certificate.latest_for(entity.id) is not None,
-    )
-
-
-@bp.route("/entity/requests/<int:request_id>/<decision>", methods=["POST"])
-@requires(is_entity_manager)
-def decide(request_id: int, decision: str) -> Any:
-    if decision not in ("approve", "refuse"):
-        abort(404)
-    found = db.session.get(AccountRequest, request_id)
-    if found is None:
-        abort(404)
-    ensure(can_manage_members(current_user, found.entity_id))
-    form = ReasonForm()
-    members.decide(current_user, found, decision == "approve", form.reason.data or "")
-    flash(_("Account approved.") if decision == "approve" else _("Request refused."), "success")
-    return redirect(url_for("membership_admin.entity_space"))
-
-
-@bp.route("/entity/members/<int:user_id>/<action>", methods=["POST"])
-@requires(is_entity_manager)
-def member_action(user_id: int, action: str) -> Any:
-    form = ReasonForm()
-    reason = form.reason.data or ""
-    if action in ("suspended", "active", "removed"):
-        members.set_status(current_user, user_id, action, reason)
-    elif action in ("deputy", "member"):
-        members.set_deputy(current_user, user_id, action == "deputy")
-    else:
-        abort(404)
-    flash(_("Saved."), "success")
-    return redirect(url_for("membership_admin.entity_space"))
-
-
-@bp.route("/entity/renewal", methods=["POST"])
-@requires(is_entity_manager)
-def request_renewal() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id)
-    lifecycle.request_renewal(current_user, entity)
-    flash(_("Renewal requested: the Dinamis team has been told."), "success")
-    return redirect(url_for("membership_admin.entity_space"))
-
-
-@bp.route("/entity/handover", methods=["POST"])
-@requires(is_entity_manager)
-def offer_handover() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id)
-    user_id = request.form.get("user_id", type=int)
-    if user_id is None:
-        abort(400)
-    successor = lifecycle.offer_handover(current_user, entity, user_id)
-    flash(_("%(name)s was asked to accept the Referent role.", name=successor.full_name), "success")
-    return redirect(url_for("membership_admin.entity_space"))
-
-
-@bp.route("/entity/handover/accept", methods=["POST"])
-@requires(is_signed_in)
-def accept_handover() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id) if current_user.entity_id else None
-    if entity is None:
-        abort(403)
-    lifecycle.accept_handover(current_user, entity)
-    flash(_("You are now the Referent of %(name)s.", name=entity.name), "success")
-    return redirect(url_for("membership_admin.entity_space"))
-
-
 def _entities_page(status: int = 200) -> Any:
     rows = db.session.scalars(select(Entity).order_by(Entity.name)).all()
     return (
@@ -210,7 +125,7 @@ def _entities_page(status: int = 200) -> Any:
 
 @bp.route("/admin/entities")
 @requires(can_review_memberships)
-def entities() -> Any:
+def entity_list() -> Any:
     return _entities_page()
 
 
@@ -236,7 +151,7 @@ def change_profile(entity_id: int) -> Any:
         ),
         "success",
     )
-    return redirect(url_for("membership_admin.entities"))
+    return redirect(url_for("membership_admin.entity_list"))
 
 
 @bp.route("/admin/entities/<int:entity_id>/renew", methods=["POST"])
@@ -245,7 +160,7 @@ def renew(entity_id: int) -> Any:
     entity = db.session.get(Entity, entity_id)
     if entity is None:
         abort(404)
-    lifecycle.renew(current_user, entity)
+    entities.renew(current_user, entity)
     flash(
         _(
             "%(name)s is renewed until %(end)s.",
@@ -254,4 +169,29 @@ def renew(entity_id: int) -> Any:
         ),
         "success",
     )
-    return redirect(url_for("membership_admin.entities"))
+    return redirect(url_for("membership_admin.entity_list"))
+
+
+@bp.route("/admin/entity-changes")
+@requires(can_review_memberships)
+def entity_changes() -> Any:
+    return render_template(
+        "membership/changes.html",
+        changes=entities.pending_changes(),
+        form=ReasonForm(formdata=None),
+    )
+
+
+@bp.route("/admin/entity-changes/<int:change_id>/<decision>", methods=["POST"])
+@requires(can_review_memberships)
+def decide_change(change_id: int, decision: str) -> Any:
+    if decision not in ("approve", "reject"):
+        abort(404)
+    change = db.session.get(EntityChange, change_id)
+    if change is None:
+        abort(404)
+    entities.decide_change(
+        current_user, change, decision == "approve", ReasonForm().reason.data or ""
+    )
+    flash(_("Saved."), "success")
+    return redirect(url_for("membership_admin.entity_changes"))

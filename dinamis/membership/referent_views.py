@@ -1,0 +1,150 @@
+"""The Referent's space (the Referent and deputies of an entity): its members and the
+account requests, its details, renewal, the hand-over of the Referent role, the
+certificate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from dinamis.accounts.permissions import is_signed_in
+from dinamis.core.errors import ServiceError
+from dinamis.core.pdf import pdf_response
+from dinamis.core.permissions import ensure, requires
+from dinamis.core.web import apply_service_error
+from dinamis.extensions import db
+from dinamis.membership import entities, members, service
+from dinamis.membership.forms import EntityDetailsForm, ReasonForm
+from dinamis.membership.models import (
+    AccountRequest,
+    Entity,
+)
+from dinamis.membership.permissions import (
+    can_manage_members,
+    can_view_entity,
+    is_entity_manager,
+)
+
+bp = Blueprint("referent", __name__)
+
+
+@bp.route("/entity")
+@requires(is_entity_manager)
+def entity_space() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id)
+    return render_template(
+        "membership/entity.html",
+        entity=entity,
+        members=members.members(entity.id),
+        pending=members.pending_requests(entity.id),
+        form=ReasonForm(formdata=None),
+        has_certificate=service.latest_certificate(entity.id) is not None,
+    )
+
+
+@bp.route("/entity/requests/<int:request_id>/<decision>", methods=["POST"])
+@requires(is_entity_manager)
+def decide(request_id: int, decision: str) -> Any:
+    if decision not in ("approve", "refuse"):
+        abort(404)
+    found = db.session.get(AccountRequest, request_id)
+    if found is None:
+        abort(404)
+    ensure(can_manage_members(current_user, found.entity_id))
+    form = ReasonForm()
+    members.decide(current_user, found, decision == "approve", form.reason.data or "")
+    flash(_("Account approved.") if decision == "approve" else _("Request refused."), "success")
+    return redirect(url_for("referent.entity_space"))
+
+
+@bp.route("/entity/members/<int:user_id>/<action>", methods=["POST"])
+@requires(is_entity_manager)
+def member_action(user_id: int, action: str) -> Any:
+    form = ReasonForm()
+    reason = form.reason.data or ""
+    if action in ("suspended", "active", "removed"):
+        members.set_status(current_user, user_id, action, reason)
+    elif action in ("deputy", "member"):
+        members.set_deputy(current_user, user_id, action == "deputy")
+    else:
+        abort(404)
+    flash(_("Saved."), "success")
+    return redirect(url_for("referent.entity_space"))
+
+
+@bp.route("/entity/renewal", methods=["POST"])
+@requires(is_entity_manager)
+def request_renewal() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id)
+    entities.request_renewal(current_user, entity)
+    flash(_("Renewal requested: the Dinamis team has been told."), "success")
+    return redirect(url_for("referent.entity_space"))
+
+
+@bp.route("/entity/handover", methods=["POST"])
+@requires(is_entity_manager)
+def offer_handover() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id)
+    user_id = request.form.get("user_id", type=int)
+    if user_id is None:
+        abort(400)
+    successor = entities.offer_handover(current_user, entity, user_id)
+    flash(_("%(name)s was asked to accept the Referent role.", name=successor.full_name), "success")
+    return redirect(url_for("referent.entity_space"))
+
+
+@bp.route("/entity/handover/accept", methods=["POST"])
+@requires(is_signed_in)
+def accept_handover() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id) if current_user.entity_id else None
+    if entity is None:
+        abort(403)
+    entities.accept_handover(current_user, entity)
+    flash(_("You are now the Referent of %(name)s.", name=entity.name), "success")
+    return redirect(url_for("referent.entity_space"))
+
+
+@bp.route("/entities/<int:entity_id>/certificate.pdf")
+@requires(is_signed_in)
+def certificate_pdf(entity_id: int) -> Any:
+    ensure(can_view_entity(current_user, entity_id))
+    found = service.latest_certificate(entity_id)
+    if found is None:
+        abort(404)
+    return pdf_response(found.pdf, f"dinamis-certificate-{found.code}.pdf")
+
+
+@bp.route("/entity/details", methods=["GET", "POST"])
+@requires(is_entity_manager)
+def edit_details() -> Any:
+    entity = db.session.get(Entity, current_user.entity_id)
+    if request.method == "GET":
+        form = EntityDetailsForm(obj=entity, email_domains=", ".join(entity.email_domains or []))
+        return render_template("membership/details_edit.html", form=form, entity=entity)
+    form = EntityDetailsForm()
+    if not form.validate_on_submit():
+        return render_template("membership/details_edit.html", form=form, entity=entity), 422
+    values = {
+        name: str(field.data or "") for name, field in form._fields.items() if name != "csrf_token"
+    }
+    try:
+        change = entities.update_details(current_user, entity, values)
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return render_template(
+            "membership/details_edit.html", form=form, entity=entity
+        ), error.status
+    if change is not None:
+        flash(
+            _(
+                "Saved. The changes of legal data will apply once the Dinamis team "
+                "has checked them."
+            ),
+            "success",
+        )
+    else:
+        flash(_("Saved."), "success")
+    return redirect(url_for("referent.entity_space"))
