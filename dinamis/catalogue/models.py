@@ -87,7 +87,7 @@ class Scene(Base):
         # The search's order (newest first, then id) within a collection, and overall.
         Index("ix_scenes_collection_datetime_id", "collection_id", "datetime", "id"),
         # Both sort indexes carry what a search with an area filters on first (the
-        # datetime and the footprint's bounding box): search._probe walks them
+        # datetime and the footprint's bounding box): a search's walk (search.WALK) reads them
         # without reading the table, which it reads only for the rows whose box
         # meets the area (migration 0016).
         Index(

@@ -7,13 +7,14 @@ import datetime as dt
 import json
 import math
 import re
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import numpy
 import shapely
 from flask_babel import gettext as _
-from geoalchemy2.shape import from_shape
 from shapely.geometry import GeometryCollection, MultiPolygon, box, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import (
@@ -23,10 +24,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     func,
-    literal,
     literal_column,
     or_,
     select,
+    text,
     tuple_,
 )
 from sqlalchemy.exc import DataError, InternalError, ProgrammingError
@@ -45,8 +46,8 @@ MAX_LIMIT = 1000
 MATCH_CAP = 10_000
 MAX_SORT_KEYS = 5
 LOWEST_NUMBER = -1_000_000
-# A search with an area first walks the index of its sort over this many rows
-# (see _probe); the sorts that have an index (migrations 0010 and 0014).
+# A walk of a sort's index (see `choose`) passes at least this many rows before it gives
+# way to the area-first plan; the sorts that have an index (migrations 0010 and 0014).
 PROBE_ROWS = 5_000
 PROBED = ("datetime", "eo:cloud_cover")
 # The footprint's bounding box (generated columns, in the sort indexes).
@@ -487,62 +488,88 @@ def _area(query: Query) -> BaseGeometry | None:
     return query.intersects
 
 
-def _area_element(query: Query) -> Any:
-    """The query's area as a bound geometry, built once per query (a page uses it twice)."""
-    cached = query.__dict__.get("_area_element")
-    if cached is not None and cached[0] == query.bbox and cached[1] is query.intersects:
-        return cached[2]
-    area = _area(query)
-    element = None if area is None else from_shape(area, srid=4326)
-    query.__dict__["_area_element"] = (query.bbox, query.intersects, element)
-    return element
+def _has_area(query: Query) -> bool:
+    return query.bbox is not None or query.intersects is not None
 
 
-def _conditions(query: Query, bound: bool) -> list[ColumnElement[bool]]:
-    """The query's filters but its area and CQL2 filter: on its values, or (`bound`)
-    on parameters named after its fields, bound by `_template_params`."""
+# --- What a search filters on: one set of statements, every value a bound parameter ----------
 
-    def value(name: str, given: Any, many: bool = False) -> Any:
-        return bindparam(name, expanding=many) if bound else given
+# The search area, bound as WKB (`_params`).
+_AREA = func.ST_GeomFromWKB(bindparam("area", type_=LargeBinary), 4326)
 
+
+def _conditions(query: Query) -> list[ColumnElement[bool]]:
+    """The query's filters but its area, its CQL2 filter and its keyset, on parameters
+    named after its fields (bound by `_params`)."""
     conditions: list[ColumnElement[bool]] = []
     if query.start:
-        conditions.append(Scene.datetime >= value("start", query.start))
+        conditions.append(Scene.datetime >= bindparam("start"))
     if query.end:
-        conditions.append(Scene.datetime <= value("end", query.end))
+        conditions.append(Scene.datetime <= bindparam("end"))
     if query.ids:
-        conditions.append(Scene.id.in_(value("ids", query.ids, many=True)))
+        conditions.append(Scene.id.in_(bindparam("ids", expanding=True)))
     if query.collections:
-        conditions.append(
-            Scene.collection_id.in_(value("collections", query.collections, many=True))
-        )
+        conditions.append(Scene.collection_id.in_(bindparam("collections", expanding=True)))
     if query.max_cloud is not None:
-        conditions.append(Scene.cloud_cover <= value("max_cloud", query.max_cloud))
+        conditions.append(Scene.cloud_cover <= bindparam("max_cloud"))
     if query.max_incidence is not None:
-        conditions.append(Scene.incidence_angle <= value("max_incidence", query.max_incidence))
+        conditions.append(Scene.incidence_angle <= bindparam("max_incidence"))
     if query.levels:
-        conditions.append(Scene.processing_level.in_(value("levels", query.levels, many=True)))
+        conditions.append(Scene.processing_level.in_(bindparam("levels", expanding=True)))
     if query.modes:
-        conditions.append(Scene.spectral_mode.in_(value("modes", query.modes, many=True)))
+        conditions.append(Scene.spectral_mode.in_(bindparam("modes", expanding=True)))
     if query.stereo_only:
         conditions.append(Scene.stereo_group.is_not(None))
     return conditions
 
 
-def _filtered(query: Query, with_area: bool = True) -> Select[tuple[Scene]]:
-    statement = select(Scene)
-    area = _area_element(query) if with_area else None
-    if area is not None:
-        statement = statement.where(func.ST_Intersects(Scene.footprint, area))
-    statement = statement.where(*_conditions(query, bound=False))
+def _where(query: Query, area: bool = True, after: bool = True) -> list[ColumnElement[bool]]:
+    """Every condition of the query: its area (unless `area` is False: the walk tests it
+    apart), its filters, its CQL2 filter (which carries its own values) and the keyset."""
+    where: list[ColumnElement[bool]] = []
+    if area and _has_area(query):
+        where.append(func.ST_Intersects(Scene.footprint, _AREA))
+    where += _conditions(query)
     if query.filter is not None:
-        statement = statement.where(query.filter)
-    return statement
+        where.append(query.filter)
+    if after and query.after:
+        values = [
+            bindparam(f"after{i}", type_=_sort_expression(q).type)
+            for i, (q, _desc) in enumerate(query.order)
+        ]
+        where.append(_after(query, values))
+    return where
 
 
-def matching(query: Query) -> Select[tuple[Scene]]:
-    """Every scene the query matches, unordered (for the coverage of its area)."""
-    return _filtered(query)
+def _params(query: Query) -> dict[str, Any]:
+    """The values of the statements' parameters."""
+    area = _area(query)
+    params: dict[str, Any] = {
+        "area": None if area is None else area.wkb,
+        "start": query.start,
+        "end": query.end,
+        "ids": query.ids,
+        "collections": query.collections,
+        "max_cloud": query.max_cloud,
+        "max_incidence": query.max_incidence,
+        "levels": query.levels,
+        "modes": query.modes,
+        "page_limit": query.limit + 1,
+        "count_limit": MATCH_CAP + 1,
+        "walk_rows": PROBE_ROWS,
+    }
+    if area is not None:
+        for side, value in zip(("west", "south", "east", "north"), area.bounds, strict=True):
+            params[f"box_{side}"] = value
+    for i, value in enumerate(query.after or []):
+        params[f"after{i}"] = value
+    return params
+
+
+def matching(query: Query) -> Select[Any]:
+    """Every scene the query matches, unordered (for the coverage of its area), its
+    values bound."""
+    return select(Scene).where(*_where(query, after=False)).params(**_params(query))
 
 
 def _after(query: Query, values: list[Any]) -> ColumnElement[bool]:
@@ -559,48 +586,287 @@ def _after(query: Query, values: list[Any]) -> ColumnElement[bool]:
     return or_(*alternatives)
 
 
-def _probe(query: Query, rows: bool = False) -> list[Any] | None:
-    """The page of a search with an area, read by walking the sort's index; None if it cannot.
+# --- The plan: walk the sort's index, or read the area first --------------------------------
 
-    PostGIS underestimates how many footprints meet a small area where scenes
-    cluster (235 estimated, 9,597 found in a 0.2° box over Toulouse), so
-    PostgreSQL fetches and sorts every match instead of walking the sort order
-    (87 ms against 8 ms). The walk is tried first, over at most PROBE_ROWS rows
-    that pass the other filters: when they hold a full page, it is the page (no
-    later row can come first); otherwise the planner's plan runs. The walk
-    carries the sort keys as columns so that the outer query keeps its order
-    and stops at the page's end.
-    """
-    if not _walks(query):
-        return None
-    area = _area_element(query)
-    keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
-    box = [literal(b) for b in _area(query).bounds]  # type: ignore[union-attr]
-    # A CQL2 filter reads the table anyway: the walk then takes the footprint with
-    # the row (no box to test, no second read of the row).
-    carried = (Scene.footprint,) if query.filter is not None else BOX_COLUMNS
-    walk = _filtered(query, with_area=False).with_only_columns(Scene.id, *carried, *keys)
-    if query.after:
-        walk = walk.where(_after(query, query.after))
-    walked = walk.order_by(*_order_by(query)).limit(PROBE_ROWS).subquery()
-    if rows:
-        read = _rows(_walked_page(select(*ROW_COLUMNS), walked, area, box, query, query.limit + 1))
+WALK = "walk"  # walk the sort's index, testing each row's box then footprint (_walked_page)
+AREA = "area"  # read the area's scenes first (GiST), then a top-N sort of their keys
+PLAIN = "plain"  # no area: the planner's plan (a sort index, a collection's index, ids)
+
+# What a row costs each plan, in µs, measured at 200,000 and 1,000,000 scenes (bench/README.md,
+# "The plan of a search with an area"): a row of the walk read from the index alone (its
+# datetime, cloud cover and footprint box are in it), a row of the walk that needs the table
+# (a filter on a column the index lacks), and a footprint of the area read through the GiST
+# index (a random read of the table, then the exact test).
+WALK_INDEX_ROW_US = 0.3
+WALK_TABLE_ROW_US = 3.0
+AREA_ROW_US = 5.0
+# The walk stops after this many times the rows it expects to need (never fewer than
+# PROBE_ROWS, never more than MAX_WALK_ROWS); a walk that ends without a full page gives
+# way to the area-first plan.
+WALK_MARGIN = 4
+MAX_WALK_ROWS = 200_000
+# The walk's sort indexes carry these columns (migrations 0014, 0016): a walk filtering on
+# nothing else reads the index alone.
+_IN_SORT_INDEXES = ("start", "end", "max_cloud")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How many scenes a search meets, estimated from a sample of the catalogue."""
+
+    candidates: float  # footprints whose bounding box meets the area's (all of them, any filter)
+    domain: float  # rows of the sort's index a walk passes through (its range: the dates)
+    matched: float  # scenes meeting the area and the filters the sample knows
+
+
+@dataclass
+class _Sample:
+    taken: float  # time.monotonic() of the reading
+    rate: float  # the share of the catalogue's scenes read
+    west: Any  # numpy arrays, one value per sampled scene
+    south: Any
+    east: Any
+    north: Any
+    when: Any  # the datetime, in seconds since the epoch
+    collection: Any
+    cloud: Any  # NaN for none
+    incidence: Any
+
+
+# A few thousand scenes' boxes, dates and filtered columns, read again after SAMPLE_SECONDS:
+# what the plan's choice and the estimated numberMatched are computed from, in Python, in
+# well under a millisecond (PostGIS's own estimate misses dense areas by a factor of 40:
+# 52 footprints estimated in the Toulouse box that meets 2,329 at 200,000 scenes).
+SAMPLE_ROWS = 20_000
+SAMPLE_SECONDS = 300.0
+_SAMPLES: dict[str, _Sample] = {}
+
+
+def forget_sample() -> None:
+    """Read the sample again at the next search (tests, after a large ingest)."""
+    _SAMPLES.clear()
+
+
+def _sample() -> _Sample:
+    key = str(db.session.get_bind().engine.url)
+    sample = _SAMPLES.get(key)
+    if sample is not None and time.monotonic() - sample.taken < SAMPLE_SECONDS:
+        return sample
+    connection = db.session.connection()
+    total = connection.execute(
+        text("SELECT reltuples FROM pg_class WHERE oid = 'scenes'::regclass")
+    ).scalar_one()
+    columns = (
+        "SELECT fp_west, fp_south, fp_east, fp_north, extract(epoch FROM datetime),"
+        " collection_id, cloud_cover, incidence_angle FROM scenes"
+    )
+    if total is None or total < 2 * SAMPLE_ROWS:  # small (or never analysed): all of it
+        rows = connection.execute(text(columns)).all()
+        rate = 1.0
     else:
-        page = _walked_page(select(Scene), walked, area, box, query, query.limit + 1)
-        read = list(db.session.scalars(page))
-    if len(read) <= query.limit:
-        return None
-    return read
+        share = 100.0 * SAMPLE_ROWS / float(total)
+        rows = connection.execute(text(f"{columns} TABLESAMPLE SYSTEM ({share:.6f})")).all()
+        rate = max(len(rows), 1) / float(total)
+    values = list(zip(*rows, strict=True)) if rows else [()] * 8
+
+    def numbers(i: int) -> Any:
+        return numpy.array([math.nan if v is None else float(v) for v in values[i]], dtype=float)
+
+    sample = _Sample(
+        taken=time.monotonic(),
+        rate=rate,
+        west=numbers(0),
+        south=numbers(1),
+        east=numbers(2),
+        north=numbers(3),
+        when=numbers(4),
+        collection=numpy.array(values[5], dtype=object),
+        cloud=numbers(6),
+        incidence=numbers(7),
+    )
+    _SAMPLES[key] = sample
+    return sample
 
 
-def _walks(query: Query) -> bool:
-    """Whether a search first walks its sort's index (see _probe)."""
-    has_area = query.bbox is not None or query.intersects is not None
-    return has_area and not query.ids and query.order[0][0].name in PROBED
+def estimate(query: Query) -> Estimate:
+    """How many scenes the query's area and filters hold, from the sample (the CQL2
+    filter, ids, levels, modes and stereo are not in it: counted as passing)."""
+    sample = _sample()
+    everything = numpy.ones(len(sample.west), dtype=bool)
+    dates = everything.copy()
+    if query.start is not None:
+        dates &= sample.when >= query.start.timestamp()
+    if query.end is not None:
+        dates &= sample.when <= query.end.timestamp()
+    passing = dates.copy()
+    if query.collections:
+        passing &= numpy.isin(sample.collection, query.collections)
+    if query.max_cloud is not None:
+        passing &= sample.cloud <= float(query.max_cloud)
+    if query.max_incidence is not None:
+        passing &= sample.incidence <= float(query.max_incidence)
+    # The walk's range: the dates in the datetime's index; every date, up to the
+    # highest cloud cover asked, in the cloud cover's.
+    domain = dates
+    if query.sort[0][0].name == "eo:cloud_cover":
+        domain = everything.copy()
+        if query.max_cloud is not None:
+            domain &= sample.cloud <= float(query.max_cloud)
+    area = _area(query)
+    if area is None:
+        meets = numpy.ones(len(sample.west), dtype=bool)
+    else:
+        west, south, east, north = area.bounds
+        meets = (
+            (sample.west <= east)
+            & (sample.east >= west)
+            & (sample.south <= north)
+            & (sample.north >= south)
+        )
+    scale = 1.0 / sample.rate
+    return Estimate(
+        candidates=float(meets.sum()) * scale,
+        domain=float(domain.sum()) * scale,
+        matched=float((meets & passing).sum()) * scale,
+    )
+
+
+def _walkable(query: Query) -> bool:
+    """Whether a search can walk its sort's index (an area, a sort with an index, no ids)."""
+    return _has_area(query) and not query.ids and query.order[0][0].name in PROBED
+
+
+def expected_walk(query: Query, guess: Estimate) -> float:
+    """The rows a walk is expected to pass before it holds a full page."""
+    return (query.limit + 1) * max(guess.domain, 1.0) / max(guess.matched, 1e-9)
+
+
+def choose(query: Query, guess: Estimate) -> str:
+    """The plan of a search: WALK when walking the sort's index to a full page is expected
+    to cost less than reading every footprint meeting the area (AREA), from the estimate."""
+    if not _has_area(query):
+        return PLAIN
+    if not _walkable(query) or guess.matched < 1:
+        return AREA
+    in_index = query.filter is None and all(
+        name in _IN_SORT_INDEXES
+        for name, given in (
+            ("start", query.start),
+            ("end", query.end),
+            ("collections", query.collections),
+            ("max_cloud", query.max_cloud),
+            ("max_incidence", query.max_incidence),
+            ("levels", query.levels),
+            ("modes", query.modes),
+            ("stereo", query.stereo_only),
+        )
+        if given not in (None, [], False)
+    )
+    per_row = WALK_INDEX_ROW_US if in_index else WALK_TABLE_ROW_US
+    walk = expected_walk(query, guess) * per_row
+    return WALK if walk < guess.candidates * AREA_ROW_US else AREA
+
+
+# --- The statements of a page -----------------------------------------------------------------
+
+
+class _Statements(NamedTuple):
+    plain: Any  # no area, or the planner's plan
+    walk: Any | None  # the walk of the sort's index (_walked_page)
+    area: Any | None  # the area first; its rows carry the number of matches (`matched`)
+    count: Any  # the number of matches, up to `count_limit`
+
+
+# Statements built once per shape of query (which filters it has, its sort, whether it
+# continues a page): building a statement costs more CPU than PostgreSQL's part of a small
+# page. A shape holds no value (every value is a bound parameter), so nothing of one request
+# reaches another. A CQL2 filter carries its own values: its statements are built each time.
+_STATEMENTS: dict[tuple[Any, ...], _Statements] = {}
+MAX_STATEMENTS = 1000
+
+
+def _shape(query: Query, orm: bool) -> tuple[Any, ...]:
+    return (
+        orm,
+        _has_area(query),
+        query.start is not None,
+        query.end is not None,
+        bool(query.ids),
+        bool(query.collections),
+        query.max_cloud is not None,
+        query.max_incidence is not None,
+        bool(query.levels),
+        bool(query.modes),
+        query.stereo_only,
+        bool(query.after),
+        tuple((q.name, desc) for q, desc in query.order),
+    )
+
+
+def _statements(query: Query, orm: bool) -> _Statements:
+    shape = _shape(query, orm) if query.filter is None else None
+    built = _STATEMENTS.get(shape) if shape is not None else None
+    if built is None:
+        built = _build(query, orm)
+        if shape is not None and len(_STATEMENTS) < MAX_STATEMENTS:
+            _STATEMENTS[shape] = built
+    return built
+
+
+def _build(query: Query, orm: bool) -> _Statements:
+    columns: Select[Any] = select(Scene) if orm else select(*ROW_COLUMNS)
+    page_limit: Any = bindparam("page_limit")
+    plain = columns.where(*_where(query)).order_by(*_order_by(query)).limit(page_limit)
+    counted = select(Scene.id).where(*_where(query, after=False))
+    count = select(func.count()).select_from(counted.limit(bindparam("count_limit")).subquery())
+    if not _has_area(query):
+        return _Statements(plain, None, None, count)
+    keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
+    # The area first: every match's id and sort keys (the CTE is materialised, so that
+    # PostgreSQL cannot turn it into a walk of the sort's index), then the page's rows by
+    # primary key.
+    matches = (
+        select(Scene.id, *keys).where(*_where(query)).cte("matches").prefix_with("MATERIALIZED")
+    )
+    page = (
+        select(matches.c.id, *[matches.c[f"k{i}"] for i in range(len(keys))])
+        .order_by(*_ordered(matches, query))
+        .limit(page_limit)
+        .subquery()
+    )
+    total = select(func.count()).select_from(matches).scalar_subquery().label("matched")
+    area = (
+        columns.add_columns(total)
+        .join_from(Scene, page, page.c.id == Scene.id)
+        .order_by(*_ordered(page, query))
+    )
+    if not _walkable(query):
+        return _Statements(plain, None, area, count)
+    # A CQL2 filter reads the table anyway: the walk then takes the footprint with the
+    # row (no box to test, no second read of the row).
+    carried = (Scene.footprint,) if query.filter is not None else BOX_COLUMNS
+    walked = (
+        select(Scene.id, *carried, *keys)
+        .where(*_where(query, area=False))
+        .order_by(*_order_by(query))
+        .limit(bindparam("walk_rows"))
+        .subquery()
+    )
+    box: list[Any] = [bindparam(f"box_{side}") for side in ("west", "south", "east", "north")]
+    walk = _walked_page(columns, walked, box, query, page_limit)
+    return _Statements(plain, walk, area, count)
+
+
+def _ordered(table: Any, query: Query) -> list[Any]:
+    """The order of the query on a subquery's sort keys (k0, k1...)."""
+    return [
+        table.c[f"k{i}"].desc() if desc else table.c[f"k{i}"].asc()
+        for i, (_q, desc) in enumerate(query.order)
+    ]
 
 
 def _walked_page(
-    columns: Select[Any], walked: Any, area: Any, box: list[Any], query: Query, limit: Any
+    columns: Select[Any], walked: Any, box: list[Any], query: Query, limit: Any
 ) -> Any:
     """`columns` of the scenes of the walk's first `limit` rows meeting the area, in sort order.
 
@@ -618,15 +884,8 @@ def _walked_page(
     ids are then joined by primary key in the same statement, which keeps the
     walk's plan (a subquery with a LIMIT).
     """
-
-    def ordered(table: Any) -> list[Any]:
-        return [
-            table.c[f"k{i}"].desc() if desc else table.c[f"k{i}"].asc()
-            for i, (_q, desc) in enumerate(query.order)
-        ]
-
-    if "footprint" in walked.c:  # the walk read the rows (see _probe)
-        meets = [func.ST_Intersects(walked.c.footprint, area)]
+    if "footprint" in walked.c:  # the walk read the rows (see _build)
+        meets = [func.ST_Intersects(walked.c.footprint, _AREA)]
     else:
         west, south, east, north = box
         scene = Scene.__table__.alias("walked_scene")
@@ -636,28 +895,28 @@ def _walked_page(
             walked.c.fp_east >= west,
             walked.c.fp_south <= north,
             walked.c.fp_north >= south,
-            func.ST_Intersects(footprint, area),
+            func.ST_Intersects(footprint, _AREA),
         ]
     page = (
         select(walked.c.id, *[walked.c[f"k{i}"] for i in range(len(query.order))])
         .where(*meets)
-        .order_by(*ordered(walked))
+        .order_by(*_ordered(walked, query))
         .limit(limit)
         .subquery()
     )
-    return columns.join_from(Scene, page, page.c.id == Scene.id).order_by(*ordered(page))
+    return columns.join_from(Scene, page, page.c.id == Scene.id).order_by(*_ordered(page, query))
 
 
-def _rows(statement: Select[Any]) -> list[Any]:
-    """Plain rows through the session's connection: no ORM loading machinery, no objects."""
-    return list(db.session.connection().execute(statement).all())
+# --- A page ---------------------------------------------------------------------------------
 
 
 class Page(NamedTuple):
     rows: list[Any]  # Scene objects, or plain rows of ROW_COLUMNS
-    matched: int | None  # None: not counted, or beyond MATCH_CAP
+    matched: int | None  # exact; None: not counted, or beyond MATCH_CAP
     next: str | None  # the token of the next page
     prev: str | None  # the token of the previous page
+    plan: str = PLAIN  # the plan that read the page (WALK, AREA or PLAIN)
+    about: int | None = None  # when `matched` is None: an estimate of the number matched
 
 
 def run(
@@ -669,21 +928,23 @@ def run(
 
 
 @db.custom_plans()
-def run_page(query: Query, count: bool = True, rows: bool = False) -> Page:
+def run_page(query: Query, count: bool = True, rows: bool = False, plan: str | None = None) -> Page:
     """One page: the scenes, the number matched and the next and previous tokens.
 
-    The number is None beyond MATCH_CAP. With `count=False` the matches are
-    not counted: the number is given only when the first page holds them all,
-    since counting thousands of spatial matches costs far more than the page.
-    With `rows=True` the scenes are plain rows of ROW_COLUMNS, not Scene
-    objects (the STAC API: cheaper to read, and nothing there changes them).
+    The plan is chosen by `choose` from `estimate` (or forced by `plan`: tests and
+    benchmarks). The number matched is exact up to MATCH_CAP (`count`: the portal),
+    else None with an estimate in `about`. Without `count` (the STAC API) it is given
+    only when known for free: the first page holds every match, or the area was read
+    first (its matches were all read). With `rows=True` the scenes are plain rows of
+    ROW_COLUMNS, not Scene objects (the STAC API: cheaper to read, and nothing there
+    changes them).
     """
     # No JIT, no parallel workers: set on every connection (core.db.SESSION_SETTINGS);
     # a plan for the values of every execution: db.custom_plans.
     if query.filter is None:
-        return _run(query, count, rows)
+        return _run(query, count, rows, plan)
     try:  # a filter can still meet a database refusal (an invalid polygon, say)
-        return _run(query, count, rows)
+        return _run(query, count, rows, plan)
     except (DataError, InternalError, ProgrammingError) as exc:
         # No savepoint around the search (two round trips on every filtered page):
         # a search writes nothing, and the 400 that follows rolls the request's
@@ -694,130 +955,57 @@ def run_page(query: Query, count: bool = True, rows: bool = False) -> Page:
         raise BadRequest(_("The filter could not be applied: %(e)s", e=reason[:200])) from None
 
 
-# The STAC page's statements for one shape of query (which filters it has, its
-# sort, whether it continues a page), built once with a bound parameter for every
-# value and reused: building a statement costs more CPU than PostgreSQL's part of
-# a small page. A shape holds no value, so nothing of one request reaches another.
-_TEMPLATES: dict[tuple[Any, ...], tuple[Select[Any] | None, Select[Any]]] = {}
-MAX_TEMPLATES = 1000
+def _execute(statement: Any, params: dict[str, Any], orm: bool) -> list[Any]:
+    if orm:
+        return list(db.session.execute(statement, params).all())
+    # Plain rows through the session's connection: no ORM loading machinery, no objects.
+    return list(db.session.connection().execute(statement, params).all())
 
 
-def _shape(query: Query) -> tuple[Any, ...]:
-    return (
-        query.bbox is not None or query.intersects is not None,
-        query.start is not None,
-        query.end is not None,
-        bool(query.ids),
-        bool(query.collections),
-        query.max_cloud is not None,
-        query.max_incidence is not None,
-        bool(query.levels),
-        bool(query.modes),
-        query.stereo_only,
-        bool(query.after),
-        tuple((q.name, desc) for q, desc in query.order),
-    )
-
-
-def _template_params(query: Query) -> dict[str, Any]:
-    area = _area(query)
-    if area is not None:
-        west, south, east, north = area.bounds
-    else:
-        west = south = east = north = None
-    params: dict[str, Any] = {
-        "area": None if area is None else area.wkb,
-        "box_west": west,
-        "box_south": south,
-        "box_east": east,
-        "box_north": north,
-        "start": query.start,
-        "end": query.end,
-        "ids": query.ids,
-        "collections": query.collections,
-        "max_cloud": query.max_cloud,
-        "max_incidence": query.max_incidence,
-        "levels": query.levels,
-        "modes": query.modes,
-        "page_limit": query.limit + 1,
-    }
-    for i, value in enumerate(query.after or []):
-        params[f"after{i}"] = value
-    return params
-
-
-def _template(query: Query) -> tuple[Select[Any] | None, Select[Any]]:
-    """The statements of `_run` (rows, no count, no CQL2 filter) with bound parameters."""
-    area = func.ST_GeomFromWKB(bindparam("area", type_=LargeBinary), 4326)
-    conditions = _conditions(query, bound=True)
-    if query.after:
-        values = [
-            bindparam(f"after{i}", type_=_sort_expression(q).type)
-            for i, (q, _desc) in enumerate(query.order)
-        ]
-        conditions.append(_after(query, values))
-    plain = select(*ROW_COLUMNS)
-    if query.bbox is not None or query.intersects is not None:
-        plain = plain.where(func.ST_Intersects(Scene.footprint, area))
-    plain = plain.where(*conditions).order_by(*_order_by(query)).limit(bindparam("page_limit"))
-    if not _walks(query):
-        return None, plain
-    keys = [_sort_expression(q).label(f"k{i}") for i, (q, _desc) in enumerate(query.order)]
-    box = [bindparam(f"box_{side}") for side in ("west", "south", "east", "north")]
-    walked = (
-        select(Scene.id, *BOX_COLUMNS, *keys)
-        .where(*conditions)
-        .order_by(*_order_by(query))
-        .limit(PROBE_ROWS)
-        .subquery()
-    )
-    probe = _walked_page(select(*ROW_COLUMNS), walked, area, box, query, bindparam("page_limit"))
-    return probe, plain
-
-
-def _templated_rows(query: Query) -> list[Any]:
-    """The page's rows (limit + 1) through the shape's statements; see _probe."""
-    shape = _shape(query)
-    templates = _TEMPLATES.get(shape)
-    if templates is None:
-        templates = _template(query)
-        if len(_TEMPLATES) < MAX_TEMPLATES:
-            _TEMPLATES[shape] = templates
-    probe, plain = templates
-    params = _template_params(query)
-    connection = db.session.connection()
-    if probe is not None:
-        read = list(connection.execute(probe, params).all())
-        if len(read) > query.limit:
-            return read
-    return list(connection.execute(plain, params).all())
-
-
-def _run(query: Query, count: bool, as_rows: bool) -> Page:
-    if as_rows and not count and query.filter is None:
-        return _cut(query, _templated_rows(query), None)
-    statement = _filtered(query)
+def _run(query: Query, count: bool, as_rows: bool, forced: str | None) -> Page:
+    orm = not as_rows
+    statements = _statements(query, orm)
+    params = _params(query)
+    guess = estimate(query) if _has_area(query) or count else None
+    plan = forced or (choose(query, guess) if guess is not None else PLAIN)
+    read: list[Any] | None = None
+    if plan == WALK and statements.walk is not None:
+        assert guess is not None or forced
+        expected = expected_walk(query, guess) if guess is not None else PROBE_ROWS
+        params["walk_rows"] = int(min(max(expected * WALK_MARGIN, PROBE_ROWS), MAX_WALK_ROWS))
+        read = _execute(statements.walk, params, orm)
+        if len(read) <= query.limit:  # the walk ended without a full page
+            read, plan = None, AREA
     matched: int | None = None
-    if count:
-        capped = statement.with_only_columns(Scene.id).limit(MATCH_CAP + 1).subquery()
-        matched = db.session.scalar(select(func.count()).select_from(capped)) or 0
-    if query.after:
-        statement = statement.where(_after(query, query.after))
-    rows = _probe(query, as_rows)
-    if rows is None:
-        statement = statement.order_by(*_order_by(query)).limit(query.limit + 1)
-        if as_rows:
-            rows = _rows(statement.with_only_columns(*ROW_COLUMNS))
+    if read is None and plan in (WALK, AREA) and statements.area is not None:
+        plan = AREA
+        read = _execute(statements.area, params, orm)
+        if not query.after:
+            matched = read[0].matched if read else 0
+        read = [row[0] for row in read] if orm else read
+    elif read is None:
+        plan = PLAIN
+        read = _execute(statements.plain, params, orm)
+    if orm and plan != AREA:
+        read = [row[0] for row in read]
+    about = None
+    if count and matched is None:
+        if guess is None or guess.matched <= 2 * MATCH_CAP:
+            counted = db.session.connection().execute(statements.count, params).scalar_one()
+            if counted <= MATCH_CAP:
+                matched = counted
+            else:
+                about = max(round(guess.matched), MATCH_CAP + 1) if guess else MATCH_CAP + 1
         else:
-            rows = list(db.session.scalars(statement))
-    return _cut(query, rows, matched if count else None)
+            about = round(guess.matched)
+    return _cut(query, read, matched, plan, about)
 
 
-def _cut(query: Query, rows: list[Any], matched: int | None) -> Page:
+def _cut(query: Query, rows: list[Any], matched: int | None, plan: str, about: int | None) -> Page:
     """The page (rows read: limit + 1, in the reading order), the number matched and
     the tokens of the pages around it.
 
-    Without a count (`matched` None), the number is given only when a first page
+    Without a number (`matched` None), the number is given only when a first page
     holds every match.
     """
     more = len(rows) > query.limit
@@ -831,5 +1019,10 @@ def _cut(query: Query, rows: list[Any], matched: int | None) -> Page:
     preceding = encode_token(query, rows[0], backward=True) if earlier else None
     if matched is None:
         first_and_only = following is None and preceding is None and not query.after
-        return Page(rows, len(rows) if first_and_only else None, following, preceding)
-    return Page(rows, matched if matched <= MATCH_CAP else None, following, preceding)
+        if first_and_only:
+            return Page(rows, len(rows), following, preceding, plan)
+        return Page(rows, None, following, preceding, plan, about)
+    if matched > MATCH_CAP and about is None:
+        about = matched
+    shown = matched if matched <= MATCH_CAP else None
+    return Page(rows, shown, following, preceding, plan, about)

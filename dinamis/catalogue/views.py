@@ -174,12 +174,14 @@ def index() -> Any:
     error = None
     scenes: list[Scene] = []
     matched: int | None = 0
+    about: int | None = None
     token = None
     covered = None
     if not field_errors:
         try:
             query = search.parse(params)
-            scenes, matched, token = search.run(query)
+            page = search.run_page(query)
+            scenes, matched, token, about = page.rows, page.matched, page.next, page.about
             if matched is not None:  # beyond the cap, the union would be too slow to wait for
                 covered = coverage.for_search(query)
         except ServiceError:
@@ -201,6 +203,7 @@ def index() -> Any:
             collections=collections,
             scenes=scenes,
             matched=matched,
+            about=about,
             match_cap=search.MATCH_CAP,
             levels=PROCESSING_LEVELS,
             modes=SPECTRAL_MODES,

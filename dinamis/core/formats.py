@@ -49,6 +49,19 @@ def number(value: Decimal | float | int, places: int | None = None) -> str:
     return format_decimal(value, format=pattern)
 
 
+def roughly(value: int) -> str:
+    """An estimated count to two significant figures: 12,345 reads "12,000" ("12 000")."""
+    if value >= 100:
+        magnitude = 10 ** (len(str(int(value))) - 2)
+        value = round(value / magnitude) * magnitude
+    return format_decimal(int(value))
+
+
+def millions(value: int) -> str:
+    """An estimated count in millions, to one decimal: 1,234,567 reads "1.2" ("1,2")."""
+    return format_decimal(round(value / 1_000_000, 1), format="#,##0.#")
+
+
 def percent(value: Decimal | float | int, places: int = 1) -> str:
     """`value` per cent (14.9 is 14.9 %), in the locale's way of writing a percentage."""
     pattern = "#,##0" + ("." + "#" * places if places else "") + "%"
@@ -120,4 +133,11 @@ def init_app(app: Flask) -> None:
         if callable(original):
             env.globals[name] = _wrap(original, at)
     # datetimeformat("short") wrote 12/5/26, 8:21 PM beside dates written in full.
-    env.filters.update(number=number, percent=percent, day=day, datetimeformat=moment)
+    env.filters.update(
+        number=number,
+        percent=percent,
+        day=day,
+        datetimeformat=moment,
+        roughly=roughly,
+        millions=millions,
+    )

@@ -104,6 +104,8 @@ def test_area_search_pages_whether_the_index_walk_holds_them_or_not(
     client, scenes, monkeypatch, probe_rows, sortby
 ):
     monkeypatch.setattr(search, "PROBE_ROWS", probe_rows)
+    monkeypatch.setattr(search, "MAX_WALK_ROWS", probe_rows)
+    monkeypatch.setattr(search, "choose", lambda query, guess: search.WALK)
     body: dict = {"bbox": [-5, 44, 3, 49], "limit": 4}
     if sortby:
         body["sortby"] = sortby

@@ -1,0 +1,186 @@
+"""The plan of a search with an area: walk the sort's index, or read the area first.
+
+`search.choose` decides from `search.estimate` (a sample of the catalogue): both sides
+of the choice, the plan PostgreSQL then runs (EXPLAIN), and the same results."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import event, text
+
+from dinamis.catalogue import search
+from dinamis.catalogue.ingest import ingest
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from tests.catalogue.test_ingest import COLLECTION, item
+
+# 1,000,000 scenes, 1,000 of which meet the area (and as many boxes).
+DENSE = search.Estimate(candidates=10_000, domain=1_000_000, matched=10_000)
+SPARSE = search.Estimate(candidates=60, domain=1_000_000, matched=60)
+
+
+@pytest.fixture
+def spread(app, tmp_path):
+    """40 scenes: 30 in a cluster over Toulouse (cloud cover n), 10 spread over Brittany."""
+    lines = [json.dumps(COLLECTION)]
+    for n in range(1, 41):
+        scene = item(n)
+        scene["properties"]["eo:cloud_cover"] = n
+        if n > 30:
+            x = -4.5 + (n - 30) * 0.3
+            scene["geometry"] = {
+                "type": "Polygon",
+                "coordinates": [[[x, 48], [x + 0.1, 48], [x + 0.1, 48.1], [x, 48.1], [x, 48]]],
+            }
+        else:
+            scene["geometry"] = {
+                "type": "Polygon",
+                "coordinates": [[[1.3, 43.5], [1.6, 43.5], [1.6, 43.7], [1.3, 43.7], [1.3, 43.5]]],
+            }
+        lines.append(json.dumps(scene))
+    path = tmp_path / "p.ndjson"
+    path.write_text("\n".join(lines))
+    with app.app_context():
+        assert ingest([path]).errors == []
+        commit()
+
+
+def test_choose_walks_a_dense_area_and_reads_a_sparse_one_first(app):
+    with app.test_request_context():
+        box = search.parse({"bbox": [1.35, 43.55, 1.55, 43.70], "limit": 20})
+        # Dense: 21 of every 100 rows walked meet the area: ~2,100 index rows against
+        # 10,000 footprints read at random.
+        assert search.choose(box, DENSE) == search.WALK
+        # Sparse: ~350,000 rows to walk for a page against 60 footprints.
+        assert search.choose(box, SPARSE) == search.AREA
+        assert search.choose(box, search.Estimate(0, 1_000_000, 0)) == search.AREA
+        # The boundary of the rule: walk cost (limit + 1) * domain / matched * per row
+        # against candidates * AREA_ROW_US.
+        per_row = search.WALK_INDEX_ROW_US / search.AREA_ROW_US
+        edge = ((box.limit + 1) * 1_000_000 * per_row) ** 0.5
+        assert search.choose(box, search.Estimate(edge * 1.1, 1_000_000, edge * 1.1)) == "walk"
+        assert search.choose(box, search.Estimate(edge * 0.9, 1_000_000, edge * 0.9)) == "area"
+        # A filter the sort's index lacks makes each walked row a read of the table.
+        filtered = search.parse(
+            {"bbox": [1.35, 43.55, 1.55, 43.70], "collections": ["x"], "limit": 20}
+        )
+        middling = search.Estimate(candidates=2_000, domain=1_000_000, matched=2_000)
+        assert search.choose(box, middling) == search.WALK
+        assert search.choose(filtered, middling) == search.AREA
+        # No area: the planner's plan; ids or a sort without an index: the area first.
+        assert search.choose(search.parse({"limit": 5}), DENSE) == search.PLAIN
+        ids = search.parse({"bbox": [0, 40, 5, 50], "ids": ["a"]})
+        assert search.choose(ids, DENSE) == search.AREA
+        angle = search.parse({"bbox": [0, 40, 5, 50], "sortby": "view:incidence_angle"})
+        assert search.choose(angle, DENSE) == search.AREA
+
+
+def test_the_estimate_counts_the_boxes_dates_and_filters_of_the_sample(app, spread):
+    with app.test_request_context():  # 41 scenes: the sample is the whole table
+        guess = search.estimate(search.parse({"bbox": [1.35, 43.55, 1.55, 43.70]}))
+        assert (guess.candidates, guess.domain, guess.matched) == (30, 40, 30)
+        guess = search.estimate(
+            search.parse({"intersects": {"type": "Point", "coordinates": [-4.15, 48.05]}})
+        )
+        assert (guess.candidates, guess.matched) == (1, 1)
+        guess = search.estimate(
+            search.parse({"bbox": [-5, 40, 5, 50], "max_cloud": 10, "sortby": "eo:cloud_cover"})
+        )
+        assert (guess.candidates, guess.domain, guess.matched) == (40, 10, 10)
+        dated = search.parse(
+            {"bbox": [-5, 40, 5, 50], "datetime": "2024-05-01T00:00:00Z/2024-05-10T23:59:59Z"}
+        )
+        in_range = sum(1 for n in range(1, 41) if 1 + n % 28 <= 10)
+        assert search.estimate(dated).domain == in_range
+
+
+def _explained(app, params: dict, guess: search.Estimate) -> tuple[search.Page, str]:
+    """The page chosen from `guess`, and PostgreSQL's plan of the statement that read it."""
+    seen: list[tuple[str, dict]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many):
+        if "ORDER BY" in statement:  # a page's statement (not the sample's nor a count)
+            seen.append((statement, parameters))
+
+    with app.test_request_context():
+        # 40 rows: PostgreSQL would read them all and sort them whatever the statement;
+        # here each statement shows the plan it is written for (as at 1,000,000 scenes).
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            db.session.execute(text(f"SET LOCAL {setting} = off"))
+        event.listen(db.engine, "before_cursor_execute", keep)
+        try:
+            original = search.estimate
+            search.estimate = lambda query: guess  # type: ignore[assignment]
+            page = search.run_page(search.parse(params), count=False, rows=True)
+        finally:
+            search.estimate = original  # type: ignore[assignment]
+            event.remove(db.engine, "before_cursor_execute", keep)
+        statement, parameters = seen[-1]
+        raw = db.session.connection().exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        plan = "\n".join(row[0] for row in raw)
+        db.session.rollback()
+    return page, plan
+
+
+@pytest.mark.parametrize("sortby", ["-datetime", "+eo:cloud_cover"])
+def test_both_sides_of_the_choice_run_their_plan_and_agree(app, spread, sortby):
+    params = {"bbox": [1.35, 43.55, 1.55, 43.70], "sortby": sortby, "limit": 5}
+    walked, walk_plan = _explained(app, params, DENSE)
+    first, area_plan = _explained(app, params, SPARSE)
+    assert walked.plan == search.WALK and first.plan == search.AREA
+    index = "ix_scenes_datetime_id" if sortby == "-datetime" else "ix_scenes_cloud_cover_id"
+    assert index in walk_plan and "idx_scenes_footprint" not in walk_plan
+    assert "CTE matches" in area_plan and "idx_scenes_footprint" in area_plan
+    assert index not in area_plan
+    assert [r.id for r in walked.rows] == [r.id for r in first.rows]
+    assert walked.next == first.next and walked.next is not None
+    # The area read first counted its matches: numberMatched, exact, on the first page.
+    assert first.matched == 30 and walked.matched is None
+
+
+def test_a_walk_without_a_full_page_gives_way_to_the_area(app, spread):
+    """The estimate said dense, the area is not (a point in Brittany meets one scene):
+    the walk ends without a page and the area-first plan reads it."""
+    params = {"intersects": {"type": "Point", "coordinates": [-4.15, 48.05]}, "limit": 5}
+    page, plan = _explained(app, params, DENSE)
+    assert page.plan == search.AREA and "CTE matches" in plan
+    assert [r.id for r in page.rows] == ["PHR_0031"] and page.matched == 1
+
+
+def test_a_point_search_takes_the_plan_of_its_density(app, spread):
+    """A point in the cluster (30 footprints of 40) is walked; a point meeting one
+    footprint among many reads it through the spatial index."""
+    with app.test_request_context():
+        inside = search.parse({"intersects": {"type": "Point", "coordinates": [1.44, 43.6]}})
+        lonely = search.parse({"intersects": {"type": "Point", "coordinates": [-4.15, 48.05]}})
+        assert search.choose(inside, search.estimate(inside)) == search.WALK
+        many = search.Estimate(candidates=1, domain=1_000_000, matched=1)
+        assert search.choose(lonely, many) == search.AREA
+        page = search.run_page(lonely, count=False, rows=True)
+        assert [r.id for r in page.rows] == ["PHR_0031"]
+        db.session.rollback()
+
+
+def test_the_portal_counts_up_to_the_cap_then_says_about_how_many(client, spread, monkeypatch):
+    english = {"Accept-Language": "en"}
+    assert "40 scene(s) match" in client.get("/catalogue/", headers=english).get_data(as_text=True)
+    monkeypatch.setattr(search, "MATCH_CAP", 5)
+    big = search.Estimate(candidates=1_234_567, domain=1_234_567, matched=1_234_567)
+    monkeypatch.setattr(search, "estimate", lambda query: big)
+    page = client.get("/catalogue/", headers=english).get_data(as_text=True)
+    assert "About 1.2 million scenes match" in page
+    page = client.get("/catalogue/", headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert "Environ 1,2 million de scènes correspondent" in page
+    # Estimated 8, counted (up to the cap) beyond 5: the estimate, never below the cap.
+    few = search.Estimate(candidates=8, domain=8, matched=8)
+    monkeypatch.setattr(search, "estimate", lambda query: few)
+    page = client.get("/catalogue/", headers=english).get_data(as_text=True)
+    assert "About 8 scenes match" in page
+    monkeypatch.setattr(search, "MATCH_CAP", 10)
+    page = client.get("/catalogue/", headers=english).get_data(as_text=True)
+    assert "About 11 scenes match" in page
+    # The STAC API gives numberMatched only when it is exact (OGC API Features).
+    body = client.post("/stac/search", json={"limit": 5}).get_json()
+    assert "numberMatched" not in body
