@@ -80,6 +80,7 @@ def test_choose_walks_a_dense_area_and_reads_a_sparse_one_first(app):
 def test_the_estimate_counts_the_boxes_dates_and_filters_of_the_sample(app, spread):
     with app.test_request_context():  # 41 scenes: the sample is the whole table
         guess = search.estimate(search.parse({"bbox": [1.35, 43.55, 1.55, 43.70]}))
+        assert guess is not None
         assert (guess.candidates, guess.domain, guess.matched) == (30, 40, 30)
         guess = search.estimate(
             search.parse({"intersects": {"type": "Point", "coordinates": [-4.15, 48.05]}})
@@ -184,3 +185,18 @@ def test_the_portal_counts_up_to_the_cap_then_says_about_how_many(client, spread
     # The STAC API gives numberMatched only when it is exact (OGC API Features).
     body = client.post("/stac/search", json={"limit": 5}).get_json()
     assert "numberMatched" not in body
+
+
+def test_the_sample_is_read_by_a_thread_and_searches_walk_meanwhile(app, spread, monkeypatch):
+    monkeypatch.setattr(search, "SAMPLE_IN_BACKGROUND", True)
+    box = {"bbox": [1.35, 43.55, 1.55, 43.70], "limit": 5}
+    with app.test_request_context():
+        assert search.choose(search.parse(box), None) == search.WALK
+        search.estimate(search.parse(box))  # starts the reading (or it is already done)
+        search.wait_for_sample()
+        # Read on a connection of its own (which does not see this test's scenes, kept
+        # in the test's transaction).
+        assert search.estimate(search.parse(box)) is not None
+        page = search.run_page(search.parse(box), count=False, rows=True)
+        assert len(page.rows) == 5
+        db.session.rollback()
