@@ -33,7 +33,8 @@ $(STAMP): pyproject.toml
 	./scripts/system-deps.sh base
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	# dsm: CNES's CARS for the surface models (~1.7 GB, binary wheels; worker side only)
+	$(BIN)/pip install --quiet -e '.[dev,dsm]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

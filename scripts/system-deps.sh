@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install the Debian packages Dinamis needs that this machine lacks:
-#   system-deps.sh base      python3-venv, and Pango for WeasyPrint's PDFs
+#   system-deps.sh base      python3-venv, Pango for WeasyPrint's PDFs, CARS's OpenMP
 #   system-deps.sh browser   Debian's chromium, for the browser tests
 # Installs only as root (non-interactive, no standard input); otherwise says
 # which packages to install.
@@ -17,6 +17,9 @@ case "${1:-base}" in
     need libpango-1.0-0
     need libpangoft2-1.0-0
     need fonts-dejavu-core
+    # CARS (the dsm extra): its wheels bundle GDAL and the rest but use these
+    need libgomp1
+    need libexpat1
     ;;
   browser)
     command -v chromium >/dev/null || need chromium
