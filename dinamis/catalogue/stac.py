@@ -305,10 +305,10 @@ def parse_fields(value: Any) -> tuple[list[str], list[str]]:
         for name, target in (("include", include), ("exclude", exclude)):
             given = value.get(name) or []
             if not isinstance(given, list) or not all(isinstance(f, str) for f in given):
-                raise MalformedInput(f"fields.{name} must be a list of field names.")
+                raise MalformedInput(_("fields.%(name)s must be a list of field names.", name=name))
             target.extend(given)
     else:
-        raise MalformedInput('fields must be {"include": [...], "exclude": [...]}.')
+        raise MalformedInput(_('fields must be {"include": [...], "exclude": [...]}.'))
     return include, exclude
 
 

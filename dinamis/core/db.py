@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 from flask import Flask, g, has_app_context
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, func, make_url
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,10 +30,6 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: DateTime(timezone=True)}
-
-
-class TimestampMixin:
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 def utcnow() -> dt.datetime:

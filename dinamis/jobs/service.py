@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import select, text
 
+from dinamis.accounts.models import User
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound
 from dinamis.extensions import db
@@ -130,7 +131,7 @@ def live_workers(now: dt.datetime | None = None) -> list[Worker]:
     return [Worker(r.id, r.last_heartbeat) for r in rows if now - r.last_heartbeat < WORKER_TIMEOUT]
 
 
-def run_now(actor: Any, task: str) -> int:
+def run_now(actor: User, task: str) -> int:
     """Staff queue a scheduled task now (it runs as at its tick: idempotent)."""
     if not can_view_jobs(actor):
         raise Forbidden(_("Only staff run scheduled tasks."))

@@ -52,7 +52,7 @@ class AuditLine:
 
 
 def record(
-    actor: Any,
+    actor: User | None,
     action: str,
     obj: Any,
     *,

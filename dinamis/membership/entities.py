@@ -4,7 +4,6 @@ to staff for review), reminders before expiry, renewal, the Referent's hand-over
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -57,7 +56,7 @@ def _check_legal(entity: Entity, changes: dict[str, str]) -> None:
         raise ServiceError(_("Some fields need your attention."), fields=errors)
 
 
-def update_details(actor: Any, entity: Entity, values: dict[str, str]) -> EntityChange | None:
+def update_details(actor: User, entity: Entity, values: dict[str, str]) -> EntityChange | None:
     """Apply the free fields now; file the legal ones for staff. Returns the filed change."""
     if not can_name_deputies(actor, entity.id):
         raise Forbidden(_("Only the Referent edits the entity's details."))
@@ -111,7 +110,7 @@ def pending_changes() -> list[EntityChange]:
     )
 
 
-def decide_change(actor: Any, change: EntityChange, approve: bool, reason: str = "") -> None:
+def decide_change(actor: User, change: EntityChange, approve: bool, reason: str = "") -> None:
     """Staff apply the legal change (refusing a clash with another member) or reject it."""
     if not can_review_memberships(actor):
         raise Forbidden(_("Only staff review changes of legal data."))
@@ -197,7 +196,7 @@ def remind(today: dt.date | None = None) -> list[tuple[Entity, int]]:
     return sent
 
 
-def request_renewal(actor: Any, entity: Entity) -> None:
+def request_renewal(actor: User, entity: Entity) -> None:
     """The Referent asks staff to renew the membership."""
     if not can_name_deputies(actor, entity.id):
         raise Forbidden(_("Only the Referent asks for a renewal."))
@@ -212,7 +211,7 @@ def request_renewal(actor: Any, entity: Entity) -> None:
         )
 
 
-def renew(actor: Any, entity: Entity, today: dt.date | None = None) -> None:
+def renew(actor: User, entity: Entity, today: dt.date | None = None) -> None:
     """Staff renew for the configured number of years, from the day after the current
     end (or from today once it has passed)."""
     if not can_review_memberships(actor):
@@ -235,7 +234,7 @@ def renew(actor: Any, entity: Entity, today: dt.date | None = None) -> None:
     )
 
 
-def offer_handover(actor: Any, entity: Entity, user_id: int) -> User:
+def offer_handover(actor: User, entity: Entity, user_id: int) -> User:
     """The Referent names an active member to take over; that member must accept."""
     if not can_name_deputies(actor, entity.id):
         raise Forbidden(_("Only the Referent hands the role over."))
@@ -260,7 +259,7 @@ def offer_handover(actor: Any, entity: Entity, user_id: int) -> User:
     return successor
 
 
-def accept_handover(actor: Any, entity: Entity) -> None:
+def accept_handover(actor: User, entity: Entity) -> None:
     """The named member becomes the Referent; the former Referent becomes a deputy."""
     if entity.handover_to_id is None or entity.handover_to_id != getattr(actor, "id", None):
         raise Forbidden(_("No hand-over is waiting for you."))

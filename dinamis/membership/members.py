@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
@@ -194,7 +192,7 @@ def pending_requests(entity_id: int) -> list[AccountRequest]:
 
 
 def decide(
-    actor: Any, account_request: AccountRequest, approve: bool, reason: str = ""
+    actor: User, account_request: AccountRequest, approve: bool, reason: str = ""
 ) -> User | None:
     """The Referent (or a deputy) approves the account or refuses it with a reason."""
     if not can_manage_members(actor, account_request.entity_id):
@@ -262,7 +260,7 @@ def members(entity_id: int) -> list[User]:
     )
 
 
-def _member(actor: Any, user_id: int) -> User:
+def _member(actor: User, user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(_("This member does not exist."))
@@ -275,7 +273,7 @@ def _member(actor: Any, user_id: int) -> User:
     return user
 
 
-def set_status(actor: Any, user_id: int, status: str, reason: str) -> User:
+def set_status(actor: User, user_id: int, status: str, reason: str) -> User:
     """Suspend, reactivate or remove a member (their history stays)."""
     if status not in (UserStatus.SUSPENDED, UserStatus.ACTIVE, UserStatus.REMOVED):
         raise ServiceError(_("Unknown status."))
@@ -296,7 +294,7 @@ def set_status(actor: Any, user_id: int, status: str, reason: str) -> User:
     return user
 
 
-def set_deputy(actor: Any, user_id: int, deputy: bool) -> User:
+def set_deputy(actor: User, user_id: int, deputy: bool) -> User:
     """The Referent names or removes a deputy."""
     user = _member(actor, user_id)
     if not can_name_deputies(actor, user.entity_id or -1):

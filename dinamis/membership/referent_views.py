@@ -31,10 +31,18 @@ from dinamis.membership.permissions import (
 bp = Blueprint("referent", __name__)
 
 
+def _own_entity() -> Entity:
+    """The entity of the signed-in Referent or deputy (`is_entity_manager` saw it has one)."""
+    entity = db.session.get(Entity, current_user.entity_id)
+    if entity is None:
+        abort(403)
+    return entity
+
+
 @bp.route("/entity")
 @requires(is_entity_manager)
 def entity_space() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id)
+    entity = _own_entity()
     return render_template(
         "membership/entity.html",
         entity=entity,
@@ -78,7 +86,7 @@ def member_action(user_id: int, action: str) -> Any:
 @bp.route("/entity/renewal", methods=["POST"])
 @requires(is_entity_manager)
 def request_renewal() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id)
+    entity = _own_entity()
     entities.request_renewal(current_user, entity)
     flash(_("Renewal requested: the Dinamis team has been told."), "success")
     return redirect(url_for("referent.entity_space"))
@@ -87,7 +95,7 @@ def request_renewal() -> Any:
 @bp.route("/entity/handover", methods=["POST"])
 @requires(is_entity_manager)
 def offer_handover() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id)
+    entity = _own_entity()
     user_id = request.form.get("user_id", type=int)
     if user_id is None:
         abort(400)
@@ -120,7 +128,7 @@ def certificate_pdf(entity_id: int) -> Any:
 @bp.route("/entity/details", methods=["GET", "POST"])
 @requires(is_entity_manager)
 def edit_details() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id)
+    entity = _own_entity()
     if request.method == "GET":
         form = EntityDetailsForm(obj=entity, email_domains=", ".join(entity.email_domains or []))
         return render_template("membership/details_edit.html", form=form, entity=entity)

@@ -331,7 +331,10 @@ def queue(status: str | None = None) -> list[MembershipRequest]:
 
 
 def approve(
-    actor: Any, membership_request: MembershipRequest, profile_id: int, today: dt.date | None = None
+    actor: User,
+    membership_request: MembershipRequest,
+    profile_id: int,
+    today: dt.date | None = None,
 ) -> Entity:
     """Staff approve: the entity, its membership period, its Referent, the certificate."""
     if not can_review_memberships(actor):
@@ -411,7 +414,7 @@ def approve(
 
 
 def change_profile(
-    actor: Any, entity: Entity, profile_id: int, today: dt.date | None = None
+    actor: User, entity: Entity, profile_id: int, today: dt.date | None = None
 ) -> list[quota.ProfileAdjustment]:
     """Staff move an entity to another profile; its allowances follow (the difference).
 
@@ -440,7 +443,7 @@ def change_profile(
     return quota.change_profile(entity, old.id, today, f"{entity.id}:{event.id}", actor.id)
 
 
-def reject(actor: Any, membership_request: MembershipRequest, reason: str) -> None:
+def reject(actor: User, membership_request: MembershipRequest, reason: str) -> None:
     """Staff reject with a reason, which is sent to the requester."""
     if not can_review_memberships(actor):
         raise Forbidden(_("Only staff reject memberships."))
@@ -462,12 +465,6 @@ def reject(actor: Any, membership_request: MembershipRequest, reason: str) -> No
         "membership_rejected",
         language=membership_request.language,
         membership_request=membership_request,
-    )
-
-
-def referent_of(entity: Entity) -> User | None:
-    return db.session.scalar(
-        select(User).where(User.entity_id == entity.id, User.entity_role == EntityRole.REFERENT)
     )
 
 

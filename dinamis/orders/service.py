@@ -83,7 +83,7 @@ def _settings() -> OrderSettings:
 
 @dataclass(frozen=True)
 class TaskingRequest:
-    """What a user asks for, already parsed (the AOI through `orders.aoi.parse_aoi`)."""
+    """What a user asks for, already parsed (the AOI through `core.geo.parse_aoi`)."""
 
     aoi: MultiPolygon
     sensor: str

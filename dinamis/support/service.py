@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin
 from sqlalchemy import select
 
 from dinamis.accounts.models import User
@@ -79,7 +79,7 @@ def _link(ticket: Ticket) -> str:
 
 
 def check_ticket(
-    actor: Any,
+    actor: User | AnonymousUserMixin,
     *,
     subject: str,
     category: str,
@@ -107,7 +107,7 @@ def check_ticket(
 
 
 def open_ticket(
-    actor: Any,
+    actor: User | AnonymousUserMixin,
     *,
     subject: str,
     category: str,
@@ -123,20 +123,20 @@ def open_ticket(
     )
     if errors:
         raise ServiceError(_("Some fields need your attention."), fields=errors)
-    signed_in = bool(getattr(actor, "is_authenticated", False))
-    if not signed_in:
+    member = actor if isinstance(actor, User) else None
+    if member is None:
         email = normalise_email_address(email or "")
     ticket = Ticket(
         subject=subject.strip()[:200],
         category=category,
-        requester_id=actor.id if signed_in else None,
-        requester_email=actor.email if signed_in else email,
-        requester_name=actor.full_name if signed_in else (name or "").strip()[:200],
-        language=actor.language if signed_in else language,
+        requester_id=member.id if member else None,
+        requester_email=member.email if member else email,
+        requester_name=member.full_name if member else (name or "").strip()[:200],
+        language=member.language if member else language,
     )
     ticket.messages.append(
         TicketMessage(
-            author_id=actor.id if signed_in else None,
+            author_id=member.id if member else None,
             body=body.strip(),
             attachment=_attachment(upload),
         )
@@ -154,7 +154,11 @@ def open_ticket(
 
 
 def reply(
-    actor: Any, ticket: Ticket, body: str, upload: Upload | None = None, key: str = ""
+    actor: User | AnonymousUserMixin,
+    ticket: Ticket,
+    body: str,
+    upload: Upload | None = None,
+    key: str = "",
 ) -> None:
     """Add a message: from staff (the requester is mailed) or from the requester."""
     staff = can_manage_tickets(actor)
@@ -164,10 +168,9 @@ def reply(
         raise Conflict(_("This request is closed; open a new one."))
     if not body.strip():
         raise ServiceError(_("Write a message."), fields={"body": _("Required.")})
-    signed_in = bool(getattr(actor, "is_authenticated", False))
     ticket.messages.append(
         TicketMessage(
-            author_id=actor.id if signed_in else None,
+            author_id=actor.id if isinstance(actor, User) else None,
             from_staff=staff,
             body=body.strip(),
             attachment=_attachment(upload),
@@ -185,7 +188,7 @@ def reply(
         )
 
 
-def assign(actor: Any, ticket: Ticket, assignee_id: int | None) -> None:
+def assign(actor: User, ticket: Ticket, assignee_id: int | None) -> None:
     """Staff give the request to one of them (or to nobody)."""
     if not can_manage_tickets(actor):
         raise Forbidden(_("Only staff assign requests."))
@@ -197,7 +200,7 @@ def assign(actor: Any, ticket: Ticket, assignee_id: int | None) -> None:
     db.session.flush()
 
 
-def close(actor: Any, ticket: Ticket, key: str = "") -> None:
+def close(actor: User | AnonymousUserMixin, ticket: Ticket, key: str = "") -> None:
     """Staff or the requester close the request."""
     if not (
         can_manage_tickets(actor) or can_view_ticket(actor, ticket) or key == ticket.access_key
@@ -207,7 +210,7 @@ def close(actor: Any, ticket: Ticket, key: str = "") -> None:
     db.session.flush()
 
 
-def visible_tickets(actor: Any, status: str | None = None) -> list[Ticket]:
+def visible_tickets(actor: User, status: str | None = None) -> list[Ticket]:
     """The staff queue (all) or the user's own requests."""
     query = select(Ticket).order_by(Ticket.updated_at.desc())
     if not can_manage_tickets(actor):
