@@ -39,6 +39,11 @@ def _settings() -> Any:
     return current_app.config["DINAMIS_SETTINGS"]
 
 
+def themes() -> list[str]:
+    """The themes a report may name (DINAMIS_REPORT_THEMES)."""
+    return list(_settings().themes)
+
+
 def normalise_doi(raw: str) -> str:
     """A DOI as typed (bare, doi:, or a doi.org link), checked for syntax."""
     value = raw.strip()
@@ -246,6 +251,12 @@ def save(
     report.comments = content.comments.strip()
     report.publications = publications
     db.session.flush()
+
+
+def save_and_submit(actor: User, report: UsageReport, content: ReportContent) -> None:
+    """Save the content and submit the report, or (a field wrong) neither."""
+    save(actor, report, content, submitting=True)
+    submit(actor, report)
 
 
 def submit(actor: User, report: UsageReport) -> None:

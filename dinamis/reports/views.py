@@ -9,18 +9,20 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from dinamis.api.openapi import INT_MAX
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
-from dinamis.core.idempotency import claim_form, new_token
+from dinamis.core.idempotency import EXPIRED
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
-from dinamis.core.web import show_earlier
+from dinamis.core.web import hold_form, show_earlier
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
 from dinamis.orders.models import Order, Sensor
 from dinamis.quota.models import Family
 from dinamis.reports import service, stats, yearly
+from dinamis.reports.forms import ReportForm, ReviewForm, StartForm
 from dinamis.reports.models import ReportStatus, UsageReport
 from dinamis.reports.permissions import (
     can_edit_report,
@@ -60,38 +62,23 @@ def index() -> Any:
 @bp.route("/start", methods=["POST"])
 @requires(can_write_reports)
 def start() -> Any:
-    order_id = request.form.get("order_id", "")
+    form = StartForm()
+    if not form.validate_on_submit():
+        abort(400)
+    order_id = (form.order_id.data or "").strip()
     if order_id:
         if not order_id.isdigit():
             abort(400)
-        order = db.session.get(Order, int(order_id))
+        order = db.session.get(Order, int(order_id)) if int(order_id) <= INT_MAX else None
         if order is None:
             abort(404)
         report = service.start_for_order(current_user, order)
     else:
-        year = request.form.get("year", "")
-        if not year.isdigit():
+        year = (form.year.data or "").strip()
+        if not year.isdigit() or len(year) > 4:
             raise ServiceError(_("Give the year to report on."), fields={"year": _("A year.")})
         report = service.start_annual(current_user, int(year))
     return redirect(url_for("reports.show", report_id=report.id))
-
-
-def _content() -> service.ReportContent:
-    form = request.form
-    publications = []
-    for index in range(service.MAX_PUBLICATIONS + 1):
-        title, year, doi = (form.get(f"pub-{index}-{k}", "") for k in ("title", "year", "doi"))
-        if title.strip() or year.strip() or doi.strip():
-            publications.append((title, year, doi))
-    return service.ReportContent(
-        project=form.get("project", ""),
-        themes=form.getlist("themes"),
-        scene_ids=form.getlist("scene_ids"),
-        products=form.get("products", ""),
-        benefit=form.get("benefit", ""),
-        comments=form.get("comments", ""),
-        publications=publications,
-    )
 
 
 def _values(report: UsageReport) -> service.ReportContent:
@@ -108,26 +95,27 @@ def _values(report: UsageReport) -> service.ReportContent:
 
 def _page(
     report: UsageReport,
+    form: ReportForm | None = None,
     errors: dict[str, str] | None = None,
     status: int = 200,
-    typed: service.ReportContent | None = None,
 ) -> Any:
     """The report; when a save was refused, the form keeps what the person typed."""
     editing = report.editable and can_edit_report(current_user, report)
+    form = form or ReportForm(formdata=None)
     return (
         render_template(
             "reports/show.html",
             report=report,
-            values=typed or _values(report),
+            values=form.content() if form.is_submitted() else _values(report),
             editing=editing,
-            themes=service._settings().themes,
+            themes=service.themes(),
             scenes=service.pickable_scenes(report.author) if editing else report.scene_ids,
             errors=errors or {},
             blank=BLANK_PUBLICATIONS,
             may_review=can_review_reports(current_user) and report.status == ReportStatus.SUBMITTED,
             overdue=report.overdue_on(dates.today()),
             order=report.order,
-            once=request.form.get("once") or new_token(),
+            once=form.once.data,
         ),
         status,
     )
@@ -140,25 +128,26 @@ def show(report_id: int) -> Any:
     ensure(can_view_report(current_user, report))
     if request.method == "GET":
         return _page(report)
-    typed = _content()
-    submitting = request.form.get("action") == "submit"
+    form = ReportForm()
+    if not form.validate_on_submit():  # only the CSRF token is checked here
+        flash(str(EXPIRED), "error")
+        return _page(report, form, status=400)
     try:
-        if submitting:  # a draft is saved as often as one likes; it is submitted once
-            claim = claim_form(request.form.get("once"), "reports.submit", current_user)
+        if form.submitting:  # a draft is saved as often as one likes; it is submitted once
+            claim = hold_form(form, "reports.submit", current_user)
             if claim.earlier is not None:
                 return show_earlier(claim.earlier, "reports.index")
-        service.save(current_user, report, typed, submitting=submitting)
-        if submitting:
-            service.submit(current_user, report)
+            service.save_and_submit(current_user, report, form.content())
             claim.record(_report_label(report), url_for("reports.show", report_id=report.id))
             flash(_("Your report was submitted to the Dinamis team."), "success")
         else:
+            service.save(current_user, report, form.content())
             flash(_("Draft saved."), "success")
     except ServiceError as error:
-        db.session.rollback()
+        # Nothing was changed (the service checks everything first); the request's
+        # error status rolls back what the claim wrote.
         flash(error.message, "error")
-        report = service.get(report_id)
-        return _page(report, error.fields, error.status, typed)
+        return _page(report, form, error.fields, error.status)
     return redirect(url_for("reports.show", report_id=report.id))
 
 
@@ -170,13 +159,15 @@ def _report_label(report: UsageReport) -> str:
 @requires(can_review_reports)
 def review(report_id: int) -> Any:
     report = service.get(report_id)
-    accept = request.form.get("decision") == "accept"
+    form = ReviewForm()
+    if not form.validate_on_submit():
+        abort(400)
     try:
-        service.review(current_user, report, accept, request.form.get("comment", ""))
+        service.review(current_user, report, form.accept, form.comment.data or "")
     except ServiceError as error:
         flash(error.message, "error")
-        return _page(report, error.fields, error.status)
-    flash(_("Report accepted.") if accept else _("Report sent back to its author."), "success")
+        return _page(report, errors=error.fields, status=error.status)
+    flash(_("Report accepted.") if form.accept else _("Report sent back to its author."), "success")
     return redirect(url_for("reports.index", status="submitted"))
 
 
