@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from flask import Response, abort
+from flask import Response, abort, url_for
 from geoalchemy2.shape import to_shape
 from pydantic import ConfigDict, Field
 from shapely.geometry import box, mapping
@@ -26,6 +26,7 @@ from dinamis.api.openapi import (
     INT_MAX,
     Answer,
     Day,
+    Id,
     Input,
     Link,
     Output,
@@ -39,7 +40,7 @@ from dinamis.core.geo import MAX_VERTICES, parse_aoi
 from dinamis.core.permissions import ensure
 from dinamis.extensions import db
 from dinamis.orders import archive, service
-from dinamis.orders.models import Mode, Order, OrderKind, Status
+from dinamis.orders.models import Mode, Order, OrderKind, Status, Theme
 from dinamis.orders.pdf import quote_pdf_response
 from dinamis.orders.permissions import (
     can_cancel_order,
@@ -52,17 +53,6 @@ KINDS = {"tasking-requests": OrderKind.TASKING, "archive-orders": OrderKind.ARCH
 KIND_PATH = "<any('tasking-requests', 'archive-orders'):kind>"
 SENSORS_IN = {"pleiades": "pleiades", "pleiades-neo": "pleiades-neo", "spot-6-7": "spot"}
 SENSORS_OUT = {v: k for k, v in SENSORS_IN.items()}
-THEMES = (
-    "agriculture",
-    "forest",
-    "coast",
-    "urban",
-    "risks",
-    "water",
-    "biodiversity",
-    "geology",
-    "other",
-)
 LONG_TEXT = 20_000  # a Text column's limit for what a person writes
 # The service's field names, as the API names them.
 FIELD_NAMES = {
@@ -120,12 +110,15 @@ class WindowIn(Input):
 
 
 class ProjectIn(Input):
+    """The project, as the web form asks it: title, description, justification and theme
+    are required (the service's rule, `service.project_errors`, for both)."""
+
     title: Annotated[str, Text(200, min_length=1)]
     description: Annotated[str, Text(LONG_TEXT, min_length=1)]
-    justification: Annotated[str, Text(LONG_TEXT)] | None = Field(
-        None, description="Why this imagery; the description when omitted"
+    justification: Annotated[str, Text(LONG_TEXT, min_length=1)] = Field(
+        description="Why this imagery is needed"
     )
-    theme: Literal[THEMES] = "other"  # type: ignore[valid-type]
+    theme: Literal[Theme.ALL] = Field(description="What the project is about")  # type: ignore[valid-type]
     funding: Annotated[str, Text(300)] | None = None
 
 
@@ -147,6 +140,7 @@ def _tasking_example(schema: dict[str, Any]) -> None:
             "project": {
                 "title": "Coastline",
                 "description": "Erosion of the Atlantic coast.",
+                "justification": "No cloud-free image since the winter storms.",
                 "theme": "coast",
             },
         }
@@ -292,11 +286,23 @@ class OrderOut(Output):
 
 
 class OrdersOut(Output):
+    """One page of orders, newest first."""
+
     orders: list[OrderOut]
+    next: str | None = Field(
+        description="The next page (older orders), with the same filters; null on the last"
+    )
+
+
+PAGE_MAX = 500
 
 
 class OrdersQuery(Input):
     status: Literal[Status.ALL] | None = None  # type: ignore[valid-type]
+    limit: Annotated[int, Field(ge=1, le=PAGE_MAX)] = Field(
+        100, description="Orders per page (newest first)"
+    )
+    before: Id | None = Field(None, description="Orders older than this one (the next page)")
 
 
 def _decimal(value: Any) -> str:
@@ -396,7 +402,7 @@ def _project(project: ProjectIn) -> dict[str, Any]:
     return {
         "project_title": project.title,
         "project_description": project.description,
-        "justification": project.justification or project.description,
+        "justification": project.justification,
         "theme": project.theme,
         "funding": project.funding or None,
     }
@@ -517,8 +523,17 @@ def create_archive(body: ArchiveOrder) -> Any:
     answers={200: Answer("Orders", OrdersOut)},
 )
 def list_orders(kind: str, query: OrdersQuery) -> OrdersOut:
-    orders = [o for o in service.visible_orders(api_user(), query.status) if o.kind == KINDS[kind]]
-    return OrdersOut(orders=[order_json(o) for o in orders])
+    found = service.visible_orders(
+        api_user(), query.status, kind=KINDS[kind], before=query.before, limit=query.limit + 1
+    )
+    page, more = found[: query.limit], len(found) > query.limit
+    following = None
+    if more:
+        args = {"status": query.status, "limit": query.limit, "before": page[-1].id}
+        following = url_for(
+            "api.list_orders", kind=kind, **{k: v for k, v in args.items() if v is not None}
+        )
+    return OrdersOut(orders=[order_json(o) for o in page], next=following)
 
 
 def _load(kind: str, order_id: int) -> Order:

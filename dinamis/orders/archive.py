@@ -49,9 +49,6 @@ class ArchiveRequest:
     funding: str | None = None
 
 
-_polygons = service._polygons
-
-
 def why_not_orderable(user: Any, scene: Scene) -> str | None:
     """Why this member cannot order this scene by archive order, in words; None if they can.
 
@@ -81,7 +78,7 @@ def check_archive(
     actor: Any, request: ArchiveRequest
 ) -> list[tuple[Scene, MultiPolygon | None, object]]:
     """Refuse a request that breaks a rule; return each scene, its cut and its km²."""
-    minimum = service._settings().archive_min_km2
+    minimum = service.settings().archive_min_km2
     errors: dict[str, str] = {}
     checked = []
     if not request.items:
@@ -109,7 +106,7 @@ def check_archive(
         footprint = to_shape(scene.footprint)
         cut = None
         if item.aoi is not None:
-            cut = _polygons(item.aoi.intersection(footprint))
+            cut = service.polygons(item.aoi.intersection(footprint))
             if cut.is_empty:
                 errors[field] = _("The cut of scene %(id)s misses its footprint.", id=scene.id)
                 continue
@@ -126,9 +123,8 @@ def check_archive(
         checked.append((scene, cut, area))
     if len(sensors) > 1:
         errors["items"] = _("Scenes of different sensors go in separate orders.")
-    for name in ("project_title", "project_description", "justification", "theme"):
-        if not str(getattr(request, name) or "").strip():
-            errors[f"project.{name.removeprefix('project_')}"] = _("Required.")
+    for name, message in service.project_errors(request).items():
+        errors[f"project.{name.removeprefix('project_')}"] = message
     if errors:
         raise ServiceError(next(iter(errors.values())), fields=errors)
     return checked
@@ -141,7 +137,7 @@ def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None =
     checked = check_archive(actor, request)
     sensor = SENSOR_OF_FAMILY[checked[0][0].collection.sensor_family]
     shapes = [cut if cut is not None else to_shape(scene.footprint) for scene, cut, _a in checked]
-    union = _polygons(unary_union(shapes))
+    union = service.polygons(unary_union(shapes))
     charged = quota.km2(sum(area for _s, _c, area in checked))
     order = service.new_order(
         kind=OrderKind.ARCHIVE,
@@ -169,7 +165,4 @@ def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None =
                 km2=area,
             )
         )
-    db.session.add(order)
-    db.session.flush()
-    service._submit(actor, order)
-    return order
+    return service.submit(actor, order)

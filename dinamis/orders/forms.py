@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import FiniteNumber
-from dinamis.orders.models import Mode, Sensor, SpectralMode
+from dinamis.orders.models import Mode, Sensor, SpectralMode, Theme
 
 THEMES = [
     ("agriculture", _l("Agriculture")),
@@ -50,6 +50,7 @@ SPECTRAL = [
     ("bundle", _l("Bundle (PAN + MS)")),
 ]
 assert {c for c, _ in SPECTRAL} == set(SpectralMode.ALL)
+assert tuple(c for c, _ in THEMES) == Theme.ALL
 
 MAX_AOI_FILE = 2 * 1024 * 1024
 

@@ -51,6 +51,22 @@ class SpectralMode:
     ALL = ("pan", "ms", "pms", "bundle")
 
 
+class Theme:
+    """What an order's project is about (the web form and the API offer the same)."""
+
+    ALL = (
+        "agriculture",
+        "forest",
+        "coast",
+        "urban",
+        "risks",
+        "water",
+        "biodiversity",
+        "geology",
+        "other",
+    )
+
+
 class Status:
     DRAFT = "draft"
     AWAITING_QUOTE = "awaiting_quote"  # co-funded part: the Referent must accept the quote

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from flask import current_app
 from flask_babel import format_date
@@ -22,7 +22,6 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.ops import unary_union
 from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.orm.attributes import set_committed_value
 
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Collection, Scene
@@ -34,10 +33,10 @@ from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.labels import label
-from dinamis.core.mail import OutboxMessage, new_message, queue_mail, queued
-from dinamis.core.rows import insert_new
+from dinamis.core.mail import queue_mail
 from dinamis.extensions import db
 from dinamis.membership.members import managers
+from dinamis.membership.models import Entity
 from dinamis.orders.models import (
     Delivery,
     Mode,
@@ -49,6 +48,7 @@ from dinamis.orders.models import (
     Sensor,
     SpectralMode,
     Status,
+    Theme,
 )
 from dinamis.orders.permissions import (
     can_cancel_order,
@@ -58,7 +58,7 @@ from dinamis.orders.permissions import (
 )
 from dinamis.quota import service as quota
 from dinamis.quota.models import Family
-from dinamis.quota.pricing import price
+from dinamis.quota.pricing import Price, price
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.DRAFT: (Status.AWAITING_QUOTE, Status.UNDER_REVIEW, Status.CANCELLED),
@@ -77,7 +77,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _settings() -> OrderSettings:
+def settings() -> OrderSettings:
+    """The ordering rules (minimum areas, windows, tax rate, quote validity)."""
     return current_app.config["DINAMIS_SETTINGS"].orders
 
 
@@ -123,7 +124,7 @@ def tasking_limits(
     The one statement of the rules: the submission checks every field, the
     form's preview checks what has been filled in so far.
     """
-    rules = _settings()
+    rules = settings()
     errors: dict[str, str] = {}
     if sensor is not None and sensor not in Sensor.ALL:
         errors["sensor"] = _("Unknown sensor.")
@@ -174,6 +175,25 @@ def tasking_limits(
     return errors
 
 
+class Project(Protocol):
+    project_title: str
+    project_description: str
+    justification: str
+    theme: str
+
+
+def project_errors(request: Project) -> dict[str, str]:
+    """What an order's project lacks, by field: the one rule for the web forms and the API
+    (a title, a description, a justification and one of the themes; nothing filled in)."""
+    errors = {}
+    for name in ("project_title", "project_description", "justification", "theme"):
+        if not str(getattr(request, name) or "").strip():
+            errors[name] = _("Required.")
+    if "theme" not in errors and request.theme.strip() not in Theme.ALL:
+        errors["theme"] = _("Unknown theme.")
+    return errors
+
+
 def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
     """Refuse a request that breaks a rule; return the AOI's geodesic km²."""
     area = geodesic_km2(request.aoi)
@@ -188,13 +208,51 @@ def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
         max_cloud_cover=request.max_cloud_cover,
         max_incidence=request.max_incidence,
     )
-    for name in ("project_title", "project_description", "justification", "theme"):
-        if not str(getattr(request, name) or "").strip():
-            errors[name] = _("Required.")
+    errors.update(project_errors(request))
     if errors:
         first = errors.get("aoi") or next(iter(errors.values()))
         raise ServiceError(first, fields=errors)
     return area
+
+
+def charged_km2(area: Decimal, mode: str) -> Decimal:
+    """What a tasking request charges: its AOI's km² times the scenes of its mode."""
+    return quota.km2(area * Mode.FACTOR[mode])
+
+
+def cancellable(order: Order) -> bool:
+    """Whether the order's state may still become cancelled (TRANSITIONS says)."""
+    return Status.CANCELLED in TRANSITIONS.get(order.status, ())
+
+
+@dataclass(frozen=True)
+class Charge:
+    """What submitting a tasking request would charge now, as the submission splits it."""
+
+    charged: Decimal
+    free: Decimal
+    cofunded: Decimal
+    # The quote's price excluding tax; None when nothing is co-funded or when the
+    # entity's profile has no price for the sensor (the submission's quote says so).
+    excluding_tax: Decimal | None
+
+
+def preview_charge(
+    actor: User, area: Decimal, sensor: str, mode: str, today: dt.date | None = None
+) -> Charge:
+    """The free and co-funded parts and the quote's price of a tasking request, without
+    reserving anything (the form's preview; the submission does the same for real)."""
+    charged = charged_km2(area, mode)
+    family = family_of(OrderKind.TASKING, sensor)
+    period = quota.period_for(today or dates.today())
+    split = quota.split(actor.entity, family, period, charged)
+    euros = None
+    if split.cofunded > 0:
+        try:
+            euros = _price(actor.entity, sensor, OrderKind.TASKING, split.cofunded).excluding_tax
+        except ServiceError:
+            euros = None
+    return Charge(charged, split.free, split.cofunded, euros)
 
 
 def new_order(**fields: Any) -> Order:
@@ -222,7 +280,6 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
     ensure_can_order(actor)
     today = today or dates.today()
     area = check_tasking(request, today)
-    charged = quota.km2(area * Mode.FACTOR[request.mode])
     order = new_order(
         kind=OrderKind.TASKING,
         status=Status.DRAFT,
@@ -232,7 +289,7 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
         aoi=from_shape(request.aoi, srid=4326),
         aoi_km2=area,
         mode=request.mode,
-        charged_km2=charged,
+        charged_km2=charged_km2(area, request.mode),
         family=family_of(OrderKind.TASKING, request.sensor),
         period=quota.period_for(today),
         window_start=request.window_start,
@@ -246,94 +303,59 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
         theme=request.theme.strip(),
         funding=(request.funding or "").strip() or None,
     )
-    # The id first, the row last: the ledger postings are named after the
-    # order, and the order is then written once, with its outcome, by the
-    # flush that ends the submission (with its event and e-mail) instead of
-    # inserted as a draft and updated.
-    order.id = db.session.scalar(_NEXT_ORDER_ID)
+    return submit(actor, order)
+
+
+def submit(actor: User, order: Order) -> Order:
+    """Submit a new draft order (a tasking request, or an archive order with its items).
+
+    The one submission path: the draft is written, its free part reserved on
+    the ledger (postings link to the order, so it exists first), the rest
+    quoted, and the order moved on by `_move` (to review, or to its quote).
+    The reservation locks the entity's available account until the request
+    commits, so it comes after the draft's INSERT: only what depends on the
+    split is written under the lock.
+    """
+    if order.status != Status.DRAFT:
+        raise Conflict(_("Only a draft order can be submitted."))
     order.entity, order.requester = actor.entity, actor
-    _submit(actor, order)
-    return order
-
-
-_NEXT_ORDER_ID = select(func.nextval(func.pg_get_serial_sequence("orders", "id")))
-
-
-def _submit(actor: User, order: Order) -> None:
-    # The order has its id; a tasking request's row is not written yet (an
-    # archive order's is, with its items). The reservation locks the entity's
-    # available account until the request commits, so it comes last: what a
-    # new order within the allowance writes next is prepared before it.
-    new = sa_inspect(order).transient
-    prepared = _prepare_under_review(actor, order) if new else None
+    db.session.add(order)
+    db.session.flush()
     split = quota.reserve(
-        order.entity, order.family, order.period, order.charged_km2, order.reference
+        order.entity,
+        order.family,
+        order.period,
+        order.charged_km2,
+        order.reference,
+        order_id=order.id,
     )
     order.free_km2, order.cofunded_km2 = split.free, split.cofunded
     order.submitted_at = utcnow()
-    if split.cofunded > 0:  # the prepared rows (if any) are dropped: nothing was written
-        db.session.add(order)
-        quote = _make_quote(order)
-        _move(actor, order, Status.AWAITING_QUOTE, None)
-        for referent in managers(order.entity_id):
-            queue_mail(
-                referent.email,
-                "order_quote",
-                language=referent.language,
-                order=order,
-                quote=quote,
-                user=referent,
-            )
-    elif prepared is not None:
-        _write_under_review(order, *prepared)
-    else:
+    if split.cofunded <= 0:
         _move(actor, order, Status.UNDER_REVIEW, None)
-
-
-def _prepare_under_review(actor: User, order: Order) -> tuple[OrderEvent, OutboxMessage]:
-    """The event and the requester's e-mail of a new order going to review, as `_move`
-    and `queue_mail` would write them; the order itself stays a draft until written."""
-    assert Status.UNDER_REVIEW in TRANSITIONS[order.status]
-    event = OrderEvent(
-        order_id=order.id,
-        from_status=order.status,
-        to_status=Status.UNDER_REVIEW,
-        actor_id=actor.id,
-        comment=None,
-    )
-    draft, order.status = order.status, Status.UNDER_REVIEW  # as the mail must name it
-    try:
-        message = new_message(
-            actor.email,
-            "order_status",
-            language=actor.language,
+        return order
+    quote = _make_quote(order)
+    _move(actor, order, Status.AWAITING_QUOTE, None)
+    for referent in managers(order.entity_id):
+        queue_mail(
+            referent.email,
+            "order_quote",
+            language=referent.language,
             order=order,
-            event=event,
-            user=actor,
+            quote=quote,
+            user=referent,
         )
-    finally:
-        order.status = draft
-    return event, message
+    return order
 
 
-def _write_under_review(order: Order, event: OrderEvent, message: OutboxMessage) -> None:
-    """The order under review, its event and its e-mail: one INSERT statement."""
-    order.status = event.to_status
-    insert_new(order, event, message)
-    set_committed_value(order, "events", [event])
-    set_committed_value(event, "order", order)
-    queued(message)
+def _price(entity: Entity, sensor: str, kind: str, cofunded: Decimal) -> Price:
+    """The co-funded km²'s price for the entity's profile (ServiceError when it has none)."""
+    return price(entity.profile_id, sensor, kind, cofunded, settings().tax_rate)
 
 
 def _make_quote(order: Order) -> Quote:
-    rules = _settings()
-    priced = price(
-        order.entity.profile_id,
-        order.sensor,
-        order.kind,
-        order.cofunded_km2,
-        rules.tax_rate,
-    )
+    rules = settings()
+    priced = _price(order.entity, order.sensor, order.kind, order.cofunded_km2)
     quote = Quote(
         order=order,
         free_km2=order.free_km2,
@@ -403,6 +425,13 @@ def lock(order: Order) -> None:
         db.session.expire(child)
 
 
+def _release(order: Order, step: str) -> None:
+    """Give back everything the order still holds on the ledger."""
+    quota.release(
+        order.entity, order.family, order.period, order.reference, step, order_id=order.id
+    )
+
+
 def pending_quote(order: Order) -> Quote:
     for quote in order.quotes:
         if quote.status == QuoteStatus.PENDING:
@@ -428,18 +457,25 @@ def decide_quote(actor: User, order: Order, accept: bool, today: dt.date | None 
     quote.decided_by_id, quote.decided_at = actor.id, utcnow()
     if accept:
         quote.status = QuoteStatus.ACCEPTED
-        quota.cofund(order.entity, order.family, order.period, order.cofunded_km2, order.reference)
+        quota.cofund(
+            order.entity,
+            order.family,
+            order.period,
+            order.cofunded_km2,
+            order.reference,
+            order_id=order.id,
+        )
         _move(actor, order, Status.UNDER_REVIEW, _("Quote accepted."))
     else:
         quote.status = QuoteStatus.DECLINED
-        quota.release(order.entity, order.family, order.period, order.reference, "quote-declined")
+        _release(order, "quote-declined")
         _move(actor, order, Status.CANCELLED, _("Quote declined."))
     return quote
 
 
 def _expire_quote(order: Order, quote: Quote) -> None:
     quote.status = QuoteStatus.EXPIRED
-    quota.release(order.entity, order.family, order.period, order.reference, "quote-expired")
+    _release(order, "quote-expired")
     _move(None, order, Status.CANCELLED, _("The quote expired."))
 
 
@@ -452,7 +488,7 @@ def cancel(actor: User, order: Order, reason: str | None = None) -> None:
     _move(actor, order, Status.CANCELLED, reason)
     for quote in pending:
         quote.status = QuoteStatus.DECLINED
-    quota.release(order.entity, order.family, order.period, order.reference, "cancelled")
+    _release(order, "cancelled")
 
 
 def review(actor: User, order: Order, accept: bool, comment: str) -> None:
@@ -468,7 +504,7 @@ def review(actor: User, order: Order, accept: bool, comment: str) -> None:
         _move(actor, order, Status.ACCEPTED, comment.strip() or None)
     else:
         _move(actor, order, Status.REJECTED, comment.strip())
-        quota.release(order.entity, order.family, order.period, order.reference, "rejected")
+        _release(order, "rejected")
     order.staff_comment = comment.strip() or order.staff_comment
 
 
@@ -479,7 +515,8 @@ def _sensor_name(sensor: str | None) -> str:
     return label(sensor) if sensor else _("an unknown sensor")
 
 
-def _polygons(geometry: Any) -> MultiPolygon:
+def polygons(geometry: Any) -> MultiPolygon:
+    """The polygons of a geometry (an intersection may add lines and points), as one."""
     parts = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
     return MultiPolygon(parts)
 
@@ -540,7 +577,7 @@ def measure_delivery(order: Order, scene_id: str) -> Measured:
             ordered = ", ".join(sorted(i.scene_id for i in order.items))
             raise ServiceError(message, fields={"scene_id": _("One of: %(ids)s.", ids=ordered)})
         cut = to_shape(item.cut) if item.cut is not None else to_shape(scene.footprint)
-        return Measured(scene, [scene], geodesic_km2(_polygons(cut)))
+        return Measured(scene, [scene], geodesic_km2(polygons(cut)))
     sensor = SENSOR_OF_FAMILY.get(scene.collection.sensor_family)
     if sensor != order.sensor:
         message = _(
@@ -563,7 +600,7 @@ def measure_delivery(order: Order, scene_id: str) -> Measured:
         )
         raise ServiceError(message, fields={"scene_id": message})
     aoi = to_shape(order.aoi)
-    covered = _polygons(aoi.intersection(to_shape(scene.footprint)))
+    covered = polygons(aoi.intersection(to_shape(scene.footprint)))
     if covered.is_empty or geodesic_km2(covered) <= 0:
         message = _("Scene %(id)s does not meet the order's area of interest.", id=scene.id)
         raise ServiceError(message, fields={"scene_id": message})
@@ -576,8 +613,8 @@ def measure_delivery(order: Order, scene_id: str) -> Measured:
         for s in db.session.scalars(select(Scene).where(Scene.id.in_(delivered)))
     ]
     if earlier:
-        before = _polygons(aoi.intersection(unary_union(earlier)))
-        after = _polygons(aoi.intersection(unary_union([*earlier, to_shape(scene.footprint)])))
+        before = polygons(aoi.intersection(unary_union(earlier)))
+        after = polygons(aoi.intersection(unary_union([*earlier, to_shape(scene.footprint)])))
         area = geodesic_km2(after) - geodesic_km2(before)
     else:
         area = geodesic_km2(covered)
@@ -678,6 +715,7 @@ def deliver(
         order.reference,
         charged,
         f"delivery:{delivery.id}",
+        order_id=order.id,
     )
     complete = order.delivered_km2 >= order.charged_km2
     _move(
@@ -732,7 +770,7 @@ def close(actor: User, order: Order, comment: str = "") -> None:
         raise Forbidden(_("Only staff close orders."))
     lock(order)
     _move(actor, order, Status.CLOSED, comment.strip() or None)
-    quota.release(order.entity, order.family, order.period, order.reference, "closed")
+    _release(order, "closed")
 
 
 def expire_windows(today: dt.date | None = None) -> list[Order]:
@@ -750,7 +788,7 @@ def expire_windows(today: dt.date | None = None) -> list[Order]:
     )
     for order in orders:
         _move(None, order, Status.EXPIRED, _("The acquisition window has passed."))
-        quota.release(order.entity, order.family, order.period, order.reference, "expired")
+        _release(order, "expired")
     quotes = list(
         db.session.scalars(
             select(Quote)
@@ -766,17 +804,11 @@ def expire_windows(today: dt.date | None = None) -> list[Order]:
     return orders
 
 
-def by_reference(references: list[str | None]) -> dict[str, Order]:
-    """The orders named by ledger references ("order:12"), keyed by reference."""
-    ids = {
-        int(ref.removeprefix("order:"))
-        for ref in references
-        if ref and ref.startswith("order:") and ref.removeprefix("order:").isdigit()
-    }
-    ids = {i for i in ids if i < 2**31}
+def by_ids(ids: set[int]) -> dict[int, Order]:
+    """The orders of these ids (those that exist), by id."""
     if not ids:
         return {}
-    return {o.reference: o for o in db.session.scalars(select(Order).where(Order.id.in_(ids)))}
+    return {o.id: o for o in db.session.scalars(select(Order).where(Order.id.in_(ids)))}
 
 
 STAFF_QUEUE = (Status.UNDER_REVIEW, Status.ACCEPTED, Status.PARTIALLY_DELIVERED, Status.DELIVERED)
@@ -790,11 +822,14 @@ def visible_orders(
     sensor: str | None = None,
     entity_id: int | None = None,
     text: str | None = None,
+    before: int | None = None,
     limit: int = 500,
 ) -> list[Order]:
     """My orders; the whole entity's for its Referent and deputies; all for staff.
 
-    `status` "queue" is what staff have to act on (review, deliveries, closing).
+    Newest first, at most `limit`, older than order `before` when given (the next
+    page). `status` "queue" is what staff have to act on (review, deliveries,
+    closing), oldest first.
     """
     query = select(Order).order_by(Order.id.desc())
     if not actor.is_staff:
@@ -812,6 +847,8 @@ def visible_orders(
         query = query.where(Order.sensor == sensor)
     if entity_id is not None:
         query = query.where(Order.entity_id == entity_id)
+    if before is not None:
+        query = query.where(Order.id < before)
     if text:
         # As typed: `%`, `_` and `\` are characters, not LIKE wildcards.
         query = query.where(Order.project_title.icontains(text, autoescape=True))

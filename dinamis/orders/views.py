@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
@@ -44,8 +44,6 @@ from dinamis.orders.permissions import (
     can_view_order,
     can_view_orders,
 )
-from dinamis.quota import service as quota
-from dinamis.quota.pricing import price
 from dinamis.reports.service import overdue_entities
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
@@ -240,7 +238,7 @@ def new_archive() -> Any:
             scenes=scenes,
             not_orderable={s.id: archive.why_not_orderable(current_user, s) for s in scenes},
             footprints=footprints,
-            minimum=current_app.config["DINAMIS_SETTINGS"].orders.archive_min_km2,
+            minimum=service.settings().archive_min_km2,
             areas={s.id: geodesic_km2(to_shape(s.footprint)) for s in scenes},
             problems=problems,
         ),
@@ -358,35 +356,22 @@ def _whole_number(value: Any) -> Any:
     return int(text)
 
 
-def _split_preview(area: Any, sensor: str, mode: str) -> dict[str, str]:
-    """What submitting would charge: the free and co-funded parts, and the quote's price."""
-    rules = current_app.config["DINAMIS_SETTINGS"].orders
-    charged = quota.km2(area * Mode.FACTOR[mode])
-    family = service.family_of(OrderKind.TASKING, sensor)
-    split = quota.split(current_user.entity, family, quota.period_for(dates.today()), charged)
+def _split_preview(area: Decimal, sensor: str, mode: str) -> dict[str, str]:
+    """What submitting would charge, in words: the free and co-funded parts, the quote."""
+    charge = service.preview_charge(current_user, area, sensor, mode)
     text = _(
         "Charged %(charged)s km²: %(free)s km² free from your allowance, %(cofunded)s km² "
         "co-funded.",
-        charged=format_number(charged),
-        free=format_number(split.free),
-        cofunded=format_number(split.cofunded),
+        charged=format_number(charge.charged),
+        free=format_number(charge.free),
+        cofunded=format_number(charge.cofunded),
     )
-    if split.cofunded > 0:
-        try:
-            priced = price(
-                current_user.entity.profile_id,
-                sensor,
-                OrderKind.TASKING,
-                split.cofunded,
-                rules.tax_rate,
-            )
-            text += " " + _(
-                "Quote: about %(eur)s € excluding tax, to be accepted by your Referent.",
-                eur=format_number(priced.excluding_tax),
-            )
-        except ServiceError:
-            pass  # no price for this profile and sensor: the quote says so at submission
-    return {"split": text, "free_km2": str(split.free), "cofunded_km2": str(split.cofunded)}
+    if charge.excluding_tax is not None:
+        text += " " + _(
+            "Quote: about %(eur)s € excluding tax, to be accepted by your Referent.",
+            eur=format_number(charge.excluding_tax),
+        )
+    return {"split": text, "free_km2": str(charge.free), "cofunded_km2": str(charge.cofunded)}
 
 
 @bp.route("/<int:order_id>")
@@ -413,8 +398,7 @@ def _page(order: Order, status: int = 200, **forms: Any) -> Any:
             ),
             aoi=to_geojson(to_shape(order.aoi)),
             quote=next((q for q in order.quotes if q.status == "pending"), None),
-            may_cancel=can_cancel_order(current_user, order)
-            and order.status in (Status.DRAFT, Status.AWAITING_QUOTE, Status.UNDER_REVIEW),
+            may_cancel=can_cancel_order(current_user, order) and service.cancellable(order),
             may_decide=can_decide_quote(current_user, order),
             may_review=can_review_orders(current_user),
             overdue_reports=(

@@ -12,9 +12,11 @@ import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -100,13 +102,23 @@ class LedgerTransaction(Base):
     """One posting: why km² moved, carrying an idempotency key."""
 
     __tablename__ = "ledger_transactions"
-    __table_args__ = (CheckConstraint(f"kind IN {PostingKind.ALL!r}", name="kind"),)
+    __table_args__ = (
+        CheckConstraint(f"kind IN {PostingKind.ALL!r}", name="kind"),
+        CheckConstraint(
+            "order_id IS NULL OR reference = 'order:' || order_id", name="order_reference"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(100), index=True)  # e.g. "order:42"
+    # The order the posting is for: the link every query follows (the reference
+    # is its label, as statements show it).
+    order_id: Mapped[int | None] = mapped_column(
+        ForeignKey("orders.id", ondelete="RESTRICT"), index=True
+    )
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
@@ -134,6 +146,46 @@ class LedgerEntry(Base):
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
     account: Mapped[LedgerAccount] = relationship()
+
+
+class LedgerTotal(Base):
+    """Quota's running balances: the sum of an entity account's entries, per sensor of
+    the order posted for.
+
+    `sensor` is the sensor of the order a transaction links to (`order_id`),
+    NULL for other postings (grants, adjustments). `granted` sums the entries
+    of grant and adjustment postings, `amount` all of them; an account's
+    balance is the sum of its rows. Written only by the ledger's trigger on
+    `ledger_entries` (append-only, so insertion is the only case), in the
+    posting's own statement; the programme's accounts are not summed (every
+    co-funded order posts on them: one row there would make every order
+    queue). `quota.service.reserve` reads the available balance from here;
+    the statistics (reports) read their sums from here too.
+    """
+
+    __tablename__ = "ledger_totals"
+    __table_args__ = (
+        UniqueConstraint(
+            "account_id", "sensor", name="uq_ledger_totals_key", postgresql_nulls_not_distinct=True
+        ),
+        Index(
+            "ix_ledger_totals_period",
+            "period",
+            postgresql_include=["entity_id", "family", "kind", "sensor", "granted", "amount"],
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="CASCADE"))
+    # The account's key, copied (an account's key never changes): readers
+    # filter and group on it without joining the accounts.
+    entity_id: Mapped[int] = mapped_column(Integer)
+    family: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))
+    sensor: Mapped[str | None] = mapped_column(String(30))
+    granted: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
 
 
 class AllowanceRule(Base):

@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import Integer, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
@@ -111,6 +111,7 @@ def _post(
     *,
     reason: str | None = None,
     reference: str | None = None,
+    order_id: int | None = None,
     actor_id: int | None = None,
     key_checked: bool = False,
 ) -> LedgerTransaction | None:
@@ -118,8 +119,9 @@ def _post(
 
     Moves of nothing are left out, and when nothing moves at all no transaction
     is posted (None): the database refuses a transaction with fewer than two
-    entries. `key_checked`: the caller has just looked the key up (under the
-    account lock) and found nothing, so it is not looked up again.
+    entries. `order_id` links the posting to the order it was made for (a
+    foreign key). `key_checked`: the caller has just looked the key up (under
+    the account lock) and found nothing, so it is not looked up again.
     """
     session = db.session
     existing = (
@@ -138,7 +140,12 @@ def _post(
     if not moves:
         return None
     transaction = LedgerTransaction(
-        kind=kind, idempotency_key=key, reason=reason, reference=reference, actor_id=actor_id
+        kind=kind,
+        idempotency_key=key,
+        reason=reason,
+        reference=reference,
+        order_id=order_id,
+        actor_id=actor_id,
     )
     session.add(transaction)
     session.flush()
@@ -494,10 +501,10 @@ def split(entity: Entity, family: str, period: str, charged: Decimal) -> Split:
 # Under the account locks, in one round trip: look the key up, read the
 # available balance (a new statement, so its snapshot sees every posting
 # committed by whoever held the lock before; from the account's few rows of
-# ledger_totals, which the ledger's trigger keeps in each posting's own
-# statement (migration 0015), rather than the sum of all its entries, which
-# grows with every order of the period), post the transaction and its
-# two entries when there is something free to hold, and report the free part.
+# quota's running totals, `LedgerTotal`, which the ledger's trigger keeps in
+# each posting's own statement, rather than the sum of all its entries, which
+# grows with every order of the period), post the transaction and its two
+# entries when there is something free to hold, and report the free part.
 _RESERVE = text(
     """
     WITH done AS (
@@ -506,8 +513,8 @@ _RESERVE = text(
         SELECT LEAST(GREATEST(COALESCE(SUM(amount), 0), 0), CAST(:charged AS numeric)) AS km2
         FROM ledger_totals WHERE account_id = :available
     ), posted AS (
-        INSERT INTO ledger_transactions (kind, idempotency_key, reference)
-        SELECT :kind, :key, :reference FROM free
+        INSERT INTO ledger_transactions (kind, idempotency_key, reference, order_id)
+        SELECT :kind, :key, :reference, :order_id FROM free
         -- Nothing free (a fully co-funded order): no transaction, as one needs entries.
         WHERE NOT EXISTS (SELECT FROM done) AND free.km2 > 0
         RETURNING id
@@ -522,7 +529,7 @@ _RESERVE = text(
     )
     SELECT (SELECT id FROM done) AS done, (SELECT km2 FROM free) AS free
     """
-)
+).bindparams(bindparam("order_id", type_=Integer))
 
 
 _LOCK_ACCOUNTS = text(
@@ -556,8 +563,18 @@ def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str)
     return [found[kind] for kind in wanted]
 
 
-def reserve(entity: Entity, family: str, period: str, charged: Decimal, reference: str) -> Split:
+def reserve(
+    entity: Entity,
+    family: str,
+    period: str,
+    charged: Decimal,
+    reference: str,
+    *,
+    order_id: int | None = None,
+) -> Split:
     """Hold the free part of an order (what is available now); return the split.
+
+    `order_id`: the order the posting is for (written already: a foreign key).
 
     The available account is locked while its balance is read and debited, so
     concurrent reservations never take the same km² twice. Callers should
@@ -581,6 +598,7 @@ def reserve(entity: Entity, family: str, period: str, charged: Decimal, referenc
                 "key": key,
                 "kind": PostingKind.RESERVE,
                 "reference": reference,
+                "order_id": order_id,
                 "charged": charged,
                 "available": available,
                 "reserved": reserved,
@@ -596,7 +614,15 @@ def reserve(entity: Entity, family: str, period: str, charged: Decimal, referenc
     return Split(free=free, cofunded=charged - free)
 
 
-def cofund(entity: Entity, family: str, period: str, amount: Decimal, reference: str) -> None:
+def cofund(
+    entity: Entity,
+    family: str,
+    period: str,
+    amount: Decimal,
+    reference: str,
+    *,
+    order_id: int | None = None,
+) -> None:
     """Record the co-funded km² of an order once its quote is accepted."""
     source = get_account(None, family, period, AccountKind.COFUNDING)
     (held,) = _entity_accounts(entity.id, family, period, AccountKind.COFUNDED_RESERVED)
@@ -605,6 +631,7 @@ def cofund(entity: Entity, family: str, period: str, amount: Decimal, reference:
         f"cofund:{reference}:{family}:{period}",
         [(source, held, amount)],
         reference=reference,
+        order_id=order_id,
     )
 
 
@@ -623,7 +650,14 @@ def held_by(entity: Entity, family: str, period: str, reference: str) -> Split:
 
 
 def settle(
-    entity: Entity, family: str, period: str, reference: str, delivered: Decimal, step: str
+    entity: Entity,
+    family: str,
+    period: str,
+    reference: str,
+    delivered: Decimal,
+    step: str,
+    *,
+    order_id: int | None = None,
 ) -> Split:
     """Consume what was delivered from the order's holds, free part first.
 
@@ -657,11 +691,20 @@ def settle(
         f"consume:{reference}:{family}:{period}:{step}",
         [(reserved, consumed, free), (cof_held, cof_consumed, paid)],
         reference=reference,
+        order_id=order_id,
     )
     return Split(free=free, cofunded=paid)
 
 
-def release(entity: Entity, family: str, period: str, reference: str, step: str) -> Split:
+def release(
+    entity: Entity,
+    family: str,
+    period: str,
+    reference: str,
+    step: str,
+    *,
+    order_id: int | None = None,
+) -> Split:
     """Give back everything the order still holds (rejection, cancellation, the rest)."""
     available, reserved, cof_held = _entity_accounts(
         entity.id,
@@ -678,6 +721,7 @@ def release(entity: Entity, family: str, period: str, reference: str, step: str)
         f"release:{reference}:{family}:{period}:{step}",
         [(reserved, available, held.free), (cof_held, source, held.cofunded)],
         reference=reference,
+        order_id=order_id,
     )
     return held
 

@@ -33,6 +33,7 @@ class StatementLine:
     period: str
     reference: str | None
     reason: str | None
+    order_id: int | None = None  # the order the posting is for
     reason_text: str = ""  # the reason in the reader's language
     changes: dict[str, Decimal] = field(default_factory=dict)
 
@@ -61,6 +62,7 @@ def statement(entity: Entity, period: str | None = None) -> list[StatementLine]:
                 account.period,
                 tx.reference,
                 tx.reason,
+                tx.order_id,
             )
         line.changes[account.kind] = line.changes.get(account.kind, Decimal("0")) + amount
     names = profile_names()

@@ -56,15 +56,15 @@ def mine() -> Any:
 def _orders_of(lines: list[StatementLine]) -> dict[str, tuple[str, str | None]]:
     """Each order reference of the statement as its number, and its page when the viewer
     may open it."""
-    found = orders.by_reference([line.reference for line in lines])
+    found = orders.by_ids({line.order_id for line in lines if line.order_id is not None})
     return {
-        ref: (
+        order.reference: (
             order.number,
             url_for("orders.show", order_id=order.id)
             if can_view_order(current_user, order)
             else None,
         )
-        for ref, order in found.items()
+        for order in found.values()
     }
 
 

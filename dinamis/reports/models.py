@@ -1,9 +1,10 @@
 """Usage reports: what users did with the imagery, reviewed by staff.
 
-Also the totals the staff statistics read (`LedgerTotal`, `DownloadTotal`,
-`QuoteTotal`): sums of the ledger's entries, the download log and the
-accepted quotes, kept by database triggers in the same transaction as the
-rows they sum (migration 0015_stats_totals), so never behind those rows.
+Also the totals the staff statistics read (`DownloadTotal`, `QuoteTotal`):
+sums of the download log and the accepted quotes, kept by database triggers
+in the same transaction as the rows they sum (migration 0015_stats_totals),
+so never behind those rows. The ledger's sums are quota's own
+(`quota.models.LedgerTotal`), which the statistics read.
 """
 
 from __future__ import annotations
@@ -130,41 +131,6 @@ class Publication(Base):
     @property
     def doi_url(self) -> str | None:
         return f"https://doi.org/{self.doi}" if self.doi else None
-
-
-class LedgerTotal(Base):
-    """The sum of an entity account's entries, per sensor of the order posted.
-
-    `sensor` is the sensor of the order an entry was posted for (transaction
-    reference "order:<id>"), NULL for other postings (grants, adjustments).
-    `granted` sums the entries of grant and adjustment postings, `amount`
-    all of them. Written only by the trigger on `ledger_entries` (append-only,
-    so insertion is the only case); the programme's accounts are not summed.
-    """
-
-    __tablename__ = "ledger_totals"
-    __table_args__ = (
-        UniqueConstraint(
-            "account_id", "sensor", name="uq_ledger_totals_key", postgresql_nulls_not_distinct=True
-        ),
-        Index(
-            "ix_ledger_totals_period",
-            "period",
-            postgresql_include=["entity_id", "family", "kind", "sensor", "granted", "amount"],
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="CASCADE"))
-    # The account's key, copied (an account's key never changes): the
-    # statistics filter and group on it without joining the accounts.
-    entity_id: Mapped[int] = mapped_column(Integer)
-    family: Mapped[str] = mapped_column(String(20))
-    period: Mapped[str] = mapped_column(String(10))
-    kind: Mapped[str] = mapped_column(String(20))
-    sensor: Mapped[str | None] = mapped_column(String(30))
-    granted: Mapped[Decimal] = mapped_column(Numeric(14, 2))
-    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
 
 
 class DownloadTotal(Base):

@@ -5,12 +5,13 @@ and can be grouped by entity, profile, sensor or family. Ledger figures are
 balances of the entities' accounts (the same sums as the quota pages), so
 the dashboard, the quota pages and the yearly PDFs agree by construction.
 Sensor is a property of orders, not of ledger accounts: grouped by sensor,
-the ledger figures come from the order postings (reference "order:<id>").
+the ledger figures come from the order postings (those linked to an order).
 
-The ledger, the co-funded euros and the downloads are read from totals kept
-by database triggers in the same transaction as the raw rows (see
-reports.models and migration 0015_stats_totals): the same sums, from a few
-thousand rows instead of a year of entries, quotes and downloads.
+The ledger is read from quota's running totals (`quota.models.LedgerTotal`),
+the co-funded euros and the downloads from the statistics' own totals
+(reports.models); all are kept by database triggers in the same transaction
+as the raw rows: the same sums, from a few thousand rows instead of a year of
+entries, quotes and downloads.
 """
 
 from __future__ import annotations
@@ -31,12 +32,9 @@ from dinamis.core.exports import csv_text
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
 from dinamis.orders.models import Order
-from dinamis.quota.models import (
-    AccountKind,
-)
+from dinamis.quota.models import AccountKind, LedgerTotal
 from dinamis.reports.models import (
     DownloadTotal,
-    LedgerTotal,
     QuoteTotal,
     ReportStatus,
     UsageReport,
@@ -103,12 +101,12 @@ def _entity_filters(f: Filters, entity_column: Any) -> list[Any]:
 
 @db.custom_plans()
 def ledger(f: Filters, group: str) -> list[dict[str, Any]]:
-    """km² granted, reserved, consumed, co-funded per group, from the ledger's totals.
+    """km² granted, reserved, consumed, co-funded per group, from quota's running totals.
 
-    `ledger_totals` holds, per entity account (with its key) and sensor of
-    the order posted, the sums of the account's entries, kept by a trigger on
-    every insert of entries, in the same transaction: the same sums as adding
-    up the entries, read from a few rows per account instead of every entry.
+    `LedgerTotal` (quota's) holds, per entity account (with its key) and
+    sensor of the order posted, the sums of the account's entries, kept by a
+    trigger on every insert of entries, in the same transaction: the same
+    sums as adding up the entries, read from a few rows per account.
     """
     if group not in GROUPS:
         raise BadRequest(_("group_by is one of %(g)s.", g=", ".join(GROUPS)))

@@ -80,6 +80,7 @@ def _with(changes: dict) -> str:
 
 
 POLYGON = [[[2, 45], [2.15, 45], [2.15, 45.15], [2, 45.15], [2, 45]]]
+PROJECT = {"title": "Coast", "description": "d", "justification": "j", "theme": "coast"}
 
 
 @pytest.mark.parametrize(
@@ -115,12 +116,12 @@ POLYGON = [[[2, 45], [2.15, 45], [2.15, 45.15], [2, 45.15], [2, 45]]]
             "finite",
         ),
         (
-            _with({"project": {"title": "x" * 1_000_000, "description": "d"}}),
+            _with({"project": {**PROJECT, "title": "x" * 1_000_000}}),
             "project.title",
             "200",
         ),
         (
-            _with({"project": {"title": "Coast", "description": "d", "theme": "astrology"}}),
+            _with({"project": {**PROJECT, "theme": "astrology"}}),
             "project.theme",
             "agriculture",
         ),
@@ -190,7 +191,7 @@ def test_other_operations_are_strict_too(app, client, api):  # noqa: F811
 def test_a_nul_character_is_refused_before_anything(app, client, api):  # noqa: F811
     """The app-wide rule (a 400 for a NUL anywhere); the schema's pattern says the same."""
     before = counts(app)
-    text = _with({"project": {"title": "Coast\u0000", "description": "d"}})
+    text = _with({"project": {**PROJECT, "title": "Coast\u0000"}})
     response = _post_raw(client, api["user_a"], "/api/v1/tasking-requests", text)
     assert response.status_code == 400 and "NUL" in response.get_json()["error"]["message"]
     assert counts(app) == before
@@ -277,7 +278,8 @@ request = TaskingRequest.from_dict({
     "aoi": {"type": "Polygon", "coordinates": [ring]},
     "sensor": "pleiades",
     "window": {"start": start.isoformat(), "end": (start + dt.timedelta(days=60)).isoformat()},
-    "project": {"title": "Coast", "description": "Erosion of the Atlantic coast."},
+    "project": {"title": "Coast", "description": "Erosion of the Atlantic coast.",
+                "justification": "No recent image.", "theme": "coast"},
 })
 order = create_tasking_request.sync(client=client, body=request)
 print("created", order.id, order.status, order.charged_km2)

@@ -39,7 +39,12 @@ def body(**changes) -> dict:
         "max_incidence_angle": 30,
         "mode": "mono",
         "spectral_mode": "PMS",
-        "project": {"title": "Coast", "description": "Erosion of the Atlantic coast."},
+        "project": {
+            "title": "Coast",
+            "description": "Erosion of the Atlantic coast.",
+            "justification": "No cloud-free image since the winter storms.",
+            "theme": "coast",
+        },
     }
     base.update(changes)
     return base
@@ -155,7 +160,11 @@ def test_submit_a_tasking_request_with_its_free_and_cofunded_parts(app, client, 
         ({"sensor": "landsat"}, "sensor", "pleiades"),
         ({"mode": "quadri"}, "mode", ""),
         ({"spectral_mode": "UV"}, "spectral_mode", ""),
-        ({"project": {"title": "", "description": "d"}}, "project.title", ""),
+        (
+            {"project": {"title": "", "description": "d", "justification": "j", "theme": "coast"}},
+            "project.title",
+            "",
+        ),
     ],
 )
 def test_refusals_say_why_and_write_nothing(app, client, api, changes, field, words):
@@ -325,7 +334,12 @@ def archive_scenes(app):
 
 
 def project() -> dict:
-    return {"title": "Wetlands", "description": "Mapping of wetlands."}
+    return {
+        "title": "Wetlands",
+        "description": "Mapping of wetlands.",
+        "justification": "The 2020 survey is out of date.",
+        "theme": "water",
+    }
 
 
 def test_archive_orders(app, client, api, archive_scenes):
@@ -415,3 +429,108 @@ def test_a_free_order_answers_as_it_reads_back_and_its_mail_is_written(app, clie
             )
         ).all()
         assert answer["number"] in mail.subject
+
+
+@pytest.mark.parametrize(
+    ("project", "field"),
+    [
+        ({"title": "Coast", "description": "d", "theme": "coast"}, "project.justification"),
+        ({"title": "Coast", "description": "d", "justification": "j"}, "project.theme"),
+        (
+            {"title": "Coast", "description": "d", "justification": "   ", "theme": "coast"},
+            "project.justification",
+        ),
+    ],
+)
+def test_the_api_asks_the_project_as_the_web_form_does(app, client, api, project, field):
+    """No justification or theme filled in for the caller: missing or blank, it is refused
+    at its field (the service's one rule, as on the web form), and nothing is written."""
+    before = counts(app)
+    response = client.post(
+        "/api/v1/tasking-requests",
+        json=body(project=project),
+        headers={**api["user_a"], "Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    assert field in response.get_json()["error"]["fields"]
+    assert counts(app) == before
+
+
+def test_the_service_refuses_a_blank_justification_and_an_unknown_theme(app, cast):
+    from dinamis.core.errors import ServiceError
+    from dinamis.orders import service
+    from tests.orders.helpers import tasking
+
+    with app.app_context():
+        user = accounts.get_user_by_email(cast.user_a)
+        with pytest.raises(ServiceError) as refused:
+            service.submit_tasking(user, tasking(justification=" ", theme="astrology"))
+        assert set(refused.value.fields) == {"justification", "theme"}
+
+
+def _orders(app, cast, kinds: list[str]) -> list[int]:
+    """Orders of entity A's user, oldest first, written directly (no ledger needed to list)."""
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import MultiPolygon
+
+    from dinamis.orders.service import new_order
+
+    with app.app_context():
+        user = accounts.get_user_by_email(cast.user_a)
+        orders = [
+            new_order(
+                kind=kind,
+                status="under_review",
+                entity_id=user.entity_id,
+                requester_id=user.id,
+                sensor="pleiades",
+                aoi=from_shape(MultiPolygon([box(2, 45, 2.1, 45.1)]), srid=4326),
+                aoi_km2=D("87.00"),
+                charged_km2=D("87.00"),
+                family=kind,
+                period="2027",
+                window_start=START if kind == "tasking" else None,
+                window_end=START + dt.timedelta(days=30) if kind == "tasking" else None,
+                project_title=f"Listed {n}",
+                project_description="d",
+                justification="j",
+                theme="other",
+            )
+            for n, kind in enumerate(kinds)
+        ]
+        db.session.add_all(orders)
+        commit()
+        return [o.id for o in orders]
+
+
+def test_a_list_filters_its_kind_before_its_limit(app, client, api, cast):
+    """An archive order older than 500 tasking requests is listed: the kind is filtered in
+    SQL, before the page's limit (filtered in Python after the 500 newest, it was lost)."""
+    ids = _orders(app, cast, ["archive"] + ["tasking"] * 500)
+    archive = client.get("/api/v1/archive-orders", headers=api["user_a"]).get_json()
+    assert [o["id"] for o in archive["orders"]] == ids[:1] and archive["next"] is None
+
+
+def test_lists_are_paged_newest_first(app, client, api, cast):
+    ids = _orders(app, cast, ["tasking", "archive", "tasking"] * 3 + ["tasking"])
+    tasking = [
+        i
+        for i, kind in zip(ids, ["tasking", "archive", "tasking"] * 3 + ["tasking"], strict=True)
+        if kind == "tasking"
+    ]
+    seen, url = [], "/api/v1/tasking-requests?limit=3"
+    while url:
+        page = client.get(url, headers=api["user_a"])
+        assert page.status_code == 200
+        answer = page.get_json()
+        assert len(answer["orders"]) <= 3
+        seen += [o["id"] for o in answer["orders"]]
+        url = answer["next"]
+    assert seen == sorted(tasking, reverse=True)
+    under = client.get(
+        "/api/v1/tasking-requests?limit=2&status=under_review", headers=api["user_a"]
+    ).get_json()
+    assert "status=under_review" in under["next"]
+    for bad in ("limit=0", "limit=501", "before=0", "before=abc"):
+        refused = client.get(f"/api/v1/tasking-requests?{bad}", headers=api["user_a"])
+        assert refused.status_code == 400, bad

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from dinamis.accounts import service as accounts
 from dinamis.catalogue.models import Download
@@ -27,11 +27,12 @@ from dinamis.quota.models import (
     AccountKind,
     LedgerAccount,
     LedgerEntry,
+    LedgerTotal,
     LedgerTransaction,
     PriceRule,
 )
 from dinamis.reports import stats
-from dinamis.reports.models import DownloadTotal, LedgerTotal, QuoteTotal
+from dinamis.reports.models import DownloadTotal, QuoteTotal
 from tests.factories import make_collection, make_entity, make_scene
 from tests.orders.helpers import square, tasking
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
@@ -86,7 +87,14 @@ def postings(app, cast, delivered):  # noqa: F811
             collection="neo-test",
         )
         orders.deliver(staff, order_b, "NEO_1", D("50"), "Half of the area was cloudy.")
-        quota.release(entity_b, order_b.family, order_b.period, order_b.reference, "the rest")
+        quota.release(
+            entity_b,
+            order_b.family,
+            order_b.period,
+            order_b.reference,
+            "the rest",
+            order_id=order_b.id,
+        )
         order_c = orders.submit_tasking(_user(cast.user_a), tasking(sensor="spot", **window))
         orders.cancel(_user(cast.user_a), order_c)
         quota.adjust(staff, entity_a, "tasking", YEAR, D("-5.25"), "Correction", "adj-test-1")
@@ -97,13 +105,8 @@ def postings(app, cast, delivered):  # noqa: F811
         return {"a": cast.entity_a, "b": cast.entity_b}
 
 
-def _sensor_of(reference: str | None) -> str | None:
-    if not reference or not reference.startswith("order:"):
-        return None
-    number = reference.split(":")[1]
-    if not number.isdigit():
-        return None
-    order = db.session.get(Order, int(number))
+def _sensor_of(order_id: int | None) -> str | None:
+    order = db.session.get(Order, order_id) if order_id is not None else None
     return order.sensor if order is not None else None
 
 
@@ -114,7 +117,7 @@ def _entries() -> list[dict]:
             LedgerEntry.account_id,
             LedgerEntry.amount,
             LedgerTransaction.kind.label("posting"),
-            LedgerTransaction.reference,
+            LedgerTransaction.order_id,
             LedgerAccount.entity_id,
             LedgerAccount.kind,
             LedgerAccount.family,
@@ -124,7 +127,7 @@ def _entries() -> list[dict]:
         .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
         .where(LedgerAccount.entity_id.is_not(None))
     ).all()
-    return [{**row._asdict(), "sensor": _sensor_of(row.reference)} for row in rows]
+    return [{**row._asdict(), "sensor": _sensor_of(row.order_id)} for row in rows]
 
 
 def test_ledger_totals_equal_the_sums_of_the_entries(app, postings):
@@ -285,11 +288,14 @@ def test_quote_totals_equal_the_accepted_quotes(app, cast, postings):
         quote.status = "accepted"
         db.session.flush()
         order_id = quote.order_id
+        before = _quote_totals()
         db.session.expunge_all()
-        db.session.execute(delete(Order).where(Order.id == order_id))
-        db.session.flush()
-        assert db.session.get(Order, order_id) is None
-        assert _quote_totals() == _quote_totals_reference() == {}
+        # An order the ledger names (its postings link to it) cannot be deleted.
+        refused = pytest.raises(IntegrityError, match="fk_ledger_transactions_order_id_orders")
+        with refused, db.session.begin_nested():
+            db.session.execute(delete(Order).where(Order.id == order_id))
+        assert db.session.get(Order, order_id) is not None
+        assert _quote_totals() == _quote_totals_reference() == before != {}
 
 
 def test_the_ledger_stays_append_only(app, postings):
