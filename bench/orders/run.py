@@ -212,8 +212,12 @@ def start_gunicorn(
     log: Path,
     app: str = "wsgi:app",
     ready: str = "/api/v1/openapi.json",
+    root: Path = ROOT,
 ) -> subprocess.Popen[bytes]:
+    """gunicorn serving `app` from `root`'s bench/orders (its wsgi.py puts `root` first on
+    the path, so the code served is that tree's)."""
     env = {
+        "PYTHONPATH": str(root),
         **{k: v for k, v in os.environ.items() if not k.startswith("DINAMIS_")},
         "DATABASE_URL": url,
         "DINAMIS_SECRET_KEY": SECRET,
@@ -228,7 +232,7 @@ def start_gunicorn(
         "-m",
         "gunicorn",
         "--chdir",
-        str(ROOT / "bench" / "orders"),
+        str(root / "bench" / "orders"),
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -244,7 +248,9 @@ def start_gunicorn(
         app,
     ]
     with log.open("wb") as out:
-        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+        process = subprocess.Popen(  # noqa: S603
+            argv, env=env, cwd=root, stdout=out, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -343,7 +349,12 @@ def tasking_body(n: int) -> dict[str, object]:
         "max_incidence_angle": 30,
         "mode": "mono",
         "spectral_mode": "PMS",
-        "project": {"title": f"Bench {n}", "description": "Benchmark tasking request"},
+        "project": {
+            "title": f"Bench {n}",
+            "description": "Benchmark tasking request",
+            "justification": "Benchmark",
+            "theme": "other",
+        },
     }
 
 
@@ -548,7 +559,7 @@ CHECKS = {
     "orders without exactly one reserve posting": """
         SELECT count(*) FROM orders o
         WHERE (SELECT count(*) FROM ledger_transactions t
-               WHERE t.reference = 'order:' || o.id AND t.kind = 'reserve') <> 1""",
+               WHERE t.order_id = o.id AND t.kind = 'reserve') <> 1""",
     "orders whose free + co-funded differs from charged": """
         SELECT count(*) FROM orders WHERE free_km2 + cofunded_km2 <> charged_km2""",
     "orders whose reserved km² differ from their free part": """
@@ -556,7 +567,7 @@ CHECKS = {
             SELECT sum(e.amount) FROM ledger_entries e
             JOIN ledger_transactions t ON t.id = e.transaction_id
             JOIN ledger_accounts a ON a.id = e.account_id
-            WHERE t.reference = 'order:' || o.id AND t.kind = 'reserve'
+            WHERE t.order_id = o.id AND t.kind = 'reserve'
               AND a.kind = 'reserved'), 0)""",
     # What an order took from `available` went to reserved; from there it is
     # either still held, consumed, or released back: the three add up to it.
@@ -569,13 +580,13 @@ CHECKS = {
             FROM ledger_entries e
             JOIN ledger_transactions t ON t.id = e.transaction_id
             JOIN ledger_accounts a ON a.id = e.account_id
-            WHERE t.reference = 'order:' || o.id), 0)""",
+            WHERE t.order_id = o.id), 0)""",
     "cancelled orders still holding km²": """
         SELECT count(*) FROM orders o WHERE o.status = 'cancelled' AND 0 <> coalesce((
             SELECT sum(e.amount) FROM ledger_entries e
             JOIN ledger_transactions t ON t.id = e.transaction_id
             JOIN ledger_accounts a ON a.id = e.account_id
-            WHERE t.reference = 'order:' || o.id
+            WHERE t.order_id = o.id
               AND a.kind IN ('reserved', 'cofunded_reserved')), 0)""",
 }
 
@@ -655,7 +666,343 @@ def calibrate(url: str, name: str, args: argparse.Namespace, log: Path) -> dict[
         stop_gunicorn(server)
 
 
-PHASES = ("bare", "one-token", "one-entity", "scarce", "many")
+def paced_loop(
+    base: str,
+    tokens: list[str],
+    start_at: float,
+    duration: float,
+    seed_n: int,
+    path: str,
+    interval: float,
+    offset: float,
+) -> ClientResult:
+    """One client of an open-loop load: a submission every `interval` seconds from
+    `start_at + offset`, on schedule whatever the answers' times. A latency is counted
+    from the scheduled moment, so a request sent late because the previous one was
+    slow counts its wait (no coordinated omission)."""
+    result = ClientResult()
+    clients = [Http(base, t) for t in tokens]
+    cpu_start = time.process_time()
+    stop, n, k = start_at + duration, seed_n, 0
+    while (due := start_at + offset + k * interval) < stop:
+        time.sleep(max(0.0, due - time.time()))
+        late = max(0.0, time.time() - due)
+        client = clients[n % len(clients)]
+        t0 = time.perf_counter()
+        status, content, _type = client.request("POST", path, tasking_body(n))
+        took = time.perf_counter() - t0 + late
+        result.statuses[str(status)] += 1
+        if status == 201:
+            result.latencies.append(took)
+            body = json.loads(content)
+            result.created.append((body["id"], body.get("cofunded_km2", "0")))
+        elif len(result.errors) < 3:
+            result.errors.append(f"{status} {content[:300]!r}")
+        n, k = n + 1, k + 1
+    result.ended = time.time()
+    result.cpu = time.process_time() - cpu_start
+    for client in clients:
+        client.close()
+    return result
+
+
+def run_paced(
+    label: str,
+    base: str,
+    token_sets: list[list[str]],
+    rate: float,
+    duration: float,
+    offset: int,
+    meter: CpuMeter | None = None,
+) -> Phase:
+    """`rate` submissions a second in all, spread evenly over the clients (open loop)."""
+    clients = len(token_sets)
+    interval = clients / rate
+    start_at = time.time() + 1.5
+    path = "/api/v1/tasking-requests"
+    with ProcessPoolExecutor(max_workers=clients) as pool:
+        futures = [
+            pool.submit(
+                paced_loop,
+                base,
+                tokens,
+                start_at,
+                duration,
+                offset + i * 100_000,
+                path,
+                interval,
+                i * interval / clients,
+            )
+            for i, tokens in enumerate(token_sets)
+        ]
+        time.sleep(max(0.0, start_at - time.time()))
+        before = meter.sample() if meter else (0.0, 0.0)
+        busy_before = machine_busy()
+        results = [f.result() for f in futures]
+        after = meter.sample() if meter else (0.0, 0.0)
+        busy_after = machine_busy()
+    elapsed = max(r.ended for r in results) - start_at
+    busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1])
+    return Phase(
+        label,
+        clients,
+        elapsed,
+        results,
+        app_cpu=after[0] - before[0],
+        db_cpu=after[1] - before[1],
+        machine_busy=busy,
+    )
+
+
+# --- one code tree or two, side by side ---------------------------------------------------
+
+# Run inside a code tree (its own dinamis and bench.orders.run): migrate and seed a
+# database, or count its invariants, and print the result as JSON. The code of
+# either side uses its own models, so a schema that changed between them is fine.
+IN_TREE = """
+import dataclasses, json, sys
+from decimal import Decimal
+sys.path.insert(0, sys.argv[1])
+from bench.orders import run
+args = json.loads(sys.argv[3])
+if sys.argv[2] == "prepare":
+    from alembic import command
+    from dinamis.core.migrate import alembic_config
+    config = alembic_config(args["url"])
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, "heads")
+    found = dataclasses.asdict(
+        run.seed(args["url"], args["users"], args["entities"], Decimal(args["scarce"]))
+    )
+else:
+    found = run.check_invariants(args["url"])
+print("\\nRESULT " + json.dumps(found, default=str))
+"""
+
+
+def in_tree(root: Path, what: str, **kwargs: object) -> object:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DINAMIS_")},
+        "PYTHONPATH": str(root),
+    }
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", IN_TREE, str(root), what, json.dumps(kwargs, default=str)],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{what} in {root} failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+    return json.loads(done.stdout.rsplit("\nRESULT ", 1)[1])
+
+
+def extract(revision: str, into: Path) -> Path:
+    """The code of a git revision of this repository, with its translations compiled."""
+    archive = subprocess.run(  # noqa: S603
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision],  # noqa: S607
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)  # noqa: S603, S607
+    subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-c",
+            "from babel.messages.frontend import main; main()",
+            "compile",
+            "--use-fuzzy",
+            "-q",
+            "-d",
+            str(into / "dinamis" / "translations"),
+        ],
+        check=True,
+    )
+    return into
+
+
+@dataclass
+class Side:
+    """One code tree served by its own gunicorn over its own scratch database."""
+
+    label: str
+    root: Path
+    db_name: str = ""
+    url: str = ""
+    seeded: Seeded | None = None
+    server: subprocess.Popen[bytes] | None = None
+    base: str = ""
+    meter: CpuMeter | None = None
+    hot_ids: list[int] = field(default_factory=list)
+    cofunded: list[int] = field(default_factory=list)
+    quotes: list[float] = field(default_factory=list)
+    cancel_line: str = ""
+    failed: bool = False
+
+
+def start_side(side: Side, args: argparse.Namespace, log: Path) -> None:
+    side.db_name = unique_db_name("orders")
+    side.url = create_database(side.db_name)
+    found = in_tree(
+        side.root,
+        "prepare",
+        url=side.url,
+        users=args.clients,
+        entities=args.entities,
+        scarce=args.scarce_allowance,
+    )
+    assert isinstance(found, dict)
+    side.seeded = Seeded(**found)
+    port = free_port()
+    side.base = f"http://127.0.0.1:{port}"
+    side.server = start_gunicorn(
+        side.url,
+        port,
+        args.workers,
+        args.worker_class,
+        args.threads,
+        log,
+        root=side.root,
+    )
+    side.meter = CpuMeter(side.server.pid, side.url, side.db_name)
+    # Warm-up: every worker imports, connects and renders once.
+    run_phase("warm-up", side.base, [side.seeded.many[-1:]] * args.clients, 2.0, 9_000_000)
+
+
+def load_phases(args: argparse.Namespace, phases: set[str]) -> list[str]:
+    return [p for p in ("paced", "one-token", "one-entity", "scarce", "many") if p in phases]
+
+
+def run_load(side: Side, name: str, args: argparse.Namespace) -> dict[str, object]:
+    seeded, base, meter = side.seeded, side.base, side.meter
+    assert seeded is not None
+    label = f"[{side.label}] " if args.before else ""
+    if name == "paced":  # a realistic load: `--rate` a second over the other entities
+        sets = [seeded.many[i :: args.clients] for i in range(args.clients)]
+        phase = run_paced(
+            f"{label}{args.rate:g} submissions/s, {args.entities} entities",
+            base,
+            sets,
+            args.rate,
+            args.duration,
+            7_000_000,
+            meter,
+        )
+    elif name == "one-token":  # 16 clients, one user's token, one entity
+        phase = run_phase(
+            f"{label}one entity, one token",
+            base,
+            [seeded.hot[:1]] * args.clients,
+            args.duration,
+            0,
+            meter,
+        )
+        side.hot_ids += [i for r in phase.results for i, _c in r.created]
+    elif name == "one-entity":  # 16 clients, 16 users of one entity
+        phase = run_phase(
+            f"{label}one entity, 16 users",
+            base,
+            [[t] for t in seeded.hot[: args.clients]],
+            args.duration,
+            1_000_000,
+            meter,
+        )
+        side.hot_ids += [i for r in phase.results for i, _c in r.created]
+    elif name == "scarce":  # the allowance runs out under full concurrency
+        phase = run_phase(
+            f"{label}one entity, allowance runs out",
+            base,
+            [[t] for t in seeded.scarce[: args.clients]],
+            min(args.duration, 5.0),
+            2_000_000,
+            meter,
+        )
+        side.cofunded += [i for r in phase.results for i, c in r.created if Decimal(c) > 0]
+    else:  # 16 clients spread over the other entities
+        sets = [seeded.many[i :: args.clients] for i in range(args.clients)]
+        phase = run_phase(
+            f"{label}{args.entities} entities", base, sets, args.duration, 5_000_000, meter
+        )
+    row = report_phase(phase)
+    row["side"], row["load"] = side.label, name
+    return row
+
+
+def finish_side(side: Side, args: argparse.Namespace) -> None:
+    """Quote PDFs and cancellations on this side's server, then its server stopped."""
+    seeded, base = side.seeded, side.base
+    assert seeded is not None and side.server is not None
+    quote_token = seeded.scarce[0]
+    cofunded = side.cofunded
+    if args.quotes and not cofunded:  # the small-allowance entity: soon co-funded
+        one = submit_loop(base, seeded.many[:1], time.time(), 3.0, 8_000_000)
+        cofunded = [i for i, c in one.created if Decimal(c) > 0]
+        quote_token = seeded.many[0]
+    if args.quotes:
+        side.quotes = quote_latencies(base, quote_token, cofunded[-50:], args.quotes)
+        print(
+            f"[{side.label}] quote.pdf: {len(side.quotes)} requests one after another, "
+            f"p50 {statistics.median(side.quotes) * 1000:.1f} ms, "
+            f"p95 {percentile(side.quotes, 0.95) * 1000:.1f} ms",
+            flush=True,
+        )
+    if side.hot_ids and args.cancels:
+        ids = sorted(side.hot_ids)[: args.cancels]
+        per = [ids[i :: min(8, args.clients)] for i in range(min(8, args.clients))]
+        started = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=len(per)) as pool:
+            cancels = list(
+                pool.map(cancel_loop, [base] * len(per), [seeded.hot[0]] * len(per), per)
+            )
+        took = time.perf_counter() - started
+        done = sum(len(r.latencies) for r in cancels)
+        bad = sum(v for r in cancels for k, v in r.statuses.items() if k != "200")
+        side.cancel_line = f"{done} orders cancelled by 8 clients in {took:.1f} s, errors {bad}"
+        print(f"[{side.label}] cancel: {side.cancel_line}", flush=True)
+        side.failed |= bad > 0
+    stop_gunicorn(side.server)
+
+
+def check_side(side: Side, log: Path) -> None:
+    server_log = log.read_text(errors="replace") if log.exists() else ""
+    errors_logged = [
+        line for line in server_log.splitlines() if "Traceback" in line or "[ERROR]" in line
+    ]
+    if errors_logged:
+        print(f"[{side.label}] gunicorn log: {len(errors_logged)} error lines, {errors_logged[:3]}")
+    found = in_tree(side.root, "invariants", url=side.url)
+    assert isinstance(found, list)
+    violations, totals = found
+    print(f"[{side.label}] totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+    print(f"[{side.label}] invariants (violations, all must be 0):")
+    for label, count in violations.items():
+        print(f"  {count:>6}  {label}")
+    side.failed |= any(violations.values())
+
+
+def side_by_side(rows: list[dict[str, object]], sides: list[Side]) -> None:
+    """The table for the README: each load phase, each side, and orders/s ÷ bare."""
+    bare = [float(r["orders_per_s"]) for r in rows if r.get("load") == "bare"]  # type: ignore[arg-type]
+    reference = statistics.mean(bare) if bare else float("nan")
+    print(f"\nbare endpoint: {', '.join(f'{b:.1f}' for b in bare)} requests/s")
+    print("| phase | code | orders/s | ÷ bare | p50 | p95 | p99 | gunicorn CPU | PG CPU |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    loads = [r for r in rows if r.get("load") not in (None, "bare")]
+    for name in dict.fromkeys(str(r["load"]) for r in loads):
+        for side in sides:
+            for r in loads:
+                if r["load"] == name and r["side"] == side.label:
+                    label = str(r["phase"]).removeprefix(f"[{side.label}] ")
+                    rate = float(r["orders_per_s"])  # type: ignore[arg-type]
+                    print(
+                        f"| {label} | {side.label} | {rate:.1f} | {rate / reference:.2f} | "
+                        f"{r['p50_ms']} ms | {r['p95_ms']} ms | {r['p99_ms']} ms | "
+                        f"{r['app_cpu_ms']} ms | {r['db_cpu_ms']} ms |"
+                    )
+
+
+PHASES = ("bare", "paced", "one-token", "one-entity", "scarce", "many")
 
 
 def main() -> None:
@@ -669,133 +1016,68 @@ def main() -> None:
     parser.add_argument("--quotes", type=int, default=100)
     parser.add_argument("--cancels", type=int, default=200)
     parser.add_argument(
+        "--rate", type=float, default=20.0, help="submissions/s of the paced (open-loop) phase"
+    )
+    parser.add_argument(
         "--scarce-allowance",
         type=Decimal,
         default=Decimal("5880"),
         help="free km² of the entity whose allowance runs out (30 orders of 196 km²)",
     )
     parser.add_argument("--phases", default=",".join(PHASES), help=", ".join(PHASES))
+    parser.add_argument(
+        "--before",
+        metavar="REVISION",
+        help="also serve this git revision's code (its own database and gunicorn) and run "
+        "each load phase on both, one after the other, in the same run",
+    )
+    parser.add_argument("--json", type=Path, help="write every phase's figures here")
     args = parser.parse_args()
     phases = set(filter(None, args.phases.split(",")))
 
-    name = unique_db_name("orders")
-    url = create_database(name)
-    gunicorn = None
-    failed = False
     rows: list[dict[str, object]] = []
-    try:
-        config = alembic_config(url)
-        config.attributes["configure_logging"] = False
-        command.upgrade(config, "heads")
-        seeded = seed(url, args.clients, args.entities, args.scarce_allowance)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        with tempfile.TemporaryDirectory() as tmp:
-            log = Path(tmp) / "gunicorn.log"
-            if "bare" in phases:  # the reference endpoint, same server settings and clients
-                rows.append(calibrate(url, name, args, Path(tmp) / "bare.log"))
-            gunicorn = start_gunicorn(url, port, args.workers, args.worker_class, args.threads, log)
+    sides: list[Side] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.before:
+            before = extract(args.before, Path(tmp) / "before")
+            sides.append(Side(f"before ({args.before})", before))
+        sides.append(Side("after" if args.before else "this tree", ROOT))
+        bare_name = unique_db_name("orders_bare")
+        bare_url = create_database(bare_name)
+        try:
+            for n, side in enumerate(sides):
+                start_side(side, args, Path(tmp) / f"gunicorn-{n}.log")
             print(
-                f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads; "
-                f"{args.clients} clients, {args.duration:.0f} s per phase; "
+                f"gunicorn: {args.workers} {args.worker_class} workers x {args.threads} threads "
+                f"per side; {args.clients} clients, {args.duration:.0f} s per phase; "
                 f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}",
                 flush=True,
             )
-            meter = CpuMeter(gunicorn.pid, url, name)
-            # Warm-up: every worker imports, connects and renders once.
-            run_phase("warm-up", base, [seeded.many[-1:]] * args.clients, 2.0, 9_000_000)
-            hot_ids: list[int] = []
-            cofunded: list[int] = []
-            quote_token = seeded.scarce[0]
-            if "one-token" in phases:  # 16 clients, one user's token, one entity
-                phase = run_phase(
-                    "one entity, one token",
-                    base,
-                    [seeded.hot[:1]] * args.clients,
-                    args.duration,
-                    0,
-                    meter,
-                )
-                rows.append(report_phase(phase))
-                hot_ids += [i for r in phase.results for i, _c in r.created]
-            if "one-entity" in phases:  # 16 clients, 16 users of one entity
-                phase = run_phase(
-                    "one entity, 16 users",
-                    base,
-                    [[t] for t in seeded.hot[: args.clients]],
-                    args.duration,
-                    1_000_000,
-                    meter,
-                )
-                rows.append(report_phase(phase))
-                hot_ids += [i for r in phase.results for i, _c in r.created]
-            if "scarce" in phases:  # the allowance runs out under full concurrency
-                phase = run_phase(
-                    "one entity, allowance runs out",
-                    base,
-                    [[t] for t in seeded.scarce[: args.clients]],
-                    min(args.duration, 5.0),
-                    2_000_000,
-                    meter,
-                )
-                rows.append(report_phase(phase))
-                cofunded += [i for r in phase.results for i, c in r.created if Decimal(c) > 0]
-            if "many" in phases:  # 16 clients spread over the other entities
-                sets = [seeded.many[i :: args.clients] for i in range(args.clients)]
-                phase = run_phase(
-                    f"{args.entities} entities", base, sets, args.duration, 5_000_000, meter
-                )
-                rows.append(report_phase(phase))
-            if args.quotes and not cofunded:  # the small-allowance entity: soon co-funded
-                one = submit_loop(base, seeded.many[:1], time.time(), 3.0, 8_000_000)
-                cofunded = [i for i, c in one.created if Decimal(c) > 0]
-                quote_token = seeded.many[0]
-            times = quote_latencies(base, quote_token, cofunded[-50:], args.quotes)
-            if times:
-                print(
-                    f"quote.pdf: {len(times)} requests one after another, "
-                    f"p50 {statistics.median(times) * 1000:.1f} ms, "
-                    f"p95 {percentile(times, 0.95) * 1000:.1f} ms",
-                    flush=True,
-                )
-            if hot_ids and args.cancels:
-                ids = sorted(hot_ids)[: args.cancels]
-                per = [ids[i :: min(8, args.clients)] for i in range(min(8, args.clients))]
-                started = time.perf_counter()
-                with ProcessPoolExecutor(max_workers=len(per)) as pool:
-                    cancels = list(
-                        pool.map(cancel_loop, [base] * len(per), [seeded.hot[0]] * len(per), per)
-                    )
-                took = time.perf_counter() - started
-                done = sum(len(r.latencies) for r in cancels)
-                bad = sum(v for r in cancels for k, v in r.statuses.items() if k != "200")
-                print(
-                    f"cancel: {done} orders cancelled by 8 clients in {took:.1f} s, errors {bad}",
-                    flush=True,
-                )
-                failed |= bad > 0
-            stop_gunicorn(gunicorn)
-            server_log = log.read_text(errors="replace")
-        errors_logged = [
-            line for line in server_log.splitlines() if "Traceback" in line or "[ERROR]" in line
-        ]
-        if errors_logged:
-            print(f"gunicorn log: {len(errors_logged)} error lines, e.g. {errors_logged[:3]}")
-        violations, totals = check_invariants(url)
-        print("totals: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
-        print("invariants (violations, all must be 0):")
-        for label, count in violations.items():
-            print(f"  {count:>6}  {label}")
-        failed |= any(violations.values())
-        failed |= any(row["errors"] for row in rows)
-    finally:
-        if gunicorn is not None:
-            stop_gunicorn(gunicorn)
-        from dinamis.extensions import db
-
-        if db.engine is not None:
-            db.engine.dispose()
-        drop_database(name)
+            if "bare" in phases:  # the reference endpoint, same server settings and clients
+                rows.append({**calibrate(bare_url, bare_name, args, Path(tmp) / "bare.log")})
+                rows[-1]["load"] = "bare"
+            for k, name in enumerate(load_phases(args, phases)):
+                # Each phase on every side in turn, the first side alternating (drift).
+                for side in sides if k % 2 == 0 else list(reversed(sides)):
+                    rows.append(run_load(side, name, args))
+            if "bare" in phases and len(sides) > 1:  # the machine again, at the end
+                rows.append({**calibrate(bare_url, bare_name, args, Path(tmp) / "bare2.log")})
+                rows[-1]["load"] = "bare"
+            for side in sides:
+                finish_side(side, args)
+            for n, side in enumerate(sides):
+                check_side(side, Path(tmp) / f"gunicorn-{n}.log")
+            side_by_side(rows, sides)
+        finally:
+            for side in sides:
+                if side.server is not None:
+                    stop_gunicorn(side.server)
+                if side.db_name:
+                    drop_database(side.db_name)
+            drop_database(bare_name)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1, default=str))
+    failed = any(side.failed for side in sides) or any(row["errors"] for row in rows)
     print("FAILED" if failed else "OK")
     sys.exit(1 if failed else 0)
 
