@@ -800,6 +800,7 @@ def in_tree(root: Path, what: str, **kwargs: object) -> object:
 
 def extract(revision: str, into: Path) -> Path:
     """The code of a git revision of this repository, with its translations compiled."""
+    into.mkdir(parents=True, exist_ok=True)
     archive = subprocess.run(  # noqa: S603
         ["git", "-C", str(ROOT), "archive", "--format=tar", revision],  # noqa: S607
         capture_output=True,
@@ -813,11 +814,11 @@ def extract(revision: str, into: Path) -> Path:
             "from babel.messages.frontend import main; main()",
             "compile",
             "--use-fuzzy",
-            "-q",
             "-d",
             str(into / "dinamis" / "translations"),
         ],
         check=True,
+        capture_output=True,
     )
     return into
 
