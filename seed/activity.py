@@ -53,7 +53,7 @@ def load_activity(today: dt.date | None = None) -> list[str]:
     # The delivered order was submitted a month ago (within this year's allowance), and
     # the scene delivered for it was acquired over its area within its window.
     submitted = max(today - dt.timedelta(days=30), today.replace(month=1, day=1))
-    start = submitted + dt.timedelta(days=orders._settings().lead_days)
+    start = submitted + dt.timedelta(days=orders.settings().lead_days)
     done = orders.submit_tasking(
         user,
         request(-1.25, 44.6, TITLE, "Érosion du littoral aquitain après les tempêtes.", start),

@@ -529,10 +529,10 @@ def list_orders(kind: str, query: OrdersQuery) -> OrdersOut:
     page, more = found[: query.limit], len(found) > query.limit
     following = None
     if more:
-        args = {"status": query.status, "limit": query.limit, "before": page[-1].id}
-        following = url_for(
-            "api.list_orders", kind=kind, **{k: v for k, v in args.items() if v is not None}
-        )
+        args: dict[str, Any] = {"limit": query.limit, "before": page[-1].id}
+        if query.status:
+            args["status"] = query.status
+        following = url_for("api.list_orders", kind=kind, **args)
     return OrdersOut(orders=[order_json(o) for o in page], next=following)
 
 

@@ -176,10 +176,16 @@ def tasking_limits(
 
 
 class Project(Protocol):
-    project_title: str
-    project_description: str
-    justification: str
-    theme: str
+    """The project's part of a request (tasking or archive)."""
+
+    @property
+    def project_title(self) -> str: ...
+    @property
+    def project_description(self) -> str: ...
+    @property
+    def justification(self) -> str: ...
+    @property
+    def theme(self) -> str: ...
 
 
 def project_errors(request: Project) -> dict[str, str]:

@@ -1,8 +1,8 @@
-"""Migration 0026: postings link to their order by a foreign key, filled from the data.
+"""Migration 0027: postings link to their order by a foreign key, filled from the data.
 
-A scratch database at 0025 gets entities, orders and postings written as the
+A scratch database at 0026 gets entities, orders and postings written as the
 application wrote them then (references "order:<id>", some naming no order),
-then goes up to 0026 and down again; the links, the running totals and the
+then goes up to 0027 and down again; the links, the running totals and the
 triggers are checked with the data on both sides.
 """
 
@@ -26,7 +26,7 @@ from tests.conftest import create_database, drop_database, unique_db_name
 from tests.factories import make_entity, make_user
 from tests.orders.helpers import square
 
-BEFORE, AFTER = "0025_webhooks", "0026_ledger_order_link"
+BEFORE, AFTER = "0026_saved_searches", "0027_ledger_order_link"
 
 
 @pytest.fixture
@@ -60,7 +60,7 @@ def _order(entity_id: int, user_id: int, sensor: str) -> Order:
         window_start=dt.date(2027, 4, 1),
         window_end=dt.date(2027, 5, 1),
         project_title="Old order",
-        project_description="Written before 0026.",
+        project_description="Written before 0027.",
         justification="Test.",
         theme="coast",
     )
@@ -70,7 +70,7 @@ def _order(entity_id: int, user_id: int, sensor: str) -> Order:
 
 
 def _post(connection, kind: str, key: str, reference: str | None, moves) -> None:
-    """A transaction and its entries, in raw SQL (the schema of 0025 has no order_id)."""
+    """A transaction and its entries, in raw SQL (the schema of 0026 has no order_id)."""
     tx = connection.execute(
         text(
             "INSERT INTO ledger_transactions (kind, idempotency_key, reference) "

@@ -21,8 +21,8 @@ parsing the reference text "order:<id>" in SQL. Written by hand, reviewed:
 The downgrade puts the parse, the reference trigger and the order trigger
 back and drops the column (the references still say which order).
 
-Revision ID: 0026_ledger_order_link
-Revises: 0025_webhooks
+Revision ID: 0027_ledger_order_link
+Revises: 0026_saved_searches
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026_ledger_order_link"
-down_revision: str | None = "0025_webhooks"
+revision: str = "0027_ledger_order_link"
+down_revision: str | None = "0026_saved_searches"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
