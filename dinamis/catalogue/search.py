@@ -567,6 +567,14 @@ def _params(query: Query) -> dict[str, Any]:
     return params
 
 
+def filters(query: Query) -> list[ColumnElement[bool]]:
+    """The query's conditions but its area and keyset, on the parameters of `params`."""
+    return _where(query, area=False, after=False)
+
+
+params = _params  # the values of the parameters of `filters` (and of the page's statements)
+
+
 def matching(query: Query) -> Select[Any]:
     """Every scene the query matches, unordered (for the coverage of its area), its
     values bound."""

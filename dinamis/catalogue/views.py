@@ -182,8 +182,8 @@ def index() -> Any:
             query = search.parse(params)
             page = search.run_page(query)
             scenes, matched, token, about = page.rows, page.matched, page.next, page.about
-            if matched is not None:  # beyond the cap, the union would be too slow to wait for
-                covered = coverage.for_search(query)
+            # The union of the footprints when they are few, a grid of points else.
+            covered = coverage.for_search(query, matched)
         except ServiceError:
             # Every field was checked above: what is left is a page token made
             # for another search (a link kept from before, a changed sort).

@@ -56,3 +56,45 @@ def test_the_form_asks_with_its_csrf_token(app, client, cast, tmp_path):
         headers={"X-CSRFToken": token},
     )
     assert bad.status_code == 422
+
+
+def test_a_search_meeting_many_scenes_is_measured_on_a_grid(app, tmp_path, monkeypatch):
+    """Beyond EXACT_UNION_MAX matches, the share of a grid of points held by a matching
+    footprint: within a point or two of the union's, and said to be approximate."""
+    from dinamis.catalogue import coverage as module
+    from dinamis.catalogue import search
+
+    _load(app, tmp_path)
+    area = {
+        "type": "Polygon",
+        "coordinates": [[[2, 45], [2.4, 45], [2.4, 45.2], [2, 45.2], [2, 45]]],
+    }
+    with app.test_request_context():
+        exact = module.for_search(search.parse({"intersects": area}), matched=2)
+        assert exact is not None and not exact.approximate and exact.scenes == 2
+        grid = module.for_search(search.parse({"intersects": area}), matched=None)
+        assert grid is not None and grid.approximate and grid.scenes is None
+        assert abs(grid.percent - exact.percent) <= Decimal("2")
+        assert grid.aoi_km2 == exact.aoi_km2
+        # The search's filters hold on the grid too: none of these scenes is this clear.
+        clear = module.for_search(search.parse({"intersects": area, "max_cloud": 5}), None)
+        assert clear is not None and clear.percent == 0
+        monkeypatch.setattr(module, "EXACT_UNION_MAX", 1)
+        assert module.for_search(search.parse({"intersects": area}), matched=2).approximate
+
+
+def test_the_portal_says_about_when_the_coverage_is_measured_on_the_grid(app, client, tmp_path):
+    from dinamis.catalogue import coverage as module
+
+    _load(app, tmp_path)
+    aoi = json.dumps(mapping(AOI))
+    page = client.get("/catalogue/", query_string={"aoi": aoi}, headers={"Accept-Language": "en"})
+    assert "The catalogue covers 50" in page.get_data(as_text=True)
+    module.EXACT_UNION_MAX, before = 0, module.EXACT_UNION_MAX
+    try:
+        page = client.get(
+            "/catalogue/", query_string={"aoi": aoi}, headers={"Accept-Language": "fr"}
+        ).get_data(as_text=True)
+    finally:
+        module.EXACT_UNION_MAX = before
+    assert "Le catalogue couvre environ" in page
