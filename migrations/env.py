@@ -9,6 +9,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 from dinamis.config import from_env
+from dinamis.core.migrate import include_object
 from dinamis.core.models import metadata
 
 config = context.config
@@ -23,19 +24,10 @@ def _url() -> str:
     return url
 
 
-def _include_object(
-    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    # PostGIS's own tables (spatial_ref_sys...) are not ours.
-    if type_ == "table" and reflected and compare_to is None:
-        return False
-    return alembic_helpers.include_object(obj, name, type_, reflected, compare_to)
-
-
 def _options() -> dict[str, object]:
     return {
         "target_metadata": metadata,
-        "include_object": _include_object,
+        "include_object": include_object,
         "process_revision_directives": alembic_helpers.writer,
         "render_item": alembic_helpers.render_item,
         "compare_type": True,

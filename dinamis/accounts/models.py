@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base
+from dinamis.core.db import Base, one_of
 from dinamis.membership.models import Entity
 
 
@@ -42,9 +42,9 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(f"role IN {Role.ALL!r}", name="role"),
-        CheckConstraint(f"status IN {UserStatus.ALL!r}", name="status"),
-        CheckConstraint(f"entity_role IN {EntityRole.ALL!r}", name="entity_role"),
+        one_of("role", Role.ALL, name="role"),
+        one_of("status", UserStatus.ALL, name="status"),
+        one_of("entity_role", EntityRole.ALL, name="entity_role"),
         CheckConstraint("language IN ('fr', 'en')", name="language"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint(

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base
+from dinamis.core.db import Base, one_of
 from dinamis.core.i18n import current_language
 
 
@@ -53,7 +53,7 @@ def quicklook_key(assets: Any) -> str | None:
 
 class Collection(Base):
     __tablename__ = "collections"
-    __table_args__ = (CheckConstraint(f"access IN {Access.ALL!r}", name="access"),)
+    __table_args__ = (one_of("access", Access.ALL, name="access"),)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))  # English, as the STAC API gives it
@@ -194,7 +194,7 @@ class Download(Base):
 
     __tablename__ = "downloads"
     __table_args__ = (
-        CheckConstraint(f"via IN {DownloadVia.ALL!r}", name="via"),
+        one_of("via", DownloadVia.ALL, name="via"),
         CheckConstraint("bytes >= 0", name="bytes_positive"),
         Index("ix_downloads_created_at", "created_at"),
         Index("ix_downloads_entity_created", "entity_id", "created_at"),

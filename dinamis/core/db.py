@@ -9,13 +9,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import orjson
 from flask import Flask, g, has_app_context
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, make_url
+from sqlalchemy import (
+    CheckConstraint,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -30,6 +39,31 @@ NAMING_CONVENTION = {
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+
+
+def sql_list(values: Iterable[str]) -> str:
+    """The values as a list of SQL string literals: 'a', 'b' (quotes doubled)."""
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
+def one_of(column: str, values: Iterable[str], *, name: str) -> CheckConstraint:
+    """CHECK (column IN (...)) from the tuple of a column's allowed values.
+
+    A value added to the tuple needs a migration: tests/core/test_migrations.py
+    compares every CHECK constraint of the migrated schema with the models'.
+    """
+    return CheckConstraint(f"{column} IN ({sql_list(values)})", name=name)
+
+
+def database_objects(sql: str) -> None:
+    """Declare functions and triggers the models rely on, as the migrations create
+    them (the same SQL): `create_all` runs it once every table exists, and
+    tests/core/test_migrations.py compares them with the migrated schema."""
+
+    def create(_target: MetaData, connection: Connection, **_kw: Any) -> None:
+        connection.exec_driver_sql(sql.replace("%", "%%"))  # no parameters: % is itself
+
+    event.listen(Base.metadata, "after_create", create)
 
 
 def utcnow() -> dt.datetime:

@@ -20,11 +20,11 @@ from email.utils import make_msgid
 from flask import current_app
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from dinamis.config import MailSettings
-from dinamis.core.db import Base, utcnow
+from dinamis.core.db import Base, one_of, utcnow
 from dinamis.core.transaction import after_commit
 from dinamis.extensions import db
 
@@ -41,7 +41,7 @@ class MailStatus:
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        CheckConstraint(f"status IN {MailStatus.ALL!r}", name="status"),
+        one_of("status", MailStatus.ALL, name="status"),
         Index("ix_outbox_messages_due", "next_attempt_at", postgresql_where="status = 'pending'"),
     )
 

@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base
+from dinamis.core.db import Base, one_of
 
 if TYPE_CHECKING:
     from dinamis.accounts.models import User
@@ -50,7 +50,7 @@ class Entity(Base):
     """An organisation that has joined the scheme."""
 
     __tablename__ = "entities"
-    __table_args__ = (CheckConstraint(f"status IN {EntityStatus.ALL!r}", name="status"),)
+    __table_args__ = (one_of("status", EntityStatus.ALL, name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
@@ -177,7 +177,7 @@ class MembershipRequest(Base):
     """An organisation's application, from the future Referent's e-mail to staff's decision."""
 
     __tablename__ = "membership_requests"
-    __table_args__ = (CheckConstraint(f"status IN {RequestStatus.ALL!r}", name="status"),)
+    __table_args__ = (one_of("status", RequestStatus.ALL, name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(
@@ -232,7 +232,7 @@ class AccountRequest(Base):
     """A person asks to join an existing entity; its Referent decides."""
 
     __tablename__ = "account_requests"
-    __table_args__ = (CheckConstraint(f"status IN {AccountStatus.ALL!r}", name="status"),)
+    __table_args__ = (one_of("status", AccountStatus.ALL, name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     status: Mapped[str] = mapped_column(String(20), default=AccountStatus.EMAIL_TO_CONFIRM)

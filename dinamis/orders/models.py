@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base
+from dinamis.core.db import Base, one_of
 from dinamis.core.idempotency import IdempotencyKey  # noqa: F401  (moved to core; kept importable)
 from dinamis.membership.models import Entity
 from dinamis.quota.models import EUR, KM2
@@ -99,10 +99,10 @@ class Order(Base):
 
     __tablename__ = "orders"
     __table_args__ = (
-        CheckConstraint(f"kind IN {OrderKind.ALL!r}", name="kind"),
-        CheckConstraint(f"status IN {Status.ALL!r}", name="status"),
-        CheckConstraint(f"sensor IN {Sensor.ALL!r}", name="sensor"),
-        CheckConstraint(f"mode IN {Mode.ALL!r}", name="mode"),
+        one_of("kind", OrderKind.ALL, name="kind"),
+        one_of("status", Status.ALL, name="status"),
+        one_of("sensor", Sensor.ALL, name="sensor"),
+        one_of("mode", Mode.ALL, name="mode"),
         CheckConstraint("window_end IS NULL OR window_end > window_start", name="window_order"),
         CheckConstraint("max_cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
         CheckConstraint("max_incidence BETWEEN 0 AND 60", name="incidence_range"),
@@ -257,7 +257,7 @@ class Quote(Base):
     """The price of an order's co-funded part, for the entity's Referent to accept."""
 
     __tablename__ = "quotes"
-    __table_args__ = (CheckConstraint(f"status IN {QuoteStatus.ALL!r}", name="status"),)
+    __table_args__ = (one_of("status", QuoteStatus.ALL, name="status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base
+from dinamis.core.db import Base, database_objects, one_of, sql_list
 
 KM2 = Numeric(14, 2)  # km² with two decimals (0.01 km² = 1 ha)
 EUR = Numeric(14, 2)
@@ -74,9 +74,9 @@ class LedgerAccount(Base):
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        CheckConstraint(f"kind IN {AccountKind.ALL!r}", name="kind"),
+        one_of("kind", AccountKind.ALL, name="kind"),
         CheckConstraint(
-            f"(entity_id IS NULL) = (kind IN {AccountKind.PROGRAMME_KINDS!r})",
+            f"(entity_id IS NULL) = (kind IN ({sql_list(AccountKind.PROGRAMME_KINDS)}))",
             name="owner_matches_kind",
         ),
         # NULLS NOT DISTINCT: one programme account per kind, family, period.
@@ -103,7 +103,7 @@ class LedgerTransaction(Base):
 
     __tablename__ = "ledger_transactions"
     __table_args__ = (
-        CheckConstraint(f"kind IN {PostingKind.ALL!r}", name="kind"),
+        one_of("kind", PostingKind.ALL, name="kind"),
         CheckConstraint(
             "order_id IS NULL OR reference = 'order:' || order_id", name="order_reference"
         ),
@@ -222,3 +222,86 @@ class PriceRule(Base):
     sensor: Mapped[str] = mapped_column(String(30))
     order_kind: Mapped[str] = mapped_column(String(10))
     eur_per_km2: Mapped[Decimal] = mapped_column(EUR)
+
+
+# What the database itself holds the ledger to, as migrations 0004 and 0024 create it
+# (tests/core/test_migrations.py compares it with the migrated schema): no update,
+# delete or truncate of a posted row; at commit, every transaction balances and has
+# at least two entries.
+APPEND_ONLY = """
+CREATE FUNCTION ledger_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the quota ledger is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'restrict_violation';
+END $$;
+CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_entries_no_truncate BEFORE TRUNCATE ON ledger_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_transactions_append_only BEFORE UPDATE OR DELETE ON ledger_transactions
+    FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
+CREATE TRIGGER ledger_transactions_no_truncate BEFORE TRUNCATE ON ledger_transactions
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+"""
+
+BALANCED = """
+CREATE FUNCTION ledger_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    total numeric;
+BEGIN
+    SELECT coalesce(sum(amount), 0) INTO total
+      FROM ledger_entries WHERE transaction_id = NEW.transaction_id;
+    IF total <> 0 THEN
+        RAISE EXCEPTION 'ledger transaction % does not balance (its entries sum to %)',
+            NEW.transaction_id, total USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_entries
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
+"""
+
+TWO_ENTRIES = """
+CREATE FUNCTION ledger_check_two_entries() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    entries integer;
+BEGIN
+    SELECT count(*) INTO entries FROM ledger_entries WHERE transaction_id = NEW.id;
+    IF entries < 2 THEN
+        RAISE EXCEPTION 'ledger transaction % has % entries; a transaction moves km² '
+            'from one account to another, so it has at least two', NEW.id, entries
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER ledger_transactions_two_entries AFTER INSERT ON ledger_transactions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_two_entries();
+"""
+
+# Quota's running balances per account and sensor (ledger_totals), kept by a trigger on
+# the entries, as migrations 0015 and 0027 create it.
+RUNNING_TOTALS = """
+CREATE FUNCTION ledger_totals_add() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ledger_totals AS t
+           (account_id, entity_id, family, period, kind, sensor, granted, amount)
+    SELECT e.account_id, a.entity_id, a.family, a.period, a.kind, o.sensor,
+           coalesce(sum(e.amount) FILTER (WHERE tx.kind IN ('grant', 'adjustment')), 0),
+           sum(e.amount)
+      FROM new_entries e
+      JOIN ledger_accounts a ON a.id = e.account_id
+      JOIN ledger_transactions tx ON tx.id = e.transaction_id
+      LEFT JOIN orders o ON o.id = tx.order_id
+     WHERE a.entity_id IS NOT NULL
+     GROUP BY e.account_id, a.id, o.sensor
+     ORDER BY e.account_id, o.sensor
+    ON CONFLICT (account_id, sensor) DO UPDATE
+        SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER ledger_entries_totals AFTER INSERT ON ledger_entries
+    REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_add();
+"""
+
+database_objects(APPEND_ONLY + BALANCED + TWO_ENTRIES + RUNNING_TOTALS)

@@ -30,7 +30,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base
+from dinamis.core.db import Base, database_objects, one_of
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Order, Quote
 
@@ -53,8 +53,8 @@ class ReportStatus:
 class UsageReport(Base):
     __tablename__ = "usage_reports"
     __table_args__ = (
-        CheckConstraint(f"kind IN {ReportKind.ALL!r}", name="kind"),
-        CheckConstraint(f"status IN {ReportStatus.ALL!r}", name="status"),
+        one_of("kind", ReportKind.ALL, name="kind"),
+        one_of("status", ReportStatus.ALL, name="status"),
         CheckConstraint("(kind = 'order') = (order_id IS NOT NULL)", name="order_report_has_order"),
         # One report per order; one yearly report per user and year.
         UniqueConstraint("order_id", name="uq_usage_reports_order"),
@@ -205,3 +205,144 @@ Index(
     postgresql_include=["excluding_tax"],
     postgresql_where=text("status = 'accepted'"),
 )
+
+
+# The statistics' totals of downloads and quotes kept by triggers, as migration 0015
+# creates them (tests/core/test_migrations.py compares them with the migrated schema).
+TOTALS_FUNCTIONS = """
+-- The totals' month of a download: the first day of its month in UTC.
+CREATE FUNCTION download_month(created_at timestamptz) RETURNS date
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT date_trunc('month', created_at AT TIME ZONE 'UTC')::date
+$$;
+
+CREATE FUNCTION download_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO download_totals AS t (month, entity_id, collection_id, downloads, bytes)
+        SELECT download_month(created_at), entity_id, collection_id, count(*), sum(bytes)
+          FROM new_downloads
+         GROUP BY 1, 2, 3
+         ORDER BY 1, 2, 3
+        ON CONFLICT (month, entity_id, collection_id) DO UPDATE
+            SET downloads = t.downloads + excluded.downloads, bytes = t.bytes + excluded.bytes;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        INSERT INTO download_totals AS t (month, entity_id, collection_id, downloads, bytes)
+        SELECT month, entity_id, collection_id, sum(n), sum(b)
+          FROM (SELECT download_month(created_at) AS month, entity_id, collection_id,
+                       -1 AS n, -bytes AS b
+                  FROM old_downloads
+                UNION ALL
+                SELECT download_month(created_at), entity_id, collection_id, 1, bytes
+                  FROM new_downloads) AS delta
+         GROUP BY 1, 2, 3
+        HAVING sum(n) <> 0 OR sum(b) <> 0
+         ORDER BY 1, 2, 3
+        ON CONFLICT (month, entity_id, collection_id) DO UPDATE
+            SET downloads = t.downloads + excluded.downloads, bytes = t.bytes + excluded.bytes;
+    ELSE  -- DELETE
+        INSERT INTO download_totals AS t (month, entity_id, collection_id, downloads, bytes)
+        SELECT download_month(created_at), entity_id, collection_id, -count(*), -sum(bytes)
+          FROM old_downloads
+         GROUP BY 1, 2, 3
+         ORDER BY 1, 2, 3
+        ON CONFLICT (month, entity_id, collection_id) DO UPDATE
+            SET downloads = t.downloads + excluded.downloads, bytes = t.bytes + excluded.bytes;
+    END IF;
+    DELETE FROM download_totals t
+     USING (SELECT DISTINCT download_month(created_at) AS month, entity_id, collection_id
+              FROM old_downloads) AS o
+     WHERE t.month = o.month AND t.collection_id = o.collection_id
+       AND t.entity_id IS NOT DISTINCT FROM o.entity_id AND t.downloads = 0;
+    RETURN NULL;
+END $$;
+
+-- Accepted quotes' euros: + the new rows accepted, - the old rows accepted,
+-- counted where their order is (period, entity, sensor, family).
+CREATE FUNCTION quote_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
+        SELECT o.period, o.entity_id, o.sensor, o.family, sum(q.excluding_tax)
+          FROM new_quotes q JOIN orders o ON o.id = q.order_id
+         WHERE q.status = 'accepted'
+         GROUP BY 1, 2, 3, 4
+         ORDER BY 1, 2, 3, 4
+        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
+            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
+        SELECT o.period, o.entity_id, o.sensor, o.family, sum(d.euros)
+          FROM (SELECT order_id, -excluding_tax AS euros FROM old_quotes
+                 WHERE status = 'accepted'
+                UNION ALL
+                SELECT order_id, excluding_tax FROM new_quotes
+                 WHERE status = 'accepted') AS d
+          JOIN orders o ON o.id = d.order_id
+         GROUP BY 1, 2, 3, 4
+        HAVING sum(d.euros) <> 0
+         ORDER BY 1, 2, 3, 4
+        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
+            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+    ELSE  -- DELETE (the quotes of a deleted order: already taken off, see below)
+        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
+        SELECT o.period, o.entity_id, o.sensor, o.family, -sum(q.excluding_tax)
+          FROM old_quotes q JOIN orders o ON o.id = q.order_id
+         WHERE q.status = 'accepted'
+         GROUP BY 1, 2, 3, 4
+         ORDER BY 1, 2, 3, 4
+        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
+            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- An order deleted: its accepted quotes are taken off while it is still there
+-- (its quotes are then deleted by the foreign key's cascade, and the quotes'
+-- trigger no longer finds the order).
+CREATE FUNCTION quote_totals_order_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE quote_totals t
+       SET excluding_tax = t.excluding_tax - q.euros
+      FROM (SELECT sum(excluding_tax) AS euros FROM quotes
+             WHERE order_id = OLD.id AND status = 'accepted') AS q
+     WHERE q.euros IS NOT NULL AND t.period = OLD.period AND t.entity_id = OLD.entity_id
+       AND t.sensor = OLD.sensor AND t.family = OLD.family;
+    RETURN OLD;
+END $$;
+
+CREATE FUNCTION download_totals_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE download_totals;
+    RETURN NULL;
+END $$;
+"""
+
+TOTALS_TRIGGERS = """
+CREATE TRIGGER downloads_totals_insert AFTER INSERT ON downloads
+    REFERENCING NEW TABLE AS new_downloads
+    FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
+CREATE TRIGGER downloads_totals_update AFTER UPDATE ON downloads
+    REFERENCING OLD TABLE AS old_downloads NEW TABLE AS new_downloads
+    FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
+CREATE TRIGGER downloads_totals_delete AFTER DELETE ON downloads
+    REFERENCING OLD TABLE AS old_downloads
+    FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
+CREATE TRIGGER downloads_totals_truncate AFTER TRUNCATE ON downloads
+    FOR EACH STATEMENT EXECUTE FUNCTION download_totals_truncate();
+CREATE TRIGGER quotes_totals_insert AFTER INSERT ON quotes
+    REFERENCING NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
+CREATE TRIGGER quotes_totals_update AFTER UPDATE ON quotes
+    REFERENCING OLD TABLE AS old_quotes NEW TABLE AS new_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
+CREATE TRIGGER quotes_totals_delete AFTER DELETE ON quotes
+    REFERENCING OLD TABLE AS old_quotes
+    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
+CREATE TRIGGER orders_quote_totals BEFORE DELETE ON orders
+    FOR EACH ROW EXECUTE FUNCTION quote_totals_order_gone();
+"""
+
+database_objects(TOTALS_FUNCTIONS + TOTALS_TRIGGERS)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String, Text, func
+from sqlalchemy import ForeignKey, LargeBinary, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base
+from dinamis.core.db import Base, one_of
 
 
 class TicketStatus:
@@ -29,8 +29,8 @@ def new_access_key() -> str:
 class Ticket(Base):
     __tablename__ = "support_tickets"
     __table_args__ = (
-        CheckConstraint(f"status IN {TicketStatus.ALL!r}", name="status"),
-        CheckConstraint(f"category IN {CATEGORIES!r}", name="category"),
+        one_of("status", TicketStatus.ALL, name="status"),
+        one_of("category", CATEGORIES, name="category"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base
+from dinamis.core.db import Base, one_of
 
 
 class DisabledReason:
@@ -52,7 +52,7 @@ class Webhook(Base):
 
     __tablename__ = "webhooks"
     __table_args__ = (
-        CheckConstraint(f"disabled_reason IN {DisabledReason.ALL!r}", name="disabled_reason"),
+        one_of("disabled_reason", DisabledReason.ALL, name="disabled_reason"),
         CheckConstraint(
             "active = (disabled_reason IS NULL)", name="active_unless_disabled_for_a_reason"
         ),
@@ -89,7 +89,7 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("webhook_id", "key", name="uq_webhook_deliveries_key"),
-        CheckConstraint(f"status IN {DeliveryStatus.ALL!r}", name="status"),
+        one_of("status", DeliveryStatus.ALL, name="status"),
         Index(
             "ix_webhook_deliveries_due",
             "next_attempt_at",
