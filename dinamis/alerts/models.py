@@ -153,11 +153,12 @@ class AlertMatch(Base):
     saved_search_id: Mapped[int] = mapped_column(
         ForeignKey("saved_searches.id", ondelete="CASCADE")
     )
-    scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
+    # No foreign keys on the scene nor the notice: every match is written by the matcher
+    # (hundreds of thousands per ingest batch at scale), and a key check per row cost
+    # more than the insert; a scene deleted since is skipped by the joins that read it.
+    scene_id: Mapped[str] = mapped_column(String(200))
     matched_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    notice_id: Mapped[int | None] = mapped_column(
-        ForeignKey("alert_notices.id", ondelete="SET NULL"), index=True
-    )
+    notice_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # New scenes are batched for matching by a trigger, as migration 0026 creates it

@@ -286,9 +286,10 @@ def from_unsubscribe_token(token: str) -> SavedSearch:
 
 # --- matching -----------------------------------------------------------------------------------
 
-# The new scenes of up to :batches trigger batches, joined with the active saved
-# searches whose area they meet (GiST on saved_searches.area), then the other
-# criteria, then what the search's owner may see: the collection's rule as
+# The new scenes of up to :batches trigger batches (read once: MATERIALIZED), each
+# joined with the active saved searches whose area it meets (LATERAL: the partial
+# GiST index on saved_searches.area, never a walk of the catalogue per search), then
+# the other criteria, then what the search's owner may see: the collection's rule as
 # catalogue.permissions.may_download says it (open for all; members for active members
 # of an active entity and staff; profiles for members whose entity's profile is
 # listed, and staff). tests/alerts/test_rules.py checks that the two agree.
@@ -301,37 +302,48 @@ _MATCH = text(
             FOR UPDATE SKIP LOCKED
         )
         RETURNING scene_ids
-    ), fresh AS (
-        SELECT DISTINCT unnest(scene_ids) AS id FROM taken
+    ), viewers AS MATERIALIZED (
+        -- what each owner of an active search may see, read once per run
+        SELECT u.id, u.role = 'staff' AS staff,
+            coalesce(e.status = 'active', false) AS member, p.code AS profile
+        FROM users u
+        LEFT JOIN entities e ON e.id = u.entity_id
+        LEFT JOIN profiles p ON p.id = e.profile_id
+        WHERE u.status = 'active'
+          AND u.id IN (SELECT user_id FROM saved_searches WHERE active)
+    ), fresh AS MATERIALIZED (
+        SELECT sc.id, sc.collection_id, sc.footprint, sc.datetime, sc.cloud_cover,
+            sc.incidence_angle, sc.spectral_mode, sc.stereo_group
+        FROM scenes sc
+        WHERE sc.id IN (SELECT unnest(scene_ids) FROM taken)
     )
     INSERT INTO alert_matches (saved_search_id, scene_id)
-    SELECT s.id, sc.id
-    FROM fresh
-    JOIN scenes sc ON sc.id = fresh.id
-    JOIN collections c ON c.id = sc.collection_id
-    JOIN saved_searches s ON s.active AND ST_Intersects(s.area, sc.footprint)
-    JOIN users u ON u.id = s.user_id
-    LEFT JOIN entities e ON e.id = u.entity_id
-    LEFT JOIN profiles p ON p.id = e.profile_id
-    WHERE sc.datetime >= (s.date_from::timestamp AT TIME ZONE 'UTC')
-      AND (s.date_to IS NULL
-           OR sc.datetime <= ((s.date_to + time '23:59:59') AT TIME ZONE 'UTC'))
-      AND (cardinality(s.collections) = 0 OR sc.collection_id = ANY (s.collections))
-      AND (s.max_cloud IS NULL OR sc.cloud_cover <= s.max_cloud)
-      AND (s.max_incidence IS NULL OR sc.incidence_angle <= s.max_incidence)
-      AND (cardinality(s.spectral_modes) = 0 OR sc.spectral_mode = ANY (s.spectral_modes))
-      AND (NOT s.stereo_only OR sc.stereo_group IS NOT NULL)
-      AND u.status = 'active'
-      AND (c.access = 'open'
-           OR u.role = 'staff'
-           OR (e.status = 'active'
-               AND (c.access = 'members' OR p.code = ANY (c.profiles))))
+    SELECT s.id, f.id
+    FROM fresh f
+    JOIN collections c ON c.id = f.collection_id
+    CROSS JOIN LATERAL (
+        -- for each new scene, the active searches whose area meets it (GiST)
+        SELECT s.id, s.user_id FROM saved_searches s
+        WHERE s.active AND ST_Intersects(s.area, f.footprint)
+          AND f.datetime >= (s.date_from::timestamp AT TIME ZONE 'UTC')
+          AND (s.date_to IS NULL
+               OR f.datetime <= ((s.date_to + time '23:59:59') AT TIME ZONE 'UTC'))
+          AND (cardinality(s.collections) = 0 OR f.collection_id = ANY (s.collections))
+          AND (s.max_cloud IS NULL OR f.cloud_cover <= s.max_cloud)
+          AND (s.max_incidence IS NULL OR f.incidence_angle <= s.max_incidence)
+          AND (cardinality(s.spectral_modes) = 0 OR f.spectral_mode = ANY (s.spectral_modes))
+          AND (NOT s.stereo_only OR f.stereo_group IS NOT NULL)
+    ) s
+    JOIN viewers v ON v.id = s.user_id
+    WHERE c.access = 'open'
+       OR v.staff
+       OR (v.member AND (c.access = 'members' OR v.profile = ANY (c.profiles)))
     ON CONFLICT (saved_search_id, scene_id) DO NOTHING
     """
 )
 
 
-def match_new_scenes(batches: int = 20) -> int:
+def match_new_scenes(batches: int = 5) -> int:
     """Match the scenes of up to `batches` trigger batches (one per ingest statement,
     at most 20,000 scenes each) with every active saved search, in one statement.
 

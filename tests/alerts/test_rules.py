@@ -12,8 +12,8 @@ from sqlalchemy import func, select, text
 from dinamis.accounts import service as accounts
 from dinamis.alerts import service
 from dinamis.alerts.models import AlertMatch, AlertNotice, AlertSceneBatch, Frequency
-from dinamis.catalogue.permissions import may_download
 from dinamis.catalogue.models import Collection
+from dinamis.catalogue.permissions import may_download
 from dinamis.core.errors import ServiceError
 from dinamis.core.mail import OutboxMessage
 from dinamis.core.transaction import commit, rollback

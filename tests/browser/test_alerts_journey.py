@@ -56,6 +56,8 @@ def test_save_a_search_from_the_map_and_receive_the_email(
     page.get_by_role("button", name="Save the search").click()
     expect(page.get_by_role("heading", name="Massif central")).to_be_visible()
     expect(page.locator("#stac-body")).to_contain_text('"intersects"')
+    expect(page.locator("#search-area path.leaflet-interactive")).to_be_visible()
+    page.screenshot(path=str(tmp_path / "saved.png"), full_page=True)
     context.close()
 
     with app.app_context():
