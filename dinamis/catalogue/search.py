@@ -614,6 +614,9 @@ AREA_ROW_US = 5.0
 # way to the area-first plan.
 WALK_MARGIN = 4
 MAX_WALK_ROWS = 200_000
+# A walk that found no page falls back on reading the area first, unless the area holds
+# more scenes than this (France: 600,000 at 1,000,000 scenes), where PostgreSQL's plan runs.
+FALLBACK_AREA_MAX = 50_000
 # The walk's sort indexes carry these columns (migrations 0014, 0016): a walk filtering on
 # nothing else reads the index alone.
 _IN_SORT_INDEXES = ("start", "end", "max_cloud")
@@ -794,10 +797,8 @@ def choose(query: Query, guess: Estimate | None) -> str:
     """The plan of a search: WALK when walking the sort's index to a full page is expected
     to cost less than reading every footprint meeting the area (AREA), from the estimate.
     Without one (the sample is being read) a search that can walk does (and falls back)."""
-    if not _has_area(query):
-        return PLAIN
-    if not _walkable(query):
-        return AREA
+    if not _has_area(query) or not _walkable(query):
+        return PLAIN  # no index walk to keep PostgreSQL from: its own plan
     if guess is None:
         return WALK
     if guess.matched < 1:
@@ -1027,8 +1028,10 @@ def _run(query: Query, count: bool, as_rows: bool, forced: str | None) -> Page:
         expected = expected_walk(query, guess) if guess is not None else PROBE_ROWS
         params["walk_rows"] = int(min(max(expected * WALK_MARGIN, PROBE_ROWS), MAX_WALK_ROWS))
         read = _execute(statements.walk, params, orm)
-        if len(read) <= query.limit:  # the walk ended without a full page
-            read, plan = None, AREA
+        if len(read) <= query.limit:  # the walk ended without a full page: the area, unless
+            # it is too large to read whole (then PostgreSQL's own plan)
+            large = guess is not None and guess.candidates > FALLBACK_AREA_MAX
+            read, plan = None, PLAIN if large else AREA
     matched: int | None = None
     if read is None and plan in (WALK, AREA) and statements.area is not None:
         plan = AREA

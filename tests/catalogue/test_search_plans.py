@@ -69,12 +69,12 @@ def test_choose_walks_a_dense_area_and_reads_a_sparse_one_first(app):
         middling = search.Estimate(candidates=2_000, domain=1_000_000, matched=2_000)
         assert search.choose(box, middling) == search.WALK
         assert search.choose(filtered, middling) == search.AREA
-        # No area: the planner's plan; ids or a sort without an index: the area first.
+        # No area, ids, or a sort without an index (nothing to walk): the planner's plan.
         assert search.choose(search.parse({"limit": 5}), DENSE) == search.PLAIN
         ids = search.parse({"bbox": [0, 40, 5, 50], "ids": ["a"]})
-        assert search.choose(ids, DENSE) == search.AREA
+        assert search.choose(ids, DENSE) == search.PLAIN
         angle = search.parse({"bbox": [0, 40, 5, 50], "sortby": "view:incidence_angle"})
-        assert search.choose(angle, DENSE) == search.AREA
+        assert search.choose(angle, DENSE) == search.PLAIN
 
 
 def test_the_estimate_counts_the_boxes_dates_and_filters_of_the_sample(app, spread):
@@ -148,6 +148,11 @@ def test_a_walk_without_a_full_page_gives_way_to_the_area(app, spread):
     page, plan = _explained(app, params, DENSE)
     assert page.plan == search.AREA and "CTE matches" in plan
     assert [r.id for r in page.rows] == ["PHR_0031"] and page.matched == 1
+    # Unless the estimate says the area is too large to read whole: PostgreSQL's plan.
+    huge = search.Estimate(candidates=10**6, domain=10**6, matched=10**6)
+    page, plan = _explained(app, params, huge)
+    assert page.plan == search.PLAIN and "CTE matches" not in plan
+    assert [r.id for r in page.rows] == ["PHR_0031"]
 
 
 def test_a_point_search_takes_the_plan_of_its_density(app, spread):
