@@ -103,7 +103,7 @@ def main() -> None:
             if old is not None:
                 runs["old"] = []
             # (not the area first over a large area: seconds a run, known to lose)
-            if args.plans and search._walkable(query) and guess.candidates < 60_000:
+            if args.plans and search._walkable(query) and guess.candidates < 15_000:
                 runs[search.WALK] = []
                 runs[search.AREA] = []
             for i in range(args.repeat):
