@@ -28,12 +28,24 @@ PG_INTEGER_MAX = 2**31 - 1
 MAX_JSON_DEPTH = 64
 
 
+# The numbers 0 to 2147483647 (leading zeros allowed), as a pattern: a larger id must not
+# match the path at all. Werkzeug checks `max` only after matching, and a path that
+# matched one method's rule but failed its check answered 405 (naming the path's other
+# methods) instead of 404 for PATCH or DELETE.
+PG_INTEGER_PATTERN = (
+    r"0*(?:214748364[0-7]|21474836[0-3]\d|2147483[0-5]\d{2}|214748[0-2]\d{3}"
+    r"|21474[0-7]\d{4}|2147[0-3]\d{5}|214[0-6]\d{6}|21[0-3]\d{7}|20\d{8}|1\d{9}|\d{1,9})"
+)
+
+
 class DatabaseIntConverter(IntegerConverter):
     """`<int:...>` within PostgreSQL's `integer` (1 to 2³¹-1 unless the rule says otherwise)."""
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", PG_INTEGER_MAX)
         super().__init__(map, *args, **kwargs)
+        if self.max == PG_INTEGER_MAX and not self.signed and not self.fixed_digits:
+            self.regex = PG_INTEGER_PATTERN
 
 
 class NulCharacter(MalformedInput):
