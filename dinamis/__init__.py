@@ -185,6 +185,7 @@ def _register_blueprints(app: Flask) -> None:
         "dinamis.quota.api",
         "dinamis.reports.api",
         "dinamis.alerts.api",
+        "dinamis.webhooks.api",
     ):
         importlib.import_module(module)
     from dinamis.accounts.views import bp as accounts_bp
@@ -230,6 +231,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(alerts_bp)
     app.register_blueprint(alerts_admin_bp)
+    from dinamis.webhooks.views import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
 
 
 def _security_headers(app: Flask) -> None:

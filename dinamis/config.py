@@ -73,6 +73,21 @@ class OrderSettings:
         return self.min_km2_for_sensors().get(sensor, self.tasking_min_km2)
 
 
+@dataclass(frozen=True)
+class WebhookSettings:
+    """Webhook delivery: timeouts, retries, switch-off, and which addresses may be called."""
+
+    timeout: float = 10.0  # seconds to connect, and again to read the answer
+    max_attempts: int = 6  # tries of one event before it is given up
+    retry_seconds: int = 30  # first retry after this, doubling each time (capped at an hour)
+    # A webhook is switched off (its owner told by e-mail) after this many failed attempts in
+    # a row, whatever the events.
+    max_failures: int = 15
+    # Development only: allow URLs on loopback, private, link-local and other non-public
+    # addresses (refused in production).
+    allow_private_addresses: bool = False
+
+
 DEFAULT_WEBMAIL = (
     "gmail.com,googlemail.com,yahoo.com,yahoo.fr,hotmail.com,hotmail.fr,outlook.com,outlook.fr,"
     "live.com,live.fr,msn.com,icloud.com,me.com,aol.com,free.fr,orange.fr,wanadoo.fr,sfr.fr,"
@@ -88,6 +103,7 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     mail: MailSettings = field(default_factory=MailSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
     tile_url: str = ""  # e.g. https://tile.example.org/{z}/{x}/{y}.png; empty: offline outline only
     tile_attribution: str = ""
     webmail_domains: frozenset[str] = frozenset(DEFAULT_WEBMAIL.split(","))
@@ -268,6 +284,21 @@ class Settings:
             raise ConfigError("DINAMIS_TOKEN_REMINDER_DAYS must be between 0 and 90.")
         if self.max_content_length < 1024:
             raise ConfigError("DINAMIS_MAX_CONTENT_LENGTH must be at least 1024 bytes.")
+        w = self.webhooks
+        if not 0.5 <= w.timeout <= 60:
+            raise ConfigError("DINAMIS_WEBHOOKS_TIMEOUT must be between 0.5 and 60 seconds.")
+        if not 1 <= w.max_attempts <= 20 or not 1 <= w.max_failures <= 1000:
+            raise ConfigError(
+                "DINAMIS_WEBHOOKS_MAX_ATTEMPTS (1-20) and DINAMIS_WEBHOOKS_MAX_FAILURES (1-1000) "
+                "must be positive numbers."
+            )
+        if not 1 <= w.retry_seconds <= 3600:
+            raise ConfigError("DINAMIS_WEBHOOKS_RETRY_SECONDS must be between 1 and 3600.")
+        if self.is_production and w.allow_private_addresses:
+            raise ConfigError(
+                "DINAMIS_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES is for development: production never "
+                "calls addresses on its own networks."
+            )
         return self
 
 
@@ -342,6 +373,7 @@ _KNOWN_PREFIXED = {
     "DINAMIS_REPORT_THEMES",
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
+_KNOWN_PREFIXED |= {f"DINAMIS_WEBHOOKS_{f.name.upper()}" for f in fields(WebhookSettings)}
 
 
 def default_base_url(environ: Mapping[str, str]) -> str:
@@ -398,8 +430,32 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
             for f in fields(OrderSettings)
         }
     )
+    webhook_defaults = WebhookSettings()
+    webhooks = WebhookSettings(
+        timeout=_float(
+            "DINAMIS_WEBHOOKS_TIMEOUT",
+            get("DINAMIS_WEBHOOKS_TIMEOUT", str(webhook_defaults.timeout)),
+        ),
+        max_attempts=_int(
+            "DINAMIS_WEBHOOKS_MAX_ATTEMPTS",
+            get("DINAMIS_WEBHOOKS_MAX_ATTEMPTS", str(webhook_defaults.max_attempts)),
+        ),
+        retry_seconds=_int(
+            "DINAMIS_WEBHOOKS_RETRY_SECONDS",
+            get("DINAMIS_WEBHOOKS_RETRY_SECONDS", str(webhook_defaults.retry_seconds)),
+        ),
+        max_failures=_int(
+            "DINAMIS_WEBHOOKS_MAX_FAILURES",
+            get("DINAMIS_WEBHOOKS_MAX_FAILURES", str(webhook_defaults.max_failures)),
+        ),
+        allow_private_addresses=_bool(
+            "DINAMIS_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES",
+            get("DINAMIS_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", "false"),
+        ),
+    )
     settings = Settings(
         orders=orders,
+        webhooks=webhooks,
         tile_url=get("DINAMIS_TILE_URL", ""),
         tile_attribution=get("DINAMIS_TILE_ATTRIBUTION", ""),
         webmail_domains=frozenset(

@@ -94,6 +94,12 @@ SCHEDULE = (
         _l("every day at 06:15 UTC"),
     ),
     Schedule(
+        "send_webhooks",
+        "* * * * *",
+        _l("Posts the webhook events whose retry time has come"),
+        _l("every minute"),
+    ),
+    Schedule(
         "prune_jobs",
         "45 0 * * *",
         _l("Removes the record of jobs that succeeded more than 14 days ago"),
@@ -186,3 +192,4 @@ def prune_jobs(context: JobContext, timestamp: int) -> str:
 
 # The alerts' tasks are declared in their domain (scheduled above).
 import dinamis.alerts.tasks  # noqa: E402, F401
+import dinamis.webhooks.tasks  # noqa: E402, F401  (the webhook tasks: registered with these)

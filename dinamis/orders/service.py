@@ -59,6 +59,7 @@ from dinamis.orders.permissions import (
 from dinamis.quota import service as quota
 from dinamis.quota.models import Family
 from dinamis.quota.pricing import Price, price
+from dinamis.webhooks import events as webhook_events
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.DRAFT: (Status.AWAITING_QUOTE, Status.UNDER_REVIEW, Status.CANCELLED),
@@ -409,6 +410,7 @@ def _move(actor: User | None, order: Order, target: str, comment: str | None) ->
         event=event,
         user=order.requester,
     )
+    webhook_events.order_changed(db.session, order, event.from_status, target)
 
 
 def lock(order: Order) -> None:

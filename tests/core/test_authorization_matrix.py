@@ -254,6 +254,35 @@ ROUTES: dict[str, Route] = {
     "support.attachment": Route(
         "GET", lambda o: f"/support/attachments/{o['attachment']}", {OWNER, STAFF}
     ),
+    # Webhooks: each account its own; staff see failures and switch off (and on again).
+    "webhooks.index": Route("GET", lambda o: "/webhooks/", SIGNED_IN),
+    "webhooks.show": Route("GET", lambda o: f"/webhooks/{o['webhook']}", {OWNER}),
+    "webhooks.rotate_secret": Route("POST", lambda o: f"/webhooks/{o['webhook']}/secret", {OWNER}),
+    "webhooks.send_test": Route("POST", lambda o: f"/webhooks/{o['webhook']}/test", {OWNER}),
+    "webhooks.switch_off": Route("POST", lambda o: f"/webhooks/{o['webhook']}/off", {OWNER}),
+    "webhooks.switch_on": Route("POST", lambda o: f"/webhooks/{o['webhook']}/on", {OWNER, STAFF}),
+    "webhooks.delete": Route("POST", lambda o: f"/webhooks/{o['doomed']}/delete", {OWNER}),
+    "webhooks.admin": Route("GET", lambda o: "/admin/webhooks/", {STAFF}),
+    "webhooks.admin_switch_off": Route(
+        "POST", lambda o: f"/admin/webhooks/{o['webhook']}/off", {STAFF}
+    ),
+    "api.list_webhooks": Route("GET", lambda o: "/api/v1/webhooks", SIGNED_IN, api=True),
+    "api.create_webhook": Route("POST", lambda o: "/api/v1/webhooks", SIGNED_IN, api=True),
+    "api.get_webhook": Route(
+        "GET", lambda o: f"/api/v1/webhooks/{o['webhook']}", {OWNER}, api=True
+    ),
+    "api.update_webhook": Route(
+        "PATCH", lambda o: f"/api/v1/webhooks/{o['webhook']}", {OWNER}, api=True
+    ),
+    "api.delete_webhook": Route(
+        "DELETE", lambda o: f"/api/v1/webhooks/{o['doomed']}", {OWNER}, api=True
+    ),
+    "api.rotate_secret": Route(
+        "POST", lambda o: f"/api/v1/webhooks/{o['webhook']}/secret", {OWNER}, api=True
+    ),
+    "api.send_test": Route(
+        "POST", lambda o: f"/api/v1/webhooks/{o['webhook']}/test", {OWNER}, api=True
+    ),
 }
 
 
@@ -323,6 +352,10 @@ def objects(app, cast) -> dict[str, object]:
         db.session.flush()
         report = reports.start_annual(owner, scheme_today().year - 1)
         saved = alerts.save(owner, alerts.Criteria(name="Zone", area=box(2, 45, 2.5, 45.5)))
+        from dinamis.webhooks import service as webhooks
+
+        webhook, _secret = webhooks.create(owner, url="https://93.184.216.34/hook")
+        doomed, _secret = webhooks.create(owner, url="https://93.184.216.34/doomed")
         commit()
         return {
             "entity": entity.id,
@@ -336,6 +369,8 @@ def objects(app, cast) -> dict[str, object]:
             "owner": owner.id,
             "report": report.id,
             "saved_search": saved.id,
+            "webhook": webhook.id,
+            "doomed": doomed.id,
         }
 
 

@@ -1,0 +1,201 @@
+"""/api/v1/webhooks: a member's webhooks (the secret given at creation and rotation only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from flask import Response, abort
+from pydantic import Field
+
+from dinamis.api.auth import api_user
+from dinamis.api.openapi import Answer, Input, Output, Text, operation
+from dinamis.core.permissions import ensure
+from dinamis.extensions import db
+from dinamis.webhooks import service
+from dinamis.webhooks.models import Webhook
+from dinamis.webhooks.permissions import can_manage_own_webhooks, can_manage_webhook
+
+REFUSED = Answer("Refused: a message per field in error.fields; nothing written")
+CONFLICT = Answer("Not possible in the webhook's state (or too many webhooks)")
+NOT_FOUND = Answer("No such webhook")
+
+
+class WebhookIn(Input):
+    url: Annotated[str, Text(2000, min_length=1)] = Field(
+        description="https:// URL on the public Internet (http:// too outside production)",
+        examples=["https://lab.example.org/dinamis/events"],
+    )
+    description: Annotated[str, Text(200)] = ""
+    order_events: bool = Field(True, description="Post my orders' state changes to it")
+
+
+class WebhookPatch(Input):
+    url: Annotated[str, Text(2000, min_length=1)] | None = None
+    description: Annotated[str, Text(200)] | None = None
+    order_events: bool | None = None
+    active: bool | None = Field(None, description="Switch the webhook on or off")
+
+
+class WebhookOut(Output):
+    id: int
+    url: str
+    description: str
+    order_events: bool
+    active: bool
+    disabled_reason: str | None = Field(description="owner, staff or failures; null when on")
+    consecutive_failures: int
+    secret_created_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_failure_at: dt.datetime | None
+    last_error: str | None
+    created_at: dt.datetime | None
+
+
+class WebhookWithSecret(WebhookOut):
+    secret: str = Field(description="The signing secret: given here only, keep it")
+
+
+class WebhooksOut(Output):
+    webhooks: list[WebhookOut]
+
+
+class Queued(Output):
+    queued: bool
+
+
+def _out(webhook: Webhook) -> dict[str, Any]:
+    return {
+        "id": webhook.id,
+        "url": webhook.url,
+        "description": webhook.description,
+        "order_events": webhook.order_events,
+        "active": webhook.active,
+        "disabled_reason": webhook.disabled_reason,
+        "consecutive_failures": webhook.consecutive_failures,
+        "secret_created_at": webhook.secret_created_at,
+        "last_success_at": webhook.last_success_at,
+        "last_failure_at": webhook.last_failure_at,
+        "last_error": webhook.last_error,
+        "created_at": webhook.created_at,
+    }
+
+
+def _load(webhook_id: int) -> Webhook:
+    """The webhook, checked before the request's body is read (`guard`)."""
+    webhook = db.session.get(Webhook, webhook_id)
+    if webhook is None:
+        abort(404)
+    ensure(can_manage_webhook(api_user(), webhook))
+    return webhook
+
+
+@operation(
+    "/webhooks",
+    access=can_manage_own_webhooks,
+    summary="My webhooks",
+    operation_id="listWebhooks",
+    answers={200: Answer("Webhooks", WebhooksOut)},
+)
+def list_webhooks() -> WebhooksOut:
+    return WebhooksOut(webhooks=[WebhookOut(**_out(w)) for w in service.owned(api_user())])
+
+
+@operation(
+    "/webhooks",
+    "POST",
+    access=can_manage_own_webhooks,
+    summary="Set up a webhook; its signing secret is in this answer only",
+    operation_id="createWebhook",
+    body=WebhookIn,
+    answers={201: Answer("Created", WebhookWithSecret), 409: CONFLICT, 422: REFUSED},
+)
+def create_webhook(body: WebhookIn) -> Any:
+    webhook, secret = service.create(
+        api_user(), url=body.url, description=body.description, order_events=body.order_events
+    )
+    db.session.refresh(webhook)
+    return WebhookWithSecret(**_out(webhook), secret=secret), 201
+
+
+@operation(
+    "/webhooks/<int:webhook_id>",
+    access=can_manage_own_webhooks,
+    summary="One webhook (without its secret)",
+    operation_id="getWebhook",
+    guard=_load,
+    answers={200: Answer("The webhook", WebhookOut), 404: NOT_FOUND},
+)
+def get_webhook(webhook_id: int) -> WebhookOut:
+    return WebhookOut(**_out(_load(webhook_id)))
+
+
+@operation(
+    "/webhooks/<int:webhook_id>",
+    "PATCH",
+    access=can_manage_own_webhooks,
+    summary="Change a webhook's URL, description, order events, or switch it on or off",
+    operation_id="updateWebhook",
+    guard=_load,
+    body=WebhookPatch,
+    answers={
+        200: Answer("The webhook", WebhookOut),
+        403: Answer("Staff switched it off: only staff switch it on"),
+        404: NOT_FOUND,
+        422: REFUSED,
+    },
+)
+def update_webhook(webhook_id: int, body: WebhookPatch) -> WebhookOut:
+    webhook, user = _load(webhook_id), api_user()
+    service.update_webhook(
+        user, webhook, url=body.url, description=body.description, order_events=body.order_events
+    )
+    if body.active is True:
+        service.switch_on(user, webhook)
+    elif body.active is False:
+        service.switch_off(user, webhook)
+    return WebhookOut(**_out(webhook))
+
+
+@operation(
+    "/webhooks/<int:webhook_id>",
+    "DELETE",
+    access=can_manage_own_webhooks,
+    summary="Delete a webhook",
+    operation_id="deleteWebhook",
+    guard=_load,
+    answers={204: Answer("Deleted"), 404: NOT_FOUND},
+)
+def delete_webhook(webhook_id: int) -> Response:
+    service.delete(api_user(), _load(webhook_id))
+    return Response(status=204)
+
+
+@operation(
+    "/webhooks/<int:webhook_id>/secret",
+    "POST",
+    access=can_manage_own_webhooks,
+    summary="Replace the webhook's signing secret (the old one stops at once)",
+    operation_id="rotateWebhookSecret",
+    guard=_load,
+    answers={200: Answer("The new secret, given here only", WebhookWithSecret), 404: NOT_FOUND},
+)
+def rotate_secret(webhook_id: int) -> WebhookWithSecret:
+    webhook = _load(webhook_id)
+    secret = service.rotate_secret(api_user(), webhook)
+    return WebhookWithSecret(**_out(webhook), secret=secret)
+
+
+@operation(
+    "/webhooks/<int:webhook_id>/test",
+    "POST",
+    access=can_manage_own_webhooks,
+    summary="Send a webhook.test event to the webhook",
+    operation_id="testWebhook",
+    guard=_load,
+    answers={202: Answer("Queued", Queued), 404: NOT_FOUND, 409: CONFLICT},
+)
+def send_test(webhook_id: int) -> Any:
+    webhook = _load(webhook_id)
+    service.send_test(api_user(), webhook)
+    return Queued(queued=True), 202
