@@ -191,5 +191,5 @@ def prune_jobs(context: JobContext, timestamp: int) -> str:
 
 
 # The alerts' tasks are declared in their domain (scheduled above).
-import dinamis.alerts.tasks  # noqa: E402, F401
+import dinamis.alerts.tasks  # noqa: E402
 import dinamis.webhooks.tasks  # noqa: E402, F401  (the webhook tasks: registered with these)
