@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask.testing import FlaskClient
+from pyproj import Geod
+from shapely.geometry import MultiPolygon, Polygon
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -56,3 +59,20 @@ def written(app, value, language: str = "fr", words: bool = False) -> str:
     with app.app_context(), force_locale(language):
         text = str(localise(value))
     return " ".join(text.split()) if words else text
+
+
+WGS84 = Geod(ellps="WGS84")
+
+
+def reference_km2(geometry: Polygon | MultiPolygon) -> Decimal:
+    """The geodesic area on WGS84 in km² to 0.01, computed here from the coordinates with
+    pyproj (exterior rings less holes): the expected value of a test, independent of
+    dinamis.core.geo.geodesic_km2, which the code under test calls."""
+    polygons = geometry.geoms if isinstance(geometry, MultiPolygon) else [geometry]
+    m2 = 0.0
+    for polygon in polygons:
+        for sign, ring in [(1, polygon.exterior), *((-1, hole) for hole in polygon.interiors)]:
+            lons, lats = ring.coords.xy
+            area, _perimeter = WGS84.polygon_area_perimeter(list(lons), list(lats))
+            m2 += sign * abs(area)
+    return (Decimal(m2) / Decimal(1_000_000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)

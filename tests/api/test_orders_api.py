@@ -13,13 +13,13 @@ from sqlalchemy import func, select
 from dinamis.accounts import service as accounts
 from dinamis.catalogue.ingest import Report, load
 from dinamis.core.dates import today as scheme_today
-from dinamis.core.geo import geodesic_km2
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Order
 from dinamis.quota import service as quota
 from dinamis.quota.models import LedgerTransaction, PriceRule
+from tests.helpers import reference_km2
 from tests.orders.helpers import acquired
 
 D = Decimal
@@ -88,7 +88,7 @@ def test_submit_a_tasking_request_with_its_free_and_cofunded_parts(app, client, 
     response = client.post("/api/v1/tasking-requests", json=body(), headers=api["user_a"])
     assert response.status_code == 201, response.get_json()
     order = response.get_json()
-    area = geodesic_km2(box(2, 45, 2.15, 45.15))
+    area = reference_km2(box(2, 45, 2.15, 45.15))
     assert D(order["area_km2"]) == area and D(order["charged_km2"]) == area
     assert D(order["free_km2"]) == D("100.00")
     assert D(order["cofunded_km2"]) == area - 100
@@ -235,7 +235,7 @@ def test_quote_staff_steps_and_quota(app, client, api):
     delivered = client.post(f"{base}/deliveries", json={"scene_id": "PHR_X"}, headers=api["staff"])
     assert delivered.status_code == 201 and delivered.get_json()["status"] == "partially_delivered"
     (first,) = delivered.get_json()["deliveries"]
-    assert first["km2"] == first["measured_km2"] == str(geodesic_km2(box(2, 45, 2.05, 45.15)))
+    assert first["km2"] == first["measured_km2"] == str(reference_km2(box(2, 45, 2.05, 45.15)))
     typed = client.post(
         f"{base}/deliveries", json={"scene_id": "PHR_Y", "km2": "60"}, headers=api["staff"]
     )
@@ -354,8 +354,8 @@ def test_archive_orders(app, client, api, archive_scenes):
     )
     assert response.status_code == 201, response.get_json()
     order = response.get_json()
-    quarter = geodesic_km2(box(2.1, 45.1, 2.2, 45.2))
-    whole = geodesic_km2(box(2, 45, 2.2, 45.2))
+    quarter = reference_km2(box(2.1, 45.1, 2.2, 45.2))
+    whole = reference_km2(box(2, 45, 2.2, 45.2))
     assert D(order["charged_km2"]) == quarter + whole
     assert order["kind"] == "archive" and [i["scene_id"] for i in order["items"]] == [
         "ARC_1",

@@ -39,11 +39,20 @@ def _signed_in(browser, live_server: str, email: str):
 
 def _zoom_in(page, times: int) -> None:
     """Zoom the AOI map in, each step's animation over before the next (a loaded
-    machine draws slowly: a click during the animation would be lost)."""
+    machine draws slowly: a click during the animation would be lost). Leaflet's zoom
+    proxy carries the map's scale: it changes when the step is taken."""
+    proxy = page.locator("#aoi-map .leaflet-proxy")
     for _ in range(times):
+        before = proxy.get_attribute("style")
         page.get_by_role("button", name="Zoom in").click()
-        page.wait_for_timeout(300)
-        page.wait_for_function("() => !document.querySelector('#aoi-map .leaflet-zoom-anim')")
+        page.wait_for_function(ZOOMED, arg=before)
+
+
+ZOOMED = """before => document.querySelector('#aoi-map .leaflet-proxy').getAttribute('style')
+    !== before && !document.querySelector('#aoi-map .leaflet-zoom-anim')"""
+# The line being drawn has as many points as there were clicks (its path: M x y L x y...).
+POINTS = """n => (document.querySelector('#aoi-map path.leaflet-interactive')
+    ?.getAttribute('d') || '').split('L').length >= n"""
 
 
 def _draw_square(page, side_px: int) -> float:
@@ -51,9 +60,11 @@ def _draw_square(page, side_px: int) -> float:
     page.get_by_role("button", name="Clear").click()
     box = page.locator("#aoi-map").bounding_box()
     x, y = box["x"] + box["width"] / 2 - side_px / 2, box["y"] + box["height"] / 2 - side_px / 2
-    for dx, dy in ((0, 0), (side_px, 0), (side_px, side_px), (0, side_px)):
-        page.mouse.click(x + dx, y + dy)
-        page.wait_for_timeout(350)  # not a double-click
+    corners = ((0, 0), (side_px, 0), (side_px, side_px), (0, side_px))
+    for count, (dx, dy) in enumerate(corners, start=1):
+        page.mouse.click(x + dx, y + dy)  # single clicks (never a double-click)
+        if count > 1:
+            page.wait_for_function(POINTS, arg=count)
     page.get_by_role("button", name="Finish the polygon").click()
     shown = page.locator("#aoi-area").inner_text()
     return float(re.sub(r"[^\d.]", "", shown.replace(",", "")))

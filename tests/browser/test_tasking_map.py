@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import re
+import time
 from decimal import Decimal
 
 import pytest
@@ -88,6 +89,15 @@ def _signed_in_page(app, cast, browser, live_server):
     return context, page
 
 
+def _until(page, condition, timeout_s: float = 10.0) -> None:
+    """Wait until `condition()` holds, letting Playwright deliver the page's events
+    (route and request handlers run while it talks to the browser)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        page.wait_for_function("() => true")
+
+
 def test_the_preview_is_never_stale(app, cast, browser, live_server):
     """A change of mode marks the preview as recomputing at once; an answer to an
     earlier question, arriving last, does not overwrite the latest one."""
@@ -98,16 +108,19 @@ def test_the_preview_is_never_stale(app, cast, browser, live_server):
     mono = split.inner_text()
 
     held = []
+    over = []  # requests answered or failed (the page aborts a question it abandons)
     page.route("**/orders/coverage", lambda route: held.append(route))
+    page.on("requestfinished", lambda request: over.append(request))
+    page.on("requestfailed", lambda request: over.append(request))
     page.get_by_label("Acquisition mode").select_option("stereo")
     # At once, before any answer: not the old figures.
     assert split.inner_text() != mono
     expect(split).to_contain_text("Recomputing")
     expect(split).to_have_attribute("aria-busy", "true")
-    page.wait_for_function("() => true")
+    _until(page, lambda: len(held) >= 1)
     assert len(held) == 1
     page.get_by_label("Acquisition mode").select_option("tristereo")
-    page.wait_for_timeout(200)
+    _until(page, lambda: len(held) >= 2)
     assert len(held) == 2
     held[1].continue_()
     expect(split).to_contain_text("Charged")
@@ -116,7 +129,7 @@ def test_the_preview_is_never_stale(app, cast, browser, live_server):
     # The first question's answer arrives last (the page has abandoned it).
     with contextlib.suppress(Error):
         held[0].continue_()
-    page.wait_for_timeout(500)
+    _until(page, lambda: held[0].request in over)  # the first question is over
     assert split.inner_text() == tristereo
     context.close()
 

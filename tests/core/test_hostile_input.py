@@ -84,17 +84,17 @@ def test_the_largest_integer_id_still_reaches_the_view(app, client, cast):
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "status"),
     [
-        f"/admin/memberships?entity={HUGE}",
-        f"/orders/?entity={HUGE}",
-        f"/reports/stats?entity={HUGE}",
+        (f"/admin/memberships?entity={HUGE}", 200),  # the queue does not filter by entity
+        (f"/orders/?entity={HUGE}", 400),
+        (f"/reports/stats?entity={HUGE}", 400),
     ],
 )
-def test_an_id_beyond_the_integer_range_in_a_query_is_not_a_500(app, client, cast, path):
+def test_an_id_beyond_the_integer_range_in_a_query_is_not_a_500(app, client, cast, path, status):
     login(client, cast.staff)
     response = client.get(path)
-    assert response.status_code in (200, 400, 404), response.status_code
+    assert response.status_code == status
 
 
 def test_the_account_form_gives_back_a_huge_entity_with_a_message(app, client, cast):
@@ -356,5 +356,5 @@ def test_a_forged_huge_id_in_a_form_is_a_400_not_a_500(app, client, cast):
         data={"csrf_token": token, "user_id": HUGE},
         headers={"Accept-Language": "en"},
     )
-    assert response.status_code in (400, 404, 422)
+    assert response.status_code == 400
     assert "<nav" in response.get_data(as_text=True)  # the styled page

@@ -16,7 +16,6 @@ from dinamis.catalogue.models import Scene
 from dinamis.catalogue.permissions import may_download
 from dinamis.core.dates import today as scheme_today
 from dinamis.core.errors import ServiceError
-from dinamis.core.geo import geodesic_km2
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -26,7 +25,7 @@ from dinamis.quota import service as quota
 from dinamis.quota.models import LedgerEntry, LedgerTransaction, PostingKind
 from tests.conftest import login
 from tests.factories import make_collection, make_entity, make_scene, make_user
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, reference_km2
 from tests.orders.helpers import TODAY, acquired, tasking
 
 D = Decimal
@@ -118,10 +117,10 @@ def test_the_km2_are_the_aoi_part_covered_and_the_ledger_follows_them(world):
     # the second scene overlaps the first: only what it adds is delivered
     acquired("EAST", box(2.03, 44.8, 2.4, 45.4), IN_WINDOW + dt.timedelta(days=1))
     west = service.deliver(world["staff"], order, "WEST")
-    assert west.km2 == west.computed_km2 == geodesic_km2(part)
+    assert west.km2 == west.computed_km2 == reference_km2(part)
     assert west.correction_reason is None and order.status == Status.PARTIALLY_DELIVERED
     east = service.deliver(world["staff"], order, "EAST")
-    assert east.km2 == geodesic_km2(AOI) - geodesic_km2(part)
+    assert east.km2 == reference_km2(AOI) - reference_km2(part)
     assert order.delivered_km2 == order.charged_km2 and order.status == Status.DELIVERED
     assert _postings(order, PostingKind.CONSUME) == [west.km2, east.km2]
     service.close(world["staff"], order)
@@ -161,7 +160,7 @@ def test_a_stereo_group_counts_twice_or_three_times(world, mode, size, factor):
     for sid in group:
         acquired(sid, box(2, 45, 2.1, 45.15), IN_WINDOW, stereo_group="G1")
     delivery = service.deliver(world["staff"], order, group[-1])
-    assert delivery.computed_km2 == geodesic_km2(box(2, 45, 2.1, 45.15)) * factor
+    assert delivery.computed_km2 == reference_km2(box(2, 45, 2.1, 45.15)) * factor
     assert _postings(order, PostingKind.CONSUME) == [delivery.km2]
     # the group is delivered as a whole: its other scenes cannot be delivered again
     with pytest.raises(ServiceError, match="already delivered"):
@@ -239,9 +238,9 @@ def test_an_archive_delivery_is_an_ordered_scene_measured_by_its_cut(world):
     assert "ARC_A, ARC_B" in refused.fields["scene_id"]
     _refused(world, order, "NOPE-SCENE", "no scene")
     a = service.deliver(world["staff"], order, "ARC_A")
-    assert a.km2 == geodesic_km2(box(2.1, 45.1, 2.2, 45.2))
+    assert a.km2 == reference_km2(box(2.1, 45.1, 2.2, 45.2))
     b = service.deliver(world["staff"], order, "ARC_B")
-    assert b.km2 == geodesic_km2(box(2, 45, 2.2, 45.2))
+    assert b.km2 == reference_km2(box(2, 45, 2.2, 45.2))
     assert order.status == Status.DELIVERED
     assert _postings(order, PostingKind.CONSUME) == [a.km2, b.km2]
 

@@ -19,6 +19,7 @@ from dinamis.orders.models import Status
 from dinamis.quota import service as quota
 from dinamis.quota.models import PriceRule
 from tests.factories import make_entity, make_user
+from tests.helpers import reference_km2
 from tests.orders.helpers import TODAY, acquired, square, tasking
 
 D = Decimal
@@ -56,7 +57,7 @@ def test_geodesic_area_of_a_known_square():
 def test_aoi_under_the_minimum_is_refused_with_the_computed_area(world):
     with pytest.raises(ServiceError) as refused:
         service.submit_tasking(world["user"], tasking(0.05), today=TODAY)
-    area = geodesic_km2(square(0.05))
+    area = reference_km2(square(0.05))
     assert f"{area} km²" in refused.value.message
     assert "at least 100 km²" in refused.value.message
     assert "aoi" in refused.value.fields
@@ -132,7 +133,7 @@ def test_review_delivery_and_close(world):
     acquired("PHR_WEST", box(1.9, 44.9, 2.075, 45.2), day)
     acquired("PHR_EAST", box(2.075, 44.9, 2.3, 45.2), day)
     west = service.deliver(world["staff"], order, "PHR_WEST")
-    assert west.km2 == geodesic_km2(box(2, 45, 2.075, 45.15))
+    assert west.km2 == reference_km2(box(2, 45, 2.075, 45.15))
     assert order.status == Status.PARTIALLY_DELIVERED
     service.deliver(world["staff"], order, "PHR_EAST")
     assert order.delivered_km2 == order.charged_km2
@@ -189,7 +190,7 @@ def test_window_expiry_releases_the_rest(world):
     part = box(2, 45, 2.05, 45.15)
     acquired("S1", part, TODAY + dt.timedelta(days=12))
     delivered = service.deliver(world["staff"], order, "S1").km2
-    assert delivered == geodesic_km2(part)
+    assert delivered == reference_km2(part)
     expired = service.expire_windows(today=order.window_end + dt.timedelta(days=1))
     assert order in expired and order.status == Status.EXPIRED
     b = _balance(world["entity"])
