@@ -43,7 +43,7 @@ MAX_DEPTH = 32
 MAX_NODES = 2_000
 
 
-class _Transformer(CQLTransformer):  # type: ignore[misc]
+class _Transformer(CQLTransformer):
     """pygeofilter's CQL2-text transformer, reading TIMESTAMP and DATE strictly and cheaply
     (pygeofilter's reading guesses formats with dateparser: ~6 ms a timestamp)."""
 

@@ -85,7 +85,8 @@ def _json(body: Any, media: str = "application/json", status: int = 200) -> Resp
 
 
 def _root() -> str:
-    return current_app.config["DINAMIS_SETTINGS"].base_url + "/stac"
+    base: str = current_app.config["DINAMIS_SETTINGS"].base_url
+    return base + "/stac"
 
 
 def collection_json(collection: Collection) -> dict[str, Any]:
@@ -130,7 +131,7 @@ def _assets(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     raw = scene.assets or {}
     if scene.quicklook:
         key = quicklook_key(raw) or "thumbnail"
-        given = raw.get(key) if isinstance(raw.get(key), dict) else {}
+        given: dict[str, Any] = raw[key] if isinstance(raw.get(key), dict) else {}
         assets[key] = {
             "type": "image/png",
             "roles": ["thumbnail"],
@@ -380,10 +381,10 @@ def _page(params: dict[str, Any], href: str, parent: str | None = None) -> Respo
     # the rule is applied once per collection, not once per scene.
     # Read as plain rows of the columns the rule reads (no ORM objects to build).
     wanted = {s.collection_id for s in scenes}
-    rules = (
-        db.session.connection().execute(_ACCESS_RULES, {"ids": sorted(wanted)}) if wanted else []
-    )
-    allowed = {rule.id: may_download(viewer, rule) for rule in rules}
+    allowed: dict[str, bool] = {}
+    if wanted:
+        rules = db.session.connection().execute(_ACCESS_RULES, {"ids": sorted(wanted)})
+        allowed = {rule.id: may_download(viewer, rule) for rule in rules}
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     root = _root()
     links = [

@@ -44,7 +44,12 @@ NOT_FOUND = {"404": _answer("No such collection or item", "Exception")}
 
 
 def _param(name: str, where: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    parameter = {"name": name, "in": where, "schema": schema, "description": description}
+    parameter: dict[str, Any] = {
+        "name": name,
+        "in": where,
+        "schema": schema,
+        "description": description,
+    }
     if where == "path":
         parameter["required"] = True
     else:

@@ -322,11 +322,12 @@ def _requester() -> Viewer:
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         from dinamis.api.auth import api_user
 
-        user = api_user()
+        user: Viewer = api_user()
         if not getattr(user, "is_authenticated", False):
             abort(401)
         return user
-    return current_user
+    visitor: Viewer = current_user
+    return visitor
 
 
 def _stream(file: service.File, user: Viewer, via: str) -> Response:
@@ -387,7 +388,7 @@ def download(scene_id: str, key: str) -> Any:
             )
         raise
     except Forbidden:
-        if user is current_user and not current_user.is_authenticated:
+        if user is current_user and not getattr(user, "is_authenticated", False):
             return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
         raise
     return _stream(file, user, DownloadVia.WEB)

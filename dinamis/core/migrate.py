@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic.config import Config
 from geoalchemy2 import alembic_helpers
 
@@ -22,4 +24,5 @@ def include_object(
     and GeoAlchemy2's spatial indexes as GeoAlchemy2 names them."""
     if type_ == "table" and reflected and compare_to is None:
         return False
-    return bool(alembic_helpers.include_object(obj, name, type_, reflected, compare_to))
+    spatial: Callable[..., object] = alembic_helpers.include_object  # GeoAlchemy2: untyped
+    return bool(spatial(obj, name, type_, reflected, compare_to))

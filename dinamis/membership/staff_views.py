@@ -161,6 +161,7 @@ def renew(entity_id: int) -> Any:
     if entity is None:
         abort(404)
     entities.renew(current_user, entity)
+    assert entity.membership_end is not None  # renewing sets it
     flash(
         _(
             "%(name)s is renewed until %(end)s.",

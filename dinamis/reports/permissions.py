@@ -22,11 +22,11 @@ def can_view_report(user: Any, report: Any) -> bool:
         return False
     if is_staff(user) or report.author_id == user.id:
         return True
-    return user.entity_id == report.entity_id and (user.is_referent or user.is_deputy)
+    return user.entity_id == report.entity_id and bool(user.is_referent or user.is_deputy)
 
 
 def can_edit_report(user: Any, report: Any) -> bool:
-    return is_signed_in(user) and report.author_id == user.id
+    return is_signed_in(user) and bool(report.author_id == user.id)
 
 
 def can_review_reports(user: Any) -> bool:

@@ -241,6 +241,8 @@ def entity_pdf(year: int, entity_id: int) -> Any:
 def entity_usage() -> Any:
     """The Referent's view of their entity: the same figures as staff see, for one entity."""
     entity = db.session.get(Entity, current_user.entity_id)
+    if entity is None:  # the permission requires an entity; kept for the type checker
+        abort(404)
     filters = stats.parse_filters(request.args)
     filters = stats.Filters(period=filters.period, entity_id=entity.id)
     ledger = stats.ledger(filters, "family")
