@@ -249,11 +249,12 @@ FROM (
 ) q
 WHERE cofunded > 0 AND status <> 'draft' ORDER BY o;
 
-INSERT INTO deliveries (order_id, scene_ref, km2, created_at)
-SELECT o, 'DS_' || upper(replace(sensor, '-', '_')) || '_' || lpad(o::text, 7, '0'),
-       CASE WHEN status = 'partially_delivered' THEN round(charged / 2, 2) ELSE charged END,
+INSERT INTO deliveries (order_id, scene_ref, km2, computed_km2, created_at)
+SELECT o, 'DS_' || upper(replace(sensor, '-', '_')) || '_' || lpad(o::text, 7, '0'), km2, km2,
        delivered_at
-FROM plan WHERE status IN ('partially_delivered', 'delivered', 'closed') ORDER BY o;
+FROM (SELECT *, CASE WHEN status = 'partially_delivered' THEN round(charged / 2, 2)
+                     ELSE charged END AS km2
+        FROM plan) AS p WHERE status IN ('partially_delivered', 'delivered', 'closed') ORDER BY o;
 """
 
 # Transactions get computed ids: grants 1,000,000 + n; an order's postings
@@ -282,26 +283,27 @@ FROM entities e JOIN allowance a ON a.profile_id = e.profile_id,
      unnest(ARRAY[2025, 2026]) y
 WHERE e.membership_start < make_date(y + 1, 1, 1);
 
-INSERT INTO ledger_transactions (id, kind, idempotency_key, reason, reference, created_at)
+INSERT INTO ledger_transactions (id, kind, idempotency_key, reason, reference, order_id,
+                                 created_at)
 SELECT tx, 'grant', 'grant:' || entity_id || ':' || family || ':' || year,
-       'Allowance ' || year, NULL, at
+       'Allowance ' || year, NULL, NULL, at
 FROM grants
 UNION ALL
 SELECT 4 * o, 'reserve', 'reserve:order:' || o || ':' || family || ':' || year, NULL,
-       'order:' || o, created_at + interval '2 hours'
+       'order:' || o, o, created_at + interval '2 hours'
 FROM plan WHERE status <> 'draft' AND free > 0  -- as the app: no empty transaction
 UNION ALL
 SELECT 4 * o + 1, 'cofund', 'cofund:order:' || o || ':' || family || ':' || year, NULL,
-       'order:' || o, created_at + interval '3 days'
+       'order:' || o, o, created_at + interval '3 days'
 FROM plan WHERE cofunded > 0
     AND status IN ('under_review', 'accepted', 'partially_delivered', 'delivered', 'closed')
 UNION ALL
 SELECT 4 * o + 2, 'consume', 'consume:order:' || o || ':' || family || ':' || year || ':1',
-       NULL, 'order:' || o, delivered_at
+       NULL, 'order:' || o, o, delivered_at
 FROM plan WHERE status IN ('partially_delivered', 'delivered', 'closed')
 UNION ALL
 SELECT 4 * o + 3, 'release', 'release:order:' || o || ':' || family || ':' || year || ':end',
-       NULL, 'order:' || o, created_at + interval '15 days'
+       NULL, 'order:' || o, o, created_at + interval '15 days'
 FROM plan WHERE status IN ('rejected', 'cancelled', 'expired') AND free > 0
 ORDER BY 1;
 
