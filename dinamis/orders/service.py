@@ -249,14 +249,17 @@ def preview_charge(
 ) -> Charge:
     """The free and co-funded parts and the quote's price of a tasking request, without
     reserving anything (the form's preview; the submission does the same for real)."""
+    entity = actor.entity
+    if entity is None:
+        raise Forbidden(_("Only members of an entity can order imagery."))
     charged = charged_km2(area, mode)
     family = family_of(OrderKind.TASKING, sensor)
     period = quota.period_for(today or dates.today())
-    split = quota.split(actor.entity, family, period, charged)
+    split = quota.split(entity, family, period, charged)
     euros = None
     if split.cofunded > 0:
         try:
-            euros = _price(actor.entity, sensor, OrderKind.TASKING, split.cofunded).excluding_tax
+            euros = _price(entity, sensor, OrderKind.TASKING, split.cofunded).excluding_tax
         except ServiceError:
             euros = None
     return Charge(charged, split.free, split.cofunded, euros)
@@ -316,18 +319,18 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
 def submit(actor: User, order: Order) -> Order:
     """Submit a new draft order (a tasking request, or an archive order with its items).
 
-    The one submission path: the draft is written, its free part reserved on
-    the ledger (postings link to the order, so it exists first), the rest
-    quoted, and the order moved on by `_move` (to review, or to its quote).
-    The reservation locks the entity's available account until the request
-    commits, so it comes after the draft's INSERT: only what depends on the
-    split is written under the lock.
+    The one submission path: the order's free part is reserved on the ledger,
+    the rest quoted, and the order moved on by `_move` (to review, or to its
+    quote), which writes it with its event and e-mail. The id comes first and
+    the row last: the postings link to the order by its id (a foreign key
+    checked at commit), and the order is written once, with its outcome,
+    instead of inserted as a draft and updated. The reservation locks the
+    entity's available account until the request commits.
     """
-    if order.status != Status.DRAFT:
+    if order.status != Status.DRAFT or not sa_inspect(order).transient:
         raise Conflict(_("Only a draft order can be submitted."))
     order.entity, order.requester = actor.entity, actor
-    db.session.add(order)
-    db.session.flush()
+    order.id = db.session.scalar(_NEXT_ORDER_ID)
     split = quota.reserve(
         order.entity,
         order.family,
@@ -338,6 +341,7 @@ def submit(actor: User, order: Order) -> Order:
     )
     order.free_km2, order.cofunded_km2 = split.free, split.cofunded
     order.submitted_at = utcnow()
+    db.session.add(order)
     if split.cofunded <= 0:
         _move(actor, order, Status.UNDER_REVIEW, None)
         return order
@@ -353,6 +357,9 @@ def submit(actor: User, order: Order) -> Order:
             user=referent,
         )
     return order
+
+
+_NEXT_ORDER_ID = select(func.nextval(func.pg_get_serial_sequence("orders", "id")))
 
 
 def _price(entity: Entity, sensor: str, kind: str, cofunded: Decimal) -> Price:

@@ -115,9 +115,11 @@ class LedgerTransaction(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(100), index=True)  # e.g. "order:42"
     # The order the posting is for: the link every query follows (the reference
-    # is its label, as statements show it).
+    # is its label, as statements show it). Checked at commit: a submission
+    # reserves before it writes its order (orders.service.submit).
     order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="RESTRICT"), index=True
+        ForeignKey("orders.id", ondelete="RESTRICT", deferrable=True, initially="DEFERRED"),
+        index=True,
     )
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -153,7 +155,9 @@ class LedgerTotal(Base):
     the order posted for.
 
     `sensor` is the sensor of the order a transaction links to (`order_id`),
-    NULL for other postings (grants, adjustments). `granted` sums the entries
+    NULL for other postings (grants, adjustments); a submission's reservation,
+    posted before its order's row, is moved to the order's sensor when that
+    row is written (a trigger on orders). `granted` sums the entries
     of grant and adjustment postings, `amount` all of them; an account's
     balance is the sum of its rows. Written only by the ledger's trigger on
     `ledger_entries` (append-only, so insertion is the only case), in the

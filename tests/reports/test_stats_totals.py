@@ -293,6 +293,10 @@ def test_quote_totals_equal_the_accepted_quotes(app, cast, postings):
         # An order the ledger names (its postings link to it) cannot be deleted.
         refused = pytest.raises(IntegrityError, match="fk_ledger_transactions_order_id_orders")
         with refused, db.session.begin_nested():
+            # Checked at commit; at once here (the test's transaction never commits).
+            db.session.execute(
+                text("SET CONSTRAINTS fk_ledger_transactions_order_id_orders IMMEDIATE")
+            )
             db.session.execute(delete(Order).where(Order.id == order_id))
         assert db.session.get(Order, order_id) is not None
         assert _quote_totals() == _quote_totals_reference() == before != {}
