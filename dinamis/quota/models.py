@@ -306,6 +306,40 @@ END $$;
 CREATE TRIGGER ledger_entries_totals AFTER INSERT ON ledger_entries
     REFERENCING NEW TABLE AS new_entries
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_add();
+-- A submission reserves before it writes its order (orders.service.submit): the
+-- function above found no order and counted the reservation without a sensor;
+-- when the order arrives, its postings move to its sensor (migration 0029).
+CREATE FUNCTION ledger_totals_order_added() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    WITH early AS (
+        SELECT e.account_id, a.entity_id, a.family, a.period, a.kind, o.sensor,
+               coalesce(sum(e.amount) FILTER (WHERE tx.kind IN ('grant', 'adjustment')), 0)
+                   AS granted,
+               sum(e.amount) AS amount
+          FROM new_orders o
+          JOIN ledger_transactions tx ON tx.order_id = o.id
+          JOIN ledger_entries e ON e.transaction_id = tx.id
+          JOIN ledger_accounts a ON a.id = e.account_id
+         WHERE a.entity_id IS NOT NULL
+         GROUP BY e.account_id, a.id, o.sensor
+    ), taken AS (
+        UPDATE ledger_totals t
+           SET granted = t.granted - early.granted, amount = t.amount - early.amount
+          FROM early
+         WHERE t.account_id = early.account_id AND t.sensor IS NULL
+    )
+    INSERT INTO ledger_totals AS t
+           (account_id, entity_id, family, period, kind, sensor, granted, amount)
+    SELECT account_id, entity_id, family, period, kind, sensor, granted, amount
+      FROM early
+     ORDER BY account_id, sensor
+    ON CONFLICT (account_id, sensor) DO UPDATE
+        SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER orders_ledger_totals AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_orders
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_order_added();
 """
 
 database_objects(APPEND_ONLY + BALANCED + TWO_ENTRIES + RUNNING_TOTALS)

@@ -1,9 +1,7 @@
 """Ledger postings link to their order by a foreign key; quota owns its running totals
 
-`ledger_transactions.order_id` (FK to orders, RESTRICT, checked at commit:
-DEFERRABLE INITIALLY DEFERRED, since a submission reserves before it writes
-its order; indexed) replaces parsing the reference text "order:<id>" in SQL.
-Written by hand, reviewed:
+`ledger_transactions.order_id` (FK to orders, RESTRICT, indexed) replaces
+parsing the reference text "order:<id>" in SQL. Written by hand, reviewed:
 
 - The column is added empty, then filled from the references already there
   (the only place the text is read, once): a reference "order:<digits>"
@@ -11,14 +9,17 @@ Written by hand, reviewed:
   update trigger is set aside for that one statement, as 0024 did.
 - A CHECK keeps the label and the link in step: a posting with an order has
   the reference "order:<id>" (other postings, DSM's or staff's, keep theirs).
-- `ledger_totals` (0015_stats_totals) becomes quota's running balances
-  (`quota.models.LedgerTotal`): its two trigger functions find the order
-  through `order_id` instead of `ledger_reference_order(reference)`, which is
-  dropped. The totals already there were computed with the same parse that
-  fills `order_id`, so they stay as they are.
+- `ledger_totals` (0015_stats_totals) becomes quota's running balances: its
+  trigger function finds the sensor through `order_id` instead of
+  `ledger_reference_order(reference)`. Every order is now written before its
+  postings (the foreign key demands it), so the trigger that moved postings
+  made before their order to its sensor (`orders_ledger_totals`) has nothing
+  left to do and is dropped, with the parsing function. The totals already
+  there were computed with the same parse that fills `order_id`, so they
+  stay as they are.
 
-The downgrade puts the parse and the reference joins back and drops the
-column (the references still say which order).
+The downgrade puts the parse, the reference trigger and the order trigger
+back and drops the column (the references still say which order).
 
 Revision ID: 0027_ledger_order_link
 Revises: 0026_saved_searches
@@ -66,39 +67,8 @@ BEGIN
         SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
     RETURN NULL;
 END $$;
-
--- A submission reserves before it writes its order: the trigger above found no
--- order and counted the reservation without a sensor. When the order arrives,
--- its postings already there move to its sensor.
-CREATE OR REPLACE FUNCTION ledger_totals_order_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH early AS (
-        SELECT e.account_id, a.entity_id, a.family, a.period, a.kind, o.sensor,
-               coalesce(sum(e.amount) FILTER (WHERE tx.kind IN ('grant', 'adjustment')), 0)
-                   AS granted,
-               sum(e.amount) AS amount
-          FROM new_orders o
-          JOIN ledger_transactions tx ON tx.order_id = o.id
-          JOIN ledger_entries e ON e.transaction_id = tx.id
-          JOIN ledger_accounts a ON a.id = e.account_id
-         WHERE a.entity_id IS NOT NULL
-         GROUP BY e.account_id, a.id, o.sensor
-    ), taken AS (
-        UPDATE ledger_totals t
-           SET granted = t.granted - early.granted, amount = t.amount - early.amount
-          FROM early
-         WHERE t.account_id = early.account_id AND t.sensor IS NULL
-    )
-    INSERT INTO ledger_totals AS t
-           (account_id, entity_id, family, period, kind, sensor, granted, amount)
-    SELECT account_id, entity_id, family, period, kind, sensor, granted, amount
-      FROM early
-     ORDER BY account_id, sensor
-    ON CONFLICT (account_id, sensor) DO UPDATE
-        SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
-    RETURN NULL;
-END $$;
-
+DROP TRIGGER orders_ledger_totals ON orders;
+DROP FUNCTION ledger_totals_order_added();
 DROP FUNCTION ledger_reference_order(text);
 """
 
@@ -130,7 +100,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
-CREATE OR REPLACE FUNCTION ledger_totals_order_added() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_totals_order_added() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     WITH early AS (
         SELECT e.account_id, a.entity_id, a.family, a.period, a.kind, o.sensor,
@@ -158,15 +128,15 @@ BEGIN
         SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
     RETURN NULL;
 END $$;
+
+CREATE TRIGGER orders_ledger_totals AFTER INSERT ON orders
+    REFERENCING NEW TABLE AS new_orders
+    FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_order_added();
 """
 
 
 def upgrade() -> None:
     op.add_column("ledger_transactions", sa.Column("order_id", sa.Integer(), nullable=True))
-    # Filled first, then constrained: the key's check (deferred) would otherwise
-    # queue an event per row, and the append-only trigger cannot be switched back
-    # on while events are pending. Adding the key checks every filled row.
-    op.execute(BACKFILL)
     op.create_foreign_key(
         op.f("fk_ledger_transactions_order_id_orders"),
         "ledger_transactions",
@@ -174,9 +144,8 @@ def upgrade() -> None:
         ["order_id"],
         ["id"],
         ondelete="RESTRICT",
-        deferrable=True,
-        initially="DEFERRED",
     )
+    op.execute(BACKFILL)
     op.create_index(
         op.f("ix_ledger_transactions_order_id"), "ledger_transactions", ["order_id"], unique=False
     )
