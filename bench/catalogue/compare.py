@@ -33,6 +33,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -96,6 +97,30 @@ QUERIES: dict[str, tuple[str, dict[str, Any], int]] = {
     "point (Toulouse: which scenes cover my site?)": (
         "POST",
         {"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}, "limit": 20},
+        5,
+    ),
+    "point far from the data (Kerguelen)": (
+        "POST",
+        {"intersects": {"type": "Point", "coordinates": [70.22, -49.35]}, "limit": 20},
+        5,
+    ),
+    "island far from the mass (Mayotte), sorted by cloud cover": (
+        "POST",
+        {
+            "bbox": [44.95, -13.05, 45.35, -12.6],
+            "sortby": [{"field": "properties.eo:cloud_cover", "direction": "asc"}],
+            "limit": 20,
+        },
+        5,
+    ),
+    "dense city (Paris) + two years, sorted by date": (
+        "POST",
+        {
+            "bbox": [2.25, 48.80, 2.45, 48.92],
+            "datetime": "2021-01-01T00:00:00Z/2022-12-31T23:59:59Z",
+            "sortby": [{"field": "properties.datetime", "direction": "desc"}],
+            "limit": 20,
+        },
         5,
     ),
     "Brittany + dates + collection + cloud/angle (CQL2)": (
@@ -184,15 +209,30 @@ def analyse_and_size(name: str) -> int:
 
 
 def run(command: list[str], env: dict[str, str] | None = None) -> float:
-    """Run a command to completion; its wall time in seconds, or exit with its output."""
+    """Run a command to completion; its wall time in seconds, or exit with its output.
+
+    The command's peak resident memory (KiB, from wait4) goes into PEAK_RSS.
+    """
     started = time.perf_counter()
-    done = subprocess.run(  # noqa: S603
-        command, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
-    )
-    took = time.perf_counter() - started
-    if done.returncode != 0:
-        sys.exit(f"failed: {' '.join(command)}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        process = subprocess.Popen(  # noqa: S603
+            command, env={**os.environ, **(env or {})}, stdout=out, stderr=err
+        )
+        _pid, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        took = time.perf_counter() - started
+        PEAK_RSS.append(usage.ru_maxrss)
+        if process.returncode != 0:
+            out.seek(0)
+            err.seek(0)
+            sys.exit(
+                f"failed: {' '.join(command)}\n{out.read()[-3000:].decode(errors='replace')}"
+                f"\n{err.read()[-3000:].decode(errors='replace')}"
+            )
     return took
+
+
+PEAK_RSS: list[int] = []
 
 
 def dinamis_env(name: str) -> dict[str, str]:
@@ -206,8 +246,14 @@ def load_dinamis(name: str, files: tuple[Path, Path]) -> dict[str, Any]:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     env = dinamis_env(name)
     run([str(VENV_BIN / "dinamis"), "db", "upgrade"], env)
+    before = os.getloadavg()[0]
     took = run([str(VENV_BIN / "dinamis"), "catalogue", "ingest", *map(str, files)], env)
-    return {"seconds": took, "bytes": analyse_and_size(name)}
+    return {
+        "seconds": took,
+        "bytes": analyse_and_size(name),
+        "peak_rss_kib": PEAK_RSS[-1],
+        "load_average": [before, os.getloadavg()[0]],
+    }
 
 
 def load_pgstac(name: str, files: tuple[Path, Path], method: str) -> dict[str, Any]:
@@ -225,9 +271,16 @@ def load_pgstac(name: str, files: tuple[Path, Path], method: str) -> dict[str, A
                 " VALUES (%s, %s, 'to_float')",
                 (prop, json.dumps({"type": "number"})),
             )
+    before = os.getloadavg()[0]
     took = run([pypgstac, "load", "collections", str(files[0]), "--dsn", dsn, "--method", method])
     took += run([pypgstac, "load", "items", str(files[1]), "--dsn", dsn, "--method", method])
-    return {"seconds": took, "bytes": analyse_and_size(name), "method": method}
+    return {
+        "seconds": took,
+        "bytes": analyse_and_size(name),
+        "method": method,
+        "peak_rss_kib": PEAK_RSS[-1],
+        "load_average": [before, os.getloadavg()[0]],
+    }
 
 
 def count_rows(ours: str, theirs: str) -> dict[str, int]:
@@ -277,11 +330,14 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
-def servers(ours: str, theirs: str, workers: int, threads: int) -> list[Server]:
+def servers(
+    ours: str, theirs: str, workers: int, threads: int, ports: tuple[int, int]
+) -> list[Server]:
+    mine, other = ports
     return [
         Server(
             "dinamis",
-            "http://127.0.0.1:8081/stac",
+            f"http://127.0.0.1:{mine}/stac",
             [
                 str(VENV_BIN / "gunicorn"),
                 "--chdir",
@@ -293,14 +349,14 @@ def servers(ours: str, theirs: str, workers: int, threads: int) -> list[Server]:
                 "--threads",
                 str(threads),
                 "-b",
-                "127.0.0.1:8081",
+                f"127.0.0.1:{mine}",
                 "wsgi:app",
             ],
-            {**dinamis_env(ours), "DINAMIS_BASE_URL": "http://127.0.0.1:8081"},
+            {**dinamis_env(ours), "DINAMIS_BASE_URL": f"http://127.0.0.1:{mine}"},
         ),
         Server(
             "pgstac",
-            "http://127.0.0.1:8082",
+            f"http://127.0.0.1:{other}",
             [
                 str(PGSTAC_BIN / "uvicorn"),
                 "stac_fastapi.pgstac.app:create_app",
@@ -308,7 +364,7 @@ def servers(ours: str, theirs: str, workers: int, threads: int) -> list[Server]:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                "8082",
+                str(other),
                 "--workers",
                 "1",
                 "--no-access-log",
@@ -406,9 +462,23 @@ def walk(client: Client, base: str, method: str, params: dict[str, Any], pages: 
         if status != 200:
             raise RuntimeError(f"{base}: HTTP {status} {data[:300]!r} for {request}")
         page = json.loads(data)
-        result.append((took, [f["id"] for f in page["features"]]))
+        result.append((took, [_summary(f) for f in page["features"]]))
         request = next_request(page, request[2])
     return result
+
+
+def _summary(feature: dict[str, Any]) -> str:
+    """What two servers must agree on for an item: its id, collection, date and cloud cover.
+
+    The id is first, so that comparing summaries in order compares the ids in order.
+    """
+    props = feature.get("properties") or {}
+    when = str(props.get("datetime", "")).replace("+00:00", "Z")
+    if when.endswith("Z") and "." in when:  # one instant, however many digits of a second
+        head, fraction = when[:-1].split(".")
+        fraction = fraction.rstrip("0")
+        when = f"{head}.{fraction}Z" if fraction else f"{head}Z"
+    return f"{feature.get('id')}|{feature.get('collection')}|{when}|{props.get('eo:cloud_cover')}"
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -423,6 +493,7 @@ def latency(pair: list[Server], rounds: int) -> dict[str, Any]:
         q: {s.label: {"first": [], "next": []} for s in pair} for q in QUERIES
     }
     checks: dict[str, Any] = {}
+    load: list[float] = []
     for number in range(rounds + 1):  # round 0 warms up and compares the answers
         for index, (name, (method, params, pages)) in enumerate(QUERIES.items()):
             order = pair if (number + index) % 2 == 0 else pair[::-1]
@@ -433,18 +504,29 @@ def latency(pair: list[Server], rounds: int) -> dict[str, Any]:
             for label, pages_seen in walked.items():
                 times[name][label]["first"].append(pages_seen[0][0])
                 times[name][label]["next"].extend(t for t, _ids in pages_seen[1:])
-        print(f"round {number}/{rounds} done", file=sys.stderr)
-    return {"times": times, "checks": checks}
+        load.append(os.getloadavg()[0])
+        print(f"round {number}/{rounds} done (load {load[-1]:.1f})", file=sys.stderr)
+    return {"times": times, "checks": checks, "load_average": load}
 
 
 def _compare(walked: dict[str, list[Any]]) -> dict[str, Any]:
+    """Both servers' pages, item by item (id, collection, datetime, cloud cover), in order."""
     ours, theirs = walked["dinamis"], walked["pgstac"]
+    ids = [[[s.split("|")[0] for s in items] for _t, items in side] for side in (ours, theirs)]
+    differing = [
+        f"page {n + 1} item {k + 1}: {a} / {b}"
+        for n, (mine, other) in enumerate(zip(ours, theirs, strict=False))
+        for k, (a, b) in enumerate(zip(mine[1], other[1], strict=False))
+        if a != b
+    ]
     return {
         "pages": [len(ours), len(theirs)],
-        "returned": [sum(len(ids) for _t, ids in ours), sum(len(ids) for _t, ids in theirs)],
-        "same_first_page": ours[0][1] == theirs[0][1],
-        "same_first_page_set": sorted(ours[0][1]) == sorted(theirs[0][1]),
-        "same_all_pages": [ids for _t, ids in ours] == [ids for _t, ids in theirs],
+        "returned": [sum(len(items) for _t, items in ours), sum(len(i) for _t, i in theirs)],
+        "same_first_page": ids[0][0] == ids[1][0],
+        "same_first_page_set": sorted(ids[0][0]) == sorted(ids[1][0]),
+        "same_all_pages": ids[0] == ids[1],
+        "same_items": [items for _t, items in ours] == [items for _t, items in theirs],
+        "differing": differing[:10],
     }
 
 
@@ -491,6 +573,7 @@ def throughput(pair: list[Server], clients: int, seconds: float, blocks: int) ->
             result[server.label]["seconds"] += elapsed
             result[server.label]["errors"] += sum(errors)
             samples[server.label].extend(t for part in lat for t in part)
+            result[server.label].setdefault("load_average", []).append(os.getloadavg()[0])
             print(
                 f"throughput block {block + 1}/{blocks} {server.label}: "
                 f"{sum(counts) / elapsed:.1f} req/s",
@@ -561,7 +644,9 @@ def report(results: dict[str, Any]) -> str:
                 )
             check = checks[name]
             same = (
-                "same pages"
+                "same items, every page"
+                if check.get("same_items")
+                else "same pages"
                 if check["same_all_pages"]
                 else "same page 1"
                 if check["same_first_page"]
@@ -572,7 +657,7 @@ def report(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} | {' | '.join(cells)} | "
                 + " | ".join(f"{r:.2f}" for r in ratios)
-                + f" | {same} |"
+                + f" | {same} ({check['returned'][0]} items) |"
             )
         tp = search["throughput"]
         d, p = tp["dinamis"], tp["pgstac"]
@@ -625,12 +710,17 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--block-seconds", type=float, default=20)
     parser.add_argument("--blocks", type=int, default=4)
+    parser.add_argument("--dinamis-port", type=int, default=8081)
+    parser.add_argument("--pgstac-port", type=int, default=8082)
+    parser.add_argument(
+        "--results", type=Path, help="results file (default: results/compare-<scenes>.json)"
+    )
     args = parser.parse_args()
     phases = args.phase or ["load", "search", "report", "drop"]
     if args.keep and "drop" in phases:
         phases.remove("drop")
     ours, theirs = f"bench_cmp_dinamis_{args.scenes}", f"bench_cmp_pgstac_{args.scenes}"
-    out = HERE / "results" / f"compare-{args.scenes}.json"
+    out = args.results or HERE / "results" / f"compare-{args.scenes}.json"
     results: dict[str, Any] = json.loads(out.read_text()) if out.exists() else {}
     results.update(scenes=args.scenes, seed=args.seed)
 
@@ -670,12 +760,23 @@ def main() -> None:
         results["versions"] = versions(ours)
         save()
     if "search" in phases:
+        served = subprocess.run(
+            [sys.executable, "-c", "import dinamis; print(dinamis.__file__)"],
+            cwd=HERE,  # as gunicorn imports it (--chdir HERE)
+            env={**os.environ, **dinamis_env(ours)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         commit = subprocess.run(  # noqa: S603
-            ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],  # noqa: S607
+            ["git", "-C", str(Path(served).parent), "describe", "--always", "--dirty"],  # noqa: S607
             capture_output=True,
             text=True,
         ).stdout.strip()
-        pair = servers(ours, theirs, args.workers, args.threads)
+        commit += f" ({Path(served).parents[1]})"
+        pair = servers(
+            ours, theirs, args.workers, args.threads, (args.dinamis_port, args.pgstac_port)
+        )
         logs = args.data / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with running(pair, logs):

@@ -4,7 +4,15 @@
 
 writes `collections.ndjson` (3 Collections) and `items.ndjson` (the scenes), in
 the form both `dinamis catalogue ingest` and `pypgstac load` take. The same
-seed and count always give the same bytes.
+seed, count and `--swh-share` always give the same bytes. Streamed: memory
+stays flat whatever the count (~15 MB of RSS).
+
+    .venv/bin/python bench/catalogue/generate.py --scenes 10000000 --swh-share 0.3 --out DIR
+
+adds a fourth Collection, the open Spot World Heritage archive (SPOT 1-5,
+1986-2015, 60 x 60 km scenes, a quarter over France and the rest worldwide,
+Etalab 2.0 licence, `open` access), with that share of the scenes; the three
+others keep their proportions among the rest.
 
 What it looks like:
 - SPOT 6-7 (35 %): 60 km swaths, 60 or 120 km long; 1.5 m (PMS) / 6 m (MS).
@@ -75,6 +83,27 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "platforms": {"pleiades-neo-3": (2021.4, 2026.8), "pleiades-neo-4": (2021.7, 2026.8)},
     },
 }
+# The open Spot World Heritage archive (SPOT 1-5, 1986-2015): 60 x 60 km scenes, worldwide,
+# a fourth collection only with --swh-share (so that the three-collection catalogue of
+# earlier runs keeps its bytes). Its platforms are drawn by their years of service.
+SWH: dict[str, Any] = {
+    "collection": "spot-world-heritage",
+    "swath": 60.0,
+    "lengths": (60.0,),
+    "gsd": (10.0, 20.0),
+    "max_incidence": 27.0,
+    "instrument": "hrv",
+    "france": 0.25,  # of its scenes over mainland France (the rest worldwide)
+    "platforms": {
+        "spot-1": (1986.15, 2003.0),
+        "spot-2": (1990.2, 2009.5),
+        "spot-3": (1993.8, 1996.9),
+        "spot-4": (1998.3, 2013.0),
+        "spot-5": (2002.4, 2015.2),
+    },
+    "platform_gsd": {"spot-4": (10.0, 20.0), "spot-5": (2.5, 10.0)},
+    "platform_instrument": {"spot-4": "hrvir", "spot-5": "hrg"},
+}
 
 # Centres (lon, lat), spread (degrees) and weight of the clusters over mainland France.
 FRANCE_CLUSTERS = [
@@ -114,9 +143,9 @@ def _weighted(rng: random.Random, clusters: list[Any]) -> Any:
     return rng.choices(clusters, weights=[c[2] for c in clusters])[0]
 
 
-def _where(rng: random.Random) -> tuple[float, float]:
+def _where(rng: random.Random, france: float = 0.6) -> tuple[float, float]:
     """The centre of a scene: clustered over France, or somewhere else on Earth."""
-    if rng.random() < 0.6:
+    if rng.random() < france:
         if rng.random() < FRANCE_UNIFORM:
             west, south, east, north = FRANCE_BOX
             return rng.uniform(west, east), rng.uniform(south, north)
@@ -212,8 +241,9 @@ def _sun_elevation(rng: random.Random, lat: float, moment: dt.datetime) -> float
     return round(max(3.0, min(85.0, noon - rng.uniform(5, 15))), 2)
 
 
-def collections() -> list[dict[str, Any]]:
-    """The three STAC Collections, with the `dinamis` object the Dinamis ingest reads."""
+def collections(swh: bool = False) -> list[dict[str, Any]]:
+    """The STAC Collections (three, four with Spot World Heritage), with the `dinamis`
+    object the Dinamis ingest reads."""
     described = {
         "spot-6-7": ("SPOT 6-7 archive", "SPOT 6 and 7 scenes, 1.5 m panchromatic, 6 m colour."),
         "pleiades": ("Pléiades archive", "Pléiades 1A and 1B scenes, 0.5 m pan, 2 m colour."),
@@ -253,20 +283,63 @@ def collections() -> list[dict[str, Any]]:
                 "dinamis": {"access": "members", "sensor_family": family},
             }
         )
+    if swh:
+        result.append(
+            {
+                "type": "Collection",
+                "stac_version": STAC_VERSION,
+                "stac_extensions": [
+                    "https://stac-extensions.github.io/item-assets/v1.0.0/schema.json"
+                ],
+                "id": SWH["collection"],
+                "title": "Spot World Heritage",
+                "description": "SPOT 1 to 5 scenes, 1986-2015, 60 km, open data (CNES).",
+                "license": "etalab-2.0",
+                "keywords": ["HR", "optical", "spot", "open data"],
+                "providers": [{"name": "CNES", "roles": ["producer", "licensor", "host"]}],
+                "extent": {
+                    "spatial": {"bbox": [[-180, -90, 180, 90]]},
+                    "temporal": {"interval": [["1986-02-22T00:00:00Z", "2015-12-31T23:59:59Z"]]},
+                },
+                "summaries": {"platform": sorted(SWH["platforms"]), "gsd": [2.5, 10.0, 20.0]},
+                "item_assets": {
+                    "thumbnail": {"type": "image/jpeg", "roles": ["thumbnail"]},
+                    "metadata": {"type": "application/xml", "roles": ["metadata"]},
+                },
+                "links": [],
+                "dinamis": {"access": "open", "sensor_family": "spot"},
+            }
+        )
     return result
 
 
-def scenes(count: int, seed: int = 42) -> Any:
-    """`count` STAC Items, always the same for the same seed."""
+def scenes(count: int, seed: int = 42, swh_share: float = 0.0) -> Any:
+    """`count` STAC Items, always the same for the same seed (and share of Spot World
+    Heritage scenes: 0 gives the three-collection catalogue of earlier runs).
+
+    A generator: one Item at a time, whatever the count.
+    """
     rng = random.Random(seed)
-    names = list(FAMILIES)
-    weights = [FAMILIES[n]["weight"] for n in names]
+    families = {**FAMILIES, "swh": SWH} if swh_share > 0 else FAMILIES
+    names = list(families)
+    weights = [FAMILIES[n]["weight"] * (1 - swh_share) for n in FAMILIES]
+    if swh_share > 0:
+        weights.append(swh_share)
     made = 0
     while made < count:
         family = rng.choices(names, weights=weights)[0]
-        spec = FAMILIES[family]
-        platform = rng.choice(sorted(spec["platforms"]))
-        lon, lat = _where(rng)
+        spec = families[family]
+        if family == "swh":
+            platforms = sorted(spec["platforms"])
+            platform = rng.choices(
+                platforms, weights=[b - a for a, b in (spec["platforms"][p] for p in platforms)]
+            )[0]
+            lon, lat = _where(rng, spec["france"])
+        else:
+            platform = rng.choice(sorted(spec["platforms"]))
+            lon, lat = _where(rng)
+        gsd = spec.get("platform_gsd", {}).get(platform, spec["gsd"])
+        instrument = spec.get("platform_instrument", {}).get(platform, spec["instrument"])
         moment = _moment(rng, spec["platforms"][platform], lon)
         width = spec["swath"] * rng.uniform(0.9, 1.0)
         length = rng.choice(spec["lengths"]) * rng.uniform(0.9, 1.1)
@@ -290,9 +363,9 @@ def scenes(count: int, seed: int = 42) -> Any:
             properties: dict[str, Any] = {
                 "datetime": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "platform": platform,
-                "constellation": family,
-                "instruments": [spec["instrument"]],
-                "gsd": spec["gsd"][1] if mode == "MS" else spec["gsd"][0],
+                "constellation": "spot" if family == "swh" else family,
+                "instruments": [instrument],
+                "gsd": gsd[1] if mode == "MS" else gsd[0],
                 "eo:cloud_cover": cloud,
                 "view:incidence_angle": incidence,
                 "view:sun_elevation": _sun_elevation(rng, lat, when),
@@ -331,15 +404,18 @@ def scenes(count: int, seed: int = 42) -> Any:
             made += 1
 
 
-def write(out: Path, count: int, seed: int = 42) -> tuple[Path, Path]:
-    """Write collections.ndjson and items.ndjson under `out`; return their paths."""
+def write(out: Path, count: int, seed: int = 42, swh_share: float = 0.0) -> tuple[Path, Path]:
+    """Write collections.ndjson and items.ndjson under `out`; return their paths.
+
+    Streamed: one Item in memory at a time (10,000,000 scenes in ~15 MB of RSS).
+    """
     out.mkdir(parents=True, exist_ok=True)
     collections_path, items_path = out / "collections.ndjson", out / "items.ndjson"
     with collections_path.open("w") as handle:
-        for collection in collections():
+        for collection in collections(swh_share > 0):
             handle.write(json.dumps(collection, ensure_ascii=False) + "\n")
     with items_path.open("w") as handle:
-        for item in scenes(count, seed):
+        for item in scenes(count, seed, swh_share):
             handle.write(json.dumps(item, ensure_ascii=False, separators=(",", ":")) + "\n")
     return collections_path, items_path
 
@@ -349,8 +425,16 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--swh-share",
+        type=float,
+        default=0.0,
+        help="share of Spot World Heritage scenes, a fourth collection (e.g. 0.3)",
+    )
     args = parser.parse_args()
-    paths = write(args.out, args.scenes, args.seed)
+    if not 0 <= args.swh_share < 1:
+        parser.error("--swh-share must be in [0, 1)")
+    paths = write(args.out, args.scenes, args.seed, args.swh_share)
     print(" ".join(str(p) for p in paths))
 
 
