@@ -155,6 +155,26 @@ class Scene(Base):
     collection: Mapped[Collection] = relationship()
 
 
+class IngestProgress(Base):
+    """How far an NDJSON file's `dinamis catalogue ingest` has committed (migration 0029).
+
+    Written in the same transaction as the items it counts, so a killed load
+    restarts from the last checkpoint; deleted when the file is done. A file of
+    another size or modification time at the same path starts again from the top.
+    """
+
+    __tablename__ = "catalogue_ingest_progress"
+
+    path: Mapped[str] = mapped_column(Text, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    byte_offset: Mapped[int] = mapped_column(BigInteger)  # of the next line to read
+    line_number: Mapped[int] = mapped_column(BigInteger)  # of the last line committed
+    items: Mapped[int] = mapped_column(BigInteger)  # committed by the runs so far
+    refused: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
 class LicenceAcceptance(Base):
     """A member accepted a licence version (once; anonymous visitors' live in their session)."""
 
