@@ -1,8 +1,10 @@
 """Migrations: the head matches the models (tables, columns, indexes, and also CHECK
 constraints, triggers and functions, which Alembic's comparison cannot see); every
-revision goes up and down."""
+revision goes up and down, and up again with a row in every table it finds."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 from alembic import command
@@ -10,6 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from dinamis.core.migrate import alembic_config, include_object
 from dinamis.core.models import metadata
@@ -163,3 +166,186 @@ def test_a_new_value_in_a_models_tuple_is_seen(scratch_url, modelled_url):
                 text(f"ALTER TABLE orders ADD CONSTRAINT ck_orders_status CHECK ({check.sqltext})")
             )
         engine.dispose()
+
+
+# --- every revision upgraded with rows in its tables -------------------------------
+
+SKIPPED = {"alembic_version", "spatial_ref_sys"}
+SAMPLE = {  # a value of each type the tables use, for a NOT NULL column without default
+    "integer": "1",
+    "bigint": "1",
+    "smallint": "1",
+    "numeric": "1",
+    "double precision": "1",
+    "real": "1",
+    "boolean": "false",
+    "text": "'x'",
+    "character varying": "'x'",
+    "date": "'2026-01-01'",
+    "timestamp with time zone": "'2026-01-01T00:00:00Z'",
+    "timestamp without time zone": "'2026-01-01T00:00:00'",
+    "jsonb": "'{}'",
+    "json": "'{}'",
+    "bytea": "'\\x00'",
+    "ARRAY": "'{}'",
+    "inet": "'127.0.0.1'",
+    "uuid": "gen_random_uuid()",
+    "interval": "'1 day'",
+}
+OVERRIDES = {("report_publications", "year"): "2026"}  # CHECK year BETWEEN 1900 AND 2200
+POLYGON = "'SRID=4326;MULTIPOLYGON(((2 45,2.1 45,2.1 45.1,2 45.1,2 45)))'"
+
+
+def _tables(connection):
+    rows = connection.execute(
+        text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename NOT LIKE 'procrastinate%'"
+        )
+    ).scalars()
+    return sorted(set(rows) - SKIPPED)
+
+
+def _allowed(connection, table, column):
+    """The first value a CHECK (column IN (...)) allows, if there is one."""
+    for (definition,) in connection.execute(
+        text(
+            "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c"
+            " WHERE c.conrelid = CAST(:t AS regclass) AND c.contype = 'c'"
+        ),
+        {"t": table},
+    ):
+        found = re.search(rf"\b{column}\)?(?:::text)? = ANY \(\(?ARRAY\['([^']*)'", definition)
+        if found:
+            return f"'{found.group(1)}'"
+        found = re.search(rf"\b{column}\)?(?:::text)? = '([^']*)'", definition)
+        if found:
+            return f"'{found.group(1)}'"
+    return None
+
+
+def _row(connection, table, fill_nullable):
+    """Column names and SQL values for one row: defaults where there are, a key of the
+    referenced table for a foreign key, an allowed value for a CHECK ... IN."""
+    columns = connection.execute(
+        text(
+            "SELECT column_name, data_type, is_nullable = 'YES', column_default IS NOT NULL,"
+            " is_generated = 'ALWAYS' OR is_identity = 'YES', udt_name"
+            " FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name = :t ORDER BY ordinal_position"
+        ),
+        {"t": table},
+    ).all()
+    references = {
+        r[0]: (r[1], r[2])
+        for r in connection.execute(
+            text(
+                "SELECT a.attname, f.relname, fa.attname FROM pg_constraint c"
+                " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
+                " JOIN pg_class f ON f.oid = c.confrelid"
+                " JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]"
+                " WHERE c.conrelid = CAST(:t AS regclass) AND c.contype = 'f'"
+            ),
+            {"t": table},
+        )
+    }
+    names, values = [], []
+    for name, data_type, nullable, has_default, generated, udt in columns:
+        if generated or has_default or (nullable and not fill_nullable):
+            continue
+        if name in references:
+            target, key = references[name]
+            value = f"(SELECT {key} FROM {target} ORDER BY 1 LIMIT 1)"
+        elif (table, name) in OVERRIDES:
+            value = OVERRIDES[table, name]
+        elif udt == "geometry":
+            value = POLYGON
+        else:
+            value = _allowed(connection, table, name) or SAMPLE.get(data_type)
+        if value is None:
+            raise AssertionError(f"{table}.{name}: no sample value for {data_type}")
+        names.append(name)
+        values.append(value)
+    return names, values
+
+
+def _fill_ledger(connection):
+    """A balanced transaction of two entries: the ledger's rules (append-only, balanced,
+    at least two entries) are checked at commit, which the one-row filler cannot meet."""
+    if connection.execute(text("SELECT EXISTS (SELECT FROM ledger_transactions)")).scalar():
+        return
+    names, values = _row(connection, "ledger_transactions", False)
+    connection.execute(
+        text(f"INSERT INTO ledger_transactions ({', '.join(names)}) VALUES ({', '.join(values)})")
+    )
+    names, values = _row(connection, "ledger_entries", False)
+    for amount in ("1", "-1"):
+        row = [amount if n == "amount" else v for n, v in zip(names, values, strict=True)]
+        connection.execute(
+            text(f"INSERT INTO ledger_entries ({', '.join(names)}) VALUES ({', '.join(row)})")
+        )
+
+
+def _fill(engine):
+    """One row in every empty table of the schema as it is at this revision."""
+    filled = set()
+    with engine.connect() as connection:
+        tables = _tables(connection)
+    pending = [t for t in tables if t not in ("ledger_transactions", "ledger_entries")]
+    for _round in range(len(pending) + 1):  # referenced tables first, as they fill
+        for table in list(pending):
+            with engine.begin() as connection:
+                if connection.execute(text(f"SELECT EXISTS (SELECT FROM {table})")).scalar():
+                    pending.remove(table)
+                    filled.add(table)
+                    continue
+            for fill_nullable in (False, True):
+                try:
+                    with engine.begin() as connection:
+                        names, values = _row(connection, table, fill_nullable)
+                        connection.execute(
+                            text(
+                                f"INSERT INTO {table} ({', '.join(names)})"
+                                f" VALUES ({', '.join(values)})".replace(":", "\\:")
+                            )
+                        )
+                        assert connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                    pending.remove(table)
+                    filled.add(table)
+                    break
+                except DBAPIError:  # tried again with every column, or once more is filled
+                    continue
+    if "ledger_entries" in tables:
+        with engine.begin() as connection:
+            _fill_ledger(connection)
+        filled |= {"ledger_transactions", "ledger_entries"}
+    return filled, pending
+
+
+def test_every_revision_upgrades_with_rows_in_the_tables():
+    name = unique_db_name("data")
+    url = create_database(name)
+    engine = create_engine(url)
+    try:
+        config = _config(url)
+        script = ScriptDirectory.from_config(config)
+        revisions = list(reversed(list(script.walk_revisions())))
+        filled_once, unfilled = set(), {}
+        for revision in revisions:
+            command.upgrade(config, revision.revision)
+            filled, pending = _fill(engine)
+            filled_once |= filled
+            unfilled[revision.revision] = pending
+        with engine.connect() as connection:
+            remaining = set(_tables(connection))
+            empty = sorted(
+                t
+                for t in filled_once & remaining
+                if not connection.execute(text(f"SELECT EXISTS (SELECT FROM {t})")).scalar()
+            )
+        assert {r: p for r, p in unfilled.items() if p} == {}
+        assert len(filled_once & remaining) == len(remaining)
+        assert empty == [], "tables the migrations emptied"
+    finally:
+        engine.dispose()
+        drop_database(name)
