@@ -17,7 +17,9 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from geoalchemy2.shape import to_shape
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from shapely.geometry import mapping
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
@@ -233,6 +235,22 @@ def quicklook_path(scene_id: str) -> str:
         return clean_key(scene.quicklook)
     except StorageError:
         raise NotFound(_("This scene has no quicklook.")) from None
+
+
+def footprints(scenes: list[Scene]) -> dict[str, Any]:
+    """The scenes' footprints as a GeoJSON FeatureCollection (the maps of the portal)."""
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": s.id,
+                "geometry": mapping(to_shape(s.footprint)),
+                "properties": {},
+            }
+            for s in scenes
+        ],
+    }
 
 
 # --- signed links -------------------------------------------------------------

@@ -25,8 +25,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from geoalchemy2.shape import to_shape
-from shapely.geometry import mapping
 from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
@@ -188,15 +186,6 @@ def index() -> Any:
             # Every field was checked above: what is left is a page token made
             # for another search (a link kept from before, a changed sort).
             error = _("This page of results belongs to another search; search again.")
-    features = [
-        {
-            "type": "Feature",
-            "id": s.id,
-            "geometry": mapping(to_shape(s.footprint)),
-            "properties": {},
-        }
-        for s in scenes
-    ]
     return (
         render_template(
             "catalogue/index.html",
@@ -214,7 +203,7 @@ def index() -> Any:
             field_errors=field_errors,
             coverage=covered,
             in_basket=set(service.basket_ids(current_user, current_visit())),
-            features={"type": "FeatureCollection", "features": features},
+            features=service.footprints(scenes),
         ),
         400 if error or field_errors else 200,
     )

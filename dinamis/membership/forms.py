@@ -41,16 +41,10 @@ class StartForm(FlaskForm):
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
 
 
-class DetailsForm(FlaskForm):
-    once = OnceToken()
-    entity_name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=300)])
+class EntityFields:
+    """What the membership request and the entity's details page both ask of an entity."""
+
     acronym = StringField(_l("Acronym"), validators=[Length(max=50)])
-    country = StringField(
-        _l("Country (two letters)"), default="FR", validators=[DataRequired(), Length(min=2, max=2)]
-    )
-    national_id_type = SelectField(
-        _l("National identifier"), choices=[("siret", "SIRET"), ("other", _l("Other"))]
-    )
     national_id = StringField(_l("Identifier"), validators=[DataRequired(), Length(max=40)])
     address = TextAreaField(_l("Address"), validators=[DataRequired(), Length(max=1000)])
     sector = SelectField(_l("Sector of activity"), choices=SECTORS)
@@ -65,6 +59,17 @@ class DetailsForm(FlaskForm):
     legal_rep_email = EmailField(
         _l("Their professional e-mail"),
         validators=[DataRequired(), EmailAddress(), Length(max=254)],
+    )
+
+
+class DetailsForm(EntityFields, FlaskForm):
+    once = OnceToken()
+    entity_name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=300)])
+    country = StringField(
+        _l("Country (two letters)"), default="FR", validators=[DataRequired(), Length(min=2, max=2)]
+    )
+    national_id_type = SelectField(
+        _l("National identifier"), choices=[("siret", "SIRET"), ("other", _l("Other"))]
     )
 
 
@@ -113,27 +118,11 @@ class AccountRequestForm(FlaskForm):
     )
 
 
-class EntityDetailsForm(FlaskForm):
+class EntityDetailsForm(EntityFields, FlaskForm):
     name = StringField(_l("Legal name"), validators=[DataRequired(), Length(max=300)])
-    acronym = StringField(_l("Acronym"), validators=[Length(max=50)])
     country = StringField(
         _l("Country (two letters)"), validators=[DataRequired(), Length(min=2, max=2)]
     )
-    national_id = StringField(_l("Identifier"), validators=[DataRequired(), Length(max=40)])
-    legal_rep_name = StringField(
-        _l("Legal Representative's name"), validators=[DataRequired(), Length(max=200)]
-    )
-    legal_rep_function = StringField(
-        _l("Their function"), validators=[DataRequired(), Length(max=200)]
-    )
-    legal_rep_email = EmailField(
-        _l("Their professional e-mail"),
-        validators=[DataRequired(), EmailAddress(), Length(max=254)],
-    )
-    address = TextAreaField(_l("Address"), validators=[DataRequired(), Length(max=1000)])
-    sector = SelectField(_l("Sector of activity"), choices=SECTORS)
-    parent_bodies = StringField(_l("Parent bodies"), validators=[Length(max=500)])
-    website = StringField(_l("Website"), validators=[Length(max=300)])
     email_domains = StringField(
         _l("E-mail domains of the entity (comma-separated)"), validators=[Length(max=1000)]
     )

@@ -11,7 +11,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
-from shapely.geometry import mapping
 from sqlalchemy import select
 
 from dinamis.catalogue import service as catalogue
@@ -219,18 +218,7 @@ def new_archive() -> Any:
             add_field_errors(form, error.fields)
             problems = _scene_problems(error, ids)
         refused_form(form)
-    footprints = {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "id": s.id,
-                "geometry": mapping(to_shape(s.footprint)),
-                "properties": {},
-            }
-            for s in scenes
-        ],
-    }
+    footprints = catalogue.footprints(scenes)
     return (
         render_template(
             "orders/archive_form.html",
