@@ -156,7 +156,7 @@ class Scene(Base):
 
 
 class IngestProgress(Base):
-    """How far an NDJSON file's `dinamis catalogue ingest` has committed (migration 0029).
+    """How far an NDJSON file's `dinamis catalogue ingest` has committed (migration 0030).
 
     Written in the same transaction as the items it counts, so a killed load
     restarts from the last checkpoint; deleted when the file is done. A file of

@@ -6,8 +6,8 @@ file's path, size and modification time, the byte offset of the next line,
 the items committed so far). Written in the same transaction as the items it
 counts; deleted when the file is done. Reviewed by hand.
 
-Revision ID: 0029_ingest_progress
-Revises: 0028_alert_matches_lean
+Revision ID: 0030_ingest_progress
+Revises: 0029_order_key_at_commit
 Create Date: 2026-12-07 03:00:00
 """
 
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0029_ingest_progress"
-down_revision: str | None = "0028_alert_matches_lean"
+revision: str = "0030_ingest_progress"
+down_revision: str | None = "0029_order_key_at_commit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
