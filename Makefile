@@ -19,6 +19,9 @@ run: install db migrate seed
 
 test: install
 	./scripts/system-deps.sh browser
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python scripts/ensure_db.py --probe
 	$(BIN)/pytest $(PYTEST_ARGS)
 

@@ -58,10 +58,12 @@ COLUMNS = {
 }
 MAX_EXTENSIONS = 50
 NUMERIC = {"cloud_cover", "incidence_angle", "sun_elevation", "sun_azimuth", "gsd"}
-LENGTHS = {
+LENGTHS: dict[str, int] = {
     column.name: column.type.length
     for column in Scene.__table__.columns
-    if isinstance(column.type, String) and column.name not in ("id", "collection_id")
+    if isinstance(column.type, String)
+    and column.type.length is not None
+    and column.name not in ("id", "collection_id")
 }
 # What the columns can hold (Numeric precision) and what makes sense.
 BOUNDS = {
@@ -467,7 +469,9 @@ class _Loader:
         """Take the session's connection and make the staging table (again after a commit,
         which drops it and may return the connection to the pool)."""
         self.connection = db.session.connection()
-        self.raw = self.connection.connection.driver_connection
+        raw = self.connection.connection.driver_connection
+        assert raw is not None  # a checked-out connection has its psycopg connection
+        self.raw = raw
         self.connection.exec_driver_sql(
             "CREATE TEMP TABLE IF NOT EXISTS scene_staging"
             " (seq bigint, LIKE scenes INCLUDING DEFAULTS) ON COMMIT DROP"
@@ -526,7 +530,9 @@ def vacuum() -> None:
     map that lets the search's walks read only their index (migration 0016)
     instead of waiting for autovacuum; about a second per million scenes.
     """
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+    engine = db.engine
+    assert engine is not None  # within the app
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("VACUUM (ANALYZE) scenes")
 
 

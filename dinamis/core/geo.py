@@ -18,6 +18,7 @@ from flask_babel import gettext as _
 from pyproj import Geod
 from shapely import make_valid
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
 from dinamis.core.boundary import parse_json
@@ -27,7 +28,7 @@ _GEOD = Geod(ellps="WGS84")
 MAX_VERTICES = 10_000
 
 
-def geodesic_km2(geometry: Polygon | MultiPolygon) -> Decimal:
+def geodesic_km2(geometry: BaseGeometry) -> Decimal:
     """Area on the WGS84 ellipsoid in km², exact to 0.01."""
     area_m2, _perimeter = _GEOD.geometry_area_perimeter(geometry)
     return (Decimal(abs(area_m2)) / Decimal(1_000_000)).quantize(
@@ -178,7 +179,7 @@ def _check_rings(geometry: dict[str, Any]) -> None:
                 )
 
 
-def to_geojson(geometry: MultiPolygon) -> dict[str, Any]:
+def to_geojson(geometry: BaseGeometry) -> dict[str, Any]:
     return dict(mapping(geometry))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
@@ -76,7 +77,7 @@ def why_not_orderable(user: Any, scene: Scene) -> str | None:
 
 def check_archive(
     actor: Any, request: ArchiveRequest
-) -> list[tuple[Scene, MultiPolygon | None, object]]:
+) -> list[tuple[Scene, MultiPolygon | None, Decimal]]:
     """Refuse a request that breaks a rule; return each scene, its cut and its km²."""
     minimum = service.settings().archive_min_km2
     errors: dict[str, str] = {}
@@ -138,7 +139,7 @@ def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None =
     sensor = SENSOR_OF_FAMILY[checked[0][0].collection.sensor_family]
     shapes = [cut if cut is not None else to_shape(scene.footprint) for scene, cut, _a in checked]
     union = service.polygons(unary_union(shapes))
-    charged = quota.km2(sum(area for _s, _c, area in checked))
+    charged = quota.km2(sum((area for _s, _c, area in checked), Decimal(0)))
     order = service.new_order(
         kind=OrderKind.ARCHIVE,
         status=Status.DRAFT,

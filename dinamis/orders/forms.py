@@ -85,7 +85,8 @@ class TaskingForm(FlaskForm):
             InputRequired(),
             _WithinRange(0, 100, message=_l("Enter a whole number between 0 and 100.")),
         ],
-        invalid_value_message=_l("Enter a whole number between 0 and 100."),
+        # WTForms 3.3 takes it; the typeshed stubs describe 3.2.
+        invalid_value_message=_l("Enter a whole number between 0 and 100."),  # type: ignore[call-arg]
     )
     max_incidence = IntegerField(
         _l("Maximum incidence angle (°)"),
@@ -94,7 +95,7 @@ class TaskingForm(FlaskForm):
             InputRequired(),
             _WithinRange(0, 60, message=_l("Enter a whole number between 0 and 60.")),
         ],
-        invalid_value_message=_l("Enter a whole number between 0 and 60."),
+        invalid_value_message=_l("Enter a whole number between 0 and 60."),  # type: ignore[call-arg]
     )
     mode = SelectField(_l("Acquisition mode"), choices=MODES)
     spectral_mode = SelectField(_l("Spectral mode"), choices=SPECTRAL)

@@ -16,6 +16,7 @@ from weasyprint import CSS
 from dinamis.core.formats import number as format_number
 from dinamis.core.pdf import pdf_response, render_pdf, text_table
 from dinamis.orders.models import Order, Quote
+from dinamis.orders.service import polygons
 
 
 def aoi_svg_paths(aoi: MultiPolygon, size: int = 300) -> tuple[list[str], int, int]:
@@ -87,7 +88,7 @@ def price_lines(order: Order, quote: Quote) -> dict[str, Any]:
 
 
 def quote_pdf(order: Order, quote: Quote) -> bytes:
-    paths, width, height = aoi_svg_paths(to_shape(order.aoi))
+    paths, width, height = aoi_svg_paths(polygons(to_shape(order.aoi)))
     return render_pdf(
         "orders/quote.html",
         user_agent_css=QUOTE_USER_AGENT_CSS,

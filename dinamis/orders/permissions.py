@@ -29,7 +29,7 @@ def can_view_order(user: Any, order: Order) -> bool:
         return False
     if is_staff(user) or order.requester_id == user.id:
         return True
-    return user.entity_id == order.entity_id and (user.is_referent or user.is_deputy)
+    return user.entity_id == order.entity_id and bool(user.is_referent or user.is_deputy)
 
 
 def can_cancel_order(user: Any, order: Order) -> bool:

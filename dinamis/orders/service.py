@@ -80,7 +80,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 def settings() -> OrderSettings:
     """The ordering rules (minimum areas, windows, tax rate, quote validity)."""
-    return current_app.config["DINAMIS_SETTINGS"].orders
+    orders: OrderSettings = current_app.config["DINAMIS_SETTINGS"].orders
+    return orders
 
 
 @dataclass(frozen=True)
@@ -329,8 +330,9 @@ def submit(actor: User, order: Order) -> Order:
     """
     if order.status != Status.DRAFT or not sa_inspect(order).transient:
         raise Conflict(_("Only a draft order can be submitted."))
-    order.entity, order.requester = actor.entity, actor
-    order.id = db.session.scalar(_NEXT_ORDER_ID)
+    entity, order_id = actor.entity, db.session.scalar(_NEXT_ORDER_ID)
+    assert entity is not None and order_id is not None  # ensure_can_order; a sequence
+    order.entity, order.requester, order.id = entity, actor, order_id
     split = quota.reserve(
         order.entity,
         order.family,

@@ -144,11 +144,13 @@ def _typed_aoi(form: TaskingForm) -> Any:
 
 
 def _tasking_request(form: TaskingForm, aoi: Any) -> service.TaskingRequest:
+    start, end = form.window_start.data, form.window_end.data
+    assert start is not None and end is not None  # both callers have them (DataRequired)
     return service.TaskingRequest(
         aoi=aoi,
         sensor=form.sensor.data or "",
-        window_start=form.window_start.data,
-        window_end=form.window_end.data,
+        window_start=start,
+        window_end=end,
         max_cloud_cover=form.max_cloud_cover.data or 0,
         max_incidence=form.max_incidence.data or 0,
         mode=form.mode.data or "",
@@ -236,7 +238,8 @@ def new_archive() -> Any:
 
 def _archive_request(form: ArchiveForm, ids: list[str]) -> archive.ArchiveRequest:
     try:
-        cut = parse_aoi(form.aoi.data) if (form.aoi.data or "").strip() else None
+        text = form.aoi.data or ""
+        cut = parse_aoi(text) if text.strip() else None
     except ServiceError as error:
         error.fields.setdefault("aoi", error.message)
         raise

@@ -39,9 +39,9 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
 
-def km2(value: Decimal | int | str) -> Decimal:
-    """An exact area in km², quantised to 0.01 (half up)."""
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+def km2(value: Decimal | int | str | None) -> Decimal:
+    """An exact area in km², quantised to 0.01 (half up); no value (an empty sum) is 0."""
+    return Decimal(value if value is not None else 0).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 def period_for(day: dt.date, period_kind: str = "year") -> str:
@@ -554,7 +554,10 @@ def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str)
     params = {"entity_id": entity_id, "family": family, "period": period, "kinds": wanted}
     # On the session's connection: no autoflush (what the caller has pending is
     # written after the lock).
-    found = dict(db.session.connection().execute(_LOCK_ACCOUNTS, params).all())
+    found: dict[str, int] = {
+        kind: account_id
+        for kind, account_id in db.session.connection().execute(_LOCK_ACCOUNTS, params)
+    }
     if len(found) < len(wanted):  # first use of some of them: create, then lock all
         for kind in wanted:
             if kind not in found:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -127,7 +128,7 @@ def adjust(entity_id: int) -> Any:
             entity,
             form.family.data or "",
             period,
-            form.amount.data,
+            form.amount.data if form.amount.data is not None else Decimal(0),
             form.reason.data or "",
             f"adjustment:{entity.id}:{form.key.data}",
         )
