@@ -182,6 +182,7 @@ def _register_blueprints(app: Flask) -> None:
     for module in (
         "dinamis.membership.api",
         "dinamis.orders.api",
+        "dinamis.dsm.api",
         "dinamis.quota.api",
         "dinamis.reports.api",
         "dinamis.alerts.api",
@@ -234,6 +235,9 @@ def _register_blueprints(app: Flask) -> None:
     from dinamis.webhooks.views import bp as webhooks_bp
 
     app.register_blueprint(webhooks_bp)
+    from dinamis.dsm.views import bp as dsm_bp
+
+    app.register_blueprint(dsm_bp)
 
 
 def _security_headers(app: Flask) -> None:

@@ -88,6 +88,32 @@ class WebhookSettings:
     allow_private_addresses: bool = False
 
 
+@dataclass(frozen=True)
+class DsmSettings:
+    """Surface models on demand (issue 17): the request's rules and the job's limits."""
+
+    min_km2: Decimal = Decimal("10")
+    max_km2: Decimal = Decimal("500")
+    # The output resolutions offered, as multiples of the sensor's GSD; the default one.
+    resolution_factors: str = "1,2,4"
+    default_factor: Decimal = Decimal("2")
+    # Who downloads a delivered DSM: "entity" (the requester's entity) or "collection"
+    # (every member the source scenes' collection lets download them).
+    download_rule: str = "entity"
+    time_limit_s: int = 3600  # one attempt of a computation, then it is stopped
+    max_attempts: int = 3  # attempts of a computation that fails for a transient reason
+    orchestrator: str = "multiprocessing"  # CARS's: sequential, multiprocessing, local_dask
+    workers: int = 1  # CARS's workers for one computation
+    # "module:function" of the engine the job calls (tests name a stand-in).
+    engine: str = "dinamis.dsm.engine:compute"
+    workdir: str = "var/dsm-work"  # scratch directories of running computations
+    # A running computation whose worker has not beaten for this long is taken back.
+    stale_after_s: int = 60
+
+    def factors(self) -> list[Decimal]:
+        return [Decimal(f.strip()) for f in self.resolution_factors.split(",") if f.strip()]
+
+
 DEFAULT_WEBMAIL = (
     "gmail.com,googlemail.com,yahoo.com,yahoo.fr,hotmail.com,hotmail.fr,outlook.com,outlook.fr,"
     "live.com,live.fr,msn.com,icloud.com,me.com,aol.com,free.fr,orange.fr,wanadoo.fr,sfr.fr,"
@@ -104,6 +130,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     orders: OrderSettings = field(default_factory=OrderSettings)
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    dsm: DsmSettings = field(default_factory=DsmSettings)
     tile_url: str = ""  # e.g. https://tile.example.org/{z}/{x}/{y}.png; empty: offline outline only
     tile_attribution: str = ""
     webmail_domains: frozenset[str] = frozenset(DEFAULT_WEBMAIL.split(","))
@@ -263,6 +290,36 @@ class Settings:
             ) from None
         if not [t for t in self.report_themes.split(",") if t.strip()]:
             raise ConfigError("DINAMIS_REPORT_THEMES must list at least one theme.")
+        d = self.dsm
+        try:
+            factors = d.factors()
+        except ArithmeticError:
+            raise ConfigError(
+                "DINAMIS_DSM_RESOLUTION_FACTORS must list numbers such as 1,2,4, "
+                f"not {d.resolution_factors!r}."
+            ) from None
+        if not factors or any(not 0 < f <= 100 for f in factors) or d.default_factor not in factors:
+            raise ConfigError(
+                "DINAMIS_DSM_RESOLUTION_FACTORS must list positive numbers and include "
+                "DINAMIS_DSM_DEFAULT_FACTOR."
+            )
+        if not 0 < d.min_km2 <= d.max_km2:
+            raise ConfigError(
+                "DINAMIS_DSM_MIN_KM2 must be positive and at most DINAMIS_DSM_MAX_KM2."
+            )
+        if d.download_rule not in ("entity", "collection"):
+            raise ConfigError("DINAMIS_DSM_DOWNLOAD_RULE must be entity or collection.")
+        if d.orchestrator not in ("sequential", "multiprocessing", "local_dask"):
+            raise ConfigError(
+                "DINAMIS_DSM_ORCHESTRATOR must be sequential, multiprocessing or local_dask."
+            )
+        if d.time_limit_s < 10 or d.max_attempts < 1 or d.workers < 1 or d.stale_after_s < 5:
+            raise ConfigError(
+                "DINAMIS_DSM_TIME_LIMIT_S (10+), _MAX_ATTEMPTS, _WORKERS (1+) and "
+                "_STALE_AFTER_S (5+) must be positive."
+            )
+        if ":" not in d.engine:
+            raise ConfigError("DINAMIS_DSM_ENGINE must read module:function.")
         if not self.storage_root.strip():
             raise ConfigError("DINAMIS_STORAGE_ROOT must name a directory.")
         if not 60 <= self.download_link_ttl <= 90 * 24 * 3600:
@@ -374,6 +431,7 @@ _KNOWN_PREFIXED = {
 } | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
 _KNOWN_PREFIXED |= {f"DINAMIS_WEBHOOKS_{f.name.upper()}" for f in fields(WebhookSettings)}
+_KNOWN_PREFIXED |= {f"DINAMIS_DSM_{f.name.upper()}" for f in fields(DsmSettings)}
 
 
 def default_base_url(environ: Mapping[str, str]) -> str:
@@ -453,9 +511,20 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
             get("DINAMIS_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", "false"),
         ),
     )
+    dsm_defaults = DsmSettings()
+    dsm = DsmSettings(
+        **{
+            f.name: _converter(getattr(dsm_defaults, f.name))(
+                f"DINAMIS_DSM_{f.name.upper()}",
+                get(f"DINAMIS_DSM_{f.name.upper()}", str(getattr(dsm_defaults, f.name))),
+            )
+            for f in fields(DsmSettings)
+        }
+    )
     settings = Settings(
         orders=orders,
         webhooks=webhooks,
+        dsm=dsm,
         tile_url=get("DINAMIS_TILE_URL", ""),
         tile_attribution=get("DINAMIS_TILE_ATTRIBUTION", ""),
         webmail_domains=frozenset(

@@ -189,8 +189,16 @@ def authorise(user: Viewer, file: File, visit: Visit) -> None:
     collection = file.scene.collection
     if not may_download(user, collection):
         raise Forbidden(refusal(user, collection))
+    if collection.id == "dsm" and (why := _dsm_refusal(user, file.scene)):  # DSM download rule
+        raise Forbidden(why)
     if not licence_accepted(user, collection, visit):
         raise LicenceRequired(collection)
+
+
+def _dsm_refusal(user: Viewer, scene: Scene) -> str | None:
+    from dinamis.dsm.service import product_refusal
+
+    return product_refusal(user, scene)
 
 
 def file_states(user: Viewer, scene: Scene, visit: Visit) -> list[tuple[File, str, str | None]]:

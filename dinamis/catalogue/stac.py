@@ -193,8 +193,15 @@ def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
             {"rel": "parent", "href": collection, "type": "application/json"},
             {"rel": "collection", "href": collection, "type": "application/json"},
             {"rel": "root", "href": root, "type": "application/json"},
+            *_derived_from(scene, root),  # a surface model's source scenes (dsm)
         ],
     }
+
+
+def _derived_from(scene: Any, root: str) -> list[dict[str, Any]]:
+    from dinamis.dsm.service import derived_links
+
+    return derived_links(scene, root)
 
 
 def item_json(scene: Scene, viewer: Any = None) -> dict[str, Any]:

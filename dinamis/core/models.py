@@ -6,6 +6,7 @@ from dinamis.catalogue.models import Collection, Download, LicenceAcceptance, Sc
 from dinamis.core.db import Base
 from dinamis.core.idempotency import IdempotencyKey
 from dinamis.core.mail import OutboxAttachment, OutboxMessage
+from dinamis.dsm.models import DsmEvent, DsmRequest
 from dinamis.jobs.models import JobFailure
 from dinamis.membership.models import (
     AccountRequest,
@@ -49,6 +50,8 @@ __all__ = [
     "Collection",
     "Delivery",
     "Download",
+    "DsmEvent",
+    "DsmRequest",
     "Entity",
     "EntityChange",
     "IdempotencyKey",

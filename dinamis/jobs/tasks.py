@@ -100,6 +100,15 @@ SCHEDULE = (
         _l("every minute"),
     ),
     Schedule(
+        "recover_dsm",
+        "* * * * *",
+        _l(
+            "Takes back surface-model computations whose worker stopped: computed again while "
+            "attempts are left, else failed and their km² released"
+        ),
+        _l("every minute"),
+    ),
+    Schedule(
         "prune_jobs",
         "45 0 * * *",
         _l("Removes the record of jobs that succeeded more than 14 days ago"),
@@ -190,6 +199,20 @@ def prune_jobs(context: JobContext, timestamp: int) -> str:
     return run_job(context, work)
 
 
+@jobs.periodic(cron=CRON["recover_dsm"])
+@jobs.task(name="recover_dsm", pass_context=True, lock="recover_dsm", queueing_lock="recover_dsm")
+def recover_dsm(context: JobContext, timestamp: int) -> str:
+    from dinamis.dsm import service
+
+    def work() -> str:
+        found = service.recover_stalled()
+        retried = sum(r.retried for r in found)
+        return f"{retried} computation(s) retried, {len(found) - retried} failed"
+
+    return run_job(context, work)
+
+
 # The alerts' tasks are declared in their domain (scheduled above).
 import dinamis.alerts.tasks  # noqa: E402
+import dinamis.dsm.tasks  # noqa: E402  (compute_dsm: every process that queues knows it)
 import dinamis.webhooks.tasks  # noqa: E402, F401  (the webhook tasks: registered with these)

@@ -218,7 +218,7 @@ class PriceRule(Base):
             "profile_id", "sensor", "order_kind", name="uq_price_rules_profile_sensor_kind"
         ),
         CheckConstraint("eur_per_km2 >= 0", name="price_positive"),
-        CheckConstraint("order_kind IN ('tasking', 'archive')", name="order_kind"),
+        CheckConstraint("order_kind IN ('tasking', 'archive', 'dsm')", name="order_kind"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -66,7 +66,13 @@ def _orders_of(lines: list[StatementLine]) -> dict[str, tuple[str, str | None]]:
             else None,
         )
         for order in found.values()
-    }
+    } | _dsm_requests_of(lines)
+
+
+def _dsm_requests_of(lines: list[StatementLine]) -> dict[str, tuple[str, str | None]]:
+    from dinamis.dsm.views import statement_references  # surface-model requests (dsm:12)
+
+    return statement_references([line.reference for line in lines])
 
 
 def _page(

@@ -283,6 +283,23 @@ ROUTES: dict[str, Route] = {
     "api.send_test": Route(
         "POST", lambda o: f"/api/v1/webhooks/{o['webhook']}/test", {OWNER}, api=True
     ),
+    "dsm.index": Route("GET", lambda o: "/dsm/", SIGNED_IN),
+    "dsm.new": Route("GET", lambda o: "/dsm/new?scene=PHR_PAIR_1", MEMBERS),
+    "dsm.show": Route("GET", lambda o: f"/dsm/{o['dsm']}", ENTITY_A),
+    "dsm.progress": Route("GET", lambda o: f"/dsm/{o['dsm']}/progress", ENTITY_A),
+    "dsm.cancel": Route("POST", lambda o: f"/dsm/{o['dsm']}/cancel", ENTITY_A),
+    "dsm.decide_quote": Route("POST", lambda o: f"/dsm/{o['dsm']}/quote/accept", {REFERENT}),
+    "api.create_dsm_request": Route("POST", lambda o: "/api/v1/dsm-requests", MEMBERS, api=True),
+    "api.list_dsm_requests": Route("GET", lambda o: "/api/v1/dsm-requests", SIGNED_IN, api=True),
+    "api.get_dsm_request": Route(
+        "GET", lambda o: f"/api/v1/dsm-requests/{o['dsm']}", ENTITY_A, api=True
+    ),
+    "api.cancel_dsm_request": Route(
+        "POST", lambda o: f"/api/v1/dsm-requests/{o['dsm']}/cancel", ENTITY_A, api=True
+    ),
+    "api.decide_dsm_quote": Route(
+        "POST", lambda o: f"/api/v1/dsm-requests/{o['dsm']}/quote/accept", {REFERENT}, api=True
+    ),
 }
 
 
@@ -356,6 +373,11 @@ def objects(app, cast) -> dict[str, object]:
 
         webhook, _secret = webhooks.create(owner, url="https://93.184.216.34/hook")
         doomed, _secret = webhooks.create(owner, url="https://93.184.216.34/doomed")
+        from dinamis.dsm import service as dsm
+        from tests.dsm.helpers import make_world
+
+        world = make_world([entity.id], allowance=Decimal("10"))  # the request needs a quote
+        surface = dsm.submit(owner, dsm.DsmAsk(world.pair[0], None, None, "P", "D"))
         commit()
         return {
             "entity": entity.id,
@@ -371,6 +393,7 @@ def objects(app, cast) -> dict[str, object]:
             "saved_search": saved.id,
             "webhook": webhook.id,
             "doomed": doomed.id,
+            "dsm": surface.id,
         }
 
 

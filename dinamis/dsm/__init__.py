@@ -1,0 +1,1 @@
+"""Surface models on demand: a member asks for a DSM from a stereo group of the catalogue."""

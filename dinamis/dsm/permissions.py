@@ -1,0 +1,68 @@
+"""Who may do what with surface-model requests, and who downloads a delivered one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.dsm.models import DsmRequest
+from dinamis.orders.permissions import can_order
+
+
+def can_request_dsm(user: Any) -> bool:
+    """A member of an active entity (as for orders): staff do not ask for products."""
+    return can_order(user)
+
+
+def can_view_dsm_requests(user: Any) -> bool:
+    return is_signed_in(user)
+
+
+def can_view_dsm_request(user: Any, request: DsmRequest) -> bool:
+    """The requester, the Referent and deputies of its entity, and staff."""
+    if not is_signed_in(user):
+        return False
+    if is_staff(user) or request.requester_id == user.id:
+        return True
+    return bool(user.entity_id == request.entity_id and (user.is_referent or user.is_deputy))
+
+
+def can_cancel_dsm_request(user: Any, request: DsmRequest) -> bool:
+    """The requester, the Referent or a deputy of its entity, and staff."""
+    return is_signed_in(user) and bool(
+        is_staff(user)
+        or request.requester_id == user.id
+        or (user.entity_id == request.entity_id and (user.is_referent or user.is_deputy))
+    )
+
+
+def can_decide_dsm_quote(user: Any, request: DsmRequest) -> bool:
+    """The entity's Referent (or a deputy) accepts or declines the co-funding quote."""
+    return is_signed_in(user) and bool(
+        user.entity_id == request.entity_id and (user.is_referent or user.is_deputy)
+    )
+
+
+def can_see_dsm_log(user: Any) -> bool:
+    """Staff read the engine's messages and log."""
+    return is_staff(user)
+
+
+def may_download_product(user: Any, request: DsmRequest) -> bool:
+    """A delivered surface model: staff; then DINAMIS_DSM_DOWNLOAD_RULE, `entity` (the
+    members of the requester's entity) or `collection` (every member the source scenes'
+    collections let download them)."""
+    if not is_signed_in(user):
+        return False
+    if is_staff(user):
+        return True
+    if current_app.config["DINAMIS_SETTINGS"].dsm.download_rule == "entity":
+        return bool(user.entity_id == request.entity_id and user.entity is not None)
+    from dinamis.catalogue.models import Scene
+    from dinamis.catalogue.permissions import may_download
+    from dinamis.extensions import db
+
+    scenes = [db.session.get(Scene, sid) for sid in request.source_ids]
+    return all(s is not None and may_download(user, s.collection) for s in scenes)
