@@ -303,9 +303,10 @@ class Settings:
                 "DINAMIS_DSM_RESOLUTION_FACTORS must list positive numbers and include "
                 "DINAMIS_DSM_DEFAULT_FACTOR."
             )
-        if not 0 < d.min_km2 <= d.max_km2:
+        if not Decimal("0.01") <= d.min_km2 <= d.max_km2:
             raise ConfigError(
-                "DINAMIS_DSM_MIN_KM2 must be positive and at most DINAMIS_DSM_MAX_KM2."
+                "DINAMIS_DSM_MIN_KM2 must be at least 0.01 (the ledger's unit) and at most "
+                "DINAMIS_DSM_MAX_KM2."
             )
         if d.download_rule not in ("entity", "collection"):
             raise ConfigError("DINAMIS_DSM_DOWNLOAD_RULE must be entity or collection.")

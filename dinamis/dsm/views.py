@@ -109,7 +109,12 @@ def _form_page(form: DsmForm, scene: Scene, status: int = 200) -> Any:
 def _choices(form: DsmForm, scene: Scene) -> None:
     default = service.default_resolution(scene)
     form.resolution_m.choices = [
-        (str(r), _("%(m)s m", m=format_number(r)) + (f" ({_('default')})" if r == default else ""))
+        (
+            str(r),
+            _("%(m)s m (default)", m=format_number(r))
+            if r == default
+            else _("%(m)s m", m=format_number(r)),
+        )
         for r in service.resolutions(scene)
     ]
     if not form.resolution_m.data or form.resolution_m.data == "None":

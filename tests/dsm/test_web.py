@@ -49,7 +49,7 @@ def test_from_a_scene_page_to_a_queued_request(app, client, cast, world):
     mono = client.get("/catalogue/scenes/PHR_MONO").get_data(as_text=True)
     assert "/dsm/new" not in mono
     page = client.get("/dsm/new?scene=PHR_PAIR_1").get_data(as_text=True)
-    assert 'id="footprints"' in page and "0,5 m" in page and "1 m (" in page
+    assert 'id="footprints"' in page and "0,5 m" in page and "1 m (par défaut)" in page
     sent = client.post("/dsm/new", data=_form(client, "PHR_PAIR_1"))
     assert sent.status_code == 302, sent.get_data(as_text=True)[:3000]
     with app.app_context():
