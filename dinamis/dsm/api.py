@@ -40,7 +40,8 @@ from dinamis.dsm.permissions import (
     can_view_dsm_request,
 )
 from dinamis.extensions import db
-from dinamis.orders.api import LONG_TEXT, THEMES, Aoi, GeometryOut, MultiPolygonIn, PolygonIn
+from dinamis.orders.api import LONG_TEXT, Aoi, GeometryOut, MultiPolygonIn, PolygonIn
+from dinamis.orders.models import Theme
 
 FIELD_NAMES = {
     "project_title": "project.title",
@@ -52,7 +53,7 @@ FIELD_NAMES = {
 class DsmProjectIn(Input):
     title: Annotated[str, Text(200, min_length=1)]
     description: Annotated[str, Text(LONG_TEXT, min_length=1)]
-    theme: Literal[THEMES] = "other"  # type: ignore[valid-type]
+    theme: Literal[Theme.ALL] = "other"  # type: ignore[valid-type]
 
 
 def _example(schema: dict[str, Any]) -> None:

@@ -32,7 +32,7 @@ from sqlalchemy import func, select, text
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Access, Collection, Scene
 from dinamis.catalogue.storage import StorageError, clean_key
-from dinamis.config import DsmSettings
+from dinamis.config import DsmSettings, OrderSettings
 from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -290,9 +290,7 @@ def submit(actor: User, ask: DsmAsk) -> DsmRequest:
 
 
 def _quote(request: DsmRequest) -> None:
-    from dinamis.orders.service import _settings as order_settings
-
-    rules = order_settings()
+    rules: OrderSettings = current_app.config["DINAMIS_SETTINGS"].orders  # tax, validity
     priced = price(
         request.entity.profile_id, PRICE_SENSOR, PRICE_KIND, request.cofunded_km2, rules.tax_rate
     )
