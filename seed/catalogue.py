@@ -185,9 +185,15 @@ def with_files(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_catalogue() -> list[str]:
+    from seed.stereo import stereo_items  # stereo groups with real images (dsm extra)
+
     report = Report()
     records = [("seed", c) for c in COLLECTIONS] + [("seed", with_files(item)) for item in scenes()]
-    load(records, report)
+    demo, stereo = stereo_items()
+    load(records + [("seed", item) for item in demo], report)
     if report.errors:
         raise RuntimeError(f"the demo catalogue has bad records: {report.errors[:3]}")
-    return [f"catalogue: {report.collections} collections, {report.items} scenes (upserted)"]
+    return [
+        f"catalogue: {report.collections} collections, {report.items} scenes (upserted)",
+        stereo,
+    ]

@@ -353,7 +353,8 @@ def _move(actor: User | None, request: DsmRequest, target: str, note: str | None
     request.status = target
     if target in S.ENDED:
         request.finished_at = utcnow()
-    if target != S.RUNNING and not (old == S.RUNNING and target == S.QUEUED):
+    retried = old == S.RUNNING and target == S.QUEUED  # a new attempt: no news for people
+    if target != S.RUNNING and not retried:
         queue_mail(
             request.requester.email,
             "dsm_status",
@@ -365,7 +366,8 @@ def _move(actor: User | None, request: DsmRequest, target: str, note: str | None
         )
     else:
         db.session.flush()
-    _notify(request, old)
+    if target != S.RUNNING and not retried:
+        _notify(request, old)
 
 
 def lock(request: DsmRequest) -> None:

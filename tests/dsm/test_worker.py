@@ -96,8 +96,8 @@ def _env(url: str, app, tmp_path: Path, **extra: str) -> dict[str, str]:
         DINAMIS_DSM_ENGINE="tests.dsm.fake_engine:compute",
         DINAMIS_DSM_WORKDIR=str(tmp_path / "work"),
         PYTHONPATH=str(PROJECT_ROOT),
-        **extra,
     )
+    env.update(extra)
     env.pop("HOST", None)
     env.pop("PORT", None)
     return env
