@@ -7,8 +7,8 @@ state of its computation (job, attempts, progress, failure, log) and the
 delivered item; `dsm_events` its timeline. The price grid accepts a `dsm`
 kind (one row per profile, sensor `dsm`). Reviewed by hand.
 
-Revision ID: 0029_dsm_requests
-Revises: 0028_alert_matches_lean
+Revision ID: 0031_dsm_requests
+Revises: 0030_ingest_progress
 Create Date: 2026-12-07 02:40:00
 """
 
@@ -21,8 +21,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0029_dsm_requests"
-down_revision: str | None = "0028_alert_matches_lean"
+revision: str = "0031_dsm_requests"
+down_revision: str | None = "0030_ingest_progress"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
