@@ -200,3 +200,21 @@ def test_an_id_beyond_the_integer_range_is_not_found_whatever_the_method(app, ca
         answer = client.open("/api/v1/webhooks/3985901217", method=method, headers=auth, json={})
         assert answer.status_code == 404, method
     assert client.post("/api/v1/webhooks/2147483648/test", headers=auth).status_code == 404
+
+
+def test_hostile_form_input_is_refused_at_its_field(app, cast, strict):
+    client = app.test_client()
+    login(client, cast.user_a)
+    token = csrf_token(client, "/webhooks/")
+    nul = client.post("/webhooks/", data={"csrf_token": token, "url": PUBLIC + "\x00"})
+    assert nul.status_code == 400
+    blank = client.post("/webhooks/", data={"csrf_token": token, "url": "   "})
+    assert blank.status_code == 422 and 'id="url-error"' in blank.get_data(as_text=True)
+    long = client.post(
+        "/webhooks/", data={"csrf_token": token, "url": PUBLIC, "description": "d" * 201}
+    )
+    assert long.status_code == 422 and 'id="description-error"' in long.get_data(as_text=True)
+    unknown = client.get("/webhooks/2147483647")
+    assert unknown.status_code == 404
+    with app.app_context():
+        assert _count(Webhook) == 0
