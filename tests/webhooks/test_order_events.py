@@ -157,3 +157,35 @@ def test_a_surface_model_request_is_described_with_its_own_states(world):
     assert failed["data"]["order"]["type"] == "surface_model"
     assert failed["data"]["status"]["status_code"] == "failed"
     assert failed["data"]["status"]["reason_code"] == "timeout"
+
+
+def test_a_real_surface_model_request_on_the_webhook_channel(app, cast, loopback):
+    """The surface models' own transition function calls order_changed (dinamis/dsm)."""
+    from dinamis.accounts import service as accounts
+    from dinamis.dsm import service as dsm
+    from tests.dsm.helpers import make_world
+
+    with app.app_context():
+        world = make_world([cast.entity_a, cast.entity_b])
+        user = accounts.get_user_by_email(cast.user_a)
+        hook, _secret = service.create(user, url="http://127.0.0.1:9/dsm")
+        request = dsm.submit(
+            user,
+            dsm.DsmAsk(
+                scene_id=world.pair[0],
+                aoi=None,
+                resolution_m=None,
+                project_title="Dunes",
+                project_description="Heights of the coastal dunes.",
+                theme="coast",
+            ),
+        )
+        dsm.cancel(user, request, "wrong area")
+        sent = _events(hook)
+        assert [(e["type"], e["data"]["status"]["status_code"]) for e in sent] == [
+            ("order.accepted", "accepted"),
+            ("order.cancelled", "canceled"),
+        ]
+        assert sent[0]["data"]["order"]["type"] == "surface_model"
+        assert sent[0]["data"]["order"]["number"] == request.number
+        assert sent[0]["data"]["order"]["url"].endswith(f"/dsm/{request.id}")
