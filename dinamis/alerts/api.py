@@ -19,7 +19,7 @@ from dinamis.alerts import service
 from dinamis.alerts.models import Frequency, SavedSearch
 from dinamis.alerts.permissions import can_save_searches
 from dinamis.api.auth import api_user
-from dinamis.api.openapi import Answer, Day, Input, Link, Output, Text, operation
+from dinamis.api.openapi import Answer, Day, Id, Input, Link, Output, Text, operation
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_aoi
 from dinamis.orders.api import Aoi, GeometryOut, MultiPolygonIn, PolygonIn
@@ -51,7 +51,8 @@ class SavedSearchIn(Input):
     spectral_modes: Annotated[list[Mode], Field(max_length=4)] = Field(default_factory=list)
     stereo_only: bool = False
     frequency: Literal[Frequency.ALL] = Frequency.DAILY  # type: ignore[valid-type]
-    channel: Literal["email"] = "email"
+    channel: Literal["email", "webhook"] = "email"
+    webhook_id: Id | None = Field(None, description="With channel webhook: one of my webhooks")
 
 
 class SavedSearchPatch(Input):
@@ -67,7 +68,8 @@ class SavedSearchPatch(Input):
     spectral_modes: Annotated[list[Mode], Field(max_length=4)] | None = None
     stereo_only: bool | None = None
     frequency: Literal[Frequency.ALL] | None = None  # type: ignore[valid-type]
-    channel: Literal["email"] | None = None
+    channel: Literal["email", "webhook"] | None = None
+    webhook_id: Id | None = None
     active: bool | None = None
 
 
@@ -92,6 +94,7 @@ class SavedSearchOut(Output):
     stereo_only: bool
     frequency: Literal[Frequency.ALL]  # type: ignore[valid-type]
     channel: str
+    webhook_id: int | None
     active: bool
     created_at: str | None
     links: list[LinkOut]
@@ -121,6 +124,7 @@ def saved_json(saved: SavedSearch) -> SavedSearchOut:
             "stereo_only": saved.stereo_only,
             "frequency": saved.frequency,
             "channel": saved.channel,
+            "webhook_id": saved.webhook_id,
             "active": saved.active,
             "created_at": saved.created_at.isoformat() if saved.created_at else None,
             "links": [
@@ -184,6 +188,7 @@ def _criteria(body: SavedSearchIn | SavedSearchPatch, saved: SavedSearch | None)
         stereo_only=bool(pick("stereo_only", saved.stereo_only if saved else False)),
         frequency=frequency or Frequency.DAILY,
         channel=pick("channel", saved.channel if saved else "email") or "email",
+        webhook_id=pick("webhook_id", saved.webhook_id if saved else None),
     )
 
 

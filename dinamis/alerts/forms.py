@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     DecimalField,
     RadioField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -28,7 +29,7 @@ FREQUENCY_CHOICES = [
     (Frequency.DAILY, _l("A daily digest")),
     (Frequency.WEEKLY, _l("A weekly digest (on Mondays)")),
 ]
-CHANNEL_CHOICES = [(Channel.EMAIL, _l("By e-mail"))]
+CHANNEL_CHOICES = [(Channel.EMAIL, _l("By e-mail")), (Channel.WEBHOOK, _l("By webhook"))]
 
 
 class SavedSearchForm(FlaskForm):
@@ -58,3 +59,10 @@ class SavedSearchForm(FlaskForm):
     stereo_only = BooleanField(_l("Stereo only"))
     frequency = RadioField(_l("Tell me"), choices=FREQUENCY_CHOICES, default=Frequency.DAILY)
     channel = RadioField(_l("How"), choices=CHANNEL_CHOICES, default=Channel.EMAIL)
+    webhook_id = SelectField(
+        _l("Webhook (for the webhook channel)"),
+        coerce=int,
+        choices=[],
+        validate_choice=False,
+        validators=[Optional()],
+    )

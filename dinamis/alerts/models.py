@@ -92,6 +92,10 @@ class SavedSearch(Base):
     stereo_only: Mapped[bool] = mapped_column(default=False)
     frequency: Mapped[str] = mapped_column(String(10), default=Frequency.DAILY)
     channel: Mapped[str] = mapped_column(String(10), default=Channel.EMAIL)
+    # The webhook of the webhook channel (dinamis.webhooks); deleted: back to e-mail.
+    webhook_id: Mapped[int | None] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="SET NULL"), index=True
+    )
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +18,8 @@ from geoalchemy2.shape import from_shape, to_shape
 from itsdangerous import BadSignature, URLSafeSerializer
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from dinamis.accounts.models import User
 from dinamis.alerts.models import (
@@ -43,6 +43,7 @@ MAX_PER_USER = 100  # saved searches a member may keep
 MAX_LISTED = 20  # scenes listed in one message; the rest are counted, with a link
 NAME_MAX = 200
 UNSUBSCRIBE_SALT = "dinamis.alerts.unsubscribe"
+WEBHOOK_EVENT = "saved_search.scenes"  # the event a webhook receives for new scenes
 
 
 @dataclass
@@ -60,6 +61,7 @@ class Criteria:
     stereo_only: bool = False
     frequency: str = Frequency.DAILY
     channel: str = Channel.EMAIL
+    webhook_id: int | None = None  # with the webhook channel: one of the member's webhooks
 
 
 # --- saving -------------------------------------------------------------------------------------
@@ -100,9 +102,13 @@ def _check(user: User, criteria: Criteria, today: dt.date) -> dict[str, str]:
     if criteria.channel not in Channel.ALL:
         problems["channel"] = _("Choose one of the listed values.")
     elif criteria.channel == Channel.WEBHOOK:
-        problems["channel"] = _(
-            "Alerts by webhook are not available yet: choose e-mail for this search."
-        )
+        from dinamis.webhooks import service as webhooks
+
+        mine = {w.id: w for w in webhooks.owned(user)}
+        if criteria.webhook_id is None or criteria.webhook_id not in mine:
+            problems["webhook_id"] = _("Choose one of your webhooks.")
+        elif not mine[criteria.webhook_id].active:
+            problems["webhook_id"] = _("This webhook is switched off: switch it on first.")
     return problems
 
 
@@ -118,6 +124,7 @@ def _apply(saved: SavedSearch, criteria: Criteria, today: dt.date) -> None:
     saved.stereo_only = criteria.stereo_only
     saved.frequency = criteria.frequency
     saved.channel = criteria.channel
+    saved.webhook_id = criteria.webhook_id if criteria.channel == Channel.WEBHOOK else None
 
 
 def save(user: User, criteria: Criteria) -> SavedSearch:
@@ -372,6 +379,8 @@ class Listed:
     cloud_cover: str | None
     url: str
     quicklook: str | None
+    text: str = ""  # its line in the text part (mail/_alert_scene.txt)
+    html: str = ""  # its row in the HTML part (mail/_alert_scene.html, markup)
 
 
 def period_of(frequency: str, day: dt.date) -> str:
@@ -399,9 +408,11 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
             " AND NOT EXISTS (SELECT FROM alert_notices n"
             " WHERE n.saved_search_id = s.id AND n.period = :period)"
         )
+    # Per search: how many matches wait, the first and the last (the matches a notice
+    # tells are those up to the last read here: newer ones wait for the next notice).
     pending = db.session.execute(
         text(
-            "SELECT m.saved_search_id, array_agg(m.id ORDER BY m.id) "  # noqa: S608 (constant)
+            "SELECT m.saved_search_id, count(*), min(m.id), max(m.id) "  # noqa: S608 (constant)
             "FROM alert_matches m JOIN saved_searches s ON s.id = m.saved_search_id "
             f"WHERE {conditions} GROUP BY m.saved_search_id ORDER BY m.saved_search_id"
         ),
@@ -409,22 +420,25 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
     ).all()
     if not pending:
         return 0
-    matches = {sid: list(ids) for sid, ids in pending}
+    bounds = {sid: (int(total), int(first), int(last)) for sid, total, first, last in pending}
     searches = {
         s.id: s
-        for s in db.session.scalars(select(SavedSearch).where(SavedSearch.id.in_(list(matches))))
+        for s in db.session.scalars(
+            select(SavedSearch).where(SavedSearch.id == any_(_ints(list(bounds))))
+        )
     }
     users = {
         u.id: u
         for u in db.session.scalars(
-            select(User).where(User.id.in_({s.user_id for s in searches.values()}))
+            select(User).where(User.id == any_(_ints({s.user_id for s in searches.values()})))
         )
     }
-    scenes = _scenes_of([i for ids in matches.values() for i in ids])
-    notices: list[tuple[AlertNotice, OutboxMessage, list[int]]] = []
+    scenes = _listed_scenes(bounds)
+    notices: list[tuple[AlertNotice, OutboxMessage | None, int]] = []
+    events: list[tuple[SavedSearch, str, dict[str, Any]]] = []
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     by_language: dict[str, list[int]] = defaultdict(list)
-    for sid in matches:
+    for sid in bounds:
         by_language[users[searches[sid].user_id].language].append(sid)
     with current_app.test_request_context(base_url=base):
         for language, sids in by_language.items():
@@ -432,71 +446,152 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
                 titles = _collection_titles(language)
                 written: dict[str, Listed] = {}
                 for sid in sids:
-                    saved, ids = searches[sid], matches[sid]
+                    saved, (total, first, last) = searches[sid], bounds[sid]
                     user = users[saved.user_id]
-                    listed = [scenes[i] for i in ids if i in scenes]
-                    message = new_message(
-                        user.email,
-                        "alert_scenes",
-                        language=language,
-                        user=user,
-                        saved=saved,
-                        frequency=frequency,
-                        total=len(listed),
-                        scenes=[_listed(row, titles, written) for row in listed[:MAX_LISTED]],
-                        more=max(len(listed) - MAX_LISTED, 0),
-                        page=url_for("alerts.show", saved_id=saved.id, _external=True),
-                        unsubscribe=url_for(
-                            "alerts.unsubscribe", token=unsubscribe_token(saved), _external=True
-                        ),
-                    )
+                    listed = scenes.get(sid, [])
+                    key = period or f"now-{first}"
+                    # A webhook deleted since: the member is told by e-mail instead.
+                    by_webhook = saved.channel == Channel.WEBHOOK and saved.webhook_id is not None
+                    message = None
+                    if by_webhook:
+                        events.append((saved, key, _event_data(saved, key, listed, total)))
+                    else:
+                        message = new_message(
+                            user.email,
+                            "alert_scenes",
+                            language=language,
+                            user=user,
+                            saved=saved,
+                            frequency=frequency,
+                            total=total,
+                            scenes=[_listed(row, titles, written) for row in listed],
+                            more=max(total - len(listed), 0),
+                            page=url_for("alerts.show", saved_id=saved.id, _external=True),
+                            unsubscribe=url_for(
+                                "alerts.unsubscribe",
+                                token=unsubscribe_token(saved),
+                                _external=True,
+                            ),
+                        )
                     notice = AlertNotice(
                         saved_search_id=sid,
-                        period=period or f"now-{ids[0]}",
-                        channel=saved.channel,
-                        scenes=len(listed),
+                        period=key,
+                        channel=Channel.WEBHOOK if by_webhook else Channel.EMAIL,
+                        scenes=total,
                     )
-                    notices.append((notice, message, ids))
-    db.session.add_all([message for _n, message, _ids in notices])
+                    notices.append((notice, message, last))
+    db.session.add_all([message for _n, message, _ids in notices if message is not None])
     db.session.add_all([notice for notice, _m, _ids in notices])
     db.session.flush()
-    match_ids: list[int] = []
-    notice_ids: list[int] = []
-    for notice, message, ids in notices:
-        notice.outbox_message_id = message.id
-        match_ids += ids
-        notice_ids += [notice.id] * len(ids)
+    for notice, message, _last in notices:
+        notice.outbox_message_id = message.id if message is not None else None
     db.session.flush()
     db.session.execute(
         text(
-            "UPDATE alert_matches m SET notice_id = v.notice_id "
-            "FROM unnest(CAST(:m AS bigint[]), CAST(:n AS bigint[])) AS v(match_id, notice_id) "
-            "WHERE m.id = v.match_id AND m.notice_id IS NULL"
+            "UPDATE alert_matches m SET notice_id = v.notice_id FROM unnest("
+            "CAST(:s AS integer[]), CAST(:l AS bigint[]), CAST(:n AS bigint[])"
+            ") AS v(saved_search_id, last_id, notice_id) "
+            "WHERE m.saved_search_id = v.saved_search_id AND m.notice_id IS NULL"
+            " AND m.id <= v.last_id"
         ),
-        {"m": match_ids, "n": notice_ids},
+        {
+            "s": [n.saved_search_id for n, _m, _l in notices],
+            "l": [last for _n, _m, last in notices],
+            "n": [n.id for n, _m, _l in notices],
+        },
     )
+    if events:
+        from dinamis.webhooks import service as webhooks
+
+        for saved, key, data in events:
+            assert saved.webhook_id is not None
+            webhooks.enqueue(
+                db.session,
+                webhook_id=saved.webhook_id,
+                event=WEBHOOK_EVENT,
+                data=data,
+                key=f"saved-search-{saved.id}-{key}",
+            )
     if frequency == Frequency.AT_ONCE:
         for _notice, message, _ids in notices:
-            queued(message)
+            if message is not None:
+                queued(message)
     return len(notices)
 
 
-def _scenes_of(match_ids: Sequence[int]) -> dict[int, Any]:
-    """The listed facts of the matched scenes, newest first, by match id."""
+def _event_data(saved: SavedSearch, period: str, rows: list[Any], total: int) -> dict[str, Any]:
+    """The webhook event's `data`: the saved search, the period, how many new scenes and
+    the newest of them (machine formats: ISO dates, numbers, absolute links)."""
+    return {
+        "total": total,
+        "saved_search": {
+            "id": saved.id,
+            "name": saved.name,
+            "frequency": saved.frequency,
+            "search": stac_body(saved),
+        },
+        "period": period,
+        "scenes": [
+            {
+                "id": row.scene_id,
+                "collection": row.collection_id,
+                "datetime": row.datetime.isoformat().replace("+00:00", "Z"),
+                "cloud_cover": None if row.cloud_cover is None else float(row.cloud_cover),
+                "href": url_for("catalogue.scene", scene_id=row.scene_id, _external=True),
+                "stac": url_for(
+                    "stac.item",
+                    collection_id=row.collection_id,
+                    item_id=row.scene_id,
+                    _external=True,
+                ),
+                "quicklook": (
+                    url_for("catalogue.quicklook", scene_id=row.scene_id, _external=True)
+                    if row.quicklook
+                    else None
+                ),
+            }
+            for row in rows
+        ],
+    }
+
+
+_LISTED = text(
+    """
+    SELECT p.saved_search_id, sc.id AS scene_id, sc.collection_id, sc.datetime,
+        sc.cloud_cover, sc.quicklook
+    FROM unnest(CAST(:s AS integer[]), CAST(:l AS bigint[])) AS p(saved_search_id, last_id)
+    CROSS JOIN LATERAL (
+        SELECT sc.id, sc.collection_id, sc.datetime, sc.cloud_cover, sc.quicklook
+        FROM alert_matches m JOIN scenes sc ON sc.id = m.scene_id
+        WHERE m.saved_search_id = p.saved_search_id AND m.notice_id IS NULL
+          AND m.id <= p.last_id
+        ORDER BY sc.datetime DESC, sc.id
+        LIMIT :listed
+    ) sc
+    """
+)
+
+
+def _listed_scenes(bounds: dict[int, tuple[int, int, int]]) -> dict[int, list[Any]]:
+    """The scenes each message lists (the newest MAX_LISTED of its matches), in one
+    statement for every search: a digest never carries every match through Python."""
+    found: dict[int, list[Any]] = defaultdict(list)
     rows = db.session.execute(
-        select(
-            AlertMatch.id,
-            Scene.id.label("scene_id"),
-            Scene.collection_id,
-            Scene.datetime,
-            Scene.cloud_cover,
-            Scene.quicklook,
-        )
-        .join(Scene, Scene.id == AlertMatch.scene_id)
-        .where(AlertMatch.id.in_(list(match_ids)))
-        .order_by(Scene.datetime.desc(), Scene.id)
-    ).all()
-    return {row.id: row for row in rows}
+        _LISTED,
+        {
+            "s": list(bounds),
+            "l": [last for _total, _first, last in bounds.values()],
+            "listed": MAX_LISTED,
+        },
+    )
+    for row in rows:
+        found[row.saved_search_id].append(row)
+    return found
+
+
+def _ints(values: Any) -> Any:
+    """A list of ids as one array parameter (`= ANY(...)`), whatever its length."""
+    return bindparam(None, list(values), type_=ARRAY(BigInteger))
 
 
 def _collection_titles(language: str) -> dict[str, str]:
@@ -509,9 +604,12 @@ def _collection_titles(language: str) -> dict[str, str]:
 
 
 def _listed(row: Any, titles: dict[str, str], written: dict[str, Listed]) -> Listed:
+    """The scene as messages list it, written once per language: at 10,000 saved searches a
+    new scene is listed in many messages (bench/alerts), and writing its date, number and
+    rows once is most of a digest's time saved."""
     if row.scene_id in written:
         return written[row.scene_id]
-    written[row.scene_id] = Listed(
+    listed = Listed(
         id=row.scene_id,
         collection=titles.get(row.collection_id, row.collection_id),
         when=formats.moment(row.datetime),
@@ -524,6 +622,12 @@ def _listed(row: Any, titles: dict[str, str], written: dict[str, Listed]) -> Lis
             if row.quicklook
             else None
         ),
+    )
+    env = current_app.jinja_env
+    written[row.scene_id] = replace(
+        listed,
+        text=env.get_template("mail/_alert_scene.txt").module.line(listed),  # type: ignore[attr-defined]
+        html=env.get_template("mail/_alert_scene.html").module.row(listed),  # type: ignore[attr-defined]
     )
     return written[row.scene_id]
 
@@ -562,10 +666,16 @@ class Activity:
     notices_7_days: int
     notices_30_days: int
     recent: list[Any]
+    failing_webhooks: list[Any]  # webhooks failing or switched off (the webhooks domain's)
+    failed_events: list[Any]  # saved search events a webhook never took
 
 
-def activity() -> Activity:
-    """What staff see of the alerts: saved searches, what waits, what was sent."""
+def activity(actor: User) -> Activity:
+    """What staff see of the alerts: saved searches, what waits, what was sent, and the
+    webhooks' failures as the webhooks domain reports them."""
+    from dinamis.webhooks import service as webhooks
+
+    failing, failed = webhooks.overview(actor, limit=50)
     counts = db.session.execute(
         select(SavedSearch.active, SavedSearch.frequency, func.count()).group_by(
             SavedSearch.active, SavedSearch.frequency
@@ -622,6 +732,8 @@ def activity() -> Activity:
         notices_7_days=sent_since(7),
         notices_30_days=sent_since(30),
         recent=list(recent),
+        failing_webhooks=failing,
+        failed_events=[d for d in failed if d.event == WEBHOOK_EVENT],
     )
 
 

@@ -42,6 +42,11 @@ def _form(saved: SavedSearch | None = None) -> SavedSearchForm:
         (c.id, c.local_title)
         for c in db.session.scalars(select(Collection).order_by(Collection.title))
     ]
+    from dinamis.webhooks import service as webhooks
+
+    form.webhook_id.choices = [(0, _("none"))] + [
+        (w.id, w.description or w.url) for w in webhooks.owned(current_user)
+    ]
     return form
 
 
@@ -88,6 +93,7 @@ def _fill(form: SavedSearchForm, saved: SavedSearch) -> None:
     form.stereo_only.data = saved.stereo_only
     form.frequency.data = saved.frequency
     form.channel.data = saved.channel
+    form.webhook_id.data = saved.webhook_id or 0
 
 
 def _criteria(form: SavedSearchForm, problems: dict[str, str]) -> service.Criteria | None:
@@ -113,6 +119,7 @@ def _criteria(form: SavedSearchForm, problems: dict[str, str]) -> service.Criter
         stereo_only=bool(form.stereo_only.data),
         frequency=form.frequency.data or "",
         channel=form.channel.data or "",
+        webhook_id=form.webhook_id.data or None,
     )
 
 
@@ -224,4 +231,4 @@ def unsubscribe(token: str) -> Any:
 @admin_bp.route("/")
 @requires(can_view_alert_activity)
 def activity() -> Any:
-    return render_template("alerts/activity.html", activity=service.activity())
+    return render_template("alerts/activity.html", activity=service.activity(current_user))
