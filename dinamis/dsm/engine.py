@@ -75,7 +75,7 @@ class EngineOutput:
     valid_fraction: float  # valid pixels among those inside the AOI
     log_path: Path
     cars_version: str
-    timings: dict[str, float] = field(default_factory=dict)  # CARS / post-processing seconds
+    timings: dict[str, float] = field(default_factory=dict)  # seconds, by step
 
 
 Progress = Callable[[int, str], None]
@@ -105,8 +105,9 @@ def compute(job: EngineInput, workdir: Path, progress: Progress, *, timeout_s: i
     config_path = workdir / "cars.json"
     config_path.write_text(json.dumps(config, indent=2))
     log_path = workdir / "cars.log"
+    cars_started = time.monotonic()
     dsm_path = run_cars(config_path, log_path, progress, timeout_s=timeout_s, workers=job.workers)
-    cars_s = time.monotonic() - started
+    cars_ended = time.monotonic()
 
     progress(95, "writing the Cloud-Optimized GeoTIFF")
     from dinamis.dsm import raster  # rasterio: the worker's side only
@@ -132,7 +133,12 @@ def compute(job: EngineInput, workdir: Path, progress: Progress, *, timeout_s: i
         valid_fraction=written.valid_fraction,
         log_path=log_path,
         cars_version=version,
-        timings={"cars_s": cars_s, "total_s": time.monotonic() - started},
+        timings={
+            "prepare_s": cars_started - started,  # cut, geometry, configuration
+            "cars_s": cars_ended - cars_started,  # the CARS process, followed
+            "deliver_s": time.monotonic() - cars_ended,  # COG and quicklook
+            "total_s": time.monotonic() - started,
+        },
     )
 
 
