@@ -103,13 +103,15 @@ def _env(url: str, app, tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _burst(url: str, app, tmp_path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+def _burst(
+    url: str, app, tmp_path: Path, timeout: int = 180, **extra: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dinamis.cli", "worker", "--burst", "--no-schedule"],
         env=_env(url, app, tmp_path, **extra),
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=timeout,
         check=False,
     )
 
