@@ -18,18 +18,13 @@ from dinamis.core.transaction import commit
 from dinamis.dsm import service
 from dinamis.dsm.models import DsmRequest
 from dinamis.extensions import db
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    browser,
-    live_server,
-    pytest_runtest_makereport,
-)
 from tests.conftest import PASSWORD
 from tests.dsm.helpers import make_world
 
 pytestmark = pytest.mark.browser
 
 
-def _signed_in(browser, live_server: str, email: str):  # noqa: F811
+def _signed_in(browser, live_server: str, email: str):
     context = browser.new_context(base_url=live_server, locale="fr-FR")
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -50,7 +45,7 @@ def _product(tmp_path: Path) -> service.Product:
     return service.Product(dsm, shade, [0, 0, 1, 1], 32631, "EGM96", -32768.0, 0.95, "log", "1.3.0")
 
 
-def test_request_watch_and_download(app, cast, browser, live_server, tmp_path):  # noqa: F811
+def test_request_watch_and_download(app, cast, browser, live_server, tmp_path):
     with app.app_context():
         make_world([cast.entity_a], allowance=Decimal("500"))
         commit()
