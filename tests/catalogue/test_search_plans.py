@@ -110,14 +110,17 @@ def _explained(app, params: dict, guess: search.Estimate) -> tuple[search.Page, 
         # here each statement shows the plan it is written for (as at 1,000,000 scenes).
         for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
             db.session.execute(text(f"SET LOCAL {setting} = off"))
-        event.listen(db.engine, "before_cursor_execute", keep)
+        # The connection the session reads with (db.engine names the current app's
+        # engine, which another app made in the same process can leave elsewhere).
+        connection = db.session.connection()
+        event.listen(connection, "before_cursor_execute", keep)
         try:
             original = search.estimate
             search.estimate = lambda query: guess  # type: ignore[assignment]
             page = search.run_page(search.parse(params), count=False, rows=True)
         finally:
             search.estimate = original  # type: ignore[assignment]
-            event.remove(db.engine, "before_cursor_execute", keep)
+            event.remove(connection, "before_cursor_execute", keep)
         statement, parameters = seen[-1]
         raw = db.session.connection().exec_driver_sql(f"EXPLAIN {statement}", parameters)
         plan = "\n".join(row[0] for row in raw)
