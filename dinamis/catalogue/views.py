@@ -44,6 +44,7 @@ from dinamis.core.geo import geodesic_km2, to_geojson
 from dinamis.core.geo_files import MAX_UPLOAD, read_aoi_file
 from dinamis.core.i18n import current_language
 from dinamis.core.labels import label
+from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
 from dinamis.extensions import db
@@ -247,9 +248,7 @@ def _scene_facts(
 @bp.route("/scenes/<scene_id>")
 @public
 def scene(scene_id: str) -> Any:
-    found = db.session.get(Scene, scene_id)
-    if found is None:
-        abort(404)
+    found = get_or_404(Scene, scene_id)
     stac = item_json(found, current_user)
     companions: list[Scene] = []
     if found.stereo_group:
@@ -386,9 +385,7 @@ def download(scene_id: str, key: str) -> Any:
 @bp.route("/licences/<collection_id>", methods=["GET", "POST"])
 @public  # anyone may read a licence; accepting one is checked in `accept_licence`
 def licence(collection_id: str) -> Any:
-    collection = db.session.get(Collection, collection_id)
-    if collection is None:
-        abort(404)
+    collection = get_or_404(Collection, collection_id)
     target = safe_next(request.values.get("next"), "catalogue.index")
     allowed = may_download(current_user, collection)
     visit = current_visit()

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort
-
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import Answer, Output, operation
+from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import ensure
-from dinamis.extensions import db
 from dinamis.membership import members
 from dinamis.membership.models import Entity
 from dinamis.membership.permissions import can_view_entity
@@ -55,9 +53,7 @@ def entity_json(entity: Entity) -> EntityOut:
 
 
 def _entity(entity_id: int) -> Entity:
-    entity = db.session.get(Entity, entity_id)
-    if entity is None:
-        abort(404)
+    entity = get_or_404(Entity, entity_id)
     ensure(can_view_entity(api_user(), entity.id))
     return entity
 

@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
+from dinamis.core.loading import get_or_404
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
@@ -53,14 +54,10 @@ def entity_space() -> Any:
     )
 
 
-@bp.route("/entity/requests/<int:request_id>/<decision>", methods=["POST"])
+@bp.route("/entity/requests/<int:request_id>/<any(approve, refuse):decision>", methods=["POST"])
 @requires(is_entity_manager)
 def decide(request_id: int, decision: str) -> Any:
-    if decision not in ("approve", "refuse"):
-        abort(404)
-    found = db.session.get(AccountRequest, request_id)
-    if found is None:
-        abort(404)
+    found = get_or_404(AccountRequest, request_id)
     ensure(can_manage_members(current_user, found.entity_id))
     form = ReasonForm()
     members.decide(current_user, found, decision == "approve", form.reason.data or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import day as format_day
+from dinamis.core.loading import get_or_404, status_filter
 from dinamis.core.permissions import requires
 from dinamis.extensions import db
 from dinamis.membership import audit, entities, service
@@ -35,22 +36,13 @@ bp = Blueprint("membership_admin", __name__)
 @bp.route("/admin/memberships")
 @requires(can_review_memberships)
 def queue() -> Any:
-    status = request.args.get("status") or None
-    if status and status not in RequestStatus.ALL:
-        abort(400)
+    status = status_filter(RequestStatus.ALL)
     return render_template(
         "membership/queue.html",
         requests=service.queue(status),
         status=status,
         statuses=RequestStatus.ALL,
     )
-
-
-def _load_request(request_id: int) -> MembershipRequest:
-    found = db.session.get(MembershipRequest, request_id)
-    if found is None:
-        abort(404)
-    return found
 
 
 def _review_page(found: MembershipRequest, status: int = 200, **forms: Any) -> Any:
@@ -72,13 +64,13 @@ def _review_page(found: MembershipRequest, status: int = 200, **forms: Any) -> A
 @bp.route("/admin/memberships/<int:request_id>")
 @requires(can_review_memberships)
 def review(request_id: int) -> Any:
-    return _review_page(_load_request(request_id))
+    return _review_page(get_or_404(MembershipRequest, request_id))
 
 
 @bp.route("/admin/memberships/<int:request_id>/approve", methods=["POST"])
 @requires(can_review_memberships)
 def approve(request_id: int) -> Any:
-    found = _load_request(request_id)
+    found = get_or_404(MembershipRequest, request_id)
     form = ApproveForm()
     try:
         entity = service.approve(current_user, found, form.profile.data or 0)
@@ -92,7 +84,7 @@ def approve(request_id: int) -> Any:
 @bp.route("/admin/memberships/<int:request_id>/reject", methods=["POST"])
 @requires(can_review_memberships)
 def reject(request_id: int) -> Any:
-    found = _load_request(request_id)
+    found = get_or_404(MembershipRequest, request_id)
     form = ReasonForm()
     try:
         service.reject(current_user, found, form.reason.data or "")
@@ -132,9 +124,7 @@ def entity_list() -> Any:
 @bp.route("/admin/entities/<int:entity_id>/profile", methods=["POST"])
 @requires(can_review_memberships)
 def change_profile(entity_id: int) -> Any:
-    entity = db.session.get(Entity, entity_id)
-    if entity is None:
-        abort(404)
+    entity = get_or_404(Entity, entity_id)
     form = ApproveForm()
     try:
         changes = service.change_profile(current_user, entity, form.profile.data or 0)
@@ -157,9 +147,7 @@ def change_profile(entity_id: int) -> Any:
 @bp.route("/admin/entities/<int:entity_id>/renew", methods=["POST"])
 @requires(can_review_memberships)
 def renew(entity_id: int) -> Any:
-    entity = db.session.get(Entity, entity_id)
-    if entity is None:
-        abort(404)
+    entity = get_or_404(Entity, entity_id)
     entities.renew(current_user, entity)
     assert entity.membership_end is not None  # renewing sets it
     flash(
@@ -183,14 +171,10 @@ def entity_changes() -> Any:
     )
 
 
-@bp.route("/admin/entity-changes/<int:change_id>/<decision>", methods=["POST"])
+@bp.route("/admin/entity-changes/<int:change_id>/<any(approve, reject):decision>", methods=["POST"])
 @requires(can_review_memberships)
 def decide_change(change_id: int, decision: str) -> Any:
-    if decision not in ("approve", "reject"):
-        abort(404)
-    change = db.session.get(EntityChange, change_id)
-    if change is None:
-        abort(404)
+    change = get_or_404(EntityChange, change_id)
     entities.decide_change(
         current_user, change, decision == "approve", ReasonForm().reason.data or ""
     )

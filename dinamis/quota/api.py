@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from flask import abort
 from flask_babel import gettext as _
 from pydantic import Field
 
@@ -13,8 +12,8 @@ from dinamis.api.auth import api_user
 from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, operation
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
+from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import ensure
-from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.quota import service
 from dinamis.quota.permissions import can_view_entity_quota
@@ -73,9 +72,7 @@ def _entity(query: QuotaQuery) -> Entity:
     else:
         # Required for staff only: a rule on who calls, not a malformed request.
         raise ServiceError(_("Name the entity: ?entity=ID."), fields={"entity": _("Required.")})
-    entity = db.session.get(Entity, entity_id)
-    if entity is None:
-        abort(404)
+    entity = get_or_404(Entity, entity_id)
     ensure(can_view_entity_quota(user, entity.id))
     return entity
 

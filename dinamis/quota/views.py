@@ -14,9 +14,9 @@ from dinamis.accounts.permissions import is_signed_in
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
+from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error
-from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.orders import service as orders
 from dinamis.orders.permissions import can_view_order
@@ -33,9 +33,7 @@ bp = Blueprint("quota", __name__, url_prefix="/quota")
 
 
 def _load_entity(entity_id: int) -> Entity:
-    entity = db.session.get(Entity, entity_id)
-    if entity is None:
-        abort(404)
+    entity = get_or_404(Entity, entity_id)
     ensure(can_view_entity_quota(current_user, entity.id))
     return entity
 

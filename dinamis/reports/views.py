@@ -14,6 +14,7 @@ from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
 from dinamis.core.idempotency import EXPIRED
+from dinamis.core.loading import get_or_404, status_filter
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import hold_form, show_earlier
@@ -43,9 +44,7 @@ CHART_BARS = 20  # the dashboard's chart: the largest groups, the others summed 
 @bp.route("/")
 @requires(can_view_reports)
 def index() -> Any:
-    status = request.args.get("status") or None
-    if status and status not in (*ReportStatus.ALL, "overdue"):
-        abort(400, description=_("Unknown filter value."))
+    status = status_filter((*ReportStatus.ALL, "overdue"))
     writer = can_write_reports(current_user)
     return render_template(
         "reports/index.html",
@@ -229,9 +228,7 @@ def programme_pdf(year: int) -> Any:
 @bp.route("/yearly/<int:year>/entities/<int:entity_id>.pdf")
 @requires(can_view_reports)
 def entity_pdf(year: int, entity_id: int) -> Any:
-    entity = db.session.get(Entity, entity_id)
-    if entity is None:
-        abort(404)
+    entity = get_or_404(Entity, entity_id)
     ensure(can_view_entity_usage(current_user, entity.id))
     return pdf_response(yearly.entity_pdf(entity, year), f"dinamis-{year}-entity-{entity.id}.pdf")
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
+from dinamis.core.loading import get_or_404, status_filter
 from dinamis.core.permissions import ensure, public, requires
 from dinamis.core.web import (
     add_field_errors,
@@ -87,9 +88,7 @@ def new() -> Any:
 @bp.route("/")
 @requires(is_signed_in)
 def index() -> Any:
-    status = request.args.get("status") or None
-    if status and status not in TicketStatus.ALL:
-        abort(400)
+    status = status_filter(TicketStatus.ALL)
     return render_template(
         "support/index.html",
         tickets=service.visible_tickets(current_user, status),
@@ -120,9 +119,7 @@ def _page(ticket: Ticket, key: str = "", status: int = 200, form: ReplyForm | No
 
 
 def _load(ticket_id: int) -> Ticket:
-    ticket = db.session.get(Ticket, ticket_id)
-    if ticket is None:
-        abort(404)
+    ticket = get_or_404(Ticket, ticket_id)
     ensure(can_view_ticket(current_user, ticket))
     return ticket
 
@@ -200,9 +197,7 @@ def close(ticket_id: int) -> Any:
 @bp.route("/attachments/<int:attachment_id>")
 @public
 def attachment(attachment_id: int) -> Any:
-    found = db.session.get(TicketAttachment, attachment_id)
-    if found is None:
-        abort(404)
+    found = get_or_404(TicketAttachment, attachment_id)
     ticket = found.message.ticket
     key = request.args.get("key", "")
     ensure(can_view_ticket(current_user, ticket) or (bool(key) and key == ticket.access_key))

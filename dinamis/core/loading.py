@@ -1,0 +1,33 @@
+"""What a request names, loaded or refused: an object by its key (404 when there is
+none) and a list filter among its allowed values (400 otherwise).
+
+Views load first, then check access on what they loaded ("load, check, act").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from flask import abort, request
+from flask_babel import gettext as _
+
+from dinamis.extensions import db
+
+T = TypeVar("T")
+
+
+def get_or_404(model: type[T], key: Any) -> T:
+    """The `model` row whose primary key is `key`, or a 404."""
+    found = db.session.get(model, key)
+    if found is None:
+        abort(404)
+    return found
+
+
+def status_filter(allowed: Iterable[str]) -> str | None:
+    """The page's `?status=` filter: None when not given, 400 when not one of `allowed`."""
+    status = request.args.get("status") or None
+    if status and status not in allowed:
+        abort(400, description=_("Unknown filter value."))
+    return status
