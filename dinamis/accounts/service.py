@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -120,6 +121,12 @@ def active_staff() -> list[User]:
     )
 
 
+def mail_user(user: User, template: str, **context: Any) -> None:
+    """Queue `templates/mail/<template>` to an account holder, in their language; the
+    template sees them as `user`."""
+    queue_mail(user.email, template, language=user.language, user=user, **context)
+
+
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this e-mail and password, or None.
 
@@ -194,14 +201,7 @@ def request_password_reset(email: str) -> None:
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     token = make_reset_token(user)
     max_age = current_app.config["DINAMIS_SETTINGS"].password_reset_max_age
-    queue_mail(
-        user.email,
-        "password_reset",
-        language=user.language,
-        user=user,
-        link=f"{base}/reset-password/{token}",
-        minutes=max_age // 60,
-    )
+    mail_user(user, "password_reset", link=f"{base}/reset-password/{token}", minutes=max_age // 60)
 
 
 def user_for_reset_token(token: str) -> User:
@@ -225,7 +225,7 @@ def reset_password(token: str, new_password: str) -> User:
     """Set a new password through a reset link; the link then stops working."""
     user = user_for_reset_token(token)
     _set_password(user, new_password)
-    queue_mail(user.email, "password_changed", language=user.language, user=user)
+    mail_user(user, "password_changed")
     return user
 
 
@@ -338,11 +338,9 @@ def remind_expiring_tokens(now: dt.datetime | None = None) -> list[ApiToken]:
     )
     for token in due:
         token.reminded_at = now
-        queue_mail(
-            token.user.email,
+        mail_user(
+            token.user,
             "token_expiring",
-            language=token.user.language,
-            user=token.user,
             token=token,
             link=external_url("accounts.profile") + "#tokens",
         )

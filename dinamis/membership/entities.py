@@ -14,11 +14,10 @@ from dinamis.accounts.models import EntityRole, User, UserStatus
 from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
-from dinamis.core.mail import queue_mail
 from dinamis.core.web import external_url
 from dinamis.extensions import db
 from dinamis.membership import audit
-from dinamis.membership.members import managers
+from dinamis.membership.members import mail_managers
 from dinamis.membership.models import Entity, EntityChange, EntityStatus
 from dinamis.membership.permissions import can_name_deputies, can_review_memberships
 from dinamis.membership.service import professional_email, siret_is_valid
@@ -91,14 +90,7 @@ def update_details(actor: User, entity: Entity, values: dict[str, str]) -> Entit
     db.session.flush()
     audit.record(actor, "entity.legal_change_requested", change, entity_id=entity.id, **legal)
     for staff in accounts.active_staff():
-        queue_mail(
-            staff.email,
-            "entity_change",
-            language=staff.language,
-            entity=entity,
-            change=change,
-            user=staff,
-        )
+        accounts.mail_user(staff, "entity_change", entity=entity, change=change)
     return change
 
 
@@ -181,16 +173,7 @@ def remind(today: dt.date | None = None) -> list[tuple[Entity, int]]:
             continue
         days = min(due)
         entity.last_reminder_days = days
-        for manager in managers(entity.id):
-            queue_mail(
-                manager.email,
-                "membership_reminder",
-                language=manager.language,
-                entity=entity,
-                user=manager,
-                days=left,
-                link=external_url("referent.entity_space"),
-            )
+        mail_managers(entity.id, "membership_reminder", entity=entity, days=left)
         sent.append((entity, days))
     db.session.flush()
     return sent
@@ -206,9 +189,7 @@ def request_renewal(actor: User, entity: Entity) -> None:
     db.session.flush()
     audit.record(actor, "membership.renewal_requested", entity, entity_id=entity.id)
     for staff in accounts.active_staff():
-        queue_mail(
-            staff.email, "membership_renewal", language=staff.language, entity=entity, user=staff
-        )
+        accounts.mail_user(staff, "membership_renewal", entity=entity)
 
 
 def renew(actor: User, entity: Entity, today: dt.date | None = None) -> None:
@@ -248,13 +229,8 @@ def offer_handover(actor: User, entity: Entity, user_id: int) -> User:
     audit.record(
         actor, "referent.handover_offered", entity, entity_id=entity.id, to=successor.email
     )
-    queue_mail(
-        successor.email,
-        "referent_handover",
-        language=successor.language,
-        entity=entity,
-        user=successor,
-        link=external_url("referent.entity_space"),
+    accounts.mail_user(
+        successor, "referent_handover", entity=entity, link=external_url("referent.entity_space")
     )
     return successor
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
@@ -93,11 +95,9 @@ def request_account(
     # answer as a new one (no account enumeration); only its owner learns why, by e-mail.
     existing = accounts.get_user_by_email(email)
     if existing is not None:
-        queue_mail(
-            existing.email,
+        accounts.mail_user(
+            existing,
             "account_exists",
-            language=existing.language,
-            user=existing,
             entity=entity,
             login_link=external_url("accounts.login"),
             reset_link=external_url("accounts.forgot_password"),
@@ -132,12 +132,21 @@ def request_account(
     return account_request
 
 
-def _mail_confirmation(account_request: AccountRequest) -> None:
+def _mail_applicant(account_request: AccountRequest, template: str, **context: Any) -> None:
+    """Mail the person asking for an account (they have none yet), in their language."""
     queue_mail(
         account_request.email,
-        "account_confirm",
+        template,
         language=account_request.language,
         account_request=account_request,
+        **context,
+    )
+
+
+def _mail_confirmation(account_request: AccountRequest) -> None:
+    _mail_applicant(
+        account_request,
+        "account_confirm",
         link=external_url(
             "membership.confirm_account",
             token=tokens.make(PURPOSE, account_request.id, account_request.status),
@@ -154,15 +163,7 @@ def confirm_account_email(token: str) -> AccountRequest:
     tokens.check_state(data, account_request.status)
     account_request.status = AccountStatus.PENDING
     db.session.flush()
-    for manager in managers(account_request.entity_id):
-        queue_mail(
-            manager.email,
-            "account_pending",
-            language=manager.language,
-            account_request=account_request,
-            user=manager,
-            link=external_url("referent.entity_space"),
-        )
+    mail_managers(account_request.entity_id, "account_pending", account_request=account_request)
     return account_request
 
 
@@ -176,6 +177,13 @@ def managers(entity_id: int) -> list[User]:
             )
         )
     )
+
+
+def mail_managers(entity_id: int, template: str, **context: object) -> None:
+    """Mail the entity's Referent and deputies, each in their language, with the link
+    to the Referent's space."""
+    for manager in managers(entity_id):
+        accounts.mail_user(manager, template, link=external_url("referent.entity_space"), **context)
 
 
 def pending_requests(entity_id: int) -> list[AccountRequest]:
@@ -216,12 +224,7 @@ def decide(
             entity_id=account_request.entity_id,
             reason=account_request.reason,
         )
-        queue_mail(
-            account_request.email,
-            "account_refused",
-            language=account_request.language,
-            account_request=account_request,
-        )
+        _mail_applicant(account_request, "account_refused")
         return None
     user = accounts.create_user(
         email=account_request.email,
@@ -240,10 +243,9 @@ def decide(
         entity_id=account_request.entity_id,
         user=user.email,
     )
-    queue_mail(
-        user.email,
+    accounts.mail_user(
+        user,
         "account_approved",
-        language=user.language,
         account_request=account_request,
         link=external_url("accounts.reset_password", token=accounts.make_reset_token(user)),
     )

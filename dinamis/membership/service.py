@@ -137,17 +137,30 @@ def start(email: str, first_name: str, last_name: str, language: str = "fr") -> 
     )
     db.session.add(membership_request)
     db.session.flush()
-    queue_mail(
+    _mail_about(
+        membership_request,
         email,
         "membership_confirm",
-        language=language,
-        membership_request=membership_request,
         link=external_url(
             "membership.details",
             token=tokens.make(EMAIL, membership_request.id, membership_request.status),
         ),
     )
     return membership_request
+
+
+def _mail_about(
+    membership_request: MembershipRequest, to: str, template: str, **context: Any
+) -> None:
+    """Mail a person named in a membership request (its Referent, its Legal
+    Representative), in the language the request was made in."""
+    queue_mail(
+        to,
+        template,
+        language=membership_request.language,
+        membership_request=membership_request,
+        **context,
+    )
 
 
 def open_for_details(token: str) -> MembershipRequest:
@@ -261,11 +274,10 @@ def current_documents() -> list[LegalDocument]:
 
 def _mail_legal_rep(membership_request: MembershipRequest) -> None:
     documents = current_documents()
-    queue_mail(
+    _mail_about(
+        membership_request,
         membership_request.legal_rep_email or "",
         "membership_legal_rep",
-        language=membership_request.language,
-        membership_request=membership_request,
         documents=documents,
         link=external_url(
             "membership.legal",
@@ -391,20 +403,18 @@ def approve(
     set_password = external_url(
         "accounts.reset_password", token=accounts.make_reset_token(referent)
     )
-    queue_mail(
+    _mail_about(
+        membership_request,
         referent.email,
         "membership_approved",
-        language=membership_request.language,
-        membership_request=membership_request,
         entity=entity,
         link=set_password,
         attachments=[pdf],
     )
-    queue_mail(
+    _mail_about(
+        membership_request,
         membership_request.legal_rep_email or "",
         "membership_certificate",
-        language=membership_request.language,
-        membership_request=membership_request,
         entity=entity,
         certificate=certificate,
         verify=external_url("membership.verify", code=certificate.code),
@@ -460,12 +470,7 @@ def reject(actor: User, membership_request: MembershipRequest, reason: str) -> N
     audit.record(
         actor, "membership.rejected", membership_request, reason=membership_request.decision_reason
     )
-    queue_mail(
-        membership_request.referent_email,
-        "membership_rejected",
-        language=membership_request.language,
-        membership_request=membership_request,
-    )
+    _mail_about(membership_request, membership_request.referent_email, "membership_rejected")
 
 
 def issue_certificate(

@@ -18,12 +18,12 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from dinamis.accounts import service as accounts
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Download
 from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
-from dinamis.core.mail import queue_mail
 from dinamis.extensions import db
 from dinamis.orders.models import Delivery, Order, Status
 from dinamis.reports.models import Publication, ReportKind, ReportStatus, UsageReport
@@ -289,14 +289,7 @@ def review(actor: User, report: UsageReport, accept: bool, comment: str) -> None
     report.reviewer_id = actor.id
     report.reviewed_at = utcnow()
     db.session.flush()
-    author = report.author
-    queue_mail(
-        author.email,
-        "report_reviewed",
-        language=author.language,
-        report=report,
-        user=author,
-    )
+    accounts.mail_user(report.author, "report_reviewed", report=report)
 
 
 def get(report_id: int) -> UsageReport:
@@ -380,13 +373,8 @@ def remind(today: dt.date | None = None) -> int:
     )
     sent = 0
     for report in reports:
-        queue_mail(
-            report.author.email,
-            "report_reminder",
-            language=report.author.language,
-            report=report,
-            user=report.author,
-            overdue=report.due_on < today,
+        accounts.mail_user(
+            report.author, "report_reminder", report=report, overdue=report.due_on < today
         )
         report.reminded_at = utcnow()
         sent += 1
