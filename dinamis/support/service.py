@@ -72,84 +72,77 @@ def _attachment(upload: Upload | None) -> TicketAttachment | None:
     )
 
 
-def _link(ticket: Ticket) -> str:
+def _mail_requester(ticket: Ticket, template: str) -> None:
+    """Mail whoever opened the request, in their language, with the link to it: its page
+    for a member, its secret-key page for an anonymous visitor."""
     if ticket.requester_id is not None:
-        return external_url("support.show", ticket_id=ticket.id)
-    return external_url("support.by_key", key=ticket.access_key)
+        link = external_url("support.show", ticket_id=ticket.id)
+    else:
+        link = external_url("support.by_key", key=ticket.access_key)
+    queue_mail(ticket.requester_email, template, language=ticket.language, ticket=ticket, link=link)
 
 
-def check_ticket(
-    actor: User | AnonymousUserMixin,
-    *,
-    subject: str,
-    category: str,
-    body: str,
-    email: str | None = None,
-    name: str | None = None,
-) -> dict[str, str]:
+@dataclass(frozen=True)
+class Draft:
+    """What a person writes to open a request; `email` and `name` only when not signed in."""
+
+    subject: str
+    category: str
+    body: str
+    email: str | None = None
+    name: str | None = None
+
+
+def check_ticket(actor: User | AnonymousUserMixin, draft: Draft) -> dict[str, str]:
     """Every field's problem at once (field name -> what to fix); empty when all are right."""
     signed_in = bool(getattr(actor, "is_authenticated", False))
     errors = {}
-    if not subject.strip():
+    if not draft.subject.strip():
         errors["subject"] = _("Required.")
-    if not body.strip():
+    if not draft.body.strip():
         errors["body"] = _("Required.")
-    if category not in CATEGORIES:
+    if draft.category not in CATEGORIES:
         errors["category"] = _("Unknown category.")
     if not signed_in:
         try:
-            normalise_email_address(email or "")
+            normalise_email_address(draft.email or "")
         except ValueError:
             errors["email"] = _("A valid e-mail address is needed to answer you.")
-        if not (name or "").strip():
+        if not (draft.name or "").strip():
             errors["name"] = _("Required.")
     return errors
 
 
 def open_ticket(
     actor: User | AnonymousUserMixin,
+    draft: Draft,
     *,
-    subject: str,
-    category: str,
-    body: str,
-    email: str | None = None,
-    name: str | None = None,
     language: str = "fr",
     upload: Upload | None = None,
 ) -> Ticket:
     """Open a request; anonymous visitors give an e-mail address to be answered at."""
-    errors = check_ticket(
-        actor, subject=subject, category=category, body=body, email=email, name=name
-    )
+    errors = check_ticket(actor, draft)
     if errors:
         raise ServiceError(_("Some fields need your attention."), fields=errors)
     member = actor if isinstance(actor, User) else None
-    if member is None:
-        email = normalise_email_address(email or "")
     ticket = Ticket(
-        subject=subject.strip()[:200],
-        category=category,
+        subject=draft.subject.strip()[:200],
+        category=draft.category,
         requester_id=member.id if member else None,
-        requester_email=member.email if member else email,
-        requester_name=member.full_name if member else (name or "").strip()[:200],
+        requester_email=member.email if member else normalise_email_address(draft.email or ""),
+        requester_name=member.full_name if member else (draft.name or "").strip()[:200],
         language=member.language if member else language,
     )
     ticket.messages.append(
         TicketMessage(
             author_id=member.id if member else None,
-            body=body.strip(),
+            body=draft.body.strip(),
             attachment=_attachment(upload),
         )
     )
     db.session.add(ticket)
     db.session.flush()
-    queue_mail(
-        ticket.requester_email,
-        "support_received",
-        language=ticket.language,
-        ticket=ticket,
-        link=_link(ticket),
-    )
+    _mail_requester(ticket, "support_received")
     return ticket
 
 
@@ -179,13 +172,7 @@ def reply(
     ticket.status = TicketStatus.ANSWERED if staff else TicketStatus.OPEN
     db.session.flush()
     if staff:
-        queue_mail(
-            ticket.requester_email,
-            "support_answered",
-            language=ticket.language,
-            ticket=ticket,
-            link=_link(ticket),
-        )
+        _mail_requester(ticket, "support_answered")
 
 
 def assign(actor: User, ticket: Ticket, assignee_id: int | None) -> None:

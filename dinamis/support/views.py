@@ -38,6 +38,16 @@ def _upload(field: Any) -> service.Upload | None:
     return None
 
 
+def _draft(form: TicketForm) -> service.Draft:
+    return service.Draft(
+        subject=form.subject.data or "",
+        category=form.category.data or "",
+        body=form.body.data or "",
+        email=form.email.data,
+        name=form.name.data,
+    )
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @public
 def new() -> Any:
@@ -50,11 +60,7 @@ def new() -> Any:
                 return show_earlier(claim.earlier)
             ticket = service.open_ticket(
                 current_user,
-                subject=form.subject.data or "",
-                category=form.category.data or "",
-                body=form.body.data or "",
-                email=form.email.data,
-                name=form.name.data,
+                _draft(form),
                 language=str(get_locale() or "fr"),
                 upload=_upload(form.attachment),
             )
@@ -69,17 +75,7 @@ def new() -> Any:
         claim.record(f"#{ticket.id}", target)
         return redirect(target)
     if request.method == "POST":
-        add_field_errors(
-            form,
-            service.check_ticket(
-                current_user,
-                subject=form.subject.data or "",
-                category=form.category.data or "",
-                body=form.body.data or "",
-                email=form.email.data,
-                name=form.name.data,
-            ),
-        )
+        add_field_errors(form, service.check_ticket(current_user, _draft(form)))
         refused_form(form)
         return render_template("support/new.html", form=form), 422
     return render_template("support/new.html", form=form)

@@ -30,7 +30,9 @@ def phone_world(app, cast, busy):  # noqa: F811
         order.project_title = LONG[:200]
         order.project_description = HUGE[:5000]
         user = accounts.get_user_by_email(cast.user_a)
-        ticket = support.open_ticket(user, category="other", subject=LONG[:200], body=HUGE)
+        ticket = support.open_ticket(
+            user, support.Draft(category="other", subject=LONG[:200], body=HUGE)
+        )
         commit()
         return {"order": order.id, "ticket": ticket.id}
 

@@ -347,9 +347,7 @@ def objects(app, cast) -> dict[str, object]:
         )
         ticket = support.open_ticket(
             owner,
-            subject="S",
-            category="other",
-            body="B",
+            support.Draft(subject="S", category="other", body="B"),
             upload=support.Upload("note.txt", b"hello"),
         )
         token, _clear = accounts.create_api_token(owner, "t")

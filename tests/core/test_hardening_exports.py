@@ -121,9 +121,7 @@ def test_a_support_attachment_keeps_its_name_without_breaking_the_header(app, cl
         user = get_user_by_email(cast.user_a)
         ticket = support.open_ticket(
             user,
-            subject="Odd name",
-            category="catalogue",
-            body="See the file.",
+            support.Draft(subject="Odd name", category="catalogue", body="See the file."),
             upload=support.Upload(filename='ev"il;été.txt', content=b"hello"),
         )
         attachment_id = ticket.messages[0].attachment.id

@@ -108,7 +108,7 @@ def portal(app, cast, busy):  # noqa: F811
     with app.app_context():
         user = accounts.get_user_by_email(cast.user_a)
         ticket = support.open_ticket(
-            user, category="orders", subject="Livraison", body="Où est ma scène ?"
+            user, support.Draft(category="orders", subject="Livraison", body="Où est ma scène ?")
         )
         report = db.session.scalar(select(UsageReport.id).order_by(UsageReport.id))
         commit()
@@ -307,7 +307,7 @@ def test_codes_are_shown_as_words(app, client, cast):
                     "gone v2",
                 ]
         user = accounts.get_user_by_email(cast.user_a)
-        support.open_ticket(user, category="orders", subject="Livraison", body="?")
+        support.open_ticket(user, support.Draft(category="orders", subject="Livraison", body="?"))
         commit()
     login(client, cast.user_a)
     client.post("/language", data={"language": "en", "csrf_token": csrf_token(client, "/")})
