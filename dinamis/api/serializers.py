@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator
 
 from dinamis.accounts.models import User
 from dinamis.api.openapi import Output
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+# A model's date or timestamp, read from its attribute, answered as ISO 8601 text.
+IsoDate = Annotated[str, BeforeValidator(_iso)]
 
 
 class EntityBrief(Output):

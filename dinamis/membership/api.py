@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pydantic import AliasPath, Field
+
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import Answer, Output, operation
+from dinamis.api.serializers import IsoDate
 from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import ensure
 from dinamis.membership import members
@@ -19,9 +22,9 @@ class EntityOut(Output):
     status: str
     country: str | None
     national_id: str | None
-    profile: str
-    membership_start: str | None
-    membership_end: str | None
+    profile: str = Field(validation_alias=AliasPath("profile", "code"))
+    membership_start: IsoDate | None
+    membership_end: IsoDate | None
 
 
 class MemberOut(Output):
@@ -38,20 +41,6 @@ class MembersOut(Output):
     members: list[MemberOut]
 
 
-def entity_json(entity: Entity) -> EntityOut:
-    return EntityOut(
-        id=entity.id,
-        name=entity.name,
-        acronym=entity.acronym,
-        status=entity.status,
-        country=entity.country,
-        national_id=entity.national_id,
-        profile=entity.profile.code,
-        membership_start=entity.membership_start.isoformat() if entity.membership_start else None,
-        membership_end=entity.membership_end.isoformat() if entity.membership_end else None,
-    )
-
-
 def _entity(entity_id: int) -> Entity:
     entity = get_or_404(Entity, entity_id)
     ensure(can_view_entity(api_user(), entity.id))
@@ -66,7 +55,7 @@ def _entity(entity_id: int) -> Entity:
     answers={200: Answer("The entity", EntityOut)},
 )
 def get_entity(entity_id: int) -> EntityOut:
-    return entity_json(_entity(entity_id))
+    return EntityOut.model_validate(_entity(entity_id), from_attributes=True)
 
 
 @operation(
@@ -81,14 +70,6 @@ def get_members(entity_id: int) -> MembersOut:
     return MembersOut(
         entity_id=entity.id,
         members=[
-            MemberOut(
-                id=u.id,
-                email=u.email,
-                first_name=u.first_name,
-                last_name=u.last_name,
-                entity_role=u.entity_role,
-                status=u.status,
-            )
-            for u in members.members(entity.id)
+            MemberOut.model_validate(u, from_attributes=True) for u in members.members(entity.id)
         ],
     )

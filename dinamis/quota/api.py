@@ -77,6 +77,13 @@ def _entity(query: QuotaQuery) -> Entity:
     return entity
 
 
+# What `_entity` refuses, for each operation that reads the entity from a QuotaQuery.
+ENTITY_REFUSALS = {
+    404: Answer("No such entity"),
+    422: Answer("Staff: name the entity (?entity=ID)"),
+}
+
+
 def _km2(value: Any) -> str:
     return f"{value:.2f}"
 
@@ -87,11 +94,7 @@ def _km2(value: Any) -> str:
     summary="Allowance, reserved, consumed and available km² per family for a period",
     operation_id="getQuota",
     query=QuotaQuery,
-    answers={
-        200: Answer("Balances (decimal strings, km²)", Quota),
-        404: Answer("No such entity"),
-        422: Answer("Staff: name the entity (?entity=ID)"),
-    },
+    answers={200: Answer("Balances (decimal strings, km²)", Quota), **ENTITY_REFUSALS},
 )
 def quota_balances(query: QuotaQuery) -> Quota:
     entity = _entity(query)
@@ -118,11 +121,7 @@ def quota_balances(query: QuotaQuery) -> Quota:
     summary="The entity's ledger statement: every posting on its accounts",
     operation_id="getQuotaLedger",
     query=QuotaQuery,
-    answers={
-        200: Answer("Statement lines", Ledger),
-        404: Answer("No such entity"),
-        422: Answer("Staff: name the entity (?entity=ID)"),
-    },
+    answers={200: Answer("Statement lines", Ledger), **ENTITY_REFUSALS},
 )
 def quota_ledger(query: QuotaQuery) -> Ledger:
     entity = _entity(query)

@@ -12,6 +12,7 @@ from dinamis.accounts.permissions import can_use_api
 from dinamis.api import idempotency
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, Text, operation
+from dinamis.api.serializers import IsoDate
 from dinamis.core.errors import Forbidden, ServiceError
 from dinamis.extensions import db
 from dinamis.orders.models import Order
@@ -51,7 +52,7 @@ class PublicationOut(Output):
     title: str
     year: int
     doi: str | None
-    url: str | None
+    url: str | None = Field(validation_alias="doi_url")
 
 
 class ReportOut(Output):
@@ -60,7 +61,7 @@ class ReportOut(Output):
     status: Literal[ReportStatus.ALL]  # type: ignore[valid-type]
     order_id: int | None
     year: int
-    due_on: str
+    due_on: IsoDate
     entity_id: int
     author_id: int | None
     project: str
@@ -100,29 +101,7 @@ class Stats(Output):
 
 
 def report_json(report: UsageReport) -> ReportOut:
-    return ReportOut.model_validate(
-        {
-            "id": report.id,
-            "kind": report.kind,
-            "status": report.status,
-            "order_id": report.order_id,
-            "year": report.year,
-            "due_on": report.due_on.isoformat(),
-            "entity_id": report.entity_id,
-            "author_id": report.author_id,
-            "project": report.project,
-            "themes": list(report.themes),
-            "scene_ids": list(report.scene_ids),
-            "products": report.products,
-            "benefit": report.benefit,
-            "comments": report.comments,
-            "publications": [
-                {"title": p.title, "year": p.year, "doi": p.doi, "url": p.doi_url}
-                for p in report.publications
-            ],
-            "staff_comment": report.staff_comment,
-        }
-    )
+    return ReportOut.model_validate(report, from_attributes=True)
 
 
 @operation(
