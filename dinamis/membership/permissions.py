@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, true
+from sqlalchemy.orm import QueryableAttribute
 
 from dinamis.accounts.permissions import is_signed_in, is_staff
+
+if TYPE_CHECKING:
+    from dinamis.accounts.models import User
 
 
 def can_review_memberships(user: Any) -> bool:
@@ -34,3 +40,15 @@ def can_name_deputies(user: Any, entity_id: int) -> bool:
 def can_view_entity(user: Any, entity_id: int) -> bool:
     """Staff, and the entity's Referent and deputies."""
     return is_staff(user) or can_manage_members(user, entity_id)
+
+
+def visible_to(
+    actor: User, entity_id: QueryableAttribute[Any], owner_id: QueryableAttribute[Any]
+) -> ColumnElement[bool]:
+    """The SQL condition for a list of an entity's records (orders, reports, requests):
+    all for staff, the entity's for its Referent and deputies, one's own for a member."""
+    if actor.is_staff:
+        return true()
+    if actor.is_referent or actor.is_deputy:
+        return entity_id == actor.entity_id
+    return owner_id == actor.id

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.extensions import db
+from dinamis.membership.permissions import visible_to
 from dinamis.orders.models import Delivery, Order, Status
 from dinamis.reports.models import Publication, ReportKind, ReportStatus, UsageReport
 from dinamis.reports.permissions import can_edit_report, can_review_reports
@@ -66,29 +68,39 @@ def _first_delivery(order: Order) -> dt.date:
     return min(delivered) if delivered else dates.today()
 
 
+def _existing_or_new(draft: Callable[[], UsageReport], *where: Any) -> UsageReport:
+    """The report that matches `where`, or a new draft made by `draft` (written)."""
+    found = db.session.scalar(select(UsageReport).where(*where))
+    if found is not None:
+        return found
+    report = draft()
+    db.session.add(report)
+    db.session.flush()
+    return report
+
+
 def start_for_order(actor: User, order: Order) -> UsageReport:
     """The report of a delivered order: the existing one, or a new draft by its requester."""
     if order.requester_id != actor.id:
         raise Forbidden(_("Only the person who placed the order reports on it."))
     if order.status not in REPORTABLE:
         raise Conflict(_("An order is reported on once it has been delivered."))
-    found = db.session.scalar(select(UsageReport).where(UsageReport.order_id == order.id))
-    if found is not None:
-        return found
-    report = UsageReport(
-        kind=ReportKind.ORDER,
-        entity_id=order.entity_id,
-        author_id=actor.id,
-        order_id=order.id,
-        year=_first_delivery(order).year,
-        due_on=_first_delivery(order) + dt.timedelta(days=_settings().report_due_days),
-        project=order.project_title,
-        themes=[order.theme] if order.theme in _settings().themes else [],
-        scene_ids=[d.scene_id for d in order.deliveries if d.scene_id],
-    )
-    db.session.add(report)
-    db.session.flush()
-    return report
+
+    def draft() -> UsageReport:
+        delivered = _first_delivery(order)
+        return UsageReport(
+            kind=ReportKind.ORDER,
+            entity_id=order.entity_id,
+            author_id=actor.id,
+            order_id=order.id,
+            year=delivered.year,
+            due_on=delivered + dt.timedelta(days=_settings().report_due_days),
+            project=order.project_title,
+            themes=[order.theme] if order.theme in _settings().themes else [],
+            scene_ids=[d.scene_id for d in order.deliveries if d.scene_id],
+        )
+
+    return _existing_or_new(draft, UsageReport.order_id == order.id)
 
 
 def start_annual(actor: User, year: int, today: dt.date | None = None) -> UsageReport:
@@ -103,25 +115,18 @@ def start_annual(actor: User, year: int, today: dt.date | None = None) -> UsageR
         )
     if year < 2000:
         raise ServiceError(_("The year is out of range."), fields={"year": _("From 2000.")})
-    found = db.session.scalar(
-        select(UsageReport).where(
-            UsageReport.kind == ReportKind.ANNUAL,
-            UsageReport.author_id == actor.id,
-            UsageReport.year == year,
-        )
+    return _existing_or_new(
+        lambda: UsageReport(
+            kind=ReportKind.ANNUAL,
+            entity_id=actor.entity_id,
+            author_id=actor.id,
+            year=year,
+            due_on=annual_due(year),
+        ),
+        UsageReport.kind == ReportKind.ANNUAL,
+        UsageReport.author_id == actor.id,
+        UsageReport.year == year,
     )
-    if found is not None:
-        return found
-    report = UsageReport(
-        kind=ReportKind.ANNUAL,
-        entity_id=actor.entity_id,
-        author_id=actor.id,
-        year=year,
-        due_on=annual_due(year),
-    )
-    db.session.add(report)
-    db.session.flush()
-    return report
 
 
 def pickable_scenes(actor: User) -> list[str]:
@@ -306,11 +311,7 @@ def visible(actor: Any, status: str | None = None) -> list[UsageReport]:
         .options(selectinload(UsageReport.order))
         .order_by(UsageReport.due_on, UsageReport.id)
     )
-    if not actor.is_staff:
-        if actor.is_referent or actor.is_deputy:
-            query = query.where(UsageReport.entity_id == actor.entity_id)
-        else:
-            query = query.where(UsageReport.author_id == actor.id)
+    query = query.where(visible_to(actor, UsageReport.entity_id, UsageReport.author_id))
     if status == "overdue":
         query = query.where(
             UsageReport.status.in_(ReportStatus.EDITABLE), UsageReport.due_on < dates.today()
