@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -23,37 +25,74 @@ def _lang() -> str:
     return str(get_locale() or "fr")
 
 
+class DeadLink(Exception):
+    """An e-mailed link that no longer opens anything: used, expired, or not ours."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@contextmanager
+def _link() -> Iterator[None]:
+    """Open what an e-mailed link names; the service's refusal becomes a DeadLink."""
+    try:
+        yield
+    except ServiceError as error:
+        raise DeadLink(error.message) from None
+
+
+@bp.errorhandler(DeadLink)
+def dead_link(error: DeadLink) -> Any:
+    return render_template("membership/link_invalid.html", message=error.message), 400
+
+
+def _email_form(
+    form: Any,
+    scope: str,
+    template: str,
+    send: Callable[[], object],
+    check: Callable[[], dict[str, str]],
+    **page: Any,
+) -> Any:
+    """A public form answered by "check your e-mail" (asking to join, asking for an
+    account): sent once (a second sending shows the first answer), refused with every
+    field's problem at once."""
+    if form.validate_on_submit():
+        try:
+            claim = hold_form(form, scope)
+            if claim.earlier is not None:
+                return _sent_again(claim.earlier)
+            send()
+        except ServiceError as error:
+            apply_service_error(form, error)
+            return render_template(template, form=form, **page), error.status
+        claim.record(form.email.data or "", email=form.email.data)
+        return render_template("membership/check_email.html", email=form.email.data)
+    if request.method == "POST":
+        add_field_errors(form, check())
+        refused_form(form)
+        return render_template(template, form=form, **page), 422
+    return render_template(template, form=form, **page)
+
+
 @bp.route("/join", methods=["GET", "POST"])
 @public
 @limiter.limit("20 per hour", methods=["POST"])
 def start() -> Any:
     form = StartForm()
-    if form.validate_on_submit():
-        try:
-            claim = hold_form(form, "membership.start")
-            if claim.earlier is not None:
-                return _sent_again(claim.earlier)
-            service.start(
-                form.email.data or "",
-                form.first_name.data or "",
-                form.last_name.data or "",
-                _lang(),
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return render_template("membership/start.html", form=form), error.status
-        claim.record(form.email.data or "", email=form.email.data)
-        return render_template("membership/check_email.html", email=form.email.data)
-    if request.method == "POST":
-        add_field_errors(
-            form,
-            service.check_start(
-                form.email.data or "", form.first_name.data or "", form.last_name.data or ""
-            ),
-        )
-        refused_form(form)
-        return render_template("membership/start.html", form=form), 422
-    return render_template("membership/start.html", form=form)
+    email, first_name, last_name = (
+        form.email.data or "",
+        form.first_name.data or "",
+        form.last_name.data or "",
+    )
+    return _email_form(
+        form,
+        "membership.start",
+        "membership/start.html",
+        send=lambda: service.start(email, first_name, last_name, _lang()),
+        check=lambda: service.check_start(email, first_name, last_name),
+    )
 
 
 def _sent_again(earlier: Earlier, template: str = "membership/check_email.html") -> Any:
@@ -66,15 +105,13 @@ def _sent_again(earlier: Earlier, template: str = "membership/check_email.html")
 @public
 def details(token: str) -> Any:
     form = DetailsForm()
-    try:
+    with _link():
         # Before the link's own check: once sent, the link is used, and sending the
         # same form again (Back) shows that it went through rather than a dead link.
         claim = hold_form(form, "membership.details") if form.is_submitted() else None
         if claim is not None and claim.earlier is not None:
             return _sent_again(claim.earlier, "membership/submitted.html")
         membership = service.open_for_details(token)
-    except ServiceError as error:
-        return render_template("membership/link_invalid.html", message=error.message), 400
     typed = service.Details(
         **{name: (getattr(form, name).data or "") for name in service.Details.__dataclass_fields__}
     )
@@ -105,10 +142,8 @@ def details(token: str) -> Any:
 @bp.route("/join/details/<token>/withdraw", methods=["POST"])
 @public
 def withdraw(token: str) -> Any:
-    try:
+    with _link():
         service.withdraw(token)
-    except ServiceError as error:
-        return render_template("membership/link_invalid.html", message=error.message), 400
     flash(_("Your membership request is withdrawn."), "success")
     return redirect(url_for("core.home"))
 
@@ -116,10 +151,8 @@ def withdraw(token: str) -> Any:
 @bp.route("/join/legal/<token>", methods=["GET", "POST"])
 @public
 def legal(token: str) -> Any:
-    try:
+    with _link():
         membership = service.for_legal_rep(token)
-    except ServiceError as error:
-        return render_template("membership/link_invalid.html", message=error.message), 400
     documents = service.current_documents()
     form = LegalRepForm(name=membership.legal_rep_name, function=membership.legal_rep_function)
     form.documents.choices = [(d.id, f"{d.local_title} (v{d.version})") for d in documents]
@@ -166,49 +199,32 @@ def verify(code: str) -> Any:
 def request_account() -> Any:
     form = AccountRequestForm()
     query = request.args.get("q", "").strip()
-    found = members.search_entities(query) if query else []
-    if form.validate_on_submit():
-        try:
-            claim = hold_form(form, "membership.account")
-            if claim.earlier is not None:
-                return _sent_again(claim.earlier)
-            members.request_account(
-                email=form.email.data or "",
-                first_name=form.first_name.data or "",
-                last_name=form.last_name.data or "",
-                job_title=form.job_title.data or "",
-                entity_id=form.entity.data or 0,
-                language=_lang(),
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return render_template(
-                "membership/account.html", form=form, found=found, q=query
-            ), error.status
-        claim.record(form.email.data or "", email=form.email.data)
-        return render_template("membership/check_email.html", email=form.email.data)
-    if request.method == "POST":
-        add_field_errors(
-            form,
-            members.check_account_request(
-                email=form.email.data or "",
-                first_name=form.first_name.data or "",
-                last_name=form.last_name.data or "",
-                entity_id=form.entity.data,
-            ),
-        )
-        refused_form(form)
-        return render_template("membership/account.html", form=form, found=found, q=query), 422
-    return render_template("membership/account.html", form=form, found=found, q=query)
+    person = {
+        "email": form.email.data or "",
+        "first_name": form.first_name.data or "",
+        "last_name": form.last_name.data or "",
+    }
+    return _email_form(
+        form,
+        "membership.account",
+        "membership/account.html",
+        send=lambda: members.request_account(
+            **person,
+            job_title=form.job_title.data or "",
+            entity_id=form.entity.data or 0,
+            language=_lang(),
+        ),
+        check=lambda: members.check_account_request(**person, entity_id=form.entity.data),
+        found=members.search_entities(query) if query else [],
+        q=query,
+    )
 
 
 @bp.route("/join/account/confirm/<token>")
 @public
 def confirm_account(token: str) -> Any:
-    try:
+    with _link():
         account = members.confirm_account_email(token)
-    except ServiceError as error:
-        return render_template("membership/link_invalid.html", message=error.message), 400
     flash(
         _(
             "Your address is confirmed. The Referent of %(name)s will decide on your request.",
