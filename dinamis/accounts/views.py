@@ -38,7 +38,7 @@ from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.views import current_visit
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import public, requires
-from dinamis.core.web import apply_service_error, redirect_next
+from dinamis.core.web import redirect_next, submit
 from dinamis.extensions import limiter
 
 bp = Blueprint("accounts", __name__)
@@ -136,20 +136,21 @@ def reset_password(token: str) -> Any:
     except ServiceError as error:
         return render_template("accounts/reset_invalid.html", message=error.message), 400
     form = ResetPasswordForm()
-    if form.validate_on_submit():
-        try:
-            user = service.reset_password(token, form.password.data or "")
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return render_template("accounts/reset_password.html", form=form), error.status
+
+    def reset() -> Any:
+        user = service.reset_password(token, form.password.data or "")
         logout_user()
         flash(_("Your password has been changed. You can now sign in."), "success")
         response = redirect(url_for("accounts.login"))
         # The reset link proved the mailbox: this browser is its owner's.
         devices.remember(response, user.email)
         return response
-    status = 422 if request.method == "POST" else 200
-    return render_template("accounts/reset_password.html", form=form), status
+
+    return submit(
+        form,
+        reset,
+        lambda status: (render_template("accounts/reset_password.html", form=form), status),
+    )
 
 
 def _profile_page(status: int = 200, **forms: Any) -> Any:
@@ -202,37 +203,31 @@ def profile() -> Any:
 @requires(can_change_own_password)
 def change_password() -> Any:
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            service.change_password(
-                current_user, form.current_password.data or "", form.password.data or ""
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return _profile_page(error.status, password_form=form)
+
+    def change() -> Any:
+        service.change_password(
+            current_user, form.current_password.data or "", form.password.data or ""
+        )
         # Keep this session: the session token rotated with the password.
         login_user(current_user._get_current_object())
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("accounts.profile"))
-    return _profile_page(422, password_form=form)
+
+    return submit(form, change, lambda status: _profile_page(status, password_form=form))
 
 
 @bp.route("/account/tokens", methods=["POST"])
 @requires(can_manage_own_tokens)
 def create_token() -> Any:
     form = TokenForm()
-    if form.validate_on_submit():
-        try:
-            _token, clear = service.create_api_token(
-                current_user, form.name.data or "", form.days.data
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return _profile_page(error.status, token_form=form)
+
+    def create() -> Any:
+        _token, clear = service.create_api_token(current_user, form.name.data or "", form.days.data)
         # Shown once, in this answer; never stored in clear anywhere.
         flash(_("Token created. Copy it now: it will not be shown again."), "success")
         return _profile_page(200, new_token=clear)
-    return _profile_page(422, token_form=form)
+
+    return submit(form, create, lambda status: _profile_page(status, token_form=form))
 
 
 @bp.route("/account/tokens/<int:token_id>/revoke", methods=["POST"])

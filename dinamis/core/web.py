@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -52,6 +53,22 @@ def apply_service_error(form: Any, error: ServiceError) -> None:
         field = getattr(form, name, None)
         if field is not None:
             field.errors = [*field.errors, message]
+
+
+def submit(form: Any, act: Callable[[], Any], page: Callable[[int], Any]) -> Any:
+    """A page's form: `page(200)` until it is sent; once sent, what `act()` answers when
+    the form's own checks pass and the service agrees, else `page(status)` with the
+    messages at the fields (422 for the form's checks, the refusal's status for the
+    service's)."""
+    if not form.is_submitted():
+        return page(200)
+    if not form.validate():
+        return page(422)
+    try:
+        return act()
+    except ServiceError as error:
+        apply_service_error(form, error)
+        return page(error.status)
 
 
 def external_url(endpoint: str, **values: Any) -> str:

@@ -11,11 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from dinamis.accounts.permissions import is_signed_in
-from dinamis.core.errors import ServiceError
 from dinamis.core.loading import get_or_404
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
-from dinamis.core.web import apply_service_error
+from dinamis.core.web import submit
 from dinamis.extensions import db
 from dinamis.membership import entities, members, service
 from dinamis.membership.forms import EntityDetailsForm, ReasonForm
@@ -130,26 +129,30 @@ def edit_details() -> Any:
         form = EntityDetailsForm(obj=entity, email_domains=", ".join(entity.email_domains or []))
         return render_template("membership/details_edit.html", form=form, entity=entity)
     form = EntityDetailsForm()
-    if not form.validate_on_submit():
-        return render_template("membership/details_edit.html", form=form, entity=entity), 422
-    values = {
-        name: str(field.data or "") for name, field in form._fields.items() if name != "csrf_token"
-    }
-    try:
-        change = entities.update_details(current_user, entity, values)
-    except ServiceError as error:
-        apply_service_error(form, error)
-        return render_template(
-            "membership/details_edit.html", form=form, entity=entity
-        ), error.status
-    if change is not None:
-        flash(
-            _(
-                "Saved. The changes of legal data will apply once the Dinamis team "
-                "has checked them."
-            ),
-            "success",
-        )
-    else:
-        flash(_("Saved."), "success")
-    return redirect(url_for("referent.entity_space"))
+
+    def save() -> Any:
+        values = {
+            name: str(field.data or "")
+            for name, field in form._fields.items()
+            if name != "csrf_token"
+        }
+        if entities.update_details(current_user, entity, values) is not None:
+            flash(
+                _(
+                    "Saved. The changes of legal data will apply once the Dinamis team "
+                    "has checked them."
+                ),
+                "success",
+            )
+        else:
+            flash(_("Saved."), "success")
+        return redirect(url_for("referent.entity_space"))
+
+    return submit(
+        form,
+        save,
+        lambda status: (
+            render_template("membership/details_edit.html", form=form, entity=entity),
+            status,
+        ),
+    )

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from dinamis.core.errors import ServiceError
 from dinamis.core.idempotency import Earlier
 from dinamis.core.permissions import public
-from dinamis.core.web import add_field_errors, apply_service_error, hold_form, refused_form
+from dinamis.core.web import add_field_errors, apply_service_error, hold_form, refused_form, submit
 from dinamis.extensions import limiter
 from dinamis.membership import members, service
 from dinamis.membership.forms import AccountRequestForm, DetailsForm, LegalRepForm, StartForm
@@ -156,32 +156,31 @@ def legal(token: str) -> Any:
     documents = service.current_documents()
     form = LegalRepForm(name=membership.legal_rep_name, function=membership.legal_rep_function)
     form.documents.choices = [(d.id, f"{d.local_title} (v{d.version})") for d in documents]
-    if form.validate_on_submit():
-        try:
-            service.legal_rep_accepts(
-                token,
-                name=form.name.data or "",
-                function=form.function.data or "",
-                accepted=list(form.documents.data or []),
-                ip=request.remote_addr or "",
-                user_agent=request.user_agent.string,
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return (
-                render_template(
-                    "membership/legal.html",
-                    form=form,
-                    membership_request=membership,
-                    documents=documents,
-                ),
-                error.status,
-            )
+
+    def accept() -> Any:
+        service.legal_rep_accepts(
+            token,
+            name=form.name.data or "",
+            function=form.function.data or "",
+            accepted=list(form.documents.data or []),
+            ip=request.remote_addr or "",
+            user_agent=request.user_agent.string,
+        )
         return render_template("membership/accepted.html", membership_request=membership)
-    status = 422 if request.method == "POST" else 200
-    return render_template(
-        "membership/legal.html", form=form, membership_request=membership, documents=documents
-    ), status
+
+    return submit(
+        form,
+        accept,
+        lambda status: (
+            render_template(
+                "membership/legal.html",
+                form=form,
+                membership_request=membership,
+                documents=documents,
+            ),
+            status,
+        ),
+    )
 
 
 @bp.route("/verify/<code>")

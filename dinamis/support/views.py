@@ -21,6 +21,7 @@ from dinamis.core.web import (
     hold_form,
     refused_form,
     show_earlier,
+    submit,
 )
 from dinamis.extensions import db
 from dinamis.support import service
@@ -141,15 +142,13 @@ def by_key(key: str) -> Any:
 
 def _reply(ticket: Ticket, key: str, back: str) -> Any:
     form = ReplyForm()
-    if not form.validate_on_submit():
-        return _page(ticket, key, 422, form)
-    try:
+
+    def send() -> Any:
         service.reply(current_user, ticket, form.body.data or "", _upload(form.attachment), key=key)
-    except ServiceError as error:
-        apply_service_error(form, error)
-        return _page(ticket, key, error.status, form)
-    flash(_("Your message was added."), "success")
-    return redirect(back)
+        flash(_("Your message was added."), "success")
+        return redirect(back)
+
+    return submit(form, send, lambda status: _page(ticket, key, status, form))
 
 
 @bp.route("/<int:ticket_id>/reply", methods=["POST"])
