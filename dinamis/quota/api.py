@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 from flask_babel import gettext as _
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, operation
+from dinamis.api.serializers import IsoDate
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.loading import get_or_404
@@ -19,7 +21,16 @@ from dinamis.quota import service
 from dinamis.quota.permissions import can_view_entity_quota
 from dinamis.quota.statement import COLUMNS, statement
 
-Km2 = Annotated[str, Field(description="km², a decimal string", examples=["150.25"])]
+
+def _km2(value: Any) -> Any:
+    return f"{value:.2f}" if isinstance(value, Decimal) else value
+
+
+Km2 = Annotated[
+    str,
+    BeforeValidator(_km2),
+    Field(description="km², a decimal string", examples=["150.25"]),
+]
 
 
 class QuotaQuery(Input):
@@ -29,14 +40,15 @@ class QuotaQuery(Input):
     period: PERIOD | None = Field(None, description="A year (2027) or a quarter (2027-Q1)")
 
 
+# Read from a `service.Balance` (the names it answers under are the API's).
 class FamilyBalance(Output):
     family: str
-    allowance_km2: Km2
-    reserved_km2: Km2
-    consumed_km2: Km2
-    available_km2: Km2
-    cofunded_reserved_km2: Km2
-    cofunded_consumed_km2: Km2
+    allowance_km2: Km2 = Field(validation_alias="granted")
+    reserved_km2: Km2 = Field(validation_alias="reserved")
+    consumed_km2: Km2 = Field(validation_alias="consumed")
+    available_km2: Km2 = Field(validation_alias="available")
+    cofunded_reserved_km2: Km2 = Field(validation_alias="cofunded_reserved")
+    cofunded_consumed_km2: Km2 = Field(validation_alias="cofunded_consumed")
 
 
 class Quota(Output):
@@ -45,15 +57,25 @@ class Quota(Output):
     families: list[FamilyBalance]
 
 
+def _in_columns(changes: Any) -> Any:
+    """A posting's changes per account, in the statement's column order."""
+    return (
+        {k: changes[k] for k in COLUMNS if k in changes} if isinstance(changes, dict) else changes
+    )
+
+
+# Read from a `statement.StatementLine`.
 class LedgerLine(Output):
     transaction_id: int
-    at: str
+    at: IsoDate
     kind: str
     family: str
     period: str
     reference: str | None
     reason: str | None
-    changes_km2: dict[str, Km2]
+    changes_km2: Annotated[dict[str, Km2], BeforeValidator(_in_columns)] = Field(
+        validation_alias="changes"
+    )
 
 
 class Ledger(Output):
@@ -84,10 +106,6 @@ ENTITY_REFUSALS = {
 }
 
 
-def _km2(value: Any) -> str:
-    return f"{value:.2f}"
-
-
 @operation(
     "/quota",
     access=can_use_api,
@@ -100,15 +118,7 @@ def quota_balances(query: QuotaQuery) -> Quota:
     entity = _entity(query)
     period = query.period or service.period_for(dates.today())
     families = [
-        FamilyBalance(
-            family=b.family,
-            allowance_km2=_km2(b.granted),
-            reserved_km2=_km2(b.reserved),
-            consumed_km2=_km2(b.consumed),
-            available_km2=_km2(b.available),
-            cofunded_reserved_km2=_km2(b.cofunded_reserved),
-            cofunded_consumed_km2=_km2(b.cofunded_consumed),
-        )
+        FamilyBalance.model_validate(b, from_attributes=True)
         for b in service.balances(entity)
         if b.period == period
     ]
@@ -126,16 +136,7 @@ def quota_balances(query: QuotaQuery) -> Quota:
 def quota_ledger(query: QuotaQuery) -> Ledger:
     entity = _entity(query)
     lines = [
-        LedgerLine(
-            transaction_id=line.transaction_id,
-            at=line.at.isoformat(),
-            kind=line.kind,
-            family=line.family,
-            period=line.period,
-            reference=line.reference,
-            reason=line.reason,
-            changes_km2={k: _km2(line.changes[k]) for k in COLUMNS if k in line.changes},
-        )
+        LedgerLine.model_validate(line, from_attributes=True)
         for line in statement(entity, query.period)
     ]
     return Ledger(entity_id=entity.id, period=query.period, lines=lines)
