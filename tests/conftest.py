@@ -94,8 +94,7 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
 
 @pytest.fixture(scope="session")
 def engine(app: Flask) -> Engine:
-    assert database.engine is not None
-    return database.engine
+    return database.engine_of(app)
 
 
 @pytest.fixture(autouse=True)
@@ -106,7 +105,8 @@ def _transaction(app: Flask, engine: Engine) -> Iterator[None]:
     database.bind(
         sessionmaker(
             bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-        )
+        ),
+        app,
     )
     limiter.reset()
     try:

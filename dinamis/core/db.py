@@ -11,10 +11,11 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from flask import Flask, g, has_app_context
+from flask import Flask, current_app, g, has_app_context
 from sqlalchemy import (
     CheckConstraint,
     Connection,
@@ -106,31 +107,64 @@ def json_loads(data: bytes | str) -> Any:
     return json.loads(raw)
 
 
-class Database:
-    """Holds the engine and hands out one session per application context."""
+@dataclass
+class _Bound:
+    """One application's engine and the factory of its sessions."""
 
-    def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self._factory: sessionmaker[Session] | None = None
+    engine: Engine
+    factory: Callable[[], Session]
+
+
+class Database:
+    """Hands out one session per application context, from the current app's engine.
+
+    The engine and the session factory belong to the application (in
+    `app.extensions`), not to this process-wide object: a second application
+    made in the same process (a CLI inside a test, a server started by a
+    test) has its own and leaves the first one's alone.
+    """
+
+    KEY = "dinamis_db"
 
     def init_app(self, app: Flask) -> None:
         url = app.config["DATABASE_URL"]
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-        self.engine = create_engine(
+        engine = create_engine(
             url,
             pool_pre_ping=True,
             future=True,
             connect_args=connect_args(url),
             json_deserializer=json_loads,
         )
-        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
-        app.extensions["dinamis_db"] = self
+        app.extensions[self.KEY] = _Bound(engine, sessionmaker(bind=engine, expire_on_commit=False))
         app.teardown_appcontext(self._teardown)
 
-    def bind(self, factory: Callable[[], Session]) -> None:
-        """Replace the session factory (tests bind sessions to one transaction)."""
-        self._factory = factory  # type: ignore[assignment]
+    def _bound(self, app: Flask | None = None) -> _Bound:
+        if app is None:
+            if not has_app_context():
+                raise RuntimeError("The database needs an application context.")
+            app = current_app._get_current_object()  # type: ignore[attr-defined]
+        bound: _Bound | None = app.extensions.get(self.KEY)
+        if bound is None:
+            raise RuntimeError("Database.init_app() was not called for this application.")
+        return bound
+
+    def engine_of(self, app: Flask) -> Engine:
+        """The engine of `app`, outside its context (test fixtures, benches)."""
+        return self._bound(app).engine
+
+    @property
+    def engine(self) -> Engine:
+        """The current application's engine."""
+        return self._bound().engine
+
+    def bind(self, factory: Callable[[], Session], app: Flask | None = None) -> None:
+        """Replace an application's session factory (tests bind sessions to one transaction)."""
+        self._bound(app).factory = factory
+
+    def factory_of(self, app: Flask | None = None) -> Callable[[], Session]:
+        return self._bound(app).factory
 
     @property
     def session(self) -> Session:
@@ -139,8 +173,7 @@ class Database:
             raise RuntimeError("The database session needs an application context.")
         session: Session | None = g.get("_dinamis_session")
         if session is None:
-            assert self._factory is not None, "Database.init_app() was not called"
-            session = self._factory()
+            session = self._bound().factory()
             g._dinamis_session = session
         return session
 

@@ -28,6 +28,7 @@ from openapi_spec_validator import validate
 from werkzeug.serving import make_server
 
 from dinamis import create_app
+from dinamis.extensions import db
 from tests.api.test_orders_api import api, body, counts  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +65,7 @@ def test_servers_come_from_the_base_url(app, database_url):
         }
     )
     document = other.test_client().get("/api/v1/openapi.json").get_json()
+    db.engine_of(other).dispose()
     assert document["servers"] == [{"url": "https://imagery.example.org/dinamis/api/v1"}]
 
 

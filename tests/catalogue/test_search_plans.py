@@ -110,8 +110,7 @@ def _explained(app, params: dict, guess: search.Estimate) -> tuple[search.Page, 
         # here each statement shows the plan it is written for (as at 1,000,000 scenes).
         for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
             db.session.execute(text(f"SET LOCAL {setting} = off"))
-        # The connection the session reads with (db.engine names the current app's
-        # engine, which another app made in the same process can leave elsewhere).
+        # The connection the session reads with (the test's transaction).
         connection = db.session.connection()
         event.listen(connection, "before_cursor_execute", keep)
         try:

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 from flask import Flask
-from sqlalchemy.orm import sessionmaker
 
 from dinamis import create_app
 from dinamis.accounts.service import TOKEN_PREFIX
@@ -21,8 +20,8 @@ UNREACHABLE = "postgresql+psycopg://dinamis:secret@127.0.0.1:9/nowhere?connect_t
 
 
 @pytest.fixture
-def down_app(app: Flask, tmp_path) -> Iterator[Flask]:
-    engine, factory = db.engine, db._factory
+def down_app(tmp_path) -> Iterator[Flask]:
+    """An application of its own whose database cannot be reached (the test app's is untouched)."""
     broken = create_app(
         {
             "env": "test",
@@ -33,14 +32,10 @@ def down_app(app: Flask, tmp_path) -> Iterator[Flask]:
             "log_level": "CRITICAL",
         }
     )
-    db.bind(sessionmaker(bind=db.engine, expire_on_commit=False))
     try:
         yield broken
     finally:
-        assert db.engine is not None
-        db.engine.dispose()
-        db.engine = engine
-        db.bind(factory)  # type: ignore[arg-type]
+        db.engine_of(broken).dispose()
 
 
 def test_healthz_says_the_database_is_down(down_app):

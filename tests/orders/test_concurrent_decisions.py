@@ -45,7 +45,7 @@ def scratch(app):
     config.attributes["configure_logging"] = False
     command.upgrade(config, "heads")
     engine = create_engine(url, pool_size=THREADS + 2)
-    db.bind(sessionmaker(bind=engine, expire_on_commit=False))
+    db.bind(sessionmaker(bind=engine, expire_on_commit=False), app)
     try:
         yield
     finally:

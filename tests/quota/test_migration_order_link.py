@@ -37,7 +37,7 @@ def scratch(app):
     config.attributes["configure_logging"] = False
     command.upgrade(config, BEFORE)
     engine = create_engine(url)
-    db.bind(sessionmaker(bind=engine, expire_on_commit=False))
+    db.bind(sessionmaker(bind=engine, expire_on_commit=False), app)
     try:
         yield config, engine
     finally:
