@@ -31,6 +31,12 @@ from dinamis.membership.permissions import (
 bp = Blueprint("referent", __name__)
 
 
+def _done(message: str) -> Any:
+    """Every action of the Referent's space ends back in the space, saying what it did."""
+    flash(message, "success")
+    return redirect(url_for("referent.entity_space"))
+
+
 def _own_entity() -> Entity:
     """The entity of the signed-in Referent or deputy (`is_entity_manager` saw it has one)."""
     entity = db.session.get(Entity, current_user.entity_id)
@@ -60,8 +66,7 @@ def decide(request_id: int, decision: str) -> Any:
     ensure(can_manage_members(current_user, found.entity_id))
     form = ReasonForm()
     members.decide(current_user, found, decision == "approve", form.reason.data or "")
-    flash(_("Account approved.") if decision == "approve" else _("Request refused."), "success")
-    return redirect(url_for("referent.entity_space"))
+    return _done(_("Account approved.") if decision == "approve" else _("Request refused."))
 
 
 @bp.route("/entity/members/<int:user_id>/<action>", methods=["POST"])
@@ -75,8 +80,7 @@ def member_action(user_id: int, action: str) -> Any:
         members.set_deputy(current_user, user_id, action == "deputy")
     else:
         abort(404)
-    flash(_("Saved."), "success")
-    return redirect(url_for("referent.entity_space"))
+    return _done(_("Saved."))
 
 
 @bp.route("/entity/renewal", methods=["POST"])
@@ -84,8 +88,7 @@ def member_action(user_id: int, action: str) -> Any:
 def request_renewal() -> Any:
     entity = _own_entity()
     entities.request_renewal(current_user, entity)
-    flash(_("Renewal requested: the Dinamis team has been told."), "success")
-    return redirect(url_for("referent.entity_space"))
+    return _done(_("Renewal requested: the Dinamis team has been told."))
 
 
 @bp.route("/entity/handover", methods=["POST"])
@@ -96,8 +99,7 @@ def offer_handover() -> Any:
     if user_id is None:
         abort(400)
     successor = entities.offer_handover(current_user, entity, user_id)
-    flash(_("%(name)s was asked to accept the Referent role.", name=successor.full_name), "success")
-    return redirect(url_for("referent.entity_space"))
+    return _done(_("%(name)s was asked to accept the Referent role.", name=successor.full_name))
 
 
 @bp.route("/entity/handover/accept", methods=["POST"])
@@ -107,8 +109,7 @@ def accept_handover() -> Any:
     if entity is None:
         abort(403)
     entities.accept_handover(current_user, entity)
-    flash(_("You are now the Referent of %(name)s.", name=entity.name), "success")
-    return redirect(url_for("referent.entity_space"))
+    return _done(_("You are now the Referent of %(name)s.", name=entity.name))
 
 
 @bp.route("/entities/<int:entity_id>/certificate.pdf")
@@ -137,16 +138,13 @@ def edit_details() -> Any:
             if name != "csrf_token"
         }
         if entities.update_details(current_user, entity, values) is not None:
-            flash(
+            return _done(
                 _(
                     "Saved. The changes of legal data will apply once the Dinamis team "
                     "has checked them."
-                ),
-                "success",
+                )
             )
-        else:
-            flash(_("Saved."), "success")
-        return redirect(url_for("referent.entity_space"))
+        return _done(_("Saved."))
 
     return submit(
         form,
