@@ -34,6 +34,7 @@ from sqlalchemy import String, select
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.catalogue.models import Access, Collection, IngestProgress, Scene, quicklook_key
+from dinamis.catalogue.stac_extensions import stored as stored_extensions
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_footprint, parse_footprints
 from dinamis.extensions import db
@@ -259,8 +260,10 @@ def _tail(item: dict[str, Any], row: dict[str, Any], footprint: MultiPolygon) ->
         {k: v for k, v in props.items() if k not in COLUMNS and k != "datetime"}, lenient
     )
     row["assets"] = _dumps(assets, lenient)
-    row["stac_extensions"] = _dumps(extensions, lenient)
-    row["quicklook"] = assets[quicklook]["href"] if quicklook else None
+    # What the API gives back of the list is kept, not the list itself (stac_extensions.py).
+    row["stac_extensions"] = _dumps(stored_extensions(extensions), lenient)
+    # The quicklook's key among the assets, not its href again (migration 0033).
+    row["quicklook"] = quicklook
     for key, column in COLUMNS.items():
         value = props.get(key)
         if column in NUMERIC:

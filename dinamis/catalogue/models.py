@@ -110,6 +110,13 @@ class Scene(Base):
                 "fp_north",
             ],
         ),
+        # A stereo group's scenes (6 % of the generated ones): every query names one
+        # group or asks for any (migration 0033).
+        Index(
+            "ix_scenes_stereo_group",
+            "stereo_group",
+            postgresql_where=text("stereo_group IS NOT NULL"),
+        ),
         CheckConstraint("cloud_cover IS NULL OR cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
     )
 
@@ -128,11 +135,14 @@ class Scene(Base):
     gsd: Mapped[Decimal | None] = mapped_column(Numeric(8, 3))
     processing_level: Mapped[str | None] = mapped_column(String(30))
     spectral_mode: Mapped[str | None] = mapped_column(String(20))
-    stereo_group: Mapped[str | None] = mapped_column(String(100), index=True)
+    stereo_group: Mapped[str | None] = mapped_column(String(100))
+    # The key of the quicklook among the assets (`quicklook_key`), whose href it names;
+    # the href itself until migration 0033.
     quicklook: Mapped[str | None] = mapped_column(String(500))
     properties: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     assets: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    # The item's stac_extensions as ingested (migration 0020).
+    # The item's stac_extensions as ingested (migration 0020), less the tail the API
+    # adds again (`stac_extensions.stored`, migration 0033).
     stac_extensions: Mapped[list[str]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )

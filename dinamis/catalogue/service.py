@@ -237,10 +237,12 @@ def log(user: Viewer, file: File, sent: int, *, ranged: bool, via: str = Downloa
 def quicklook_path(scene_id: str) -> str:
     """The store key of the scene's quicklook (public, like footprints and metadata)."""
     scene = db.session.get(Scene, scene_id)
-    if scene is None or not scene.quicklook:
+    asset = (scene.assets or {}).get(scene.quicklook) if scene and scene.quicklook else None
+    href = asset.get("href") if isinstance(asset, dict) else None
+    if not isinstance(href, str):
         raise NotFound(_("This scene has no quicklook."))
     try:
-        return clean_key(scene.quicklook)
+        return clean_key(href)
     except StorageError:
         raise NotFound(_("This scene has no quicklook.")) from None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -17,6 +16,7 @@ from dinamis.catalogue.ingest import COLUMNS, NUMERIC
 from dinamis.catalogue.models import Collection, Scene, quicklook_key
 from dinamis.catalogue.permissions import may_download
 from dinamis.catalogue.service import files_of
+from dinamis.catalogue.stac_extensions import given_back
 from dinamis.core.errors import MalformedInput, NotFound
 from dinamis.core.geo import geojson_and_bbox
 from dinamis.core.permissions import public
@@ -49,11 +49,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
 ]
 STAC_VERSION = "1.1.0"
-EXTENSIONS = [
-    "https://stac-extensions.github.io/eo/v2.0.0/schema.json",
-    "https://stac-extensions.github.io/view/v1.0.0/schema.json",
-    "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
-]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 OPENAPI_MEDIA = "application/vnd.oai.openapi+json;version=3.0"
 # Always kept by `fields`: what makes the answer a STAC Item at all.
@@ -147,22 +142,6 @@ def _assets(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     return assets
 
 
-def extensions(given: Any) -> list[str]:
-    """The item's stac_extensions as ingested, then the API's own (eo, view, processing)
-    unless the item already declares them, in whatever version."""
-    declared = [e for e in given or [] if isinstance(e, str)]
-    names = {_extension_name(e) for e in declared}
-    return declared + [e for e in EXTENSIONS if _extension_name(e) not in names]
-
-
-_VERSION = re.compile(r"/v\d+(\.\d+)*(-[\w.]+)?/.*$")
-
-
-def _extension_name(url: str) -> str:
-    """https://stac-extensions.github.io/eo/v2.0.0/schema.json -> …/eo"""
-    return _VERSION.sub("", url)
-
-
 def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     """The STAC Item of a scene (a Scene, or a row of search.ROW_COLUMNS)."""
     root = base + "/stac"
@@ -177,7 +156,7 @@ def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     return {
         "type": "Feature",
         "stac_version": STAC_VERSION,
-        "stac_extensions": extensions(scene.stac_extensions),
+        "stac_extensions": given_back(scene.stac_extensions),
         "id": scene.id,
         "collection": scene.collection_id,
         "geometry": geometry,

@@ -785,7 +785,7 @@ def deliver(request_id: int, product: Product) -> DsmRequest | None:
     item.footprint = request.aoi
     item.gsd = request.resolution_m
     item.processing_level = "L3"
-    item.quicklook = shade_key
+    item.quicklook = "hillshade"  # the key of its asset
     item.properties = properties
     item.assets = assets
     item.stac_extensions = STAC_EXTENSIONS
