@@ -296,8 +296,11 @@ def count_rows(ours: str, theirs: str) -> dict[str, int]:
 
 
 class Server:
-    def __init__(self, label: str, base: str, command: list[str], env: dict[str, str]) -> None:
+    def __init__(
+        self, label: str, base: str, command: list[str], env: dict[str, str], cwd: Path = ROOT
+    ) -> None:
         self.label, self.base, self.command, self.env = label, base, command, env
+        self.cwd = cwd  # gunicorn puts the directory it starts in first on sys.path
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, log: Path) -> None:
@@ -308,7 +311,7 @@ class Server:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                cwd=ROOT,
+                cwd=self.cwd,
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -330,30 +333,58 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def gunicorn(
+    label: str, code: Path, database: str, workers: int, threads: int, port: int
+) -> Server:
+    """Dinamis from the code at `code` (this tree, or a revision's extracted copy) under
+    gunicorn, as bench/catalogue/wsgi.py builds it."""
+    env = {
+        **dinamis_env(database),
+        "DINAMIS_BASE_URL": f"http://127.0.0.1:{port}",
+        # that tree's package, not the one the virtualenv may have installed elsewhere
+        "PYTHONPATH": str(code),
+    }
+    return Server(
+        label,
+        f"http://127.0.0.1:{port}/stac",
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--chdir",
+            str(code / "bench" / "catalogue"),
+            "-k",
+            "gthread",
+            "-w",
+            str(workers),
+            "--threads",
+            str(threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "wsgi:app",
+        ],
+        env,
+        cwd=code,
+    )
+
+
 def servers(
-    ours: str, theirs: str, workers: int, threads: int, ports: tuple[int, int]
+    ours: str,
+    theirs: str,
+    workers: int,
+    threads: int,
+    ports: tuple[int, int],
+    before: dict[str, Path] | None = None,
+    pgstac: bool = True,
 ) -> list[Server]:
+    """Dinamis (this tree), each earlier revision of `before` (label: its code) on the
+    ports after pgstac's, and pgstac."""
     mine, other = ports
+    served = [gunicorn("dinamis", ROOT, ours, workers, threads, mine)]
+    for k, (label, code) in enumerate((before or {}).items()):
+        served.append(gunicorn(label, code, ours, workers, threads, other + 1 + k))
+    if not pgstac:
+        return served
     return [
-        Server(
-            "dinamis",
-            f"http://127.0.0.1:{mine}/stac",
-            [
-                str(VENV_BIN / "gunicorn"),
-                "--chdir",
-                str(HERE),
-                "-k",
-                "gthread",
-                "-w",
-                str(workers),
-                "--threads",
-                str(threads),
-                "-b",
-                f"127.0.0.1:{mine}",
-                "wsgi:app",
-            ],
-            {**dinamis_env(ours), "DINAMIS_BASE_URL": f"http://127.0.0.1:{mine}"},
-        ),
+        *served,
         Server(
             "pgstac",
             f"http://127.0.0.1:{other}",
@@ -381,6 +412,26 @@ def servers(
             },
         ),
     ]
+
+
+def extract(revision: str, into: Path) -> Path:
+    """The code of a git revision of this repository (its translations compiled), to
+    serve beside this tree's against the same database."""
+    if not (into / "dinamis").is_dir():
+        into.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(  # noqa: S603
+            ["git", "-C", str(ROOT), "archive", "--format=tar", revision],  # noqa: S607
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)  # noqa: S603, S607
+    subprocess.run(  # noqa: S603
+        [str(VENV_BIN / "pybabel"), "compile", "--use-fuzzy", "-d", "dinamis/translations"],
+        cwd=into,
+        check=True,
+        capture_output=True,
+    )
+    return into
 
 
 @contextmanager
@@ -486,27 +537,62 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
 
 
-def latency(pair: list[Server], rounds: int) -> dict[str, Any]:
-    """Per query, first and next page times, the servers interleaved query by query."""
+def latency(pair: list[Server], rounds: int, queries: dict[str, Any]) -> dict[str, Any]:
+    """Per query, first and next page times, the servers interleaved query by query.
+
+    In each round each query is asked of every server one after the other, the order
+    turning from query to query and round to round. Round 0 warms up and compares the
+    answers: pgstac's, and an earlier revision's, with this tree's. A server that refuses
+    a query (an earlier revision without point searches) is left out of that query.
+    """
     clients = {s.label: Client(s.base) for s in pair}
     times: dict[str, dict[str, dict[str, list[float]]]] = {
-        q: {s.label: {"first": [], "next": []} for s in pair} for q in QUERIES
+        q: {s.label: {"first": [], "next": []} for s in pair} for q in queries
     }
     checks: dict[str, Any] = {}
+    agree: dict[str, dict[str, Any]] = {}  # an earlier revision against this tree
+    refused: dict[str, list[str]] = {q: [] for q in queries}
     load: list[float] = []
     for number in range(rounds + 1):  # round 0 warms up and compares the answers
-        for index, (name, (method, params, pages)) in enumerate(QUERIES.items()):
-            order = pair if (number + index) % 2 == 0 else pair[::-1]
-            walked = {s.label: walk(clients[s.label], s.base, method, params, pages) for s in order}
+        for index, (name, (method, params, pages)) in enumerate(queries.items()):
+            turn = (number + index) % len(pair)
+            order = pair[turn:] + pair[:turn]
+            if (number + index) % 2:
+                order.reverse()
+            walked = {}
+            for server in order:
+                if server.label in refused[name]:
+                    continue
+                try:
+                    walked[server.label] = walk(
+                        clients[server.label], server.base, method, params, pages
+                    )
+                except RuntimeError as refusal:
+                    if number or server.label in ("dinamis", "pgstac"):
+                        raise
+                    print(f"{server.label} refuses {name!r}: {refusal}", file=sys.stderr)
+                    refused[name].append(server.label)
             if number == 0:
-                checks[name] = _compare(walked)
+                if "pgstac" in walked:
+                    checks[name] = _compare(walked)
+                agree[name] = {
+                    label: _compare({"dinamis": walked["dinamis"], "pgstac": pages_seen})
+                    for label, pages_seen in walked.items()
+                    if label not in ("dinamis", "pgstac")
+                }
                 continue
             for label, pages_seen in walked.items():
                 times[name][label]["first"].append(pages_seen[0][0])
                 times[name][label]["next"].extend(t for t, _ids in pages_seen[1:])
         load.append(os.getloadavg()[0])
         print(f"round {number}/{rounds} done (load {load[-1]:.1f})", file=sys.stderr)
-    return {"times": times, "checks": checks, "load_average": load}
+    return {
+        "times": times,
+        "checks": checks,
+        "before_checks": agree,
+        "refused": refused,
+        "load_average": load,
+    }
 
 
 def _compare(walked: dict[str, list[Any]]) -> dict[str, Any]:
@@ -530,9 +616,11 @@ def _compare(walked: dict[str, list[Any]]) -> dict[str, Any]:
     }
 
 
-def throughput(pair: list[Server], clients: int, seconds: float, blocks: int) -> dict[str, Any]:
+def throughput(
+    pair: list[Server], clients: int, seconds: float, blocks: int, queries: dict[str, Any]
+) -> dict[str, Any]:
     """Requests/s with `clients` threads, each asking a first page and its next page in turn."""
-    mix = list(QUERIES.values())
+    mix = list(queries.values())
     result: dict[str, Any] = {s.label: {"requests": 0, "seconds": 0.0, "errors": 0} for s in pair}
     samples: dict[str, list[float]] = {s.label: [] for s in pair}
     for block in range(blocks):
@@ -580,6 +668,8 @@ def throughput(pair: list[Server], clients: int, seconds: float, blocks: int) ->
                 file=sys.stderr,
             )
     for label, entry in result.items():
+        if not entry["seconds"]:
+            continue
         entry["per_second"] = entry["requests"] / entry["seconds"]
         entry["p50"] = statistics.median(samples[label])
         entry["p95"] = percentile(samples[label], 0.95)
@@ -615,52 +705,63 @@ def report(results: dict[str, Any]) -> str:
         ]
     search = results.get("search")
     if search:
-        times, checks = search["latency"]["times"], search["latency"]["checks"]
-        lines += [
-            "Latency in ms (client side, whole response read); first page and next pages "
-            f"(following `next`), {search['rounds']} interleaved rounds:",
-            "",
-            "| query | first p50 D / P | first p95 D / P | next p50 D / P | next p95 D / P "
-            "| D first / P first | D next / D first | P next / P first | same answer |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
-        ]
-        for name, by in times.items():
-            d, p = by["dinamis"], by["pgstac"]
-            cells = []
-            for kind in ("first", "next"):
-                for share in (0.5, 0.95):
-                    if d[kind] and p[kind]:
-                        cells.append(
-                            f"{_ms(percentile(d[kind], share))} / {_ms(percentile(p[kind], share))}"
-                        )
-                    else:
-                        cells.append("-")
-            ratios = [statistics.median(d["first"]) / statistics.median(p["first"])]
-            for side in (d, p):
-                ratios.append(
-                    statistics.median(side["next"]) / statistics.median(side["first"])
-                    if side["next"]
-                    else float("nan")
-                )
-            check = checks[name]
-            same = (
-                "same items, every page"
-                if check.get("same_items")
-                else "same pages"
-                if check["same_all_pages"]
-                else "same page 1"
-                if check["same_first_page"]
-                else "same set on page 1"
-                if check["same_first_page_set"]
-                else f"differs ({check['returned'][0]} vs {check['returned'][1]} items)"
+        lines += _pgstac_tables(search) + _before_tables(search)
+    return "\n".join(lines)
+
+
+def _same(check: dict[str, Any]) -> str:
+    return (
+        "same items, every page"
+        if check.get("same_items")
+        else "same pages"
+        if check["same_all_pages"]
+        else "same page 1"
+        if check["same_first_page"]
+        else "same set on page 1"
+        if check["same_first_page_set"]
+        else f"differs ({check['returned'][0]} vs {check['returned'][1]} items)"
+    )
+
+
+def _pgstac_tables(search: dict[str, Any]) -> list[str]:
+    times, checks = search["latency"]["times"], search["latency"]["checks"]
+    if not checks:
+        return []
+    lines = [
+        "Latency in ms (client side, whole response read); first page and next pages "
+        f"(following `next`), {search['rounds']} interleaved rounds:",
+        "",
+        "| query | first p50 D / P | first p95 D / P | next p50 D / P | next p95 D / P "
+        "| D first / P first | D next / D first | P next / P first | same answer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name, by in times.items():
+        d, p = by["dinamis"], by["pgstac"]
+        cells = []
+        for kind in ("first", "next"):
+            for share in (0.5, 0.95):
+                if d[kind] and p[kind]:
+                    cells.append(
+                        f"{_ms(percentile(d[kind], share))} / {_ms(percentile(p[kind], share))}"
+                    )
+                else:
+                    cells.append("-")
+        ratios = [statistics.median(d["first"]) / statistics.median(p["first"])]
+        for side in (d, p):
+            ratios.append(
+                statistics.median(side["next"]) / statistics.median(side["first"])
+                if side["next"]
+                else float("nan")
             )
-            lines.append(
-                f"| {name} | {' | '.join(cells)} | "
-                + " | ".join(f"{r:.2f}" for r in ratios)
-                + f" | {same} ({check['returned'][0]} items) |"
-            )
-        tp = search["throughput"]
-        d, p = tp["dinamis"], tp["pgstac"]
+        check = checks[name]
+        lines.append(
+            f"| {name} | {' | '.join(cells)} | "
+            + " | ".join(f"{r:.2f}" for r in ratios)
+            + f" | {_same(check)} ({check['returned'][0]} items) |"
+        )
+    tp = search["throughput"]
+    d, p = tp["dinamis"], tp["pgstac"]
+    if "per_second" in d and "per_second" in p:
         lines += [
             "",
             f"Throughput, {search['clients']} concurrent clients, mixed first and next pages, "
@@ -674,7 +775,71 @@ def report(results: dict[str, Any]) -> str:
             f"| latency p95 under load | {_ms(d['p95'])} ms | {_ms(p['p95'])} ms | |",
             f"| errors | {d['errors']} | {p['errors']} | |",
         ]
-    return "\n".join(lines)
+    return lines
+
+
+def _paired(now: list[float], before: list[float], rounds: int) -> list[float]:
+    """Round by round, this tree's median over the round's pages / the earlier one's."""
+    if not now or len(now) != len(before) or len(now) % rounds:
+        return []
+    size = len(now) // rounds
+    return [
+        statistics.median(now[r * size : (r + 1) * size])
+        / statistics.median(before[r * size : (r + 1) * size])
+        for r in range(rounds)
+    ]
+
+
+def _before_tables(search: dict[str, Any]) -> list[str]:
+    """This tree against each earlier revision served in the same run: medians, and the
+    ratio of each round's paired times (its median and quartiles; in how many rounds
+    this tree was the slower)."""
+    times = search["latency"]["times"]
+    agree = search["latency"].get("before_checks", {})
+    rounds = search["rounds"]
+    lines: list[str] = []
+    for label in search.get("before", {}):
+        lines += [
+            "",
+            f"This tree (now) against {label} (before), same database, interleaved; ms, "
+            f"medians of {rounds} rounds; now/before: median of the rounds' ratios "
+            "[quartiles], rounds where now was slower:",
+            "",
+            "| query | first now / before | first now/before | slower | "
+            "next now / before | next now/before | slower | same answer |",
+            "|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for name, by in times.items():
+            now, then = by["dinamis"], by[label]
+            if not then["first"]:
+                lines.append(f"| {name} | (refused before) | | | | | | |")
+                continue
+            cells = []
+            for kind in ("first", "next"):
+                ratios = _paired(now[kind], then[kind], rounds)
+                if not ratios:
+                    cells += ["-", "-", "-"]
+                    continue
+                q1, _q2, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+                cells += [
+                    f"{_ms(statistics.median(now[kind]))} / {_ms(statistics.median(then[kind]))}",
+                    f"{statistics.median(ratios):.2f} [{q1:.2f}-{q3:.2f}]",
+                    f"{sum(r > 1 for r in ratios)}/{len(ratios)}",
+                ]
+            check = agree.get(name, {}).get(label)
+            same = f"{_same(check)} ({check['returned'][0]} items)" if check else "-"
+            lines.append(f"| {name} | {' | '.join(cells)} | {same} |")
+        tp = search["throughput"]
+        d, b = tp.get("dinamis", {}), tp.get(label, {})
+        if "per_second" in d and "per_second" in b:
+            lines += [
+                "",
+                f"| requests/s, {search['clients']} clients | now {d['per_second']:.1f} "
+                f"| before {b['per_second']:.1f} | {d['per_second'] / b['per_second']:.2f} |",
+            ]
+    if search.get("uptime"):
+        lines += ["", "uptime: " + " → ".join(search["uptime"])]
+    return lines
 
 
 def versions(database: str) -> dict[str, str]:
@@ -691,6 +856,15 @@ def versions(database: str) -> dict[str, str]:
     found["python"] = platform.python_version()
     found["cpus"] = str(os.cpu_count())
     return found
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()  # noqa: S607
+
+
+def _describe(code: Path) -> str:
+    """The revision an extracted copy was made from (its directory's name)."""
+    return code.name.removeprefix("code-")
 
 
 def main() -> None:
@@ -715,6 +889,18 @@ def main() -> None:
     parser.add_argument(
         "--results", type=Path, help="results file (default: results/compare-<scenes>.json)"
     )
+    parser.add_argument(
+        "--before",
+        action="append",
+        default=[],
+        metavar="REVISION",
+        help="also serve this git revision's code against the same Dinamis database,"
+        " interleaved with the others (repeatable)",
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="only the queries whose name holds this"
+    )
+    parser.add_argument("--without-pgstac", action="store_true", help="serve Dinamis only")
     args = parser.parse_args()
     phases = args.phase or ["load", "search", "report", "drop"]
     if args.keep and "drop" in phases:
@@ -762,8 +948,8 @@ def main() -> None:
     if "search" in phases:
         served = subprocess.run(
             [sys.executable, "-c", "import dinamis; print(dinamis.__file__)"],
-            cwd=HERE,  # as gunicorn imports it (--chdir HERE)
-            env={**os.environ, **dinamis_env(ours)},
+            cwd=HERE,  # as gunicorn imports it (--chdir HERE, PYTHONPATH this tree)
+            env={**os.environ, **dinamis_env(ours), "PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,
             check=True,
@@ -774,17 +960,38 @@ def main() -> None:
             text=True,
         ).stdout.strip()
         commit += f" ({Path(served).parents[1]})"
+        before = {
+            f"dinamis@{revision}": extract(revision, args.data / f"code-{revision}")
+            for revision in args.before
+        }
         pair = servers(
-            ours, theirs, args.workers, args.threads, (args.dinamis_port, args.pgstac_port)
+            ours,
+            theirs,
+            args.workers,
+            args.threads,
+            (args.dinamis_port, args.pgstac_port),
+            before,
+            pgstac=not args.without_pgstac,
         )
+        queries = {
+            name: query
+            for name, query in QUERIES.items()
+            if not args.only or any(part.lower() in name.lower() for part in args.only)
+        }
         logs = args.data / "logs"
         logs.mkdir(parents=True, exist_ok=True)
+        uptime = [_uptime()]
         with running(pair, logs):
-            lat = latency(pair, args.rounds)
-            tp = throughput(pair, args.clients, args.block_seconds, args.blocks)
+            lat = latency(pair, args.rounds, queries)
+            uptime.append(_uptime())
+            mix = {q: v for q, v in queries.items() if not lat["refused"][q]}
+            tp = throughput(pair, args.clients, args.block_seconds, args.blocks, mix)
+            uptime.append(_uptime())
         results["search"] = {
             "latency": lat,
             "throughput": tp,
+            "uptime": uptime,
+            "before": {label: _describe(code) for label, code in before.items()},
             "rounds": args.rounds,
             "clients": args.clients,
             "blocks": args.blocks,
