@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, InternalError, ProgrammingError, SQLAlchemyError
 
 from dinamis.catalogue import cql2
-from dinamis.catalogue.models import Scene
+from dinamis.catalogue.models import Collection, Scene
 from dinamis.catalogue.queryables import QUERYABLES, SORTABLE, Queryable, lookup
 from dinamis.core.boundary import parse_json
 from dinamis.core.errors import BadRequest, MalformedInput, ServiceError
@@ -57,11 +57,23 @@ PROBED = ("datetime", "eo:cloud_cover")
 # The footprint's bounding box (generated columns, in the sort indexes).
 BOX_COLUMNS = (Scene.fp_west, Scene.fp_south, Scene.fp_east, Scene.fp_north)
 # What a STAC page reads of a scene, as plain rows (no ORM objects to build): every
-# column but updated_at and the box. The rows answer the same attribute names as a Scene.
-ROW_COLUMNS = tuple(
-    getattr(Scene, column.key)
-    for column in Scene.__table__.columns
-    if column.key != "updated_at" and not column.key.startswith("fp_")
+# column but updated_at and the box, and its collection's access rule (`collection_access`,
+# `collection_profiles`: catalogue.permissions.may_download), read in the page's own
+# statement rather than by a second one. The rows answer the same attribute names as a Scene.
+_RULE = Collection.__table__.alias("rule")
+ROW_COLUMNS = (
+    *(
+        getattr(Scene, column.key)
+        for column in Scene.__table__.columns
+        if column.key != "updated_at" and not column.key.startswith("fp_")
+    ),
+    *(
+        select(_RULE.c[name])
+        .where(_RULE.c.id == Scene.collection_id)
+        .scalar_subquery()
+        .label(f"collection_{name}")
+        for name in ("access", "profiles")
+    ),
 )
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 import orjson
 from flask import Blueprint, Response, current_app, json, render_template, request
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, select
+from sqlalchemy import Engine, select
 
 from dinamis.api.auth import api_user
 from dinamis.catalogue import queryables, search, stac_openapi
@@ -331,9 +331,19 @@ def apply_fields(item: dict[str, Any], include: list[str], exclude: list[str]) -
 
 
 # The page's collections' access rules; built once (the ids are a bound parameter).
-_ACCESS_RULES = select(Collection.id, Collection.access, Collection.profiles).where(
-    Collection.id.in_(bindparam("ids", expanding=True))
-)
+class _Rule(NamedTuple):
+    """A collection's access rule as a page's rows carry it (search.ROW_COLUMNS)."""
+
+    access: str
+    profiles: list[str] | None
+
+
+def _outside_transaction() -> None:
+    """Read a page outside a transaction (autocommit): a page is one statement, and BEGIN
+    and COMMIT were two of the four round trips of each page. Not when the session has
+    begun, or is bound to a connection of its own (tests: one transaction each)."""
+    if isinstance(db.session.get_bind(), Engine) and not db.session.in_transaction():
+        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _page_link(rel: str, href: str, params: dict[str, Any], token: str | None) -> dict[str, Any]:
@@ -357,20 +367,17 @@ def _page(params: dict[str, Any], href: str, parent: str | None = None) -> Respo
     """A page of items: of the search (GET or POST), or of a collection (`parent`)."""
     query = search.parse(params, body=request.method == "POST")
     include, exclude = parse_fields(params["fields"]) if params.get("fields") else ([], [])
+    _outside_transaction()
     # numberMatched only when the page holds every match: an exact count of a broad
     # search takes 0.1-1 s at a million scenes (the portal still counts, up to MATCH_CAP).
     # Plain rows, not Scene objects: the page only reads them.
     page = search.run_page(query, count=False, rows=True)
     scenes = page.rows
     viewer = api_user()  # STAC clients authenticate with a bearer token, never the session
-    # One query for the page's collections, whose access rules decide the asset links;
-    # the rule is applied once per collection, not once per scene.
-    # Read as plain rows of the columns the rule reads (no ORM objects to build).
-    wanted = {s.collection_id for s in scenes}
-    allowed: dict[str, bool] = {}
-    if wanted:
-        rules = db.session.connection().execute(_ACCESS_RULES, {"ids": sorted(wanted)})
-        allowed = {rule.id: may_download(viewer, rule) for rule in rules}
+    # The rows carry their collection's access rule, which decides the asset links;
+    # it is applied once per collection, not once per scene.
+    rules = {s.collection_id: _Rule(s.collection_access, s.collection_profiles) for s in scenes}
+    allowed = {collection: may_download(viewer, rule) for collection, rule in rules.items()}
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     root = _root()
     links = [

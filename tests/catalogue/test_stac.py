@@ -174,3 +174,37 @@ def test_footprint_geojson_read_from_ewkb_is_shapelys():
             shapely.to_wkb(geometry, byte_order=0),  # big-endian, no SRID
         ):
             assert geojson_and_bbox(data) == expected
+
+
+def test_a_page_is_one_statement_outside_a_transaction(app, client, engine):
+    """A STAC page is read in autocommit, by one statement carrying the collections' access
+    rules: no BEGIN, no COMMIT, no second query (four round trips a page before)."""
+    from psycopg import pq
+    from sqlalchemy import event
+    from sqlalchemy.orm import sessionmaker
+
+    from dinamis.extensions import db
+
+    # The app as served: sessions on the engine, not on the test's own transaction (this
+    # test writes nothing, so it sees only what is committed: the page may be empty).
+    db.bind(sessionmaker(bind=engine, expire_on_commit=False), app)
+    seen: list[tuple[str, pq.TransactionStatus]] = []
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        status = conn.connection.dbapi_connection.info.transaction_status
+        seen.append((statement, status))
+
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        for url in (
+            "/stac/search?limit=3",
+            "/stac/search?limit=3&datetime=2020-01-01T00:00:00Z/..",
+        ):
+            seen.clear()
+            assert client.get(url).status_code == 200
+            assert len(seen) == 1, [s for s, _ in seen]
+            statement, status = seen[0]
+            assert "collection_access" in statement and "collection_profiles" in statement
+            assert status == pq.TransactionStatus.IDLE  # not INTRANS: no transaction open
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
