@@ -51,6 +51,9 @@ sys.path.insert(0, str(HERE))
 
 import generate  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
+from bench.revisions import extract  # noqa: E402
+
 VENV_BIN = Path(sys.executable).parent
 PGSTAC_BIN = Path(os.environ.get("PGSTAC_VENV", "/work/pgstac-venv")) / "bin"
 PG_ROLES = ("pgstac_admin", "pgstac_ingest", "pgstac_read")
@@ -412,26 +415,6 @@ def servers(
             },
         ),
     ]
-
-
-def extract(revision: str, into: Path) -> Path:
-    """The code of a git revision of this repository (its translations compiled), to
-    serve beside this tree's against the same database."""
-    if not (into / "dinamis").is_dir():
-        into.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(  # noqa: S603
-            ["git", "-C", str(ROOT), "archive", "--format=tar", revision],  # noqa: S607
-            capture_output=True,
-            check=True,
-        )
-        subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)  # noqa: S603, S607
-    subprocess.run(  # noqa: S603
-        [str(VENV_BIN / "pybabel"), "compile", "--use-fuzzy", "-d", "dinamis/translations"],
-        cwd=into,
-        check=True,
-        capture_output=True,
-    )
-    return into
 
 
 @contextmanager

@@ -53,6 +53,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import psycopg
 from alembic import command
 
+from bench.revisions import extract
 from dinamis import create_app
 from dinamis.core.migrate import alembic_config
 from tests.conftest import create_database, drop_database, unique_db_name
@@ -799,31 +800,6 @@ def in_tree(root: Path, what: str, **kwargs: object) -> object:
     if done.returncode != 0:
         raise SystemExit(f"{what} in {root} failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
     return json.loads(done.stdout.rsplit("\nRESULT ", 1)[1])
-
-
-def extract(revision: str, into: Path) -> Path:
-    """The code of a git revision of this repository, with its translations compiled."""
-    into.mkdir(parents=True, exist_ok=True)
-    archive = subprocess.run(  # noqa: S603
-        ["git", "-C", str(ROOT), "archive", "--format=tar", revision],  # noqa: S607
-        capture_output=True,
-        check=True,
-    )
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)  # noqa: S603, S607
-    subprocess.run(  # noqa: S603
-        [
-            sys.executable,
-            "-c",
-            "from babel.messages.frontend import main; main()",
-            "compile",
-            "--use-fuzzy",
-            "-d",
-            str(into / "dinamis" / "translations"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return into
 
 
 @dataclass
