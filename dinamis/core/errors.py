@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, abort, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -149,6 +149,20 @@ def json_error(
     response = jsonify(body)
     response.status_code = status
     return response
+
+
+def refuse(status: int, message: str) -> NoReturn:
+    """Abort with `status`, telling the user `message` (in their language) on the
+    error page or in the JSON answer, instead of the status's generic text.
+
+    (A `description` given to Flask's `abort` is not shown: Werkzeug sets its own
+    English ones too, which the handler below cannot tell from ours.)
+    """
+    try:
+        abort(status)
+    except HTTPException as exc:
+        exc.dinamis_message = message  # type: ignore[attr-defined]
+        raise
 
 
 def render_error(status: int, message: str | None = None) -> tuple[str, int]:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from flask import abort, request
 from flask_babel import gettext as _
 
+from dinamis.core.errors import refuse
 from dinamis.extensions import db
 
 T = TypeVar("T")
@@ -29,5 +30,5 @@ def status_filter(allowed: Iterable[str]) -> str | None:
     """The page's `?status=` filter: None when not given, 400 when not one of `allowed`."""
     status = request.args.get("status") or None
     if status and status not in allowed:
-        abort(400, description=_("Unknown filter value."))
+        refuse(400, _("Unknown filter value."))
     return status

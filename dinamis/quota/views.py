@@ -6,13 +6,13 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core import dates
-from dinamis.core.errors import ServiceError
+from dinamis.core.errors import ServiceError, refuse
 from dinamis.core.exports import content_disposition
 from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import ensure, requires
@@ -43,7 +43,7 @@ def _period() -> str:
     try:
         return service.validate_period(period)
     except ServiceError as error:
-        abort(400, description=error.message)
+        refuse(400, error.message)
 
 
 @bp.route("/")

@@ -379,3 +379,23 @@ def test_the_id_pattern_holds_exactly_postgresql_integers() -> None:
     for number in sorted(samples):
         assert bool(pattern.match(str(number))) == (number <= limit), number
     assert pattern.match("007")
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "message"),
+    [
+        ("staff", "/admin/memberships?status=nope", "Valeur de filtre inconnue."),
+        ("staff", "/support/?status=closed-ish", "Valeur de filtre inconnue."),
+        ("staff", "/reports/?status=nope", "Valeur de filtre inconnue."),
+        ("referent_b", "/reports/?status=nope", "Unknown filter value."),
+        ("staff", "/quota/{entity}?period=1999-13", "Une période est une année"),
+        ("referent_b", "/quota/{entity}?period=1999-13", "A period is a year (2027)"),
+    ],
+)
+def test_a_refused_filter_says_why_in_the_users_language(app, client, cast, who, path, message):
+    """A 400 on a list's filter names the fault in the user's language, not only "Bad request"."""
+    login(client, getattr(cast, who))
+    entity = cast.entity_b if who == "referent_b" else cast.entity_a
+    response = client.get(path.format(entity=entity))
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
