@@ -29,6 +29,7 @@ every loop is bounded in time. See README.md beside this file.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import http.client
 import json
@@ -55,6 +56,7 @@ from alembic import command
 
 from bench.revisions import extract
 from dinamis import create_app
+from dinamis.config import from_env
 from dinamis.core.migrate import alembic_config
 from tests.conftest import create_database, drop_database, unique_db_name
 
@@ -136,6 +138,7 @@ def scratch_app(prefix: str) -> Iterator[tuple[object, Seeded]]:
         config.attributes["configure_logging"] = False
         command.upgrade(config, "heads")
         seeded = seed(url, 1, 1, Decimal("1000"))
+        mail = from_env().mail
         app = create_app(
             {
                 "database_url": url,
@@ -143,6 +146,11 @@ def scratch_app(prefix: str) -> Iterator[tuple[object, Seeded]]:
                 "log_json": False,
                 "secret_key": SECRET,
                 "ratelimit_enabled": False,
+                # As gunicorn serves it (start_gunicorn): the outbox worker sends the mail.
+                "mail": dataclasses.replace(
+                    mail,
+                    deliver_in_request=os.environ.get("BENCH_MAIL_IN_REQUEST", "false") == "true",
+                ),
             }
         )
         yield app, seeded
