@@ -275,13 +275,12 @@ def new_order(**fields: Any) -> Order:
     return Order(events=[], quotes=[], deliveries=[], items=[], **fields)
 
 
-def ensure_can_order(actor: Any) -> None:
+def ensure_can_order(actor: User) -> None:
     """Forbidden, saying why, unless the actor may order (a member of an active entity)."""
     if not can_order(actor):
         raise Forbidden(
             _("Your entity's membership is not active: you cannot order until it is renewed.")
-            if getattr(actor, "entity", None) is not None
-            and not actor.entity.can_order_on(dates.today())
+            if actor.entity is not None and not actor.entity.can_order_on(dates.today())
             else _("Only members of an entity can order imagery.")
         )
 
@@ -832,7 +831,7 @@ STAFF_QUEUE = (Status.UNDER_REVIEW, Status.ACCEPTED, Status.PARTIALLY_DELIVERED,
 
 
 def visible_orders(
-    actor: Any,
+    actor: User,
     status: str | None = None,
     *,
     kind: str | None = None,

@@ -304,7 +304,7 @@ def get(report_id: int) -> UsageReport:
     return report
 
 
-def visible(actor: Any, status: str | None = None) -> list[UsageReport]:
+def visible(actor: User, status: str | None = None) -> list[UsageReport]:
     """My reports; the entity's for its Referent and deputies; all for staff."""
     query = (
         select(UsageReport)
