@@ -76,7 +76,7 @@ def why_not_orderable(user: Any, scene: Scene) -> str | None:
 
 
 def check_archive(
-    actor: Any, request: ArchiveRequest
+    actor: User, request: ArchiveRequest
 ) -> list[tuple[Scene, MultiPolygon | None, Decimal]]:
     """Refuse a request that breaks a rule; return each scene, its cut and its km²."""
     minimum = service.settings().archive_min_km2
@@ -124,8 +124,7 @@ def check_archive(
         checked.append((scene, cut, area))
     if len(sensors) > 1:
         errors["items"] = _("Scenes of different sensors go in separate orders.")
-    for name, message in service.project_errors(request).items():
-        errors[f"project.{name.removeprefix('project_')}"] = message
+    errors.update(service.project_errors(request))
     if errors:
         raise ServiceError(next(iter(errors.values())), fields=errors)
     return checked

@@ -64,7 +64,31 @@ class _WithinRange(NumberRange):
             super().__call__(form, field)
 
 
-class TaskingForm(FlaskForm):
+class ProjectFields:
+    """The project of an order, on the tasking and the archive forms (each asks why in
+    its own words: `justification`). The service's rule (`service.project_errors`, the
+    API's too) refuses at these fields what the form's own checks let through."""
+
+    project_title = StringField(_l("Project title"), validators=[DataRequired(), Length(max=200)])
+    project_description = TextAreaField(
+        _l("Project description"), validators=[DataRequired(), Length(max=5000)]
+    )
+    theme = SelectField(_l("Theme"), choices=THEMES)
+    funding = StringField(_l("Funding (programme, grant)"), validators=[Length(max=300)])
+    justification: TextAreaField
+
+    def project(self) -> dict[str, Any]:
+        """The project's fields as the service's requests name them."""
+        return {
+            "project_title": self.project_title.data or "",
+            "project_description": self.project_description.data or "",
+            "justification": self.justification.data or "",
+            "theme": self.theme.data or "",
+            "funding": self.funding.data,
+        }
+
+
+class TaskingForm(ProjectFields, FlaskForm):
     once = OnceToken()
     aoi = TextAreaField(
         _l("Area of interest (GeoJSON)"),
@@ -99,18 +123,12 @@ class TaskingForm(FlaskForm):
     )
     mode = SelectField(_l("Acquisition mode"), choices=MODES)
     spectral_mode = SelectField(_l("Spectral mode"), choices=SPECTRAL)
-    project_title = StringField(_l("Project title"), validators=[DataRequired(), Length(max=200)])
-    project_description = TextAreaField(
-        _l("Project description"), validators=[DataRequired(), Length(max=5000)]
-    )
     justification = TextAreaField(
         _l("Why new imagery is needed"), validators=[DataRequired(), Length(max=5000)]
     )
-    theme = SelectField(_l("Theme"), choices=THEMES)
-    funding = StringField(_l("Funding (programme, grant)"), validators=[Length(max=300)])
 
 
-class ArchiveForm(FlaskForm):
+class ArchiveForm(ProjectFields, FlaskForm):
     once = OnceToken()
     scenes = HiddenField(validators=[DataRequired(), Length(max=20_000)])
     aoi = TextAreaField(
@@ -120,15 +138,9 @@ class ArchiveForm(FlaskForm):
             "Leave empty to order the whole scenes; each scene is cut to this area otherwise."
         ),
     )
-    project_title = StringField(_l("Project title"), validators=[DataRequired(), Length(max=200)])
-    project_description = TextAreaField(
-        _l("Project description"), validators=[DataRequired(), Length(max=5000)]
-    )
     justification = TextAreaField(
         _l("Why these images are needed"), validators=[DataRequired(), Length(max=5000)]
     )
-    theme = SelectField(_l("Theme"), choices=THEMES)
-    funding = StringField(_l("Funding (programme, grant)"), validators=[Length(max=300)])
 
 
 class CommentForm(FlaskForm):

@@ -155,11 +155,7 @@ def _tasking_request(form: TaskingForm, aoi: Any) -> service.TaskingRequest:
         max_incidence=form.max_incidence.data or 0,
         mode=form.mode.data or "",
         spectral_mode=form.spectral_mode.data or "",
-        project_title=form.project_title.data or "",
-        project_description=form.project_description.data or "",
-        justification=form.justification.data or "",
-        theme=form.theme.data or "",
-        funding=form.funding.data,
+        **form.project(),
     )
 
 
@@ -244,12 +240,7 @@ def _archive_request(form: ArchiveForm, ids: list[str]) -> archive.ArchiveReques
         error.fields.setdefault("aoi", error.message)
         raise
     return archive.ArchiveRequest(
-        items=[archive.ArchiveItem(i, cut) for i in ids],
-        project_title=form.project_title.data or "",
-        project_description=form.project_description.data or "",
-        justification=form.justification.data or "",
-        theme=form.theme.data or "",
-        funding=form.funding.data,
+        items=[archive.ArchiveItem(i, cut) for i in ids], **form.project()
     )
 
 

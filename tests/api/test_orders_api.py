@@ -534,3 +534,34 @@ def test_lists_are_paged_newest_first(app, client, api, cast):
     for bad in ("limit=0", "limit=501", "before=0", "before=abc"):
         refused = client.get(f"/api/v1/tasking-requests?{bad}", headers=api["user_a"])
         assert refused.status_code == 400, bad
+
+
+def test_an_archive_order_names_its_project_fields_as_the_form_and_the_api_do(
+    app, client, cast, api, archive_scenes
+):
+    """The archive rules name a project's problems by the service's (and the web form's)
+    field names, like the tasking rules; the API renames them to its own (project.*)."""
+    from dinamis.core.errors import ServiceError
+    from dinamis.orders import archive
+
+    with app.app_context():
+        user = accounts.get_user_by_email(cast.user_a)
+        request = archive.ArchiveRequest(
+            items=[archive.ArchiveItem("ARC_1")],
+            project_title=" ",
+            project_description="d",
+            justification="",
+            theme="astrology",
+        )
+        with pytest.raises(ServiceError) as refused:
+            archive.check_archive(user, request)
+        assert set(refused.value.fields) == {"project_title", "justification", "theme"}
+    before = counts(app)
+    response = client.post(
+        "/api/v1/archive-orders",
+        json={"items": [{"scene_id": "ARC_1"}], "project": {**project(), "justification": " "}},
+        headers={**api["user_a"], "Accept-Language": "en"},
+    )
+    assert response.status_code == 422
+    assert set(response.get_json()["error"]["fields"]) == {"project.justification"}
+    assert counts(app) == before

@@ -9,7 +9,7 @@ from decimal import Decimal
 from io import BytesIO
 
 from shapely.geometry import mapping
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dinamis.core.dates import today as scheme_today
 from dinamis.core.transaction import commit
@@ -20,7 +20,7 @@ from dinamis.quota import service as quota
 from dinamis.quota.models import PriceRule
 from tests.api.test_orders_api import archive_scenes  # noqa: F401 - the fixture
 from tests.conftest import login
-from tests.helpers import csrf_token
+from tests.helpers import csrf_token, form_tokens
 from tests.orders.helpers import acquired, square
 
 D = Decimal
@@ -224,6 +224,50 @@ def test_archive_order_from_the_catalogue(app, client, cast, archive_scenes):  #
         assert [i.scene_id for i in order.items] == ["ARC_1"]
         assert order.status == "under_review" and order.free_km2 == order.charged_km2
     assert client.get("/orders/archive/new").status_code == 200  # nothing chosen: says so
+
+
+def test_the_archive_form_shows_the_rules_on_its_project_at_its_fields(
+    app,
+    client,
+    cast,
+    archive_scenes,  # noqa: F811
+    monkeypatch,
+):
+    """What the ordering rules refuse in a project the form's own checks let through is
+    said at the form's field, in the member's language, and nothing is written (the
+    archive rules named it the API's way, project.title, and the form lost it)."""
+    from flask_babel import gettext
+
+    from dinamis.orders import service
+
+    real = service.project_errors
+
+    def stricter(request):  # a rule the form does not repeat: a placeholder title
+        errors = real(request)
+        if request.project_title.strip() == "TBD":
+            errors["project_title"] = gettext("Required.")
+        return errors
+
+    monkeypatch.setattr(service, "project_errors", stricter)
+    login(client, cast.user_a)
+    client.post("/language", data={"language": "fr", "csrf_token": csrf_token(client, "/")})
+    path = "/orders/archive/new?scenes=ARC_1"
+    refused = client.post(
+        "/orders/archive/new",
+        data={
+            **form_tokens(client, path),
+            "scenes": "ARC_1",
+            "project_title": "TBD",
+            "project_description": "Mapping of wetlands.",
+            "justification": "Summer images needed.",
+            "theme": "water",
+        },
+    )
+    assert refused.status_code == 422
+    html = refused.get_data(as_text=True)
+    assert re.search(r'id="project_title-error">Obligatoire\.<', html)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Order)) == 0
 
 
 def test_staff_queue_and_filters(app, client, cast):
