@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 
 from dinamis.accounts.models import User
+from dinamis.accounts.service import mail_user
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.config import OrderSettings
 from dinamis.core import dates
@@ -33,10 +34,10 @@ from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.labels import label
-from dinamis.core.mail import queue_mail
 from dinamis.extensions import db
-from dinamis.membership.members import managers
+from dinamis.membership.members import mail_managers
 from dinamis.membership.models import Entity
+from dinamis.membership.permissions import visible_to
 from dinamis.orders.models import (
     Delivery,
     Mode,
@@ -348,15 +349,7 @@ def submit(actor: User, order: Order) -> Order:
         return order
     quote = _make_quote(order)
     _move(actor, order, Status.AWAITING_QUOTE, None)
-    for referent in managers(order.entity_id):
-        queue_mail(
-            referent.email,
-            "order_quote",
-            language=referent.language,
-            order=order,
-            quote=quote,
-            user=referent,
-        )
+    mail_managers(order.entity_id, "order_quote", order=order, quote=quote)
     return order
 
 
@@ -408,16 +401,9 @@ def _move(actor: User | None, order: Order, target: str, comment: str | None) ->
     if order.status == Status.DRAFT:
         db.session.flush()
         return
-    # queue_mail flushes: the order's new status, its event and the message
-    # are written together.
-    queue_mail(
-        order.requester.email,
-        "order_status",
-        language=order.requester.language,
-        order=order,
-        event=event,
-        user=order.requester,
-    )
+    # The mail is queued with a flush: the order's new status, its event and the
+    # message are written together.
+    mail_user(order.requester, "order_status", order=order, event=event)
     webhook_events.order_changed(db.session, order, event.from_status, target)
 
 
@@ -847,12 +833,11 @@ def visible_orders(
     page). `status` "queue" is what staff have to act on (review, deliveries,
     closing), oldest first.
     """
-    query = select(Order).order_by(Order.id.desc())
-    if not actor.is_staff:
-        if actor.is_referent or actor.is_deputy:
-            query = query.where(Order.entity_id == actor.entity_id)
-        else:
-            query = query.where(Order.requester_id == actor.id)
+    query = (
+        select(Order)
+        .where(visible_to(actor, Order.entity_id, Order.requester_id))
+        .order_by(Order.id.desc())
+    )
     if status == "queue":
         query = query.where(Order.status.in_(STAFF_QUEUE)).order_by(None).order_by(Order.id)
     elif status:

@@ -21,6 +21,7 @@ from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.idempotency import Earlier
+from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import (
     add_field_errors,
@@ -49,9 +50,7 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 
 def _load(order_id: int) -> Order:
-    order = db.session.get(Order, order_id)
-    if order is None:
-        abort(404)
+    order = get_or_404(Order, order_id)
     ensure(can_view_order(current_user, order))
     return order
 
@@ -432,11 +431,9 @@ def cancel(order_id: int) -> Any:
     )
 
 
-@bp.route("/<int:order_id>/quote/<decision>", methods=["POST"])
+@bp.route("/<int:order_id>/quote/<any(accept, decline):decision>", methods=["POST"])
 @requires(can_view_orders)
 def decide_quote(order_id: int, decision: str) -> Any:
-    if decision not in ("accept", "decline"):
-        abort(404)
     return _act(
         order_id,
         lambda order, form: service.decide_quote(current_user, order, decision == "accept"),
@@ -455,11 +452,9 @@ def quote_pdf(order_id: int) -> Any:
     return quote_pdf_response(order, order.quotes[-1])
 
 
-@bp.route("/<int:order_id>/review/<decision>", methods=["POST"])
+@bp.route("/<int:order_id>/review/<any(accept, reject):decision>", methods=["POST"])
 @requires(can_review_orders)
 def review(order_id: int, decision: str) -> Any:
-    if decision not in ("accept", "reject"):
-        abort(404)
     return _act(
         order_id,
         lambda order, form: service.review(
