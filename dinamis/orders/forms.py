@@ -64,6 +64,17 @@ class _WithinRange(NumberRange):
             super().__call__(form, field)
 
 
+def _whole_number(label: Any, default: int, top: int, message: Any) -> IntegerField:
+    """A whole number from 0 to `top`, required; `message` says so when it is not one."""
+    return IntegerField(
+        label,
+        default=default,
+        validators=[InputRequired(), _WithinRange(0, top, message=message)],
+        # WTForms 3.3 takes it; the typeshed stubs describe 3.2.
+        invalid_value_message=message,  # type: ignore[call-arg]
+    )
+
+
 class ProjectFields:
     """The project of an order, on the tasking and the archive forms (each asks why in
     its own words: `justification`). The service's rule (`service.project_errors`, the
@@ -102,24 +113,11 @@ class TaskingForm(ProjectFields, FlaskForm):
     sensor = SelectField(_l("Sensor"), choices=SENSORS)
     window_start = DateField(_l("Window starts"), validators=[DataRequired()])
     window_end = DateField(_l("Window ends"), validators=[DataRequired()])
-    max_cloud_cover = IntegerField(
-        _l("Maximum cloud cover (%)"),
-        default=20,
-        validators=[
-            InputRequired(),
-            _WithinRange(0, 100, message=_l("Enter a whole number between 0 and 100.")),
-        ],
-        # WTForms 3.3 takes it; the typeshed stubs describe 3.2.
-        invalid_value_message=_l("Enter a whole number between 0 and 100."),  # type: ignore[call-arg]
+    max_cloud_cover = _whole_number(
+        _l("Maximum cloud cover (%)"), 20, 100, _l("Enter a whole number between 0 and 100.")
     )
-    max_incidence = IntegerField(
-        _l("Maximum incidence angle (°)"),
-        default=30,
-        validators=[
-            InputRequired(),
-            _WithinRange(0, 60, message=_l("Enter a whole number between 0 and 60.")),
-        ],
-        invalid_value_message=_l("Enter a whole number between 0 and 60."),  # type: ignore[call-arg]
+    max_incidence = _whole_number(
+        _l("Maximum incidence angle (°)"), 30, 60, _l("Enter a whole number between 0 and 60.")
     )
     mode = SelectField(_l("Acquisition mode"), choices=MODES)
     spectral_mode = SelectField(_l("Spectral mode"), choices=SPECTRAL)
