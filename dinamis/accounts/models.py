@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, func, text
+from sqlalchemy import CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base, one_of
+from dinamis.core.columns import CreatedAt, EntityRef, IntPk, OwnedByUser, choice
+from dinamis.core.db import Base
 from dinamis.membership.models import Entity
 
 
@@ -42,9 +43,6 @@ class User(Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        one_of("role", Role.ALL, name="role"),
-        one_of("status", UserStatus.ALL, name="status"),
-        one_of("entity_role", EntityRole.ALL, name="entity_role"),
         CheckConstraint("language IN ('fr', 'en')", name="language"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint(
@@ -60,26 +58,24 @@ class User(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     email: Mapped[str] = mapped_column(String(254), unique=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(2), default="fr")
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(10), default=Role.USER)
-    status: Mapped[str] = mapped_column(String(20), default=UserStatus.ACTIVE)
-    entity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
-    )
-    entity_role: Mapped[str | None] = mapped_column(String(10))
+    role: Mapped[str] = choice(Role.ALL, 10, default=Role.USER)
+    status: Mapped[str] = choice(UserStatus.ALL, 20, default=UserStatus.ACTIVE)
+    entity_id: Mapped[EntityRef | None]
+    entity_role: Mapped[str | None] = choice(EntityRole.ALL, 10)
     # Rotated on password change: every other session of the user ends.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
     last_login_at: Mapped[dt.datetime | None]
     password_changed_at: Mapped[dt.datetime | None]
 
     entity: Mapped[Entity | None] = relationship(
-        back_populates="members", lazy="joined", foreign_keys=[entity_id]
+        back_populates="members", lazy="joined", foreign_keys="User.entity_id"
     )
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="user", order_by="ApiToken.created_at.desc()"
@@ -135,12 +131,12 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPk]
+    user_id: Mapped[OwnedByUser]
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(12))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
     last_used_at: Mapped[dt.datetime | None]
     revoked_at: Mapped[dt.datetime | None]
     # Chosen at creation (DINAMIS_TOKEN_DEFAULT_DAYS, at most DINAMIS_TOKEN_MAX_DAYS).

@@ -28,14 +28,14 @@ from sqlalchemy import (
     Numeric,
     String,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base, database_objects, one_of
+from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, OwnedByUser, UpdatedAt, choice
+from dinamis.core.db import Base, database_objects
 
 
 class Frequency:
@@ -56,8 +56,6 @@ class SavedSearch(Base):
 
     __tablename__ = "saved_searches"
     __table_args__ = (
-        one_of("frequency", Frequency.ALL, name="frequency"),
-        one_of("channel", Channel.ALL, name="channel"),
         CheckConstraint("date_to IS NULL OR date_to >= date_from", name="dates"),
         CheckConstraint("max_cloud IS NULL OR max_cloud BETWEEN 0 AND 100", name="cloud"),
         CheckConstraint(
@@ -72,8 +70,8 @@ class SavedSearch(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPk]
+    user_id: Mapped[OwnedByUser]
     name: Mapped[str] = mapped_column(String(200))
     # Any GeoJSON geometry the catalogue searches by (a polygon, a point, a line).
     area = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False)
@@ -90,15 +88,15 @@ class SavedSearch(Base):
         ARRAY(String(20)), default=list, server_default=text("'{}'")
     )
     stereo_only: Mapped[bool] = mapped_column(default=False)
-    frequency: Mapped[str] = mapped_column(String(10), default=Frequency.DAILY)
-    channel: Mapped[str] = mapped_column(String(10), default=Channel.EMAIL)
+    frequency: Mapped[str] = choice(Frequency.ALL, 10, default=Frequency.DAILY)
+    channel: Mapped[str] = choice(Channel.ALL, 10, default=Channel.EMAIL)
     # The webhook of the webhook channel (dinamis.webhooks); deleted: back to e-mail.
     webhook_id: Mapped[int | None] = mapped_column(
         ForeignKey("webhooks.id", ondelete="SET NULL"), index=True
     )
     active: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
 
     user: Mapped[User] = relationship()
 
@@ -108,9 +106,9 @@ class AlertSceneBatch(Base):
 
     __tablename__ = "alert_scene_batches"
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     scene_ids: Mapped[list[str]] = mapped_column(ARRAY(String(200)))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class AlertNotice(Base):
@@ -119,22 +117,21 @@ class AlertNotice(Base):
     __tablename__ = "alert_notices"
     __table_args__ = (
         UniqueConstraint("saved_search_id", "period", name="uq_alert_notices_period"),
-        one_of("channel", Channel.ALL, name="channel"),
         Index("ix_alert_notices_created_at", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     saved_search_id: Mapped[int] = mapped_column(
         ForeignKey("saved_searches.id", ondelete="CASCADE")
     )
     # "now-<first match id>", "day-2026-12-07", "week-2026-W50"
     period: Mapped[str] = mapped_column(String(40))
-    channel: Mapped[str] = mapped_column(String(10))
+    channel: Mapped[str] = choice(Channel.ALL, 10)
     scenes: Mapped[int]
     outbox_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_messages.id", ondelete="SET NULL")
     )
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     saved_search: Mapped[SavedSearch] = relationship()
 
@@ -153,7 +150,7 @@ class AlertMatch(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     saved_search_id: Mapped[int] = mapped_column(
         ForeignKey("saved_searches.id", ondelete="CASCADE")
     )
@@ -161,7 +158,7 @@ class AlertMatch(Base):
     # (hundreds of thousands per ingest batch at scale), and a key check per row cost
     # more than the insert; a scene deleted since is skipped by the joins that read it.
     scene_id: Mapped[str] = mapped_column(String(200))
-    matched_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    matched_at: Mapped[CreatedAt]
     notice_id: Mapped[int | None] = mapped_column(BigInteger)
 
 

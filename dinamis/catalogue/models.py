@@ -24,7 +24,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base, one_of
+from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, UpdatedAt, choice
+from dinamis.core.db import Base
 from dinamis.core.i18n import current_language
 
 
@@ -53,7 +54,6 @@ def quicklook_key(assets: Any) -> str | None:
 
 class Collection(Base):
     __tablename__ = "collections"
-    __table_args__ = (one_of("access", Access.ALL, name="access"),)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))  # English, as the STAC API gives it
@@ -63,11 +63,11 @@ class Collection(Base):
     licence_code: Mapped[str] = mapped_column(String(50))
     licence_version: Mapped[str] = mapped_column(String(20))
     licence_url: Mapped[str | None] = mapped_column(String(300))
-    access: Mapped[str] = mapped_column(String(10), default=Access.MEMBERS)
+    access: Mapped[str] = choice(Access.ALL, 10, default=Access.MEMBERS)
     profiles: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
     orderable: Mapped[bool] = mapped_column(default=False)
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     def title_in(self, language: str) -> str:
         """The title in `language`; the English one while staff have given no French."""
@@ -146,7 +146,7 @@ class Scene(Base):
     stac_extensions: Mapped[list[str]] = mapped_column(
         JSONB, default=list, server_default=text("'[]'::jsonb")
     )
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[UpdatedAt]
     # The footprint's bounding box, kept by PostgreSQL (PostGIS's box of a geometry
     # is rounded outwards: it always contains the footprint). Not part of the API.
     fp_west: Mapped[float | None] = mapped_column(
@@ -182,7 +182,7 @@ class IngestProgress(Base):
     line_number: Mapped[int] = mapped_column(BigInteger)  # of the last line committed
     items: Mapped[int] = mapped_column(BigInteger)  # committed by the runs so far
     refused: Mapped[int] = mapped_column(BigInteger)
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[UpdatedAt]
 
 
 class LicenceAcceptance(Base):
@@ -193,7 +193,7 @@ class LicenceAcceptance(Base):
         UniqueConstraint("user_id", "licence_code", "licence_version", name="uq_licence_once"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     licence_code: Mapped[str] = mapped_column(String(50))
     licence_version: Mapped[str] = mapped_column(String(20))
@@ -207,7 +207,7 @@ class BasketItem(Base):
     __tablename__ = "basket_items"
     __table_args__ = (UniqueConstraint("user_id", "scene_id", name="uq_basket_items_scene"),)
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
     added_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -224,13 +224,12 @@ class Download(Base):
 
     __tablename__ = "downloads"
     __table_args__ = (
-        one_of("via", DownloadVia.ALL, name="via"),
         CheckConstraint("bytes >= 0", name="bytes_positive"),
         Index("ix_downloads_created_at", "created_at"),
         Index("ix_downloads_entity_created", "entity_id", "created_at"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     user_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
@@ -240,5 +239,5 @@ class Download(Base):
     asset: Mapped[str] = mapped_column(String(100))
     bytes: Mapped[int] = mapped_column(BigInteger)
     ranged: Mapped[bool] = mapped_column(default=False)
-    via: Mapped[str] = mapped_column(String(10), default=DownloadVia.WEB)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    via: Mapped[str] = choice(DownloadVia.ALL, 10, default=DownloadVia.WEB)
+    created_at: Mapped[CreatedAt]

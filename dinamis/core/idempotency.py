@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Mapped, mapped_column
 from wtforms import HiddenField
 
+from dinamis.core.columns import CreatedAt, IntPk
 from dinamis.core.db import Base, utcnow
 from dinamis.core.errors import Conflict, ServiceError
 from dinamis.extensions import db
@@ -62,13 +63,13 @@ class IdempotencyKey(Base):
         Index("ix_idempotency_keys_expires_at", "expires_at"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
     expires_at: Mapped[dt.datetime | None]
 
 

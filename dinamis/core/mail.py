@@ -20,11 +20,12 @@ from email.utils import make_msgid
 from flask import current_app
 from flask_babel import force_locale
 from jinja2 import TemplateNotFound
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, func, select
+from sqlalchemy import Index, LargeBinary, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from dinamis.config import MailSettings
-from dinamis.core.db import Base, one_of, utcnow
+from dinamis.core.columns import CreatedAt, IntPk, choice, part_of
+from dinamis.core.db import Base, utcnow
 from dinamis.core.transaction import after_commit
 from dinamis.extensions import db
 
@@ -41,21 +42,20 @@ class MailStatus:
 class OutboxMessage(Base):
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        one_of("status", MailStatus.ALL, name="status"),
         Index("ix_outbox_messages_due", "next_attempt_at", postgresql_where="status = 'pending'"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     template: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(10), default=MailStatus.PENDING)
+    status: Mapped[str] = choice(MailStatus.ALL, 10, default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
     sent_at: Mapped[dt.datetime | None]
 
     attachments: Mapped[list[OutboxAttachment]] = relationship(
@@ -66,10 +66,8 @@ class OutboxMessage(Base):
 class OutboxAttachment(Base):
     __tablename__ = "outbox_attachments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    message_id: Mapped[int] = mapped_column(
-        ForeignKey("outbox_messages.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[IntPk]
+    message_id: Mapped[int] = part_of("outbox_messages")
     filename: Mapped[str] = mapped_column(String(200))
     media_type: Mapped[str] = mapped_column(String(100))
     content: Mapped[bytes] = mapped_column(LargeBinary)

@@ -16,15 +16,14 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
-    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.accounts.models import User
-from dinamis.core.db import Base
-from dinamis.membership.models import Entity
-from dinamis.quota.models import EUR, KM2
+from dinamis.core.columns import CreatedAt, IntPk, UpdatedAt, UserRef, choice, part_of
+from dinamis.core.db import Base, sql_list
+from dinamis.orders.models import ProductRequest, StatusChange
+from dinamis.quota.models import EUR
 
 
 class DsmStatus:
@@ -58,44 +57,29 @@ class Failure:
     ALL = (ENGINE, TIMEOUT, TRANSIENT, WORKER_LOST, FILES)
 
 
-class DsmRequest(Base):
+class DsmRequest(ProductRequest, Base):
     """A member's request for a surface model over an AOI of a stereo group's overlap."""
 
     __tablename__ = "dsm_requests"
     __table_args__ = (
-        CheckConstraint(f"status IN {DsmStatus.ALL!r}", name="status"),
         CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
         CheckConstraint("charged_km2 > 0 AND free_km2 >= 0 AND cofunded_km2 >= 0", name="areas"),
         CheckConstraint("resolution_m > 0", name="resolution_positive"),
         CheckConstraint(
-            f"failure_code IS NULL OR failure_code IN {Failure.ALL!r}",
+            f"failure_code IS NULL OR failure_code IN ({sql_list(Failure.ALL)})",
             name="failure_code",
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), index=True)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
-    )
-    requester_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), index=True
-    )
+    reference_prefix = "dsm"
+
+    status: Mapped[str] = choice(DsmStatus.ALL, 20, index=True)
     # The scene it was asked from, and its stereo group's scenes when asked (oldest first).
     scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="RESTRICT"))
     stereo_group: Mapped[str] = mapped_column(String(100))
     source_ids: Mapped[list[str]] = mapped_column(ARRAY(String(200)))
     aoi = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False)
-    aoi_km2: Mapped[Decimal] = mapped_column(KM2)
-    charged_km2: Mapped[Decimal] = mapped_column(KM2)
-    family: Mapped[str] = mapped_column(String(20))
-    period: Mapped[str] = mapped_column(String(10))
-    free_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
-    cofunded_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
     resolution_m: Mapped[Decimal] = mapped_column(Numeric(8, 3))
-    project_title: Mapped[str] = mapped_column(String(200))
-    project_description: Mapped[str] = mapped_column(Text)
-    theme: Mapped[str] = mapped_column(String(50))
     # The co-funding quote of the part beyond the allowance (none within it).
     eur_per_km2: Mapped[Decimal | None] = mapped_column(EUR)
     excluding_tax: Mapped[Decimal | None] = mapped_column(EUR)
@@ -103,9 +87,7 @@ class DsmRequest(Base):
     tax: Mapped[Decimal | None] = mapped_column(EUR)
     including_tax: Mapped[Decimal | None] = mapped_column(EUR)
     quote_valid_until: Mapped[dt.date | None] = mapped_column(Date)
-    quote_decided_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT")
-    )
+    quote_decided_by_id: Mapped[UserRef | None]
     # The computation: its Procrastinate job, attempts, progress; why it failed; the log.
     job_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -116,21 +98,14 @@ class DsmRequest(Base):
     log: Mapped[str | None] = mapped_column(Text)  # for staff: the end of the engine's log
     # The delivered STAC item of the `dsm` collection.
     item_id: Mapped[str | None] = mapped_column(ForeignKey("scenes.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[UpdatedAt]
 
-    entity: Mapped[Entity] = relationship()
-    requester: Mapped[User] = relationship(foreign_keys=[requester_id])
     events: Mapped[list[DsmEvent]] = relationship(
         back_populates="request", order_by="DsmEvent.id", cascade="all, delete-orphan"
     )
-
-    @property
-    def reference(self) -> str:
-        """The ledger reference of this request."""
-        return f"dsm:{self.id}"
 
     @property
     def number(self) -> str:
@@ -141,21 +116,14 @@ class DsmRequest(Base):
         return str(DsmStatus.WORDS[self.status])
 
 
-class DsmEvent(Base):
+class DsmEvent(StatusChange, Base):
     """One step of a request's life: who moved it, from where to where, and why."""
 
     __tablename__ = "dsm_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        ForeignKey("dsm_requests.id", ondelete="CASCADE"), index=True
-    )
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    id: Mapped[IntPk]
+    request_id: Mapped[int] = part_of("dsm_requests")
     # A code the timeline puts in the reader's words (service.event_note), or staff's text.
     note: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     request: Mapped[DsmRequest] = relationship(back_populates="events")
-    actor: Mapped[User | None] = relationship()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from sqlalchemy import BigInteger, Index, String, Text, func
+from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from dinamis.core.columns import CreatedAt, IntPk
 from dinamis.core.db import Base
 
 
@@ -16,9 +15,9 @@ class JobFailure(Base):
     __tablename__ = "job_failures"
     __table_args__ = (Index("ix_job_failures_task_name_id", "task_name", "id"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     job_id: Mapped[int] = mapped_column(BigInteger, index=True)
     task_name: Mapped[str] = mapped_column(String(128))
     attempt: Mapped[int]
     error: Mapped[str] = mapped_column(Text)
-    failed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    failed_at: Mapped[CreatedAt]

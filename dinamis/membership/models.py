@@ -6,11 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text, func
+from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base, one_of
+from dinamis.core.columns import CreatedAt, EntityRef, IntPk, UserRef, choice, part_of
+from dinamis.core.db import Base
 
 if TYPE_CHECKING:
     from dinamis.accounts.models import User
@@ -30,7 +31,7 @@ class Profile(Base):
 
     __tablename__ = "profiles"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name_fr: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str] = mapped_column(String(200))
@@ -50,13 +51,12 @@ class Entity(Base):
     """An organisation that has joined the scheme."""
 
     __tablename__ = "entities"
-    __table_args__ = (one_of("status", EntityStatus.ALL, name="status"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     name: Mapped[str] = mapped_column(String(300))
     acronym: Mapped[str | None] = mapped_column(String(50))
     profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
-    status: Mapped[str] = mapped_column(String(20), default=EntityStatus.ACTIVE)
+    status: Mapped[str] = choice(EntityStatus.ALL, 20, default=EntityStatus.ACTIVE)
     national_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     national_id_type: Mapped[str | None] = mapped_column(String(20))  # "siret", "other"
     country: Mapped[str] = mapped_column(String(2), default="FR")
@@ -77,7 +77,7 @@ class Entity(Base):
     handover_to_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL", use_alter=True)
     )
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     profile: Mapped[Profile] = relationship(lazy="joined")
     members: Mapped[list[User]] = relationship(
@@ -125,7 +125,7 @@ class LegalDocument(Base):
     __tablename__ = "legal_documents"
     __table_args__ = (CheckConstraint("kind IN ('charter', 'licence')", name="kind"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     kind: Mapped[str] = mapped_column(String(10))
     code: Mapped[str] = mapped_column(String(50))
     version: Mapped[str] = mapped_column(String(20))
@@ -134,7 +134,7 @@ class LegalDocument(Base):
     title_fr: Mapped[str | None] = mapped_column(String(200))
     body_fr: Mapped[str | None] = mapped_column(Text)
     current: Mapped[bool] = mapped_column(default=True)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     @property
     def label(self) -> str:
@@ -177,11 +177,10 @@ class MembershipRequest(Base):
     """An organisation's application, from the future Referent's e-mail to staff's decision."""
 
     __tablename__ = "membership_requests"
-    __table_args__ = (one_of("status", RequestStatus.ALL, name="status"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(
-        String(20), default=RequestStatus.EMAIL_TO_CONFIRM, index=True
+    id: Mapped[IntPk]
+    status: Mapped[str] = choice(
+        RequestStatus.ALL, 20, default=RequestStatus.EMAIL_TO_CONFIRM, index=True
     )
     referent_email: Mapped[str] = mapped_column(String(254), index=True)
     referent_first_name: Mapped[str] = mapped_column(String(100), default="")
@@ -205,12 +204,12 @@ class MembershipRequest(Base):
     legal_rep_ip: Mapped[str | None] = mapped_column(String(64))
     legal_rep_user_agent: Mapped[str | None] = mapped_column(String(500))
     accepted_documents: Mapped[list[str]] = mapped_column(ARRAY(String(80)), default=list)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_by_id: Mapped[UserRef | None]
     decided_at: Mapped[dt.datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
     profile_id: Mapped[int | None] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="RESTRICT"))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     profile: Mapped[Profile | None] = relationship()
     entity: Mapped[Entity | None] = relationship()
@@ -232,24 +231,21 @@ class AccountRequest(Base):
     """A person asks to join an existing entity; its Referent decides."""
 
     __tablename__ = "account_requests"
-    __table_args__ = (one_of("status", AccountStatus.ALL, name="status"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    status: Mapped[str] = mapped_column(String(20), default=AccountStatus.EMAIL_TO_CONFIRM)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("entities.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[IntPk]
+    status: Mapped[str] = choice(AccountStatus.ALL, 20, default=AccountStatus.EMAIL_TO_CONFIRM)
+    entity_id: Mapped[int] = part_of("entities")
     email: Mapped[str] = mapped_column(String(254), index=True)
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     job_title: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(2), default="fr")
     domain_verified: Mapped[bool] = mapped_column(default=False)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_by_id: Mapped[UserRef | None]
     decided_at: Mapped[dt.datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    user_id: Mapped[UserRef | None]
+    created_at: Mapped[CreatedAt]
 
     entity: Mapped[Entity] = relationship()
 
@@ -263,15 +259,13 @@ class Certificate(Base):
 
     __tablename__ = "certificates"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     code: Mapped[str] = mapped_column(String(40), unique=True, default=new_code)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
-    )
+    entity_id: Mapped[EntityRef]
     request_id: Mapped[int | None] = mapped_column(
         ForeignKey("membership_requests.id", ondelete="RESTRICT")
     )
-    issued_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    issued_at: Mapped[CreatedAt]
     valid_until: Mapped[dt.date] = mapped_column(Date)
     documents: Mapped[list[str]] = mapped_column(ARRAY(String(80)), default=list)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
@@ -284,17 +278,15 @@ class AuditEvent(Base):
 
     __tablename__ = "audit_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    id: Mapped[IntPk]
+    actor_id: Mapped[UserRef | None]
     action: Mapped[str] = mapped_column(String(60), index=True)
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[int | None]
-    entity_id: Mapped[int | None] = mapped_column(
-        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
-    )
+    entity_id: Mapped[EntityRef | None]
     reason: Mapped[str | None] = mapped_column(Text)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
 
 class EntityChange(Base):
@@ -305,16 +297,14 @@ class EntityChange(Base):
         CheckConstraint("status IN ('pending', 'approved', 'rejected')", name="status"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("entities.id", ondelete="CASCADE"), index=True
-    )
-    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    id: Mapped[IntPk]
+    entity_id: Mapped[int] = part_of("entities")
+    requested_by_id: Mapped[UserRef]
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(10), default="pending")
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_by_id: Mapped[UserRef | None]
     decided_at: Mapped[dt.datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     entity: Mapped[Entity] = relationship()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -15,12 +16,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base, one_of
+from dinamis.core.columns import CreatedAt, EntityRef, IntPk, UpdatedAt, UserRef, choice, part_of
+from dinamis.core.db import Base
 from dinamis.core.idempotency import IdempotencyKey  # noqa: F401  (moved to core; kept importable)
 from dinamis.membership.models import Entity
 from dinamis.quota.models import EUR, KM2
@@ -94,56 +95,86 @@ class Status:
     HOLDING = (AWAITING_QUOTE, UNDER_REVIEW, ACCEPTED, PARTIALLY_DELIVERED)
 
 
-class Order(Base):
+class ProductRequest:
+    """What every member's request for a product has (tasking and archive orders,
+    surface models): the entity it is for and who asked, the km² of its AOI and how
+    the quota charges them, and the project it serves."""
+
+    # The ledger's postings for the request are labelled "<reference_prefix>:<id>".
+    reference_prefix: ClassVar[str]
+
+    id: Mapped[IntPk]
+    entity_id: Mapped[EntityRef]
+    requester_id: Mapped[UserRef] = mapped_column(index=True)
+    aoi_km2: Mapped[Decimal] = mapped_column(KM2)
+    # Charged to the allowance of `family` in `period`: free, then co-funded beyond it.
+    charged_km2: Mapped[Decimal] = mapped_column(KM2)
+    family: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(10))
+    free_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
+    cofunded_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
+    project_title: Mapped[str] = mapped_column(String(200))
+    project_description: Mapped[str] = mapped_column(Text)
+    theme: Mapped[str] = mapped_column(String(50))
+
+    @declared_attr
+    def entity(cls) -> Mapped[Entity]:
+        return relationship()
+
+    @declared_attr
+    def requester(cls: type[Any]) -> Mapped[User]:  # `cls`: the mapped class
+        # (a surface model's request names another account: who decided its quote)
+        return relationship(foreign_keys=f"{cls.__name__}.requester_id")
+
+    @property
+    def reference(self) -> str:
+        """The ledger reference of this request."""
+        return f"{self.reference_prefix}:{self.id}"
+
+
+class StatusChange:
+    """One step of a request's timeline: from which state to which, by whom, when."""
+
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[UserRef | None]
+    created_at: Mapped[CreatedAt]
+
+    @declared_attr
+    def actor(cls) -> Mapped[User | None]:
+        return relationship()
+
+
+class Order(ProductRequest, Base):
     """A request for new imagery: a tasking request (new acquisition) or an archive order."""
 
     __tablename__ = "orders"
     __table_args__ = (
-        one_of("kind", OrderKind.ALL, name="kind"),
-        one_of("status", Status.ALL, name="status"),
-        one_of("sensor", Sensor.ALL, name="sensor"),
-        one_of("mode", Mode.ALL, name="mode"),
         CheckConstraint("window_end IS NULL OR window_end > window_start", name="window_order"),
         CheckConstraint("max_cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
         CheckConstraint("max_incidence BETWEEN 0 AND 60", name="incidence_range"),
         CheckConstraint("charged_km2 >= 0 AND free_km2 >= 0 AND cofunded_km2 >= 0", name="areas"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(20), default=Status.DRAFT, index=True)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
-    )
-    requester_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), index=True
-    )
-    sensor: Mapped[str] = mapped_column(String(20))
+    reference_prefix = "order"
+
+    kind: Mapped[str] = choice(OrderKind.ALL, 10)
+    status: Mapped[str] = choice(Status.ALL, 20, default=Status.DRAFT, index=True)
+    sensor: Mapped[str] = choice(Sensor.ALL, 20)
     aoi = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
-    aoi_km2: Mapped[Decimal] = mapped_column(KM2)
-    mode: Mapped[str] = mapped_column(String(10), default=Mode.MONO)
-    charged_km2: Mapped[Decimal] = mapped_column(KM2)
-    family: Mapped[str] = mapped_column(String(20))
-    period: Mapped[str] = mapped_column(String(10))
-    free_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
-    cofunded_km2: Mapped[Decimal] = mapped_column(KM2, default=Decimal("0"))
+    mode: Mapped[str] = choice(Mode.ALL, 10, default=Mode.MONO)
     window_start: Mapped[dt.date | None] = mapped_column(Date)
     window_end: Mapped[dt.date | None] = mapped_column(Date)
     max_cloud_cover: Mapped[int] = mapped_column(Integer, default=20)
     max_incidence: Mapped[int] = mapped_column(Integer, default=30)
     spectral_mode: Mapped[str] = mapped_column(String(10), default="pms")
-    project_title: Mapped[str] = mapped_column(String(200))
-    project_description: Mapped[str] = mapped_column(Text)
     justification: Mapped[str] = mapped_column(Text)
-    theme: Mapped[str] = mapped_column(String(50))
     funding: Mapped[str | None] = mapped_column(String(300))
     staff_comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
     submitted_at: Mapped[dt.datetime | None]
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    updated_at: Mapped[UpdatedAt]
 
-    entity: Mapped[Entity] = relationship()
-    requester: Mapped[User] = relationship()
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
     )
@@ -156,11 +187,6 @@ class Order(Base):
     items: Mapped[list[OrderItem]] = relationship(
         back_populates="order", order_by="OrderItem.id", cascade="all, delete-orphan"
     )
-
-    @property
-    def reference(self) -> str:
-        """The ledger reference of this order."""
-        return f"order:{self.id}"
 
     @property
     def number(self) -> str:
@@ -181,8 +207,8 @@ class OrderItem(Base):
         CheckConstraint("km2 > 0", name="km2_positive"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPk]
+    order_id: Mapped[int] = part_of("orders")
     scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="RESTRICT"), index=True)
     cut = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=True)
     km2: Mapped[Decimal] = mapped_column(KM2)
@@ -190,21 +216,16 @@ class OrderItem(Base):
     order: Mapped[Order] = relationship(back_populates="items")
 
 
-class OrderEvent(Base):
+class OrderEvent(StatusChange, Base):
     """One step of an order's life: who moved it, from where to where, and why."""
 
     __tablename__ = "order_events"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(20))
-    to_status: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    id: Mapped[IntPk]
+    order_id: Mapped[int] = part_of("orders")
     comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
     order: Mapped[Order] = relationship(back_populates="events")
-    actor: Mapped[User | None] = relationship()
 
 
 class Delivery(Base):
@@ -225,8 +246,8 @@ class Delivery(Base):
         UniqueConstraint("order_id", "scene_id", name="uq_deliveries_scene"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPk]
+    order_id: Mapped[int] = part_of("orders")
     scene_ref: Mapped[str] = mapped_column(String(200))
     # The catalogue scene delivered, when the reference names one.
     scene_id: Mapped[str | None] = mapped_column(
@@ -235,8 +256,8 @@ class Delivery(Base):
     km2: Mapped[Decimal] = mapped_column(KM2)
     computed_km2: Mapped[Decimal] = mapped_column(KM2)
     correction_reason: Mapped[str | None] = mapped_column(Text)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    actor_id: Mapped[UserRef | None]
+    created_at: Mapped[CreatedAt]
 
     order: Mapped[Order] = relationship(back_populates="deliveries")
 
@@ -257,11 +278,10 @@ class Quote(Base):
     """The price of an order's co-funded part, for the entity's Referent to accept."""
 
     __tablename__ = "quotes"
-    __table_args__ = (one_of("status", QuoteStatus.ALL, name="status"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    status: Mapped[str] = mapped_column(String(10), default=QuoteStatus.PENDING)
+    id: Mapped[IntPk]
+    order_id: Mapped[int] = part_of("orders")
+    status: Mapped[str] = choice(QuoteStatus.ALL, 10, default=QuoteStatus.PENDING)
     free_km2: Mapped[Decimal] = mapped_column(KM2)
     cofunded_km2: Mapped[Decimal] = mapped_column(KM2)
     eur_per_km2: Mapped[Decimal] = mapped_column(EUR)
@@ -270,9 +290,9 @@ class Quote(Base):
     tax: Mapped[Decimal] = mapped_column(EUR)
     including_tax: Mapped[Decimal] = mapped_column(EUR)
     valid_until: Mapped[dt.date] = mapped_column(Date)
-    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    decided_by_id: Mapped[UserRef | None]
     decided_at: Mapped[dt.datetime | None]
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     order: Mapped[Order] = relationship(back_populates="quotes")
 

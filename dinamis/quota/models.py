@@ -8,11 +8,9 @@ transaction whose entries do not balance (see the migration's triggers).
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
 
 from sqlalchemy import (
-    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -21,12 +19,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
-    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.db import Base, database_objects, one_of, sql_list
+from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, UserRef, choice
+from dinamis.core.db import Base, database_objects, sql_list
 
 KM2 = Numeric(14, 2)  # km² with two decimals (0.01 km² = 1 ha)
 EUR = Numeric(14, 2)
@@ -74,7 +71,6 @@ class LedgerAccount(Base):
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (
-        one_of("kind", AccountKind.ALL, name="kind"),
         CheckConstraint(
             f"(entity_id IS NULL) = (kind IN ({sql_list(AccountKind.PROGRAMME_KINDS)}))",
             name="owner_matches_kind",
@@ -90,12 +86,12 @@ class LedgerAccount(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="RESTRICT"))
     family: Mapped[str] = mapped_column(String(20))
     period: Mapped[str] = mapped_column(String(10))  # "2027" or "2027-Q1"
-    kind: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    kind: Mapped[str] = choice(AccountKind.ALL, 20)
+    created_at: Mapped[CreatedAt]
 
 
 class LedgerTransaction(Base):
@@ -103,14 +99,13 @@ class LedgerTransaction(Base):
 
     __tablename__ = "ledger_transactions"
     __table_args__ = (
-        one_of("kind", PostingKind.ALL, name="kind"),
         CheckConstraint(
             "order_id IS NULL OR reference = 'order:' || order_id", name="order_reference"
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))
+    id: Mapped[IntPk]
+    kind: Mapped[str] = choice(PostingKind.ALL, 20)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(100), index=True)  # e.g. "order:42"
@@ -121,8 +116,8 @@ class LedgerTransaction(Base):
         ForeignKey("orders.id", ondelete="RESTRICT", deferrable=True, initially="DEFERRED"),
         index=True,
     )
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    actor_id: Mapped[UserRef | None]
+    created_at: Mapped[CreatedAt]
 
     entries: Mapped[list[LedgerEntry]] = relationship(
         back_populates="transaction", order_by="LedgerEntry.id"
@@ -138,13 +133,13 @@ class LedgerEntry(Base):
         Index("ix_ledger_entries_account_id", "account_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     transaction_id: Mapped[int] = mapped_column(
         ForeignKey("ledger_transactions.id", ondelete="RESTRICT"), index=True
     )
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="RESTRICT"))
     amount: Mapped[Decimal] = mapped_column(KM2)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=text("now()"))
+    created_at: Mapped[CreatedAt]
 
     transaction: Mapped[LedgerTransaction] = relationship(back_populates="entries")
     account: Mapped[LedgerAccount] = relationship()
@@ -179,7 +174,7 @@ class LedgerTotal(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id", ondelete="CASCADE"))
     # The account's key, copied (an account's key never changes): readers
     # filter and group on it without joining the accounts.
@@ -202,7 +197,7 @@ class AllowanceRule(Base):
         CheckConstraint("period_kind IN ('year', 'quarter')", name="period_kind"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
     family: Mapped[str] = mapped_column(String(20))
     period_kind: Mapped[str] = mapped_column(String(10), default="year")
@@ -221,7 +216,7 @@ class PriceRule(Base):
         CheckConstraint("order_kind IN ('tasking', 'archive', 'dsm')", name="order_kind"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="CASCADE"))
     sensor: Mapped[str] = mapped_column(String(30))
     order_kind: Mapped[str] = mapped_column(String(10))

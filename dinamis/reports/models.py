@@ -23,14 +23,23 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base, database_objects, one_of
+from dinamis.core.columns import (
+    BigIntPk,
+    CreatedAt,
+    EntityRef,
+    IntPk,
+    UpdatedAt,
+    UserRef,
+    choice,
+    part_of,
+)
+from dinamis.core.db import Base, database_objects
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Order, Quote
 
@@ -53,8 +62,6 @@ class ReportStatus:
 class UsageReport(Base):
     __tablename__ = "usage_reports"
     __table_args__ = (
-        one_of("kind", ReportKind.ALL, name="kind"),
-        one_of("status", ReportStatus.ALL, name="status"),
         CheckConstraint("(kind = 'order') = (order_id IS NOT NULL)", name="order_report_has_order"),
         # One report per order; one yearly report per user and year.
         UniqueConstraint("order_id", name="uq_usage_reports_order"),
@@ -75,13 +82,11 @@ class UsageReport(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))
-    status: Mapped[str] = mapped_column(String(10), default=ReportStatus.DRAFT, index=True)
-    entity_id: Mapped[int] = mapped_column(
-        ForeignKey("entities.id", ondelete="RESTRICT"), index=True
-    )
-    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), index=True)
+    id: Mapped[IntPk]
+    kind: Mapped[str] = choice(ReportKind.ALL, 10)
+    status: Mapped[str] = choice(ReportStatus.ALL, 10, default=ReportStatus.DRAFT, index=True)
+    entity_id: Mapped[EntityRef]
+    author_id: Mapped[UserRef] = mapped_column(index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
     year: Mapped[int] = mapped_column(Integer)
     due_on: Mapped[dt.date] = mapped_column(Date)
@@ -92,12 +97,12 @@ class UsageReport(Base):
     benefit: Mapped[str] = mapped_column(Text, default="")
     comments: Mapped[str] = mapped_column(Text, default="")
     staff_comment: Mapped[str | None] = mapped_column(Text)
-    reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    reviewer_id: Mapped[UserRef | None]
     submitted_at: Mapped[dt.datetime | None]
     reviewed_at: Mapped[dt.datetime | None]
     reminded_at: Mapped[dt.datetime | None]
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
 
     entity: Mapped[Entity] = relationship()
     author: Mapped[User] = relationship(foreign_keys=[author_id])
@@ -118,10 +123,8 @@ class Publication(Base):
     __tablename__ = "report_publications"
     __table_args__ = (CheckConstraint("year BETWEEN 1900 AND 2200", name="year_range"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    report_id: Mapped[int] = mapped_column(
-        ForeignKey("usage_reports.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[IntPk]
+    report_id: Mapped[int] = part_of("usage_reports")
     title: Mapped[str] = mapped_column(String(500))
     year: Mapped[int] = mapped_column(Integer)
     doi: Mapped[str | None] = mapped_column(String(200))
@@ -154,7 +157,7 @@ class DownloadTotal(Base):
         CheckConstraint("extract(day FROM month) = 1", name="month_first_day"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     month: Mapped[dt.date] = mapped_column(Date)  # the month's first day, in UTC
     entity_id: Mapped[int | None] = mapped_column(Integer)
     collection_id: Mapped[str] = mapped_column(String(100))
@@ -182,7 +185,7 @@ class QuoteTotal(Base):
         ),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     period: Mapped[str] = mapped_column(String(10))
     entity_id: Mapped[int] = mapped_column(Integer)
     sensor: Mapped[str] = mapped_column(String(30))
@@ -319,6 +322,7 @@ BEGIN
     RETURN NULL;
 END $$;
 """
+
 
 TOTALS_TRIGGERS = """
 CREATE TRIGGER downloads_totals_insert AFTER INSERT ON downloads

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 
-from sqlalchemy import ForeignKey, LargeBinary, String, Text, func
+from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base, one_of
+from dinamis.core.columns import CreatedAt, IntPk, UpdatedAt, UserRef, choice, part_of
+from dinamis.core.db import Base
 
 
 class TicketStatus:
@@ -28,26 +28,20 @@ def new_access_key() -> str:
 
 class Ticket(Base):
     __tablename__ = "support_tickets"
-    __table_args__ = (
-        one_of("status", TicketStatus.ALL, name="status"),
-        one_of("category", CATEGORIES, name="category"),
-    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     subject: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(10), default=TicketStatus.OPEN, index=True)
-    requester_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="RESTRICT"), index=True
-    )
+    category: Mapped[str] = choice(CATEGORIES, 20)
+    status: Mapped[str] = choice(TicketStatus.ALL, 10, default=TicketStatus.OPEN, index=True)
+    requester_id: Mapped[UserRef | None] = mapped_column(index=True)
     requester_email: Mapped[str] = mapped_column(String(254))
     requester_name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(2), default="fr")
     # Anonymous requesters follow their thread through a secret link.
     access_key: Mapped[str] = mapped_column(String(64), unique=True, default=new_access_key)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
 
     requester: Mapped[User | None] = relationship(foreign_keys=[requester_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
@@ -59,14 +53,12 @@ class Ticket(Base):
 class TicketMessage(Base):
     __tablename__ = "support_messages"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(
-        ForeignKey("support_tickets.id", ondelete="CASCADE"), index=True
-    )
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    id: Mapped[IntPk]
+    ticket_id: Mapped[int] = part_of("support_tickets")
+    author_id: Mapped[UserRef | None]
     from_staff: Mapped[bool] = mapped_column(default=False)
     body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
     ticket: Mapped[Ticket] = relationship(back_populates="messages")
     author: Mapped[User | None] = relationship()
@@ -78,7 +70,7 @@ class TicketMessage(Base):
 class TicketAttachment(Base):
     __tablename__ = "support_attachments"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[IntPk]
     message_id: Mapped[int] = mapped_column(
         ForeignKey("support_messages.id", ondelete="CASCADE"), unique=True
     )

@@ -12,7 +12,6 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -27,7 +26,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.db import Base, one_of
+from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, OwnedByUser, choice
+from dinamis.core.db import Base
 
 
 class DisabledReason:
@@ -52,34 +52,33 @@ class Webhook(Base):
 
     __tablename__ = "webhooks"
     __table_args__ = (
-        one_of("disabled_reason", DisabledReason.ALL, name="disabled_reason"),
         CheckConstraint(
             "active = (disabled_reason IS NULL)", name="active_unless_disabled_for_a_reason"
         ),
         CheckConstraint("consecutive_failures >= 0", name="failures_positive"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[IntPk]
+    user_id: Mapped[OwnedByUser]
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str] = mapped_column(String(200), default="")
     # The HMAC key: the server must sign with it, so it is kept as is (like the
     # secrets of GitHub's or Stripe's webhooks); shown to its owner once.
     secret: Mapped[str] = mapped_column(String(100))
-    secret_created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    secret_created_at: Mapped[CreatedAt]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The channel choice: does this webhook receive the owner's order state changes?
     order_events: Mapped[bool] = mapped_column(Boolean, default=True)
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    disabled_reason: Mapped[str | None] = mapped_column(String(10))
+    disabled_reason: Mapped[str | None] = choice(DisabledReason.ALL, 10)
     disabled_at: Mapped[dt.datetime | None]
     disabled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_success_at: Mapped[dt.datetime | None]
     last_failure_at: Mapped[dt.datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
 
-    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    user: Mapped[User] = relationship(foreign_keys="Webhook.user_id")
     disabled_by: Mapped[User | None] = relationship(foreign_keys=[disabled_by_id])
 
 
@@ -89,7 +88,6 @@ class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
         UniqueConstraint("webhook_id", "key", name="uq_webhook_deliveries_key"),
-        one_of("status", DeliveryStatus.ALL, name="status"),
         Index(
             "ix_webhook_deliveries_due",
             "next_attempt_at",
@@ -98,19 +96,19 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_failed", "id", postgresql_where="status = 'failed'"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    id: Mapped[BigIntPk]
     webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     # Idempotency: an event already written for this webhook under this key is not written again.
     key: Mapped[str] = mapped_column(String(200))
     event: Mapped[str] = mapped_column(String(60))
     # The JSON body sent (`id`, `type`, `created`, `data`), the same at every attempt.
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(10), default=DeliveryStatus.PENDING)
+    status: Mapped[str] = choice(DeliveryStatus.ALL, 10, default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     response_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[CreatedAt]
     delivered_at: Mapped[dt.datetime | None]
 
     webhook: Mapped[Webhook] = relationship()

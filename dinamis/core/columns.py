@@ -1,0 +1,65 @@
+"""The columns the models share, declared once.
+
+`Annotated` column types (SQLAlchemy 2.0's "whole column declarations"): a model
+says `id: Mapped[IntPk]` or `created_at: Mapped[CreatedAt]` and gets the same
+type, key, default and index as every other model; `Mapped[UserRef | None]`
+makes the column nullable, and a `mapped_column(index=True)` on the right adds
+to the type's options. `part_of` links a row to the row it belongs to, and
+`choice` is a string column holding one of a tuple's values, its CHECK
+constraint made from that tuple.
+
+The DDL is the one the models wrote out column by column before (the migration
+test compares the models with the migrated schema, CHECK constraints included).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, event, func
+from sqlalchemy.orm import MappedColumn, mapped_column
+
+from dinamis.core.db import one_of
+
+IntPk = Annotated[int, mapped_column(primary_key=True)]
+# Tables that grow by the million (totals, matches, deliveries, job batches).
+BigIntPk = Annotated[int, mapped_column(BigInteger, primary_key=True)]
+
+# When the row was written, by the database's clock (the transaction's start).
+CreatedAt = Annotated[dt.datetime, mapped_column(server_default=func.now())]
+UpdatedAt = Annotated[dt.datetime, mapped_column(server_default=func.now(), onupdate=func.now())]
+
+# An account that acted on a row (requested, decided, reviewed, wrote): an account
+# named in the record is never deleted (accounts are removed by status).
+UserRef = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))]
+# What an account owns (API tokens, saved searches, webhooks) goes with it.
+OwnedByUser = Annotated[int, mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)]
+# The member entity a row belongs to; its rows are listed per entity.
+EntityRef = Annotated[
+    int, mapped_column(ForeignKey("entities.id", ondelete="RESTRICT"), index=True)
+]
+
+
+def part_of(table: str, **options: Any) -> MappedColumn[Any]:
+    """The link of a row to the `table` row it is part of (an order's events, a
+    ticket's messages): indexed, deleted with it."""
+    options.setdefault("index", True)
+    return mapped_column(ForeignKey(f"{table}.id", ondelete="CASCADE"), **options)
+
+
+def choice(values: Sequence[str], length: int, **options: Any) -> MappedColumn[Any]:
+    """A string column that holds one of `values`, or NULL when the column may be.
+
+    Its CHECK constraint, `ck_<table>_<column>`, is `core.db.one_of` made from
+    `values`: a value added to the tuple is a schema change (the migration test
+    sees it). `options` are `mapped_column`'s (default, index...).
+    """
+    column = mapped_column(String(length), **options)
+
+    def check(column: Column[Any], table: Table) -> None:
+        table.append_constraint(one_of(column.name, values, name=column.name))
+
+    event.listen(column.column, "after_parent_attach", check)
+    return column
