@@ -324,29 +324,31 @@ END $$;
 """
 
 
-TOTALS_TRIGGERS = """
-CREATE TRIGGER downloads_totals_insert AFTER INSERT ON downloads
-    REFERENCING NEW TABLE AS new_downloads
-    FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
-CREATE TRIGGER downloads_totals_update AFTER UPDATE ON downloads
-    REFERENCING OLD TABLE AS old_downloads NEW TABLE AS new_downloads
-    FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
-CREATE TRIGGER downloads_totals_delete AFTER DELETE ON downloads
-    REFERENCING OLD TABLE AS old_downloads
-    FOR EACH STATEMENT EXECUTE FUNCTION download_totals_apply();
+def _changes_triggers(table: str, function: str) -> str:
+    """Triggers that run `function` once per statement inserting, updating or deleting
+    rows of `table`, with the statement's rows as `new_<table>` and `old_<table>`."""
+    return f"""
+CREATE TRIGGER {table}_totals_insert AFTER INSERT ON {table}
+    REFERENCING NEW TABLE AS new_{table}
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+CREATE TRIGGER {table}_totals_update AFTER UPDATE ON {table}
+    REFERENCING OLD TABLE AS old_{table} NEW TABLE AS new_{table}
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+CREATE TRIGGER {table}_totals_delete AFTER DELETE ON {table}
+    REFERENCING OLD TABLE AS old_{table}
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+"""
+
+
+TOTALS_TRIGGERS = (
+    _changes_triggers("downloads", "download_totals_apply")
+    + _changes_triggers("quotes", "quote_totals_apply")
+    + """
 CREATE TRIGGER downloads_totals_truncate AFTER TRUNCATE ON downloads
     FOR EACH STATEMENT EXECUTE FUNCTION download_totals_truncate();
-CREATE TRIGGER quotes_totals_insert AFTER INSERT ON quotes
-    REFERENCING NEW TABLE AS new_quotes
-    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
-CREATE TRIGGER quotes_totals_update AFTER UPDATE ON quotes
-    REFERENCING OLD TABLE AS old_quotes NEW TABLE AS new_quotes
-    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
-CREATE TRIGGER quotes_totals_delete AFTER DELETE ON quotes
-    REFERENCING OLD TABLE AS old_quotes
-    FOR EACH STATEMENT EXECUTE FUNCTION quote_totals_apply();
 CREATE TRIGGER orders_quote_totals BEFORE DELETE ON orders
     FOR EACH ROW EXECUTE FUNCTION quote_totals_order_gone();
 """
+)
 
 database_objects(TOTALS_FUNCTIONS + TOTALS_TRIGGERS)
