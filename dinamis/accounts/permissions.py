@@ -34,3 +34,23 @@ def can_use_api(user: Any) -> bool:
 
 def is_staff(user: Any) -> bool:
     return is_signed_in(user) and bool(user.is_staff)
+
+
+def manages_entity(user: Any, entity_id: int | None) -> bool:
+    """The Referent or a deputy of the entity `entity_id`."""
+    return (
+        is_signed_in(user)
+        and entity_id is not None
+        and user.entity_id == entity_id
+        and bool(user.is_referent or user.is_deputy)
+    )
+
+
+def is_staff_owner_or_manager(user: Any, owner_id: int, entity_id: int | None) -> bool:
+    """Staff, the account `owner_id` (who asked, who wrote), and the Referent and
+    deputies of its entity `entity_id`."""
+    return (
+        is_staff(user)
+        or (is_signed_in(user) and user.id == owner_id)
+        or manages_entity(user, entity_id)
+    )

@@ -6,7 +6,12 @@ from typing import Any
 
 from flask import current_app
 
-from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.accounts.permissions import (
+    is_signed_in,
+    is_staff,
+    is_staff_owner_or_manager,
+    manages_entity,
+)
 from dinamis.dsm.models import DsmRequest
 from dinamis.orders.permissions import can_order
 
@@ -22,27 +27,17 @@ def can_view_dsm_requests(user: Any) -> bool:
 
 def can_view_dsm_request(user: Any, request: DsmRequest) -> bool:
     """The requester, the Referent and deputies of its entity, and staff."""
-    if not is_signed_in(user):
-        return False
-    if is_staff(user) or request.requester_id == user.id:
-        return True
-    return bool(user.entity_id == request.entity_id and (user.is_referent or user.is_deputy))
+    return is_staff_owner_or_manager(user, request.requester_id, request.entity_id)
 
 
 def can_cancel_dsm_request(user: Any, request: DsmRequest) -> bool:
     """The requester, the Referent or a deputy of its entity, and staff."""
-    return is_signed_in(user) and bool(
-        is_staff(user)
-        or request.requester_id == user.id
-        or (user.entity_id == request.entity_id and (user.is_referent or user.is_deputy))
-    )
+    return is_staff_owner_or_manager(user, request.requester_id, request.entity_id)
 
 
 def can_decide_dsm_quote(user: Any, request: DsmRequest) -> bool:
     """The entity's Referent (or a deputy) accepts or declines the co-funding quote."""
-    return is_signed_in(user) and bool(
-        user.entity_id == request.entity_id and (user.is_referent or user.is_deputy)
-    )
+    return manages_entity(user, request.entity_id)
 
 
 def can_see_dsm_log(user: Any) -> bool:

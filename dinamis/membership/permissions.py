@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, true
 from sqlalchemy.orm import QueryableAttribute
 
-from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.accounts.permissions import is_signed_in, is_staff, manages_entity
 
 if TYPE_CHECKING:
     from dinamis.accounts.models import User
@@ -30,7 +30,7 @@ def is_entity_manager(user: Any) -> bool:
 
 def can_manage_members(user: Any, entity_id: int) -> bool:
     """The entity's Referent and deputies (active accounts only)."""
-    return is_entity_manager(user) and user.entity_id == entity_id
+    return manages_entity(user, entity_id)
 
 
 def can_name_deputies(user: Any, entity_id: int) -> bool:

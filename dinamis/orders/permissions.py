@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.accounts.permissions import (
+    is_signed_in,
+    is_staff,
+    is_staff_owner_or_manager,
+    manages_entity,
+)
 from dinamis.core import dates
 from dinamis.orders.models import Order
 
@@ -25,27 +30,19 @@ def can_view_orders(user: Any) -> bool:
 
 def can_view_order(user: Any, order: Order) -> bool:
     """The requester, the Referent and deputies of its entity, and staff."""
-    if not is_signed_in(user):
-        return False
-    if is_staff(user) or order.requester_id == user.id:
-        return True
-    return user.entity_id == order.entity_id and bool(user.is_referent or user.is_deputy)
+    return is_staff_owner_or_manager(user, order.requester_id, order.entity_id)
 
 
 def can_cancel_order(user: Any, order: Order) -> bool:
-    return is_signed_in(user) and (
-        order.requester_id == user.id
-        or (user.entity_id == order.entity_id and (user.is_referent or user.is_deputy))
+    """The requester, the Referent and deputies of its entity (staff reject instead)."""
+    return (is_signed_in(user) and order.requester_id == user.id) or manages_entity(
+        user, order.entity_id
     )
 
 
 def can_decide_quote(user: Any, order: Order) -> bool:
     """The entity's Referent (or a deputy) accepts or declines the co-funding quote."""
-    return (
-        is_signed_in(user)
-        and user.entity_id == order.entity_id
-        and (user.is_referent or user.is_deputy)
-    )
+    return manages_entity(user, order.entity_id)
 
 
 def can_review_orders(user: Any) -> bool:

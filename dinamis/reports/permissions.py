@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.accounts.permissions import (
+    is_signed_in,
+    is_staff,
+    is_staff_owner_or_manager,
+    manages_entity,
+)
 
 
 def can_write_reports(user: Any) -> bool:
@@ -18,11 +23,7 @@ def can_view_reports(user: Any) -> bool:
 
 def can_view_report(user: Any, report: Any) -> bool:
     """The author, the Referent and deputies of its entity, and staff."""
-    if not is_signed_in(user):
-        return False
-    if is_staff(user) or report.author_id == user.id:
-        return True
-    return user.entity_id == report.entity_id and bool(user.is_referent or user.is_deputy)
+    return is_staff_owner_or_manager(user, report.author_id, report.entity_id)
 
 
 def can_edit_report(user: Any, report: Any) -> bool:
@@ -39,12 +40,8 @@ def can_view_statistics(user: Any) -> bool:
 
 def can_view_entity_usage(user: Any, entity_id: int) -> bool:
     """Staff, and the entity's Referent and deputies."""
-    return is_signed_in(user) and (
-        is_staff(user) or (user.entity_id == entity_id and (user.is_referent or user.is_deputy))
-    )
+    return is_staff(user) or manages_entity(user, entity_id)
 
 
 def can_view_own_entity_usage(user: Any) -> bool:
-    return (
-        is_signed_in(user) and user.entity_id is not None and (user.is_referent or user.is_deputy)
-    )
+    return is_signed_in(user) and manages_entity(user, user.entity_id)
