@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import click
 from flask import Flask
@@ -26,34 +27,28 @@ def main() -> None:
     """Dinamis command line."""
 
 
+# Every command group and command of the `dinamis` script, as "module:name"; imported
+# when the app registers them (the domains' modules import the app's extensions).
+COMMANDS = (
+    "dinamis.core.cli:seed_command",
+    "dinamis.accounts.cli:users_cli",
+    "dinamis.accounts.cli:tokens_cli",
+    "dinamis.core.cli:mail_cli",
+    "dinamis.core.cli:db_cli",
+    "dinamis.quota.cli:quota_cli",
+    "dinamis.orders.cli:orders_cli",
+    "dinamis.membership.cli:membership_cli",
+    "dinamis.catalogue.cli:catalogue_cli",
+    "dinamis.reports.cli:reports_cli",
+    "dinamis.jobs.cli:worker_command",
+    "dinamis.jobs.cli:run_all_command",
+)
+
+
 def register_commands(app: Flask) -> None:
-    from dinamis.accounts.cli import tokens_cli, users_cli
-    from dinamis.core.cli import db_cli, mail_cli, seed_command
-
-    app.cli.add_command(seed_command)
-    app.cli.add_command(users_cli)
-    app.cli.add_command(tokens_cli)
-    app.cli.add_command(mail_cli)
-    app.cli.add_command(db_cli)
-    from dinamis.quota.cli import quota_cli
-
-    app.cli.add_command(quota_cli)
-    from dinamis.orders.cli import orders_cli
-
-    app.cli.add_command(orders_cli)
-    from dinamis.membership.cli import membership_cli
-
-    app.cli.add_command(membership_cli)
-    from dinamis.catalogue.cli import catalogue_cli
-
-    app.cli.add_command(catalogue_cli)
-    from dinamis.reports.cli import reports_cli
-
-    app.cli.add_command(reports_cli)
-    from dinamis.jobs.cli import run_all_command, worker_command
-
-    app.cli.add_command(worker_command)
-    app.cli.add_command(run_all_command)
+    for path in COMMANDS:
+        module, name = path.split(":")
+        app.cli.add_command(getattr(import_module(module), name))
 
 
 if __name__ == "__main__":  # `python -m dinamis.cli`: what `dinamis run-all` starts

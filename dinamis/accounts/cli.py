@@ -10,8 +10,7 @@ from sqlalchemy import or_, select
 
 from dinamis.accounts import service
 from dinamis.accounts.models import EntityRole, Role
-from dinamis.core.errors import ServiceError
-from dinamis.core.transaction import transaction
+from dinamis.core.cli import command_transaction, in_transaction
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 
@@ -57,20 +56,17 @@ def users_create(
     elif password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     local = email.split("@")[0]
-    try:
-        with transaction():
-            user = service.create_user(
-                email=email,
-                first_name=first_name or local,
-                last_name=last_name,
-                password=password,
-                role=Role.STAFF if role == "staff" else Role.USER,
-                entity=entity,
-                entity_role=EntityRole.REFERENT if role == "referent" else None,
-                language=language,
-            )
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
+    with command_transaction():
+        user = service.create_user(
+            email=email,
+            first_name=first_name or local,
+            last_name=last_name,
+            password=password,
+            role=Role.STAFF if role == "staff" else Role.USER,
+            entity=entity,
+            entity_role=EntityRole.REFERENT if role == "referent" else None,
+            language=language,
+        )
     click.echo(f"Created user {user.id} <{user.email}> ({', '.join(user.roles)})")
     if generate_password:
         click.echo(f"Password: {password}")
@@ -101,24 +97,18 @@ def tokens_cli() -> None:
 @click.option(
     "--days", type=int, default=None, help="Lifetime (default: DINAMIS_TOKEN_DEFAULT_DAYS)."
 )
-@with_appcontext
-def tokens_create(email: str, name: str, days: int | None) -> None:
+@in_transaction
+def tokens_create(email: str, name: str, days: int | None) -> str:
     """Create an API token for EMAIL and print it (shown only once)."""
     user = service.get_user_by_email(email)
     if user is None:
         raise click.ClickException(f"No account with the e-mail {email}.")
-    try:
-        with transaction():
-            _token, clear = service.create_api_token(user, name, days)
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
-    click.echo(clear)
+    _token, clear = service.create_api_token(user, name, days)
+    return clear
 
 
 @tokens_cli.command("remind")
-@with_appcontext
-def tokens_remind() -> None:
+@in_transaction
+def tokens_remind() -> str:
     """Daily: mail the owners of tokens that expire soon (once per token)."""
-    with transaction():
-        due = service.remind_expiring_tokens()
-    click.echo(f"{len(due)} reminder(s) queued.")
+    return f"{len(service.remind_expiring_tokens())} reminder(s) queued."

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
+from typing import ParamSpec
 
 import click
 from alembic import command
@@ -11,8 +15,37 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from dinamis import PROJECT_ROOT
+from dinamis.core.errors import ServiceError
 from dinamis.core.migrate import alembic_config
 from dinamis.core.transaction import transaction
+
+P = ParamSpec("P")
+
+
+@contextmanager
+def command_transaction() -> Iterator[None]:
+    """A command's one transaction: committed at the end (mail leaves after it), rolled
+    back on any error; a service's refusal is the command's error message (exit 1)."""
+    try:
+        with transaction():
+            yield
+    except ServiceError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def in_transaction(work: Callable[P, str | Iterable[str]]) -> Callable[P, None]:
+    """A command whose work runs in the app's context and one `command_transaction`;
+    the lines it returns are printed once committed."""
+
+    @with_appcontext
+    @wraps(work)
+    def command(*args: P.args, **kwargs: P.kwargs) -> None:
+        with command_transaction():
+            said = work(*args, **kwargs)
+        for line in [said] if isinstance(said, str) else said:
+            click.echo(line)
+
+    return command
 
 
 @click.group("db")
@@ -51,15 +84,12 @@ def db_current() -> None:
     default=PROJECT_ROOT / "seed",
     show_default=True,
 )
-@with_appcontext
-def seed_command(directory: Path) -> None:
+@in_transaction
+def seed_command(directory: Path) -> list[str]:
     """Load the demo data (idempotent: running it twice changes nothing)."""
     from seed.loader import load
 
-    with transaction():
-        summary = load(directory)
-    for line in summary:
-        click.echo(line)
+    return load(directory)
 
 
 @click.group("mail")

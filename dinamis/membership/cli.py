@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
 
-from dinamis.core.transaction import transaction
+from dinamis.core.cli import in_transaction
 from dinamis.membership import entities
 
 
@@ -15,11 +14,9 @@ def membership_cli() -> None:
 
 
 @membership_cli.command("remind")
-@with_appcontext
-def remind() -> None:
+@in_transaction
+def remind() -> list[str]:
     """Mail reminders 60 and 15 days before expiry; mark expired memberships."""
-    with transaction():
-        sent = entities.remind()
-    for entity, days in sent:
-        click.echo(f"{entity.name}: {days}-day reminder sent")
-    click.echo(f"{len(sent)} reminder(s) sent")
+    sent = entities.remind()
+    lines = [f"{entity.name}: {days}-day reminder sent" for entity, days in sent]
+    return [*lines, f"{len(sent)} reminder(s) sent"]

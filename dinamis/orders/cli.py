@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import click
-from flask.cli import with_appcontext
 
-from dinamis.core.transaction import transaction
+from dinamis.core.cli import in_transaction
 from dinamis.orders import service
 
 
@@ -15,9 +14,7 @@ def orders_cli() -> None:
 
 
 @orders_cli.command("expire")
-@with_appcontext
-def expire() -> None:
+@in_transaction
+def expire() -> str:
     """Expire orders whose acquisition window has passed and quotes past validity."""
-    with transaction():
-        expired = service.expire_windows()
-    click.echo(f"{len(expired)} order(s) expired")
+    return f"{len(service.expire_windows())} order(s) expired"

@@ -6,8 +6,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from dinamis.core.errors import ServiceError
-from dinamis.core.transaction import transaction
+from dinamis.core.cli import in_transaction
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.quota import service
@@ -20,18 +19,16 @@ def quota_cli() -> None:
 
 @quota_cli.command("open-period")
 @click.argument("period")
-@with_appcontext
-def open_period(period: str) -> None:
+@in_transaction
+def open_period(period: str) -> list[str]:
     """Grant every active entity its allowances for PERIOD (2027 or 2027-Q1); idempotent."""
-    try:
-        with transaction():
-            opened = service.open_period(period)
-    except ServiceError as exc:
-        raise click.ClickException(exc.message) from None
-    for line in opened:
-        done = "granted" if line.new else "already granted"
-        click.echo(f"entity {line.entity_id}: {line.family} {line.period} {line.km2} km² {done}")
-    click.echo(f"{len(opened)} allowance(s) granted or already granted for {period}")
+    opened = service.open_period(period)
+    lines = [
+        f"entity {o.entity_id}: {o.family} {o.period} {o.km2} km² "
+        + ("granted" if o.new else "already granted")
+        for o in opened
+    ]
+    return [*lines, f"{len(opened)} allowance(s) granted or already granted for {period}"]
 
 
 @quota_cli.command("balances")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from dinamis.core.transaction import transaction
+from dinamis.core.cli import in_transaction
 from dinamis.reports import service, yearly
 
 
@@ -17,12 +17,10 @@ def reports_cli() -> None:
 
 
 @reports_cli.command("remind")
-@with_appcontext
-def remind() -> None:
+@in_transaction
+def remind() -> str:
     """Mail the authors of reports due within 14 days or overdue (at most weekly)."""
-    with transaction():
-        sent = service.remind()
-    click.echo(f"{sent} reminder(s) queued")
+    return f"{service.remind()} reminder(s) queued"
 
 
 @reports_cli.command("yearly")
