@@ -13,8 +13,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 DEFAULT_DATABASE_URL = "postgresql+psycopg://dinamis:dinamis@127.0.0.1:5432/dinamis"
 ENVIRONMENTS = ("development", "test", "production")
@@ -383,14 +386,6 @@ def _decimal(name: str, value: str) -> Decimal:
         raise ConfigError(f"{name} must be a decimal number, not {value!r}.") from None
 
 
-def _converter(default: object) -> Any:
-    if isinstance(default, Decimal):
-        return _decimal
-    if isinstance(default, str):
-        return lambda _name, value: value
-    return _int
-
-
 def _float(name: str, value: str) -> float:
     try:
         return float(value)
@@ -398,41 +393,55 @@ def _float(name: str, value: str) -> float:
         raise ConfigError(f"{name} must be a number, not {value!r}.") from None
 
 
-_KNOWN_PREFIXED = {
-    "DINAMIS_ENV",
-    "DINAMIS_SECRET_KEY",
-    "DINAMIS_BASE_URL",
-    "DINAMIS_RATELIMIT_STORAGE_URI",
-    "DINAMIS_RATELIMIT_ENABLED",
-    "DINAMIS_RATELIMIT_KEY_PREFIX",
-    "DINAMIS_TRUSTED_PROXIES",
-    "DINAMIS_LOGIN_RATE_LIMIT",
-    "DINAMIS_MAX_CONTENT_LENGTH",
-    "DINAMIS_PASSWORD_RESET_MAX_AGE",
-    "DINAMIS_TOKEN_DEFAULT_DAYS",
-    "DINAMIS_TOKEN_MAX_DAYS",
-    "DINAMIS_TOKEN_REMINDER_DAYS",
-    "DINAMIS_SESSION_LIFETIME_HOURS",
-    "DINAMIS_DEFAULT_LANGUAGE",
-    "DINAMIS_ALLOWANCE_ON_JOINING",
-    "DINAMIS_TIMEZONE",
-    "DINAMIS_LOG_JSON",
-    "DINAMIS_LOG_LEVEL",
-    "DINAMIS_TEST_DATABASE_URL",
-    "DINAMIS_WEBMAIL_DOMAINS",
-    "DINAMIS_TILE_URL",
-    "DINAMIS_TILE_ATTRIBUTION",
-    "DINAMIS_MEMBERSHIP_YEARS",
-    "DINAMIS_STORAGE_ROOT",
-    "DINAMIS_DOWNLOAD_LINK_TTL",
-    "DINAMIS_BASKET_MAX_SCENES",
-    "DINAMIS_REPORT_DUE_DAYS",
-    "DINAMIS_REPORT_ANNUAL_DEADLINE",
-    "DINAMIS_REPORT_THEMES",
-} | {f"DINAMIS_MAIL_{f.name.upper()}" for f in fields(MailSettings)}
-_KNOWN_PREFIXED |= {f"DINAMIS_ORDERS_{f.name.upper()}" for f in fields(OrderSettings)}
-_KNOWN_PREFIXED |= {f"DINAMIS_WEBHOOKS_{f.name.upper()}" for f in fields(WebhookSettings)}
-_KNOWN_PREFIXED |= {f"DINAMIS_DSM_{f.name.upper()}" for f in fields(DsmSettings)}
+S = TypeVar("S", bound="DataclassInstance")
+
+
+def _read(name: str, value: str, default: object) -> object:
+    """The variable `name`'s text `value` read as the type of the setting's `default`."""
+    if isinstance(default, bool):
+        return _bool(name, value)
+    if isinstance(default, int):
+        return _int(name, value)
+    if isinstance(default, float):
+        return _float(name, value)
+    if isinstance(default, Decimal):
+        return _decimal(name, value)
+    if isinstance(default, str):
+        return value
+    raise TypeError(f"{name}: a setting of type {type(default).__name__} has no reader")
+
+
+def _settings(cls: type[S], prefix: str, env: Mapping[str, str], **given: Any) -> S:
+    """`cls`'s settings from the variables `<prefix><FIELD NAME>`, each read as the
+    type of its default; a variable not set leaves its default. `given` fields are
+    the caller's (read otherwise), not read from a variable."""
+    defaults = cls()
+    values = dict(given)
+    for f in fields(cls):
+        name = prefix + f.name.upper()
+        if f.name not in given and name in env:
+            values[f.name] = _read(name, env[name], getattr(defaults, f.name))
+    return cls(**values)
+
+
+# Settings fields not read from a DINAMIS_<FIELD> variable: the sections (their own
+# prefixes), and the database (DATABASE_URL, as every PostgreSQL tool names it).
+_SECTIONS: dict[str, tuple[str, type[DataclassInstance]]] = {
+    "mail": ("DINAMIS_MAIL_", MailSettings),
+    "orders": ("DINAMIS_ORDERS_", OrderSettings),
+    "webhooks": ("DINAMIS_WEBHOOKS_", WebhookSettings),
+    "dsm": ("DINAMIS_DSM_", DsmSettings),
+}
+_NOT_DINAMIS_VARIABLES = {"database_url", *_SECTIONS}
+_KNOWN_PREFIXED = (
+    {"DINAMIS_TEST_DATABASE_URL"}  # the test suite's (tests/conftest.py)
+    | {
+        f"DINAMIS_{f.name.upper()}"
+        for f in fields(Settings)
+        if f.name not in _NOT_DINAMIS_VARIABLES
+    }
+    | {prefix + f.name.upper() for prefix, cls in _SECTIONS.values() for f in fields(cls)}
+)
 
 
 def default_base_url(environ: Mapping[str, str]) -> str:
@@ -464,118 +473,19 @@ def from_env(environ: Mapping[str, str] | None = None) -> Settings:
     def get(name: str, default: str) -> str:
         return env.get(name, default)
 
-    mail = MailSettings(
-        backend=get("DINAMIS_MAIL_BACKEND", "log"),
-        host=get("DINAMIS_MAIL_HOST", "localhost"),
-        port=_int("DINAMIS_MAIL_PORT", get("DINAMIS_MAIL_PORT", "25")),
-        username=get("DINAMIS_MAIL_USERNAME", ""),
-        password=get("DINAMIS_MAIL_PASSWORD", ""),
-        use_tls=_bool("DINAMIS_MAIL_USE_TLS", get("DINAMIS_MAIL_USE_TLS", "false")),
-        use_ssl=_bool("DINAMIS_MAIL_USE_SSL", get("DINAMIS_MAIL_USE_SSL", "false")),
-        sender=get("DINAMIS_MAIL_SENDER", MailSettings.sender),
-        timeout=_float("DINAMIS_MAIL_TIMEOUT", get("DINAMIS_MAIL_TIMEOUT", "10")),
-        max_attempts=_int("DINAMIS_MAIL_MAX_ATTEMPTS", get("DINAMIS_MAIL_MAX_ATTEMPTS", "8")),
-        deliver_in_request=_bool(
-            "DINAMIS_MAIL_DELIVER_IN_REQUEST", get("DINAMIS_MAIL_DELIVER_IN_REQUEST", "true")
-        ),
-    )
-    order_defaults = OrderSettings()
-    orders = OrderSettings(
-        **{
-            f.name: _converter(getattr(order_defaults, f.name))(
-                f"DINAMIS_ORDERS_{f.name.upper()}",
-                get(f"DINAMIS_ORDERS_{f.name.upper()}", str(getattr(order_defaults, f.name))),
-            )
-            for f in fields(OrderSettings)
-        }
-    )
-    webhook_defaults = WebhookSettings()
-    webhooks = WebhookSettings(
-        timeout=_float(
-            "DINAMIS_WEBHOOKS_TIMEOUT",
-            get("DINAMIS_WEBHOOKS_TIMEOUT", str(webhook_defaults.timeout)),
-        ),
-        max_attempts=_int(
-            "DINAMIS_WEBHOOKS_MAX_ATTEMPTS",
-            get("DINAMIS_WEBHOOKS_MAX_ATTEMPTS", str(webhook_defaults.max_attempts)),
-        ),
-        retry_seconds=_int(
-            "DINAMIS_WEBHOOKS_RETRY_SECONDS",
-            get("DINAMIS_WEBHOOKS_RETRY_SECONDS", str(webhook_defaults.retry_seconds)),
-        ),
-        max_failures=_int(
-            "DINAMIS_WEBHOOKS_MAX_FAILURES",
-            get("DINAMIS_WEBHOOKS_MAX_FAILURES", str(webhook_defaults.max_failures)),
-        ),
-        allow_private_addresses=_bool(
-            "DINAMIS_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES",
-            get("DINAMIS_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", "false"),
-        ),
-    )
-    dsm_defaults = DsmSettings()
-    dsm = DsmSettings(
-        **{
-            f.name: _converter(getattr(dsm_defaults, f.name))(
-                f"DINAMIS_DSM_{f.name.upper()}",
-                get(f"DINAMIS_DSM_{f.name.upper()}", str(getattr(dsm_defaults, f.name))),
-            )
-            for f in fields(DsmSettings)
-        }
-    )
-    settings = Settings(
-        orders=orders,
-        webhooks=webhooks,
-        dsm=dsm,
-        tile_url=get("DINAMIS_TILE_URL", ""),
-        tile_attribution=get("DINAMIS_TILE_ATTRIBUTION", ""),
+    settings = _settings(
+        Settings,
+        "DINAMIS_",
+        env,
+        **{name: _settings(cls, prefix, env) for name, (prefix, cls) in _SECTIONS.items()},
+        database_url=get("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
+        base_url=(get("DINAMIS_BASE_URL", "") or default_base_url(env)).rstrip("/"),
         webmail_domains=frozenset(
             d.strip().lower()
             for d in get("DINAMIS_WEBMAIL_DOMAINS", DEFAULT_WEBMAIL).split(",")
             if d.strip()
         ),
-        membership_years=_int("DINAMIS_MEMBERSHIP_YEARS", get("DINAMIS_MEMBERSHIP_YEARS", "3")),
-        env=get("DINAMIS_ENV", "development"),
-        database_url=get("DATABASE_URL", "") or DEFAULT_DATABASE_URL,
-        secret_key=get("DINAMIS_SECRET_KEY", ""),
-        base_url=(get("DINAMIS_BASE_URL", "") or default_base_url(env)).rstrip("/"),
-        mail=mail,
-        ratelimit_storage_uri=get("DINAMIS_RATELIMIT_STORAGE_URI", "memory://"),
-        ratelimit_enabled=_bool(
-            "DINAMIS_RATELIMIT_ENABLED", get("DINAMIS_RATELIMIT_ENABLED", "true")
-        ),
-        ratelimit_key_prefix=get("DINAMIS_RATELIMIT_KEY_PREFIX", "dinamis"),
-        trusted_proxies=_int("DINAMIS_TRUSTED_PROXIES", get("DINAMIS_TRUSTED_PROXIES", "0")),
-        login_rate_limit=get("DINAMIS_LOGIN_RATE_LIMIT", "10 per minute"),
-        max_content_length=_int(
-            "DINAMIS_MAX_CONTENT_LENGTH", get("DINAMIS_MAX_CONTENT_LENGTH", str(16 * 1024 * 1024))
-        ),
-        storage_root=get("DINAMIS_STORAGE_ROOT", "var/storage"),
-        report_due_days=_int("DINAMIS_REPORT_DUE_DAYS", get("DINAMIS_REPORT_DUE_DAYS", "90")),
-        report_annual_deadline=get("DINAMIS_REPORT_ANNUAL_DEADLINE", "03-31"),
-        report_themes=get("DINAMIS_REPORT_THEMES", Settings.report_themes),
-        download_link_ttl=_int(
-            "DINAMIS_DOWNLOAD_LINK_TTL", get("DINAMIS_DOWNLOAD_LINK_TTL", str(7 * 24 * 3600))
-        ),
-        basket_max_scenes=_int(
-            "DINAMIS_BASKET_MAX_SCENES", get("DINAMIS_BASKET_MAX_SCENES", "500")
-        ),
-        password_reset_max_age=_int(
-            "DINAMIS_PASSWORD_RESET_MAX_AGE", get("DINAMIS_PASSWORD_RESET_MAX_AGE", "3600")
-        ),
-        token_default_days=_int(
-            "DINAMIS_TOKEN_DEFAULT_DAYS", get("DINAMIS_TOKEN_DEFAULT_DAYS", "90")
-        ),
-        token_max_days=_int("DINAMIS_TOKEN_MAX_DAYS", get("DINAMIS_TOKEN_MAX_DAYS", "365")),
-        token_reminder_days=_int(
-            "DINAMIS_TOKEN_REMINDER_DAYS", get("DINAMIS_TOKEN_REMINDER_DAYS", "7")
-        ),
-        session_lifetime_hours=_int(
-            "DINAMIS_SESSION_LIFETIME_HOURS", get("DINAMIS_SESSION_LIFETIME_HOURS", "12")
-        ),
-        default_language=get("DINAMIS_DEFAULT_LANGUAGE", "fr"),
         allowance_on_joining=get("DINAMIS_ALLOWANCE_ON_JOINING", "prorated").strip().lower(),
-        timezone=get("DINAMIS_TIMEZONE", "Europe/Paris"),
-        log_json=_bool("DINAMIS_LOG_JSON", get("DINAMIS_LOG_JSON", "true")),
         log_level=get("DINAMIS_LOG_LEVEL", "INFO").upper(),
     )
     return finalise(settings)
