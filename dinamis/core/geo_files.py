@@ -10,7 +10,6 @@ are reprojected to WGS84 longitude/latitude.
 from __future__ import annotations
 
 import io
-import json
 import math
 import struct
 import zipfile
@@ -26,7 +25,6 @@ from pyproj.exceptions import CRSError
 from shapely.geometry import MultiPolygon, mapping, shape
 from shapely.ops import transform
 
-from dinamis.core.boundary import parse_json
 from dinamis.core.errors import BadRequest, ServiceError
 from dinamis.core.geo import parse_aoi
 
@@ -91,26 +89,16 @@ def read_aoi_file(filename: str, data: bytes) -> MultiPolygon:
         raise BadRequest(exc.message) from None
 
 
-def _one_door(geojson: dict[str, Any]) -> MultiPolygon:
+def _one_door(geojson: str | dict[str, Any]) -> MultiPolygon:
     return parse_aoi(geojson)
 
 
-def _geojson(data: bytes) -> dict[str, Any]:
+def _geojson(data: bytes) -> str:
+    """The file's text, for `parse_aoi` to read as pasted GeoJSON is (same messages)."""
     try:
-        value = parse_json(data.decode("utf-8-sig"))
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadRequest(_("The file is not text in UTF-8: it is not GeoJSON.")) from None
-    except json.JSONDecodeError as exc:  # the parser's words are English: say where
-        raise BadRequest(
-            _(
-                "The file is not valid GeoJSON (line %(line)d, column %(col)d).",
-                line=exc.lineno,
-                col=exc.colno,
-            )
-        ) from None
-    if not isinstance(value, dict):
-        raise BadRequest(_("The file is not a GeoJSON object."))
-    return value
 
 
 def _local(tag: str) -> str:

@@ -53,6 +53,22 @@ assert {c for c, _ in SPECTRAL} == set(SpectralMode.ALL)
 assert tuple(c for c, _ in THEMES) == Theme.ALL
 
 MAX_AOI_FILE = 2 * 1024 * 1024
+DRAW_PASTE_OR_UPLOAD = _l("Draw it on the map, paste GeoJSON, or upload a file.")
+
+
+def aoi_field(label: str, description: str = DRAW_PASTE_OR_UPLOAD) -> Any:
+    """The AOI as GeoJSON text (drawn on the map, pasted); optional, as a file may give it."""
+    return TextAreaField(
+        label, validators=[Optional(), Length(max=1_000_000)], description=description
+    )
+
+
+def aoi_file_field() -> Any:
+    """The AOI as an uploaded file, read by core.geo_files.read_aoi_file."""
+    return FileField(
+        _l("…or upload a file (GeoJSON, KML, zipped shapefile)"),
+        validators=[FileSize(MAX_AOI_FILE, message=_l("The file is larger than 2 MB."))],
+    )
 
 
 class _WithinRange(NumberRange):
@@ -101,15 +117,8 @@ class ProjectFields:
 
 class TaskingForm(ProjectFields, FlaskForm):
     once = OnceToken()
-    aoi = TextAreaField(
-        _l("Area of interest (GeoJSON)"),
-        validators=[Optional(), Length(max=1_000_000)],
-        description=_l("Draw it on the map, paste GeoJSON, or upload a file."),
-    )
-    aoi_file = FileField(
-        _l("…or upload a file (GeoJSON, KML, zipped shapefile)"),
-        validators=[FileSize(MAX_AOI_FILE, message=_l("The file is larger than 2 MB."))],
-    )
+    aoi = aoi_field(_l("Area of interest (GeoJSON)"))
+    aoi_file = aoi_file_field()
     sensor = SelectField(_l("Sensor"), choices=SENSORS)
     window_start = DateField(_l("Window starts"), validators=[DataRequired()])
     window_end = DateField(_l("Window ends"), validators=[DataRequired()])
@@ -129,12 +138,9 @@ class TaskingForm(ProjectFields, FlaskForm):
 class ArchiveForm(ProjectFields, FlaskForm):
     once = OnceToken()
     scenes = HiddenField(validators=[DataRequired(), Length(max=20_000)])
-    aoi = TextAreaField(
+    aoi = aoi_field(
         _l("Cut to an area (GeoJSON, optional)"),
-        validators=[Optional(), Length(max=1_000_000)],
-        description=_l(
-            "Leave empty to order the whole scenes; each scene is cut to this area otherwise."
-        ),
+        _l("Leave empty to order the whole scenes; each scene is cut to this area otherwise."),
     )
     justification = TextAreaField(
         _l("Why these images are needed"), validators=[DataRequired(), Length(max=5000)]
