@@ -34,10 +34,20 @@ def _name(url: str) -> str:
 
 def given_back(stored_or_given: Any) -> list[str]:
     """The item's stac_extensions as ingested, then the API's own (eo, view, processing)
-    unless the item already declares them, in whatever version."""
-    declared = [e for e in stored_or_given or [] if isinstance(e, str)]
+    unless the item already declares them, in whatever version. Worked out once per
+    distinct list (a page of 20 items matched six regular expressions per item)."""
+    items = tuple(stored_or_given or ())
+    try:
+        return list(_given_back(items))
+    except TypeError:  # an unhashable member (not a string: dropped anyway)
+        return list(_given_back(tuple(e for e in items if isinstance(e, str))))
+
+
+@lru_cache(maxsize=4096)
+def _given_back(items: tuple[Any, ...]) -> tuple[str, ...]:
+    declared = [e for e in items if isinstance(e, str)]
     names = {_name(e) for e in declared}
-    return declared + [e for e in EXTENSIONS if _name(e) not in names]
+    return (*declared, *(e for e in EXTENSIONS if _name(e) not in names))
 
 
 @lru_cache(maxsize=4096)

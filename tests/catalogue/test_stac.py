@@ -208,3 +208,19 @@ def test_a_page_is_one_statement_outside_a_transaction(app, client, engine):
             assert status == pq.TransactionStatus.IDLE  # not INTRANS: no transaction open
     finally:
         event.remove(engine, "after_cursor_execute", after)
+
+
+def test_stac_extensions_given_back_once_per_list_and_never_shared():
+    """given_back is cached per distinct list: the same answers, a fresh list each call
+    (a caller may change it), a member that is not a string dropped."""
+    from dinamis.catalogue.stac_extensions import EXTENSIONS, given_back
+
+    file = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+    eo1 = "https://stac-extensions.github.io/eo/v1.1.0/schema.json"
+    assert given_back([]) == given_back(None) == EXTENSIONS
+    assert given_back([file]) == [file, *EXTENSIONS]
+    assert given_back([eo1]) == [eo1, *EXTENSIONS[1:]]
+    assert given_back([{"not": "a string"}, file]) == [file, *EXTENSIONS]
+    first = given_back([file])
+    first.append("changed")
+    assert given_back([file]) == [file, *EXTENSIONS]
