@@ -256,7 +256,7 @@ def test_two_simultaneous_submissions_create_once(app, engine):
 
     def first() -> None:
         with app.app_context():
-            db.bind(factory)
+            db.bind(factory, app)
             row = hold(None, key, "fp")
             held.set()
             time.sleep(0.5)  # the second submission arrives meanwhile
@@ -266,7 +266,7 @@ def test_two_simultaneous_submissions_create_once(app, engine):
     def second() -> None:
         held.wait(5)
         with app.app_context():
-            db.bind(factory)
+            db.bind(factory, app)
             row = hold(None, key, "fp")
             seen["response"] = row.response
             db.session.commit()

@@ -45,7 +45,7 @@ def test_an_api_request_is_computed_by_cars_and_downloaded(
 ):
     from sqlalchemy.orm import sessionmaker
 
-    database.bind(sessionmaker(bind=scratch_engine, expire_on_commit=False))
+    database.bind(sessionmaker(bind=scratch_engine, expire_on_commit=False), app)
     with app.app_context():
         entity = make_entity("Labo E2E", profile_code="research-fr")
         user = make_user("e2e.user@labo-e2e.test", entity=entity)

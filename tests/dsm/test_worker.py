@@ -71,7 +71,7 @@ def world_ids():
 @pytest.fixture
 def scratch(app, scratch_engine, scratch_url, world_ids):
     """The app's sessions on the scratch database; the world made once per module."""
-    database.bind(sessionmaker(bind=scratch_engine, expire_on_commit=False))
+    database.bind(sessionmaker(bind=scratch_engine, expire_on_commit=False), app)
     with app.app_context():
         if not world_ids:
             a = make_entity("Labo DSM A", profile_code="research-fr")

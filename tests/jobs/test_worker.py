@@ -63,7 +63,7 @@ def scratch_engine(scratch_url):
 @pytest.fixture
 def scratch(app, scratch_engine, scratch_url):
     """The app's sessions on the scratch database for this test: commits are real."""
-    database.bind(sessionmaker(bind=scratch_engine, expire_on_commit=False))
+    database.bind(sessionmaker(bind=scratch_engine, expire_on_commit=False), app)
     return scratch_url
 
 
