@@ -18,6 +18,7 @@ from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi
+from dinamis.core.loading import status_filter
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error, hold_form, refused_form, show_earlier
 from dinamis.dsm import service
@@ -48,9 +49,7 @@ def _load(request_id: int) -> DsmRequest:
 @bp.route("/")
 @requires(can_view_dsm_requests)
 def index() -> Any:
-    status = request.args.get("status") or None
-    if status and status not in (*DsmStatus.ALL, "queue"):
-        abort(400, description=_("Unknown filter value."))
+    status = status_filter((*DsmStatus.ALL, "queue"))
     return render_template(
         "dsm/index.html",
         requests=service.visible_requests(current_user, status),

@@ -17,7 +17,7 @@ from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.models import Scene
 from dinamis.catalogue.views import current_visit
 from dinamis.core import dates
-from dinamis.core.errors import ServiceError
+from dinamis.core.errors import ServiceError, refuse
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.idempotency import Earlier
@@ -69,7 +69,7 @@ def index() -> Any:
         or (sensor and sensor not in Sensor.ALL)
         or (entity and not entity.isdigit())
     ):
-        abort(400, description=_("Unknown filter value."))
+        refuse(400, _("Unknown filter value."))
     entities = []
     if current_user.is_staff:
         entities = list(db.session.scalars(select(Entity).order_by(Entity.name)))
