@@ -33,6 +33,7 @@ from dinamis.core.geo import parse_aoi
 from dinamis.core.permissions import ensure
 from dinamis.dsm import service
 from dinamis.dsm.models import DsmRequest, DsmStatus
+from dinamis.dsm.pdf import quote_sheet
 from dinamis.dsm.permissions import (
     can_cancel_dsm_request,
     can_decide_dsm_quote,
@@ -42,6 +43,7 @@ from dinamis.dsm.permissions import (
 from dinamis.extensions import db
 from dinamis.orders.api import LONG_TEXT, Aoi, GeometryOut, MultiPolygonIn, PolygonIn
 from dinamis.orders.models import Theme
+from dinamis.orders.pdf import quote_pdf_response
 
 FIELD_NAMES = {
     "project_title": "project.title",
@@ -104,6 +106,7 @@ class DsmProjectOut(Output):
 
 
 class DsmQuoteOut(Output):
+    status: Literal["pending", "accepted", "declined", "expired"]
     eur_per_km2: Km2
     excluding_tax: Km2
     tax_rate: str
@@ -219,6 +222,7 @@ def request_json(request: DsmRequest, viewer: Any = None) -> DsmRequestOut:
             },
             "quote": (
                 {
+                    "status": service.quote_state(request),
                     "eur_per_km2": _decimal(request.eur_per_km2),
                     "excluding_tax": _decimal(request.excluding_tax),
                     "tax_rate": str(request.tax_rate),
@@ -385,3 +389,14 @@ def decide_dsm_quote(request_id: int, decision: str) -> DsmRequestOut:
     request = _load(request_id)
     service.decide_quote(api_user(), request, decision == "accept")
     return request_json(request, api_user())
+
+
+@operation(
+    "/dsm-requests/<int:request_id>/quote.pdf",
+    access=can_use_api,
+    summary="The co-funding quote (PDF), as an order's",
+    operation_id="quotePdfDsm",
+    answers={200: Answer("The quote", media_type="application/pdf")},
+)
+def dsm_quote_document(request_id: int) -> Any:
+    return quote_pdf_response(quote_sheet(_load(request_id)))

@@ -36,6 +36,7 @@ from dinamis.config import DsmSettings, OrderSettings
 from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
+from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.mail import queue_mail
@@ -51,7 +52,7 @@ from dinamis.extensions import db
 from dinamis.membership.members import managers
 from dinamis.quota import service as quota
 from dinamis.quota.models import Family
-from dinamis.quota.pricing import price
+from dinamis.quota.pricing import price, quote_expired, quote_valid_until
 
 COLLECTION = "dsm"
 TASK = "compute_dsm"
@@ -299,7 +300,7 @@ def _quote(request: DsmRequest) -> None:
     request.tax_rate = priced.tax_rate
     request.tax = priced.tax
     request.including_tax = priced.including_tax
-    request.quote_valid_until = dates.today() + dt.timedelta(days=rules.quote_validity_days)
+    request.quote_valid_until = quote_valid_until(dates.today(), rules.quote_validity_days)
 
 
 def _enqueue(request: DsmRequest) -> None:
@@ -383,16 +384,28 @@ def get(request_id: int) -> DsmRequest:
     return request
 
 
-def decide_quote(actor: User, request: DsmRequest, accept: bool) -> None:
-    """The Referent accepts the co-funding quote (queued for a worker) or declines it."""
+def decide_quote(
+    actor: User, request: DsmRequest, accept: bool, today: dt.date | None = None
+) -> None:
+    """The Referent accepts the co-funding quote (queued for a worker) or declines it.
+
+    An expired quote is refused either way, and expires (as an order's does).
+    """
     if not can_decide_dsm_quote(actor, request):
         raise Forbidden(_("Only the entity's Referent or a deputy decides on a quote."))
     lock(request)
     if request.status != S.AWAITING_QUOTE:
         raise Conflict(_("This request is not waiting for a decision on its quote."))
+    if quote_expired(request.quote_valid_until, today or dates.today()):
+        assert request.quote_valid_until is not None  # quote_expired
+        _expire_quote(request)
+        raise Conflict(
+            _(
+                "This quote expired on %(d)s; the request was cancelled and its km² released.",
+                d=format_day(request.quote_valid_until),
+            )
+        )
     if accept:
-        if request.quote_valid_until is not None and request.quote_valid_until < dates.today():
-            raise Conflict(_("This quote has expired; ask for the surface model again."))
         quota.cofund(
             request.entity,
             request.family,
@@ -407,6 +420,53 @@ def decide_quote(actor: User, request: DsmRequest, accept: bool) -> None:
         request.quote_decided_by_id = actor.id
         _move(actor, request, S.CANCELLED, "quote_declined")
         quota.release(request.entity, request.family, request.period, request.reference, "declined")
+
+
+def _expire_quote(request: DsmRequest) -> None:
+    _move(None, request, S.CANCELLED, "quote_expired")
+    quota.release(
+        request.entity, request.family, request.period, request.reference, "quote-expired"
+    )
+
+
+def expire_quotes(today: dt.date | None = None) -> list[DsmRequest]:
+    """Requests whose co-funding quote expired undecided: cancelled, their km² released, the
+    requester told (the nightly `expire_orders` task, with the orders' quotes)."""
+    today = today or dates.today()
+    expired = [
+        request
+        for request in db.session.scalars(
+            select(DsmRequest)
+            .where(
+                DsmRequest.status == S.AWAITING_QUOTE,
+                DsmRequest.quote_valid_until.is_not(None),
+            )
+            .order_by(DsmRequest.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        if quote_expired(request.quote_valid_until, today)
+    ]
+    for request in expired:
+        _expire_quote(request)
+    return expired
+
+
+def quote_state(request: DsmRequest, today: dt.date | None = None) -> str | None:
+    """The co-funding quote's state as orders' quotes have it: pending, accepted, declined or
+    expired (an undecided quote past its day is expired even before the nightly task)."""
+    if request.eur_per_km2 is None:
+        return None
+    if request.status == S.AWAITING_QUOTE:
+        expired = quote_expired(request.quote_valid_until, today or dates.today())
+        return "expired" if expired else "pending"
+    decided = {"quote_accepted": "accepted", "quote_declined": "declined"}
+    for event in request.events:
+        if event.note == "quote_expired":
+            return "expired"
+        if event.note in decided:
+            return decided[event.note]
+    return "declined"  # cancelled by its requester while awaiting the decision
 
 
 def _stop_job(request: DsmRequest) -> None:
@@ -466,6 +526,7 @@ def event_note(event: DsmEvent) -> str | None:
     words = {
         "quote_accepted": _("Quote accepted."),
         "quote_declined": _("Quote declined."),
+        "quote_expired": _("The quote expired."),
         "retry_transient": _("A temporary failure: computing it again."),
         "retry_worker_lost": _("The worker stopped: computing it again."),
         "delivered": _("The surface model is in the catalogue."),

@@ -24,6 +24,7 @@ from dinamis.core.web import apply_service_error, hold_form, refused_form, show_
 from dinamis.dsm import service
 from dinamis.dsm.forms import CancelForm, DsmForm
 from dinamis.dsm.models import DsmRequest, DsmStatus
+from dinamis.dsm.pdf import quote_sheet
 from dinamis.dsm.permissions import (
     can_cancel_dsm_request,
     can_decide_dsm_quote,
@@ -33,6 +34,7 @@ from dinamis.dsm.permissions import (
     can_view_dsm_requests,
 )
 from dinamis.extensions import db
+from dinamis.orders.pdf import quote_pdf_response
 from dinamis.quota import service as quota
 
 bp = Blueprint("dsm", __name__, url_prefix="/dsm")
@@ -232,12 +234,19 @@ def show(request_id: int) -> Any:
         notes={e.id: service.event_note(e) for e in found.events},
         may_cancel=found.status not in DsmStatus.ENDED
         and can_cancel_dsm_request(current_user, found),
-        may_decide=found.status == DsmStatus.AWAITING_QUOTE
+        quote_state=service.quote_state(found),
+        may_decide=service.quote_state(found) == "pending"
         and can_decide_dsm_quote(current_user, found),
         staff=can_see_dsm_log(current_user),
         words=DsmStatus.WORDS,
         cancel_form=CancelForm(formdata=None),
     )
+
+
+@bp.route("/<int:request_id>/quote.pdf")
+@requires(can_view_dsm_requests)
+def quote_pdf(request_id: int) -> Any:
+    return quote_pdf_response(quote_sheet(_load(request_id)))
 
 
 @bp.route("/<int:request_id>/progress")

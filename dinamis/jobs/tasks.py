@@ -53,7 +53,7 @@ SCHEDULE = (
         "15 0 * * *",
         _l(
             "Expires orders whose acquisition window has passed and quotes past their "
-            "validity, releasing what they held"
+            "validity (orders' and surface models'), releasing what they held"
         ),
         _l("every day at 00:15 UTC"),
     ),
@@ -137,11 +137,9 @@ def open_periods(context: JobContext, timestamp: int, period: str | None = None)
 @jobs.periodic(cron=CRON["expire_orders"])
 @jobs.task(name="expire_orders", pass_context=True, lock="expire_orders", retry=RETRY)
 def expire_orders(context: JobContext, timestamp: int) -> str:
-    from dinamis.orders import service
+    from dinamis.orders.cli import expire_all
 
-    return run_job(
-        context, lambda: f"{len(service.expire_windows(day_of(timestamp)))} order(s) expired"
-    )
+    return run_job(context, lambda: expire_all(day_of(timestamp)))
 
 
 @jobs.periodic(cron=CRON["remind_memberships"])

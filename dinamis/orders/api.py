@@ -41,7 +41,7 @@ from dinamis.core.permissions import ensure
 from dinamis.extensions import db
 from dinamis.orders import archive, service
 from dinamis.orders.models import Mode, Order, OrderKind, Status, Theme
-from dinamis.orders.pdf import quote_pdf_response
+from dinamis.orders.pdf import order_sheet, quote_pdf_response
 from dinamis.orders.permissions import (
     can_cancel_order,
     can_decide_quote,
@@ -583,7 +583,7 @@ def quote_document(kind: str, order_id: int) -> Any:
     order = _load(kind, order_id)
     if not order.quotes:
         abort(404)
-    return quote_pdf_response(order, order.quotes[-1])
+    return quote_pdf_response(order_sheet(order, order.quotes[-1]))
 
 
 @operation(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 
 from dinamis.core.cli import in_transaction
@@ -13,8 +15,18 @@ def orders_cli() -> None:
     """Orders."""
 
 
+def expire_all(today: dt.date | None = None) -> str:
+    """The daily expiry (this command and the `expire_orders` task): orders past their
+    window, and co-funding quotes past their validity, orders' and surface models' alike."""
+    from dinamis.dsm import service as dsm
+
+    orders = service.expire_windows(today)
+    quotes = dsm.expire_quotes(today)
+    return f"{len(orders)} order(s) expired, {len(quotes)} surface-model quote(s) expired"
+
+
 @orders_cli.command("expire")
 @in_transaction
 def expire() -> str:
     """Expire orders whose acquisition window has passed and quotes past validity."""
-    return f"{len(service.expire_windows())} order(s) expired"
+    return expire_all()

@@ -1,9 +1,11 @@
-"""The co-funding quote as a PDF, with a drawing of the area of interest."""
+"""The co-funding quote as a PDF, with a drawing of the area of interest: an order's, and a
+surface model's (dinamis.dsm.pdf), on the same page."""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -13,8 +15,11 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon
 from weasyprint import CSS
 
+from dinamis.core.formats import localise
 from dinamis.core.formats import number as format_number
+from dinamis.core.labels import label
 from dinamis.core.pdf import pdf_response, render_pdf, text_table
+from dinamis.membership.models import Entity
 from dinamis.orders.models import Order, Quote
 from dinamis.orders.service import polygons
 
@@ -66,41 +71,107 @@ QUOTE_USER_AGENT_CSS = CSS(
 PRICE_COLUMNS = (36, 12, 10, 14)
 
 
-def price_lines(order: Order, quote: Quote) -> dict[str, Any]:
+@dataclass(frozen=True)
+class QuoteSheet:
+    """What a co-funding quote's PDF shows: one page for an order's quote and a surface
+    model's alike (`order_sheet`, `dinamis.dsm.pdf.quote_sheet`)."""
+
+    number: str
+    issued: dt.date | dt.datetime
+    valid_until: dt.date
+    entity: Entity
+    heading: str  # what is quoted: "Order", "Surface model"
+    lines: list[str]  # its description, a line each
+    aoi: MultiPolygon
+    charged_km2: Decimal
+    free_km2: Decimal
+    cofunded_km2: Decimal
+    eur_per_km2: Decimal
+    excluding_tax: Decimal
+    tax_rate: Decimal
+    tax: Decimal
+    including_tax: Decimal
+    closing: str  # who decides, and what a declined or expired quote does
+
+
+# The quote's figures, named alike on an order's Quote and a DsmRequest.
+PRICED = (
+    "free_km2",
+    "cofunded_km2",
+    "eur_per_km2",
+    "excluding_tax",
+    "tax_rate",
+    "tax",
+    "including_tax",
+)
+
+
+def priced(source: Any) -> dict[str, Any]:
+    """The quote's figures read from `source` (a Quote, a DsmRequest), for a QuoteSheet."""
+    return {name: getattr(source, name) for name in PRICED}
+
+
+def order_sheet(order: Order, quote: Quote) -> QuoteSheet:
+    return QuoteSheet(
+        number=quote.number,
+        issued=quote.created_at or dt.datetime.now(dt.UTC),
+        valid_until=quote.valid_until,
+        entity=order.entity,
+        heading=_("Order"),
+        lines=[
+            f"{order.number} · {order.project_title}",
+            f"{_('Sensor')}: {label(order.sensor)} · {_('Mode')}: {label(order.mode)}",
+            f"{_('Window')}: {localise(order.window_start)} → {localise(order.window_end)}",
+            f"{_('Area of interest')}: {localise(order.aoi_km2)} km²",
+        ],
+        aoi=polygons(to_shape(order.aoi)),
+        charged_km2=order.charged_km2,
+        **priced(quote),
+        closing=_(
+            "The entity's Referent accepts or declines this quote on the order's page. A "
+            "declined or expired quote cancels the order."
+        ),
+    )
+
+
+def price_lines(sheet: QuoteSheet) -> dict[str, Any]:
     """The quote's price block as fixed-width lines: its heading, its rows, its total.
 
     Fixed-width text rather than a table: WeasyPrint lays out each table cell
     as a box of its own, and the 24 cells cost a fifth of the quote's time.
     """
-    tax = _("Tax (%(rate)s %%)", rate=format_number(round(quote.tax_rate * 100, 2)))
+    tax = _("Tax (%(rate)s %%)", rate=format_number(round(sheet.tax_rate * 100, 2)))
     (head, *rows, total) = text_table(
         [
             (_("Item"), "km²", "€/km²", "€"),
-            (_("Charged area (mode included)"), order.charged_km2, "", ""),
-            (_("Free allowance used"), quote.free_km2, Decimal("0.00"), Decimal("0.00")),
-            (_("Co-funded part"), quote.cofunded_km2, quote.eur_per_km2, quote.excluding_tax),
-            (tax, "", "", quote.tax),
-            (_("Total including tax"), "", "", f"{format_number(quote.including_tax)} €"),
+            (_("Charged area (mode included)"), sheet.charged_km2, "", ""),
+            (_("Free allowance used"), sheet.free_km2, Decimal("0.00"), Decimal("0.00")),
+            (_("Co-funded part"), sheet.cofunded_km2, sheet.eur_per_km2, sheet.excluding_tax),
+            (tax, "", "", sheet.tax),
+            (_("Total including tax"), "", "", f"{format_number(sheet.including_tax)} €"),
         ],
         PRICE_COLUMNS,
     )
     return {"head": head, "rows": rows, "total": total}
 
 
-def quote_pdf(order: Order, quote: Quote) -> bytes:
-    paths, width, height = aoi_svg_paths(polygons(to_shape(order.aoi)))
+def quote_html_context(sheet: QuoteSheet) -> dict[str, Any]:
+    """What templates/orders/quote.html is rendered with."""
+    paths, width, height = aoi_svg_paths(sheet.aoi)
+    return {
+        "sheet": sheet,
+        "prices": price_lines(sheet),
+        "paths": paths,
+        "width": width,
+        "height": height,
+    }
+
+
+def quote_pdf(sheet: QuoteSheet) -> bytes:
     return render_pdf(
-        "orders/quote.html",
-        user_agent_css=QUOTE_USER_AGENT_CSS,
-        order=order,
-        quote=quote,
-        prices=price_lines(order, quote),
-        paths=paths,
-        width=width,
-        height=height,
-        generated=dt.datetime.now(dt.UTC),
+        "orders/quote.html", user_agent_css=QUOTE_USER_AGENT_CSS, **quote_html_context(sheet)
     )
 
 
-def quote_pdf_response(order: Order, quote: Quote) -> Response:
-    return pdf_response(quote_pdf(order, quote), f"dinamis-quote-{quote.number}.pdf")
+def quote_pdf_response(sheet: QuoteSheet) -> Response:
+    return pdf_response(quote_pdf(sheet), f"dinamis-quote-{sheet.number}.pdf")

@@ -59,7 +59,7 @@ from dinamis.orders.permissions import (
 )
 from dinamis.quota import service as quota
 from dinamis.quota.models import Family
-from dinamis.quota.pricing import Price, price
+from dinamis.quota.pricing import Price, price, quote_expired, quote_valid_until
 from dinamis.webhooks import events as webhook_events
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -373,7 +373,7 @@ def _make_quote(order: Order) -> Quote:
         tax_rate=priced.tax_rate,
         tax=priced.tax,
         including_tax=priced.including_tax,
-        valid_until=dates.today() + dt.timedelta(days=rules.quote_validity_days),
+        valid_until=quote_valid_until(dates.today(), rules.quote_validity_days),
     )
     db.session.add(quote)
     db.session.flush()
@@ -448,7 +448,7 @@ def decide_quote(actor: User, order: Order, accept: bool, today: dt.date | None 
     lock(order)
     quote = pending_quote(order)
     today = today or dates.today()
-    if today > quote.valid_until:
+    if quote_expired(quote.valid_until, today):
         _expire_quote(order, quote)
         raise Conflict(
             _(

@@ -35,7 +35,7 @@ from dinamis.membership.models import Entity
 from dinamis.orders import archive, service
 from dinamis.orders.forms import ArchiveForm, CommentForm, DeliveryForm, TaskingForm
 from dinamis.orders.models import Mode, Order, OrderKind, Sensor, Status
-from dinamis.orders.pdf import quote_pdf_response
+from dinamis.orders.pdf import order_sheet, quote_pdf_response
 from dinamis.orders.permissions import (
     can_cancel_order,
     can_decide_quote,
@@ -449,7 +449,7 @@ def quote_pdf(order_id: int) -> Any:
     order = _load(order_id)
     if not order.quotes:
         abort(404)
-    return quote_pdf_response(order, order.quotes[-1])
+    return quote_pdf_response(order_sheet(order, order.quotes[-1]))
 
 
 @bp.route("/<int:order_id>/review/<any(accept, reject):decision>", methods=["POST"])

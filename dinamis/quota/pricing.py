@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -67,3 +68,15 @@ def price(
         tax=tax,
         including_tax=excluding + tax,
     )
+
+
+def quote_valid_until(issued: dt.date, validity_days: int) -> dt.date:
+    """The last day a co-funding quote issued on `issued` may be accepted."""
+    return issued + dt.timedelta(days=validity_days)
+
+
+def quote_expired(valid_until: dt.date | None, today: dt.date) -> bool:
+    """The one expiry rule of co-funding quotes (orders' and surface models'): a quote may be
+    decided until the end of its `valid_until` day, not after. An expired quote cancels what
+    it priced and releases its km² (`expire_orders`, every night, or the decision refused)."""
+    return valid_until is not None and today > valid_until

@@ -289,6 +289,10 @@ ROUTES: dict[str, Route] = {
     "dsm.progress": Route("GET", lambda o: f"/dsm/{o['dsm']}/progress", ENTITY_A),
     "dsm.cancel": Route("POST", lambda o: f"/dsm/{o['dsm']}/cancel", ENTITY_A),
     "dsm.decide_quote": Route("POST", lambda o: f"/dsm/{o['dsm']}/quote/accept", {REFERENT}),
+    "dsm.quote_pdf": Route("GET", lambda o: f"/dsm/{o['dsm']}/quote.pdf", ENTITY_A),
+    "api.dsm_quote_document": Route(
+        "GET", lambda o: f"/api/v1/dsm-requests/{o['dsm']}/quote.pdf", ENTITY_A, api=True
+    ),
     "api.create_dsm_request": Route("POST", lambda o: "/api/v1/dsm-requests", MEMBERS, api=True),
     "api.list_dsm_requests": Route("GET", lambda o: "/api/v1/dsm-requests", SIGNED_IN, api=True),
     "api.get_dsm_request": Route(

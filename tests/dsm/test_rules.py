@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select, text
 
 from dinamis.accounts import service as accounts
+from dinamis.core import dates
 from dinamis.core.errors import Conflict, ServiceError
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.transaction import commit
@@ -17,6 +19,7 @@ from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.quota import service as quota
 from dinamis.quota.models import LedgerTransaction
+from tests.conftest import login
 from tests.dsm.helpers import OVERLAP, aoi, make_world
 from tests.helpers import outbox
 
@@ -200,3 +203,164 @@ def test_cancelling_a_queued_request_cancels_its_job_and_releases(app, cast, wor
 def test_staff_and_visitors_cannot_request(app, cast, world):
     with app.app_context(), pytest.raises(ServiceError):
         service.submit(_user(cast.staff), ask(world.pair[0]))
+
+
+def _awaiting_quote(cast, world):
+    """A request beyond the allowance: its co-funding quote waits for the Referent."""
+    service.submit(_user(cast.user_a), ask(world.pair[0]))
+    second = service.submit(_user(cast.user_a), ask(world.pair[0], aoi(2.05, 45.0, 2.2, 45.1)))
+    assert second.status == DsmStatus.AWAITING_QUOTE and second.cofunded_km2 > 0
+    return second
+
+
+def _releases(reference):
+    return db.session.scalars(
+        select(LedgerTransaction.idempotency_key)
+        .where(LedgerTransaction.reference == reference, LedgerTransaction.kind == "release")
+        .order_by(LedgerTransaction.id)
+    ).all()
+
+
+def test_an_expired_quote_expires_as_orders_quotes_do(app, cast, world):
+    """Past its last valid day, the nightly expiry (orders' and DSM quotes together) cancels
+    the request, releases its km² by an appended posting and tells the requester."""
+    from dinamis.orders.cli import expire_all
+
+    with app.app_context():
+        entity = db.session.get_one(Entity, cast.entity_a)
+        request = _awaiting_quote(cast, world)
+        last_day = request.quote_valid_until
+        assert last_day == dates.today() + dt.timedelta(days=30)
+        assert service.quote_state(request, last_day) == "pending"
+        assert service.expire_quotes(last_day) == []  # still valid on its last day
+        assert service.quote_state(request, last_day + dt.timedelta(days=1)) == "expired"
+        commit()
+        before = len(outbox(app, cast.user_a))
+        ledger_before = _counts()[1]
+        said = expire_all(last_day + dt.timedelta(days=1))
+        assert said == "0 order(s) expired, 1 surface-model quote(s) expired"
+        assert request.status == DsmStatus.CANCELLED
+        assert request.events[-1].note == "quote_expired"
+        assert service.event_note(request.events[-1]) == "Le devis a expiré."
+        assert service.quote_state(request) == "expired"
+        held = quota.held_by(entity, "dsm", request.period, request.reference)
+        assert held.free == 0 and held.cofunded == 0
+        assert _releases(request.reference) == [
+            f"release:{request.reference}:dsm:{request.period}:quote-expired"
+        ]
+        assert _counts()[1] == ledger_before + 1  # one posting appended, nothing rewritten
+        assert quota.trial_balance() == 0
+        commit()
+        news = outbox(app, cast.user_a)[before:]
+        assert len(news) == 1 and request.number in news[0].subject
+        assert "Le devis a expiré." in news[0].body_text
+        assert expire_all(last_day + dt.timedelta(days=2)).endswith(
+            "0 surface-model quote(s) expired"
+        )
+
+
+def test_deciding_on_an_expired_quote_is_refused_and_expires_it(app, cast, world):
+    with app.app_context():
+        request = _awaiting_quote(cast, world)
+        late = request.quote_valid_until + dt.timedelta(days=1)
+        with pytest.raises(Conflict, match="expiré le"):
+            service.decide_quote(_user(cast.referent_a), request, True, today=late)
+        assert request.status == DsmStatus.CANCELLED
+        assert _releases(request.reference)[-1].endswith(":quote-expired")
+        assert [j[2]["request_id"] for j in _jobs()] == [request.id - 1]  # never queued
+        assert quota.trial_balance() == 0
+
+
+def test_the_page_and_the_api_show_the_quote_expired(app, client, cast, world):
+    """Before the nightly task has run, an undecided quote past its day shows as expired and
+    offers no decision."""
+    from dinamis.dsm.models import DsmRequest as Model
+
+    with app.app_context():
+        request = _awaiting_quote(cast, world)
+        request_id = request.id
+        commit()
+    login(client, cast.referent_a)
+    page = client.get(f"/dsm/{request_id}").get_data(as_text=True)
+    assert "État : en attente." in page and f"/dsm/{request_id}/quote/accept" in page
+    with app.app_context():
+        found = db.session.get_one(Model, request_id)
+        found.quote_valid_until = dates.today() - dt.timedelta(days=1)
+        commit()
+    page = client.get(f"/dsm/{request_id}").get_data(as_text=True)
+    assert "État : expirée." in page and f"/dsm/{request_id}/quote/accept" not in page
+    with app.app_context():
+        user = _user(cast.referent_a)
+        _token, clear = accounts.create_api_token(user, "t")
+        commit()
+    answer = client.get(
+        f"/api/v1/dsm-requests/{request_id}", headers={"Authorization": f"Bearer {clear}"}
+    ).get_json()
+    assert answer["quote"]["status"] == "expired"
+    refused = client.post(
+        f"/api/v1/dsm-requests/{request_id}/quote/accept",
+        headers={"Authorization": f"Bearer {clear}"},
+    )
+    assert refused.status_code == 409
+    with app.app_context():  # refused: the request's transaction rolled back
+        assert db.session.get_one(Model, request_id).status == DsmStatus.AWAITING_QUOTE
+
+
+def test_the_quote_pdf_is_the_orders_quote_page(app, client, cast, world):
+    """The co-funding quote of a surface model, as an order's: who, what, how much, until."""
+    import io
+
+    from flask_babel import force_locale
+    from pypdf import PdfReader
+
+    from dinamis.core.formats import day, number
+
+    with app.app_context():
+        request = _awaiting_quote(cast, world)
+        within = db.session.scalars(
+            select(DsmRequest).where(DsmRequest.status == DsmStatus.QUEUED)
+        ).one()
+        request_id, within_id = request.id, within.id
+        commit()
+    login(client, cast.user_a)
+    answer = client.get(f"/dsm/{request_id}/quote.pdf")
+    assert answer.status_code == 200 and answer.mimetype == "application/pdf"
+    assert f"dinamis-quote-Q-D-{request_id:06d}.pdf" in answer.headers["Content-Disposition"]
+    reader = PdfReader(io.BytesIO(answer.data))
+    assert len(reader.pages) == 1
+    text = reader.pages[0].extract_text()
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    with app.app_context(), force_locale("fr"):
+
+        def n(value):
+            return " ".join(number(value).split())
+
+        request = db.session.get_one(DsmRequest, request_id)
+        assert f"Devis de cofinancement Q-D-{request_id:06d}" in " ".join(lines)
+        assert request.entity.name in text and "Modèle de surface" in text
+        assert request.number in text and "PHR_PAIR_1, PHR_PAIR_2" in text
+        assert f"{n(request.aoi_km2)} km²" in " ".join(lines)
+        assert request.quote_valid_until is not None and day(request.quote_valid_until) in text
+        assert request.eur_per_km2 is not None and request.including_tax is not None
+        for figures in (
+            f"{n(request.charged_km2)}",
+            f"{n(request.free_km2)} 0,00 0,00",
+            f"{n(request.cofunded_km2)} {n(request.eur_per_km2)} {n(request.excluding_tax)}",
+            f"{n(request.including_tax)} €",
+        ):
+            assert any(line.endswith(figures) for line in lines), (figures, lines)
+        assert "Un devis refusé ou expiré annule la demande." in " ".join(lines)
+    page = client.get(f"/dsm/{request_id}").get_data(as_text=True)
+    assert f'href="/dsm/{request_id}/quote.pdf"' in page
+    assert client.get(f"/dsm/{within_id}/quote.pdf").status_code == 404  # no quote
+    other = app.test_client()
+    login(other, cast.user_b)
+    assert other.get(f"/dsm/{request_id}/quote.pdf").status_code == 403
+    with app.app_context():
+        _token, clear = accounts.create_api_token(_user(cast.referent_a), "t")
+        commit()
+    api = client.get(
+        f"/api/v1/dsm-requests/{request_id}/quote.pdf",
+        headers={"Authorization": f"Bearer {clear}"},
+    )
+    assert api.status_code == 200 and api.data[:5] == b"%PDF-"

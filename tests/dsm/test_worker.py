@@ -421,3 +421,50 @@ def test_a_dead_worker_with_no_attempt_left_fails_and_releases(app, scratch, wor
             select(DsmRequest).where(DsmRequest.status == DsmStatus.RUNNING)
         ).all()
         commit()
+
+
+def test_the_nightly_task_expires_an_undecided_quote(app, scratch, world_ids, tmp_path):
+    """`expire_orders`, run by a worker at a tick past the quote's last day: the request is
+    cancelled, its km² released by an appended posting, the requester mailed."""
+    import datetime as dt
+
+    from dinamis.jobs.queue import defer
+    from dinamis.quota.models import LedgerTransaction
+
+    world = world_ids["world"]
+    with app.app_context():
+        small = make_entity("Labo DSM C", profile_code="research-fr")
+        make_user("dsm.user.c@labo-c.test", entity=small)
+        make_user("dsm.ref.c@labo-c.test", entity=small, entity_role="referent")
+        quota.grant(small, "dsm", quota.period_for(dt.date.today()), D("20"))
+        commit()
+    request_id = _submit(app, "dsm.user.c@labo-c.test", world.pair[0])
+    with app.app_context():
+        request = database.session.get_one(DsmRequest, request_id)
+        assert request.status == DsmStatus.AWAITING_QUOTE and request.job_id is None
+        assert request.quote_valid_until is not None
+        tick = dt.datetime.combine(
+            request.quote_valid_until + dt.timedelta(days=1), dt.time(0, 15), dt.UTC
+        )
+        job_id = defer("expire_orders", timestamp=int(tick.timestamp()))
+        commit()
+    done = _burst(scratch, app, tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _job_status(app, job_id) == "succeeded"
+    request = _read(app, request_id)
+    assert request.status == DsmStatus.CANCELLED
+    _ledger_balanced(app, request_id, D("0"))
+    with app.app_context():
+        keys = database.session.scalars(
+            select(LedgerTransaction.idempotency_key).where(
+                LedgerTransaction.reference == request.reference,
+                LedgerTransaction.kind == "release",
+            )
+        ).all()
+        assert keys == [f"release:{request.reference}:dsm:{request.period}:quote-expired"]
+        mails = database.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.to_address == "dsm.user.c@labo-c.test")
+        ).all()
+        assert "Le devis a expiré." in mails[-1].body_text
+        assert request.number in mails[-1].subject
+        commit()

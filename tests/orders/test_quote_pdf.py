@@ -51,7 +51,7 @@ def test_quote_user_agent_css_lays_the_quote_out_as_weasyprint_does(app, client,
     from weasyprint import HTML
 
     from dinamis.core.pdf import _renderer, html_to_pdf
-    from dinamis.orders.pdf import QUOTE_USER_AGENT_CSS, price_lines
+    from dinamis.orders.pdf import QUOTE_USER_AGENT_CSS, order_sheet, quote_html_context
 
     _setup(app, cast, allowance="100")
     login(client, cast.user_a)
@@ -60,16 +60,9 @@ def test_quote_user_agent_css_lays_the_quote_out_as_weasyprint_does(app, client,
     with app.test_request_context(), app.app_context():
         order = db.session.get(Order, order.id)
         quote = order.quotes[-1]
-        html = render_template(
-            "orders/quote.html",
-            order=order,
-            quote=quote,
-            prices=price_lines(order, quote),
-            paths=["M10,10 L100,10 L100,100 Z"],
-            width=110,
-            height=110,
-            generated=quote.created_at,
-        )
+        context = quote_html_context(order_sheet(order, quote))
+        context.update(paths=["M10,10 L100,10 L100,100 Z"], width=110, height=110)
+        html = render_template("orders/quote.html", **context)
         font_config, url_fetcher = _renderer()
         usual = HTML(string=html, url_fetcher=url_fetcher).write_pdf(font_config=font_config)
         small = html_to_pdf(html, QUOTE_USER_AGENT_CSS)
