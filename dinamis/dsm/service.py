@@ -377,6 +377,16 @@ def lock(request: DsmRequest) -> None:
     db.session.refresh(request)
 
 
+def _locked_in(request_id: int, *states: str) -> DsmRequest | None:
+    """The request, locked and read again, when it is in one of `states`; None when it
+    is gone or has moved on (cancelled or ended meanwhile)."""
+    request = db.session.get(DsmRequest, request_id)
+    if request is None:
+        return None
+    lock(request)
+    return request if request.status in states else None
+
+
 def get(request_id: int) -> DsmRequest:
     request = db.session.get(DsmRequest, request_id) if 0 < request_id < 2**31 else None
     if request is None:
@@ -671,19 +681,21 @@ def still_running(request_id: int) -> bool:
 def fail(request: DsmRequest, code: str, detail: str, log: str | None = None) -> None:
     """The computation failed for good: released, the requester told why, staff see the log."""
     request.failure_code = code
-    request.failure_detail = detail[:20_000]
-    if log:
-        request.log = log[-200_000:]
+    _keep_failure(request, detail, log)
     _move(None, request, S.FAILED, f"failure:{code}")
     quota.release(request.entity, request.family, request.period, request.reference, "failed")
 
 
+def _keep_failure(request: DsmRequest, detail: str, log: str | None) -> None:
+    """What went wrong, for staff: the detail's start and the log's end."""
+    request.failure_detail = detail[:20_000]
+    if log:
+        request.log = log[-200_000:]
+
+
 def fail_by_id(request_id: int, code: str, detail: str, log: str | None = None) -> bool:
-    request = db.session.get(DsmRequest, request_id)
+    request = _locked_in(request_id, S.RUNNING, S.QUEUED)
     if request is None:
-        return False
-    lock(request)
-    if request.status not in (S.RUNNING, S.QUEUED):
         return False  # cancelled meanwhile
     fail(request, code, detail, log)
     return True
@@ -691,15 +703,10 @@ def fail_by_id(request_id: int, code: str, detail: str, log: str | None = None) 
 
 def retry(request_id: int, note: str, detail: str, log: str | None = None) -> bool:
     """A transient failure with attempts left: back in the queue (the job is retried)."""
-    request = db.session.get(DsmRequest, request_id)
+    request = _locked_in(request_id, S.RUNNING)
     if request is None:
         return False
-    lock(request)
-    if request.status != S.RUNNING:
-        return False
-    request.failure_detail = detail[:20_000]
-    if log:
-        request.log = log[-200_000:]
+    _keep_failure(request, detail, log)
     _move(None, request, S.QUEUED, note)
     request.progress = 0
     return True
@@ -779,11 +786,8 @@ STAC_EXTENSIONS = [
 def deliver(request_id: int, product: Product) -> DsmRequest | None:
     """The computed DSM into the catalogue (a STAC item of the `dsm` collection), the
     charged km² consumed, the requester told. None when cancelled meanwhile."""
-    request = db.session.get(DsmRequest, request_id)
+    request = _locked_in(request_id, S.RUNNING)
     if request is None:
-        return None
-    lock(request)
-    if request.status != S.RUNNING:
         return None
     collection = product_collection()
     item_id = item_id_of(request)
