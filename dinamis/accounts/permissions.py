@@ -12,6 +12,11 @@ def is_signed_in(user: Any) -> bool:
     return bool(getattr(user, "is_authenticated", False)) and bool(user.is_active)
 
 
+def is_owner(user: Any, owner_id: int) -> bool:
+    """The signed-in account `owner_id` itself (its token, its saved search, its webhook)."""
+    return is_signed_in(user) and user.id == owner_id
+
+
 def can_view_own_profile(user: Any) -> bool:
     return is_signed_in(user)
 
@@ -25,7 +30,7 @@ def can_manage_own_tokens(user: Any) -> bool:
 
 
 def can_manage_token(user: Any, token: ApiToken) -> bool:
-    return is_signed_in(user) and token.user_id == user.id
+    return is_owner(user, token.user_id)
 
 
 def can_use_api(user: Any) -> bool:
@@ -49,8 +54,4 @@ def manages_entity(user: Any, entity_id: int | None) -> bool:
 def is_staff_owner_or_manager(user: Any, owner_id: int, entity_id: int | None) -> bool:
     """Staff, the account `owner_id` (who asked, who wrote), and the Referent and
     deputies of its entity `entity_id`."""
-    return (
-        is_staff(user)
-        or (is_signed_in(user) and user.id == owner_id)
-        or manages_entity(user, entity_id)
-    )
+    return is_staff(user) or is_owner(user, owner_id) or manages_entity(user, entity_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.accounts.permissions import is_owner, is_signed_in, is_staff
 from dinamis.alerts.models import SavedSearch
 
 
@@ -15,7 +15,7 @@ def can_save_searches(user: Any) -> bool:
 
 def can_manage_search(user: Any, saved: SavedSearch) -> bool:
     """Its owner only (staff see the activity, not the members' searches one by one)."""
-    return is_signed_in(user) and saved.user_id == user.id
+    return is_owner(user, saved.user_id)
 
 
 def can_view_alert_activity(user: Any) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dinamis.accounts.permissions import is_signed_in, is_staff
+from dinamis.accounts.permissions import is_owner, is_signed_in, is_staff
 from dinamis.webhooks.models import DisabledReason, Webhook
 
 
@@ -15,7 +15,7 @@ def can_manage_own_webhooks(user: Any) -> bool:
 
 def can_manage_webhook(user: Any, webhook: Webhook) -> bool:
     """Only its owner reads, changes, tests or deletes a webhook (staff do not read secrets)."""
-    return is_signed_in(user) and webhook.user_id == user.id
+    return is_owner(user, webhook.user_id)
 
 
 def can_switch_on_webhook(user: Any, webhook: Webhook) -> bool:
