@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.columns import CreatedAt, EntityRef, IntPk, OwnedByUser, choice
+from dinamis.core.columns import CreatedAt, EntityRef, IntPk, OwnedByUser, PersonName, choice
 from dinamis.core.db import Base
 from dinamis.membership.models import Entity
 
@@ -38,7 +38,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(Base):
+class User(PersonName, Base):
     """A person with a professional e-mail address."""
 
     __tablename__ = "users"
@@ -60,8 +60,6 @@ class User(Base):
 
     id: Mapped[IntPk]
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
     language: Mapped[str] = mapped_column(String(2), default="fr")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = choice(Role.ALL, 10, default=Role.USER)
@@ -120,10 +118,6 @@ class User(Base):
         if self.is_staff:
             roles.append(Role.STAFF)
         return roles
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
 
 
 class ApiToken(Base):

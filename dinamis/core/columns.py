@@ -6,7 +6,7 @@ type, key, default and index as every other model; `Mapped[UserRef | None]`
 makes the column nullable, and a `mapped_column(index=True)` on the right adds
 to the type's options. `part_of` links a row to the row it belongs to, and
 `choice` is a string column holding one of a tuple's values, its CHECK
-constraint made from that tuple.
+constraint made from that tuple. `PersonName` gives a model a person's names.
 
 The DDL is the one the models wrote out column by column before (the migration
 test compares the models with the migrated schema, CHECK constraints included).
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, event, func
-from sqlalchemy.orm import MappedColumn, mapped_column
+from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 
 from dinamis.core.db import one_of
 
@@ -63,3 +63,14 @@ def choice(values: Sequence[str], length: int, **options: Any) -> MappedColumn[A
 
     event.listen(column.column, "after_parent_attach", check)
     return column
+
+
+class PersonName:
+    """A person's first and last names (an account, a request to join), and both as one."""
+
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

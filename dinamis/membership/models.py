@@ -10,7 +10,7 @@ from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.columns import CreatedAt, EntityRef, IntPk, UserRef, choice, part_of
+from dinamis.core.columns import CreatedAt, EntityRef, IntPk, PersonName, UserRef, choice, part_of
 from dinamis.core.db import Base
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ class AccountStatus:
     ALL = (EMAIL_TO_CONFIRM, PENDING, APPROVED, REFUSED)
 
 
-class AccountRequest(Base):
+class AccountRequest(PersonName, Base):
     """A person asks to join an existing entity; its Referent decides."""
 
     __tablename__ = "account_requests"
@@ -236,8 +236,6 @@ class AccountRequest(Base):
     status: Mapped[str] = choice(AccountStatus.ALL, 20, default=AccountStatus.EMAIL_TO_CONFIRM)
     entity_id: Mapped[int] = part_of("entities")
     email: Mapped[str] = mapped_column(String(254), index=True)
-    first_name: Mapped[str] = mapped_column(String(100))
-    last_name: Mapped[str] = mapped_column(String(100))
     job_title: Mapped[str | None] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(2), default="fr")
     domain_verified: Mapped[bool] = mapped_column(default=False)
@@ -248,10 +246,6 @@ class AccountRequest(Base):
     created_at: Mapped[CreatedAt]
 
     entity: Mapped[Entity] = relationship()
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
 
 
 class Certificate(Base):
