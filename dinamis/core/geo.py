@@ -377,6 +377,12 @@ def parse_footprints(raws: Sequence[Any]) -> list[MultiPolygon | ServiceError]:
     return results  # type: ignore[return-value]
 
 
+def _count(data: bytes, order: str, offset: int) -> tuple[int, int]:
+    """The number of parts, rings or points (E)WKB gives at `offset`, and the offset after it."""
+    (number,) = struct.unpack_from(order + "I", data, offset)
+    return number, offset + 4
+
+
 def _ewkb_polygons(data: bytes) -> list[list[list[tuple[float, float]]]] | None:
     """The polygons of a 2-D MultiPolygon in (E)WKB, rings of coordinate tuples; else None."""
     if len(data) < 9:
@@ -389,8 +395,7 @@ def _ewkb_polygons(data: bytes) -> list[list[list[tuple[float, float]]]] | None:
         offset += 4
     if kind != 6:
         return None  # Z or M dimensions, or another type: not for this reader
-    (parts,) = struct.unpack_from(order + "I", data, offset)
-    offset += 4
+    parts, offset = _count(data, order, offset)
     if parts == 0:
         return None
     polygons = []
@@ -398,14 +403,12 @@ def _ewkb_polygons(data: bytes) -> list[list[list[tuple[float, float]]]] | None:
         if data[offset] != data[0] or struct.unpack_from(order + "I", data, offset + 1)[0] != 3:
             return None
         offset += 5
-        (count,) = struct.unpack_from(order + "I", data, offset)
-        offset += 4
-        if count == 0:
+        ring_count, offset = _count(data, order, offset)
+        if ring_count == 0:
             return None
         rings = []
-        for _ring in range(count):
-            (points,) = struct.unpack_from(order + "I", data, offset)
-            offset += 4
+        for _ring in range(ring_count):
+            points, offset = _count(data, order, offset)
             if points == 0:
                 return None
             values = iter(struct.unpack_from(f"{order}{2 * points}d", data, offset))
