@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, and_, cast, null
 from sqlalchemy.sql.elements import Null
 
 from dinamis.catalogue.queryables import QUERYABLES, lookup
+from dinamis.core.dates import instant
 from dinamis.core.errors import BadRequest
 
 LANGUAGES = ("cql2-text", "cql2-json")
@@ -73,7 +74,8 @@ def _text_parser() -> Lark:
     )
 
 
-# CQL2 timestamps and dates (RFC 3339); the grammar also lets the basic ISO form through.
+# CQL2 timestamps and dates (RFC 3339); the grammar also lets the basic ISO form through
+# (no separators), a space for the `T`, and no offset (UTC).
 _TIMESTAMP = re.compile(
     r"(\d{4})-?(\d{2})-?(\d{2})[Tt ](\d{2}):?(\d{2}):?(\d{2})(?:\.(\d{1,9}))?"
     r"(?:([Zz])|([+-])(\d{2}):?(\d{2}))?",
@@ -83,20 +85,8 @@ _DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})", re.ASCII)
 
 
 def _timestamp(text: str) -> dt.datetime:
-    """A CQL2 TIMESTAMP: an RFC 3339 date-time, UTC when it has no offset; ValueError else."""
-    match = _TIMESTAMP.fullmatch(text)
-    if match is None:
-        raise ValueError(text)
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    fraction, _utc, sign, offset_hours, offset_minutes = match.group(7, 8, 9, 10, 11)
-    zone: dt.tzinfo = dt.UTC
-    if sign:
-        offset = dt.timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
-        if offset >= dt.timedelta(hours=24):
-            raise ValueError(text)
-        zone = dt.timezone(-offset if sign == "-" else offset)
-    microsecond = int((fraction or "").ljust(6, "0")[:6])
-    return dt.datetime(year, month, day, hour, minute, second, microsecond, tzinfo=zone)
+    """A CQL2 TIMESTAMP, read as the STAC `datetime` is (core.dates.instant); ValueError else."""
+    return instant(text, _TIMESTAMP)
 
 
 def _date(text: str) -> dt.date:

@@ -37,6 +37,7 @@ from dinamis.catalogue import cql2
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.catalogue.queryables import QUERYABLES, SORTABLE, Queryable, lookup
 from dinamis.core.boundary import parse_json
+from dinamis.core.dates import instant
 from dinamis.core.errors import BadRequest, MalformedInput, ServiceError
 from dinamis.core.geo import MALFORMED, MAX_VERTICES, parse_aoi
 from dinamis.extensions import db
@@ -116,49 +117,18 @@ class Query:
         return ",".join(("-" if desc else "+") + q.name for q, desc in self.sort)
 
 
-# RFC 3339 `date-time`, and nothing looser: a date alone, a missing offset, a comma
-# for the decimal point or an offset without its colon are refused (STAC API).
-RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
-    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))",
-    re.ASCII,
-)
-
-
-def _instant(text: str) -> dt.datetime:
-    """An RFC 3339 date-time (`T` or `t`, `Z` or `z`, an offset required); ValueError else."""
-    match = RFC3339.fullmatch(text)
-    if match is None:
-        raise ValueError(text)
-    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
-    fraction, utc, sign, offset_hours, offset_minutes = match.group(7, 8, 9, 10, 11)
-    if utc:
-        zone = dt.UTC
-    else:
-        if int(offset_hours) > 23 or int(offset_minutes) > 59:
-            raise ValueError(text)
-        offset = dt.timedelta(hours=int(offset_hours), minutes=int(offset_minutes))
-        zone = dt.timezone(-offset if sign == "-" else offset)
-    microsecond = int((fraction or "").ljust(6, "0")[:6])
-    leap = second == 60  # a leap second is the last instant of its minute
-    moment = dt.datetime(
-        year, month, day, hour, minute, 59 if leap else second, microsecond, tzinfo=zone
-    )
-    return moment.replace(microsecond=999_999) if leap else moment
-
-
 def parse_datetime(value: str) -> tuple[dt.datetime | None, dt.datetime | None]:
     """A STAC datetime: an RFC 3339 instant, or an interval with `..` (or nothing) for
     one open end, never both."""
     try:
         if "/" in value:
             first, _sep, last = value.partition("/")
-            start = None if first in ("", "..") else _instant(first)
-            end = None if last in ("", "..") else _instant(last)
+            start = None if first in ("", "..") else instant(first)
+            end = None if last in ("", "..") else instant(last)
             if start is None and end is None:
                 raise ValueError(value)
         else:
-            start = end = _instant(value)
+            start = end = instant(value)
     except ValueError:
         raise BadRequest(
             _(
@@ -348,7 +318,7 @@ def decode_token(token: str, query: Query) -> tuple[list[Any], bool]:
         decoded: list[Any] = []
         for (queryable, _desc), value in zip(query.sort, values, strict=True):
             if queryable.kind == "datetime":
-                decoded.append(_instant(str(value)))
+                decoded.append(instant(str(value)))
             elif queryable.kind == "number":
                 decoded.append(Decimal(str(value)))
             else:
