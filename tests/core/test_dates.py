@@ -77,3 +77,49 @@ def test_no_code_asks_the_servers_zone_for_today():
         and path.name != "dates.py"
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-05-04T10:20:30Z", dt.datetime(2024, 5, 4, 10, 20, 30, tzinfo=dt.UTC)),
+        ("2024-05-04t10:20:30.5z", dt.datetime(2024, 5, 4, 10, 20, 30, 500_000, tzinfo=dt.UTC)),
+        (
+            "2024-05-04T10:20:30-02:30",
+            dt.datetime(2024, 5, 4, 12, 50, 30, tzinfo=dt.UTC),
+        ),
+        # A leap second is the last instant of its minute.
+        ("2016-12-31T23:59:60Z", dt.datetime(2016, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC)),
+    ],
+)
+def test_an_rfc3339_instant(text, expected):
+    assert dates.instant(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-05-04",
+        "2024-05-04T10:20:30",
+        "2024-05-04 10:20:30Z",
+        "2024-05-04T10:20:30+0200",
+        "2024-05-04T10:20:30+24:00",
+        "2024-05-04T10:20:30+00:60",
+        "2024-02-30T10:20:30Z",
+    ],
+)
+def test_what_rfc3339_refuses(text):
+    with pytest.raises(ValueError):
+        dates.instant(text)
+
+
+def test_a_looser_pattern_reads_the_same_way():
+    """CQL2's TIMESTAMP (catalogue.cql2): basic form, a space, no offset (UTC)."""
+    from dinamis.catalogue.cql2 import _TIMESTAMP
+
+    utc = dt.datetime(2024, 5, 4, 10, 20, 30, tzinfo=dt.UTC)
+    assert dates.instant("20240504T102030", _TIMESTAMP) == utc
+    assert dates.instant("2024-05-04 10:20:30", _TIMESTAMP) == utc
+    assert dates.instant("2024-05-04T12:20:30+0200", _TIMESTAMP) == utc
+    with pytest.raises(ValueError):
+        dates.instant("2024-05-04T10:20:30+00:75", _TIMESTAMP)
