@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import sys
 import tempfile
@@ -43,8 +44,9 @@ def hold_times(app: object, client: object, headers: dict[str, str], path: str, 
     def on_commit(_conn):  # type: ignore[no-untyped-def]
         marks.append(("commit", time.perf_counter()))
 
-    event.listen(db.engine, "before_cursor_execute", on_execute)
-    event.listen(db.engine, "commit", on_commit)
+    engine = db.engine_of(app)  # type: ignore[arg-type]
+    event.listen(engine, "before_cursor_execute", on_execute)
+    event.listen(engine, "commit", on_commit)
     token = ledger = total = 0.0
     for i in range(n):
         marks.clear()
@@ -62,8 +64,8 @@ def hold_times(app: object, client: object, headers: dict[str, str], path: str, 
         end = after[0] if after else t1
         token += end - first.get("token", end)
         ledger += end - first.get("ledger", end)
-    event.remove(db.engine, "before_cursor_execute", on_execute)
-    event.remove(db.engine, "commit", on_commit)
+    event.remove(engine, "before_cursor_execute", on_execute)
+    event.remove(engine, "commit", on_commit)
     print(
         f"row locks over {n} submissions: request {total / n * 1000:.2f} ms; token row held "
         f"{token / n * 1000:.2f} ms; ledger account rows held {ledger / n * 1000:.2f} ms"
@@ -177,9 +179,10 @@ def quote_times(client: object, token: str, n: int) -> None:
         statements.append(" ".join(statement.split())[:200])
 
     pdf.html_to_pdf = capture  # type: ignore[assignment]
-    event.listen(db.engine, "before_cursor_execute", log)
+    engine = db.engine_of(client.application)  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", log)
     client.get(url, headers=headers)  # type: ignore[attr-defined]
-    event.remove(db.engine, "before_cursor_execute", log)
+    event.remove(engine, "before_cursor_execute", log)
     pdf.html_to_pdf = real_html_to_pdf  # type: ignore[assignment]
     print(f"{len(statements)} SQL statements in one quote.pdf request:")
     for statement in statements:
@@ -247,11 +250,14 @@ def main() -> None:
             statements: list[str] = []
 
             def log(_conn, _cursor, statement, _params, _context, _many):  # type: ignore[no-untyped-def]
-                statements.append(" ".join(statement.split())[:160])
+                statements.append(
+                    " ".join(statement.split())[: int(os.environ.get("BENCH_SQL_WIDTH", "160"))]
+                )
 
-            event.listen(db.engine, "before_cursor_execute", log)
+            engine = db.engine_of(app)  # type: ignore[arg-type]
+            event.listen(engine, "before_cursor_execute", log)
             client.post(args.path, json=tasking_body(999), headers=headers)
-            event.remove(db.engine, "before_cursor_execute", log)
+            event.remove(engine, "before_cursor_execute", log)
             print(f"{len(statements)} statements in one submission:")
             for n, statement in enumerate(statements, 1):
                 print(f"{n:3} {statement}")

@@ -133,6 +133,7 @@ def scratch_app(prefix: str) -> Iterator[tuple[object, Seeded]]:
 
     name = unique_db_name(prefix)
     url = create_database(name)
+    app = None
     try:
         config = alembic_config(url)
         config.attributes["configure_logging"] = False
@@ -155,8 +156,8 @@ def scratch_app(prefix: str) -> Iterator[tuple[object, Seeded]]:
         )
         yield app, seeded
     finally:
-        if db.engine is not None:
-            db.engine.dispose()
+        if app is not None:
+            db.engine_of(app).dispose()
         drop_database(name)
 
 
