@@ -343,13 +343,13 @@ def submit(actor: User, order: Order) -> Order:
     )
     order.free_km2, order.cofunded_km2 = split.free, split.cofunded
     order.submitted_at = utcnow()
+    # Priced before the order joins the session (the price's query would write it as a
+    # draft, to be updated): the order is written once, with its quote.
+    quote = _make_quote(order) if split.cofunded > 0 else None
     db.session.add(order)
-    if split.cofunded <= 0:
-        _move(actor, order, Status.UNDER_REVIEW, None)
-        return order
-    quote = _make_quote(order)
-    _move(actor, order, Status.AWAITING_QUOTE, None)
-    mail_managers(order.entity_id, "order_quote", order=order, quote=quote)
+    _move(actor, order, Status.UNDER_REVIEW if quote is None else Status.AWAITING_QUOTE, None)
+    if quote is not None:
+        mail_managers(order.entity_id, "order_quote", order=order, quote=quote)
     return order
 
 
@@ -362,9 +362,10 @@ def _price(entity: Entity, sensor: str, kind: str, cofunded: Decimal) -> Price:
 
 
 def _make_quote(order: Order) -> Quote:
+    """The quote of the order's co-funded part, among its quotes (written with it)."""
     rules = settings()
     priced = _price(order.entity, order.sensor, order.kind, order.cofunded_km2)
-    quote = Quote(
+    return Quote(
         order=order,
         free_km2=order.free_km2,
         cofunded_km2=order.cofunded_km2,
@@ -375,9 +376,6 @@ def _make_quote(order: Order) -> Quote:
         including_tax=priced.including_tax,
         valid_until=quote_valid_until(dates.today(), rules.quote_validity_days),
     )
-    db.session.add(quote)
-    db.session.flush()
-    return quote
 
 
 def _move(actor: User | None, order: Order, target: str, comment: str | None) -> None:
