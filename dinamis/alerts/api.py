@@ -21,8 +21,7 @@ from dinamis.alerts.permissions import can_save_searches
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import Answer, Day, Id, Input, Link, Output, Text, operation
 from dinamis.core.errors import ServiceError
-from dinamis.core.geo import parse_aoi
-from dinamis.orders.api import Aoi, GeometryOut, MultiPolygonIn, PolygonIn
+from dinamis.orders.api import Aoi, GeometryOut, aoi_of
 
 # The service's field names, as the API names them.
 FIELD_NAMES = {
@@ -147,18 +146,6 @@ def saved_json(saved: SavedSearch) -> SavedSearchOut:
     )
 
 
-def _area(geometry: PolygonIn | MultiPolygonIn) -> Any:
-    try:
-        return parse_aoi(geometry.model_dump(exclude={"bbox"}))
-    except ServiceError as exc:
-        raise ServiceError(exc.message, fields={"area": exc.message}) from None
-
-
-def _renamed(error: ServiceError) -> ServiceError:
-    fields = {FIELD_NAMES.get(k, k): v for k, v in error.fields.items()}
-    return type(error)(error.message, fields=fields)
-
-
 def _criteria(body: SavedSearchIn | SavedSearchPatch, saved: SavedSearch | None) -> Any:
     given = body.model_fields_set
 
@@ -170,7 +157,7 @@ def _criteria(body: SavedSearchIn | SavedSearchPatch, saved: SavedSearch | None)
         return None if value is None else Decimal(value)
 
     if body.area is not None:
-        area = _area(body.area)
+        area = aoi_of(body.area, "area")
     elif saved is not None:
         area = service.area_of(saved)
     else:  # the create body requires it: this is for a type checker's peace
@@ -193,7 +180,6 @@ def _criteria(body: SavedSearchIn | SavedSearchPatch, saved: SavedSearch | None)
 
 
 SAVED = Answer("The saved search", SavedSearchOut)
-REFUSED = Answer("Refused: a message per field in error.fields; nothing written")
 
 
 def _links() -> list[Link]:
@@ -216,15 +202,12 @@ def _guard(saved_id: int) -> None:
     summary="Save a search: be told of the new scenes that match it",
     operation_id="createSavedSearch",
     body=SavedSearchIn,
-    answers={201: Answer("Saved", SavedSearchOut), 422: REFUSED},
+    field_names=FIELD_NAMES,
+    answers={201: Answer("Saved", SavedSearchOut)},
     links={201: _links()},
 )
-def create_saved_search(body: SavedSearchIn) -> Any:
-    try:
-        saved = service.save(api_user(), _criteria(body, None))
-    except ServiceError as error:
-        raise _renamed(error) from None
-    return saved_json(saved), 201
+def create_saved_search(body: SavedSearchIn) -> SavedSearchOut:
+    return saved_json(service.save(api_user(), _criteria(body, None)))
 
 
 @operation(
@@ -257,20 +240,17 @@ def get_saved_search(saved_id: int) -> SavedSearchOut:
     summary="Change a saved search (only the fields given); active: false pauses it",
     operation_id="updateSavedSearch",
     body=SavedSearchPatch,
-    answers={200: SAVED, 422: REFUSED},
+    field_names=FIELD_NAMES,
+    answers={200: SAVED},
     guard=_guard,
 )
 def update_saved_search(saved_id: int, body: SavedSearchPatch) -> SavedSearchOut:
     user = api_user()
     saved = service.get(user, saved_id)
-    try:
-        criteria_fields = body.model_fields_set - {"active"}
-        if criteria_fields:
-            service.change(user, saved, _criteria(body, saved))
-        if body.active is not None:
-            service.set_active(user, saved, body.active)
-    except ServiceError as error:
-        raise _renamed(error) from None
+    if body.model_fields_set - {"active"}:
+        service.change(user, saved, _criteria(body, saved))
+    if body.active is not None:
+        service.set_active(user, saved, body.active)
     return saved_json(saved)
 
 

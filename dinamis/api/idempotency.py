@@ -61,7 +61,7 @@ def claim(user: Any, body: Any) -> IdempotencyKey | Response | None:
 
 
 def answer(claimed: IdempotencyKey | None, body: dict[str, Any], status: int) -> Response:
-    """The response, stored with the key (same transaction) so that a repeat replays it."""
+    """The response; stored with a claimed key (same transaction) so that a repeat replays it."""
     if claimed is not None:
         claimed.status_code, claimed.response = status, body
         db.session.flush()

@@ -21,12 +21,12 @@ import copy
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import Annotated, Any
 
-from flask import Response, abort, current_app, jsonify, request
+from flask import Response, abort, current_app, request
 from flask_babel import gettext as _
 from pydantic import (
     BaseModel,
@@ -39,6 +39,8 @@ from pydantic import (
 )
 from pydantic.json_schema import models_json_schema
 
+from dinamis.api import idempotency
+from dinamis.api.auth import api_user
 from dinamis.core.errors import BadRequest, ServiceError
 
 INT_MAX = 2**31 - 1  # PostgreSQL's integer
@@ -137,6 +139,13 @@ STANDARD_ERRORS = {
     401: Answer("Missing, unknown or revoked token"),
     403: Answer("The token's user may not do this"),
 }
+# A 422 declared by an operation without a body (a service's rule refused it).
+REFUSED = Answer("Refused: a message per field in error.fields; nothing written")
+
+
+def renamed(error: ServiceError, names: Mapping[str, str]) -> ServiceError:
+    """The same refusal, its fields named as the API names them (`window_start`: `window.start`)."""
+    return type(error)(error.message, fields={names.get(k, k): v for k, v in error.fields.items()})
 
 
 def operation(
@@ -150,7 +159,8 @@ def operation(
     body: type[Input] | None = None,
     body_required: bool = True,
     query: type[Input] | None = None,
-    headers: Iterable[dict[str, Any]] = (),
+    idempotent: bool = False,
+    field_names: Mapping[str, str] | None = None,
     authenticated: bool = True,
     links: dict[int, list[Link]] | None = None,
     description: str = "",
@@ -163,7 +173,14 @@ def operation(
     values) for the checks that need an object or a service rule. The view
     receives `body=` and `query=` (validated models) when declared, and returns
     a model (serialized with the first 2xx answer's status), a `(model, status)`
-    pair, or a Response.
+    pair, or a Response. An operation with a body answers 400 and 422 without
+    declaring them (the body's refusals); `REFUSED` declares the 422 of a service's
+    rule for an operation without one.
+
+    An `idempotent` operation (a create) takes an Idempotency-Key header: the
+    key is claimed once the body is valid, and a repeat replays the stored
+    answer. `field_names` renames the fields of a service's refusal raised by
+    the view into the API's names.
     """
     declared = Operation(
         rule=rule,
@@ -174,7 +191,7 @@ def operation(
         body=body,
         body_required=body_required,
         query=query,
-        headers=list(headers),
+        headers=[idempotency.PARAMETER] if idempotent else [],
         authenticated=authenticated,
         links=dict(links or {}),
         description=description,
@@ -195,15 +212,23 @@ def operation(
                 kwargs["query"] = _validate_query(query)
             if body is not None:
                 kwargs["body"] = _validate_body(body, body_required)
-            result = view(*args, **kwargs)
+            claimed = None
+            if idempotent:
+                claimed = idempotency.claim(api_user(), kwargs["body"].model_dump(mode="json"))
+            if isinstance(claimed, Response):  # the same request again: its first answer
+                return claimed
+            try:
+                result = view(*args, **kwargs)
+            except ServiceError as error:
+                if field_names is None:
+                    raise
+                raise renamed(error, field_names) from None
             if isinstance(result, Response):
                 return result
             status = success
             if isinstance(result, tuple):
                 result, status = result
-            response = jsonify(dump(result))
-            response.status_code = status
-            return response
+            return idempotency.answer(claimed, dump(result), status)
 
         from dinamis.api.views import bp
         from dinamis.core.permissions import requires
@@ -354,7 +379,7 @@ ERROR_DESCRIPTIONS = {
     403: "The token's user may not do this",
     404: "No such resource",
     409: "Not possible in the resource's state",
-    422: "Refused: a message per field in error.fields; nothing written",
+    422: REFUSED.description,
 }
 
 

@@ -6,13 +6,14 @@ Views load first, then check access on what they loaded ("load, check, act").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import abort, request
 from flask_babel import gettext as _
 
 from dinamis.core.errors import refuse
+from dinamis.core.permissions import ensure
 from dinamis.extensions import db
 
 T = TypeVar("T")
@@ -23,6 +24,14 @@ def get_or_404(model: type[T], key: Any) -> T:
     found = db.session.get(model, key)
     if found is None:
         abort(404)
+    return found
+
+
+def get_allowed(model: type[T], key: Any, user: Any, check: Callable[[Any, T], bool]) -> T:
+    """The `model` row whose primary key is `key` (a 404 when there is none), if
+    `check(user, row)` allows it (a 403 otherwise)."""
+    found = get_or_404(model, key)
+    ensure(check(user, found))
     return found
 
 

@@ -10,17 +10,16 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from flask import Response, abort, url_for
+from flask import url_for
 from geoalchemy2.shape import to_shape
 from pydantic import ConfigDict, Field
 from shapely.geometry import mapping
 
 from dinamis.accounts.permissions import can_use_api
-from dinamis.api import idempotency
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import (
     DECIMAL_PATTERN,
-    INT_MAX,
+    REFUSED,
     Answer,
     Input,
     Link,
@@ -28,8 +27,7 @@ from dinamis.api.openapi import (
     Text,
     operation,
 )
-from dinamis.core.errors import ServiceError
-from dinamis.core.geo import parse_aoi
+from dinamis.core.loading import get_allowed
 from dinamis.core.permissions import ensure
 from dinamis.dsm import service
 from dinamis.dsm.models import DsmRequest, DsmStatus
@@ -40,8 +38,7 @@ from dinamis.dsm.permissions import (
     can_see_dsm_log,
     can_view_dsm_request,
 )
-from dinamis.extensions import db
-from dinamis.orders.api import LONG_TEXT, Aoi, GeometryOut, MultiPolygonIn, PolygonIn
+from dinamis.orders.api import LONG_TEXT, Aoi, GeometryOut, aoi_of
 from dinamis.orders.models import Theme
 from dinamis.orders.pdf import quote_pdf_response
 
@@ -261,17 +258,10 @@ def request_json(request: DsmRequest, viewer: Any = None) -> DsmRequestOut:
     )
 
 
-def _aoi(geometry: PolygonIn | MultiPolygonIn) -> Any:
-    try:
-        return parse_aoi(geometry.model_dump(exclude={"bbox"}))
-    except ServiceError as exc:
-        raise ServiceError(exc.message, fields={"aoi": exc.message}) from None
-
-
 def ask_of(body: DsmRequestIn) -> service.DsmAsk:
     return service.DsmAsk(
         scene_id=body.scene_id,
-        aoi=_aoi(body.aoi) if body.aoi is not None else None,
+        aoi=aoi_of(body.aoi, "aoi") if body.aoi is not None else None,
         resolution_m=Decimal(body.resolution_m) if body.resolution_m is not None else None,
         project_title=body.project.title,
         project_description=body.project.description,
@@ -279,14 +269,8 @@ def ask_of(body: DsmRequestIn) -> service.DsmAsk:
     )
 
 
-def _renamed(error: ServiceError) -> ServiceError:
-    fields = {FIELD_NAMES.get(k, k): v for k, v in error.fields.items()}
-    return type(error)(error.message, fields=fields)
-
-
 REQUEST = Answer("The surface-model request", DsmRequestOut)
 CONFLICT = Answer("Not possible in the request's state")
-REFUSED = Answer("Refused: a message per field in error.fields; nothing written")
 _ID = {"request_id": "$response.body#/id"}
 
 
@@ -297,8 +281,9 @@ _ID = {"request_id": "$response.body#/id"}
     summary="Ask for a surface model (DSM) from a stereo or tri-stereo group",
     operation_id="createDsmRequest",
     body=DsmRequestIn,
-    headers=[idempotency.PARAMETER],
-    answers={201: Answer("Submitted", DsmRequestOut), 422: REFUSED},
+    idempotent=True,
+    field_names=FIELD_NAMES,
+    answers={201: Answer("Submitted", DsmRequestOut)},
     links={
         201: [
             Link("get", "getDsmRequest", _ID),
@@ -312,18 +297,9 @@ _ID = {"request_id": "$response.body#/id"}
         "co-funding quote. Then a worker computes it (CARS): follow `status` and `progress`."
     ),
 )
-def create_dsm_request(body: DsmRequestIn) -> Any:
+def create_dsm_request(body: DsmRequestIn) -> DsmRequestOut:
     user = api_user()
-    claimed = idempotency.claim(user, body.model_dump(mode="json"))
-    if isinstance(claimed, Response):
-        return claimed
-    try:
-        request = service.submit(user, ask_of(body))
-    except ServiceError as error:
-        raise _renamed(error) from None
-    return idempotency.answer(
-        claimed, request_json(request, user).model_dump(mode="json", by_alias=True), 201
-    )
+    return request_json(service.submit(user, ask_of(body)), user)
 
 
 @operation(
@@ -341,11 +317,7 @@ def list_dsm_requests(query: DsmRequestsQuery) -> DsmRequestsOut:
 
 
 def _load(request_id: int) -> DsmRequest:
-    request = db.session.get(DsmRequest, request_id) if request_id <= INT_MAX else None
-    if request is None:
-        abort(404)
-    ensure(can_view_dsm_request(api_user(), request))
-    return request
+    return get_allowed(DsmRequest, request_id, api_user(), can_view_dsm_request)
 
 
 @operation(
@@ -367,7 +339,7 @@ def get_dsm_request(request_id: int) -> DsmRequestOut:
     operation_id="cancelDsmRequest",
     body=CancelIn,
     body_required=False,
-    answers={200: REQUEST, 409: CONFLICT, 422: REFUSED},
+    answers={200: REQUEST, 409: CONFLICT},
     guard=lambda request_id: ensure(can_cancel_dsm_request(api_user(), _load(request_id))),
 )
 def cancel_dsm_request(request_id: int, body: CancelIn) -> DsmRequestOut:

@@ -18,7 +18,7 @@ from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi
-from dinamis.core.loading import status_filter
+from dinamis.core.loading import get_allowed, status_filter
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error, hold_form, refused_form, show_earlier
 from dinamis.dsm import service
@@ -41,11 +41,7 @@ bp = Blueprint("dsm", __name__, url_prefix="/dsm")
 
 
 def _load(request_id: int) -> DsmRequest:
-    found = db.session.get(DsmRequest, request_id)
-    if found is None:
-        abort(404)
-    ensure(can_view_dsm_request(current_user, found))
-    return found
+    return get_allowed(DsmRequest, request_id, current_user, can_view_dsm_request)
 
 
 @bp.route("/")

@@ -10,20 +10,21 @@ and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from flask import Response, abort, url_for
+from flask import abort, url_for
 from geoalchemy2.shape import to_shape
 from pydantic import ConfigDict, Field
 from shapely.geometry import box, mapping
 
 from dinamis.accounts.permissions import can_use_api
-from dinamis.api import idempotency
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import (
     DECIMAL_PATTERN,
     INT_MAX,
+    REFUSED,
     Answer,
     Day,
     Id,
@@ -391,7 +392,8 @@ def order_json(order: Order) -> OrderOut:
     )
 
 
-def _aoi(geometry: PolygonIn | MultiPolygonIn, field: str) -> Any:
+def aoi_of(geometry: PolygonIn | MultiPolygonIn, field: str) -> Any:
+    """The area of a validated GeoJSON body through `core.geo`; its refusal at `field`."""
     try:
         return parse_aoi(geometry.model_dump(exclude={"bbox"}))
     except ServiceError as exc:
@@ -411,7 +413,7 @@ def _project(project: ProjectIn) -> dict[str, Any]:
 def tasking_request(body: TaskingRequest) -> service.TaskingRequest:
     """The service's request from the validated body; the rules are the service's."""
     return service.TaskingRequest(
-        aoi=_aoi(body.aoi, "aoi"),
+        aoi=aoi_of(body.aoi, "aoi"),
         sensor=SENSORS_IN[body.sensor],
         window_start=body.window.start,
         window_end=body.window.end,
@@ -426,37 +428,15 @@ def tasking_request(body: TaskingRequest) -> service.TaskingRequest:
 def archive_request(body: ArchiveOrder) -> archive.ArchiveRequest:
     items = [
         archive.ArchiveItem(
-            item.scene_id, _aoi(item.aoi, f"items.{index}.aoi") if item.aoi else None
+            item.scene_id, aoi_of(item.aoi, f"items.{index}.aoi") if item.aoi else None
         )
         for index, item in enumerate(body.items)
     ]
     return archive.ArchiveRequest(items=items, **_project(body.project))
 
 
-def _renamed(error: ServiceError) -> ServiceError:
-    fields = {FIELD_NAMES.get(k, k): v for k, v in error.fields.items()}
-    renamed = type(error)(error.message, fields=fields)
-    return renamed
-
-
-def _create(body: Input, parse: Any, submit: Any) -> Any:
-    """Submit an order from the body; a repeated Idempotency-Key replays the first answer."""
-    user = api_user()
-    claimed = idempotency.claim(user, body.model_dump(mode="json"))
-    if isinstance(claimed, Response):
-        return claimed
-    try:
-        order = submit(user, parse(body))
-    except ServiceError as error:
-        raise _renamed(error) from None
-    return idempotency.answer(
-        claimed, order_json(order).model_dump(mode="json", by_alias=True), 201
-    )
-
-
 ORDER = Answer("The order", OrderOut)
 CONFLICT = Answer("Not possible in the order's state")
-REFUSED = Answer("Refused: a message per field in error.fields; nothing written")
 _STEPS = (
     "cancel",
     "quote/accept",
@@ -482,36 +462,34 @@ def _links(kind: str) -> list[Link]:
     return [Link(li.name, camel(li.operation_id), li.parameters) for li in links]
 
 
-@operation(
-    "/tasking-requests",
-    "POST",
-    access=can_use_api,
-    summary="Submit a tasking request",
-    operation_id="createTaskingRequest",
-    body=TaskingRequest,
-    headers=[idempotency.PARAMETER],
-    answers={201: Answer("Submitted", OrderOut), 422: REFUSED},
-    links={201: _links("tasking-requests")},
-    guard=lambda: service.ensure_can_order(api_user()),
-)
-def create_tasking(body: TaskingRequest) -> Any:
-    return _create(body, tasking_request, service.submit_tasking)
+def _submission(
+    kind: str, summary: str, operation_id: str, body: type[Input]
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A tasking request's or an archive order's submission: POST /{kind}, created once
+    (a repeated Idempotency-Key replays the first answer), refused at the API's fields."""
+    return operation(
+        f"/{kind}",
+        "POST",
+        access=can_use_api,
+        summary=summary,
+        operation_id=operation_id,
+        answers={201: Answer("Submitted", OrderOut)},
+        links={201: _links(kind)},
+        body=body,
+        idempotent=True,
+        field_names=FIELD_NAMES,
+        guard=lambda: service.ensure_can_order(api_user()),
+    )
 
 
-@operation(
-    "/archive-orders",
-    "POST",
-    access=can_use_api,
-    summary="Submit an archive order",
-    operation_id="createArchiveOrder",
-    body=ArchiveOrder,
-    headers=[idempotency.PARAMETER],
-    answers={201: Answer("Submitted", OrderOut), 422: REFUSED},
-    links={201: _links("archive-orders")},
-    guard=lambda: service.ensure_can_order(api_user()),
-)
-def create_archive(body: ArchiveOrder) -> Any:
-    return _create(body, archive_request, archive.submit_archive)
+@_submission("tasking-requests", "Submit a tasking request", "createTaskingRequest", TaskingRequest)
+def create_tasking(body: TaskingRequest) -> OrderOut:
+    return order_json(service.submit_tasking(api_user(), tasking_request(body)))
+
+
+@_submission("archive-orders", "Submit an archive order", "createArchiveOrder", ArchiveOrder)
+def create_archive(body: ArchiveOrder) -> OrderOut:
+    return order_json(archive.submit_archive(api_user(), archive_request(body)))
 
 
 @operation(
@@ -563,7 +541,7 @@ def get_order(kind: str, order_id: int) -> OrderOut:
     operation_id="cancel_{kind}",
     body=CancelIn,
     body_required=False,
-    answers={200: ORDER, 409: CONFLICT, 422: REFUSED},
+    answers={200: ORDER, 409: CONFLICT},
     guard=lambda kind, order_id: ensure(can_cancel_order(api_user(), _load(kind, order_id))),
 )
 def cancel_order(kind: str, order_id: int, body: CancelIn) -> OrderOut:
@@ -609,7 +587,7 @@ def decide_quote(kind: str, order_id: int, decision: str) -> OrderOut:
     operation_id="{action}_{kind}",
     body=StaffStepIn,
     body_required=False,
-    answers={200: ORDER, 409: CONFLICT, 422: REFUSED},
+    answers={200: ORDER, 409: CONFLICT},
     guard=lambda kind, order_id, action: _load(kind, order_id),
 )
 def staff_step(kind: str, order_id: int, action: str, body: StaffStepIn) -> OrderOut:
@@ -628,7 +606,7 @@ def staff_step(kind: str, order_id: int, action: str, body: StaffStepIn) -> Orde
     summary="Staff: record a delivered catalogue scene (its km² are measured)",
     operation_id="deliver_{kind}",
     body=DeliveryIn,
-    answers={201: Answer("The order", OrderOut), 409: CONFLICT, 422: REFUSED},
+    answers={201: Answer("The order", OrderOut), 409: CONFLICT},
     guard=lambda kind, order_id: _load(kind, order_id),
 )
 def add_delivery(kind: str, order_id: int, body: DeliveryIn) -> Any:

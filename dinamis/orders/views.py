@@ -21,8 +21,8 @@ from dinamis.core.errors import ServiceError, refuse
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.idempotency import Earlier
-from dinamis.core.loading import get_or_404
-from dinamis.core.permissions import ensure, requires
+from dinamis.core.loading import get_allowed
+from dinamis.core.permissions import requires
 from dinamis.core.web import (
     add_field_errors,
     apply_service_error,
@@ -50,9 +50,7 @@ bp = Blueprint("orders", __name__, url_prefix="/orders")
 
 
 def _load(order_id: int) -> Order:
-    order = get_or_404(Order, order_id)
-    ensure(can_view_order(current_user, order))
-    return order
+    return get_allowed(Order, order_id, current_user, can_view_order)
 
 
 @bp.route("/")

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from flask import Response
 from flask_babel import gettext as _
 from pydantic import Field
 
 from dinamis.accounts.permissions import can_use_api
-from dinamis.api import idempotency
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, Text, operation
 from dinamis.api.serializers import IsoDate
@@ -128,20 +126,16 @@ def _ensure_can_write() -> None:
     summary="Write my report on an order (order_id) or a year (year); submit: true sends it",
     operation_id="writeReport",
     body=ReportIn,
-    headers=[idempotency.PARAMETER],
+    idempotent=True,
     answers={
         201: Answer("The report", ReportOut),
         409: Answer("Already submitted, or the order is not delivered yet"),
-        422: Answer("Refused: a message per field in error.fields; nothing written"),
     },
     guard=lambda: _ensure_can_write(),
 )
-def create_report(body: ReportIn) -> Any:
+def create_report(body: ReportIn) -> ReportOut:
     """Write (or update) the caller's report on an order or a year, and submit it if asked."""
     user = api_user()
-    claimed = idempotency.claim(user, body.model_dump(mode="json"))
-    if isinstance(claimed, Response):  # the same request again: its first answer
-        return claimed
     if body.order_id is not None:
         order = db.session.get(Order, body.order_id)
         if order is None:
@@ -170,7 +164,7 @@ def create_report(body: ReportIn) -> Any:
     )
     if body.submit:
         service.submit(user, report)
-    return idempotency.answer(claimed, report_json(report).model_dump(mode="json"), 201)
+    return report_json(report)
 
 
 @operation(

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
-from dinamis.core.loading import get_or_404, status_filter
+from dinamis.core.loading import get_allowed, get_or_404, status_filter
 from dinamis.core.permissions import ensure, public, requires
 from dinamis.core.web import (
     add_field_errors,
@@ -116,9 +116,7 @@ def _page(ticket: Ticket, key: str = "", status: int = 200, form: ReplyForm | No
 
 
 def _load(ticket_id: int) -> Ticket:
-    ticket = get_or_404(Ticket, ticket_id)
-    ensure(can_view_ticket(current_user, ticket))
-    return ticket
+    return get_allowed(Ticket, ticket_id, current_user, can_view_ticket)
 
 
 def _load_by_key(key: str) -> Ticket:

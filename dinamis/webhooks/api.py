@@ -5,18 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from flask import Response, abort
+from flask import Response
 from pydantic import Field
 
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import Answer, Input, Output, Text, operation
-from dinamis.core.permissions import ensure
+from dinamis.core.loading import get_allowed
 from dinamis.extensions import db
 from dinamis.webhooks import service
 from dinamis.webhooks.models import Webhook
 from dinamis.webhooks.permissions import can_manage_own_webhooks, can_manage_webhook
 
-REFUSED = Answer("Refused: a message per field in error.fields; nothing written")
 CONFLICT = Answer("Not possible in the webhook's state (or too many webhooks)")
 NOT_FOUND = Answer("No such webhook")
 
@@ -64,30 +63,17 @@ class Queued(Output):
     queued: bool
 
 
-def _out(webhook: Webhook) -> dict[str, Any]:
-    return {
-        "id": webhook.id,
-        "url": webhook.url,
-        "description": webhook.description,
-        "order_events": webhook.order_events,
-        "active": webhook.active,
-        "disabled_reason": webhook.disabled_reason,
-        "consecutive_failures": webhook.consecutive_failures,
-        "secret_created_at": webhook.secret_created_at,
-        "last_success_at": webhook.last_success_at,
-        "last_failure_at": webhook.last_failure_at,
-        "last_error": webhook.last_error,
-        "created_at": webhook.created_at,
-    }
+def _out(webhook: Webhook) -> WebhookOut:
+    return WebhookOut.model_validate(webhook, from_attributes=True)
+
+
+def _with_secret(webhook: Webhook, secret: str) -> WebhookWithSecret:
+    return WebhookWithSecret(**_out(webhook).model_dump(), secret=secret)
 
 
 def _load(webhook_id: int) -> Webhook:
     """The webhook, checked before the request's body is read (`guard`)."""
-    webhook = db.session.get(Webhook, webhook_id)
-    if webhook is None:
-        abort(404)
-    ensure(can_manage_webhook(api_user(), webhook))
-    return webhook
+    return get_allowed(Webhook, webhook_id, api_user(), can_manage_webhook)
 
 
 @operation(
@@ -98,7 +84,7 @@ def _load(webhook_id: int) -> Webhook:
     answers={200: Answer("Webhooks", WebhooksOut)},
 )
 def list_webhooks() -> WebhooksOut:
-    return WebhooksOut(webhooks=[WebhookOut(**_out(w)) for w in service.owned(api_user())])
+    return WebhooksOut(webhooks=[_out(w) for w in service.owned(api_user())])
 
 
 @operation(
@@ -108,14 +94,14 @@ def list_webhooks() -> WebhooksOut:
     summary="Set up a webhook; its signing secret is in this answer only",
     operation_id="createWebhook",
     body=WebhookIn,
-    answers={201: Answer("Created", WebhookWithSecret), 409: CONFLICT, 422: REFUSED},
+    answers={201: Answer("Created", WebhookWithSecret), 409: CONFLICT},
 )
 def create_webhook(body: WebhookIn) -> Any:
     webhook, secret = service.create(
         api_user(), url=body.url, description=body.description, order_events=body.order_events
     )
     db.session.refresh(webhook)
-    return WebhookWithSecret(**_out(webhook), secret=secret), 201
+    return _with_secret(webhook, secret), 201
 
 
 @operation(
@@ -127,7 +113,7 @@ def create_webhook(body: WebhookIn) -> Any:
     answers={200: Answer("The webhook", WebhookOut), 404: NOT_FOUND},
 )
 def get_webhook(webhook_id: int) -> WebhookOut:
-    return WebhookOut(**_out(_load(webhook_id)))
+    return _out(_load(webhook_id))
 
 
 @operation(
@@ -142,7 +128,6 @@ def get_webhook(webhook_id: int) -> WebhookOut:
         200: Answer("The webhook", WebhookOut),
         403: Answer("Staff switched it off: only staff switch it on"),
         404: NOT_FOUND,
-        422: REFUSED,
     },
 )
 def update_webhook(webhook_id: int, body: WebhookPatch) -> WebhookOut:
@@ -154,7 +139,7 @@ def update_webhook(webhook_id: int, body: WebhookPatch) -> WebhookOut:
         service.switch_on(user, webhook)
     elif body.active is False:
         service.switch_off(user, webhook)
-    return WebhookOut(**_out(webhook))
+    return _out(webhook)
 
 
 @operation(
@@ -183,7 +168,7 @@ def delete_webhook(webhook_id: int) -> Response:
 def rotate_secret(webhook_id: int) -> WebhookWithSecret:
     webhook = _load(webhook_id)
     secret = service.rotate_secret(api_user(), webhook)
-    return WebhookWithSecret(**_out(webhook), secret=secret)
+    return _with_secret(webhook, secret)
 
 
 @operation(
