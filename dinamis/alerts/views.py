@@ -4,6 +4,7 @@ change, pause, delete; the signed unsubscribe link; the staff's alert activity."
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -129,6 +130,24 @@ def index() -> Any:
     return render_template("alerts/index.html", searches=service.searches_of(current_user))
 
 
+def _sent(
+    form: SavedSearchForm, saved: SavedSearch | None, act: Callable[[service.Criteria], Any]
+) -> Any:
+    """The form sent: what `act(criteria)` answers once the form's checks and the criteria
+    pass and the service agrees, else the form again (422) with every problem at its field."""
+    problems: dict[str, str] = {}
+    valid = form.validate()
+    criteria = _criteria(form, problems)
+    if valid and criteria is not None and not problems:
+        try:
+            return act(criteria)
+        except ServiceError as error:
+            problems.update(error.fields or {"name": error.message})
+    add_field_errors(form, problems)
+    refused_form(form)
+    return render_template("alerts/form.html", form=form, saved=saved), 422
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @requires(can_save_searches)
 def new() -> Any:
@@ -136,25 +155,18 @@ def new() -> Any:
     if request.method == "GET":
         _prefill(form)
         return render_template("alerts/form.html", form=form, saved=None)
-    problems: dict[str, str] = {}
-    valid = form.validate()
-    criteria = _criteria(form, problems)
-    if valid and criteria is not None and not problems:
-        try:
-            claim = hold_form(form, "alerts.new", current_user)
-            if claim.earlier is not None:
-                return show_earlier(claim.earlier, "alerts.index")
-            saved = service.save(current_user, criteria)
-        except ServiceError as error:
-            problems.update(error.fields or {"name": error.message})
-        else:
-            target = url_for("alerts.show", saved_id=saved.id)
-            claim.record(saved.name, target)
-            flash(_("Search saved: you will be told of the new scenes that match it."), "success")
-            return redirect(target)
-    add_field_errors(form, problems)
-    refused_form(form)
-    return render_template("alerts/form.html", form=form, saved=None), 422
+
+    def save(criteria: service.Criteria) -> Any:
+        claim = hold_form(form, "alerts.new", current_user)
+        if claim.earlier is not None:
+            return show_earlier(claim.earlier, "alerts.index")
+        saved = service.save(current_user, criteria)
+        target = url_for("alerts.show", saved_id=saved.id)
+        claim.record(saved.name, target)
+        flash(_("Search saved: you will be told of the new scenes that match it."), "success")
+        return redirect(target)
+
+    return _sent(form, None, save)
 
 
 @bp.route("/<int:saved_id>")
@@ -180,20 +192,13 @@ def edit(saved_id: int) -> Any:
     if request.method == "GET":
         _fill(form, saved)
         return render_template("alerts/form.html", form=form, saved=saved)
-    problems: dict[str, str] = {}
-    valid = form.validate()
-    criteria = _criteria(form, problems)
-    if valid and criteria is not None and not problems:
-        try:
-            service.change(current_user, saved, criteria)
-        except ServiceError as error:
-            problems.update(error.fields or {"name": error.message})
-        else:
-            flash(_("Saved search changed."), "success")
-            return redirect(url_for("alerts.show", saved_id=saved.id))
-    add_field_errors(form, problems)
-    refused_form(form)
-    return render_template("alerts/form.html", form=form, saved=saved), 422
+
+    def change(criteria: service.Criteria) -> Any:
+        service.change(current_user, saved, criteria)
+        flash(_("Saved search changed."), "success")
+        return redirect(url_for("alerts.show", saved_id=saved.id))
+
+    return _sent(form, saved, change)
 
 
 @bp.route("/<int:saved_id>/active", methods=["POST"])

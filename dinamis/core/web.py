@@ -71,6 +71,19 @@ def submit(form: Any, act: Callable[[], Any], page: Callable[[int], Any]) -> Any
         return page(error.status)
 
 
+def act_then(act: Callable[[], str], then: str, refused: Callable[[int], Any]) -> Any:
+    """A button's action: `act()` does it and says what was done (flashed), then go to
+    `then`; a service's refusal is flashed and `refused(status)` answers (the page again
+    with the refusal's status)."""
+    try:
+        done = act()
+    except ServiceError as error:
+        flash(error.message, "error")
+        return refused(error.status)
+    flash(done, "success")
+    return redirect(then)
+
+
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute link for e-mails, on the configured base URL, in or out of a request."""
     base = current_app.config["DINAMIS_SETTINGS"].base_url

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from dinamis.accounts.forms import PostForm
-from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import requires
+from dinamis.core.web import act_then
 from dinamis.jobs import service
 from dinamis.jobs.permissions import can_view_jobs
 from dinamis.jobs.tasks import SCHEDULE
@@ -44,10 +44,8 @@ def index() -> Any:
 @bp.route("/<task>/run", methods=["POST"])
 @requires(can_view_jobs)
 def run_now(task: str) -> Any:
-    try:
+    def run() -> str:
         job_id = service.run_now(current_user, task)
-    except ServiceError as error:
-        flash(error.message, "error")
-        return _page(error.status)
-    flash(_("Job %(id)s queued: a worker runs it shortly.", id=job_id), "success")
-    return redirect(url_for("jobs.index"))
+        return _("Job %(id)s queued: a worker runs it shortly.", id=job_id)
+
+    return act_then(run, url_for("jobs.index"), _page)

@@ -11,10 +11,10 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
-from dinamis.core.errors import ServiceError
 from dinamis.core.formats import day as format_day
 from dinamis.core.loading import get_or_404, status_filter
 from dinamis.core.permissions import requires
+from dinamis.core.web import act_then
 from dinamis.extensions import db
 from dinamis.membership import audit, entities, service
 from dinamis.membership.forms import ApproveForm, ReasonForm
@@ -72,13 +72,16 @@ def review(request_id: int) -> Any:
 def approve(request_id: int) -> Any:
     found = get_or_404(MembershipRequest, request_id)
     form = ApproveForm()
-    try:
+
+    def act() -> str:
         entity = service.approve(current_user, found, form.profile.data or 0)
-    except ServiceError as error:
-        flash(error.message, "error")
-        return _review_page(found, error.status, approve_form=form)
-    flash(_("%(name)s is now a member; the certificate was sent.", name=entity.name), "success")
-    return redirect(url_for("membership_admin.queue"))
+        return _("%(name)s is now a member; the certificate was sent.", name=entity.name)
+
+    return act_then(
+        act,
+        url_for("membership_admin.queue"),
+        lambda status: _review_page(found, status, approve_form=form),
+    )
 
 
 @bp.route("/admin/memberships/<int:request_id>/reject", methods=["POST"])
@@ -86,13 +89,16 @@ def approve(request_id: int) -> Any:
 def reject(request_id: int) -> Any:
     found = get_or_404(MembershipRequest, request_id)
     form = ReasonForm()
-    try:
+
+    def act() -> str:
         service.reject(current_user, found, form.reason.data or "")
-    except ServiceError as error:
-        flash(error.message, "error")
-        return _review_page(found, error.status, reason_form=form)
-    flash(_("The request was rejected and the requester told why."), "success")
-    return redirect(url_for("membership_admin.queue"))
+        return _("The request was rejected and the requester told why.")
+
+    return act_then(
+        act,
+        url_for("membership_admin.queue"),
+        lambda status: _review_page(found, status, reason_form=form),
+    )
 
 
 @bp.route("/admin/audit")
@@ -126,22 +132,18 @@ def entity_list() -> Any:
 def change_profile(entity_id: int) -> Any:
     entity = get_or_404(Entity, entity_id)
     form = ApproveForm()
-    try:
+
+    def act() -> str:
         changes = service.change_profile(current_user, entity, form.profile.data or 0)
-    except ServiceError as error:
-        flash(error.message, "error")
-        return _entities_page(error.status)
-    flash(
-        _(
+        return _(
             "%(name)s now has the profile %(profile)s; %(count)s allowance adjustment(s) "
             "recorded on its quota.",
             name=entity.name,
             profile=entity.profile.name(str(get_locale() or "fr")),
             count=len(changes),
-        ),
-        "success",
-    )
-    return redirect(url_for("membership_admin.entity_list"))
+        )
+
+    return act_then(act, url_for("membership_admin.entity_list"), _entities_page)
 
 
 @bp.route("/admin/entities/<int:entity_id>/renew", methods=["POST"])

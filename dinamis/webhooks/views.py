@@ -11,6 +11,7 @@ from flask_login import current_user
 from dinamis.accounts.forms import PostForm
 from dinamis.core.errors import ServiceError
 from dinamis.core.permissions import ensure, requires
+from dinamis.core.web import act_then
 from dinamis.extensions import db
 from dinamis.webhooks import service
 from dinamis.webhooks.forms import WebhookForm
@@ -118,25 +119,31 @@ def show(webhook_id: int) -> Any:
     return redirect(url_for("webhooks.show", webhook_id=webhook.id))
 
 
-def _act(webhook: Webhook, action: Any, done: str) -> Any:
-    form = PostForm()
-    if not form.validate():
+def _check_posted() -> None:
+    """A button's POST: its form's CSRF token checked, or a 400."""
+    if not PostForm().validate():
         abort(400)
-    try:
+
+
+def _act(webhook: Webhook, action: Any, done: str) -> Any:
+    _check_posted()
+
+    def act() -> str:
         action()
-    except ServiceError as error:
-        flash(error.message, "error")
-        return _show(webhook, WebhookForm(formdata=None, obj=webhook), status=error.status)
-    flash(done, "success")
-    return redirect(url_for("webhooks.show", webhook_id=webhook.id))
+        return done
+
+    return act_then(
+        act,
+        url_for("webhooks.show", webhook_id=webhook.id),
+        lambda status: _show(webhook, WebhookForm(formdata=None, obj=webhook), status=status),
+    )
 
 
 @bp.route("/webhooks/<int:webhook_id>/secret", methods=["POST"])
 @requires(can_manage_own_webhooks)
 def rotate_secret(webhook_id: int) -> Any:
     webhook = _webhook(webhook_id)
-    if not PostForm().validate():
-        abort(400)
+    _check_posted()
     secret = service.rotate_secret(current_user, webhook)
     return _show(webhook, WebhookForm(formdata=None, obj=webhook), secret=secret)
 
@@ -174,8 +181,7 @@ def switch_on(webhook_id: int) -> Any:
 @requires(can_manage_own_webhooks)
 def delete(webhook_id: int) -> Any:
     webhook = _webhook(webhook_id)
-    if not PostForm().validate():
-        abort(400)
+    _check_posted()
     service.delete(current_user, webhook)
     flash(_("Webhook deleted."), "success")
     return redirect(url_for("webhooks.index"))
@@ -194,8 +200,7 @@ def admin() -> Any:
 @requires(can_oversee_webhooks)
 def admin_switch_off(webhook_id: int) -> Any:
     webhook = _webhook(webhook_id, lambda user, _hook: can_oversee_webhooks(user))
-    if not PostForm().validate():
-        abort(400)
+    _check_posted()
     service.switch_off(current_user, webhook)
     flash(_("Webhook %(id)s switched off.", id=webhook.id), "success")
     return redirect(url_for("webhooks.admin"))
