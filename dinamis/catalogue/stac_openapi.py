@@ -133,6 +133,19 @@ ITEMS_PARAMETERS = [
     p for p in SEARCH_PARAMETERS if p["name"] not in ("intersects", "ids", "collections")
 ]
 
+
+def _catalog_fields(kind: str, **more: dict[str, Any]) -> dict[str, Any]:
+    """The properties of a STAC Catalog (`kind`), and of a Collection, which extends it."""
+    return {
+        "type": {"type": "string", "enum": [kind]},
+        "stac_version": {"type": "string"},
+        "id": {"type": "string"},
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+        **more,
+    }
+
+
 SCHEMAS: dict[str, Any] = {
     "Exception": {
         "type": "object",
@@ -159,15 +172,11 @@ SCHEMAS: dict[str, Any] = {
     "LandingPage": {
         "type": "object",
         "required": ["type", "id", "description", "conformsTo", "links"],
-        "properties": {
-            "type": {"type": "string", "enum": ["Catalog"]},
-            "stac_version": {"type": "string"},
-            "id": {"type": "string"},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "conformsTo": {"type": "array", "items": {"type": "string"}},
-            "links": _ref("Links"),
-        },
+        "properties": _catalog_fields(
+            "Catalog",
+            conformsTo={"type": "array", "items": {"type": "string"}},
+            links=_ref("Links"),
+        ),
     },
     "Conformance": {
         "type": "object",
@@ -177,16 +186,12 @@ SCHEMAS: dict[str, Any] = {
     "Collection": {
         "type": "object",
         "required": ["type", "id", "description", "license", "extent", "links"],
-        "properties": {
-            "type": {"type": "string", "enum": ["Collection"]},
-            "stac_version": {"type": "string"},
-            "id": {"type": "string"},
-            "title": {"type": "string"},
-            "description": {"type": "string"},
-            "license": {"type": "string"},
-            "extent": {"type": "object"},
-            "links": _ref("Links"),
-        },
+        "properties": _catalog_fields(
+            "Collection",
+            license={"type": "string"},
+            extent={"type": "object"},
+            links=_ref("Links"),
+        ),
     },
     "Collections": {
         "type": "object",
@@ -289,6 +294,16 @@ def _operation(
     return operation
 
 
+def _in_collection(
+    summary: str, answer: dict[str, Any], operation_id: str, *parameters: dict[str, Any]
+) -> dict[str, Any]:
+    """An operation under /collections/{collectionId}: the id first among its parameters,
+    a 404 for an unknown collection (or item)."""
+    return _operation(
+        summary, answer, [COLLECTION_ID, *parameters], {**NOT_FOUND, **ERRORS}, operation_id
+    )
+
+
 def document(root: str) -> dict[str, Any]:
     """The OpenAPI 3.0 document, its server the STAC API's root."""
     items = _answer("A page of items", "ItemCollection", GEOJSON)
@@ -368,39 +383,30 @@ def document(root: str) -> dict[str, Any]:
                 )
             },
             "/collections/{collectionId}": {
-                "get": _operation(
+                "get": _in_collection(
                     N_("A collection"),
                     _answer("The collection", "Collection"),
-                    [COLLECTION_ID],
-                    {**NOT_FOUND, **ERRORS},
-                    operation_id="describeCollection",
+                    "describeCollection",
                 )
             },
             "/collections/{collectionId}/items": {
-                "get": _operation(
+                "get": _in_collection(
                     N_("A collection's items, a page at a time (next and prev links)"),
                     items,
-                    [COLLECTION_ID, *ITEMS_PARAMETERS],
-                    {**NOT_FOUND, **ERRORS},
-                    operation_id="getFeatures",
+                    "getFeatures",
+                    *ITEMS_PARAMETERS,
                 )
             },
             "/collections/{collectionId}/items/{itemId}": {
-                "get": _operation(
-                    N_("An item"),
-                    _answer("The item", "Item", GEOJSON),
-                    [COLLECTION_ID, ITEM_ID],
-                    {**NOT_FOUND, **ERRORS},
-                    operation_id="getFeature",
+                "get": _in_collection(
+                    N_("An item"), _answer("The item", "Item", GEOJSON), "getFeature", ITEM_ID
                 )
             },
             "/collections/{collectionId}/queryables": {
-                "get": _operation(
+                "get": _in_collection(
                     N_("The properties a filter on the collection may name"),
                     _answer("A JSON Schema", "Queryables", "application/schema+json"),
-                    [COLLECTION_ID],
-                    {**NOT_FOUND, **ERRORS},
-                    operation_id="getCollectionQueryables",
+                    "getCollectionQueryables",
                 )
             },
             "/queryables": {
