@@ -171,18 +171,14 @@ def index() -> Any:
     args = request.args.to_dict()
     params, field_errors = _search_form(args, collections)
     error = None
-    scenes: list[Scene] = []
-    matched: int | None = 0
-    about: int | None = None
-    token = None
+    page = search.Page(rows=[], matched=0, next=None, prev=None)
     covered = None
     if not field_errors:
         try:
             query = search.parse(params)
             page = search.run_page(query)
-            scenes, matched, token, about = page.rows, page.matched, page.next, page.about
             # The union of the footprints when they are few, a grid of points else.
-            covered = coverage.for_search(query, matched)
+            covered = coverage.for_search(query, page.matched)
         except ServiceError:
             # Every field was checked above: what is left is a page token made
             # for another search (a link kept from before, a changed sort).
@@ -191,20 +187,16 @@ def index() -> Any:
         render_template(
             "catalogue/index.html",
             collections=collections,
-            scenes=scenes,
-            matched=matched,
-            about=about,
+            page=page,
             match_cap=search.MATCH_CAP,
             levels=PROCESSING_LEVELS,
             modes=SPECTRAL_MODES,
-            sorts=SORTS,
-            token=token,
             args=args,
             error=error,
             field_errors=field_errors,
             coverage=covered,
             in_basket=set(service.basket_ids(current_user, current_visit())),
-            features=service.footprints(scenes),
+            features=service.footprints(page.rows),
         ),
         400 if error or field_errors else 200,
     )
