@@ -17,7 +17,7 @@ from dinamis.catalogue.models import Scene
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
-from dinamis.core.geo import geodesic_km2, parse_aoi
+from dinamis.core.geo import geodesic_km2
 from dinamis.core.loading import get_allowed, status_filter
 from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import apply_service_error, hold_form, refused_form, show_earlier
@@ -34,6 +34,7 @@ from dinamis.dsm.permissions import (
     can_view_dsm_requests,
 )
 from dinamis.extensions import db
+from dinamis.orders.forms import area_of
 from dinamis.orders.pdf import quote_pdf_response
 from dinamis.quota import service as quota
 
@@ -127,27 +128,13 @@ def _scene_of(form: DsmForm) -> Scene:
 
 
 def _typed_aoi(form: DsmForm) -> Any:
-    upload = form.aoi_file.data
-    if upload and getattr(upload, "filename", ""):
-        from dinamis.core.geo_files import read_aoi_file
-
-        try:
-            return read_aoi_file(upload.filename, upload.read())
-        except ServiceError as exc:
-            raise ServiceError(exc.message, fields={"aoi_file": exc.message}) from None
-    text = (form.aoi.data or "").strip()
-    if not text:
-        if form.whole.data:
-            return None
+    area = area_of(form)
+    if area is None and not form.whole.data:
         raise ServiceError(
             _("Draw or upload an area of interest, or take the whole overlap."),
             fields={"aoi": _("Required.")},
         )
-    try:
-        return parse_aoi(text)
-    except ServiceError as error:
-        error.fields.setdefault("aoi", error.message)
-        raise
+    return area
 
 
 def _ask(form: DsmForm, scene: Scene) -> service.DsmAsk:

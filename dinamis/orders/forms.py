@@ -7,6 +7,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileSize
+from shapely.geometry import MultiPolygon
 from wtforms import (
     DateField,
     DecimalField,
@@ -18,6 +19,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from dinamis.core.errors import ServiceError
+from dinamis.core.geo import parse_aoi
+from dinamis.core.geo_files import read_aoi_file
 from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import FiniteNumber
 from dinamis.orders.models import Mode, Sensor, SpectralMode, Theme
@@ -69,6 +73,26 @@ def aoi_file_field() -> Any:
         _l("…or upload a file (GeoJSON, KML, zipped shapefile)"),
         validators=[FileSize(MAX_AOI_FILE, message=_l("The file is larger than 2 MB."))],
     )
+
+
+def area_of(form: Any) -> MultiPolygon | None:
+    """The area a form gives: its uploaded file (`aoi_file`, when it has one) or else its
+    GeoJSON text (`aoi`), read through core.geo; None when it gives neither. A refusal
+    carries its message at the field that gave the area."""
+    upload = getattr(form, "aoi_file", None)
+    if upload is not None and upload.data and getattr(upload.data, "filename", ""):
+        try:
+            return read_aoi_file(upload.data.filename, upload.data.read())
+        except ServiceError as exc:
+            raise ServiceError(exc.message, fields={"aoi_file": exc.message}) from None
+    text = form.aoi.data or ""
+    if not text.strip():
+        return None
+    try:
+        return parse_aoi(text)
+    except ServiceError as error:
+        error.fields.setdefault("aoi", error.message)
+        raise
 
 
 class _WithinRange(NumberRange):

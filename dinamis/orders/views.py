@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -33,7 +32,7 @@ from dinamis.core.web import (
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.orders import archive, service
-from dinamis.orders.forms import ArchiveForm, CommentForm, DeliveryForm, TaskingForm
+from dinamis.orders.forms import ArchiveForm, CommentForm, DeliveryForm, TaskingForm, area_of
 from dinamis.orders.models import Mode, Order, OrderKind, Sensor, Status
 from dinamis.orders.pdf import order_sheet, quote_pdf_response
 from dinamis.orders.permissions import (
@@ -91,19 +90,6 @@ def index() -> Any:
     )
 
 
-def _aoi_text(form: TaskingForm) -> str:
-    upload = form.aoi_file.data
-    if upload and getattr(upload, "filename", ""):
-        from dinamis.core.geo_files import read_aoi_file
-
-        try:
-            area = read_aoi_file(upload.filename, upload.read())
-        except ServiceError as exc:
-            raise ServiceError(exc.message, fields={"aoi_file": exc.message}) from None
-        return json.dumps(to_geojson(area))
-    return form.aoi.data or ""
-
-
 @bp.route("/tasking/new", methods=["GET", "POST"])
 @requires(can_order)
 def new_tasking() -> Any:
@@ -130,14 +116,10 @@ def new_tasking() -> Any:
 
 
 def _typed_aoi(form: TaskingForm) -> Any:
-    text = _aoi_text(form)
-    if not text.strip():
+    area = area_of(form)
+    if area is None:
         raise ServiceError(_("Draw or upload an area of interest."), fields={"aoi": _("Required.")})
-    try:
-        return parse_aoi(text)
-    except ServiceError as error:
-        error.fields.setdefault("aoi", error.message)
-        raise
+    return area
 
 
 def _tasking_request(form: TaskingForm, aoi: Any) -> service.TaskingRequest:
@@ -230,12 +212,7 @@ def new_archive() -> Any:
 
 
 def _archive_request(form: ArchiveForm, ids: list[str]) -> archive.ArchiveRequest:
-    try:
-        text = form.aoi.data or ""
-        cut = parse_aoi(text) if text.strip() else None
-    except ServiceError as error:
-        error.fields.setdefault("aoi", error.message)
-        raise
+    cut = area_of(form)
     return archive.ArchiveRequest(
         items=[archive.ArchiveItem(i, cut) for i in ids], **form.project()
     )
