@@ -38,7 +38,7 @@ from dinamis.dsm.permissions import (
     can_see_dsm_log,
     can_view_dsm_request,
 )
-from dinamis.orders.api import LONG_TEXT, Aoi, GeometryOut, aoi_of
+from dinamis.orders.api import LONG_TEXT, Aoi, CancelIn, GeometryOut, aoi_of
 from dinamis.orders.models import Theme
 from dinamis.orders.pdf import quote_pdf_response
 
@@ -87,10 +87,6 @@ class DsmRequestIn(Input):
         | None
     ) = None
     project: DsmProjectIn
-
-
-class CancelIn(Input):
-    reason: Annotated[str, Text(1000)] | None = None
 
 
 Km2 = Annotated[str, Field(description="A decimal string", examples=["12.50"])]
