@@ -19,7 +19,7 @@ import rasterio
 from shapely.geometry import box
 
 from dinamis.dsm import raster, synthetic
-from dinamis.dsm.engine import EngineError, EngineInput, EngineOutput, compute
+from dinamis.dsm.engine import EngineInput, EngineOutput, compute
 
 EDGE_M = 25.0
 WALL_M = 4.0
@@ -138,18 +138,12 @@ def test_progress_goes_forward_to_the_end(pair_result: Comparison) -> None:
     assert len(set(percents)) >= 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=EngineError,
-    reason=(
-        "CARS 1.3.0 in local_dask mode: pandora's compute_ambiguity_and_sampled_ambiguity "
-        "(cost_volume_confidence_cpp) segfaults in the Dask worker at the full-resolution "
-        "dense matching, every time, multi- or single-resolution; multiprocessing is fine. "
-        "Strict: this test fails the day it passes, to turn it back into a plain test."
-    ),
-)
 def test_local_dask_mode(tmp_path: Path) -> None:
-    """CARS's own orchestration handed to a (local) Dask cluster, on a smaller pair."""
+    """CARS's own orchestration handed to a (local) Dask cluster, on a smaller pair.
+
+    It segfaulted every time until the Dask workers were started without
+    MALLOC_TRIM_THRESHOLD_ (engine._child_env says why).
+    """
     site = synthetic.Site("dask", lon0=5.7245, lat0=45.1885, ground_m=262.0, size_px=240, seed=9)
     r = run_and_compare(tmp_path, site, "local_dask", 2)
     print(f"\nCARS pair (local_dask): {r}")
