@@ -79,6 +79,25 @@ class Collection(Base):
         return self.title_in(current_language())
 
 
+# A scene's cell: the CELL_DEGREES square holding the south-west corner of its footprint's
+# box (x * 100 + y, x and y counted in cells from 0° east and 0° north), or BIG_CELL when
+# the box is wider or taller than a cell (a long SPOT strip, a footprint cut at the
+# antimeridian: 0.2 % of the generated scenes). A search with a small area walks the
+# cells its area's scenes can lie in (search.CELLS), newest first, through the index
+# ix_scenes_cell_datetime_id (migration 0034). Written once, as SQL: the index's
+# expression and the search's must be the same for PostgreSQL to match them. Laid out as
+# PostgreSQL prints it back (its line breaks included), which is what Alembic compares
+# the model with (tests/core/test_migrations.py).
+CELL_DEGREES = 2
+BIG_CELL = -100_000
+SCENE_CELL = (
+    f"(\nCASE\n    WHEN (fp_east - fp_west) <= {CELL_DEGREES}"
+    f" AND (fp_north - fp_south) <= {CELL_DEGREES}"
+    f" THEN (floor(fp_west / {CELL_DEGREES}) * 100 + floor(fp_south / {CELL_DEGREES}))::integer"
+    f"\n    ELSE {BIG_CELL}\nEND)"
+)
+
+
 class Scene(Base):
     """One acquisition: footprint, angles, levels; free-form properties kept as given."""
 
@@ -109,6 +128,15 @@ class Scene(Base):
                 "fp_east",
                 "fp_north",
             ],
+        ),
+        # A small area's walk (search.CELLS): the scenes of a cell, newest first, with
+        # their footprint's box (migration 0034).
+        Index(
+            "ix_scenes_cell_datetime_id",
+            text(SCENE_CELL),
+            "datetime",
+            "id",
+            postgresql_include=["fp_west", "fp_south", "fp_east", "fp_north"],
         ),
         # A stereo group's scenes (6 % of the generated ones): every query names one
         # group or asks for any (migration 0033).

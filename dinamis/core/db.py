@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from sqlalchemy import (
     event,
     make_url,
 )
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING_CONVENTION = {
@@ -115,6 +117,35 @@ class _Bound:
     factory: Callable[[], Session]
 
 
+# A pooled connection idle for longer than this is tested (SELECT 1) before it is handed
+# out, and replaced if the server has closed it (a restart, a killed backend, a timeout
+# of the network). One in steady use is not: testing at every checkout (SQLAlchemy's
+# pool_pre_ping) was one round trip more for every request, half of those of a STAC
+# page read in one statement.
+PING_AFTER_IDLE = 10.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    """Test the engine's pooled connections at checkout when idle for PING_AFTER_IDLE."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _test_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned")  # None: a new connection
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE:
+            return
+        dialect = engine.dialect
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError from exc  # the pool connects anew and retries
+            raise
+
+
 class Database:
     """Hands out one session per application context, from the current app's engine.
 
@@ -131,12 +162,9 @@ class Database:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         engine = create_engine(
-            url,
-            pool_pre_ping=True,
-            future=True,
-            connect_args=connect_args(url),
-            json_deserializer=json_loads,
+            url, future=True, connect_args=connect_args(url), json_deserializer=json_loads
         )
+        ping_when_idle(engine)
         app.extensions[self.KEY] = _Bound(engine, sessionmaker(bind=engine, expire_on_commit=False))
         app.teardown_appcontext(self._teardown)
 

@@ -207,3 +207,145 @@ def test_the_sample_is_read_by_a_thread_and_searches_walk_meanwhile(app, spread,
         page = search.run_page(search.parse(box), count=False, rows=True)
         assert len(page.rows) == 5
         db.session.rollback()
+
+
+# --- The walk through the area's cells (CELLS) ------------------------------------------------
+
+
+def test_the_cells_of_a_point_a_box_and_what_does_not_walk_cells(app):
+    cell = search.CELL_DEGREES
+    assert cell == 2 and search.BIG_CELL == -100_000
+    with app.test_request_context():
+        # (1.444, 43.604) lies in cell (0, 21): a box of at most 2° holding it has its
+        # south-west corner in cell x -1 or 0, y 20 or 21.
+        point = search.parse({"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}})
+        assert search.cells(point) == [-80, -79, 20, 21, search.BIG_CELL]
+        # West of 0° and south of the equator: cells count down from -1.
+        south_west = search.parse({"intersects": {"type": "Point", "coordinates": [-0.5, -0.5]}})
+        assert search.cells(south_west) == [-202, -201, -102, -101, search.BIG_CELL]
+        # On a cell's edge, one cell more to the west and south (a box of exactly 2°).
+        edge = search.parse({"intersects": {"type": "Point", "coordinates": [2.0, 44.0]}})
+        assert search.cells(edge) == [x * 100 + y for x in (-1, 0, 1) for y in (20, 21, 22)] + [
+            search.BIG_CELL
+        ]
+        box = search.parse({"bbox": [1.35, 43.55, 1.55, 43.70]})
+        assert search.cells(box) == search.cells(point)
+        # Too many cells, another sort, ids, no area: the whole index or no walk at all.
+        for params in (
+            {"bbox": [-5.2, 41.3, 9.6, 51.1]},
+            {"bbox": [1.35, 43.55, 1.55, 43.70], "sortby": "+eo:cloud_cover"},
+            {"bbox": [1.35, 43.55, 1.55, 43.70], "ids": ["a"]},
+            {"limit": 5},
+        ):
+            assert search.cells(search.parse(params)) == [], params
+
+
+def test_choose_walks_the_cells_when_they_hold_few_of_the_rows(app):
+    with app.test_request_context():
+        point = search.parse({"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}})
+        # 1,000,000 scenes, 7,000 under the point; its five cells hold 75,000 (Toulouse at
+        # 1,000,000 generated scenes): ~225 rows walked there against ~3,000 in the index.
+        dense = search.Estimate(7_000, 1_000_000, 7_000, in_cells=75_000)
+        assert search.choose(point, dense) == search.CELLS
+        # Cells holding nearly everything: no rows saved, five branches more to plan.
+        everywhere = search.Estimate(7_000, 1_000_000, 7_000, in_cells=1_000_000)
+        assert search.choose(point, everywhere) == search.WALK
+        # The boundary: the rows the cells save against CELL_BRANCH_US a cell.
+        per_row, branches = search.WALK_INDEX_ROW_US, 5 * search.CELL_BRANCH_US
+        walk = (point.limit + 1) * 1_000_000 / 7_000 * per_row
+        edge = (walk - branches) / per_row * 7_000 / (point.limit + 1)
+        below = search.Estimate(7_000, 1_000_000, 7_000, in_cells=edge * 0.9)
+        above = search.Estimate(7_000, 1_000_000, 7_000, in_cells=edge * 1.1)
+        assert search.choose(point, below) == search.CELLS
+        assert search.choose(point, above) == search.WALK
+        # A sparse area is still read first, cells or not.
+        assert search.choose(point, search.Estimate(3, 1_000_000, 3, in_cells=30)) == search.AREA
+        # Sorted by cloud cover there are no cells to walk: the cloud cover's index.
+        by_cloud = search.parse(
+            {
+                "intersects": {"type": "Point", "coordinates": [1.444, 43.604]},
+                "sortby": "eo:cloud_cover",
+            }
+        )
+        assert search.choose(by_cloud, dense) == search.WALK
+
+
+def test_the_estimate_counts_the_rows_of_the_cells(app, spread):
+    with app.test_request_context():  # 30 scenes in Toulouse's cells
+        guess = search.estimate(search.parse({"bbox": [1.35, 43.55, 1.55, 43.70]}))
+        assert guess is not None and (guess.domain, guess.in_cells) == (40, 30)
+        brittany = search.estimate(
+            search.parse({"intersects": {"type": "Point", "coordinates": [-4.15, 48.05]}})
+        )
+        # Brittany's scenes start at -4.2° to -1.5°: one in the point's cells (x -4 and -3).
+        assert brittany is not None and brittany.in_cells == 1
+        large = search.estimate(search.parse({"bbox": [-5, 40, 9, 51]}))
+        assert large is not None and large.in_cells is None
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 5}, {"limit": 5, "datetime": "2024-05-02T00:00:00Z/.."}]
+)
+def test_the_walk_through_the_cells_runs_its_plan_and_agrees_page_after_page(app, spread, params):
+    point = {"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}, **params}
+    # 1,000 of 1,000,000 scenes under the point, 10,000 in its cells (pages of 5).
+    guess = search.Estimate(1_000, 1_000_000, 1_000, in_cells=10_000)
+    walked, plan = _explained(app, point, guess)
+    assert walked.plan == search.CELLS
+    assert "ix_scenes_cell_datetime_id" in plan and "Merge Append" in plan
+    assert "ix_scenes_datetime_id" not in plan and "idx_scenes_footprint" not in plan
+    # The same pages as the whole index's walk and the area read first, next and prev.
+    with app.test_request_context():
+        token, pages = None, []
+        for _ in range(10):
+            read = []
+            for forced in (search.CELLS, search.WALK, search.AREA):
+                query = search.parse({**point, **({"token": token} if token else {})})
+                page = search.run_page(query, count=False, rows=True, plan=forced)
+                read.append(([r.id for r in page.rows], page.next, page.prev))
+            assert read[0] == read[1] == read[2], read
+            pages.append(read[0])
+            token = read[0][1]
+            if token is None:
+                break
+        back = search.parse({**point, "token": pages[-1][2]})
+        before = search.run_page(back, count=False, rows=True, plan=search.CELLS)
+        assert [r.id for r in before.rows] == pages[-2][0]
+        db.session.rollback()
+    assert len(pages) > 1 and sum(len(p[0]) for p in pages) == len({i for p in pages for i in p[0]})
+
+
+def test_the_cells_hold_every_scene_that_can_meet_the_area(app, tmp_path):
+    """Scenes filed under the cells west and south of the area's, on a cell's edge, and a
+    wide scene (the wide ones' cell) are all found, as the area read first finds them."""
+    shapes = {
+        1: [[0.9, 43.9], [1.5, 43.9], [1.5, 44.5], [0.9, 44.5]],  # in cell (0, 21), holds it
+        2: [[-0.5, 42.5], [1.5, 42.5], [1.5, 44.5], [-0.5, 44.5]],  # 2° wide, cell (-1, 21)
+        3: [[1.2, 41.9], [2.1, 41.9], [2.1, 44.2], [1.2, 44.2]],  # 2.3° tall: the wide ones'
+        4: [[1.99, 43.99], [2.5, 43.99], [2.5, 44.5], [1.99, 44.5]],  # cell (0, 21), its edge
+        5: [[0.0, 40.0], [1.0, 40.0], [1.0, 41.0], [0.0, 41.0]],  # in (0, 20), misses it
+        6: [[5.0, 45.0], [5.5, 45.0], [5.5, 45.5], [5.0, 45.5]],  # far away
+    }
+    lines = [json.dumps(COLLECTION)]
+    for n, ring in shapes.items():
+        lines.append(
+            json.dumps(item(n, geometry={"type": "Polygon", "coordinates": [[*ring, ring[0]]]}))
+        )
+    path = tmp_path / "cells.ndjson"
+    path.write_text("\n".join(lines))
+    with app.app_context():
+        assert ingest([path]).errors == []
+        commit()
+    with app.test_request_context():
+        for x, y, expected in (
+            (1.2, 44.2, {"PHR_0001", "PHR_0002", "PHR_0003"}),
+            (1.995, 43.995, {"PHR_0003", "PHR_0004"}),
+            (0.5, 40.5, {"PHR_0005"}),
+            (3.0, 47.0, set()),
+        ):
+            query = search.parse({"intersects": {"type": "Point", "coordinates": [x, y]}})
+            assert search.cells(query)
+            found = search.run_page(query, count=False, rows=True, plan=search.CELLS)
+            first = search.run_page(query, count=False, rows=True, plan=search.AREA)
+            assert {r.id for r in found.rows} == {r.id for r in first.rows} == expected, (x, y)
+        db.session.rollback()

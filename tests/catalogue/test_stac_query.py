@@ -323,6 +323,8 @@ def test_a_search_runs_without_jit_parallel_workers_or_generic_plans(app):
         {"collections": ["pleiades-archive"], "processing_level": "ortho", "limit": 2},
         {"spectral_mode": "PAN,MS", "stereo": "true", "max_incidence": 30, "limit": 1},
         {"limit": 1000},
+        {"bbox": [2.05, 45.05, 2.15, 45.15], "limit": 5},
+        {"intersects": {"type": "Point", "coordinates": [2.1, 45.1]}, "limit": 5},
         {
             "intersects": {
                 "type": "Polygon",
@@ -342,6 +344,8 @@ def test_every_plan_and_both_readings_give_the_same_pages(app, varied, params):
             plans.append(search.AREA)
         if search._walkable(search.parse(params)):
             plans.append(search.WALK)
+        if search.cells(search.parse(params)):
+            plans.append(search.CELLS)
         seen: list[str] = []
         token = None
         for _ in range(20):
@@ -351,7 +355,8 @@ def test_every_plan_and_both_readings_give_the_same_pages(app, varied, params):
                     query = search.parse({**params, **({"token": token} if token else {})})
                     page = search.run_page(query, count=not rows, rows=rows, plan=plan)
                     # A walk that ends without a full page (the last) gives way to the area.
-                    assert page.plan in ((plan, search.AREA) if plan == search.WALK else (plan,))
+                    walks = (search.WALK, search.CELLS)
+                    assert page.plan in ((plan, search.AREA) if plan in walks else (plan,))
                     pages.append(([r.id for r in page.rows], page.next, page.prev))
             assert all(page == pages[0] for page in pages), (plans, pages)
             seen += pages[0][0]
@@ -419,6 +424,9 @@ def test_the_walk_by_boxes_keeps_what_meets_the_area_and_only_that(app, client, 
             assert walk(client, url) == ordered, (bbox, sortby)
             with app.test_request_context():
                 query = search.parse({"bbox": bbox, "sortby": sortby, "limit": 2})
-                page = search.run_page(query, count=False, rows=True, plan=search.WALK)
-                assert page.plan == search.WALK  # the walk held the page
-                assert [r.id for r in page.rows] == ordered[:2]
+                walks = [search.WALK] + ([search.CELLS] if search.cells(query) else [])
+                assert len(walks) == (2 if sortby == "-datetime" else 1)
+                for plan in walks:
+                    page = search.run_page(query, count=False, rows=True, plan=plan)
+                    assert page.plan == plan  # the walk held the page
+                    assert [r.id for r in page.rows] == ordered[:2]
