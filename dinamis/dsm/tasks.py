@@ -31,7 +31,7 @@ from procrastinate import JobContext, RetryStrategy
 from procrastinate.exceptions import JobAborted
 
 from dinamis.core.transaction import transaction
-from dinamis.jobs.queue import _app, jobs
+from dinamis.jobs.queue import _app, jobs, record_failure
 
 log = logging.getLogger(__name__)
 
@@ -255,12 +255,12 @@ def compute_dsm(context: JobContext, request_id: int) -> str:
             return compute(request_id, context)
         except (JobAborted, TransientFailure) as exc:
             if isinstance(exc, TransientFailure):
-                _record_failure(context, exc)
+                record_failure(context, exc)
             raise
         except Exception as exc:
             log.exception("compute_dsm %s", request_id)
             db.session.rollback()
-            _record_failure(context, exc)
+            record_failure(context, exc)
             _fail_unexpected(request_id, exc)
             raise
 
@@ -277,22 +277,3 @@ def _fail_unexpected(request_id: int, exc: BaseException) -> None:
             service.fail_by_id(request_id, Failure.ENGINE, error_text(exc))
     except Exception:
         log.exception("could not mark request %s failed", request_id)
-
-
-def _record_failure(context: JobContext, exc: BaseException) -> None:
-    from dinamis.extensions import db
-    from dinamis.jobs.models import JobFailure
-    from dinamis.jobs.queue import error_text
-
-    try:
-        with transaction():
-            db.session.add(
-                JobFailure(
-                    job_id=context.job.id or 0,
-                    task_name=context.job.task_name,
-                    attempt=(context.job.attempts or 0) + 1,
-                    error=error_text(exc),
-                )
-            )
-    except Exception:
-        log.exception("could not record the failure of job %s", context.job.id)

@@ -61,29 +61,35 @@ def error_text(exc: BaseException) -> str:
     return f"{head}\n{where}".strip()[:4000]
 
 
-def run_job(context: JobContext, work: Callable[[], str]) -> str:
-    """Run `work` in the application's context; one commit; failures recorded, then raised."""
+def record_failure(context: JobContext, exc: BaseException) -> None:
+    """Keep a failed attempt's error for the staff's page, in a transaction of its own (the
+    caller's was rolled back)."""
     from dinamis.jobs.models import JobFailure
 
+    job = context.job
+    try:
+        rollback()
+        db.session.add(
+            JobFailure(
+                job_id=job.id or 0,
+                task_name=job.task_name,
+                attempt=(job.attempts or 0) + 1,
+                error=error_text(exc),
+            )
+        )
+        commit()
+    except Exception:  # recording must never hide the job's own error
+        log.exception("could not record the failure of job %s", job.id)
+
+
+def run_job(context: JobContext, work: Callable[[], str]) -> str:
+    """Run `work` in the application's context; one commit; failures recorded, then raised."""
     with _app().app_context():
         try:
             with transaction():
                 return work()
         except Exception as exc:
-            job = context.job
-            try:
-                rollback()
-                db.session.add(
-                    JobFailure(
-                        job_id=job.id or 0,
-                        task_name=job.task_name,
-                        attempt=(job.attempts or 0) + 1,
-                        error=error_text(exc),
-                    )
-                )
-                commit()
-            except Exception:  # recording must never hide the job's own error
-                log.exception("could not record the failure of job %s", job.id)
+            record_failure(context, exc)
             raise
 
 

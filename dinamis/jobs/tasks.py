@@ -213,4 +213,5 @@ def recover_dsm(context: JobContext, timestamp: int) -> str:
 # The alerts' tasks are declared in their domain (scheduled above).
 import dinamis.alerts.tasks  # noqa: E402
 import dinamis.dsm.tasks  # noqa: E402  (compute_dsm: every process that queues knows it)
+import dinamis.reports.tasks  # noqa: E402  (yearly_pdf)
 import dinamis.webhooks.tasks  # noqa: E402, F401  (the webhook tasks: registered with these)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -352,3 +354,58 @@ CREATE TRIGGER orders_quote_totals BEFORE DELETE ON orders
 )
 
 database_objects(TOTALS_FUNCTIONS + TOTALS_TRIGGERS)
+
+
+class YearlyPdfStatus:
+    QUEUED = "queued"  # waiting for a worker
+    RUNNING = "running"  # a worker makes it (progress %, step)
+    READY = "ready"  # the file is served
+    FAILED = "failed"  # every attempt failed; staff read the error
+    ALL = (QUEUED, RUNNING, READY, FAILED)
+    WORDS = {
+        QUEUED: _l("queued"),
+        RUNNING: _l("being made"),
+        READY: _l("ready"),
+        FAILED: _l("failed"),
+    }
+
+
+class YearlyPdf(Base):
+    """A yearly PDF report made by a worker: the programme's (no entity) or an entity's.
+
+    Staff (or the entity's Referent) ask for it; the job `yearly_pdf` makes it and
+    keeps the file here, in the database, so any worker machine can make it and any
+    web process serve it.
+    """
+
+    __tablename__ = "yearly_pdfs"
+    __table_args__ = (
+        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
+        Index("ix_yearly_pdfs_year_entity_id_id", "year", "entity_id", "id"),
+    )
+
+    id: Mapped[IntPk]
+    year: Mapped[int] = mapped_column(Integer)
+    entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
+    requested_by_id: Mapped[UserRef]
+    language: Mapped[str] = mapped_column(String(5))  # the requester's, at the time
+    status: Mapped[str] = choice(YearlyPdfStatus.ALL, 10, default=YearlyPdfStatus.QUEUED)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    step: Mapped[str | None] = mapped_column(String(20))  # reports.documents.STEPS
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)  # for staff
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    size: Mapped[int | None]
+    created_at: Mapped[CreatedAt]
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+
+    entity: Mapped[Entity | None] = relationship()
+    requested_by: Mapped[User] = relationship()
+
+    @property
+    def file_name(self) -> str:
+        if self.entity_id is None:
+            return f"dinamis-{self.year}.pdf"
+        return f"dinamis-{self.year}-entity-{self.entity_id}.pdf"

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from dinamis.accounts.forms import PostForm
 from dinamis.api.openapi import INT_MAX
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
@@ -22,13 +23,12 @@ from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
 from dinamis.orders.models import Order, Sensor
 from dinamis.quota.models import Family
-from dinamis.reports import service, stats, yearly
+from dinamis.reports import documents, service, stats, yearly
 from dinamis.reports.forms import ReportForm, ReviewForm, StartForm
-from dinamis.reports.models import ReportStatus, UsageReport
+from dinamis.reports.models import ReportStatus, UsageReport, YearlyPdfStatus
 from dinamis.reports.permissions import (
     can_edit_report,
     can_review_reports,
-    can_view_entity_usage,
     can_view_own_entity_usage,
     can_view_report,
     can_view_reports,
@@ -219,18 +219,83 @@ def dashboard_csv(table: str) -> Any:
     )
 
 
+def _entity_arg() -> int | None:
+    value = request.args.get("entity") or request.form.get("entity") or ""
+    if not value:
+        return None
+    if not value.isdigit() or int(value) > INT_MAX:
+        abort(404)
+    return int(value)
+
+
+def _ready_or_page(year: int, entity_id: int | None) -> Any:
+    """The newest ready PDF of the year, else its page (nothing is made in a request)."""
+    ensure(documents.can_ask(current_user, entity_id))
+    yearly.check_year(year)
+    found = documents.ready(current_user, year, entity_id)
+    if found is not None:
+        return redirect(url_for("reports.yearly_document", document_id=found.id))
+    flash(_("This yearly report has not been made yet: make it here."), "info")
+    return redirect(url_for("reports.yearly_page", year=year, entity=entity_id))
+
+
 @bp.route("/yearly/<int:year>.pdf")
 @requires(can_view_statistics)
 def programme_pdf(year: int) -> Any:
-    return pdf_response(yearly.programme_pdf(year), f"dinamis-{year}.pdf")
+    return _ready_or_page(year, None)
 
 
 @bp.route("/yearly/<int:year>/entities/<int:entity_id>.pdf")
 @requires(can_view_reports)
 def entity_pdf(year: int, entity_id: int) -> Any:
     entity = get_or_404(Entity, entity_id)
-    ensure(can_view_entity_usage(current_user, entity.id))
-    return pdf_response(yearly.entity_pdf(entity, year), f"dinamis-{year}-entity-{entity.id}.pdf")
+    return _ready_or_page(year, entity.id)
+
+
+@bp.route("/yearly/<int:year>")
+@requires(can_view_reports)
+def yearly_page(year: int) -> Any:
+    """A year's PDF report (the programme's, or an entity's): its documents, made by a
+    worker on demand, followed here until ready."""
+    entity_id = _entity_arg()
+    entity = get_or_404(Entity, entity_id) if entity_id is not None else None
+    ensure(documents.can_ask(current_user, entity_id))
+    yearly.check_year(year)
+    found = documents.documents(current_user, year, entity_id)
+    return render_template(
+        "reports/yearly.html",
+        year=year,
+        entity=entity,
+        found=found,
+        pending=any(d.status in ("queued", "running") and not documents.stale(d) for d in found),
+        stale={d.id for d in found if documents.stale(d)},
+        steps=documents.STEPS,
+        words=YearlyPdfStatus.WORDS,
+        staff=can_view_statistics(current_user),
+        form=PostForm(formdata=None),
+    )
+
+
+@bp.route("/yearly/<int:year>/make", methods=["POST"])
+@requires(can_view_reports)
+def make_yearly(year: int) -> Any:
+    entity_id = _entity_arg()
+    ensure(documents.can_ask(current_user, entity_id))
+    if not PostForm().validate_on_submit():
+        abort(400)
+    document = documents.ask(current_user, year, entity_id)
+    flash(_("The PDF is being made by a worker: this page follows it."), "success")
+    return redirect(url_for("reports.yearly_page", year=document.year, entity=entity_id))
+
+
+@bp.route("/yearly/documents/<int:document_id>.pdf")
+@requires(can_view_reports)
+def yearly_document(document_id: int) -> Any:
+    found = documents.get(document_id)
+    ensure(documents.can_view(current_user, found))
+    if found.status != YearlyPdfStatus.READY or found.content is None:
+        abort(404)
+    return pdf_response(found.content, found.file_name)
 
 
 @bp.route("/entity")

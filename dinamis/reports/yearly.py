@@ -8,6 +8,7 @@ import functools
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,9 +227,17 @@ def entity_listings(members: list[User], orders: list[Order]) -> dict[str, Any]:
     }
 
 
+Report = Callable[[int, str], None]  # percent done, step (reports.documents.STEPS)
+
+
+def _quiet(percent: int, step: str) -> None:
+    """No one follows the progress (the CLI)."""
+
+
 @db.custom_plans()
-def entity_pdf(entity: Entity, year: int) -> bytes:
+def entity_pdf(entity: Entity, year: int, report: Report = _quiet) -> bytes:
     check_year(year)
+    report(5, "figures")
     f = stats.Filters(period=str(year), entity_id=entity.id)
     members = list(
         db.session.scalars(
@@ -246,24 +255,25 @@ def entity_pdf(entity: Entity, year: int) -> bytes:
             .order_by(Order.id)
         )
     )
-    return render_pdf(
-        "reports/yearly_entity.html",
-        entity=entity,
-        year=year,
+    context = {
+        "entity": entity,
+        "year": year,
         **entity_listings(members, orders),
-        ledger=stats.ledger(f, "family"),
-        downloads=stats.with_titles(stats.downloads(f)),
-        reports=list(
+        "ledger": stats.ledger(f, "family"),
+        "downloads": stats.with_titles(stats.downloads(f)),
+        "reports": list(
             db.session.scalars(
                 select(UsageReport)
                 .where(UsageReport.entity_id == entity.id, UsageReport.year == year)
                 .order_by(UsageReport.id)
             )
         ),
-        publications=_publications(year, entity.id),
-        map=footprint_map(_delivered_footprints(year, entity.id)),
-        generated=dt.datetime.now(dt.UTC),
-    )
+        "publications": _publications(year, entity.id),
+    }
+    report(30, "map")
+    context["map"] = footprint_map(_delivered_footprints(year, entity.id))
+    report(50, "layout")
+    return render_pdf("reports/yearly_entity.html", **context, generated=dt.datetime.now(dt.UTC))
 
 
 def programme_figures(year: int) -> dict[str, Any]:
@@ -307,12 +317,11 @@ def programme_context(
     }
 
 
-def programme_pdf(year: int) -> bytes:
+def programme_pdf(year: int, report: Report = _quiet) -> bytes:
     check_year(year)
-    context = programme_context(
-        year,
-        programme_figures(year),
-        _publications(year),
-        footprint_map(_delivered_footprints(year)),
-    )
-    return render_pdf(PROGRAMME_TEMPLATE, **context)
+    report(5, "figures")
+    figures, publications = programme_figures(year), _publications(year)
+    report(30, "map")
+    drawn = footprint_map(_delivered_footprints(year))
+    report(50, "layout")
+    return render_pdf(PROGRAMME_TEMPLATE, **programme_context(year, figures, publications, drawn))

@@ -194,6 +194,13 @@ ROUTES: dict[str, Route] = {
         "GET", lambda o: f"/reports/yearly/2025/entities/{o['entity']}.pdf", {REFERENT, STAFF}
     ),
     "reports.entity_usage": Route("GET", lambda o: "/reports/entity", {REFERENT, OTHER_REFERENT}),
+    "reports.yearly_page": Route(
+        "GET", lambda o: f"/reports/yearly/2025?entity={o['entity']}", {REFERENT, STAFF}
+    ),
+    "reports.make_yearly": Route("POST", lambda o: "/reports/yearly/2025/make", {STAFF}),
+    "reports.yearly_document": Route(
+        "GET", lambda o: f"/reports/yearly/documents/{o['yearly_pdf']}.pdf", {REFERENT, STAFF}
+    ),
     "reports.review": Route("POST", lambda o: f"/reports/{o['report']}/review", {STAFF}),
     "api.create_tasking": Route("POST", lambda o: "/api/v1/tasking-requests", MEMBERS, api=True),
     "api.create_archive": Route("POST", lambda o: "/api/v1/archive-orders", MEMBERS, api=True),
@@ -380,6 +387,21 @@ def objects(app, cast) -> dict[str, object]:
 
         world = make_world([entity.id], allowance=Decimal("10"))  # the request needs a quote
         surface = dsm.submit(owner, dsm.DsmAsk(world.pair[0], None, None, "P", "D"))
+        from dinamis.reports.models import YearlyPdf
+
+        yearly_pdf = YearlyPdf(
+            year=2025,
+            entity_id=entity.id,
+            requested_by_id=owner.id,
+            language="fr",
+            status="ready",
+            progress=100,
+            attempts=1,
+            content=b"%PDF-1.4",
+            size=8,
+        )
+        db.session.add(yearly_pdf)
+        db.session.flush()
         commit()
         return {
             "entity": entity.id,
@@ -396,6 +418,7 @@ def objects(app, cast) -> dict[str, object]:
             "webhook": webhook.id,
             "doomed": doomed.id,
             "dsm": surface.id,
+            "yearly_pdf": yearly_pdf.id,
         }
 
 

@@ -204,6 +204,45 @@ def test_a_failing_job_is_recorded_and_shown_to_staff(app, client, scratch):
     assert "succeeded" in page
 
 
+def test_staff_ask_for_the_yearly_pdf_a_worker_makes_it_the_page_serves_it(app, client, scratch):
+    """The programme's yearly PDF, on the queue: asked on its page, made by a worker
+    process (progress through its stages to ready), then served from the database."""
+    from dinamis.reports.models import YearlyPdf
+
+    year = dt.date.today().year
+    with app.app_context():
+        make_user("staff.yearly@dinamis.test", role="staff", language="en")
+        commit()
+    login(client, "staff.yearly@dinamis.test")
+    token = csrf_token(client, f"/reports/yearly/{year}")
+    asked = client.post(f"/reports/yearly/{year}/make", data={"csrf_token": token})
+    assert asked.status_code == 302
+    page = client.get(f"/reports/yearly/{year}").get_data(as_text=True)
+    assert "queued" in page and 'http-equiv="refresh"' in page
+    with app.app_context():
+        assert [status for _id, status in _jobs("yearly_pdf")] == ["todo"]
+
+    ran = _worker(scratch)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    with app.app_context():
+        assert [status for _id, status in _jobs("yearly_pdf")] == ["succeeded"]
+        (document,) = database.session.scalars(select(YearlyPdf)).all()
+        assert document.status == "ready" and document.progress == 100
+        assert document.attempts == 1 and document.language == "en"
+        document_id = document.id
+        commit()
+    page = client.get(f"/reports/yearly/{year}").get_data(as_text=True)
+    assert "ready" in page and 'http-equiv="refresh"' not in page
+    served = client.get(f"/reports/yearly/documents/{document_id}.pdf")
+    assert served.mimetype == "application/pdf" and served.data[:5] == b"%PDF-"
+    import io
+
+    from pypdf import PdfReader
+
+    first = PdfReader(io.BytesIO(served.data)).pages[0].extract_text()
+    assert f"Dinamis {year}: the programme's yearly report" in " ".join(first.split())
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -179,18 +179,10 @@ def _pdf_text(content: bytes) -> str:
 
 
 def test_yearly_pdfs(app, client, cast, busy, tmp_path):
-    login(client, cast.staff)
-    programme = client.get(f"/reports/yearly/{YEAR}.pdf")
-    assert programme.mimetype == "application/pdf"
-    text = _pdf_text(programme.data)
-    assert "Laboratoire A" in text and "Agence B" in text
-    assert client.get("/reports/yearly/1999.pdf").status_code == 400
+    """The Referent's usage page; the yearly PDFs by the CLI (on the queue for the web:
+    tests/reports/test_yearly_documents.py)."""
     referent = app.test_client()
     login(referent, cast.referent_a)
-    mine = referent.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_a}.pdf")
-    text = _pdf_text(mine.data)
-    assert "Laboratoire A" in text and "user.a@labo-a.test" in text and "T-0" in text
-    assert referent.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_b}.pdf").status_code == 403
     usage = referent.get(f"/reports/entity?period={YEAR}").get_data(as_text=True)
     # its downloads by collection, named by the collection's title
     assert "DELIV" not in usage and '<th scope="row">Pléiades</th>' in usage

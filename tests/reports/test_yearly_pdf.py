@@ -13,12 +13,24 @@ from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Order
 from dinamis.reports import service, stats
-from tests.conftest import login
 from tests.helpers import written
 from tests.reports.test_statistics import YEAR, busy  # noqa: F401 - the fixture
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
 LONG_NAME = "Agence B de recherche pour l'observation des territoires, de la mer et des forêts"
+
+
+def made(app, email: str, year: str, entity_id: int | None = None) -> bytes:
+    """A yearly PDF asked for and made as a worker makes it (reports.documents)."""
+    from dinamis.reports import documents
+
+    with app.app_context():
+        document = documents.ask(accounts.get_user_by_email(email), int(year), entity_id)
+        commit()
+        documents.make(document.id, document.job_id)
+        db.session.refresh(document)
+        assert document.status == "ready" and document.content is not None
+        return document.content
 
 
 def _words(content: bytes) -> str:
@@ -43,8 +55,7 @@ def test_programme_pdf_lists_every_entity_and_publication(app, client, cast, bus
         commit()
         by_entity = stats.ledger(stats.Filters(period=YEAR), "entity")
     assert {r["group"] for r in by_entity} >= {"Laboratoire A", LONG_NAME}
-    login(client, cast.staff)
-    text = _words(client.get(f"/reports/yearly/{YEAR}.pdf").data)
+    text = _words(made(app, cast.staff, YEAR))
     for r in by_entity:  # the name, whole, then its three figures
         figures = " ".join(
             written(app, r[k], words=True) for k in ("granted_km2", "consumed_km2", "cofunded_km2")
@@ -83,8 +94,7 @@ def test_entity_pdf_lists_every_order_with_its_figures(app, client, cast, busy):
             for o in orders
         ]
     assert len(expected) == 4 and any(o[2].split()[-1] != "0,00" for o in expected)
-    login(client, cast.staff)
-    text = _words(client.get(f"/reports/yearly/{YEAR}/entities/{cast.entity_a}.pdf").data)
+    text = _words(made(app, cast.staff, YEAR, cast.entity_a))
     for number, title, figures in expected:  # the number, the title whole, its km²
         line = text[text.index(number) :][:300]
         assert line.startswith(f"{number} {title[:20]}") and figures in line
