@@ -193,6 +193,9 @@ def load_catalogue() -> list[str]:
     load(records + [("seed", item) for item in demo], report)
     if report.errors:
         raise RuntimeError(f"the demo catalogue has bad records: {report.errors[:3]}")
+    from dinamis.dsm.service import product_collection
+
+    product_collection()  # the surface models' collection, in STAC before any delivery
     return [
         f"catalogue: {report.collections} collections, {report.items} scenes (upserted)",
         stereo,

@@ -264,6 +264,7 @@ def submit(actor: User, ask: DsmAsk) -> DsmRequest:
     )
     assert actor.entity is not None  # ensure_can_request
     request.entity, request.requester = actor.entity, actor
+    product_collection()  # in STAC from the first request, before the first delivery
     db.session.add(request)
     db.session.flush()
     split = quota.reserve(
@@ -733,7 +734,8 @@ class Product:
 
 
 def product_collection() -> Collection:
-    """The `dsm` collection of delivered surface models (created on first delivery)."""
+    """The `dsm` collection of delivered surface models (made by the demo seed, else by the
+    first request)."""
     collection = db.session.get(Collection, COLLECTION)
     if collection is None:
         collection = Collection(

@@ -364,3 +364,15 @@ def test_the_quote_pdf_is_the_orders_quote_page(app, client, cast, world):
         headers={"Authorization": f"Bearer {clear}"},
     )
     assert api.status_code == 200 and api.data[:5] == b"%PDF-"
+
+
+def test_the_dsm_collection_is_in_stac_from_the_first_request(app, client, cast, world):
+    assert client.get("/stac/collections/dsm").status_code == 404
+    with app.app_context():
+        service.submit(_user(cast.user_a), ask(world.pair[0]))
+        commit()
+    found = client.get("/stac/collections/dsm")
+    assert found.status_code == 200 and found.get_json()["id"] == "dsm"
+    listed = client.get("/stac/collections").get_json()
+    assert "dsm" in [c["id"] for c in listed["collections"]]
+    assert client.get("/stac/collections/dsm/items").get_json()["features"] == []
