@@ -491,13 +491,14 @@ def _child_env(workers: int) -> dict[str, str]:
         env.setdefault(name, threads)
     env.setdefault("MPLBACKEND", "Agg")
     # Dask's nanny starts its workers with MALLOC_TRIM_THRESHOLD_=65536
-    # (distributed.nanny.pre-spawn-environ). Setting it turns off glibc's dynamic mmap
-    # threshold: large buffers are mmap'ed and unmapped as soon as freed, and pandora
-    # 1.7's cost_volume_confidence_cpp.compute_ambiguity_and_sampled_ambiguity then
-    # reads unmapped memory: every local_dask run segfaulted at full-resolution dense
-    # matching. The same call on the same arrays (saved from a crashing worker) runs
-    # in a plain process and segfaults with only that variable set. Unset it (None:
-    # the nanny leaves a variable out); the numeric libraries' one thread stays.
+    # (distributed.nanny.pre-spawn-environ). Setting it also turns off glibc's dynamic
+    # mmap threshold (large buffers are unmapped as soon as freed), and pandora 1.9's
+    # cost_volume_confidence_cpp.compute_ambiguity_and_sampled_ambiguity then reads
+    # memory it may not (most likely freed memory): every local_dask run segfaulted at
+    # full-resolution dense matching. The same call on the same arrays (saved from a
+    # crashing worker) runs in a plain process, and segfaults with only that variable
+    # set. Unset it (None: the nanny leaves a variable out); the numeric libraries' one
+    # thread stays.
     env.setdefault("DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON", '{"MALLOC_TRIM_THRESHOLD_": None}')
     return env
 
