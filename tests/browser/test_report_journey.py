@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from dinamis.core.dates import today as scheme_today
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.reports import documents
+from dinamis.reports.models import YearlyPdf
 from tests.browser.test_order_journey import _signed_in
 from tests.reports.test_usage_reports import delivered  # noqa: F401 - the fixture
 
@@ -62,9 +68,23 @@ def test_report_review_and_statistics(app, cast, browser, live_server, delivered
     assert exported.startswith("group,granted_km2") and "Laboratoire A" in exported
     staff.get_by_label("Entity").select_option(label="Laboratoire A")
     staff.get_by_role("button", name="Apply").click()
-    response = staff.request.get(
-        staff.get_by_role("link", name="This entity's yearly report (PDF)").get_attribute("href")
-    )
+    staff.get_by_role("link", name="This entity's yearly report (PDF)").click()
+    staff.get_by_role("button", name="Make the PDF now").click()
+    expect(staff.get_by_text("The PDF is being made by a worker")).to_be_visible()
+    expect(staff.locator("#yearly-table")).to_contain_text("queued")
+    yearly_page = staff.url
+    # The worker makes it, its steps taken here (the live server shares the test's
+    # transaction, which a worker process cannot see; the real worker: tests/jobs). The
+    # page, which refreshes itself while it waits, is left meanwhile.
+    staff.goto("/reports/")
+    with app.app_context():
+        (document,) = db.session.scalars(select(YearlyPdf)).all()
+        documents.make(document.id, document.job_id)
+        commit()
+    staff.goto(yearly_page)
+    expect(staff.locator("#yearly-table")).to_contain_text("ready")
+    link = staff.locator("#yearly-table").get_by_role("link", name=re.compile(r"\.pdf$"))
+    response = staff.request.get(link.get_attribute("href"))
     assert response.headers["content-type"] == "application/pdf"
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.body())).pages)
     assert "Laboratoire A" in text and "Dune retreat in Aquitaine" in text
