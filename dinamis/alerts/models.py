@@ -9,8 +9,9 @@ How a new scene reaches a member (README, "Saved searches and alerts"):
    statement: the pairs land in `alert_matches` (unique per search and scene).
 3. `prepare_alerts` (at once) and the daily and weekly digests write one notice
    per saved search and period (`alert_notices`, unique key), the e-mail in the
-   mail outbox (or the webhook's outbox row), and mark the matches noticed, in
-   one transaction: a worker that dies half-way leaves nothing half-done.
+   mail outbox (or the webhook's outbox row), and move the search's mark of the
+   matches told (`told_through`), in one transaction: a worker that dies half-way
+   leaves nothing half-done.
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ class SavedSearch(Base):
         ForeignKey("webhooks.id", ondelete="SET NULL"), index=True
     )
     active: Mapped[bool] = mapped_column(default=True)
+    # The last match a message told (its id): the matches after it wait for the next one.
+    told_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     created_at: Mapped[CreatedAt]
     updated_at: Mapped[UpdatedAt]
 
@@ -137,29 +140,25 @@ class AlertNotice(Base):
 
 
 class AlertMatch(Base):
-    """A new scene one saved search matched; `notice_id` once a message told of it."""
+    """A new scene one saved search matched; told once its id is at most the search's
+    `told_through` (a digest moves that mark: one row per search, not one per match)."""
 
     __tablename__ = "alert_matches"
     __table_args__ = (
         UniqueConstraint("saved_search_id", "scene_id", name="uq_alert_matches_scene"),
-        Index(
-            "ix_alert_matches_pending",
-            "saved_search_id",
-            "id",
-            postgresql_where=text("notice_id IS NULL"),
-        ),
+        # A search's matches after its mark (the untold ones), in order.
+        Index("ix_alert_matches_search", "saved_search_id", "id"),
     )
 
     id: Mapped[BigIntPk]
     saved_search_id: Mapped[int] = mapped_column(
         ForeignKey("saved_searches.id", ondelete="CASCADE")
     )
-    # No foreign keys on the scene nor the notice: every match is written by the matcher
-    # (hundreds of thousands per ingest batch at scale), and a key check per row cost
-    # more than the insert; a scene deleted since is skipped by the joins that read it.
+    # No foreign key on the scene: every match is written by the matcher (hundreds of
+    # thousands per ingest batch at scale), and a key check per row cost more than the
+    # insert; a scene deleted since is skipped by the joins that read it.
     scene_id: Mapped[str] = mapped_column(String(200))
     matched_at: Mapped[CreatedAt]
-    notice_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
 # New scenes are batched for matching by a trigger, as migration 0026 creates it

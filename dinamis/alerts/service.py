@@ -18,7 +18,7 @@ from geoalchemy2.shape import from_shape, to_shape
 from itsdangerous import BadSignature, URLSafeSerializer
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import BigInteger, any_, bindparam, delete, func, select, text
+from sqlalchemy import BigInteger, any_, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from dinamis.accounts.models import User
@@ -171,7 +171,7 @@ def set_active(user: User | None, saved: SavedSearch, active: bool) -> None:
     if saved.active and not active:
         db.session.execute(
             delete(AlertMatch).where(
-                AlertMatch.saved_search_id == saved.id, AlertMatch.notice_id.is_(None)
+                AlertMatch.saved_search_id == saved.id, AlertMatch.id > saved.told_through
             )
         )
     saved.active = active
@@ -393,28 +393,34 @@ def period_of(frequency: str, day: dt.date) -> str:
 
 def prepare(frequency: str, day: dt.date | None = None) -> int:
     """Write one notice per saved search of `frequency` with matches not yet told: the
-    message (e-mail outbox) and the notice in this transaction, the matches marked.
+    message (e-mail outbox) and the notice in this transaction, the search's mark moved.
 
     At once: a notice per search and first new match; daily and weekly: one per search
     and period of `day` (the scheme's today when not given): a second run in the same
     period finds it written and leaves the newer matches for the next period. A search
     with nothing new gets nothing. Returns the number of notices written.
+
+    Set-based at 10,000 saved searches (bench/alerts): one statement counts what waits,
+    one lists the scenes of every message, the messages and notices are written by one
+    statement each, and one moves every search's mark; a scene's lines are written once
+    per language. What remains per message is its two renders and its unsubscribe token.
     """
     day = day or dates.today()
     period = None if frequency == Frequency.AT_ONCE else period_of(frequency, day)
-    conditions = "m.notice_id IS NULL AND s.active AND s.frequency = :frequency"
+    conditions = "s.active AND s.frequency = :frequency"
     if period is not None:
         conditions += (
             " AND NOT EXISTS (SELECT FROM alert_notices n"
             " WHERE n.saved_search_id = s.id AND n.period = :period)"
         )
-    # Per search: how many matches wait, the first and the last (the matches a notice
-    # tells are those up to the last read here: newer ones wait for the next notice).
+    # Per search: how many matches wait (after its mark), the first and the last (a
+    # notice tells those up to the last read here: newer ones wait for the next notice).
     pending = db.session.execute(
         text(
-            "SELECT m.saved_search_id, count(*), min(m.id), max(m.id) "  # noqa: S608 (constant)
-            "FROM alert_matches m JOIN saved_searches s ON s.id = m.saved_search_id "
-            f"WHERE {conditions} GROUP BY m.saved_search_id ORDER BY m.saved_search_id"
+            "SELECT s.id, count(*), min(m.id), max(m.id) "  # noqa: S608 (constant)
+            "FROM saved_searches s JOIN alert_matches m"
+            " ON m.saved_search_id = s.id AND m.id > s.told_through "
+            f"WHERE {conditions} GROUP BY s.id ORDER BY s.id"
         ),
         {"frequency": frequency, "period": period},
     ).all()
@@ -434,7 +440,8 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
         )
     }
     scenes = _listed_scenes(bounds)
-    notices: list[tuple[AlertNotice, OutboxMessage | None, int]] = []
+    notices: list[dict[str, Any]] = []
+    messages: list[OutboxMessage] = []
     events: list[tuple[SavedSearch, str, dict[str, Any]]] = []
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     by_language: dict[str, list[int]] = defaultdict(list)
@@ -443,62 +450,53 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
     with current_app.test_request_context(base_url=base):
         for language, sids in by_language.items():
             with force_locale(language):
-                titles = _collection_titles(language)
-                written: dict[str, Listed] = {}
+                lines = _SceneLines(language)
                 for sid in sids:
-                    saved, (total, first, last) = searches[sid], bounds[sid]
+                    saved, (total, first, _last) = searches[sid], bounds[sid]
                     user = users[saved.user_id]
                     listed = scenes.get(sid, [])
                     key = period or f"now-{first}"
                     # A webhook deleted since: the member is told by e-mail instead.
                     by_webhook = saved.channel == Channel.WEBHOOK and saved.webhook_id is not None
-                    message = None
                     if by_webhook:
                         events.append((saved, key, _event_data(saved, key, listed, total)))
                     else:
-                        message = new_message(
-                            user.email,
-                            "alert_scenes",
-                            language=language,
-                            user=user,
-                            saved=saved,
-                            frequency=frequency,
-                            total=total,
-                            scenes=[_listed(row, titles, written) for row in listed],
-                            more=max(total - len(listed), 0),
-                            page=url_for("alerts.show", saved_id=saved.id, _external=True),
-                            unsubscribe=url_for(
-                                "alerts.unsubscribe",
-                                token=unsubscribe_token(saved),
-                                _external=True,
-                            ),
+                        messages.append(
+                            new_message(
+                                user.email,
+                                "alert_scenes",
+                                language=language,
+                                user=user,
+                                saved=saved,
+                                frequency=frequency,
+                                total=total,
+                                scenes=[lines.of(row) for row in listed],
+                                more=max(total - len(listed), 0),
+                                page=url_for("alerts.show", saved_id=saved.id, _external=True),
+                                unsubscribe=url_for(
+                                    "alerts.unsubscribe",
+                                    token=unsubscribe_token(saved),
+                                    _external=True,
+                                ),
+                            )
                         )
-                    notice = AlertNotice(
-                        saved_search_id=sid,
-                        period=key,
-                        channel=Channel.WEBHOOK if by_webhook else Channel.EMAIL,
-                        scenes=total,
+                    notices.append(
+                        {
+                            "saved_search_id": sid,
+                            "period": key,
+                            "channel": Channel.WEBHOOK if by_webhook else Channel.EMAIL,
+                            "scenes": total,
+                            "outbox_message_id": None if by_webhook else len(messages) - 1,
+                        }
                     )
-                    notices.append((notice, message, last))
-    db.session.add_all([message for _n, message, _ids in notices if message is not None])
-    db.session.add_all([notice for notice, _m, _ids in notices])
-    db.session.flush()
-    for notice, message, _last in notices:
-        notice.outbox_message_id = message.id if message is not None else None
-    db.session.flush()
+    _write(messages, notices)
+    # The searches' marks: what each notice told (matches written since wait).
     db.session.execute(
         text(
-            "UPDATE alert_matches m SET notice_id = v.notice_id FROM unnest("
-            "CAST(:s AS integer[]), CAST(:l AS bigint[]), CAST(:n AS bigint[])"
-            ") AS v(saved_search_id, last_id, notice_id) "
-            "WHERE m.saved_search_id = v.saved_search_id AND m.notice_id IS NULL"
-            " AND m.id <= v.last_id"
+            "UPDATE saved_searches s SET told_through = v.last_id FROM unnest("
+            "CAST(:s AS integer[]), CAST(:l AS bigint[])) AS v(id, last_id) WHERE s.id = v.id"
         ),
-        {
-            "s": [n.saved_search_id for n, _m, _l in notices],
-            "l": [last for _n, _m, last in notices],
-            "n": [n.id for n, _m, _l in notices],
-        },
+        {"s": list(bounds), "l": [last for _total, _first, last in bounds.values()]},
     )
     if events:
         from dinamis.webhooks import service as webhooks
@@ -513,10 +511,28 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
                 key=f"saved-search-{saved.id}-{key}",
             )
     if frequency == Frequency.AT_ONCE:
-        for _notice, message, _ids in notices:
-            if message is not None:
-                queued(message)
+        for message in messages:
+            queued(message)
     return len(notices)
+
+
+def _write(messages: list[OutboxMessage], notices: list[dict[str, Any]]) -> None:
+    """The messages (rendered, not in the session) and the notices, one INSERT each (their
+    rows in the order given: `sort_by_parameter_order`); a notice's `outbox_message_id` is
+    given as its message's place in `messages`, replaced by the message's id."""
+    if messages:
+        columns = ("to_address", "subject", "body_text", "body_html", "template")
+        ids = db.session.scalars(
+            insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
+            [{c: getattr(m, c) for c in columns} for m in messages],
+        ).all()
+        for message, message_id in zip(messages, ids, strict=True):
+            message.id = message_id
+        for notice in notices:
+            if notice["outbox_message_id"] is not None:
+                notice["outbox_message_id"] = ids[notice["outbox_message_id"]]
+    if notices:
+        db.session.execute(insert(AlertNotice), notices)
 
 
 def _event_data(saved: SavedSearch, period: str, rows: list[Any], total: int) -> dict[str, Any]:
@@ -559,12 +575,13 @@ _LISTED = text(
     """
     SELECT p.saved_search_id, sc.id AS scene_id, sc.collection_id, sc.datetime,
         sc.cloud_cover, sc.quicklook
-    FROM unnest(CAST(:s AS integer[]), CAST(:l AS bigint[])) AS p(saved_search_id, last_id)
+    FROM unnest(CAST(:s AS integer[]), CAST(:f AS bigint[]), CAST(:l AS bigint[]))
+        AS p(saved_search_id, first_id, last_id)
     CROSS JOIN LATERAL (
         SELECT sc.id, sc.collection_id, sc.datetime, sc.cloud_cover, sc.quicklook
         FROM alert_matches m JOIN scenes sc ON sc.id = m.scene_id
-        WHERE m.saved_search_id = p.saved_search_id AND m.notice_id IS NULL
-          AND m.id <= p.last_id
+        WHERE m.saved_search_id = p.saved_search_id
+          AND m.id BETWEEN p.first_id AND p.last_id
         ORDER BY sc.datetime DESC, sc.id
         LIMIT :listed
     ) sc
@@ -580,6 +597,7 @@ def _listed_scenes(bounds: dict[int, tuple[int, int, int]]) -> dict[int, list[An
         _LISTED,
         {
             "s": list(bounds),
+            "f": [first for _total, first, _last in bounds.values()],
             "l": [last for _total, _first, last in bounds.values()],
             "listed": MAX_LISTED,
         },
@@ -603,33 +621,40 @@ def _collection_titles(language: str) -> dict[str, str]:
     return cache[language]
 
 
-def _listed(row: Any, titles: dict[str, str], written: dict[str, Listed]) -> Listed:
-    """The scene as messages list it, written once per language: at 10,000 saved searches a
-    new scene is listed in many messages (bench/alerts), and writing its date, number and
-    rows once is most of a digest's time saved."""
-    if row.scene_id in written:
-        return written[row.scene_id]
-    listed = Listed(
-        id=row.scene_id,
-        collection=titles.get(row.collection_id, row.collection_id),
-        when=formats.moment(row.datetime),
-        cloud_cover=None
-        if row.cloud_cover is None
-        else formats.number(row.cloud_cover.normalize()),
-        url=url_for("catalogue.scene", scene_id=row.scene_id, _external=True),
-        quicklook=(
-            url_for("catalogue.quicklook", scene_id=row.scene_id, _external=True)
-            if row.quicklook
-            else None
-        ),
-    )
-    env = current_app.jinja_env
-    written[row.scene_id] = replace(
-        listed,
-        text=env.get_template("mail/_alert_scene.txt").module.line(listed),  # type: ignore[attr-defined]
-        html=env.get_template("mail/_alert_scene.html").module.row(listed),  # type: ignore[attr-defined]
-    )
-    return written[row.scene_id]
+class _SceneLines:
+    """The scenes as messages list them in one language (the current locale), each written
+    once: at 10,000 saved searches a new scene is listed in many messages (bench/alerts),
+    and writing its date, number and rows once is most of a digest's time saved."""
+
+    def __init__(self, language: str) -> None:
+        env = current_app.jinja_env
+        self.titles = _collection_titles(language)
+        self.line = env.get_template("mail/_alert_scene.txt").module.line  # type: ignore[attr-defined]
+        self.row = env.get_template("mail/_alert_scene.html").module.row  # type: ignore[attr-defined]
+        self.written: dict[str, Listed] = {}
+
+    def of(self, row: Any) -> Listed:
+        written = self.written.get(row.scene_id)
+        if written is not None:
+            return written
+        listed = Listed(
+            id=row.scene_id,
+            collection=self.titles.get(row.collection_id, row.collection_id),
+            when=formats.moment(row.datetime),
+            cloud_cover=None
+            if row.cloud_cover is None
+            else formats.number(row.cloud_cover.normalize()),
+            url=url_for("catalogue.scene", scene_id=row.scene_id, _external=True),
+            quicklook=(
+                url_for("catalogue.quicklook", scene_id=row.scene_id, _external=True)
+                if row.quicklook
+                else None
+            ),
+        )
+        written = self.written[row.scene_id] = replace(
+            listed, text=self.line(listed), html=self.row(listed)
+        )
+        return written
 
 
 def recent_matches(saved: SavedSearch, limit: int = 50) -> list[Any]:
@@ -643,7 +668,7 @@ def recent_matches(saved: SavedSearch, limit: int = 50) -> list[Any]:
                 Scene.cloud_cover,
                 Scene.quicklook,
                 AlertMatch.matched_at,
-                AlertMatch.notice_id,
+                (AlertMatch.id <= saved.told_through).label("told"),
             )
             .join(Scene, Scene.id == AlertMatch.scene_id)
             .where(AlertMatch.saved_search_id == saved.id)
@@ -725,7 +750,10 @@ def activity(actor: User) -> Activity:
         waiting_batches=waiting_batches(),
         pending_matches=int(
             db.session.scalar(
-                select(func.count()).select_from(AlertMatch).where(AlertMatch.notice_id.is_(None))
+                select(func.count())
+                .select_from(AlertMatch)
+                .join(SavedSearch, SavedSearch.id == AlertMatch.saved_search_id)
+                .where(AlertMatch.id > SavedSearch.told_through)
             )
             or 0
         ),
