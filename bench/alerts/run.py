@@ -15,6 +15,15 @@ In a scratch database (`bench_alerts`, dropped first), migrated to head:
    (one message per saved search with news, in the outbox) in one transaction.
 With `--pairs N`, steps 1 and 2 alternate N times (a shared machine is noisy); step 3
 runs once, after the last ingest.
+
+At 1,000,000 scenes one ingest takes 10-40 minutes on the shared machine: each ingest
+then runs as its own process (a job's time limit each), in a database kept between them:
+
+    python -m bench.alerts.run --items /tmp/dinamis-bench/1000000-42 --only without
+    python -m bench.alerts.run --items /tmp/dinamis-bench/1000000-42 --only with
+
+(`--items`: a directory the catalogue bench already generated, read only); each run
+appends its time and the load average to `results/alerts-<scenes>-ingest-runs.json`.
 Each ingest commits once, as `dinamis catalogue ingest` does; times are wall clock.
 """
 
@@ -83,7 +92,9 @@ def clear_scenes() -> None:
     from dinamis.extensions import db
 
     db.session.execute(sql_text("TRUNCATE alert_matches, alert_notices, alert_scene_batches"))
-    db.session.execute(sql_text("DELETE FROM scenes"))
+    # TRUNCATE: a DELETE of 1,000,000 rows takes minutes (a scratch database: nothing refers
+    # to the scenes).
+    db.session.execute(sql_text("TRUNCATE scenes CASCADE"))
     commit()
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("VACUUM (ANALYZE) scenes")
@@ -186,12 +197,23 @@ def main() -> None:
         "--ingest-only", action="store_true", help="Measure the ingests; no matching, no digest."
     )
     parser.add_argument("--data", type=Path, default=Path("/tmp/bench-alerts"))  # noqa: S108 (scratch data)
+    parser.add_argument(
+        "--items", type=Path, help="A directory of generated scenes to read (not written)."
+    )
+    parser.add_argument(
+        "--only",
+        choices=("without", "with"),
+        help="One ingest, in the kept database `bench_alerts_<scenes>` (made when missing).",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/alerts/results"))
     args = parser.parse_args()
-    data = args.data / str(args.scenes)
-    if not (data / "items.ndjson").exists():
+    data = args.items or args.data / str(args.scenes)
+    if args.items is None and not (data / "items.ndjson").exists():
         generate.write(data, args.scenes)
     paths = [data / "collections.ndjson", data / "items.ndjson"]
+    if args.only:
+        one_ingest(args, paths)
+        return
     app = app_for(scratch(NAME + ("_ingest" if args.ingest_only else "")))
     result: dict[str, object] = {"scenes": args.scenes, "searches": args.searches, "runs": []}
     with app.app_context():
@@ -240,6 +262,49 @@ def main() -> None:
             digests=notices,
         )
     finish(args, result)
+
+
+def one_ingest(args: argparse.Namespace, paths: list[Path]) -> None:
+    """One ingest of a pair (`--only`), in a database kept for the next: timed with the
+    load average before and after, appended to the runs' file."""
+    import os
+
+    from dinamis.core.transaction import commit
+    from dinamis.extensions import db
+
+    name = f"{NAME}_{args.scenes}"
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}" if exists else scratch(name)
+    app = app_for(url)
+    with app.app_context():
+        if not exists:
+            members()
+        users = list(db.session.scalars(sql_text("SELECT id FROM users ORDER BY id")))
+        db.session.execute(sql_text("DELETE FROM saved_searches"))
+        commit()
+        clear_scenes()
+        if args.only == "with":
+            save_searches(users, args.searches)
+        load_before = os.getloadavg()
+        seconds = ingest(paths)
+        load_after = os.getloadavg()
+        scenes = db.session.scalar(sql_text("SELECT count(*) FROM scenes"))
+        batches = db.session.scalar(sql_text("SELECT count(*) FROM alert_scene_batches"))
+    run = {
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "saved_searches": args.searches if args.only == "with" else 0,
+        "scenes": scenes,
+        "batches": batches,
+        "seconds": round(seconds, 1),
+        "load_before": [round(x, 1) for x in load_before],
+        "load_after": [round(x, 1) for x in load_after],
+    }
+    print(json.dumps(run), flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target = args.out / f"alerts-{args.scenes}-ingest-runs.json"
+    runs = json.loads(target.read_text()) if target.exists() else []
+    target.write_text(json.dumps([*runs, run], indent=2) + "\n")
 
 
 def finish(args: argparse.Namespace, result: dict[str, object]) -> None:
