@@ -37,6 +37,7 @@ from dinamis.catalogue.queryables import SPECTRAL_MODES
 from dinamis.core import dates, formats
 from dinamis.core.errors import Forbidden, NotFound, ServiceError
 from dinamis.core.mail import OutboxMessage, new_message, queued
+from dinamis.core.mail import environment as mail_environment
 from dinamis.extensions import db
 
 MAX_PER_USER = 100  # saved searches a member may keep
@@ -627,7 +628,7 @@ class _SceneLines:
     and writing its date, number and rows once is most of a digest's time saved."""
 
     def __init__(self, language: str) -> None:
-        env = current_app.jinja_env
+        env = mail_environment(language)
         self.titles = _collection_titles(language)
         self.line = env.get_template("mail/_alert_scene.txt").module.line  # type: ignore[attr-defined]
         self.row = env.get_template("mail/_alert_scene.html").module.row  # type: ignore[attr-defined]

@@ -123,15 +123,20 @@ def _wrap(original: Callable[..., Any], message_at: int) -> Callable[..., Any]:
     return call
 
 
+def localise_gettext(globals_: dict[str, Any]) -> None:
+    """An environment's gettext functions made to localise the values they are given."""
+    positions = {"gettext": 0, "_": 0, "ngettext": 0, "pgettext": 1, "npgettext": 1}
+    for name, at in positions.items():
+        original = globals_.get(name)
+        if callable(original):
+            globals_[name] = _wrap(original, at)
+
+
 def init_app(app: Flask) -> None:
     """Localise the values templates print, and those they give to gettext."""
     env = app.jinja_env
     env.finalize = localise
-    positions = {"gettext": 0, "_": 0, "ngettext": 0, "pgettext": 1, "npgettext": 1}
-    for name, at in positions.items():
-        original = env.globals.get(name)
-        if callable(original):
-            env.globals[name] = _wrap(original, at)
+    localise_gettext(env.globals)
     # datetimeformat("short") wrote 12/5/26, 8:21 PM beside dates written in full.
     env.filters.update(
         number=number,
