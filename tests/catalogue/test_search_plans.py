@@ -235,6 +235,7 @@ def test_the_cells_of_a_point_a_box_and_what_does_not_walk_cells(app):
             {"bbox": [-5.2, 41.3, 9.6, 51.1]},
             {"bbox": [1.35, 43.55, 1.55, 43.70], "sortby": "+eo:cloud_cover"},
             {"bbox": [1.35, 43.55, 1.55, 43.70], "ids": ["a"]},
+            {"bbox": [1.35, 43.55, 1.55, 43.70], "filter": "eo:cloud_cover < 10"},
             {"limit": 5},
         ):
             assert search.cells(search.parse(params)) == [], params
