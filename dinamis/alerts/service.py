@@ -462,11 +462,19 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
                     if by_webhook:
                         events.append((saved, key, _event_data(saved, key, listed, total)))
                     else:
+                        unsubscribe = url_for(
+                            "alerts.unsubscribe", token=unsubscribe_token(saved), _external=True
+                        )
                         messages.append(
                             new_message(
                                 user.email,
                                 "alert_scenes",
                                 language=language,
+                                # One click in the mail client (RFC 8058): the link's POST.
+                                headers={
+                                    "List-Unsubscribe": f"<{unsubscribe}>",
+                                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                                },
                                 user=user,
                                 saved=saved,
                                 frequency=frequency,
@@ -474,11 +482,7 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
                                 scenes=[lines.of(row) for row in listed],
                                 more=max(total - len(listed), 0),
                                 page=url_for("alerts.show", saved_id=saved.id, _external=True),
-                                unsubscribe=url_for(
-                                    "alerts.unsubscribe",
-                                    token=unsubscribe_token(saved),
-                                    _external=True,
-                                ),
+                                unsubscribe=unsubscribe,
                             )
                         )
                     notices.append(
@@ -522,7 +526,7 @@ def _write(messages: list[OutboxMessage], notices: list[dict[str, Any]]) -> None
     rows in the order given: `sort_by_parameter_order`); a notice's `outbox_message_id` is
     given as its message's place in `messages`, replaced by the message's id."""
     if messages:
-        columns = ("to_address", "subject", "body_text", "body_html", "template")
+        columns = ("to_address", "subject", "body_text", "body_html", "template", "headers")
         ids = db.session.scalars(
             insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
             [{c: getattr(m, c) for c in columns} for m in messages],

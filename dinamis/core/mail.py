@@ -22,6 +22,7 @@ from flask_babel import force_locale, get_translations
 from jinja2 import Environment, TemplateNotFound
 from jinja2.ext import InternationalizationExtension
 from sqlalchemy import Index, LargeBinary, String, Text, func, select
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from dinamis.config import MailSettings
@@ -52,6 +53,8 @@ class OutboxMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     template: Mapped[str] = mapped_column(String(100))
+    # Headers beside From, To, Subject and Message-ID (List-Unsubscribe): name -> value.
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     status: Mapped[str] = choice(MailStatus.ALL, 10, default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -87,6 +90,7 @@ def queue_mail(
     *,
     language: str = "fr",
     attachments: list[Attachment] | None = None,
+    headers: dict[str, str] | None = None,
     **context: object,
 ) -> OutboxMessage:
     """Render `templates/mail/<template>.txt` (and .html if any) and queue it.
@@ -94,7 +98,9 @@ def queue_mail(
     The subject is the template's first line. The message is written with the
     current transaction and delivered after it commits.
     """
-    message = new_message(to, template, language=language, attachments=attachments, **context)
+    message = new_message(
+        to, template, language=language, attachments=attachments, headers=headers, **context
+    )
     db.session.add(message)
     db.session.flush()
     queued(message)
@@ -107,12 +113,13 @@ def new_message(
     *,
     language: str = "fr",
     attachments: list[Attachment] | None = None,
+    headers: dict[str, str] | None = None,
     **context: object,
 ) -> OutboxMessage:
     """The message `queue_mail` would write, rendered but not added to the session.
 
     For a caller that writes it itself; it must then call `queued` once the
-    row is written.
+    row is written. `headers`: more headers of the message (List-Unsubscribe).
     """
     with force_locale(language):
         rendered = _render(f"mail/{template}.txt", language, context)
@@ -128,6 +135,7 @@ def new_message(
         body_text=body.lstrip("\n"),
         body_html=html,
         template=template,
+        headers=headers or None,
     )
     for att in attachments or []:
         message.attachments.append(
@@ -199,6 +207,8 @@ def _build(message: OutboxMessage, settings: MailSettings) -> EmailMessage:
     email["To"] = message.to_address
     email["Subject"] = message.subject
     email["Message-ID"] = make_msgid(domain="dinamis")
+    for name, value in (message.headers or {}).items():
+        email[name] = value
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")

@@ -248,3 +248,30 @@ def test_refusals_say_which_field(app, cast, collections):
         with pytest.raises(ServiceError) as area:
             service.area_from_text('{"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}')
         assert "aoi" in area.value.fields
+
+
+def test_one_click_unsubscribe_header(app, client, cast, collections):
+    """Every alert e-mail carries List-Unsubscribe (its signed link) and
+    List-Unsubscribe-Post (RFC 8058); the mail client's POST pauses the search."""
+    from dinamis.core.mail import _build
+
+    with app.app_context():
+        saved = save_for(cast.user_b, name="Coast", frequency=Frequency.AT_ONCE)
+        add_scenes(item("U1"))
+        service.match_new_scenes()
+        assert service.prepare(Frequency.AT_ONCE) == 1
+        [message] = messages(cast.user_b)
+        link = re.search(r"http\S+/alerts/unsubscribe/\S+", message.body_text).group(0)
+        assert message.headers == {
+            "List-Unsubscribe": f"<{link}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        }
+        email = _build(message, app.config["DINAMIS_SETTINGS"].mail)
+        assert email["List-Unsubscribe"] == f"<{link}>"
+        assert email["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        commit()
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    answer = client.post(f"/{path}", data={"List-Unsubscribe": "One-Click"})
+    assert answer.status_code == 200
+    with app.app_context():
+        assert not db.session.get(type(saved), saved.id).active
