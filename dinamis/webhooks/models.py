@@ -66,6 +66,10 @@ class Webhook(Base):
     # secrets of GitHub's or Stripe's webhooks); shown to its owner once.
     secret: Mapped[str] = mapped_column(String(100))
     secret_created_at: Mapped[CreatedAt]
+    # The secret before the last rotation, still signing (beside the new one) until
+    # `previous_secret_until`: the owner's server switches without losing an event.
+    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    previous_secret_until: Mapped[dt.datetime | None]
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # The channel choice: does this webhook receive the owner's order state changes?
     order_events: Mapped[bool] = mapped_column(Boolean, default=True)

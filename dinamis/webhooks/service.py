@@ -58,6 +58,8 @@ MAX_WEBHOOKS_PER_USER = 10
 MAX_DESCRIPTION = 200
 TEST_EVENT = "webhook.test"
 DELIVER_TASK = "deliver_webhook"
+# How long a rotated secret goes on signing beside the new one.
+SECRET_GRACE = dt.timedelta(hours=24)
 
 
 def _settings() -> WebhookSettings:
@@ -165,9 +167,13 @@ def update_webhook(
 
 
 def rotate_secret(actor: User, webhook: Webhook) -> str:
-    """A new secret for the webhook (the old one stops signing at once); shown this once."""
+    """A new secret for the webhook, shown this once. The old one goes on signing beside it
+    (a second `v1`) for SECRET_GRACE, so that the owner's server switches without losing
+    an event; a second rotation within that time ends the first one's grace."""
     if not can_manage_webhook(actor, webhook):
         raise Forbidden(_("This webhook is not yours."))
+    webhook.previous_secret = webhook.secret
+    webhook.previous_secret_until = utcnow() + SECRET_GRACE
     webhook.secret = new_secret()
     webhook.secret_created_at = utcnow()
     db.session.flush()
@@ -314,9 +320,17 @@ def retry_delay(attempts: int, settings: WebhookSettings) -> dt.timedelta:
     return dt.timedelta(seconds=min(settings.retry_seconds * 2 ** (attempts - 1), 3600))
 
 
-def headers_for(delivery: WebhookDelivery, secret: str, body: bytes) -> dict[str, str]:
+def signing_secrets(webhook: Webhook) -> list[str]:
+    """The secrets an event is signed with: the current one, then the one before it while
+    its grace lasts."""
+    previous = webhook.previous_secret
+    until = webhook.previous_secret_until
+    return [webhook.secret] + ([previous] if previous and until and until > utcnow() else [])
+
+
+def headers_for(delivery: WebhookDelivery, secrets: list[str], body: bytes) -> dict[str, str]:
     return {
-        SIGNATURE_HEADER: sign(secret, int(time.time()), body),
+        SIGNATURE_HEADER: sign(secrets[0], int(time.time()), body, *secrets[1:]),
         "Dinamis-Event": delivery.event,
         "Dinamis-Delivery": str(delivery.payload.get("id", delivery.id)),
     }
@@ -350,7 +364,7 @@ def _post_once(delivery: WebhookDelivery, settings: WebhookSettings) -> bool:
         return False
     delivery.attempts += 1
     body = body_of(delivery.payload)
-    headers = headers_for(delivery, webhook.secret, body)
+    headers = headers_for(delivery, signing_secrets(webhook), body)
     url = webhook.url
     try:
         # Checked again at each send: the name may resolve elsewhere now (DNS rebinding).

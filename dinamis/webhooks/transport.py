@@ -46,10 +46,12 @@ class AddressRefused(Exception):
         self.message = message
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """The `Dinamis-Signature` header's value for this body sent at `timestamp`."""
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+def sign(secret: str, timestamp: int, body: bytes, *older: str) -> str:
+    """The `Dinamis-Signature` header's value for this body sent at `timestamp`: one `v1`
+    per secret, the current one first (`older`: a rotated secret in its grace period)."""
+    signed = f"{timestamp}.".encode() + body
+    macs = [hmac.new(key.encode(), signed, hashlib.sha256).hexdigest() for key in (secret, *older)]
+    return ",".join([f"t={timestamp}", *(f"v1={mac}" for mac in macs)])
 
 
 def body_of(payload: dict[str, Any]) -> bytes:

@@ -21,13 +21,14 @@ from tests.webhooks.conftest import set_webhook_settings
 
 def verify(secret: str, header: str, body: bytes, tolerance: int = 300) -> bool:
     """The README's ten-line example, as a receiver writes it."""
-    parts = dict(item.split("=", 1) for item in header.split(","))
-    timestamp, signature = int(parts["t"]), parts["v1"]
+    items = [item.split("=", 1) for item in header.split(",")]
+    timestamp = int(dict(items)["t"])
     if abs(time.time() - timestamp) > tolerance:
         return False  # too old: perhaps replayed
     signed = f"{timestamp}.".encode() + body
     expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, signature)
+    # One v1 per secret (two for a day after a rotation): any may match.
+    return any(hmac.compare_digest(expected, v) for k, v in items if k == "v1")
 
 
 def _hook(url: str, email: str = "hook.owner@labo.test") -> tuple[Webhook, str]:
@@ -74,6 +75,29 @@ def test_a_test_event_is_posted_signed_as_documented(app, loopback, receiver):
             200,
         )
         assert webhook.last_success_at is not None
+
+
+def test_a_rotated_secret_signs_beside_the_new_one_for_a_day(app, loopback, receiver):
+    """After a rotation an event carries two v1 (new secret first): a receiver with either
+    secret accepts it; after the grace period, only the new secret signs."""
+    with app.app_context():
+        webhook, old = _hook(receiver.url)
+        new = service.rotate_secret(webhook.user, webhook)
+        assert webhook.previous_secret_until is not None
+        assert webhook.previous_secret_until - utcnow() > service.SECRET_GRACE - dt.timedelta(
+            minutes=1
+        )
+        service.send_test(webhook.user, webhook)
+        assert service.deliver(_only_delivery(webhook).id) == "delivered"
+        [got] = receiver.received
+        header = got.headers["Dinamis-Signature"]
+        assert header.count("v1=") == 2
+        assert verify(new, header, got.body) and verify(old, header, got.body)
+        assert not verify("whsec_another", header, got.body)
+        webhook.previous_secret_until = utcnow() - dt.timedelta(seconds=1)
+        db.session.flush()
+        assert service.signing_secrets(webhook) == [new]
+        assert service.signing_secrets(webhook) != [old]
 
 
 def test_an_old_timestamp_fails_verification(app, loopback, receiver):

@@ -42,7 +42,7 @@ def test_a_member_adds_a_webhook_and_sees_its_secret_once(app, cast, strict):
     again = client.get(f"/webhooks/{webhook_id}").get_data(as_text=True)
     assert secret not in again and PUBLIC in again
     assert secret not in client.get("/webhooks/").get_data(as_text=True)
-    # Rotating shows a new one, once; the old one no longer signs.
+    # Rotating shows a new one, once (the old one signs beside it for a day: test_delivery).
     rotated = client.post(f"/webhooks/{webhook_id}/secret", data={"csrf_token": token})
     new = SECRET.search(rotated.get_data(as_text=True)).group(1)
     assert new != secret
