@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.columns import CreatedAt, IntPk, UpdatedAt, UserRef, choice, part_of
+from dinamis.core.columns import UserRef, choice, part_of
 from dinamis.core.db import Base, sql_list
 from dinamis.orders.models import ProductRequest, StatusChange
 from dinamis.quota.models import EUR
@@ -98,10 +98,8 @@ class DsmRequest(ProductRequest, Base):
     log: Mapped[str | None] = mapped_column(Text)  # for staff: the end of the engine's log
     # The delivered STAC item of the `dsm` collection.
     item_id: Mapped[str | None] = mapped_column(ForeignKey("scenes.id", ondelete="SET NULL"))
-    created_at: Mapped[CreatedAt]
     started_at: Mapped[dt.datetime | None]
     finished_at: Mapped[dt.datetime | None]
-    updated_at: Mapped[UpdatedAt]
 
     events: Mapped[list[DsmEvent]] = relationship(
         back_populates="request", order_by="DsmEvent.id", cascade="all, delete-orphan"
@@ -121,7 +119,6 @@ class DsmEvent(StatusChange, Base):
 
     __tablename__ = "dsm_events"
 
-    id: Mapped[IntPk]
     request_id: Mapped[int] = part_of("dsm_requests")
     # A code the timeline puts in the reader's words (service.event_note), or staff's text.
     note: Mapped[str | None] = mapped_column(Text)

@@ -98,7 +98,7 @@ class Status:
 class ProductRequest:
     """What every member's request for a product has (tasking and archive orders,
     surface models): the entity it is for and who asked, the km² of its AOI and how
-    the quota charges them, and the project it serves."""
+    the quota charges them, the project it serves, and when it was made and changed."""
 
     # The ledger's postings for the request are labelled "<reference_prefix>:<id>".
     reference_prefix: ClassVar[str]
@@ -116,6 +116,8 @@ class ProductRequest:
     project_title: Mapped[str] = mapped_column(String(200))
     project_description: Mapped[str] = mapped_column(Text)
     theme: Mapped[str] = mapped_column(String(50))
+    created_at: Mapped[CreatedAt]
+    updated_at: Mapped[UpdatedAt]
 
     @declared_attr
     def entity(cls) -> Mapped[Entity]:
@@ -135,6 +137,7 @@ class ProductRequest:
 class StatusChange:
     """One step of a request's timeline: from which state to which, by whom, when."""
 
+    id: Mapped[IntPk]
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[UserRef | None]
@@ -171,9 +174,7 @@ class Order(ProductRequest, Base):
     justification: Mapped[str] = mapped_column(Text)
     funding: Mapped[str | None] = mapped_column(String(300))
     staff_comment: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[CreatedAt]
     submitted_at: Mapped[dt.datetime | None]
-    updated_at: Mapped[UpdatedAt]
 
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
@@ -221,7 +222,6 @@ class OrderEvent(StatusChange, Base):
 
     __tablename__ = "order_events"
 
-    id: Mapped[IntPk]
     order_id: Mapped[int] = part_of("orders")
     comment: Mapped[str | None] = mapped_column(Text)
 
