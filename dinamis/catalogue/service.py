@@ -7,7 +7,8 @@ licences and basket are kept with the account; an anonymous visitor's travel in 
 `Visit`, which the views keep in the visitor's Flask session (catalogue/views.py):
 the functions here read and change the `Visit` they are given, never the session.
 The same functions answer the portal, the STAC API and the basket's links, and a
-signed link is checked again when it is used.
+signed link is checked again when it is used. Also: a scene's stereo group, which
+orders and surface models are made from.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shapely.geometry import mapping
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
+from dinamis import config
 from dinamis.catalogue.models import (
     Access,
     BasketItem,
@@ -41,6 +43,20 @@ from dinamis.extensions import db
 MAX_ADD = 1000  # scene ids read from one "add to the basket" request
 LINK_SALT = "dinamis.download-link"
 HEX = frozenset("0123456789abcdef")
+
+
+def stereo_group(scene: Scene) -> list[Scene]:
+    """The scene and the other scenes of its stereo or tri-stereo group, oldest first
+    (the scene alone when it has no group)."""
+    if not scene.stereo_group:
+        return [scene]
+    return list(
+        db.session.scalars(
+            select(Scene)
+            .where(Scene.stereo_group == scene.stereo_group)
+            .order_by(Scene.datetime, Scene.id)
+        )
+    )
 
 
 @dataclass
@@ -285,7 +301,7 @@ def read_link(token: str, visit: Visit) -> tuple[File, Viewer]:
     refused when expired, forged or revoked."""
     from dinamis.accounts.models import User
 
-    ttl = current_app.config["DINAMIS_SETTINGS"].download_link_ttl
+    ttl = config.current().download_link_ttl
     try:
         payload = _serializer().loads(token, max_age=ttl)
     except SignatureExpired:
@@ -338,7 +354,7 @@ def basket_add(user: Viewer, visit: Visit, scene_ids: list[str]) -> list[str]:
             raise NotFound(_("There is no scene %(id)s in the catalogue.", id=scene_id[:200]))
     ids = basket_ids(user, visit)
     new = [i for i in wanted if i not in ids]
-    limit = current_app.config["DINAMIS_SETTINGS"].basket_max_scenes
+    limit = config.current().basket_max_scenes
     if len(ids) + len(new) > limit:
         raise ServiceError(
             _("The basket holds at most %(n)d scenes.", n=limit)
@@ -383,7 +399,7 @@ def keep_visit_basket(user: Viewer, picked: list[str]) -> None:
     if not picked or not signed_in(user):
         return
     ids = basket_ids(user, Visit())
-    room = current_app.config["DINAMIS_SETTINGS"].basket_max_scenes - len(ids)
+    room = config.current().basket_max_scenes - len(ids)
     new = [i for i in dict.fromkeys(picked) if i not in ids][: max(room, 0)]
     known = set(db.session.scalars(select(Scene.id).where(Scene.id.in_(new)))) if new else set()
     new = [i for i in new if i in known]

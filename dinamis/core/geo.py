@@ -377,6 +377,12 @@ def parse_footprints(raws: Sequence[Any]) -> list[MultiPolygon | ServiceError]:
     return results  # type: ignore[return-value]
 
 
+def polygons(geometry: Any) -> MultiPolygon:
+    """The polygons of a geometry (an intersection may add lines and points), as one."""
+    parts = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
+    return MultiPolygon(parts)
+
+
 def _count(data: bytes, order: str, offset: int) -> tuple[int, int]:
     """The number of parts, rings or points (E)WKB gives at `offset`, and the offset after it."""
     (number,) = struct.unpack_from(order + "I", data, offset)

@@ -26,11 +26,12 @@ from urllib.parse import quote
 from flask import current_app
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon
 from sqlalchemy import func, select, text
 
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Access, Collection, Scene
+from dinamis.catalogue.service import stereo_group
 from dinamis.catalogue.storage import StorageError, clean_key
 from dinamis.config import DsmSettings, OrderSettings
 from dinamis.core import dates
@@ -38,7 +39,7 @@ from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
-from dinamis.core.geo import geodesic_km2
+from dinamis.core.geo import geodesic_km2, polygons
 from dinamis.core.mail import queue_mail
 from dinamis.core.web import external_url
 from dinamis.dsm.models import DsmEvent, DsmRequest, DsmStatus, Failure
@@ -99,31 +100,12 @@ class Checked:
     resolution_m: Decimal
 
 
-def _polygons(geometry: Any) -> MultiPolygon:
-    parts = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
-    return MultiPolygon(parts)
-
-
-def stereo_group(scene: Scene) -> list[Scene]:
-    """The scenes of the scene's stereo or tri-stereo group, oldest first (the scene alone
-    when it has no group)."""
-    if not scene.stereo_group:
-        return [scene]
-    return list(
-        db.session.scalars(
-            select(Scene)
-            .where(Scene.stereo_group == scene.stereo_group)
-            .order_by(Scene.datetime, Scene.id)
-        )
-    )
-
-
 def overlap(group: list[Scene]) -> MultiPolygon:
     """The footprint the group's scenes have in common (where a DSM can be computed)."""
     common = to_shape(group[0].footprint)
     for scene in group[1:]:
         common = common.intersection(to_shape(scene.footprint))
-    return _polygons(common)
+    return polygons(common)
 
 
 def gsd_of(scene: Scene) -> Decimal:

@@ -68,7 +68,7 @@ def _available(entity: Any) -> Decimal:
 
 
 def _form_page(form: DsmForm, scene: Scene, status: int = 200) -> Any:
-    group = service.stereo_group(scene)
+    group = catalogue.stereo_group(scene)
     overlap = service.overlap(group) if len(group) > 1 else None
     features = (
         {

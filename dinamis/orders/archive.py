@@ -24,7 +24,7 @@ from dinamis.catalogue.models import Access, Scene
 from dinamis.catalogue.permissions import may_download, refusal
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
-from dinamis.core.geo import geodesic_km2
+from dinamis.core.geo import geodesic_km2, polygons
 from dinamis.extensions import db
 from dinamis.orders import service
 from dinamis.orders.models import Mode, Order, OrderItem, OrderKind, Status
@@ -107,7 +107,7 @@ def check_archive(
         footprint = to_shape(scene.footprint)
         cut = None
         if item.aoi is not None:
-            cut = service.polygons(item.aoi.intersection(footprint))
+            cut = polygons(item.aoi.intersection(footprint))
             if cut.is_empty:
                 errors[field] = _("The cut of scene %(id)s misses its footprint.", id=scene.id)
                 continue
@@ -137,7 +137,7 @@ def submit_archive(actor: User, request: ArchiveRequest, today: dt.date | None =
     checked = check_archive(actor, request)
     sensor = SENSOR_OF_FAMILY[checked[0][0].collection.sensor_family]
     shapes = [cut if cut is not None else to_shape(scene.footprint) for scene, cut, _a in checked]
-    union = service.polygons(unary_union(shapes))
+    union = polygons(unary_union(shapes))
     charged = quota.km2(sum((area for _s, _c, area in checked), Decimal(0)))
     order = service.new_order(
         kind=OrderKind.ARCHIVE,

@@ -17,11 +17,11 @@ from weasyprint import CSS
 
 from dinamis.core.formats import localise
 from dinamis.core.formats import number as format_number
+from dinamis.core.geo import polygons
 from dinamis.core.labels import label
 from dinamis.core.pdf import pdf_response, render_pdf, text_table
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Order, Quote
-from dinamis.orders.service import polygons
 
 
 def aoi_svg_paths(aoi: MultiPolygon, size: int = 300) -> tuple[list[str], int, int]:

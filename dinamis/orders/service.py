@@ -18,7 +18,7 @@ from flask import current_app
 from flask_babel import format_date
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape, to_shape
-from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
 from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
@@ -26,13 +26,14 @@ from sqlalchemy import inspect as sa_inspect
 from dinamis.accounts.models import User
 from dinamis.accounts.service import mail_user
 from dinamis.catalogue.models import Collection, Scene
+from dinamis.catalogue.service import stereo_group
 from dinamis.config import OrderSettings
 from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
-from dinamis.core.geo import geodesic_km2
+from dinamis.core.geo import geodesic_km2, polygons
 from dinamis.core.labels import label
 from dinamis.extensions import db
 from dinamis.membership.members import mail_managers
@@ -513,25 +514,6 @@ SENSOR_OF_FAMILY = {"pleiades": Sensor.PLEIADES, "pleiades-neo": Sensor.NEO, "sp
 
 def _sensor_name(sensor: str | None) -> str:
     return label(sensor) if sensor else _("an unknown sensor")
-
-
-def polygons(geometry: Any) -> MultiPolygon:
-    """The polygons of a geometry (an intersection may add lines and points), as one."""
-    parts = [g for g in getattr(geometry, "geoms", [geometry]) if isinstance(g, Polygon)]
-    return MultiPolygon(parts)
-
-
-def stereo_group(scene: Scene) -> list[Scene]:
-    """The scene and the other scenes of its stereo or tri-stereo group, oldest first."""
-    if not scene.stereo_group:
-        return [scene]
-    return list(
-        db.session.scalars(
-            select(Scene)
-            .where(Scene.stereo_group == scene.stereo_group)
-            .order_by(Scene.datetime, Scene.id)
-        )
-    )
 
 
 @dataclass(frozen=True)

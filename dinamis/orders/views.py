@@ -373,7 +373,7 @@ def _delivered(order: Order) -> list[tuple[Any, list[tuple[Scene, list[Any]]]]]:
     visit = current_visit()
     for delivery in order.deliveries:
         scene = db.session.get(Scene, delivery.scene_id) if delivery.scene_id else None
-        group = service.stereo_group(scene) if scene is not None else []
+        group = catalogue.stereo_group(scene) if scene is not None else []
         found.append(
             (delivery, [(s, catalogue.file_states(current_user, s, visit)) for s in group])
         )

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from dinamis.accounts import service as accounts
 from dinamis.catalogue.ingest import Report, load
 from dinamis.catalogue.models import Scene
+from dinamis.catalogue.service import stereo_group
 from dinamis.core import dates
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.transaction import commit
@@ -41,7 +42,7 @@ def test_the_seed_writes_two_pairs_and_a_tri_stereo_group(app, cast):
         # a member asks for the whole overlap of the tri-stereo group
         (tri,) = [ids for ids in groups.values() if len(ids) == 3]
         scene = db.session.get_one(Scene, tri[0])
-        group = service.stereo_group(scene)
+        group = stereo_group(scene)
         assert [s.id for s in group] == sorted(tri, key=lambda i: [x["id"] for x in items].index(i))
         overlap = service.overlap(group)
         assert 0 < geodesic_km2(overlap) < Decimal("1")  # small: a test's size

@@ -165,7 +165,7 @@ def test_a_stereo_group_counts_twice_or_three_times(world, mode, size, factor):
     # the group is delivered as a whole: its other scenes cannot be delivered again
     with pytest.raises(ServiceError, match="already delivered"):
         service.deliver(world["staff"], order, group[0])
-    assert [s.id for s in service.stereo_group(db.session.get(Scene, group[0]))] == group
+    assert [s.id for s in catalogue.stereo_group(db.session.get(Scene, group[0]))] == group
 
 
 def test_a_mono_order_is_not_charged_for_a_pair(world):
