@@ -16,6 +16,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from flask import current_app
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -499,4 +501,10 @@ def finalise(settings: Settings, **overrides: Any) -> Settings:
         # Development and tests only (production is refused above): a random
         # key per process, so sessions do not survive a restart.
         settings = replace(settings, secret_key=secrets.token_urlsafe(48))
+    return settings
+
+
+def current() -> Settings:
+    """The settings of the running application (inside its context)."""
+    settings: Settings = current_app.config["DINAMIS_SETTINGS"]
     return settings

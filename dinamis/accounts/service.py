@@ -15,6 +15,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
+from dinamis import config
 from dinamis.accounts.models import ApiToken, EntityRole, Role, User, UserStatus, new_session_token
 from dinamis.accounts.permissions import can_manage_token
 from dinamis.core.db import utcnow
@@ -31,7 +32,7 @@ _CHEAP = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _hasher() -> PasswordHasher:
-    if has_app_context() and current_app.config["DINAMIS_SETTINGS"].env == "test":
+    if has_app_context() and config.current().env == "test":
         return _CHEAP
     return _STRONG
 
@@ -198,15 +199,15 @@ def request_password_reset(email: str) -> None:
     user = get_user_by_email(email)
     if user is None or not user.is_active:
         return
-    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    base = config.current().base_url
     token = make_reset_token(user)
-    max_age = current_app.config["DINAMIS_SETTINGS"].password_reset_max_age
+    max_age = config.current().password_reset_max_age
     mail_user(user, "password_reset", link=f"{base}/reset-password/{token}", minutes=max_age // 60)
 
 
 def user_for_reset_token(token: str) -> User:
     """The user a reset link belongs to, or a clear refusal."""
-    max_age = current_app.config["DINAMIS_SETTINGS"].password_reset_max_age
+    max_age = config.current().password_reset_max_age
     try:
         data = _reset_serializer().loads(token, max_age=max_age)
     except SignatureExpired:
@@ -250,7 +251,7 @@ def _digest(token: str) -> str:
 def create_api_token(user: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
     """Create a personal token living `days` days (the configured default when None);
     the clear token is returned once and never stored."""
-    settings = current_app.config["DINAMIS_SETTINGS"]
+    settings = config.current()
     name = name.strip()
     if not name:
         raise ServiceError(_("Give the token a name."), fields={"name": _("Required.")})
@@ -321,7 +322,7 @@ def remind_expiring_tokens(now: dt.datetime | None = None) -> list[ApiToken]:
     """Tell each owner, once, that a token of theirs expires within
     `DINAMIS_TOKEN_REMINDER_DAYS` days. Run daily (`dinamis tokens remind`)."""
     now = now or utcnow()
-    days = current_app.config["DINAMIS_SETTINGS"].token_reminder_days
+    days = config.current().token_reminder_days
     due = list(
         db.session.scalars(
             select(ApiToken)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
-from flask import current_app
+from dinamis import config
 
 
 class StorageError(LookupError):
@@ -90,5 +90,5 @@ def storage() -> Storage:
     """The application's store, from DINAMIS_STORAGE_ROOT."""
     from dinamis import PROJECT_ROOT
 
-    root = Path(current_app.config["DINAMIS_SETTINGS"].storage_root)
+    root = Path(config.current().storage_root)
     return LocalStorage(root if root.is_absolute() else PROJECT_ROOT / root)

@@ -15,7 +15,9 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from flask import has_app_context
+
+from dinamis import config
 
 DEFAULT_TIMEZONE = "Europe/Paris"
 
@@ -24,7 +26,7 @@ def timezone() -> ZoneInfo:
     """The scheme's time zone (the configured one inside the application)."""
     name = DEFAULT_TIMEZONE
     if has_app_context():
-        name = current_app.config["DINAMIS_SETTINGS"].timezone
+        name = config.current().timezone
     return ZoneInfo(name)
 
 

@@ -6,9 +6,10 @@ session), the signed-in user's language, the browser's preference, French.
 
 from __future__ import annotations
 
-from flask import Flask, current_app, has_request_context, request, session
+from flask import Flask, has_request_context, request, session
 from flask_login import current_user
 
+from dinamis import config
 from dinamis.config import LANGUAGES
 from dinamis.extensions import babel
 
@@ -21,7 +22,7 @@ def _stac_machine_request() -> bool:
 
 def select_locale() -> str:
     if not has_request_context():  # CLI commands, jobs, tests of services
-        language: str = current_app.config["DINAMIS_SETTINGS"].default_language
+        language: str = config.current().default_language
         return language
     if _stac_machine_request():  # STAC clients: English unless they ask for French
         return request.accept_languages.best_match(("en", "fr")) or "en"
@@ -31,7 +32,7 @@ def select_locale() -> str:
     if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
         return str(current_user.language)
     preferred = request.accept_languages.best_match(LANGUAGES)
-    return preferred or current_app.config["DINAMIS_SETTINGS"].default_language
+    return preferred or config.current().default_language
 
 
 def init_app(app: Flask) -> None:

@@ -5,15 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app, has_app_context
+from flask import has_app_context
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import StopValidation, ValidationError
+
+from dinamis import config
 
 
 def _allow_test_domains() -> bool:
     # The demo and test accounts use the reserved .test domain; production
     # accepts only real, globally deliverable names.
-    return not (has_app_context() and current_app.config["DINAMIS_SETTINGS"].is_production)
+    return not (has_app_context() and config.current().is_production)
 
 
 def normalise_email_address(value: str) -> str:

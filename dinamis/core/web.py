@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, flash, redirect, request, url_for
 
+from dinamis import config
 from dinamis.core.errors import ServiceError
 from dinamis.core.idempotency import Earlier, FormClaim, claim_form, new_token
 
@@ -86,7 +87,7 @@ def act_then(act: Callable[[], str], then: str, refused: Callable[[int], Any]) -
 
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute link for e-mails, on the configured base URL, in or out of a request."""
-    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    base = config.current().base_url
     with current_app.test_request_context(base_url=base):
         return url_for(endpoint, _external=True, **values)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
+from dinamis import config
 from dinamis.accounts.permissions import (
     is_signed_in,
     is_staff,
@@ -53,7 +52,7 @@ def may_download_product(user: Any, request: DsmRequest) -> bool:
         return False
     if is_staff(user):
         return True
-    if current_app.config["DINAMIS_SETTINGS"].dsm.download_rule == "entity":
+    if config.current().dsm.download_rule == "entity":
         return bool(user.entity_id == request.entity_id and user.entity is not None)
     from dinamis.catalogue.models import Scene
     from dinamis.catalogue.permissions import may_download

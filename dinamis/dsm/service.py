@@ -23,17 +23,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from flask import current_app
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from sqlalchemy import func, select, text
 
+from dinamis import config
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Access, Collection, Scene
 from dinamis.catalogue.service import stereo_group
 from dinamis.catalogue.storage import StorageError, clean_key
-from dinamis.config import DsmSettings, OrderSettings
+from dinamis.config import DsmSettings
 from dinamis.core import dates
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
@@ -72,8 +72,8 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 def settings() -> DsmSettings:
-    rules: DsmSettings = current_app.config["DINAMIS_SETTINGS"].dsm
-    return rules
+    """The surface models' rules (areas, resolutions, engine limits, attempts)."""
+    return config.current().dsm
 
 
 # --- the rules of a request -----------------------------------------------------------------
@@ -274,7 +274,7 @@ def submit(actor: User, ask: DsmAsk) -> DsmRequest:
 
 
 def _quote(request: DsmRequest) -> None:
-    rules: OrderSettings = current_app.config["DINAMIS_SETTINGS"].orders  # tax, validity
+    rules = config.current().orders  # tax, validity
     priced = price(
         request.entity.profile_id, PRICE_SENSOR, PRICE_KIND, request.cofunded_km2, rules.tax_rate
     )
@@ -584,7 +584,7 @@ def local_path(key: str) -> Path:
     """The file of a store key on this machine (the local store; see catalogue/storage.py)."""
     from dinamis import PROJECT_ROOT
 
-    root = Path(current_app.config["DINAMIS_SETTINGS"].storage_root)
+    root = Path(config.current().storage_root)
     root = (root if root.is_absolute() else PROJECT_ROOT / root).resolve()
     path = (root / clean_key(key)).resolve()
     if root not in path.parents:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
+from dinamis import config
 from dinamis.accounts import service as accounts
 from dinamis.accounts.models import EntityRole, User, UserStatus
 from dinamis.core import dates
@@ -197,7 +197,7 @@ def renew(actor: User, entity: Entity, today: dt.date | None = None) -> None:
     end (or from today once it has passed)."""
     if not can_review_memberships(actor):
         raise Forbidden(_("Only staff renew memberships."))
-    years = current_app.config["DINAMIS_SETTINGS"].membership_years
+    years = config.current().membership_years
     today = today or dates.today()
     ended = entity.membership_end
     start = max(ended + dt.timedelta(days=1), today) if ended else today

@@ -16,11 +16,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
+from dinamis import config
 from dinamis.accounts import service as accounts
 from dinamis.accounts.models import EntityRole, User
 from dinamis.core import dates
@@ -74,7 +74,7 @@ def professional_email(value: str, field: str = "email") -> str:
             _("This is not a valid e-mail address."), fields={field: _("Not an e-mail address.")}
         ) from None
     domain = email.rsplit("@", 1)[1]
-    if domain in current_app.config["DINAMIS_SETTINGS"].webmail_domains:
+    if domain in config.current().webmail_domains:
         raise ServiceError(
             _(
                 "Use your professional e-mail address: addresses at %(domain)s are not accepted.",
@@ -357,7 +357,7 @@ def approve(
     if profile is None:
         raise ServiceError(_("Choose a profile."), fields={"profile": _("Unknown profile.")})
     today = today or dates.today()
-    years = current_app.config["DINAMIS_SETTINGS"].membership_years
+    years = config.current().membership_years
     entity = Entity(
         name=membership_request.entity_name or "",
         acronym=membership_request.acronym,

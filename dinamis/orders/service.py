@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 
-from flask import current_app
 from flask_babel import format_date
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape, to_shape
@@ -23,6 +22,7 @@ from shapely.ops import unary_union
 from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 
+from dinamis import config
 from dinamis.accounts.models import User
 from dinamis.accounts.service import mail_user
 from dinamis.catalogue.models import Collection, Scene
@@ -82,8 +82,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 def settings() -> OrderSettings:
     """The ordering rules (minimum areas, windows, tax rate, quote validity)."""
-    orders: OrderSettings = current_app.config["DINAMIS_SETTINGS"].orders
-    return orders
+    return config.current().orders
 
 
 @dataclass(frozen=True)

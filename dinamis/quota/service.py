@@ -16,11 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
+from dinamis import config
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
@@ -197,7 +197,7 @@ PRORATED, FULL = "prorated", "full"
 
 def allowance_mode() -> str:
     """`prorated` or `full` (DINAMIS_ALLOWANCE_ON_JOINING)."""
-    return str(current_app.config["DINAMIS_SETTINGS"].allowance_on_joining)
+    return str(config.current().allowance_on_joining)
 
 
 def period_bounds(period: str) -> tuple[dt.date, dt.date]:

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from dinamis import config
 from dinamis.accounts import service as accounts
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Download
@@ -37,13 +37,9 @@ REPORTABLE = (Status.PARTIALLY_DELIVERED, Status.DELIVERED, Status.CLOSED)
 MAX_PUBLICATIONS = 50
 
 
-def _settings() -> Any:
-    return current_app.config["DINAMIS_SETTINGS"]
-
-
 def themes() -> list[str]:
     """The themes a report may name (DINAMIS_REPORT_THEMES)."""
-    return list(_settings().themes)
+    return list(config.current().themes)
 
 
 def normalise_doi(raw: str) -> str:
@@ -60,7 +56,7 @@ def normalise_doi(raw: str) -> str:
 
 
 def annual_due(year: int) -> dt.date:
-    return dt.date.fromisoformat(f"{year + 1}-{_settings().report_annual_deadline}")
+    return dt.date.fromisoformat(f"{year + 1}-{config.current().report_annual_deadline}")
 
 
 def _first_delivery(order: Order) -> dt.date:
@@ -94,9 +90,9 @@ def start_for_order(actor: User, order: Order) -> UsageReport:
             author_id=actor.id,
             order_id=order.id,
             year=delivered.year,
-            due_on=delivered + dt.timedelta(days=_settings().report_due_days),
+            due_on=delivered + dt.timedelta(days=config.current().report_due_days),
             project=order.project_title,
-            themes=[order.theme] if order.theme in _settings().themes else [],
+            themes=[order.theme] if order.theme in config.current().themes else [],
             scene_ids=[d.scene_id for d in order.deliveries if d.scene_id],
         )
 
@@ -214,7 +210,7 @@ def save(
     if not report.editable:
         raise Conflict(_("A submitted report can no longer be changed."))
     errors: dict[str, str] = {}
-    themes = _settings().themes
+    themes = config.current().themes
     unknown = [t for t in content.themes if t not in themes]
     if unknown:
         errors["themes"] = _("Unknown theme: %(t)s.", t=", ".join(unknown)[:100])
@@ -349,7 +345,7 @@ def overdue_entities(today: dt.date | None = None) -> dict[int, int]:
     for entity_id, _id in rows:
         counts[entity_id] = counts.get(entity_id, 0) + 1
     # Delivered orders whose report was never started count too, once due.
-    due_days = _settings().report_due_days
+    due_days = config.current().report_due_days
     for order in db.session.scalars(
         select(Order)
         .outerjoin(UsageReport, UsageReport.order_id == Order.id)

@@ -21,6 +21,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dinamis import config
 from dinamis.core.db import utcnow
 from dinamis.webhooks.service import active_webhooks, enqueue
 
@@ -103,7 +104,7 @@ def _links(order: Any, kind: str) -> dict[str, str]:
             return {}
         return {"url": external_url("dsm.show", request_id=order.id)}
     path = "tasking-requests" if kind == "tasking" else "archive-orders"
-    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    base = config.current().base_url
     return {
         "url": external_url("orders.show", order_id=order.id),
         "api_url": f"{base}/api/v1/{path}/{order.id}",

@@ -22,12 +22,12 @@ import time
 import uuid
 from typing import Any
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from dinamis import config
 from dinamis.accounts.models import User
 from dinamis.config import WebhookSettings
 from dinamis.core.db import utcnow
@@ -63,12 +63,11 @@ SECRET_GRACE = dt.timedelta(hours=24)
 
 
 def _settings() -> WebhookSettings:
-    settings: WebhookSettings = current_app.config["DINAMIS_SETTINGS"].webhooks
-    return settings
+    return config.current().webhooks
 
 
 def _production() -> bool:
-    return bool(current_app.config["DINAMIS_SETTINGS"].is_production)
+    return config.current().is_production
 
 
 def new_secret() -> str:
