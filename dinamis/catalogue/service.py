@@ -68,10 +68,8 @@ class Visit:
     basket: list[str] = field(default_factory=list)
 
 
-class LicenceRequired(Forbidden):
+class LicenceRequired(Forbidden, code="licence_required"):
     """The file is allowed, but its licence has not been accepted yet."""
-
-    code = "licence_required"
 
     def __init__(self, collection: Collection) -> None:
         super().__init__(
@@ -86,9 +84,8 @@ class LicenceRequired(Forbidden):
         self.collection = collection
 
 
-class LinkExpired(ServiceError):
-    status = 410
-    code = "gone"
+class LinkExpired(ServiceError, status=410, code="gone"):
+    """A signed download link past its time."""
 
 
 # --- licences ------------------------------------------------------------------

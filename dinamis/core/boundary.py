@@ -48,12 +48,12 @@ class DatabaseIntConverter(IntegerConverter):
             self.regex = PG_INTEGER_PATTERN
 
 
-class NulCharacter(MalformedInput):
-    code = "nul_character"
+class NulCharacter(MalformedInput, code="nul_character"):
+    """A NUL character, which PostgreSQL's text cannot hold."""
 
 
-class TooDeep(MalformedInput):
-    code = "too_deep"
+class TooDeep(MalformedInput, code="too_deep"):
+    """JSON nested deeper than the reader goes."""
 
 
 def _refuse_nul() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from flask import Flask, Response, abort, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -21,11 +21,23 @@ log = logging.getLogger(__name__)
 class ServiceError(Exception):
     """A business rule refused an action; the message is for the user.
 
-    `fields` maps form or JSON field names to their own messages.
+    `fields` maps form or JSON field names to their own messages. Each kind of
+    refusal names its HTTP status and its code on its class line
+    (`class NotFound(ServiceError, status=404, code="not_found")`); what a
+    subclass does not name, it keeps from its parent.
     """
 
-    status = 422
-    code = "invalid"
+    status: ClassVar[int] = 422
+    code: ClassVar[str] = "invalid"
+
+    def __init_subclass__(
+        cls, *, status: int | None = None, code: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -33,19 +45,24 @@ class ServiceError(Exception):
         self.fields = fields or {}
 
 
-class NotFound(ServiceError):
-    status = 404
-    code = "not_found"
+class NotFound(ServiceError, status=404, code="not_found"):
+    """No such thing, or none the user may know of."""
 
 
-class Forbidden(ServiceError):
-    status = 403
-    code = "forbidden"
+class Forbidden(ServiceError, status=403, code="forbidden"):
+    """The user may not do this."""
 
 
-class Conflict(ServiceError):
-    status = 409
-    code = "conflict"
+class Conflict(ServiceError, status=409, code="conflict"):
+    """Not in the state this needs (already decided, already used, too many)."""
+
+
+class BadRequest(ServiceError, status=400, code="bad_request"):
+    """A query that cannot be answered as asked (bad bbox, filter, sort)."""
+
+
+class MalformedInput(ServiceError, status=400, code="malformed_json"):
+    """The request itself cannot be read (malformed JSON, wrong content type)."""
 
 
 ERROR_TITLES = {
@@ -252,17 +269,3 @@ def init_app(app: Flask) -> None:
         if wants_json():
             return json_error(500, str(ERROR_TEXTS[500]))
         return render_error(500)
-
-
-class BadRequest(ServiceError):
-    """A query that cannot be answered as asked (bad bbox, filter, sort); HTTP 400."""
-
-    status = 400
-    code = "bad_request"
-
-
-class MalformedInput(ServiceError):
-    """The request itself cannot be read (malformed JSON, wrong content type)."""
-
-    status = 400
-    code = "malformed_json"
