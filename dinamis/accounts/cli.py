@@ -14,10 +14,7 @@ from dinamis.core.cli import command_transaction, in_transaction
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
 
-
-@click.group("users")
-def users_cli() -> None:
-    """Accounts."""
+users_cli = click.Group("users", help="Accounts.")
 
 
 @users_cli.command("create")
@@ -86,9 +83,7 @@ def _find_entity(ref: str) -> Entity:
     return found[0]
 
 
-@click.group("tokens")
-def tokens_cli() -> None:
-    """Personal API tokens."""
+tokens_cli = click.Group("tokens", help="Personal API tokens.")
 
 
 @tokens_cli.command("create")

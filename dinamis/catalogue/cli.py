@@ -12,10 +12,7 @@ from flask.cli import with_appcontext
 from dinamis.catalogue.ingest import EVERY, ingest, vacuum
 from dinamis.core.transaction import commit, transaction
 
-
-@click.group("catalogue")
-def catalogue_cli() -> None:
-    """The image catalogue."""
+catalogue_cli = click.Group("catalogue", help="The image catalogue.")
 
 
 @catalogue_cli.command("ingest")

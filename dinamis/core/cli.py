@@ -48,9 +48,7 @@ def in_transaction(work: Callable[P, str | Iterable[str]]) -> Callable[P, None]:
     return command
 
 
-@click.group("db")
-def db_cli() -> None:
-    """Database migrations."""
+db_cli = click.Group("db", help="Database migrations.")
 
 
 @db_cli.command("upgrade")
@@ -92,9 +90,7 @@ def seed_command(directory: Path) -> list[str]:
     return load(directory)
 
 
-@click.group("mail")
-def mail_cli() -> None:
-    """The e-mail outbox."""
+mail_cli = click.Group("mail", help="The e-mail outbox.")
 
 
 @mail_cli.command("send")

@@ -7,10 +7,7 @@ import click
 from dinamis.core.cli import in_transaction
 from dinamis.membership import entities
 
-
-@click.group("membership")
-def membership_cli() -> None:
-    """Memberships."""
+membership_cli = click.Group("membership", help="Memberships.")
 
 
 @membership_cli.command("remind")

@@ -9,10 +9,7 @@ import click
 from dinamis.core.cli import in_transaction
 from dinamis.orders import service
 
-
-@click.group("orders")
-def orders_cli() -> None:
-    """Orders."""
+orders_cli = click.Group("orders", help="Orders.")
 
 
 def expire_all(today: dt.date | None = None) -> str:

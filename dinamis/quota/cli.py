@@ -11,10 +11,7 @@ from dinamis.extensions import db
 from dinamis.membership.models import Entity
 from dinamis.quota import service
 
-
-@click.group("quota")
-def quota_cli() -> None:
-    """The quota ledger."""
+quota_cli = click.Group("quota", help="The quota ledger.")
 
 
 @quota_cli.command("open-period")

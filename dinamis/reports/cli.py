@@ -10,10 +10,7 @@ from flask.cli import with_appcontext
 from dinamis.core.cli import in_transaction
 from dinamis.reports import service, yearly
 
-
-@click.group("reports")
-def reports_cli() -> None:
-    """Usage reports."""
+reports_cli = click.Group("reports", help="Usage reports.")
 
 
 @reports_cli.command("remind")
