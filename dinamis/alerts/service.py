@@ -150,10 +150,15 @@ def save(user: User, criteria: Criteria) -> SavedSearch:
     return saved
 
 
-def change(user: User, saved: SavedSearch, criteria: Criteria) -> SavedSearch:
-    """Replace a saved search's criteria (its owner); its past matches stay as they were."""
+def _ensure_owner(user: User, saved: SavedSearch) -> None:
+    """Refuse (403) anyone but the saved search's owner."""
     if not can_manage_search(user, saved):
         raise Forbidden(_("This saved search is not yours."))
+
+
+def change(user: User, saved: SavedSearch, criteria: Criteria) -> SavedSearch:
+    """Replace a saved search's criteria (its owner); its past matches stay as they were."""
+    _ensure_owner(user, saved)
     problems = _check(user, criteria, saved.date_from)
     if problems:
         raise ServiceError(next(iter(problems.values())), fields=problems)
@@ -167,8 +172,8 @@ def set_active(user: User | None, saved: SavedSearch, active: bool) -> None:
 
     Pausing forgets the matches not told yet: resuming never sends old news.
     """
-    if user is not None and not can_manage_search(user, saved):
-        raise Forbidden(_("This saved search is not yours."))
+    if user is not None:
+        _ensure_owner(user, saved)
     if saved.active and not active:
         db.session.execute(
             delete(AlertMatch).where(
@@ -180,8 +185,7 @@ def set_active(user: User | None, saved: SavedSearch, active: bool) -> None:
 
 
 def remove(user: User, saved: SavedSearch) -> None:
-    if not can_manage_search(user, saved):
-        raise Forbidden(_("This saved search is not yours."))
+    _ensure_owner(user, saved)
     db.session.delete(saved)
     db.session.flush()
 
@@ -199,8 +203,7 @@ def get(user: User, saved_id: int) -> SavedSearch:
     saved = db.session.get(SavedSearch, saved_id)
     if saved is None:
         raise NotFound(_("There is no saved search %(id)d.", id=saved_id))
-    if not can_manage_search(user, saved):
-        raise Forbidden(_("This saved search is not yours."))
+    _ensure_owner(user, saved)
     return saved
 
 

@@ -109,6 +109,12 @@ def _validated(url: str | None, description: str | None) -> tuple[Any, Any]:
     return checked[0], checked[1]
 
 
+def _ensure_owner(actor: User, webhook: Webhook) -> None:
+    """Refuse (403) anyone but the webhook's owner."""
+    if not can_manage_webhook(actor, webhook):
+        raise Forbidden(_("This webhook is not yours."))
+
+
 def owned(actor: User) -> list[Webhook]:
     """The actor's webhooks, oldest first."""
     return list(
@@ -134,9 +140,7 @@ def create(
         url=url,
         description=description,
         secret=secret,
-        active=True,
         order_events=order_events,
-        consecutive_failures=0,
     )
     db.session.add(webhook)
     db.session.flush()
@@ -152,8 +156,7 @@ def update_webhook(
     order_events: bool | None = None,
 ) -> Webhook:
     """Change a webhook's URL, description or whether it carries order events."""
-    if not can_manage_webhook(actor, webhook):
-        raise Forbidden(_("This webhook is not yours."))
+    _ensure_owner(actor, webhook)
     new_url, new_description = _validated(url, description)
     if new_url is not None:
         webhook.url = new_url
@@ -169,8 +172,7 @@ def rotate_secret(actor: User, webhook: Webhook) -> str:
     """A new secret for the webhook, shown this once. The old one goes on signing beside it
     (a second `v1`) for SECRET_GRACE, so that the owner's server switches without losing
     an event; a second rotation within that time ends the first one's grace."""
-    if not can_manage_webhook(actor, webhook):
-        raise Forbidden(_("This webhook is not yours."))
+    _ensure_owner(actor, webhook)
     webhook.previous_secret = webhook.secret
     webhook.previous_secret_until = utcnow() + SECRET_GRACE
     webhook.secret = new_secret()
@@ -230,8 +232,7 @@ def switch_on(actor: User, webhook: Webhook) -> None:
 
 def delete(actor: User, webhook: Webhook) -> None:
     """Delete a webhook and its record of deliveries."""
-    if not can_manage_webhook(actor, webhook):
-        raise Forbidden(_("This webhook is not yours."))
+    _ensure_owner(actor, webhook)
     db.session.delete(webhook)
     db.session.flush()
 
@@ -295,8 +296,7 @@ def enqueue(
 
 def send_test(actor: User, webhook: Webhook) -> None:
     """Queue a `webhook.test` event for the webhook (its owner's "send a test event")."""
-    if not can_manage_webhook(actor, webhook):
-        raise Forbidden(_("This webhook is not yours."))
+    _ensure_owner(actor, webhook)
     if not webhook.active:
         raise Conflict(_("This webhook is switched off: switch it on to send it an event."))
     enqueue(
