@@ -7,9 +7,9 @@ from geoalchemy2.shape import to_shape
 
 from dinamis.core.errors import NotFound
 from dinamis.core.formats import localise
+from dinamis.core.geo import polygons
 from dinamis.dsm.models import DsmRequest
 from dinamis.orders.pdf import QuoteSheet, priced
-from dinamis.orders.service import polygons
 
 
 def quote_sheet(request: DsmRequest) -> QuoteSheet:
