@@ -615,10 +615,12 @@ _IN_SORT_INDEXES = ("start", "end", "max_cloud")
 # the wide scenes' (CELLS) instead of the whole catalogue's date index (WALK): the same
 # rows in the same order, less the scenes of other cells (a point in Toulouse at
 # 1,000,000 scenes: 523 rows walked for a page of 21 instead of 7,321). Each cell is one
-# more branch for PostgreSQL to plan (~0.1 ms each at load 20: 0.8 against 0.3 ms for
-# five; a search's statement is planned at every run), counted as CELL_BRANCH_US.
+# more branch for PostgreSQL to plan and start (a search's statement is planned at every
+# run), counted as CELL_BRANCH_US: ~0.12 ms each at 1,000,000 scenes, where the Toulouse
+# box's page took as long through its five cells as through the whole index (3.7 ms, load
+# 6: 175 rows walked against 2,365), and the Toulouse point's 2.3 against 3.4 ms.
 MAX_CELLS = 16
-CELL_BRANCH_US = 60.0
+CELL_BRANCH_US = 120.0
 _scene_cell = literal_column(SCENE_CELL, Integer)
 
 

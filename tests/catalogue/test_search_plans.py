@@ -243,7 +243,9 @@ def test_the_cells_of_a_point_a_box_and_what_does_not_walk_cells(app):
 
 def test_choose_walks_the_cells_when_they_hold_few_of_the_rows(app):
     with app.test_request_context():
-        point = search.parse({"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}})
+        point = search.parse(
+            {"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}, "limit": 20}
+        )
         # 1,000,000 scenes, 7,000 under the point; its five cells hold 75,000 (Toulouse at
         # 1,000,000 generated scenes): ~225 rows walked there against ~3,000 in the index.
         dense = search.Estimate(7_000, 1_000_000, 7_000, in_cells=75_000)
