@@ -343,10 +343,15 @@ def test_a_cql2_json_filter_that_is_not_an_object_is_a_400(client, scenes, value
 
 
 def _cpu(client, params) -> tuple[float, object]:
-    start = time.process_time()
-    response = client.get("/stac/search", query_string=params, headers=EN)
-    spent = time.process_time() - start
-    return spent, response
+    """The request's CPU in this thread, the least of three tries: a collection of the
+    worker's whole heap, or another thread's work (a full run's background servers), once
+    cost a valid 150-term filter 0.39 s of process time; a costly parse costs it every time."""
+    spent = []
+    for _ in range(3):
+        start = time.thread_time()
+        response = client.get("/stac/search", query_string=params, headers=EN)
+        spent.append(time.thread_time() - start)
+    return min(spent), response
 
 
 def test_a_bad_filter_costs_about_what_a_good_one_does(client, scenes):
@@ -368,10 +373,13 @@ def test_a_bad_filter_costs_about_what_a_good_one_does(client, scenes):
     for depth in (60, 3000):  # deeper than the filter's bound, deeper than Python's
         deep = '{"op": "not", "args": [' * depth + '{"op": "=", "args": [{"property": "id"}, "x"]}'
         body = f'{{"filter-lang": "cql2-json", "filter": {deep}{"]}" * depth}}}'
-        start = time.process_time()
-        response = client.post("/stac/search", data=body, content_type="application/json")
-        assert response.status_code == 400
-        assert time.process_time() - start < max(0.15, 10 * good_cpu)
+        spent = []
+        for _ in range(3):
+            start = time.thread_time()
+            response = client.post("/stac/search", data=body, content_type="application/json")
+            spent.append(time.thread_time() - start)
+            assert response.status_code == 400
+        assert min(spent) < max(0.15, 10 * good_cpu)
 
 
 def test_a_long_chain_of_or_is_balanced_not_a_recursion_error(app, client, scenes):
