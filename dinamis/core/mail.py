@@ -13,9 +13,11 @@ import datetime as dt
 import logging
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
+from typing import ParamSpec
 
 from flask import current_app
 from flask_babel import force_locale, get_translations
@@ -25,6 +27,7 @@ from sqlalchemy import Index, LargeBinary, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from dinamis import config
 from dinamis.config import MailSettings
 from dinamis.core.columns import CreatedAt, IntPk, choice, part_of
 from dinamis.core.db import Base, utcnow
@@ -32,6 +35,7 @@ from dinamis.core.transaction import after_commit
 from dinamis.extensions import db
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
 
 
 class MailStatus:
@@ -84,29 +88,6 @@ class Attachment:
     content: bytes
 
 
-def queue_mail(
-    to: str,
-    template: str,
-    *,
-    language: str = "fr",
-    attachments: list[Attachment] | None = None,
-    headers: dict[str, str] | None = None,
-    **context: object,
-) -> OutboxMessage:
-    """Render `templates/mail/<template>.txt` (and .html if any) and queue it.
-
-    The subject is the template's first line. The message is written with the
-    current transaction and delivered after it commits.
-    """
-    message = new_message(
-        to, template, language=language, attachments=attachments, headers=headers, **context
-    )
-    db.session.add(message)
-    db.session.flush()
-    queued(message)
-    return message
-
-
 def new_message(
     to: str,
     template: str,
@@ -116,10 +97,12 @@ def new_message(
     headers: dict[str, str] | None = None,
     **context: object,
 ) -> OutboxMessage:
-    """The message `queue_mail` would write, rendered but not added to the session.
+    """Render `templates/mail/<template>.txt` (and .html if any) as a message, not added to
+    the session. The subject is the template's first line; `headers`: more headers of the
+    message (List-Unsubscribe).
 
-    For a caller that writes it itself; it must then call `queued` once the
-    row is written. `headers`: more headers of the message (List-Unsubscribe).
+    `queue_mail` writes it; a caller that writes it itself must then call `queued` once
+    the row is written.
     """
     with force_locale(language):
         rendered = _render(f"mail/{template}.txt", language, context)
@@ -144,10 +127,27 @@ def new_message(
     return message
 
 
+def _writing(build: Callable[P, OutboxMessage]) -> Callable[P, OutboxMessage]:
+    def write(*args: P.args, **kwargs: P.kwargs) -> OutboxMessage:
+        """The message, written with the current transaction; delivered after it commits."""
+        message = build(*args, **kwargs)
+        db.session.add(message)
+        db.session.flush()
+        queued(message)
+        return message
+
+    return write
+
+
+# Render a mail template (what `new_message` takes) and queue the message: written with
+# the current transaction, delivered after it commits.
+queue_mail = _writing(new_message)
+
+
 def queued(message: OutboxMessage) -> None:
     """A written message: delivered after the commit when the settings say so."""
     message_id = message.id
-    if current_app.config["DINAMIS_SETTINGS"].mail.deliver_in_request:
+    if config.current().mail.deliver_in_request:
         after_commit(lambda: deliver_ids([message_id]))
 
 
@@ -276,8 +276,7 @@ def _deliver_one(session: Session, message: OutboxMessage, settings: MailSetting
 
 
 def _settings() -> MailSettings:
-    settings: MailSettings = current_app.config["DINAMIS_SETTINGS"].mail
-    return settings
+    return config.current().mail
 
 
 def _locked_pending(session: Session, *conditions: object) -> OutboxMessage | None:
