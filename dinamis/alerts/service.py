@@ -21,6 +21,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import BigInteger, any_, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from dinamis import config
 from dinamis.accounts.models import User
 from dinamis.alerts.models import (
     AlertMatch,
@@ -447,7 +448,7 @@ def prepare(frequency: str, day: dt.date | None = None) -> int:
     notices: list[dict[str, Any]] = []
     messages: list[OutboxMessage] = []
     events: list[tuple[SavedSearch, str, dict[str, Any]]] = []
-    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    base = config.current().base_url
     by_language: dict[str, list[int]] = defaultdict(list)
     for sid in bounds:
         by_language[users[searches[sid].user_id].language].append(sid)

@@ -29,6 +29,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
+from dinamis import config
 from dinamis.catalogue import coverage, search, service
 from dinamis.catalogue.ingest import COLUMNS
 from dinamis.catalogue.models import Collection, DownloadVia, Scene
@@ -423,7 +424,7 @@ def basket() -> Any:
         lines=lines,
         ready=[line for line in lines if line.token],
         may_order=can_order(current_user),
-        ttl_hours=current_app.config["DINAMIS_SETTINGS"].download_link_ttl // 3600,
+        ttl_hours=config.current().download_link_ttl // 3600,
     )
 
 

@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, session
+from flask import Blueprint, jsonify, redirect, render_template, session
 from flask_login import current_user
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from dinamis import config
 from dinamis.accounts import service as accounts
 from dinamis.accounts.forms import LanguageForm
 from dinamis.accounts.permissions import is_signed_in
@@ -60,7 +61,7 @@ def healthz() -> Any:
         }
         body["down"].append("database")
     # The storage folder, or the folder it will be made in on first use, is writable.
-    storage = Path(current_app.config["DINAMIS_SETTINGS"].storage_root).absolute()
+    storage = Path(config.current().storage_root).absolute()
     while not storage.exists() and storage != storage.parent:
         storage = storage.parent
     writable = storage.is_dir() and os.access(storage, os.W_OK)
