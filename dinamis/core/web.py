@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, flash, redirect, request, url_for
+from flask_login import current_user
 
 from dinamis import config
 from dinamis.core.errors import ServiceError
@@ -56,20 +57,72 @@ def apply_service_error(form: Any, error: ServiceError) -> None:
             field.errors = [*field.errors, message]
 
 
-def submit(form: Any, act: Callable[[], Any], page: Callable[[int], Any]) -> Any:
+def submit(
+    form: Any,
+    act: Callable[[], Any],
+    page: Callable[[int], Any],
+    problems: Callable[[], dict[str, str]] | None = None,
+) -> Any:
     """A page's form: `page(200)` until it is sent; once sent, what `act()` answers when
     the form's own checks pass and the service agrees, else `page(status)` with the
     messages at the fields (422 for the form's checks, the refusal's status for the
-    service's)."""
+    service's). With `problems`, a form its own checks refuse also shows what the
+    service's rules say of it (`problems()`, by field), all at once."""
     if not form.is_submitted():
         return page(200)
     if not form.validate():
+        if problems is not None:
+            add_field_errors(form, problems())
+            refused_form(form)
         return page(422)
     try:
         return act()
     except ServiceError as error:
         apply_service_error(form, error)
         return page(error.status)
+
+
+class Made(NamedTuple):
+    """What a form sent once made: its label and page (a second sending of the form
+    points there), and what to tell the user."""
+
+    label: str
+    url: str
+    message: str
+
+
+def submit_once(
+    form: Any,
+    scope: str,
+    make: Callable[[], Made],
+    page: Callable[[int], Any],
+    problems: Callable[[], dict[str, str]],
+    index: str = "core.home",
+) -> Any:
+    """A page's form that makes something (an order, a request, a ticket), as `submit`
+    answers it, made once: the form's one-time token is held for `scope` (see
+    `hold_form`); a second sending of it goes to what the first made (or to `index`)
+    instead of making it again; once made, say so and go to its page."""
+
+    def act() -> Any:
+        claim = hold_form(form, scope, current_user)
+        if claim.earlier is not None:
+            return show_earlier(claim.earlier, index)
+        made = make()
+        claim.record(made.label, made.url)
+        flash(made.message, "success")
+        return redirect(made.url)
+
+    return submit(form, act, page, problems)
+
+
+def refusal_fields(check: Callable[[], object]) -> dict[str, str]:
+    """What `check()` refuses, by field ({} when it passes)."""
+    try:
+        check()
+    except ServiceError as error:
+        return error.fields
+    return {}
 
 
 def act_then(act: Callable[[], str], then: str, refused: Callable[[int], Any]) -> Any:

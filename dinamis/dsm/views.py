@@ -4,6 +4,7 @@ progress, the lists (and the staff's queue), cancelling, the quote's decision.""
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -20,7 +21,7 @@ from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.loading import get_allowed, status_filter
 from dinamis.core.permissions import ensure, requires
-from dinamis.core.web import apply_service_error, hold_form, refused_form, show_earlier
+from dinamis.core.web import Made, refusal_fields, submit_once
 from dinamis.dsm import service
 from dinamis.dsm.forms import CancelForm, DsmForm
 from dinamis.dsm.models import DsmRequest, DsmStatus
@@ -39,10 +40,6 @@ from dinamis.orders.pdf import quote_pdf_response
 from dinamis.quota import service as quota
 
 bp = Blueprint("dsm", __name__, url_prefix="/dsm")
-
-
-def _load(request_id: int) -> DsmRequest:
-    return get_allowed(DsmRequest, request_id, current_user, can_view_dsm_request)
 
 
 @bp.route("/")
@@ -163,32 +160,18 @@ def new() -> Any:
     _choices(form, scene)
     if request.method == "POST" and form.aoi.data and form.aoi.data.strip():
         form.whole.data = False  # an area drawn or pasted wins over the box
-    if form.validate_on_submit():
-        try:
-            claim = hold_form(form, "dsm.new", current_user)
-            if claim.earlier is not None:
-                return show_earlier(claim.earlier, "dsm.index")
-            created = service.submit(current_user, _ask(form, scene))
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return _form_page(form, scene, error.status)
-        claim.record(created.number, url_for("dsm.show", request_id=created.id))
-        flash(
-            _("Your surface-model request %(number)s has been submitted.", number=created.number),
-            "success",
+
+    def make() -> Made:
+        created = service.submit(current_user, _ask(form, scene))
+        message = _(
+            "Your surface-model request %(number)s has been submitted.", number=created.number
         )
-        return redirect(url_for("dsm.show", request_id=created.id))
-    if request.method == "POST":
-        try:
-            service.check(current_user, _ask(form, scene))
-        except ServiceError as error:
-            for name, message in error.fields.items():
-                field = getattr(form, name, None)
-                if field is not None and not field.errors:
-                    field.errors = [*field.errors, message]
-        refused_form(form)
-        return _form_page(form, scene, 422)
-    return _form_page(form, scene)
+        return Made(created.number, url_for("dsm.show", request_id=created.id), message)
+
+    def rules() -> dict[str, str]:
+        return refusal_fields(lambda: service.check(current_user, _ask(form, scene)))
+
+    return submit_once(form, "dsm.new", make, partial(_form_page, form, scene), rules, "dsm.index")
 
 
 def _product_files(found: DsmRequest) -> list[Any]:
@@ -200,6 +183,10 @@ def _product_files(found: DsmRequest) -> list[Any]:
     from dinamis.catalogue.views import current_visit
 
     return catalogue.file_states(current_user, item, current_visit())
+
+
+def _load(request_id: int) -> DsmRequest:
+    return get_allowed(DsmRequest, request_id, current_user, can_view_dsm_request)
 
 
 @bp.route("/<int:request_id>")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -23,11 +24,12 @@ from dinamis.core.idempotency import Earlier
 from dinamis.core.loading import get_allowed
 from dinamis.core.permissions import requires
 from dinamis.core.web import (
-    add_field_errors,
+    Made,
     apply_service_error,
     hold_form,
-    refused_form,
+    refusal_fields,
     show_earlier,
+    submit_once,
 )
 from dinamis.extensions import db
 from dinamis.membership.models import Entity
@@ -94,25 +96,18 @@ def index() -> Any:
 @requires(can_order)
 def new_tasking() -> Any:
     form = TaskingForm()
-    if form.validate_on_submit():
-        try:
-            claim = hold_form(form, "orders.tasking", current_user)
-            if claim.earlier is not None:
-                return show_earlier(claim.earlier, "orders.index")
-            order = service.submit_tasking(current_user, _tasking_request(form, _typed_aoi(form)))
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return render_template("orders/tasking_form.html", form=form), error.status
-        claim.record(order.number, url_for("orders.show", order_id=order.id))
-        flash(
-            _("Your tasking request %(number)s has been submitted.", number=order.number), "success"
-        )
-        return redirect(url_for("orders.show", order_id=order.id))
-    if request.method == "POST":
-        add_field_errors(form, _tasking_problems(form))
-        refused_form(form)
-        return render_template("orders/tasking_form.html", form=form), 422
-    return render_template("orders/tasking_form.html", form=form)
+
+    def make() -> Made:
+        order = service.submit_tasking(current_user, _tasking_request(form, _typed_aoi(form)))
+        message = _("Your tasking request %(number)s has been submitted.", number=order.number)
+        return Made(order.number, url_for("orders.show", order_id=order.id), message)
+
+    page, rules = partial(_tasking_page, form), partial(_tasking_problems, form)
+    return submit_once(form, "orders.tasking", make, page, rules, "orders.index")
+
+
+def _tasking_page(form: TaskingForm, status: int) -> Any:
+    return render_template("orders/tasking_form.html", form=form), status
 
 
 def _typed_aoi(form: TaskingForm) -> Any:
@@ -146,11 +141,7 @@ def _tasking_problems(form: TaskingForm) -> dict[str, str]:
         return error.fields
     if form.window_start.data is None or form.window_end.data is None:
         return {}  # the rules need the window; its fields already say what is missing
-    try:
-        service.check_tasking(_tasking_request(form, aoi), dates.today())
-    except ServiceError as error:
-        return error.fields
-    return {}
+    return refusal_fields(lambda: service.check_tasking(_tasking_request(form, aoi), dates.today()))
 
 
 @bp.route("/archive/new", methods=["GET", "POST"])
@@ -168,47 +159,40 @@ def new_archive() -> Any:
         form.scenes.data = ",".join(ids)
     ids = [i for i in (form.scenes.data or "").split(",") if i][: archive.MAX_ITEMS + 1]
     scenes = list(db.session.scalars(select(Scene).where(Scene.id.in_(ids))))
-    status = 200
-    problems: dict[str, str] = {}
-    if form.validate_on_submit():
+    problems: dict[str, str] = {}  # the refusal's messages about listed scenes
+
+    def make() -> Made:
         try:
-            claim = hold_form(form, "orders.archive", current_user)
-            if claim.earlier is not None:
-                return show_earlier(claim.earlier, "orders.index")
             order = archive.submit_archive(current_user, _archive_request(form, ids))
         except ServiceError as error:
-            apply_service_error(form, error)
-            status = error.status
-            problems = _scene_problems(error, ids)
-        else:
-            claim.record(order.number, url_for("orders.show", order_id=order.id))
-            flash(
-                _("Your archive order %(number)s has been submitted.", number=order.number),
-                "success",
-            )
-            return redirect(url_for("orders.show", order_id=order.id))
-    elif request.method == "POST":
-        status = 422
-        try:  # what the form refused is marked; the ordering rules say the rest at once
-            archive.check_archive(current_user, _archive_request(form, ids))
-        except ServiceError as error:
-            add_field_errors(form, error.fields)
-            problems = _scene_problems(error, ids)
-        refused_form(form)
-    footprints = catalogue.footprints(scenes)
-    return (
-        render_template(
-            "orders/archive_form.html",
-            form=form,
-            scenes=scenes,
-            not_orderable={s.id: archive.why_not_orderable(current_user, s) for s in scenes},
-            footprints=footprints,
-            minimum=service.settings().archive_min_km2,
-            areas={s.id: geodesic_km2(to_shape(s.footprint)) for s in scenes},
-            problems=problems,
-        ),
-        status,
-    )
+            problems.update(_scene_problems(error.fields, ids))
+            raise
+        message = _("Your archive order %(number)s has been submitted.", number=order.number)
+        return Made(order.number, url_for("orders.show", order_id=order.id), message)
+
+    def rules() -> dict[str, str]:
+        refused = refusal_fields(
+            lambda: archive.check_archive(current_user, _archive_request(form, ids))
+        )
+        problems.update(_scene_problems(refused, ids))
+        return refused
+
+    def page(status: int) -> Any:
+        return (
+            render_template(
+                "orders/archive_form.html",
+                form=form,
+                scenes=scenes,
+                not_orderable={s.id: archive.why_not_orderable(current_user, s) for s in scenes},
+                footprints=catalogue.footprints(scenes),
+                minimum=service.settings().archive_min_km2,
+                areas={s.id: geodesic_km2(to_shape(s.footprint)) for s in scenes},
+                problems=problems,
+            ),
+            status,
+        )
+
+    return submit_once(form, "orders.archive", make, page, rules, "orders.index")
 
 
 def _archive_request(form: ArchiveForm, ids: list[str]) -> archive.ArchiveRequest:
@@ -218,10 +202,10 @@ def _archive_request(form: ArchiveForm, ids: list[str]) -> archive.ArchiveReques
     )
 
 
-def _scene_problems(error: ServiceError, ids: list[str]) -> dict[str, str]:
+def _scene_problems(refused: dict[str, str], ids: list[str]) -> dict[str, str]:
     """A refusal's messages about listed scenes (`items.<i>`), by scene id."""
     problems = {}
-    for key, message in error.fields.items():
+    for key, message in refused.items():
         index = key.split(".")[1] if key.startswith("items.") else ""
         if index.isdigit() and int(index) < len(ids):
             problems[ids[int(index)]] = message

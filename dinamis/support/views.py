@@ -11,18 +11,10 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from dinamis.accounts.permissions import is_signed_in
-from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
 from dinamis.core.loading import get_allowed, get_or_404, status_filter
 from dinamis.core.permissions import ensure, public, requires
-from dinamis.core.web import (
-    add_field_errors,
-    apply_service_error,
-    hold_form,
-    refused_form,
-    show_earlier,
-    submit,
-)
+from dinamis.core.web import Made, submit, submit_once
 from dinamis.extensions import db
 from dinamis.support import service
 from dinamis.support.forms import AssignForm, ReplyForm, TicketForm
@@ -54,32 +46,27 @@ def _draft(form: TicketForm) -> service.Draft:
 def new() -> Any:
     ensure(can_open_ticket(current_user))
     form = TicketForm()
-    if form.validate_on_submit():
-        try:
-            claim = hold_form(form, "support.new", current_user)
-            if claim.earlier is not None:
-                return show_earlier(claim.earlier)
-            ticket = service.open_ticket(
-                current_user,
-                _draft(form),
-                language=str(get_locale() or "fr"),
-                upload=_upload(form.attachment),
-            )
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return render_template("support/new.html", form=form), error.status
-        flash(_("Your request was sent; we answer by e-mail."), "success")
+
+    def make() -> Made:
+        ticket = service.open_ticket(
+            current_user,
+            _draft(form),
+            language=str(get_locale() or "fr"),
+            upload=_upload(form.attachment),
+        )
         if is_signed_in(current_user):
             target = url_for("support.show", ticket_id=ticket.id)
         else:
             target = url_for("support.by_key", key=ticket.access_key)
-        claim.record(f"#{ticket.id}", target)
-        return redirect(target)
-    if request.method == "POST":
-        add_field_errors(form, service.check_ticket(current_user, _draft(form)))
-        refused_form(form)
-        return render_template("support/new.html", form=form), 422
-    return render_template("support/new.html", form=form)
+        return Made(f"#{ticket.id}", target, _("Your request was sent; we answer by e-mail."))
+
+    return submit_once(
+        form,
+        "support.new",
+        make,
+        lambda status: (render_template("support/new.html", form=form), status),
+        lambda: service.check_ticket(current_user, _draft(form)),
+    )
 
 
 @bp.route("/")
