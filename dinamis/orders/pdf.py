@@ -7,10 +7,12 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Response
+from flask_babel import LazyString
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import to_shape
 from shapely.geometry import MultiPolygon
 from weasyprint import CSS
@@ -111,27 +113,75 @@ def priced(source: Any) -> dict[str, Any]:
     return {name: getattr(source, name) for name in PRICED}
 
 
-def order_sheet(order: Order, quote: Quote) -> QuoteSheet:
+class Quoted(Protocol):
+    """What a quote is for, named alike on an Order and a DsmRequest."""
+
+    @property
+    def number(self) -> str: ...
+    @property
+    def project_title(self) -> str: ...
+    @property
+    def entity(self) -> Entity: ...
+    @property
+    def aoi(self) -> Any: ...
+    @property
+    def aoi_km2(self) -> Decimal: ...
+    @property
+    def charged_km2(self) -> Decimal: ...
+
+
+@dataclass(frozen=True)
+class QuotedKind:
+    """What a quote's page says of the kind of request it quotes."""
+
+    heading: LazyString  # what is quoted: "Order", "Surface model"
+    closing: LazyString  # who decides, and what a declined or expired quote does
+
+
+ORDER = QuotedKind(
+    _l("Order"),
+    _l(
+        "The entity's Referent accepts or declines this quote on the order's page. A "
+        "declined or expired quote cancels the order."
+    ),
+)
+
+
+def request_sheet(
+    request: Quoted,
+    number: str,
+    quote: Any,
+    valid_until: dt.date,
+    kind: QuotedKind,
+    details: list[str],
+) -> QuoteSheet:
+    """The quote page of `request` (an order, a surface-model request), its quote numbered
+    `number`, priced by `quote` (the order's Quote; a DsmRequest is priced itself) and valid
+    until `valid_until`; `details` describe the request between its title and its area."""
     return QuoteSheet(
-        number=quote.number,
+        number=number,
         issued=quote.created_at or dt.datetime.now(dt.UTC),
-        valid_until=quote.valid_until,
-        entity=order.entity,
-        heading=_("Order"),
+        valid_until=valid_until,
+        entity=request.entity,
+        heading=str(kind.heading),
         lines=[
-            f"{order.number} · {order.project_title}",
-            f"{_('Sensor')}: {label(order.sensor)} · {_('Mode')}: {label(order.mode)}",
-            f"{_('Window')}: {localise(order.window_start)} → {localise(order.window_end)}",
-            f"{_('Area of interest')}: {localise(order.aoi_km2)} km²",
+            f"{request.number} · {request.project_title}",
+            *details,
+            f"{_('Area of interest')}: {localise(request.aoi_km2)} km²",
         ],
-        aoi=polygons(to_shape(order.aoi)),
-        charged_km2=order.charged_km2,
+        aoi=polygons(to_shape(request.aoi)),
+        charged_km2=request.charged_km2,
         **priced(quote),
-        closing=_(
-            "The entity's Referent accepts or declines this quote on the order's page. A "
-            "declined or expired quote cancels the order."
-        ),
+        closing=str(kind.closing),
     )
+
+
+def order_sheet(order: Order, quote: Quote) -> QuoteSheet:
+    details = [
+        f"{_('Sensor')}: {label(order.sensor)} · {_('Mode')}: {label(order.mode)}",
+        f"{_('Window')}: {localise(order.window_start)} → {localise(order.window_end)}",
+    ]
+    return request_sheet(order, quote.number, quote, quote.valid_until, ORDER, details)
 
 
 def price_lines(sheet: QuoteSheet) -> dict[str, Any]:
