@@ -7,7 +7,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from flask import Response
 from flask_babel import LazyString
@@ -22,6 +22,7 @@ from dinamis.core.formats import number as format_number
 from dinamis.core.geo import polygons
 from dinamis.core.labels import label
 from dinamis.core.pdf import pdf_response, render_pdf, text_table
+from dinamis.dsm.models import DsmRequest
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Order, Quote
 
@@ -113,23 +114,6 @@ def priced(source: Any) -> dict[str, Any]:
     return {name: getattr(source, name) for name in PRICED}
 
 
-class Quoted(Protocol):
-    """What a quote is for, named alike on an Order and a DsmRequest."""
-
-    @property
-    def number(self) -> str: ...
-    @property
-    def project_title(self) -> str: ...
-    @property
-    def entity(self) -> Entity: ...
-    @property
-    def aoi(self) -> Any: ...
-    @property
-    def aoi_km2(self) -> Decimal: ...
-    @property
-    def charged_km2(self) -> Decimal: ...
-
-
 @dataclass(frozen=True)
 class QuotedKind:
     """What a quote's page says of the kind of request it quotes."""
@@ -148,7 +132,7 @@ ORDER = QuotedKind(
 
 
 def request_sheet(
-    request: Quoted,
+    request: Order | DsmRequest,
     number: str,
     quote: Any,
     valid_until: dt.date,
