@@ -17,19 +17,22 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from dinamis.core.boundary import PG_INTEGER_MAX
+from dinamis.core.forms import choices
 from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import EmailAddress
 
-SECTORS = [
-    ("research", _l("Research and higher education")),
-    ("state", _l("State services")),
-    ("local", _l("Local authorities")),
-    ("public_body", _l("Public bodies and agencies")),
-    ("teaching", _l("Teaching")),
-    ("association", _l("Public-interest associations")),
-    ("company", _l("Companies (R&D or public contract)")),
-    ("foreign_research", _l("Foreign research institutes")),
-]
+SECTORS = choices(
+    (
+        "research",
+        "state",
+        "local",
+        "public_body",
+        "teaching",
+        "association",
+        "company",
+        "foreign_research",
+    )
+)
 
 
 class StartForm(FlaskForm):

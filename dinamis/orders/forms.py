@@ -20,23 +20,14 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from dinamis.core.errors import ServiceError
+from dinamis.core.forms import choices
 from dinamis.core.geo import parse_aoi
 from dinamis.core.geo_files import read_aoi_file
 from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import FiniteNumber
 from dinamis.orders.models import Mode, Sensor, SpectralMode, Theme
 
-THEMES = [
-    ("agriculture", _l("Agriculture")),
-    ("forest", _l("Forest")),
-    ("coast", _l("Coast")),
-    ("urban", _l("Urban")),
-    ("risks", _l("Natural risks")),
-    ("water", _l("Water")),
-    ("biodiversity", _l("Biodiversity")),
-    ("geology", _l("Geology")),
-    ("other", _l("Other")),
-]
+THEMES = choices(Theme.ALL)
 SENSORS = [
     (Sensor.PLEIADES, "Pléiades (50 cm)"),
     (Sensor.NEO, "Pléiades Neo (30 cm)"),
@@ -54,7 +45,6 @@ SPECTRAL = [
     ("bundle", _l("Bundle (PAN + MS)")),
 ]
 assert {c for c, _ in SPECTRAL} == set(SpectralMode.ALL)
-assert tuple(c for c, _ in THEMES) == Theme.ALL
 
 MAX_AOI_FILE = 2 * 1024 * 1024
 DRAW_PASTE_OR_UPLOAD = _l("Draw it on the map, paste GeoJSON, or upload a file.")

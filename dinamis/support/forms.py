@@ -8,18 +8,12 @@ from flask_wtf.file import FileField
 from wtforms import EmailField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from dinamis.core.forms import choices
 from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import EmailAddress
+from dinamis.support.models import CATEGORIES
 
-CATEGORY_CHOICES = [
-    ("account", _l("My account")),
-    ("membership", _l("Membership")),
-    ("catalogue", _l("Catalogue and downloads")),
-    ("orders", _l("Tasking and archive orders")),
-    ("quota", _l("Quota and co-funding")),
-    ("reports", _l("Usage reports")),
-    ("other", _l("Other")),
-]
+CATEGORY_CHOICES = choices(CATEGORIES)
 
 
 class TicketForm(FlaskForm):
