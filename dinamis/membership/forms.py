@@ -35,13 +35,18 @@ SECTORS = choices(
 )
 
 
-class StartForm(FlaskForm):
-    once = OnceToken()
+class PersonFields:
+    """Who asks, on the membership request and on a request for an account."""
+
     email = EmailField(
         _l("Your professional e-mail"), validators=[DataRequired(), EmailAddress(), Length(max=254)]
     )
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100)])
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
+
+
+class StartForm(PersonFields, FlaskForm):
+    once = OnceToken()
 
 
 class EntityFields:
@@ -95,7 +100,7 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
 
 
-class AccountRequestForm(FlaskForm):
+class AccountRequestForm(PersonFields, FlaskForm):
     once = OnceToken()
     entity = IntegerField(
         _l("Entity"),
@@ -105,11 +110,6 @@ class AccountRequestForm(FlaskForm):
             NumberRange(1, PG_INTEGER_MAX, message=_l("This entity does not exist.")),
         ],
     )
-    email = EmailField(
-        _l("Your professional e-mail"), validators=[DataRequired(), EmailAddress(), Length(max=254)]
-    )
-    first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100)])
-    last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
     job_title = StringField(_l("Position"), validators=[Length(max=200)])
     permanent = BooleanField(
         _l("I am a permanent staff member of this entity"),
