@@ -8,6 +8,7 @@ STAC search (`POST /stac/search`) that finds what it watches for.
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from flask import Response, url_for
@@ -195,56 +196,50 @@ def _guard(saved_id: int) -> None:
     service.get(api_user(), saved_id)
 
 
-@operation(
-    "/saved-searches",
-    "POST",
-    access=can_save_searches,
-    summary="Save a search: be told of the new scenes that match it",
-    operation_id="createSavedSearch",
-    body=SavedSearchIn,
-    field_names=FIELD_NAMES,
+# Every operation here is on the caller's own saved searches, and names the fields of
+# the service's refusals as the API names them.
+search_owner_operation = partial(operation, access=can_save_searches, field_names=FIELD_NAMES)
+
+
+@search_owner_operation(
+    "POST /saved-searches",
+    "createSavedSearch",
     answers={201: Answer("Saved", SavedSearchOut)},
+    body=SavedSearchIn,
     links={201: _links()},
 )
 def create_saved_search(body: SavedSearchIn) -> SavedSearchOut:
+    """Save a search: be told of the new scenes that match it"""
     return saved_json(service.save(api_user(), _criteria(body, None)))
 
 
-@operation(
-    "/saved-searches",
-    access=can_save_searches,
-    summary="My saved searches",
-    operation_id="listSavedSearches",
+@search_owner_operation(
+    "GET /saved-searches",
+    "listSavedSearches",
     answers={200: Answer("Saved searches", SavedSearchesOut)},
 )
 def list_saved_searches() -> SavedSearchesOut:
+    """My saved searches"""
     return SavedSearchesOut(saved_searches=[saved_json(s) for s in service.searches_of(api_user())])
 
 
-@operation(
-    "/saved-searches/<int:saved_id>",
-    access=can_save_searches,
-    summary="One saved search, with the STAC search that reproduces it",
-    operation_id="getSavedSearch",
-    answers={200: SAVED},
-    guard=_guard,
+@search_owner_operation(
+    "GET /saved-searches/<int:saved_id>", "getSavedSearch", answers={200: SAVED}, guard=_guard
 )
 def get_saved_search(saved_id: int) -> SavedSearchOut:
+    """One saved search, with the STAC search that reproduces it"""
     return saved_json(service.get(api_user(), saved_id))
 
 
-@operation(
-    "/saved-searches/<int:saved_id>",
-    "PATCH",
-    access=can_save_searches,
-    summary="Change a saved search (only the fields given); active: false pauses it",
-    operation_id="updateSavedSearch",
-    body=SavedSearchPatch,
-    field_names=FIELD_NAMES,
+@search_owner_operation(
+    "PATCH /saved-searches/<int:saved_id>",
+    "updateSavedSearch",
     answers={200: SAVED},
+    body=SavedSearchPatch,
     guard=_guard,
 )
 def update_saved_search(saved_id: int, body: SavedSearchPatch) -> SavedSearchOut:
+    """Change a saved search (only the fields given); active: false pauses it"""
     user = api_user()
     saved = service.get(user, saved_id)
     if body.model_fields_set - {"active"}:
@@ -254,16 +249,14 @@ def update_saved_search(saved_id: int, body: SavedSearchPatch) -> SavedSearchOut
     return saved_json(saved)
 
 
-@operation(
-    "/saved-searches/<int:saved_id>",
-    "DELETE",
-    access=can_save_searches,
-    summary="Delete a saved search (its alerts stop)",
-    operation_id="deleteSavedSearch",
+@search_owner_operation(
+    "DELETE /saved-searches/<int:saved_id>",
+    "deleteSavedSearch",
     answers={204: Answer("Deleted")},
     guard=_guard,
 )
 def delete_saved_search(saved_id: int) -> Response:
+    """Delete a saved search (its alerts stop)"""
     user = api_user()
     service.remove(user, service.get(user, saved_id))
     return Response(status=204)

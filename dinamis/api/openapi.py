@@ -5,8 +5,9 @@ Each /api/v1 view is decorated with `operation(...)`, which names its input
 answers (a pydantic model per status). The decorator validates the request
 against those models before the view runs (a 400 for the query, a 422 for
 the body, with a message per field in the request's language), serializes
-the view's answer through its model, and records the operation; `build()`
-writes the document from the same records. Nothing else describes the API.
+the view's answer through its model, and records the operation (its summary
+is the view's docstring); `build()` writes the document from the same records.
+Nothing else describes the API.
 
 Library: pydantic v2 (strict models). The app is plain Flask blueprints with
 our own access checks (`@requires`), error shape and Idempotency-Key, which
@@ -19,11 +20,12 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import inspect
 import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import wraps
+from functools import partial, wraps
 from typing import Annotated, Any
 
 from flask import Response, abort, current_app, request
@@ -39,6 +41,7 @@ from pydantic import (
 )
 from pydantic.json_schema import models_json_schema
 
+from dinamis.accounts.permissions import can_use_api
 from dinamis.api import idempotency
 from dinamis.api.auth import api_user
 from dinamis.core.errors import BadRequest, ServiceError
@@ -115,19 +118,21 @@ class Link:
 class Operation:
     rule: str  # the Flask rule under /api/v1
     method: str
-    summary: str
     operation_id: str  # may hold {kind} for a rule with an `any` converter
     answers: dict[int, Answer]
+    summary: str = ""  # the view's docstring, its first paragraph
     body: type[Input] | None = None
     body_required: bool = True
     query: type[Input] | None = None
     headers: list[dict[str, Any]] = field(default_factory=list)
     authenticated: bool = True
     links: dict[int, list[Link]] = field(default_factory=dict)
-    description: str = ""
+    description: str = ""  # the docstring's other paragraphs
 
 
 _OPERATIONS: list[Operation] = []
+View = Callable[..., Any]
+Declaration = Callable[[View], View]  # what `operation(...)` gives: it decorates the view
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
 
 
@@ -149,12 +154,10 @@ def renamed(error: ServiceError, names: Mapping[str, str]) -> ServiceError:
 
 
 def operation(
-    rule: str,
-    method: str = "GET",
+    route: str,
+    operation_id: str,
     *,
     access: Callable[[Any], bool],
-    summary: str,
-    operation_id: str,
     answers: dict[int, Answer],
     body: type[Input] | None = None,
     body_required: bool = True,
@@ -163,29 +166,35 @@ def operation(
     field_names: Mapping[str, str] | None = None,
     authenticated: bool = True,
     links: dict[int, list[Link]] | None = None,
-    description: str = "",
     guard: Callable[..., Any] | None = None,
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare an operation: its Flask rule on the API blueprint, who may call it, its document.
+) -> Declaration:
+    """Declare an operation: its route on the API blueprint, who may call it, its document.
+
+    `route` is the method and the Flask rule under /api/v1 (`"PATCH /webhooks/<int:id>"`);
+    `operation_id` its name in the document (may hold `{kind}` for an `any` converter).
+    The view's docstring is the document's text: its first paragraph the summary,
+    the paragraphs after it the description (a paragraph's lines joined by spaces).
 
     `access` is the named check of the token's user (`@requires(access, api=True)`),
     run before the request is validated, and so is `guard` (called with the path's
-    values) for the checks that need an object or a service rule. The view
-    receives `body=` and `query=` (validated models) when declared, and returns
-    a model (serialized with the first 2xx answer's status), a `(model, status)`
-    pair, or a Response. An operation with a body answers 400 and 422 without
-    declaring them (the body's refusals); `REFUSED` declares the 422 of a service's
-    rule for an operation without one.
+    values) for the checks that need an object or a service rule. Every module
+    names the check it applies, in the call or in a partial named for it
+    (`api_user_operation`): there is no default. The view receives `body=` and
+    `query=` (validated models) when declared, and returns a model (serialized
+    with the first 2xx answer's status), a `(model, status)` pair, or a Response.
+    An operation with a body answers 400 and 422 without declaring them (the
+    body's refusals); `REFUSED` declares the 422 of a service's rule for an
+    operation without one.
 
     An `idempotent` operation (a create) takes an Idempotency-Key header: the
     key is claimed once the body is valid, and a repeat replays the stored
     answer. `field_names` renames the fields of a service's refusal raised by
     the view into the API's names.
     """
+    method, rule = route.split(" ", 1)
     declared = Operation(
         rule=rule,
         method=method.upper(),
-        summary=summary,
         operation_id=operation_id,
         answers=dict(answers),
         body=body,
@@ -194,13 +203,14 @@ def operation(
         headers=[idempotency.PARAMETER] if idempotent else [],
         authenticated=authenticated,
         links=dict(links or {}),
-        description=description,
     )
-    _OPERATIONS.append(declared)
     success = min(s for s in answers if 200 <= s < 300)
     int_params = [name for conv, _a, name in _CONVERTER.findall(rule) if conv == "int"]
 
-    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+    def decorator(view: View) -> View:
+        declared.summary, declared.description = _texts(view)
+        _OPERATIONS.append(declared)
+
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             for name in int_params:
@@ -238,6 +248,19 @@ def operation(
         return guarded
 
     return decorator
+
+
+def _texts(view: View) -> tuple[str, str]:
+    """The summary and the description an operation's view states in its docstring."""
+    if not view.__doc__:
+        raise TypeError(f"{view.__name__}: an API operation's docstring is its summary")
+    paragraphs = [" ".join(p.split("\n")) for p in inspect.cleandoc(view.__doc__).split("\n\n")]
+    return paragraphs[0], "\n\n".join(paragraphs[1:])
+
+
+# The rule most operations name: any active account with a token; the operation's
+# own object checks (its `guard`, its view) narrow it.
+api_user_operation = partial(operation, access=can_use_api)
 
 
 def dump(model: BaseModel) -> Any:

@@ -8,10 +8,9 @@ from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
-from dinamis.accounts.permissions import can_use_api
 from dinamis.api import openapi
 from dinamis.api.auth import api_user
-from dinamis.api.openapi import Answer, Link, operation
+from dinamis.api.openapi import Answer, Link, api_user_operation
 from dinamis.api.serializers import Me, me_json
 from dinamis.core.errors import MalformedInput
 from dinamis.core.permissions import public
@@ -40,11 +39,9 @@ def openapi_document() -> Any:
     return jsonify(openapi.build())
 
 
-@operation(
-    "/me",
-    access=can_use_api,
-    summary="The token's user, their entity, profile and roles",
-    operation_id="getMe",
+@api_user_operation(
+    "GET /me",
+    "getMe",
     answers={200: Answer("The current user", Me)},
     links={
         200: [
@@ -54,4 +51,5 @@ def openapi_document() -> Any:
     },
 )
 def me() -> Me:
+    """The token's user, their entity, profile and roles"""
     return me_json(api_user())

@@ -15,7 +15,6 @@ from geoalchemy2.shape import to_shape
 from pydantic import ConfigDict, Field
 from shapely.geometry import mapping
 
-from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import (
     DECIMAL_PATTERN,
@@ -25,7 +24,7 @@ from dinamis.api.openapi import (
     Link,
     Output,
     Text,
-    operation,
+    api_user_operation,
 )
 from dinamis.core.loading import get_allowed
 from dinamis.core.permissions import ensure
@@ -270,16 +269,13 @@ CONFLICT = Answer("Not possible in the request's state")
 _ID = {"request_id": "$response.body#/id"}
 
 
-@operation(
-    "/dsm-requests",
-    "POST",
-    access=can_use_api,
-    summary="Ask for a surface model (DSM) from a stereo or tri-stereo group",
-    operation_id="createDsmRequest",
+@api_user_operation(
+    "POST /dsm-requests",
+    "createDsmRequest",
+    answers={201: Answer("Submitted", DsmRequestOut)},
     body=DsmRequestIn,
     idempotent=True,
     field_names=FIELD_NAMES,
-    answers={201: Answer("Submitted", DsmRequestOut)},
     links={
         201: [
             Link("get", "getDsmRequest", _ID),
@@ -287,26 +283,26 @@ _ID = {"request_id": "$response.body#/id"}
         ]
     },
     guard=lambda: service.ensure_can_request(api_user()),
-    description=(
-        "The charged km² are the AOI's geodesic area, on the `dsm` quota family: the free "
-        "allowance first; beyond it the request waits for the Referent to accept a "
-        "co-funding quote. Then a worker computes it (CARS): follow `status` and `progress`."
-    ),
 )
 def create_dsm_request(body: DsmRequestIn) -> DsmRequestOut:
+    """Ask for a surface model (DSM) from a stereo or tri-stereo group
+
+    The charged km² are the AOI's geodesic area, on the `dsm` quota family: the free
+    allowance first; beyond it the request waits for the Referent to accept a
+    co-funding quote. Then a worker computes it (CARS): follow `status` and `progress`.
+    """
     user = api_user()
     return request_json(service.submit(user, ask_of(body)), user)
 
 
-@operation(
-    "/dsm-requests",
-    access=can_use_api,
-    summary="My surface-model requests (the entity's for its Referent, all for staff)",
-    operation_id="listDsmRequests",
-    query=DsmRequestsQuery,
+@api_user_operation(
+    "GET /dsm-requests",
+    "listDsmRequests",
     answers={200: Answer("Requests", DsmRequestsOut)},
+    query=DsmRequestsQuery,
 )
 def list_dsm_requests(query: DsmRequestsQuery) -> DsmRequestsOut:
+    """My surface-model requests (the entity's for its Referent, all for staff)"""
     user = api_user()
     found = service.visible_requests(user, query.status)
     return DsmRequestsOut(dsm_requests=[request_json(r, user) for r in found])
@@ -316,55 +312,45 @@ def _load(request_id: int) -> DsmRequest:
     return get_allowed(DsmRequest, request_id, api_user(), can_view_dsm_request)
 
 
-@operation(
-    "/dsm-requests/<int:request_id>",
-    access=can_use_api,
-    summary="One surface-model request: state, progress, timeline, product",
-    operation_id="getDsmRequest",
-    answers={200: REQUEST},
-)
+@api_user_operation("GET /dsm-requests/<int:request_id>", "getDsmRequest", answers={200: REQUEST})
 def get_dsm_request(request_id: int) -> DsmRequestOut:
+    """One surface-model request: state, progress, timeline, product"""
     return request_json(_load(request_id), api_user())
 
 
-@operation(
-    "/dsm-requests/<int:request_id>/cancel",
-    "POST",
-    access=can_use_api,
-    summary="Cancel the request (a running computation is stopped); its km² are released",
-    operation_id="cancelDsmRequest",
+@api_user_operation(
+    "POST /dsm-requests/<int:request_id>/cancel",
+    "cancelDsmRequest",
+    answers={200: REQUEST, 409: CONFLICT},
     body=CancelIn,
     body_required=False,
-    answers={200: REQUEST, 409: CONFLICT},
     guard=lambda request_id: ensure(can_cancel_dsm_request(api_user(), _load(request_id))),
 )
 def cancel_dsm_request(request_id: int, body: CancelIn) -> DsmRequestOut:
+    """Cancel the request (a running computation is stopped); its km² are released"""
     request = _load(request_id)
     service.cancel(api_user(), request, body.reason or None)
     return request_json(request, api_user())
 
 
-@operation(
-    "/dsm-requests/<int:request_id>/quote/<any(accept, decline):decision>",
-    "POST",
-    access=can_use_api,
-    summary="Accept or decline the co-funding quote (the Referent)",
-    operation_id="quote_{decision}_dsm",
+@api_user_operation(
+    "POST /dsm-requests/<int:request_id>/quote/<any(accept, decline):decision>",
+    "quote_{decision}_dsm",
     answers={200: REQUEST, 409: CONFLICT, 422: REFUSED},
     guard=lambda request_id, decision: ensure(can_decide_dsm_quote(api_user(), _load(request_id))),
 )
 def decide_dsm_quote(request_id: int, decision: str) -> DsmRequestOut:
+    """Accept or decline the co-funding quote (the Referent)"""
     request = _load(request_id)
     service.decide_quote(api_user(), request, decision == "accept")
     return request_json(request, api_user())
 
 
-@operation(
-    "/dsm-requests/<int:request_id>/quote.pdf",
-    access=can_use_api,
-    summary="The co-funding quote (PDF), as an order's",
-    operation_id="quotePdfDsm",
+@api_user_operation(
+    "GET /dsm-requests/<int:request_id>/quote.pdf",
+    "quotePdfDsm",
     answers={200: Answer("The quote", media_type="application/pdf")},
 )
 def dsm_quote_document(request_id: int) -> Any:
+    """The co-funding quote (PDF), as an order's"""
     return quote_pdf_response(quote_sheet(_load(request_id)))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import AliasPath, Field
 
-from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
-from dinamis.api.openapi import Answer, Output, operation
+from dinamis.api.openapi import Answer, Output, api_user_operation
 from dinamis.api.serializers import IsoDate
 from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import ensure
@@ -47,25 +46,21 @@ def _entity(entity_id: int) -> Entity:
     return entity
 
 
-@operation(
-    "/entities/<int:entity_id>",
-    access=can_use_api,
-    summary="An entity (its Referent, deputies and staff only)",
-    operation_id="getEntity",
-    answers={200: Answer("The entity", EntityOut)},
+@api_user_operation(
+    "GET /entities/<int:entity_id>", "getEntity", answers={200: Answer("The entity", EntityOut)}
 )
 def get_entity(entity_id: int) -> EntityOut:
+    """An entity (its Referent, deputies and staff only)"""
     return EntityOut.model_validate(_entity(entity_id), from_attributes=True)
 
 
-@operation(
-    "/entities/<int:entity_id>/members",
-    access=can_use_api,
-    summary="An entity's members (its Referent, deputies and staff only)",
-    operation_id="getEntityMembers",
+@api_user_operation(
+    "GET /entities/<int:entity_id>/members",
+    "getEntityMembers",
     answers={200: Answer("The members", MembersOut)},
 )
 def get_members(entity_id: int) -> MembersOut:
+    """An entity's members (its Referent, deputies and staff only)"""
     entity = _entity(entity_id)
     return MembersOut(
         entity_id=entity.id,

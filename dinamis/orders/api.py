@@ -10,7 +10,6 @@ and writes nothing.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -27,18 +26,21 @@ from dinamis.api.openapi import (
     REFUSED,
     Answer,
     Day,
+    Declaration,
     Id,
     Input,
     Link,
     Output,
     Text,
+    View,
+    api_user_operation,
     camel,
     operation,
 )
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import MAX_VERTICES, parse_aoi
-from dinamis.core.permissions import ensure
+from dinamis.core.permissions import Check, ensure
 from dinamis.extensions import db
 from dinamis.orders import archive, service
 from dinamis.orders.models import Mode, Order, OrderKind, Status, Theme
@@ -462,17 +464,12 @@ def _links(kind: str) -> list[Link]:
     return [Link(li.name, camel(li.operation_id), li.parameters) for li in links]
 
 
-def _submission(
-    kind: str, summary: str, operation_id: str, body: type[Input]
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def _submission(kind: str, operation_id: str, body: type[Input]) -> Declaration:
     """A tasking request's or an archive order's submission: POST /{kind}, created once
     (a repeated Idempotency-Key replays the first answer), refused at the API's fields."""
-    return operation(
-        f"/{kind}",
-        "POST",
-        access=can_use_api,
-        summary=summary,
-        operation_id=operation_id,
+    return api_user_operation(
+        f"POST /{kind}",
+        operation_id,
         answers={201: Answer("Submitted", OrderOut)},
         links={201: _links(kind)},
         body=body,
@@ -482,25 +479,26 @@ def _submission(
     )
 
 
-@_submission("tasking-requests", "Submit a tasking request", "createTaskingRequest", TaskingRequest)
+@_submission("tasking-requests", "createTaskingRequest", TaskingRequest)
 def create_tasking(body: TaskingRequest) -> OrderOut:
+    """Submit a tasking request"""
     return order_json(service.submit_tasking(api_user(), tasking_request(body)))
 
 
-@_submission("archive-orders", "Submit an archive order", "createArchiveOrder", ArchiveOrder)
+@_submission("archive-orders", "createArchiveOrder", ArchiveOrder)
 def create_archive(body: ArchiveOrder) -> OrderOut:
+    """Submit an archive order"""
     return order_json(archive.submit_archive(api_user(), archive_request(body)))
 
 
-@operation(
-    f"/{KIND_PATH}",
-    access=can_use_api,
-    summary="My orders (the entity's for its Referent, all for staff)",
-    operation_id="list_{kind}",
-    query=OrdersQuery,
+@api_user_operation(
+    f"GET /{KIND_PATH}",
+    "list_{kind}",
     answers={200: Answer("Orders", OrdersOut)},
+    query=OrdersQuery,
 )
 def list_orders(kind: str, query: OrdersQuery) -> OrdersOut:
+    """My orders (the entity's for its Referent, all for staff)"""
     found = service.visible_orders(
         api_user(), query.status, kind=KINDS[kind], before=query.before, limit=query.limit + 1
     )
@@ -522,75 +520,81 @@ def _load(kind: str, order_id: int) -> Order:
     return order
 
 
-@operation(
-    f"/{KIND_PATH}/<int:order_id>",
-    access=can_use_api,
-    summary="One order with its timeline",
-    operation_id="getOrder_{kind}",
-    answers={200: ORDER},
-)
+@api_user_operation(f"GET /{KIND_PATH}/<int:order_id>", "getOrder_{kind}", answers={200: ORDER})
 def get_order(kind: str, order_id: int) -> OrderOut:
+    """One order with its timeline"""
     return order_json(_load(kind, order_id))
 
 
-@operation(
-    f"/{KIND_PATH}/<int:order_id>/cancel",
-    "POST",
-    access=can_use_api,
-    summary="Cancel the order (the requester or the Referent)",
-    operation_id="cancel_{kind}",
-    body=CancelIn,
-    body_required=False,
-    answers={200: ORDER, 409: CONFLICT},
-    guard=lambda kind, order_id: ensure(can_cancel_order(api_user(), _load(kind, order_id))),
-)
+def _visible(kind: str, order_id: int, **_: str) -> None:
+    """The order exists and the caller may see it (a guard: checked before the body)."""
+    _load(kind, order_id)
+
+
+def _cancellable(kind: str, order_id: int) -> None:
+    """The caller may cancel the order (a guard)."""
+    ensure(can_cancel_order(api_user(), _load(kind, order_id)))
+
+
+def _step(
+    step: str, operation_id: str, body: type[Input], *, access: Check, guard: View
+) -> Declaration:
+    """A step on an order, with an optional comment or reason: POST /{kind}/{id}/{step};
+    the order after it, or 409 when its state does not allow the step."""
+    return operation(
+        f"POST /{KIND_PATH}/<int:order_id>/{step}",
+        operation_id,
+        access=access,
+        answers={200: ORDER, 409: CONFLICT},
+        body=body,
+        body_required=False,
+        guard=guard,
+    )
+
+
+@_step("cancel", "cancel_{kind}", CancelIn, access=can_use_api, guard=_cancellable)
 def cancel_order(kind: str, order_id: int, body: CancelIn) -> OrderOut:
+    """Cancel the order (the requester or the Referent)"""
     order = _load(kind, order_id)
     service.cancel(api_user(), order, body.reason or None)
     return order_json(order)
 
 
-@operation(
-    f"/{KIND_PATH}/<int:order_id>/quote.pdf",
-    access=can_use_api,
-    summary="The co-funding quote (PDF)",
-    operation_id="quotePdf_{kind}",
+@api_user_operation(
+    f"GET /{KIND_PATH}/<int:order_id>/quote.pdf",
+    "quotePdf_{kind}",
     answers={200: Answer("The quote", media_type="application/pdf")},
 )
 def quote_document(kind: str, order_id: int) -> Any:
+    """The co-funding quote (PDF)"""
     order = _load(kind, order_id)
     if not order.quotes:
         abort(404)
     return quote_pdf_response(order_sheet(order, order.quotes[-1]))
 
 
-@operation(
-    f"/{KIND_PATH}/<int:order_id>/quote/<any(accept, decline):decision>",
-    "POST",
-    access=can_use_api,
-    summary="Accept or decline the co-funding quote (the Referent)",
-    operation_id="quote_{decision}_{kind}",
+@api_user_operation(
+    f"POST /{KIND_PATH}/<int:order_id>/quote/<any(accept, decline):decision>",
+    "quote_{decision}_{kind}",
     answers={200: ORDER, 409: CONFLICT, 422: REFUSED},
 )
 def decide_quote(kind: str, order_id: int, decision: str) -> OrderOut:
+    """Accept or decline the co-funding quote (the Referent)"""
     order = _load(kind, order_id)
     ensure(can_decide_quote(api_user(), order))
     service.decide_quote(api_user(), order, decision == "accept")
     return order_json(order)
 
 
-@operation(
-    f"/{KIND_PATH}/<int:order_id>/<any(accept, reject, close):action>",
-    "POST",
+@_step(
+    "<any(accept, reject, close):action>",
+    "{action}_{kind}",
+    StaffStepIn,
     access=can_review_orders,
-    summary="Staff: accept, reject (a comment is required) or close the order",
-    operation_id="{action}_{kind}",
-    body=StaffStepIn,
-    body_required=False,
-    answers={200: ORDER, 409: CONFLICT},
-    guard=lambda kind, order_id, action: _load(kind, order_id),
+    guard=_visible,
 )
 def staff_step(kind: str, order_id: int, action: str, body: StaffStepIn) -> OrderOut:
+    """Staff: accept, reject (a comment is required) or close the order"""
     order = _load(kind, order_id)
     if action == "close":
         service.close(api_user(), order, body.comment)
@@ -600,16 +604,15 @@ def staff_step(kind: str, order_id: int, action: str, body: StaffStepIn) -> Orde
 
 
 @operation(
-    f"/{KIND_PATH}/<int:order_id>/deliveries",
-    "POST",
+    f"POST /{KIND_PATH}/<int:order_id>/deliveries",
+    "deliver_{kind}",
     access=can_review_orders,
-    summary="Staff: record a delivered catalogue scene (its km² are measured)",
-    operation_id="deliver_{kind}",
-    body=DeliveryIn,
     answers={201: Answer("The order", OrderOut), 409: CONFLICT},
-    guard=lambda kind, order_id: _load(kind, order_id),
+    body=DeliveryIn,
+    guard=_visible,
 )
 def add_delivery(kind: str, order_id: int, body: DeliveryIn) -> Any:
+    """Staff: record a delivered catalogue scene (its km² are measured)"""
     order = _load(kind, order_id)
     km2 = Decimal(body.km2) if body.km2 is not None else None
     service.deliver(api_user(), order, body.scene_id, km2, body.reason)

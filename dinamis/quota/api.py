@@ -8,9 +8,16 @@ from typing import Annotated, Any
 from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field
 
-from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
-from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, operation
+from dinamis.api.openapi import (
+    PERIOD,
+    Answer,
+    Declaration,
+    Id,
+    Input,
+    Output,
+    api_user_operation,
+)
 from dinamis.api.serializers import IsoDate
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
@@ -106,15 +113,17 @@ ENTITY_REFUSALS = {
 }
 
 
-@operation(
-    "/quota",
-    access=can_use_api,
-    summary="Allowance, reserved, consumed and available km² per family for a period",
-    operation_id="getQuota",
-    query=QuotaQuery,
-    answers={200: Answer("Balances (decimal strings, km²)", Quota), **ENTITY_REFUSALS},
-)
+def _entity_operation(route: str, operation_id: str, answer: Answer) -> Declaration:
+    """An operation on one entity's quota, read from a QuotaQuery by `_entity` (any API
+    user for their own entity; staff name one): its answer, or what `_entity` refuses."""
+    return api_user_operation(
+        route, operation_id, query=QuotaQuery, answers={200: answer, **ENTITY_REFUSALS}
+    )
+
+
+@_entity_operation("GET /quota", "getQuota", Answer("Balances (decimal strings, km²)", Quota))
 def quota_balances(query: QuotaQuery) -> Quota:
+    """Allowance, reserved, consumed and available km² per family for a period"""
     entity = _entity(query)
     period = query.period or service.period_for(dates.today())
     families = [
@@ -125,15 +134,9 @@ def quota_balances(query: QuotaQuery) -> Quota:
     return Quota(entity_id=entity.id, period=period, families=families)
 
 
-@operation(
-    "/quota/ledger",
-    access=can_use_api,
-    summary="The entity's ledger statement: every posting on its accounts",
-    operation_id="getQuotaLedger",
-    query=QuotaQuery,
-    answers={200: Answer("Statement lines", Ledger), **ENTITY_REFUSALS},
-)
+@_entity_operation("GET /quota/ledger", "getQuotaLedger", Answer("Statement lines", Ledger))
 def quota_ledger(query: QuotaQuery) -> Ledger:
+    """The entity's ledger statement: every posting on its accounts"""
     entity = _entity(query)
     lines = [
         LedgerLine.model_validate(line, from_attributes=True)

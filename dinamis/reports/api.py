@@ -7,9 +7,17 @@ from typing import Annotated, Any, Literal
 from flask_babel import gettext as _
 from pydantic import Field
 
-from dinamis.accounts.permissions import can_use_api
 from dinamis.api.auth import api_user
-from dinamis.api.openapi import PERIOD, Answer, Id, Input, Output, Text, operation
+from dinamis.api.openapi import (
+    PERIOD,
+    Answer,
+    Id,
+    Input,
+    Output,
+    Text,
+    api_user_operation,
+    operation,
+)
 from dinamis.api.serializers import IsoDate
 from dinamis.core.errors import Forbidden, ServiceError
 from dinamis.extensions import db
@@ -102,15 +110,11 @@ def report_json(report: UsageReport) -> ReportOut:
     return ReportOut.model_validate(report, from_attributes=True)
 
 
-@operation(
-    "/reports",
-    access=can_use_api,
-    summary="My usage reports (the entity's for its Referent, all for staff)",
-    operation_id="listReports",
-    query=ReportsQuery,
-    answers={200: Answer("Reports", ReportsOut)},
+@api_user_operation(
+    "GET /reports", "listReports", answers={200: Answer("Reports", ReportsOut)}, query=ReportsQuery
 )
 def list_reports(query: ReportsQuery) -> ReportsOut:
+    """My usage reports (the entity's for its Referent, all for staff)"""
     return ReportsOut(reports=[report_json(r) for r in service.visible(api_user(), query.status)])
 
 
@@ -119,22 +123,19 @@ def _ensure_can_write() -> None:
         raise Forbidden(_("Only members of an entity report on their use."))
 
 
-@operation(
-    "/reports",
-    "POST",
-    access=can_use_api,
-    summary="Write my report on an order (order_id) or a year (year); submit: true sends it",
-    operation_id="writeReport",
-    body=ReportIn,
-    idempotent=True,
+@api_user_operation(
+    "POST /reports",
+    "writeReport",
     answers={
         201: Answer("The report", ReportOut),
         409: Answer("Already submitted, or the order is not delivered yet"),
     },
+    body=ReportIn,
+    idempotent=True,
     guard=lambda: _ensure_can_write(),
 )
 def create_report(body: ReportIn) -> ReportOut:
-    """Write (or update) the caller's report on an order or a year, and submit it if asked."""
+    """Write my report on an order (order_id) or a year (year); submit: true sends it"""
     user = api_user()
     if body.order_id is not None:
         order = db.session.get(Order, body.order_id)
@@ -168,14 +169,14 @@ def create_report(body: ReportIn) -> ReportOut:
 
 
 @operation(
-    "/stats",
+    "GET /stats",
+    "getStats",
     access=can_view_statistics,
-    summary="Staff statistics: ledger km², orders by state, downloads, activity",
-    operation_id="getStats",
-    query=StatsQuery,
     answers={200: Answer("Figures (km² and euros as decimal strings)", Stats)},
+    query=StatsQuery,
 )
 def get_stats(query: StatsQuery) -> Stats:
+    """Staff statistics: ledger km², orders by state, downloads, activity"""
     filters = stats.parse_filters(query.model_dump(exclude_none=True))
 
     def plain(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

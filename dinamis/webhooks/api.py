@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any
 
 from flask import Response
@@ -76,27 +77,29 @@ def _load(webhook_id: int) -> Webhook:
     return get_allowed(Webhook, webhook_id, api_user(), can_manage_webhook)
 
 
-@operation(
-    "/webhooks",
-    access=can_manage_own_webhooks,
-    summary="My webhooks",
-    operation_id="listWebhooks",
-    answers={200: Answer("Webhooks", WebhooksOut)},
+# Every operation here is on the caller's own webhooks; one on a given webhook loads it
+# and checks that it is theirs before the body is read (`_load`).
+webhook_owner_operation = partial(operation, access=can_manage_own_webhooks)
+one_webhook_operation = partial(webhook_owner_operation, guard=_load)
+WEBHOOK = Answer("The webhook", WebhookOut)
+
+
+@webhook_owner_operation(
+    "GET /webhooks", "listWebhooks", answers={200: Answer("Webhooks", WebhooksOut)}
 )
 def list_webhooks() -> WebhooksOut:
+    """My webhooks"""
     return WebhooksOut(webhooks=[_out(w) for w in service.owned(api_user())])
 
 
-@operation(
-    "/webhooks",
-    "POST",
-    access=can_manage_own_webhooks,
-    summary="Set up a webhook; its signing secret is in this answer only",
-    operation_id="createWebhook",
+@webhook_owner_operation(
+    "POST /webhooks",
+    "createWebhook",
     body=WebhookIn,
     answers={201: Answer("Created", WebhookWithSecret), 409: CONFLICT},
 )
 def create_webhook(body: WebhookIn) -> Any:
+    """Set up a webhook; its signing secret is in this answer only"""
     webhook, secret = service.create(
         api_user(), url=body.url, description=body.description, order_events=body.order_events
     )
@@ -104,33 +107,26 @@ def create_webhook(body: WebhookIn) -> Any:
     return _with_secret(webhook, secret), 201
 
 
-@operation(
-    "/webhooks/<int:webhook_id>",
-    access=can_manage_own_webhooks,
-    summary="One webhook (without its secret)",
-    operation_id="getWebhook",
-    guard=_load,
-    answers={200: Answer("The webhook", WebhookOut), 404: NOT_FOUND},
+@one_webhook_operation(
+    "GET /webhooks/<int:webhook_id>", "getWebhook", answers={200: WEBHOOK, 404: NOT_FOUND}
 )
 def get_webhook(webhook_id: int) -> WebhookOut:
+    """One webhook (without its secret)"""
     return _out(_load(webhook_id))
 
 
-@operation(
-    "/webhooks/<int:webhook_id>",
-    "PATCH",
-    access=can_manage_own_webhooks,
-    summary="Change a webhook's URL, description, order events, or switch it on or off",
-    operation_id="updateWebhook",
-    guard=_load,
+@one_webhook_operation(
+    "PATCH /webhooks/<int:webhook_id>",
+    "updateWebhook",
     body=WebhookPatch,
     answers={
-        200: Answer("The webhook", WebhookOut),
+        200: WEBHOOK,
         403: Answer("Staff switched it off: only staff switch it on"),
         404: NOT_FOUND,
     },
 )
 def update_webhook(webhook_id: int, body: WebhookPatch) -> WebhookOut:
+    """Change a webhook's URL, description, order events, or switch it on or off"""
     webhook, user = _load(webhook_id), api_user()
     service.update_webhook(
         user, webhook, url=body.url, description=body.description, order_events=body.order_events
@@ -142,45 +138,36 @@ def update_webhook(webhook_id: int, body: WebhookPatch) -> WebhookOut:
     return _out(webhook)
 
 
-@operation(
-    "/webhooks/<int:webhook_id>",
-    "DELETE",
-    access=can_manage_own_webhooks,
-    summary="Delete a webhook",
-    operation_id="deleteWebhook",
-    guard=_load,
+@one_webhook_operation(
+    "DELETE /webhooks/<int:webhook_id>",
+    "deleteWebhook",
     answers={204: Answer("Deleted"), 404: NOT_FOUND},
 )
 def delete_webhook(webhook_id: int) -> Response:
+    """Delete a webhook"""
     service.delete(api_user(), _load(webhook_id))
     return Response(status=204)
 
 
-@operation(
-    "/webhooks/<int:webhook_id>/secret",
-    "POST",
-    access=can_manage_own_webhooks,
-    summary="Replace the webhook's signing secret (the old one stops at once)",
-    operation_id="rotateWebhookSecret",
-    guard=_load,
+@one_webhook_operation(
+    "POST /webhooks/<int:webhook_id>/secret",
+    "rotateWebhookSecret",
     answers={200: Answer("The new secret, given here only", WebhookWithSecret), 404: NOT_FOUND},
 )
 def rotate_secret(webhook_id: int) -> WebhookWithSecret:
+    """Replace the webhook's signing secret (the old one stops at once)"""
     webhook = _load(webhook_id)
     secret = service.rotate_secret(api_user(), webhook)
     return _with_secret(webhook, secret)
 
 
-@operation(
-    "/webhooks/<int:webhook_id>/test",
-    "POST",
-    access=can_manage_own_webhooks,
-    summary="Send a webhook.test event to the webhook",
-    operation_id="testWebhook",
-    guard=_load,
+@one_webhook_operation(
+    "POST /webhooks/<int:webhook_id>/test",
+    "testWebhook",
     answers={202: Answer("Queued", Queued), 404: NOT_FOUND, 409: CONFLICT},
 )
 def send_test(webhook_id: int) -> Any:
+    """Send a webhook.test event to the webhook"""
     webhook = _load(webhook_id)
     service.send_test(api_user(), webhook)
     return Queued(queued=True), 202
