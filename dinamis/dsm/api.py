@@ -15,6 +15,7 @@ from geoalchemy2.shape import to_shape
 from pydantic import ConfigDict, Field
 from shapely.geometry import mapping
 
+from dinamis.accounts.models import User
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import (
     DECIMAL_PATTERN,
@@ -175,7 +176,7 @@ def _at(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def request_json(request: DsmRequest, viewer: Any = None) -> DsmRequestOut:
+def request_json(request: DsmRequest, viewer: User | None = None) -> DsmRequestOut:
     staff = viewer is not None and can_see_dsm_log(viewer)
     product = None
     if request.item_id:
