@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import shapely
+from flask_babel import LazyString
 from flask_babel import gettext as _
 from pyproj import Geod
 from shapely import make_valid
@@ -23,6 +24,7 @@ from shapely.validation import explain_validity
 
 from dinamis.core.boundary import parse_json
 from dinamis.core.errors import ServiceError
+from dinamis.core.formats import number as format_number
 
 _GEOD = Geod(ellps="WGS84")
 MAX_VERTICES = 10_000
@@ -34,6 +36,20 @@ def geodesic_km2(geometry: BaseGeometry) -> Decimal:
     return (Decimal(abs(area_m2)) / Decimal(1_000_000)).quantize(
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
+
+
+def size_error(
+    area: Decimal, minimum: Decimal, maximum: Decimal, messages: tuple[LazyString, LazyString]
+) -> str | None:
+    """What is wrong with an area of interest of `area` km² that must cover `minimum` to
+    `maximum` km², or None: one of `messages` (too small with %(area)s and %(min)s, too
+    large with %(area)s and %(max)s), each order's and product's own words."""
+    too_small, too_large = messages
+    if area < minimum:
+        return str(too_small) % {"area": format_number(area), "min": format_number(minimum)}
+    if area > maximum:
+        return str(too_large) % {"area": format_number(area), "max": format_number(maximum)}
+    return None
 
 
 # What Shapely's `shape` raises for a GeoJSON geometry it cannot read (no

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from sqlalchemy import func, select, text
@@ -39,7 +40,7 @@ from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
-from dinamis.core.geo import geodesic_km2, polygons
+from dinamis.core.geo import geodesic_km2, polygons, size_error
 from dinamis.core.mail import queue_mail
 from dinamis.core.web import external_url
 from dinamis.dsm.models import DsmEvent, DsmRequest, DsmStatus, Failure
@@ -62,6 +63,11 @@ PRICE_SENSOR = PRICE_KIND = "dsm"  # the price grid's row for surface models
 GSD = {"pleiades": Decimal("0.5"), "pleiades-neo": Decimal("0.3"), "spot": Decimal("1.5")}
 # Relative tolerance when checking that an AOI lies within the overlap (float noise).
 INSIDE_TOLERANCE = 1e-6
+# A surface model's area of interest too small, too large (`core.geo.size_error`).
+SIZE = (
+    _l("The area of interest covers %(area)s km²; a surface model needs at least %(min)s km²."),
+    _l("The area of interest covers %(area)s km²; a surface model covers at most %(max)s km²."),
+)
 
 S = DsmStatus
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -175,21 +181,8 @@ def check(actor: Any, ask: DsmAsk) -> Checked:
                 "common: draw it inside the overlap shown on the map, or take the whole overlap.",
                 n=len(group),
             )
-    if "aoi" not in errors:
-        if area < rules.min_km2:
-            errors["aoi"] = _(
-                "The area of interest covers %(area)s km²; a surface model needs at least "
-                "%(min)s km².",
-                area=format_number(area),
-                min=format_number(rules.min_km2),
-            )
-        elif area > rules.max_km2:
-            errors["aoi"] = _(
-                "The area of interest covers %(area)s km²; a surface model covers at most "
-                "%(max)s km².",
-                area=format_number(area),
-                max=format_number(rules.max_km2),
-            )
+    if "aoi" not in errors and (wrong := size_error(area, rules.min_km2, rules.max_km2, SIZE)):
+        errors["aoi"] = wrong
     offered = resolutions(scene)
     resolution = default_resolution(scene) if ask.resolution_m is None else ask.resolution_m
     if not resolution.is_finite() or resolution.normalize() not in offered:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
@@ -33,7 +34,7 @@ from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
-from dinamis.core.geo import geodesic_km2, polygons
+from dinamis.core.geo import geodesic_km2, polygons, size_error
 from dinamis.core.labels import label
 from dinamis.extensions import db
 from dinamis.membership.members import mail_managers
@@ -111,6 +112,13 @@ def family_of(kind: str, sensor: str) -> str:
     return Family.TASKING if kind == OrderKind.TASKING else Family.ARCHIVE
 
 
+# A tasking request's area of interest too small, too large (`core.geo.size_error`).
+TASKING_SIZE = (
+    _l("The area of interest covers %(area)s km²; a tasking request needs at least %(min)s km²."),
+    _l("The area of interest covers %(area)s km²; a tasking request covers at most %(max)s km²."),
+)
+
+
 def tasking_limits(
     today: dt.date,
     area: Decimal | None = None,
@@ -132,21 +140,9 @@ def tasking_limits(
     if sensor is not None and sensor not in Sensor.ALL:
         errors["sensor"] = _("Unknown sensor.")
     if area is not None:
-        minimum = rules.tasking_min_for(sensor or "")
-        if area < minimum:
-            errors["aoi"] = _(
-                "The area of interest covers %(area)s km²; a tasking request needs at least "
-                "%(min)s km².",
-                area=format_number(area),
-                min=format_number(minimum),
-            )
-        elif area > rules.tasking_max_km2:
-            errors["aoi"] = _(
-                "The area of interest covers %(area)s km²; a tasking request covers at most "
-                "%(max)s km².",
-                area=format_number(area),
-                max=format_number(rules.tasking_max_km2),
-            )
+        minimum, maximum = rules.tasking_min_for(sensor or ""), rules.tasking_max_km2
+        if wrong := size_error(area, minimum, maximum, TASKING_SIZE):
+            errors["aoi"] = wrong
     if window_start is not None:
         earliest = today + dt.timedelta(days=rules.lead_days)
         latest = today + dt.timedelta(days=rules.window_horizon_days)
