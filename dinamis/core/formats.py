@@ -137,12 +137,6 @@ def init_app(app: Flask) -> None:
     env = app.jinja_env
     env.finalize = localise
     localise_gettext(env.globals)
-    # datetimeformat("short") wrote 12/5/26, 8:21 PM beside dates written in full.
-    env.filters.update(
-        number=number,
-        percent=percent,
-        day=day,
-        datetimeformat=moment,
-        roughly=roughly,
-        millions=millions,
-    )
+    env.filters.update({f.__name__: f for f in (number, percent, day, roughly, millions)})
+    # Flask-Babel's datetimeformat("short") wrote 12/5/26, 8:21 PM beside dates written in full.
+    env.filters["datetimeformat"] = moment
