@@ -184,15 +184,10 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float) -
         "User-Agent": USER_AGENT,
     }
     try:
+        # No retry: the pool's (retries=False) holds for its one request, and a redirect is
+        # not followed. The path always starts with "/": the pool's host is not asserted.
         response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers=sent,
-            redirect=False,
-            retries=False,
-            assert_same_host=False,
-            preload_content=False,
+            "POST", target.path, body=body, headers=sent, redirect=False, preload_content=False
         )
         try:
             response.read(4096, decode_content=False)  # a little, so the server is not cut off
