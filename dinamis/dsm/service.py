@@ -271,11 +271,8 @@ def _quote(request: DsmRequest) -> None:
     priced = price(
         request.entity.profile_id, PRICE_SENSOR, PRICE_KIND, request.cofunded_km2, rules.tax_rate
     )
-    request.eur_per_km2 = priced.eur_per_km2
-    request.excluding_tax = priced.excluding_tax
-    request.tax_rate = priced.tax_rate
-    request.tax = priced.tax
-    request.including_tax = priced.including_tax
+    for name, value in priced.quoted().items():
+        setattr(request, name, value)
     request.quote_valid_until = quote_valid_until(dates.today(), rules.quote_validity_days)
 
 

@@ -365,12 +365,8 @@ def _make_quote(order: Order) -> Quote:
         order=order,
         free_km2=order.free_km2,
         cofunded_km2=order.cofunded_km2,
-        eur_per_km2=priced.eur_per_km2,
-        excluding_tax=priced.excluding_tax,
-        tax_rate=priced.tax_rate,
-        tax=priced.tax,
-        including_tax=priced.including_tax,
         valid_until=quote_valid_until(dates.today(), rules.quote_validity_days),
+        **priced.quoted(),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
@@ -26,6 +26,11 @@ class Price:
     tax_rate: Decimal
     tax: Decimal
     including_tax: Decimal
+
+    def quoted(self) -> dict[str, Decimal]:
+        """The figures a quote keeps, by name (columns of an order's Quote and of a surface
+        model's request): all but the km², which each keeps in its own words."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "km2"}
 
 
 def euros(value: Decimal) -> Decimal:
