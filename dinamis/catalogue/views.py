@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import mimetypes
 import shlex
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -86,6 +87,18 @@ def keep_visit(visit: Visit) -> None:
 
 # The search form's sort choices, and the STAC sort each stands for.
 SORTS = ("", "+datetime", "+eo:cloud_cover", "+view:incidence_angle")
+
+
+@dataclass(frozen=True)
+class SearchForm:
+    """The search form as the page shows it: what was typed (to fill it in again), what is
+    wrong with each field (`_search_form`'s words) and the choices it offers."""
+
+    args: dict[str, str]
+    errors: dict[str, str]
+    collections: list[Collection]
+    levels: tuple[str, ...] = PROCESSING_LEVELS
+    modes: tuple[str, ...] = SPECTRAL_MODES
 
 
 def _search_form(
@@ -187,14 +200,10 @@ def index() -> Any:
     return (
         render_template(
             "catalogue/index.html",
-            collections=collections,
+            form=SearchForm(args, field_errors, collections),
             page=page,
             match_cap=search.MATCH_CAP,
-            levels=PROCESSING_LEVELS,
-            modes=SPECTRAL_MODES,
-            args=args,
             error=error,
-            field_errors=field_errors,
             coverage=covered,
             in_basket=set(service.basket_ids(current_user, current_visit())),
             features=service.footprints(page.rows),
