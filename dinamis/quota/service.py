@@ -15,6 +15,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypedDict, Unpack
 
 from flask_babel import gettext as _
 from sqlalchemy import Integer, bindparam, func, or_, select, text
@@ -104,49 +105,42 @@ def balance(account: LedgerAccount) -> Decimal:
     return km2(total)
 
 
+class About(TypedDict, total=False):
+    """What a posting is about, beside its kind and key: the words of whoever decided it
+    and their id, the order or request it is for (its reference; an order's id too)."""
+
+    reason: str | None
+    reference: str | None
+    order_id: int | None
+    actor_id: int | None
+
+
 def _post(
     kind: str,
     key: str,
     moves: Sequence[tuple[LedgerAccount, LedgerAccount, Decimal]],
-    *,
-    reason: str | None = None,
-    reference: str | None = None,
-    order_id: int | None = None,
-    actor_id: int | None = None,
-    key_checked: bool = False,
+    **about: Unpack[About],
 ) -> LedgerTransaction | None:
     """Post one transaction: each move takes `amount` from one account to another.
 
     Moves of nothing are left out, and when nothing moves at all no transaction
     is posted (None): the database refuses a transaction with fewer than two
     entries. `order_id` links the posting to the order it was made for (a
-    foreign key). `key_checked`: the caller has just looked the key up (under
-    the account lock) and found nothing, so it is not looked up again.
+    foreign key).
     """
     session = db.session
-    existing = (
-        None
-        if key_checked
-        else session.scalar(
-            select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
-        )
+    existing = session.scalar(
+        select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key)
     )
     if existing is not None:
-        if existing.kind != kind or existing.reference != reference:
+        if existing.kind != kind or existing.reference != about.get("reference"):
             raise Conflict(_("This idempotency key was already used for another posting."))
         return existing
     moves = [(source, target, km2(amount)) for source, target, amount in moves]
     moves = [move for move in moves if move[2] > 0]
     if not moves:
         return None
-    transaction = LedgerTransaction(
-        kind=kind,
-        idempotency_key=key,
-        reason=reason,
-        reference=reference,
-        order_id=order_id,
-        actor_id=actor_id,
-    )
+    transaction = LedgerTransaction(kind=kind, idempotency_key=key, **about)
     session.add(transaction)
     session.flush()
     for source, target, amount in moves:
