@@ -134,15 +134,6 @@ def get(document_id: int) -> YearlyPdf:
 # --- the worker's steps -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Started:
-    document_id: int
-    year: int
-    entity_id: int | None
-    language: str
-    attempt: int
-
-
 def _locked(document_id: int) -> YearlyPdf | None:
     return db.session.scalar(
         select(YearlyPdf)
@@ -150,6 +141,17 @@ def _locked(document_id: int) -> YearlyPdf | None:
         .with_for_update()
         .execution_options(populate_existing=True)
     )
+
+
+@dataclass(frozen=True)
+class Started:
+    """What the worker needs to make the document, read in the transaction that started it."""
+
+    document_id: int
+    year: int
+    entity_id: int | None
+    language: str
+    attempt: int
 
 
 def start(document_id: int, job_id: int | None) -> Started | None:
