@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from flask import Response, current_app, flash, redirect, request, url_for
+from flask import Response, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from dinamis import config
 from dinamis.core.errors import ServiceError
 from dinamis.core.idempotency import Earlier, FormClaim, claim_form, new_token
+from dinamis.core.loading import status_filter
 
 
 def is_local_path(target: str) -> bool:
@@ -136,6 +137,20 @@ def act_then(act: Callable[[], str], then: str, refused: Callable[[int], Any]) -
         return refused(error.status)
     flash(done, "success")
     return redirect(then)
+
+
+def status_page(
+    template: str,
+    statuses: Sequence[str],
+    rows: Callable[[str | None], object],
+    extra: Sequence[str] = (),
+    **context: Any,
+) -> str:
+    """A list page filtered by its `?status=`: one of `statuses`, or of `extra` (filters
+    that are no state: "queue", "overdue"), else 400. The template gets the rows
+    `rows(status)` as `rows`, the filter as `status` and the states to offer as `statuses`."""
+    status = status_filter((*statuses, *extra))
+    return render_template(template, rows=rows(status), status=status, statuses=statuses, **context)
 
 
 def external_url(endpoint: str, **values: Any) -> str:

@@ -19,9 +19,9 @@ from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
-from dinamis.core.loading import get_allowed, status_filter
+from dinamis.core.loading import get_allowed
 from dinamis.core.permissions import ensure, requires
-from dinamis.core.web import Made, refusal_fields, submit_once
+from dinamis.core.web import Made, refusal_fields, status_page, submit_once
 from dinamis.dsm import service
 from dinamis.dsm.forms import CancelForm, DsmForm
 from dinamis.dsm.models import DsmRequest, DsmStatus
@@ -45,12 +45,11 @@ bp = Blueprint("dsm", __name__, url_prefix="/dsm")
 @bp.route("/")
 @requires(can_view_dsm_requests)
 def index() -> Any:
-    status = status_filter((*DsmStatus.ALL, "queue"))
-    return render_template(
+    return status_page(
         "dsm/index.html",
-        requests=service.visible_requests(current_user, status),
-        status=status,
-        statuses=DsmStatus.ALL,
+        DsmStatus.ALL,
+        partial(service.visible_requests, current_user),
+        ("queue",),
         words=DsmStatus.WORDS,
         counts=service.statistics() if current_user.is_staff else {},
     )

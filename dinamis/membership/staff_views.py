@@ -12,9 +12,9 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from dinamis.core.formats import day as format_day
-from dinamis.core.loading import get_or_404, status_filter
+from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import requires
-from dinamis.core.web import act_then
+from dinamis.core.web import act_then, status_page
 from dinamis.extensions import db
 from dinamis.membership import audit, entities, service
 from dinamis.membership.forms import ApproveForm, ReasonForm
@@ -36,13 +36,7 @@ bp = Blueprint("membership_admin", __name__)
 @bp.route("/admin/memberships")
 @requires(can_review_memberships)
 def queue() -> Any:
-    status = status_filter(RequestStatus.ALL)
-    return render_template(
-        "membership/queue.html",
-        requests=service.queue(status),
-        status=status,
-        statuses=RequestStatus.ALL,
-    )
+    return status_page("membership/queue.html", RequestStatus.ALL, service.queue)
 
 
 def _review_page(found: MembershipRequest, status: int = 200, **forms: Any) -> Any:

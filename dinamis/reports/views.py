@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -15,10 +16,10 @@ from dinamis.core import dates
 from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
 from dinamis.core.idempotency import EXPIRED
-from dinamis.core.loading import get_or_404, status_filter
+from dinamis.core.loading import get_or_404
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
-from dinamis.core.web import hold_form, show_earlier
+from dinamis.core.web import hold_form, show_earlier, status_page
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
 from dinamis.orders.models import Order, Sensor
@@ -44,13 +45,12 @@ CHART_BARS = 20  # the dashboard's chart: the largest groups, the others summed 
 @bp.route("/")
 @requires(can_view_reports)
 def index() -> Any:
-    status = status_filter((*ReportStatus.ALL, "overdue"))
     writer = can_write_reports(current_user)
-    return render_template(
+    return status_page(
         "reports/index.html",
-        reports=service.visible(current_user, status),
-        status=status,
-        statuses=ReportStatus.ALL,
+        ReportStatus.ALL,
+        partial(service.visible, current_user),
+        ("overdue",),
         to_report=service.orders_to_report(current_user) if writer else [],
         may_write=writer,
         last_year=dates.today().year - 1,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
@@ -12,9 +13,9 @@ from sqlalchemy import select
 
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.exports import content_disposition
-from dinamis.core.loading import get_allowed, get_or_404, status_filter
+from dinamis.core.loading import get_allowed, get_or_404
 from dinamis.core.permissions import ensure, public, requires
-from dinamis.core.web import Made, submit, submit_once
+from dinamis.core.web import Made, status_page, submit, submit_once
 from dinamis.extensions import db
 from dinamis.support import service
 from dinamis.support.forms import AssignForm, ReplyForm, TicketForm
@@ -72,14 +73,9 @@ def new() -> Any:
 @bp.route("/")
 @requires(is_signed_in)
 def index() -> Any:
-    status = status_filter(TicketStatus.ALL)
-    return render_template(
-        "support/index.html",
-        tickets=service.visible_tickets(current_user, status),
-        status=status,
-        statuses=TicketStatus.ALL,
-        staff=can_manage_tickets(current_user),
-    )
+    tickets = partial(service.visible_tickets, current_user)
+    staff = can_manage_tickets(current_user)
+    return status_page("support/index.html", TicketStatus.ALL, tickets, staff=staff)
 
 
 def _page(ticket: Ticket, key: str = "", status: int = 200, form: ReplyForm | None = None) -> Any:

@@ -119,6 +119,8 @@ def test_the_whole_request_then_approval_and_certificate(app, client, cast, docu
     assert client.get(legal).status_code == 400
 
     login(client, cast.staff)
+    queue = client.get("/admin/memberships?status=awaiting_review").get_data(as_text=True)
+    assert f'href="/admin/memberships/{found.id}"' in queue  # the queue lists it
     page = client.get(f"/admin/memberships/{found.id}").get_data(as_text=True)
     profile = re.search(r'<option value="(\d+)">French research', page).group(1)
     token = csrf_token(client, f"/admin/memberships/{found.id}")

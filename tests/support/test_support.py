@@ -83,6 +83,7 @@ def test_users_see_only_their_own_requests(app, client, cast):
     (ticket,) = _tickets(app)
     assert ticket.requester_email == cast.user_a
     assert client.get(f"/support/{ticket.id}").status_code == 200
+    assert f'href="/support/{ticket.id}"' in client.get("/support/").get_data(as_text=True)
     _logout(client)
     login(client, cast.user_b)
     assert client.get(f"/support/{ticket.id}").status_code == 403
