@@ -18,7 +18,10 @@ from dinamis.jobs.tasks import SCHEDULE
 bp = Blueprint("jobs", __name__, url_prefix="/admin/jobs")
 
 
-def _page(status: int = 200) -> Any:
+@bp.route("/")
+@requires(can_view_jobs)
+def index(status: int = 200) -> Any:
+    """The scheduler page (`status`: a refused action's, showing the page again)."""
     task = request.args.get("task") or None
     if task is not None and task not in {s.task for s in SCHEDULE}:
         abort(404)
@@ -35,12 +38,6 @@ def _page(status: int = 200) -> Any:
     )
 
 
-@bp.route("/")
-@requires(can_view_jobs)
-def index() -> Any:
-    return _page()
-
-
 @bp.route("/<task>/run", methods=["POST"])
 @requires(can_view_jobs)
 def run_now(task: str) -> Any:
@@ -48,4 +45,4 @@ def run_now(task: str) -> Any:
         job_id = service.run_now(current_user, task)
         return _("Job %(id)s queued: a worker runs it shortly.", id=job_id)
 
-    return act_then(run, url_for("jobs.index"), _page)
+    return act_then(run, url_for("jobs.index"), index)

@@ -3,6 +3,7 @@ review, the entities (profile, renewal), the review of legal changes, the audit 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -64,34 +65,36 @@ def review(request_id: int) -> Any:
 @bp.route("/admin/memberships/<int:request_id>/approve", methods=["POST"])
 @requires(can_review_memberships)
 def approve(request_id: int) -> Any:
-    found = get_or_404(MembershipRequest, request_id)
     form = ApproveForm()
 
-    def act() -> str:
+    def act(found: MembershipRequest) -> str:
         entity = service.approve(current_user, found, form.profile.data or 0)
         return _("%(name)s is now a member; the certificate was sent.", name=entity.name)
 
-    return act_then(
-        act,
-        url_for("membership_admin.queue"),
-        lambda status: _review_page(found, status, approve_form=form),
-    )
+    return _decide(request_id, act, approve_form=form)
 
 
 @bp.route("/admin/memberships/<int:request_id>/reject", methods=["POST"])
 @requires(can_review_memberships)
 def reject(request_id: int) -> Any:
-    found = get_or_404(MembershipRequest, request_id)
     form = ReasonForm()
 
-    def act() -> str:
+    def act(found: MembershipRequest) -> str:
         service.reject(current_user, found, form.reason.data or "")
         return _("The request was rejected and the requester told why.")
 
+    return _decide(request_id, act, reason_form=form)
+
+
+def _decide(request_id: int, act: Callable[[MembershipRequest], str], **form: Any) -> Any:
+    """The staff's decision on a membership request (`act` does it and says what was
+    done): back to the queue, or the request's page again with the refusal and the form
+    that was sent (`approve_form` or `reason_form`)."""
+    found = get_or_404(MembershipRequest, request_id)
     return act_then(
-        act,
+        lambda: act(found),
         url_for("membership_admin.queue"),
-        lambda status: _review_page(found, status, reason_form=form),
+        lambda status: _review_page(found, status, **form),
     )
 
 
@@ -102,7 +105,10 @@ def audit_trail() -> Any:
     return render_template("membership/audit.html", events=audit.events(entity_id))
 
 
-def _entities_page(status: int = 200) -> Any:
+@bp.route("/admin/entities")
+@requires(can_review_memberships)
+def entity_list(status: int = 200) -> Any:
+    """The entities (`status`: a refused action's, showing the list again)."""
     rows = db.session.scalars(select(Entity).order_by(Entity.name)).all()
     return (
         render_template(
@@ -113,12 +119,6 @@ def _entities_page(status: int = 200) -> Any:
         ),
         status,
     )
-
-
-@bp.route("/admin/entities")
-@requires(can_review_memberships)
-def entity_list() -> Any:
-    return _entities_page()
 
 
 @bp.route("/admin/entities/<int:entity_id>/profile", methods=["POST"])
@@ -137,7 +137,7 @@ def change_profile(entity_id: int) -> Any:
             count=len(changes),
         )
 
-    return act_then(act, url_for("membership_admin.entity_list"), _entities_page)
+    return act_then(act, url_for("membership_admin.entity_list"), entity_list)
 
 
 @bp.route("/admin/entities/<int:entity_id>/renew", methods=["POST"])
