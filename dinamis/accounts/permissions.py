@@ -17,26 +17,6 @@ def is_owner(user: Any, owner_id: int) -> bool:
     return is_signed_in(user) and user.id == owner_id
 
 
-def can_view_own_profile(user: Any) -> bool:
-    return is_signed_in(user)
-
-
-def can_change_own_password(user: Any) -> bool:
-    return is_signed_in(user)
-
-
-def can_manage_own_tokens(user: Any) -> bool:
-    return is_signed_in(user)
-
-
-def can_manage_token(user: Any, token: ApiToken) -> bool:
-    return is_owner(user, token.user_id)
-
-
-def can_use_api(user: Any) -> bool:
-    return is_signed_in(user)
-
-
 def is_staff(user: Any) -> bool:
     return is_signed_in(user) and bool(user.is_staff)
 
@@ -55,3 +35,27 @@ def is_staff_owner_or_manager(user: Any, owner_id: int, entity_id: int | None) -
     """Staff, the account `owner_id` (who asked, who wrote), and the Referent and
     deputies of its entity `entity_id`."""
     return is_staff(user) or is_owner(user, owner_id) or manages_entity(user, entity_id)
+
+
+# What an account may do: see its page, change its password, hold API tokens and use the
+# API, revoke a token of its own.
+
+
+def can_view_own_profile(user: Any) -> bool:
+    return is_signed_in(user)
+
+
+def can_change_own_password(user: Any) -> bool:
+    return is_signed_in(user)
+
+
+def can_manage_own_tokens(user: Any) -> bool:
+    return is_signed_in(user)
+
+
+def can_use_api(user: Any) -> bool:
+    return is_signed_in(user)
+
+
+def can_manage_token(user: Any, token: ApiToken) -> bool:
+    return is_owner(user, token.user_id)
