@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from inspect import signature
 from typing import Any, Protocol
 
 from flask_babel import format_date
@@ -174,6 +175,11 @@ def tasking_limits(
     return errors
 
 
+# The fields of a tasking request that `tasking_limits` checks: its parameters after `today`
+# and `area` are named after them.
+LIMITED = tuple(signature(tasking_limits).parameters)[2:]
+
+
 class Project(Protocol):
     """The project's part of a request (tasking or archive)."""
 
@@ -202,18 +208,8 @@ def project_errors(request: Project) -> dict[str, str]:
 def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
     """Refuse a request that breaks a rule; return the AOI's geodesic km²."""
     area = geodesic_km2(request.aoi)
-    errors = tasking_limits(
-        today,
-        area=area,
-        sensor=request.sensor,
-        mode=request.mode,
-        spectral_mode=request.spectral_mode,
-        window_start=request.window_start,
-        window_end=request.window_end,
-        max_cloud_cover=request.max_cloud_cover,
-        max_incidence=request.max_incidence,
-    )
-    errors.update(project_errors(request))
+    given = {name: getattr(request, name) for name in LIMITED}
+    errors = tasking_limits(today, area=area, **given) | project_errors(request)
     if errors:
         first = errors.get("aoi") or next(iter(errors.values()))
         raise ServiceError(first, fields=errors)
