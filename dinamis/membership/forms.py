@@ -44,6 +44,14 @@ class PersonFields:
     first_name = StringField(_l("First name"), validators=[DataRequired(), Length(max=100)])
     last_name = StringField(_l("Last name"), validators=[DataRequired(), Length(max=100)])
 
+    def person(self) -> dict[str, str]:
+        """Who asks, as the services name them."""
+        return {
+            "email": self.email.data or "",
+            "first_name": self.first_name.data or "",
+            "last_name": self.last_name.data or "",
+        }
+
 
 class StartForm(PersonFields, FlaskForm):
     once = OnceToken()

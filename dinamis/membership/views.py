@@ -58,22 +58,18 @@ def _email_form(
     """A public form answered by "check your e-mail" (asking to join, asking for an
     account): sent once (a second sending shows the first answer), refused with every
     field's problem at once."""
-    if form.validate_on_submit():
-        try:
-            claim = hold_form(form, scope)
-            if claim.earlier is not None:
-                return _sent_again(claim.earlier)
-            send()
-        except ServiceError as error:
-            apply_service_error(form, error)
-            return render_template(template, form=form, **page), error.status
+
+    def act() -> Any:
+        claim = hold_form(form, scope)
+        if claim.earlier is not None:
+            return _sent_again(claim.earlier)
+        send()
         claim.record(form.email.data or "", email=form.email.data)
         return render_template("membership/check_email.html", email=form.email.data)
-    if request.method == "POST":
-        add_field_errors(form, check())
-        refused_form(form)
-        return render_template(template, form=form, **page), 422
-    return render_template(template, form=form, **page)
+
+    return submit(
+        form, act, lambda status: (render_template(template, form=form, **page), status), check
+    )
 
 
 @bp.route("/join", methods=["GET", "POST"])
@@ -81,17 +77,12 @@ def _email_form(
 @limiter.limit("20 per hour", methods=["POST"])
 def start() -> Any:
     form = StartForm()
-    email, first_name, last_name = (
-        form.email.data or "",
-        form.first_name.data or "",
-        form.last_name.data or "",
-    )
     return _email_form(
         form,
         "membership.start",
         "membership/start.html",
-        send=lambda: service.start(email, first_name, last_name, _lang()),
-        check=lambda: service.check_start(email, first_name, last_name),
+        send=lambda: service.start(**form.person(), language=_lang()),
+        check=lambda: service.check_start(**form.person()),
     )
 
 
@@ -198,11 +189,7 @@ def verify(code: str) -> Any:
 def request_account() -> Any:
     form = AccountRequestForm()
     query = request.args.get("q", "").strip()
-    person = {
-        "email": form.email.data or "",
-        "first_name": form.first_name.data or "",
-        "last_name": form.last_name.data or "",
-    }
+    person = form.person()
     return _email_form(
         form,
         "membership.account",
