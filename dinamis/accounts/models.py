@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from typing import TypeAlias
 
+from flask_login import AnonymousUserMixin
 from sqlalchemy import CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -118,6 +120,11 @@ class User(PersonName, Base):
         if self.is_staff:
             roles.append(Role.STAFF)
         return roles
+
+
+# Who acts in a request: a signed-in User, or Flask-Login's anonymous visitor
+# (`current_user` before signing in, `api_user()` without a valid token).
+Visitor: TypeAlias = User | AnonymousUserMixin
 
 
 class ApiToken(Base):

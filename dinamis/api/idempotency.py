@@ -16,6 +16,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from flask_babel import gettext as _
 
+from dinamis.accounts.models import User
 from dinamis.core.errors import MalformedInput, ServiceError
 from dinamis.core.idempotency import IdempotencyKey, hold
 from dinamis.extensions import db
@@ -37,7 +38,7 @@ def _fingerprint(body: Any) -> str:
     return hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
 
 
-def claim(user: Any, body: Any) -> IdempotencyKey | Response | None:
+def claim(user: User, body: Any) -> IdempotencyKey | Response | None:
     """None without the header; the stored answer for a repeat; else this request's key row."""
     key = request.headers.get(HEADER)
     if key is None:

@@ -14,7 +14,7 @@ from dinamis.api.auth import api_user
 from dinamis.catalogue import queryables, search, stac_openapi
 from dinamis.catalogue.ingest import COLUMNS, NUMERIC
 from dinamis.catalogue.models import Collection, Scene, quicklook_key
-from dinamis.catalogue.permissions import may_download
+from dinamis.catalogue.permissions import Viewer, may_download
 from dinamis.catalogue.service import files_of
 from dinamis.catalogue.stac_extensions import given_back
 from dinamis.core.errors import MalformedInput, NotFound
@@ -183,7 +183,7 @@ def _derived_from(scene: Any, root: str) -> list[dict[str, Any]]:
     return derived_links(scene, root)
 
 
-def item_json(scene: Scene, viewer: Any = None) -> dict[str, Any]:
+def item_json(scene: Scene, viewer: Viewer = None) -> dict[str, Any]:
     """The scene as a STAC Item; `viewer` (a user, or None for anonymous) sets the asset links."""
     base = current_app.config["DINAMIS_SETTINGS"].base_url
     return _item(scene, may_download(viewer, scene.collection), base)

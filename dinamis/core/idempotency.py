@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Mapped, mapped_column
 from wtforms import HiddenField
 
+from dinamis.accounts.models import User, Visitor
 from dinamis.core.columns import CreatedAt, IntPk
 from dinamis.core.db import Base, utcnow
 from dinamis.core.errors import Conflict, ServiceError
@@ -156,7 +157,7 @@ class FormClaim:
             db.session.flush()
 
 
-def claim_form(token: str | None, scope: str, user: Any = None) -> FormClaim:
+def claim_form(token: str | None, scope: str, user: Visitor | None = None) -> FormClaim:
     """Hold a form's one-time token for this submission, or find what its first one made.
 
     `scope` names the form (a token of one form is not accepted on another).
@@ -172,7 +173,7 @@ def claim_form(token: str | None, scope: str, user: Any = None) -> FormClaim:
         message = _("This form is not valid any more. Reload the page and send it again.")
         raise ServiceError(message, fields={"once": message}) from None
     _purge()
-    user_id = user.id if user is not None and getattr(user, "is_authenticated", False) else None
+    user_id = user.id if isinstance(user, User) else None
     fingerprint = hashlib.sha256(f"form {scope}".encode()).hexdigest()
     row = hold(
         user_id,

@@ -7,7 +7,7 @@ Views load first, then check access on what they loaded ("load, check, act").
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import abort, request
 from flask_babel import gettext as _
@@ -15,6 +15,9 @@ from flask_babel import gettext as _
 from dinamis.core.errors import refuse
 from dinamis.core.permissions import ensure
 from dinamis.extensions import db
+
+if TYPE_CHECKING:
+    from dinamis.accounts.models import Visitor
 
 T = TypeVar("T")
 
@@ -27,7 +30,7 @@ def get_or_404(model: type[T], key: Any) -> T:
     return found
 
 
-def get_allowed(model: type[T], key: Any, user: Any, check: Callable[[Any, T], bool]) -> T:
+def get_allowed(model: type[T], key: Any, user: Visitor, check: Callable[[Visitor, T], bool]) -> T:
     """The `model` row whose primary key is `key` (a 404 when there is none), if
     `check(user, row)` allows it (a 403 otherwise)."""
     found = get_or_404(model, key)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from flask import Response, current_app, flash, redirect, render_template, request, url_for
@@ -13,6 +13,9 @@ from dinamis import config
 from dinamis.core.errors import ServiceError
 from dinamis.core.idempotency import Earlier, FormClaim, claim_form, new_token
 from dinamis.core.loading import status_filter
+
+if TYPE_CHECKING:
+    from dinamis.accounts.models import Visitor
 
 
 def is_local_path(target: str) -> bool:
@@ -160,7 +163,7 @@ def external_url(endpoint: str, **values: Any) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
-def hold_form(form: Any, scope: str, user: Any = None) -> FormClaim:
+def hold_form(form: Any, scope: str, user: Visitor | None = None) -> FormClaim:
     """Hold the form's one-time token for this submission (see core.idempotency).
 
     A refused token (forged, too old) is replaced on the form, so that the page

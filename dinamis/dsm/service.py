@@ -32,6 +32,7 @@ from sqlalchemy import func, select, text
 from dinamis import config
 from dinamis.accounts.models import User
 from dinamis.catalogue.models import Access, Collection, Scene
+from dinamis.catalogue.permissions import Viewer
 from dinamis.catalogue.service import stereo_group
 from dinamis.catalogue.storage import StorageError, clean_key
 from dinamis.config import DsmSettings
@@ -138,7 +139,7 @@ def find_scene(scene_id: str) -> Scene:
     return scene
 
 
-def source_refusal(actor: Any, scene: Scene) -> str | None:
+def source_refusal(actor: User, scene: Scene) -> str | None:
     """Why a DSM cannot be asked from this scene (None when it can)."""
     from dinamis.catalogue.permissions import may_download
 
@@ -161,7 +162,7 @@ def source_refusal(actor: Any, scene: Scene) -> str | None:
     return None
 
 
-def check(actor: Any, ask: DsmAsk) -> Checked:
+def check(actor: User, ask: DsmAsk) -> Checked:
     """Refuse a request that breaks a rule, every field's problem at once."""
     rules = settings()
     scene = find_scene(ask.scene_id)
@@ -199,7 +200,7 @@ def check(actor: Any, ask: DsmAsk) -> Checked:
     return Checked(scene, group, aoi, area, resolution.normalize())
 
 
-def ensure_can_request(actor: Any) -> None:
+def ensure_can_request(actor: User) -> None:
     if not can_request_dsm(actor):
         raise Forbidden(
             _("Your entity's membership is not active: you cannot order until it is renewed.")
@@ -524,7 +525,7 @@ def event_note(event: DsmEvent) -> str | None:
 STAFF_QUEUE = (S.QUEUED, S.RUNNING, S.FAILED)
 
 
-def visible_requests(actor: Any, status: str | None = None, limit: int = 500) -> list[DsmRequest]:
+def visible_requests(actor: User, status: str | None = None, limit: int = 500) -> list[DsmRequest]:
     """My requests; the entity's for its Referent and deputies; all for staff.
 
     `status` "queue" is what staff watch: queued, running and failed requests.
@@ -871,7 +872,7 @@ def product_request(scene: Scene) -> DsmRequest | None:
     return db.session.scalar(select(DsmRequest).where(DsmRequest.item_id == scene.id))
 
 
-def product_refusal(user: Any, scene: Scene) -> str | None:
+def product_refusal(user: Viewer, scene: Scene) -> str | None:
     """Why `user` may not download this delivered surface model (None: they may)."""
     request = product_request(scene)
     if request is None or may_download_product(user, request):

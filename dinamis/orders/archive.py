@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from flask_babel import gettext as _
 from geoalchemy2.shape import from_shape, to_shape
@@ -50,7 +49,7 @@ class ArchiveRequest:
     funding: str | None = None
 
 
-def why_not_orderable(user: Any, scene: Scene) -> str | None:
+def why_not_orderable(user: User, scene: Scene) -> str | None:
     """Why this member cannot order this scene by archive order, in words; None if they can.
 
     The collection's rule first (not sold by archive order, or open data to download),
