@@ -7,6 +7,13 @@ the first page and the next ones as the benchmark walks them.
 Against a database already loaded (by compare.py --keep, or `dinamis catalogue
 ingest`). CPU time (time.process_time) is the figure to compare before and after
 a change on a shared machine; wall time is printed with the load average.
+
+    ... request_cpu.py --code /tmp/dinamis-bench/code-2c786ff --only Paris --explain
+
+`--code` serves an earlier revision's copy (bench/revisions.py, as compare.py
+--before extracts it) instead of this tree; `--explain` prints, for each page, the
+statements the request ran with PostgreSQL's planning and execution times and the
+rows each plan node read (EXPLAIN (ANALYZE, BUFFERS) of the same SQL and values).
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ from sqlalchemy import event
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.catalogue.compare import QUERIES
+
+if "--code" in sys.argv:  # an earlier revision's package, imported instead of this tree's
+    sys.path.insert(0, sys.argv[sys.argv.index("--code") + 1])
+
 from dinamis import create_app
 from dinamis.extensions import db
 
@@ -76,10 +87,44 @@ def _time(client: Any, method: str, request: Any, repeat: int) -> tuple[list[flo
     return cpu, wall
 
 
+def _explain(engine: Any, ran: list[tuple[str, Any]]) -> list[str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the statements a request ran, summed up: planning and
+    execution time, then each node that read rows (its rows, loops and time)."""
+    lines = []
+    with engine.connect() as connection:
+        for statement, parameters in ran:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                continue
+            plan = connection.exec_driver_sql(
+                "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters
+            ).scalar_one()[0]
+            nodes = []
+            pending = [plan["Plan"]]
+            while pending:
+                node = pending.pop(0)
+                if "Index" in node["Node Type"] or "Scan" in node["Node Type"]:
+                    name = node.get("Index Name", node.get("Relation Name", ""))
+                    nodes.append(
+                        f"{node['Node Type']} {name}"
+                        f" rows {node['Actual Rows']} x{node['Actual Loops']}"
+                        f" {node['Actual Total Time']:.2f} ms"
+                    )
+                pending.extend(node.get("Plans", []))
+            lines.append(
+                f"plan {plan['Planning Time']:.2f} ms, run {plan['Execution Time']:.2f} ms,"
+                f" buffers {plan['Plan'].get('Shared Hit Blocks', 0)}"
+                f"+{plan['Plan'].get('Shared Read Blocks', 0)}: " + "; ".join(nodes)
+            )
+        connection.rollback()
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=100)
     parser.add_argument("--only", help="the queries whose name contains this")
+    parser.add_argument("--code", help="an earlier revision's copy to serve (bench/revisions.py)")
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN each page's statements")
     parser.add_argument(
         "--control",
         action="store_true",
@@ -96,11 +141,16 @@ def main() -> None:
     )
     client = app.test_client()
     statements = [0]
+    ran: list[tuple[str, Any]] = []
     with app.app_context():
         engine = db.engine
-    event.listen(
-        engine, "before_cursor_execute", lambda *_a: statements.__setitem__(0, statements[0] + 1)
-    )
+
+    def executed(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_a: Any) -> None:
+        statements[0] += 1
+        ran.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", executed)
+    print("code:", sys.modules["dinamis"].__file__)
     for name, (method, body, pages) in QUERIES.items():
         if args.only and args.only.lower() not in name.lower():
             continue
@@ -115,7 +165,11 @@ def main() -> None:
         for label, request in [("first", body)] + [
             (f"page {n}", r) for n, r in enumerate(following, 2) if r is not None
         ]:
+            ran.clear()
             cpu, wall = _time(client, method, request, args.repeat)
+            if args.explain:
+                last = ran[-(len(ran) // args.repeat) :]  # the statements of the last request
+                line += [f"  {label}: {text}" for text in _explain(engine, last)]
             line.append(
                 f"{label} CPU min {min(cpu) * 1e3:.2f}"
                 f" / median {statistics.median(cpu) * 1e3:.2f} ms"
