@@ -352,3 +352,42 @@ def test_the_cells_hold_every_scene_that_can_meet_the_area(app, tmp_path):
             first = search.run_page(query, count=False, rows=True, plan=search.AREA)
             assert {r.id for r in found.rows} == {r.id for r in first.rows} == expected, (x, y)
         db.session.rollback()
+
+
+def test_a_walk_keeps_its_plan_and_the_other_statements_are_planned_each_time(app, spread):
+    """A walk's statement (WALK, CELLS: its shape fixes its plan) is prepared after five
+    runs on a connection, so that PostgreSQL may keep a generic plan, which reads the same
+    pages; the area read first, the planner's plan, the count and a CQL2 filter's walk
+    are planned for their values at every run (never prepared)."""
+    prepared = text("SELECT statement, generic_plans FROM pg_prepared_statements")
+    point = {"intersects": {"type": "Point", "coordinates": [1.444, 43.604]}, "limit": 5}
+    filtered = {"bbox": [1.35, 43.55, 1.55, 43.70], "filter": "eo:cloud_cover < 50", "limit": 5}
+    with app.test_request_context():
+        # A generic plan from the first run (PostgreSQL plans five for their values first).
+        db.session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+
+        def pages(params: dict, plan: str, count: bool = False) -> list:
+            token, read = None, []
+            while True:
+                query = search.parse({**params, **({"token": token} if token else {})})
+                page = search.run_page(query, count=count, rows=not count, plan=plan)
+                read.append([r.id for r in page.rows])
+                token = page.next
+                if token is None:
+                    return read
+
+        first = pages(point, search.AREA)
+        assert len(first) > 1
+        for _ in range(6):
+            assert pages(point, search.AREA) == first
+            assert pages(point, search.PLAIN, count=True) == first
+            assert pages(filtered, search.WALK)
+        assert not [s for s, _n in db.session.execute(prepared) if "scenes" in s]
+        for _ in range(6):
+            assert pages(point, search.WALK) == first
+            assert pages(point, search.CELLS) == first
+        kept = [(s, n) for s, n in db.session.execute(prepared) if "scenes" in s]
+        # The first page's and the next pages' walk, through the date index and the cells.
+        assert len(kept) == 4 and all(n > 0 for _s, n in kept), kept
+        assert sum("UNION ALL" in s for s, _n in kept) == 2
+        db.session.rollback()

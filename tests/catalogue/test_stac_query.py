@@ -286,8 +286,9 @@ def test_responses_validate_against_the_stac_schemas(client, varied):
 
 
 def test_a_search_runs_without_jit_parallel_workers_or_generic_plans(app):
-    """A search's statements are never prepared (each is planned for its values);
-    the same statement run outside `custom_plans` is, after five runs."""
+    """A search's statements are never prepared (each is planned for its values), but
+    its walks' (tests/catalogue/test_search_plans.py); the same statement run outside
+    `custom_plans` is, after five runs."""
     from sqlalchemy import text
 
     from dinamis.extensions import db
