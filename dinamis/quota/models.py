@@ -243,43 +243,65 @@ CREATE TRIGGER ledger_transactions_no_truncate BEFORE TRUNCATE ON ledger_transac
     FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 """
 
-BALANCED = """
-CREATE FUNCTION ledger_check_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+
+def _checked_at_commit(table: str, check: str, variable: str, body: str) -> str:
+    """A rule every ledger transaction meets once all its rows are written: the
+    function `ledger_check_<check>`, whose `body` raises when the rule is broken
+    (with `variable` declared for it), run at commit by the deferred constraint
+    trigger `<table>_<check>` for each row inserted into `table`."""
+    return f"""
+CREATE FUNCTION ledger_check_{check}() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    total numeric;
+    {variable};
 BEGIN
-    SELECT coalesce(sum(amount), 0) INTO total
+{body}
+    RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER {table}_{check} AFTER INSERT ON {table}
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_{check}();
+"""
+
+
+BALANCED = _checked_at_commit(
+    "ledger_entries",
+    "balanced",
+    "total numeric",
+    """    SELECT coalesce(sum(amount), 0) INTO total
       FROM ledger_entries WHERE transaction_id = NEW.transaction_id;
     IF total <> 0 THEN
         RAISE EXCEPTION 'ledger transaction % does not balance (its entries sum to %)',
             NEW.transaction_id, total USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER ledger_entries_balanced AFTER INSERT ON ledger_entries
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_balanced();
-"""
+    END IF;""",
+)
 
-TWO_ENTRIES = """
-CREATE FUNCTION ledger_check_two_entries() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    entries integer;
-BEGIN
-    SELECT count(*) INTO entries FROM ledger_entries WHERE transaction_id = NEW.id;
+TWO_ENTRIES = _checked_at_commit(
+    "ledger_transactions",
+    "two_entries",
+    "entries integer",
+    """    SELECT count(*) INTO entries FROM ledger_entries WHERE transaction_id = NEW.id;
     IF entries < 2 THEN
         RAISE EXCEPTION 'ledger transaction % has % entries; a transaction moves km² '
             'from one account to another, so it has at least two', NEW.id, entries
             USING ERRCODE = 'check_violation';
-    END IF;
-    RETURN NULL;
-END $$;
-CREATE CONSTRAINT TRIGGER ledger_transactions_two_entries AFTER INSERT ON ledger_transactions
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ledger_check_two_entries();
-"""
+    END IF;""",
+)
+
+# What a posting adds to the running balance of an account and sensor (made when missing).
+_ADD_TO_TOTAL = """ON CONFLICT (account_id, sensor) DO UPDATE
+        SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;"""
+
+
+def _per_statement(trigger: str, table: str, rows: str, function: str) -> str:
+    """The trigger that runs `function` once per statement inserting into `table`,
+    the statement's rows as the table `rows`."""
+    return f"""CREATE TRIGGER {trigger} AFTER INSERT ON {table}
+    REFERENCING NEW TABLE AS {rows}
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();"""
+
 
 # Quota's running balances per account and sensor (ledger_totals), kept by a trigger on
 # the entries, as migrations 0015 and 0027 create it.
-RUNNING_TOTALS = """
+RUNNING_TOTALS = f"""
 CREATE FUNCTION ledger_totals_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO ledger_totals AS t
@@ -294,13 +316,10 @@ BEGIN
      WHERE a.entity_id IS NOT NULL
      GROUP BY e.account_id, a.id, o.sensor
      ORDER BY e.account_id, o.sensor
-    ON CONFLICT (account_id, sensor) DO UPDATE
-        SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
+    {_ADD_TO_TOTAL}
     RETURN NULL;
 END $$;
-CREATE TRIGGER ledger_entries_totals AFTER INSERT ON ledger_entries
-    REFERENCING NEW TABLE AS new_entries
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_add();
+{_per_statement("ledger_entries_totals", "ledger_entries", "new_entries", "ledger_totals_add")}
 -- A submission reserves before it writes its order (orders.service.submit): the
 -- function above found no order and counted the reservation without a sensor;
 -- when the order arrives, its postings move to its sensor (migration 0029).
@@ -328,13 +347,10 @@ BEGIN
     SELECT account_id, entity_id, family, period, kind, sensor, granted, amount
       FROM early
      ORDER BY account_id, sensor
-    ON CONFLICT (account_id, sensor) DO UPDATE
-        SET granted = t.granted + excluded.granted, amount = t.amount + excluded.amount;
+    {_ADD_TO_TOTAL}
     RETURN NULL;
 END $$;
-CREATE TRIGGER orders_ledger_totals AFTER INSERT ON orders
-    REFERENCING NEW TABLE AS new_orders
-    FOR EACH STATEMENT EXECUTE FUNCTION ledger_totals_order_added();
-"""
+{_per_statement("orders_ledger_totals", "orders", "new_orders", "ledger_totals_order_added")}
+"""  # noqa: S608 (constant text)
 
 database_objects(APPEND_ONLY + BALANCED + TWO_ENTRIES + RUNNING_TOTALS)

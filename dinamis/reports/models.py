@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from textwrap import dedent, indent
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
@@ -212,9 +213,94 @@ Index(
 )
 
 
+def _add_to_totals(
+    totals: str, key: tuple[str, ...], sums: tuple[str, ...], rows: str, having: str = ""
+) -> str:
+    """One statement of a totals trigger: the `rows` selected (the `key` columns, then
+    the `sums`), grouped by key, added to the `totals` row of their key (made when
+    missing). In key order, so that two statements lock the rows they share in the
+    same order; `having` leaves out the groups that would change nothing."""
+    ranks = ", ".join(str(rank) for rank in range(1, len(key) + 1))
+    kept = f"\n        HAVING {having}" if having else ""
+    added = ", ".join(f"{name} = t.{name} + excluded.{name}" for name in sums)
+    return f"""INSERT INTO {totals} AS t ({", ".join((*key, *sums))})
+{indent(dedent(rows).strip(), " " * 8)}
+         GROUP BY {ranks}{kept}
+         ORDER BY {ranks}
+        ON CONFLICT ({", ".join(key)}) DO UPDATE
+            SET {added};"""  # noqa: S608 (constant text)
+
+
+# The sums per month and collection of the download log, and per period and product
+# of the accepted quotes' euros; what each kind of statement on the rows adds to them
+# (a statement's rows are `new_<table>` and `old_<table>`, see _changes_triggers).
+_DOWNLOAD_TOTALS = (
+    "download_totals",
+    ("month", "entity_id", "collection_id"),
+    ("downloads", "bytes"),
+)
+_QUOTE_TOTALS = ("quote_totals", ("period", "entity_id", "sensor", "family"), ("excluding_tax",))
+_DOWNLOADS_INSERTED = _add_to_totals(
+    *_DOWNLOAD_TOTALS,
+    """
+SELECT download_month(created_at), entity_id, collection_id, count(*), sum(bytes)
+  FROM new_downloads
+""",
+)
+_DOWNLOADS_UPDATED = _add_to_totals(
+    *_DOWNLOAD_TOTALS,
+    """
+SELECT month, entity_id, collection_id, sum(n), sum(b)
+  FROM (SELECT download_month(created_at) AS month, entity_id, collection_id,
+               -1 AS n, -bytes AS b
+          FROM old_downloads
+        UNION ALL
+        SELECT download_month(created_at), entity_id, collection_id, 1, bytes
+          FROM new_downloads) AS delta
+""",
+    having="sum(n) <> 0 OR sum(b) <> 0",
+)
+_DOWNLOADS_DELETED = _add_to_totals(
+    *_DOWNLOAD_TOTALS,
+    """
+SELECT download_month(created_at), entity_id, collection_id, -count(*), -sum(bytes)
+  FROM old_downloads
+""",
+)
+_QUOTES_INSERTED = _add_to_totals(
+    *_QUOTE_TOTALS,
+    """
+SELECT o.period, o.entity_id, o.sensor, o.family, sum(q.excluding_tax)
+  FROM new_quotes q JOIN orders o ON o.id = q.order_id
+ WHERE q.status = 'accepted'
+""",
+)
+_QUOTES_UPDATED = _add_to_totals(
+    *_QUOTE_TOTALS,
+    """
+SELECT o.period, o.entity_id, o.sensor, o.family, sum(d.euros)
+  FROM (SELECT order_id, -excluding_tax AS euros FROM old_quotes
+         WHERE status = 'accepted'
+        UNION ALL
+        SELECT order_id, excluding_tax FROM new_quotes
+         WHERE status = 'accepted') AS d
+  JOIN orders o ON o.id = d.order_id
+""",
+    having="sum(d.euros) <> 0",
+)
+_QUOTES_DELETED = _add_to_totals(
+    *_QUOTE_TOTALS,
+    """
+SELECT o.period, o.entity_id, o.sensor, o.family, -sum(q.excluding_tax)
+  FROM old_quotes q JOIN orders o ON o.id = q.order_id
+ WHERE q.status = 'accepted'
+""",
+)
+
+
 # The statistics' totals of downloads and quotes kept by triggers, as migration 0015
 # creates them (tests/core/test_migrations.py compares them with the migrated schema).
-TOTALS_FUNCTIONS = """
+TOTALS_FUNCTIONS = f"""
 -- The totals' month of a download: the first day of its month in UTC.
 CREATE FUNCTION download_month(created_at timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -224,37 +310,13 @@ $$;
 CREATE FUNCTION download_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO download_totals AS t (month, entity_id, collection_id, downloads, bytes)
-        SELECT download_month(created_at), entity_id, collection_id, count(*), sum(bytes)
-          FROM new_downloads
-         GROUP BY 1, 2, 3
-         ORDER BY 1, 2, 3
-        ON CONFLICT (month, entity_id, collection_id) DO UPDATE
-            SET downloads = t.downloads + excluded.downloads, bytes = t.bytes + excluded.bytes;
+        {_DOWNLOADS_INSERTED}
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        INSERT INTO download_totals AS t (month, entity_id, collection_id, downloads, bytes)
-        SELECT month, entity_id, collection_id, sum(n), sum(b)
-          FROM (SELECT download_month(created_at) AS month, entity_id, collection_id,
-                       -1 AS n, -bytes AS b
-                  FROM old_downloads
-                UNION ALL
-                SELECT download_month(created_at), entity_id, collection_id, 1, bytes
-                  FROM new_downloads) AS delta
-         GROUP BY 1, 2, 3
-        HAVING sum(n) <> 0 OR sum(b) <> 0
-         ORDER BY 1, 2, 3
-        ON CONFLICT (month, entity_id, collection_id) DO UPDATE
-            SET downloads = t.downloads + excluded.downloads, bytes = t.bytes + excluded.bytes;
+        {_DOWNLOADS_UPDATED}
     ELSE  -- DELETE
-        INSERT INTO download_totals AS t (month, entity_id, collection_id, downloads, bytes)
-        SELECT download_month(created_at), entity_id, collection_id, -count(*), -sum(bytes)
-          FROM old_downloads
-         GROUP BY 1, 2, 3
-         ORDER BY 1, 2, 3
-        ON CONFLICT (month, entity_id, collection_id) DO UPDATE
-            SET downloads = t.downloads + excluded.downloads, bytes = t.bytes + excluded.bytes;
+        {_DOWNLOADS_DELETED}
     END IF;
     DELETE FROM download_totals t
      USING (SELECT DISTINCT download_month(created_at) AS month, entity_id, collection_id
@@ -269,37 +331,11 @@ END $$;
 CREATE FUNCTION quote_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
-        SELECT o.period, o.entity_id, o.sensor, o.family, sum(q.excluding_tax)
-          FROM new_quotes q JOIN orders o ON o.id = q.order_id
-         WHERE q.status = 'accepted'
-         GROUP BY 1, 2, 3, 4
-         ORDER BY 1, 2, 3, 4
-        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
-            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+        {_QUOTES_INSERTED}
     ELSIF TG_OP = 'UPDATE' THEN
-        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
-        SELECT o.period, o.entity_id, o.sensor, o.family, sum(d.euros)
-          FROM (SELECT order_id, -excluding_tax AS euros FROM old_quotes
-                 WHERE status = 'accepted'
-                UNION ALL
-                SELECT order_id, excluding_tax FROM new_quotes
-                 WHERE status = 'accepted') AS d
-          JOIN orders o ON o.id = d.order_id
-         GROUP BY 1, 2, 3, 4
-        HAVING sum(d.euros) <> 0
-         ORDER BY 1, 2, 3, 4
-        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
-            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+        {_QUOTES_UPDATED}
     ELSE  -- DELETE (the quotes of a deleted order: already taken off, see below)
-        INSERT INTO quote_totals AS t (period, entity_id, sensor, family, excluding_tax)
-        SELECT o.period, o.entity_id, o.sensor, o.family, -sum(q.excluding_tax)
-          FROM old_quotes q JOIN orders o ON o.id = q.order_id
-         WHERE q.status = 'accepted'
-         GROUP BY 1, 2, 3, 4
-         ORDER BY 1, 2, 3, 4
-        ON CONFLICT (period, entity_id, sensor, family) DO UPDATE
-            SET excluding_tax = t.excluding_tax + excluded.excluding_tax;
+        {_QUOTES_DELETED}
     END IF;
     RETURN NULL;
 END $$;
@@ -323,7 +359,7 @@ BEGIN
     TRUNCATE download_totals;
     RETURN NULL;
 END $$;
-"""
+"""  # noqa: S608 (constant text)
 
 
 def _changes_triggers(table: str, function: str) -> str:
