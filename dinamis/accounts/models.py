@@ -10,6 +10,7 @@ from flask_login import AnonymousUserMixin
 from sqlalchemy import CheckConstraint, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from dinamis.config import LANGUAGES
 from dinamis.core.columns import CreatedAt, EntityRef, IntPk, OwnedByUser, PersonName, choice
 from dinamis.core.db import Base
 from dinamis.membership.models import Entity
@@ -45,7 +46,6 @@ class User(PersonName, Base):
 
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("language IN ('fr', 'en')", name="language"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint(
             "role = 'staff' OR (entity_id IS NOT NULL AND entity_role IS NOT NULL)",
@@ -62,7 +62,7 @@ class User(PersonName, Base):
 
     id: Mapped[IntPk]
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    language: Mapped[str] = mapped_column(String(2), default="fr")
+    language: Mapped[str] = choice(LANGUAGES, 2, default="fr")
     password_hash: Mapped[str | None] = mapped_column(String(255))
     role: Mapped[str] = choice(Role.ALL, 10, default=Role.USER)
     status: Mapped[str] = choice(UserStatus.ALL, 20, default=UserStatus.ACTIVE)

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, OwnedByUser, UpdatedAt, choice
+from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, OwnedByUser, UpdatedAt, choice, within
 from dinamis.core.db import Base, database_objects
 
 
@@ -58,10 +58,6 @@ class SavedSearch(Base):
     __tablename__ = "saved_searches"
     __table_args__ = (
         CheckConstraint("date_to IS NULL OR date_to >= date_from", name="dates"),
-        CheckConstraint("max_cloud IS NULL OR max_cloud BETWEEN 0 AND 100", name="cloud"),
-        CheckConstraint(
-            "max_incidence IS NULL OR max_incidence BETWEEN 0 AND 90", name="incidence"
-        ),
         # The matcher's join: the active searches' areas (GiST, partial).
         Index(
             "ix_saved_searches_area_active",
@@ -83,8 +79,8 @@ class SavedSearch(Base):
     collections: Mapped[list[str]] = mapped_column(
         ARRAY(String(100)), default=list, server_default=text("'{}'")
     )
-    max_cloud: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
-    max_incidence: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    max_cloud: Mapped[Decimal | None] = within(0, 100, Numeric(5, 2), check="cloud")
+    max_incidence: Mapped[Decimal | None] = within(0, 90, Numeric(5, 2), check="incidence")
     spectral_modes: Mapped[list[str]] = mapped_column(
         ARRAY(String(20)), default=list, server_default=text("'{}'")
     )

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, UpdatedAt, choice
+from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, UpdatedAt, choice, within
 from dinamis.core.db import Base
 from dinamis.core.i18n import current_language
 
@@ -145,7 +145,6 @@ class Scene(Base):
             "stereo_group",
             postgresql_where=text("stereo_group IS NOT NULL"),
         ),
-        CheckConstraint("cloud_cover IS NULL OR cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
     )
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -156,7 +155,7 @@ class Scene(Base):
     footprint = mapped_column(
         Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False
     )
-    cloud_cover: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    cloud_cover: Mapped[Decimal | None] = within(0, 100, Numeric(5, 2), check="cloud_range")
     incidence_angle: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     sun_elevation: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
     sun_azimuth: Mapped[Decimal | None] = mapped_column(Numeric(6, 2))

@@ -6,7 +6,9 @@ type, key, default and index as every other model; `Mapped[UserRef | None]`
 makes the column nullable, and a `mapped_column(index=True)` on the right adds
 to the type's options. `part_of` links a row to the row it belongs to, and
 `choice` is a string column holding one of a tuple's values, its CHECK
-constraint made from that tuple. `PersonName` gives a model a person's names.
+constraint made from that tuple; `within` a number column between two bounds, its
+CHECK constraint saying so (`Progress`, a job's %). `PersonName` gives a model a
+person's names.
 
 The DDL is the one the models wrote out column by column before (the migration
 test compares the models with the migrated schema, CHECK constraints included).
@@ -18,7 +20,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, String, Table, event, func
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, String, Table, event, func
 from sqlalchemy.orm import Mapped, MappedColumn, mapped_column
 
 from dinamis.core.db import one_of
@@ -63,6 +65,37 @@ def choice(values: Sequence[str], length: int, **options: Any) -> MappedColumn[A
 
     event.listen(column.column, "after_parent_attach", check)
     return column
+
+
+_BOUNDS = "dinamis_within"
+
+
+def within(low: int, high: int, *args: Any, check: str, **options: Any) -> MappedColumn[Any]:
+    """A number column whose values lie from `low` to `high`, or are NULL when the
+    column may be: its CHECK constraint is `ck_<table>_<check>`. `args` and `options`
+    are `mapped_column`'s (the type, default...). Usable in an `Annotated` type."""
+    column = mapped_column(*args, **options)
+    # Kept in `info`, which SQLAlchemy carries over when an Annotated type's column is
+    # used (the column's own listeners are not).
+    column.column.info[_BOUNDS] = (low, high, check)
+    return column
+
+
+@event.listens_for(Column, "after_parent_attach")
+def _bounds_checked(column: Column[Any], table: Any) -> None:
+    """The CHECK constraint of a `within` column, added to the table it joins."""
+    bounds = column.info.get(_BOUNDS)
+    if bounds is None or not isinstance(table, Table):
+        return
+    low, high, check = bounds
+    rule = f"{column.name} BETWEEN {low} AND {high}"
+    if column.nullable:
+        rule = f"{column.name} IS NULL OR {rule}"
+    table.append_constraint(CheckConstraint(rule, name=check))
+
+
+# How far a worker is through a job, in % (a surface model, a yearly PDF).
+Progress = Annotated[int, within(0, 100, default=0, check="progress_range")]
 
 
 class PersonName:

@@ -10,9 +10,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Date,
     ForeignKey,
-    Integer,
     Numeric,
     String,
     Text,
@@ -20,7 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dinamis.core.columns import UserRef, choice, part_of
+from dinamis.core.columns import Progress, UserRef, choice, part_of
 from dinamis.core.db import Base, sql_list
 from dinamis.orders.models import ProductRequest, StatusChange
 from dinamis.quota.models import EUR
@@ -62,7 +60,6 @@ class DsmRequest(ProductRequest, Base):
 
     __tablename__ = "dsm_requests"
     __table_args__ = (
-        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
         CheckConstraint("charged_km2 > 0 AND free_km2 >= 0 AND cofunded_km2 >= 0", name="areas"),
         CheckConstraint("resolution_m > 0", name="resolution_positive"),
         CheckConstraint(
@@ -86,12 +83,12 @@ class DsmRequest(ProductRequest, Base):
     tax_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 4))
     tax: Mapped[Decimal | None] = mapped_column(EUR)
     including_tax: Mapped[Decimal | None] = mapped_column(EUR)
-    quote_valid_until: Mapped[dt.date | None] = mapped_column(Date)
+    quote_valid_until: Mapped[dt.date | None]
     quote_decided_by_id: Mapped[UserRef | None]
     # The computation: its Procrastinate job, attempts, progress; why it failed; the log.
     job_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    progress: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
+    progress: Mapped[Progress]
     progress_message: Mapped[str | None] = mapped_column(String(200))
     failure_code: Mapped[str | None] = mapped_column(String(20))
     failure_detail: Mapped[str | None] = mapped_column(Text)  # for staff, as the engine said

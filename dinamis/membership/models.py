@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -68,8 +68,8 @@ class Entity(Base):
     legal_rep_name: Mapped[str | None] = mapped_column(String(200))
     legal_rep_function: Mapped[str | None] = mapped_column(String(200))
     legal_rep_email: Mapped[str | None] = mapped_column(String(254))
-    membership_start: Mapped[dt.date | None] = mapped_column(Date)
-    membership_end: Mapped[dt.date | None] = mapped_column(Date)
+    membership_start: Mapped[dt.date | None]
+    membership_end: Mapped[dt.date | None]
     renewal_requested_at: Mapped[dt.datetime | None]
     # The last expiry reminder sent (60, then 15 days before); reset on renewal.
     last_reminder_days: Mapped[int | None]
@@ -260,7 +260,7 @@ class Certificate(Base):
         ForeignKey("membership_requests.id", ondelete="RESTRICT")
     )
     issued_at: Mapped[CreatedAt]
-    valid_until: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date]
     documents: Mapped[list[str]] = mapped_column(ARRAY(String(80)), default=list)
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
 

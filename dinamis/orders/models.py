@@ -9,9 +9,7 @@ from typing import Any, ClassVar
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     CheckConstraint,
-    Date,
     ForeignKey,
-    Integer,
     Numeric,
     String,
     Text,
@@ -20,7 +18,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from dinamis.accounts.models import User
-from dinamis.core.columns import CreatedAt, EntityRef, IntPk, UpdatedAt, UserRef, choice, part_of
+from dinamis.core.columns import (
+    CreatedAt,
+    EntityRef,
+    IntPk,
+    UpdatedAt,
+    UserRef,
+    choice,
+    part_of,
+    within,
+)
 from dinamis.core.db import Base
 from dinamis.core.idempotency import IdempotencyKey  # noqa: F401  (moved to core; kept importable)
 from dinamis.membership.models import Entity
@@ -154,8 +161,6 @@ class Order(ProductRequest, Base):
     __tablename__ = "orders"
     __table_args__ = (
         CheckConstraint("window_end IS NULL OR window_end > window_start", name="window_order"),
-        CheckConstraint("max_cloud_cover BETWEEN 0 AND 100", name="cloud_range"),
-        CheckConstraint("max_incidence BETWEEN 0 AND 60", name="incidence_range"),
         CheckConstraint("charged_km2 >= 0 AND free_km2 >= 0 AND cofunded_km2 >= 0", name="areas"),
     )
 
@@ -166,10 +171,10 @@ class Order(ProductRequest, Base):
     sensor: Mapped[str] = choice(Sensor.ALL, 20)
     aoi = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
     mode: Mapped[str] = choice(Mode.ALL, 10, default=Mode.MONO)
-    window_start: Mapped[dt.date | None] = mapped_column(Date)
-    window_end: Mapped[dt.date | None] = mapped_column(Date)
-    max_cloud_cover: Mapped[int] = mapped_column(Integer, default=20)
-    max_incidence: Mapped[int] = mapped_column(Integer, default=30)
+    window_start: Mapped[dt.date | None]
+    window_end: Mapped[dt.date | None]
+    max_cloud_cover: Mapped[int] = within(0, 100, default=20, check="cloud_range")
+    max_incidence: Mapped[int] = within(0, 60, default=30, check="incidence_range")
     spectral_mode: Mapped[str] = mapped_column(String(10), default="pms")
     justification: Mapped[str] = mapped_column(Text)
     funding: Mapped[str | None] = mapped_column(String(300))
@@ -289,7 +294,7 @@ class Quote(Base):
     tax_rate: Mapped[Decimal] = mapped_column(Numeric(5, 4))
     tax: Mapped[Decimal] = mapped_column(EUR)
     including_tax: Mapped[Decimal] = mapped_column(EUR)
-    valid_until: Mapped[dt.date] = mapped_column(Date)
+    valid_until: Mapped[dt.date]
     decided_by_id: Mapped[UserRef | None]
     decided_at: Mapped[dt.datetime | None]
     created_at: Mapped[CreatedAt]

@@ -17,10 +17,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
-    Integer,
     LargeBinary,
     Numeric,
     String,
@@ -37,10 +35,12 @@ from dinamis.core.columns import (
     CreatedAt,
     EntityRef,
     IntPk,
+    Progress,
     UpdatedAt,
     UserRef,
     choice,
     part_of,
+    within,
 )
 from dinamis.core.db import Base, database_objects
 from dinamis.membership.models import Entity
@@ -91,8 +91,8 @@ class UsageReport(Base):
     entity_id: Mapped[EntityRef]
     author_id: Mapped[UserRef] = mapped_column(index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
-    year: Mapped[int] = mapped_column(Integer)
-    due_on: Mapped[dt.date] = mapped_column(Date)
+    year: Mapped[int]
+    due_on: Mapped[dt.date]
     project: Mapped[str] = mapped_column(String(300), default="")
     themes: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
     scene_ids: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list)
@@ -124,12 +124,11 @@ class UsageReport(Base):
 
 class Publication(Base):
     __tablename__ = "report_publications"
-    __table_args__ = (CheckConstraint("year BETWEEN 1900 AND 2200", name="year_range"),)
 
     id: Mapped[IntPk]
     report_id: Mapped[int] = part_of("usage_reports")
     title: Mapped[str] = mapped_column(String(500))
-    year: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int] = within(1900, 2200, check="year_range")
     doi: Mapped[str | None] = mapped_column(String(200))
 
     report: Mapped[UsageReport] = relationship(back_populates="publications")
@@ -161,8 +160,8 @@ class DownloadTotal(Base):
     )
 
     id: Mapped[BigIntPk]
-    month: Mapped[dt.date] = mapped_column(Date)  # the month's first day, in UTC
-    entity_id: Mapped[int | None] = mapped_column(Integer)
+    month: Mapped[dt.date]  # the month's first day, in UTC
+    entity_id: Mapped[int | None]
     collection_id: Mapped[str] = mapped_column(String(100))
     downloads: Mapped[int] = mapped_column(BigInteger)
     bytes: Mapped[int] = mapped_column(BigInteger)
@@ -190,7 +189,7 @@ class QuoteTotal(Base):
 
     id: Mapped[BigIntPk]
     period: Mapped[str] = mapped_column(String(10))
-    entity_id: Mapped[int] = mapped_column(Integer)
+    entity_id: Mapped[int]
     sensor: Mapped[str] = mapped_column(String(30))
     family: Mapped[str] = mapped_column(String(20))
     excluding_tax: Mapped[Decimal] = mapped_column(Numeric(14, 2))
@@ -415,21 +414,18 @@ class YearlyPdf(Base):
     """
 
     __tablename__ = "yearly_pdfs"
-    __table_args__ = (
-        CheckConstraint("progress BETWEEN 0 AND 100", name="progress_range"),
-        Index("ix_yearly_pdfs_year_entity_id_id", "year", "entity_id", "id"),
-    )
+    __table_args__ = (Index("ix_yearly_pdfs_year_entity_id_id", "year", "entity_id", "id"),)
 
     id: Mapped[IntPk]
-    year: Mapped[int] = mapped_column(Integer)
+    year: Mapped[int]
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
     requested_by_id: Mapped[UserRef]
     language: Mapped[str] = mapped_column(String(5))  # the requester's, at the time
     status: Mapped[str] = choice(YearlyPdfStatus.ALL, 10, default=YearlyPdfStatus.QUEUED)
-    progress: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[Progress]
     step: Mapped[str | None] = mapped_column(String(20))  # reports.documents.STEPS
     job_id: Mapped[int | None] = mapped_column(BigInteger)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
     error: Mapped[str | None] = mapped_column(Text)  # for staff
     content: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     size: Mapped[int | None]

@@ -12,11 +12,9 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -70,10 +68,10 @@ class Webhook(Base):
     # `previous_secret_until`: the owner's server switches without losing an event.
     previous_secret: Mapped[str | None] = mapped_column(String(100))
     previous_secret_until: Mapped[dt.datetime | None]
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    active: Mapped[bool] = mapped_column(default=True)
     # The channel choice: does this webhook receive the owner's order state changes?
-    order_events: Mapped[bool] = mapped_column(Boolean, default=True)
-    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    order_events: Mapped[bool] = mapped_column(default=True)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
     disabled_reason: Mapped[str | None] = choice(DisabledReason.ALL, 10)
     disabled_at: Mapped[dt.datetime | None]
     disabled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -108,9 +106,9 @@ class WebhookDelivery(Base):
     # The JSON body sent (`id`, `type`, `created`, `data`), the same at every attempt.
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     status: Mapped[str] = choice(DeliveryStatus.ALL, 10, default=DeliveryStatus.PENDING)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    response_status: Mapped[int | None] = mapped_column(Integer)
+    response_status: Mapped[int | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[CreatedAt]
     delivered_at: Mapped[dt.datetime | None]
