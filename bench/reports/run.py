@@ -39,6 +39,7 @@ from sqlalchemy import event, func, select
 
 from bench.reports.generate import generate
 from dinamis.accounts import service as accounts
+from dinamis.core.columns import values_of
 from dinamis.core.migrate import alembic_config
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
@@ -349,8 +350,8 @@ def dashboard_template(f: stats.Filters) -> Callable[[], Any]:
         "downloads_chart": stats.bars(tables["downloads"], "title", "downloads"),
         "profiles": list(db.session.scalars(select(Profile).order_by(Profile.code))),
         "entities": db.session.execute(select(Entity.id, Entity.name).order_by(Entity.name)).all(),
-        "sensors": Sensor.ALL,
-        "families": Family.ALL,
+        "sensors": values_of(Sensor),
+        "families": values_of(Family),
         "args": request.args,
     }
     return lambda: render_template("reports/stats.html", **context)

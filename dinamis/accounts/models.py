@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from enum import StrEnum
 from typing import TypeAlias
 
 from flask_login import AnonymousUserMixin
@@ -15,26 +16,10 @@ from dinamis.core.columns import CreatedAt, EntityRef, IntPk, OwnedByUser, Perso
 from dinamis.core.db import Base
 from dinamis.membership.models import Entity
 
-
-class Role:
-    USER = "user"
-    STAFF = "staff"
-    ALL = (USER, STAFF)
-
-
-class EntityRole:
-    MEMBER = "member"
-    DEPUTY = "deputy"
-    REFERENT = "referent"
-    ALL = (MEMBER, DEPUTY, REFERENT)
-
-
-class UserStatus:
-    PENDING = "pending"  # awaiting the Referent's approval
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    REMOVED = "removed"
-    ALL = (PENDING, ACTIVE, SUSPENDED, REMOVED)
+Role = StrEnum("Role", "USER STAFF")
+EntityRole = StrEnum("EntityRole", "MEMBER DEPUTY REFERENT")
+# PENDING: awaiting the Referent's approval.
+UserStatus = StrEnum("UserStatus", "PENDING ACTIVE SUSPENDED REMOVED")
 
 
 def new_session_token() -> str:
@@ -64,10 +49,10 @@ class User(PersonName, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     language: Mapped[str] = choice(LANGUAGES, 2, default="fr")
     password_hash: Mapped[str | None] = mapped_column(String(255))
-    role: Mapped[str] = choice(Role.ALL, 10, default=Role.USER)
-    status: Mapped[str] = choice(UserStatus.ALL, 20, default=UserStatus.ACTIVE)
+    role: Mapped[str] = choice(Role, 10, default=Role.USER)
+    status: Mapped[str] = choice(UserStatus, 20, default=UserStatus.ACTIVE)
     entity_id: Mapped[EntityRef | None]
-    entity_role: Mapped[str | None] = choice(EntityRole.ALL, 10)
+    entity_role: Mapped[str | None] = choice(EntityRole, 10)
     # Rotated on password change: every other session of the user ends.
     session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     created_at: Mapped[CreatedAt]
@@ -112,7 +97,7 @@ class User(PersonName, Base):
 
     @property
     def roles(self) -> list[str]:
-        roles = [Role.USER] if self.entity_id is not None else []
+        roles: list[str] = [Role.USER] if self.entity_id is not None else []
         if self.is_referent:
             roles.append("referent")
         if self.is_deputy:

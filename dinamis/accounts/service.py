@@ -18,6 +18,7 @@ from sqlalchemy.orm import joinedload
 from dinamis import config
 from dinamis.accounts.models import ApiToken, EntityRole, Role, User, UserStatus, new_session_token
 from dinamis.accounts.permissions import can_manage_token
+from dinamis.core.columns import values_of
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.mail import queue_mail
@@ -86,7 +87,7 @@ def create_user(
 ) -> User:
     """Create an account. Staff need no entity; everyone else belongs to one."""
     email = normalise_email(email)
-    if role not in Role.ALL:
+    if role not in values_of(Role):
         raise ServiceError(_("Unknown role: %(role)s.", role=role))
     if role == Role.USER and entity is None:
         raise ServiceError(_("A user must belong to an entity."), fields={"entity": _("Required.")})

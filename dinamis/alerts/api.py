@@ -21,6 +21,7 @@ from dinamis.alerts.models import Frequency, SavedSearch
 from dinamis.alerts.permissions import can_save_searches
 from dinamis.api.auth import api_user
 from dinamis.api.openapi import Answer, Day, Id, Input, Link, Output, Text, operation
+from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError
 from dinamis.orders.api import Aoi, GeometryOut, aoi_of
 
@@ -50,7 +51,7 @@ class SavedSearchIn(Input):
     max_incidence_angle: Annotated[int, Field(ge=0, le=90)] | None = None
     spectral_modes: Annotated[list[Mode], Field(max_length=4)] = Field(default_factory=list)
     stereo_only: bool = False
-    frequency: Literal[Frequency.ALL] = Frequency.DAILY  # type: ignore[valid-type]
+    frequency: Literal[values_of(Frequency)] = Frequency.DAILY  # type: ignore[valid-type]
     channel: Literal["email", "webhook"] = "email"
     webhook_id: Id | None = Field(None, description="With channel webhook: one of my webhooks")
 
@@ -67,7 +68,7 @@ class SavedSearchPatch(Input):
     max_incidence_angle: Annotated[int, Field(ge=0, le=90)] | None = None
     spectral_modes: Annotated[list[Mode], Field(max_length=4)] | None = None
     stereo_only: bool | None = None
-    frequency: Literal[Frequency.ALL] | None = None  # type: ignore[valid-type]
+    frequency: Literal[values_of(Frequency)] | None = None  # type: ignore[valid-type]
     channel: Literal["email", "webhook"] | None = None
     webhook_id: Id | None = None
     active: bool | None = None
@@ -92,7 +93,7 @@ class SavedSearchOut(Output):
     max_incidence_angle: str | None = Field(description="A decimal string")
     spectral_modes: list[str]
     stereo_only: bool
-    frequency: Literal[Frequency.ALL]  # type: ignore[valid-type]
+    frequency: Literal[values_of(Frequency)]  # type: ignore[valid-type]
     channel: str
     webhook_id: int | None
     active: bool

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -38,18 +39,8 @@ from dinamis.accounts.models import User
 from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, OwnedByUser, UpdatedAt, choice, within
 from dinamis.core.db import Base, database_objects
 
-
-class Frequency:
-    AT_ONCE = "at_once"
-    DAILY = "daily"
-    WEEKLY = "weekly"
-    ALL = (AT_ONCE, DAILY, WEEKLY)
-
-
-class Channel:
-    EMAIL = "email"
-    WEBHOOK = "webhook"
-    ALL = (EMAIL, WEBHOOK)
+Frequency = StrEnum("Frequency", "AT_ONCE DAILY WEEKLY")
+Channel = StrEnum("Channel", "EMAIL WEBHOOK")
 
 
 class SavedSearch(Base):
@@ -85,8 +76,8 @@ class SavedSearch(Base):
         ARRAY(String(20)), default=list, server_default=text("'{}'")
     )
     stereo_only: Mapped[bool] = mapped_column(default=False)
-    frequency: Mapped[str] = choice(Frequency.ALL, 10, default=Frequency.DAILY)
-    channel: Mapped[str] = choice(Channel.ALL, 10, default=Channel.EMAIL)
+    frequency: Mapped[str] = choice(Frequency, 10, default=Frequency.DAILY)
+    channel: Mapped[str] = choice(Channel, 10, default=Channel.EMAIL)
     # The webhook of the webhook channel (dinamis.webhooks); deleted: back to e-mail.
     webhook_id: Mapped[int | None] = mapped_column(
         ForeignKey("webhooks.id", ondelete="SET NULL"), index=True
@@ -125,7 +116,7 @@ class AlertNotice(Base):
     )
     # "now-<first match id>", "day-2026-12-07", "week-2026-W50"
     period: Mapped[str] = mapped_column(String(40))
-    channel: Mapped[str] = choice(Channel.ALL, 10)
+    channel: Mapped[str] = choice(Channel, 10)
     scenes: Mapped[int]
     outbox_message_id: Mapped[int | None] = mapped_column(
         ForeignKey("outbox_messages.id", ondelete="SET NULL")

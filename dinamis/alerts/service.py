@@ -36,6 +36,7 @@ from dinamis.catalogue import search
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.catalogue.queryables import SPECTRAL_MODES
 from dinamis.core import dates, formats
+from dinamis.core.columns import values_of
 from dinamis.core.errors import Forbidden, NotFound, ServiceError
 from dinamis.core.mail import OutboxMessage, new_message, queued
 from dinamis.core.mail import environment as mail_environment
@@ -99,9 +100,9 @@ def _check(user: User, criteria: Criteria, today: dt.date) -> dict[str, str]:
             problems[name_] = _("Enter a number between 0 and %(n)d.", n=high)
     if any(mode not in SPECTRAL_MODES for mode in criteria.spectral_modes):
         problems["spectral_modes"] = _("Choose one of the listed values.")
-    if criteria.frequency not in Frequency.ALL:
+    if criteria.frequency not in values_of(Frequency):
         problems["frequency"] = _("Choose one of the listed values.")
-    if criteria.channel not in Channel.ALL:
+    if criteria.channel not in values_of(Channel):
         problems["channel"] = _("Choose one of the listed values.")
     elif criteria.channel == Channel.WEBHOOK:
         from dinamis.webhooks import service as webhooks
@@ -715,7 +716,7 @@ def activity(actor: User) -> Activity:
             SavedSearch.active, SavedSearch.frequency
         )
     ).all()
-    by_frequency: dict[str, int] = dict.fromkeys(Frequency.ALL, 0)
+    by_frequency: dict[str, int] = dict.fromkeys(values_of(Frequency), 0)
     active = paused = 0
     for is_active, frequency, n in counts:
         if is_active:

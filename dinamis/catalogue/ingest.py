@@ -35,6 +35,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from dinamis.catalogue.models import Access, Collection, IngestProgress, Scene, quicklook_key
 from dinamis.catalogue.stac_extensions import stored as stored_extensions
+from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_footprint, parse_footprints
 from dinamis.extensions import db
@@ -380,7 +381,7 @@ def _upsert_collection(data: dict[str, Any]) -> str | None:
             f"collection {data['id']}: no access rule given (dinamis.access);"
             f" the default applies: {DEFAULT_ACCESS} (signed-in members of an active entity)"
         )
-    if access not in Access.ALL:
+    if access not in values_of(Access):
         raise ValueError(f"unknown access rule {access!r}")
     values = {
         "id": data["id"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from geoalchemy2 import Geometry
@@ -28,12 +29,10 @@ from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, UpdatedAt, choice, 
 from dinamis.core.db import Base
 from dinamis.core.i18n import current_language
 
-
-class Access:
-    OPEN = "open"  # everyone, after accepting the licence (Etalab 2.0)
-    MEMBERS = "members"  # signed-in members of an active entity
-    PROFILES = "profiles"  # members whose entity's profile is listed
-    ALL = (OPEN, MEMBERS, PROFILES)
+# Who may download a collection's files. OPEN: everyone, after accepting the licence
+# (Etalab 2.0); MEMBERS: signed-in members of an active entity; PROFILES: members whose
+# entity's profile is listed.
+Access = StrEnum("Access", "OPEN MEMBERS PROFILES")
 
 
 def quicklook_key(assets: Any) -> str | None:
@@ -63,7 +62,7 @@ class Collection(Base):
     licence_code: Mapped[str] = mapped_column(String(50))
     licence_version: Mapped[str] = mapped_column(String(20))
     licence_url: Mapped[str | None] = mapped_column(String(300))
-    access: Mapped[str] = choice(Access.ALL, 10, default=Access.MEMBERS)
+    access: Mapped[str] = choice(Access, 10, default=Access.MEMBERS)
     profiles: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list)
     orderable: Mapped[bool] = mapped_column(default=False)
     extra: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
@@ -240,10 +239,8 @@ class BasketItem(Base):
     added_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
-class DownloadVia:
-    WEB = "web"  # the file link on the portal or in a STAC asset
-    LINK = "link"  # a basket's signed link
-    ALL = (WEB, LINK)
+# WEB: the file link on the portal or in a STAC asset; LINK: a basket's signed link.
+DownloadVia = StrEnum("DownloadVia", "WEB LINK")
 
 
 class Download(Base):
@@ -266,5 +263,5 @@ class Download(Base):
     asset: Mapped[str] = mapped_column(String(100))
     bytes: Mapped[int] = mapped_column(BigInteger)
     ranged: Mapped[bool] = mapped_column(default=False)
-    via: Mapped[str] = choice(DownloadVia.ALL, 10, default=DownloadVia.WEB)
+    via: Mapped[str] = choice(DownloadVia, 10, default=DownloadVia.WEB)
     created_at: Mapped[CreatedAt]

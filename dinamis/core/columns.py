@@ -5,10 +5,10 @@ says `id: Mapped[IntPk]` or `created_at: Mapped[CreatedAt]` and gets the same
 type, key, default and index as every other model; `Mapped[UserRef | None]`
 makes the column nullable, and a `mapped_column(index=True)` on the right adds
 to the type's options. `part_of` links a row to the row it belongs to, and
-`choice` is a string column holding one of a tuple's values, its CHECK
-constraint made from that tuple; `within` a number column between two bounds, its
-CHECK constraint saying so (`Progress`, a job's %). `PersonName` gives a model a
-person's names.
+`choice` is a string column holding one of a set of values (a `StrEnum`'s, or
+a tuple's), its CHECK constraint made from them; `within` a number column
+between two bounds, its CHECK constraint saying so (`Progress`, a job's %).
+`PersonName` gives a model a person's names.
 
 The DDL is the one the models wrote out column by column before (the migration
 test compares the models with the migrated schema, CHECK constraints included).
@@ -17,7 +17,8 @@ test compares the models with the migrated schema, CHECK constraints included).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable
+from enum import StrEnum
 from typing import Annotated, Any
 
 from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, String, Table, event, func
@@ -51,17 +52,31 @@ def part_of(table: str, **options: Any) -> MappedColumn[Any]:
     return mapped_column(ForeignKey(f"{table}.id", ondelete="CASCADE"), **options)
 
 
-def choice(values: Sequence[str], length: int, **options: Any) -> MappedColumn[Any]:
+def values_of(choices: type[StrEnum]) -> tuple[str, ...]:
+    """The values of a `StrEnum` as plain strings, in order: what the database holds.
+
+    Where the set itself is wanted (a form's or an API field's choices, a check of
+    input), as the strings they are: a pydantic `Literal` of them names each value,
+    not the member's repr, in its errors.
+    """
+    return tuple(member.value for member in choices)
+
+
+def choice(values: Iterable[str], length: int, **options: Any) -> MappedColumn[Any]:
     """A string column that holds one of `values`, or NULL when the column may be.
 
-    Its CHECK constraint, `ck_<table>_<column>`, is `core.db.one_of` made from
-    `values`: a value added to the tuple is a schema change (the migration test
-    sees it). `options` are `mapped_column`'s (default, index...).
+    `values` is a `StrEnum` (`choice(Status, 20)`) or a tuple of strings. Its
+    CHECK constraint, `ck_<table>_<column>`, is `core.db.one_of` made from
+    `values`: a value added to them is a schema change (the migration test sees
+    it). `options` are `mapped_column`'s (default, index...).
     """
+    allowed = tuple(str(value) for value in values)
+    if isinstance(options.get("default"), str):  # a member: its value, as the database returns
+        options["default"] = str(options["default"])
     column = mapped_column(String(length), **options)
 
     def check(column: Column[Any], table: Table) -> None:
-        table.append_constraint(one_of(column.name, values, name=column.name))
+        table.append_constraint(one_of(column.name, allowed, name=column.name))
 
     event.listen(column.column, "after_parent_attach", check)
     return column

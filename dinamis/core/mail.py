@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
+from enum import StrEnum
 from typing import ParamSpec
 
 from flask import current_app
@@ -38,11 +39,8 @@ log = logging.getLogger(__name__)
 P = ParamSpec("P")
 
 
-class MailStatus:
-    PENDING = "pending"
-    SENT = "sent"
-    FAILED = "failed"  # gave up after max_attempts
-    ALL = (PENDING, SENT, FAILED)
+# FAILED: gave up after max_attempts.
+MailStatus = StrEnum("MailStatus", "PENDING SENT FAILED")
 
 
 class OutboxMessage(Base):
@@ -59,7 +57,7 @@ class OutboxMessage(Base):
     template: Mapped[str] = mapped_column(String(100))
     # Headers beside From, To, Subject and Message-ID (List-Unsubscribe): name -> value.
     headers: Mapped[dict[str, str] | None] = mapped_column(JSONB)
-    status: Mapped[str] = choice(MailStatus.ALL, 10, default=MailStatus.PENDING)
+    status: Mapped[str] = choice(MailStatus, 10, default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text)

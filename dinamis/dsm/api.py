@@ -27,6 +27,7 @@ from dinamis.api.openapi import (
     Text,
     api_user_operation,
 )
+from dinamis.core.columns import values_of
 from dinamis.core.loading import get_allowed
 from dinamis.core.permissions import ensure
 from dinamis.dsm import service
@@ -52,7 +53,7 @@ FIELD_NAMES = {
 class DsmProjectIn(Input):
     title: Annotated[str, Text(200, min_length=1)]
     description: Annotated[str, Text(LONG_TEXT, min_length=1)]
-    theme: Literal[Theme.ALL] = "other"  # type: ignore[valid-type]
+    theme: Literal[values_of(Theme)] = "other"  # type: ignore[valid-type]
 
 
 def _example(schema: dict[str, Any]) -> None:
@@ -133,7 +134,7 @@ class DsmRequestOut(Output):
 
     id: int
     number: str
-    status: Literal[DsmStatus.ALL]  # type: ignore[valid-type]
+    status: Literal[values_of(DsmStatus)]  # type: ignore[valid-type]
     entity_id: int
     requester_id: int
     scene_id: str
@@ -165,7 +166,7 @@ class DsmRequestsOut(Output):
 
 
 class DsmRequestsQuery(Input):
-    status: Literal[DsmStatus.ALL] | None = None  # type: ignore[valid-type]
+    status: Literal[values_of(DsmStatus)] | None = None  # type: ignore[valid-type]
 
 
 def _decimal(value: Any) -> str:

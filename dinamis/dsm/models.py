@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from geoalchemy2 import Geometry
 from sqlalchemy import (
@@ -23,36 +25,26 @@ from dinamis.core.db import Base, sql_list
 from dinamis.orders.models import ProductRequest, StatusChange
 from dinamis.quota.models import EUR
 
-
-class DsmStatus:
-    AWAITING_QUOTE = "awaiting_quote"  # beyond the allowance: the Referent accepts a quote first
-    QUEUED = "queued"  # waiting for a worker
-    RUNNING = "running"  # a worker computes it (progress %)
-    DELIVERED = "delivered"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    ALL = (AWAITING_QUOTE, QUEUED, RUNNING, DELIVERED, FAILED, CANCELLED)
-    ENDED = (DELIVERED, FAILED, CANCELLED)
-    WORDS = {
-        AWAITING_QUOTE: _l("awaiting the quote's acceptance"),
-        QUEUED: _l("queued"),
-        RUNNING: _l("being computed"),
-        DELIVERED: _l("delivered"),
-        FAILED: _l("failed"),
-        CANCELLED: _l("cancelled"),
-    }
+# AWAITING_QUOTE: beyond the allowance, the Referent accepts a quote first; QUEUED:
+# waiting for a worker; RUNNING: a worker computes it (progress %).
+DsmStatus = StrEnum("DsmStatus", "AWAITING_QUOTE QUEUED RUNNING DELIVERED FAILED CANCELLED")
+DSM_ENDED = (DsmStatus.DELIVERED, DsmStatus.FAILED, DsmStatus.CANCELLED)
+DSM_STATUS_WORDS: dict[str, LazyString] = {
+    DsmStatus.AWAITING_QUOTE: _l("awaiting the quote's acceptance"),
+    DsmStatus.QUEUED: _l("queued"),
+    DsmStatus.RUNNING: _l("being computed"),
+    DsmStatus.DELIVERED: _l("delivered"),
+    DsmStatus.FAILED: _l("failed"),
+    DsmStatus.CANCELLED: _l("cancelled"),
+}
 
 
-class Failure:
-    """Why a computation failed, as a code; the person reads it in their language
-    (service.failure_text), staff read the engine's own message and log."""
-
-    ENGINE = "engine"  # the photogrammetry gave no usable surface
-    TIMEOUT = "timeout"  # over the time limit
-    TRANSIENT = "transient"  # transient failures, retried until the attempts ran out
-    WORKER_LOST = "worker_lost"  # the worker died and the attempts ran out
-    FILES = "files"  # a source image is missing from the store
-    ALL = (ENGINE, TIMEOUT, TRANSIENT, WORKER_LOST, FILES)
+# Why a computation failed, as a code; the person reads it in their language
+# (service.failure_text), staff read the engine's own message and log. ENGINE: the
+# photogrammetry gave no usable surface; TIMEOUT: over the time limit; TRANSIENT:
+# transient failures, retried until the attempts ran out; WORKER_LOST: the worker died
+# and the attempts ran out; FILES: a source image is missing from the store.
+Failure = StrEnum("Failure", "ENGINE TIMEOUT TRANSIENT WORKER_LOST FILES")
 
 
 class DsmRequest(ProductRequest, Base):
@@ -63,14 +55,14 @@ class DsmRequest(ProductRequest, Base):
         CheckConstraint("charged_km2 > 0 AND free_km2 >= 0 AND cofunded_km2 >= 0", name="areas"),
         CheckConstraint("resolution_m > 0", name="resolution_positive"),
         CheckConstraint(
-            f"failure_code IS NULL OR failure_code IN ({sql_list(Failure.ALL)})",
+            f"failure_code IS NULL OR failure_code IN ({sql_list(Failure)})",
             name="failure_code",
         ),
     )
 
     reference_prefix = "dsm"
 
-    status: Mapped[str] = choice(DsmStatus.ALL, 20, index=True)
+    status: Mapped[str] = choice(DsmStatus, 20, index=True)
     # The scene it was asked from, and its stereo group's scenes when asked (oldest first).
     scene_id: Mapped[str] = mapped_column(ForeignKey("scenes.id", ondelete="RESTRICT"))
     stereo_group: Mapped[str] = mapped_column(String(100))
@@ -108,7 +100,7 @@ class DsmRequest(ProductRequest, Base):
 
     @property
     def status_words(self) -> str:
-        return str(DsmStatus.WORDS[self.status])
+        return str(DSM_STATUS_WORDS[self.status])
 
 
 class DsmEvent(StatusChange, Base):

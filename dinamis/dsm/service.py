@@ -44,7 +44,7 @@ from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, polygons, size_error
 from dinamis.core.mail import queue_mail
 from dinamis.core.web import external_url
-from dinamis.dsm.models import DsmEvent, DsmRequest, DsmStatus, Failure
+from dinamis.dsm.models import DSM_ENDED, DSM_STATUS_WORDS, DsmEvent, DsmRequest, DsmStatus, Failure
 from dinamis.dsm.permissions import (
     can_cancel_dsm_request,
     can_decide_dsm_quote,
@@ -320,13 +320,13 @@ def _move(actor: User | None, request: DsmRequest, target: str, note: str | None
             _(
                 "A surface-model request that is %(current)s cannot become %(target)s.",
                 current=request.status_words,
-                target=str(S.WORDS[target]),
+                target=str(DSM_STATUS_WORDS[target]),
             )
         )
     old = request.status
     event = _record(actor, request, old, target, note)
     request.status = target
-    if target in S.ENDED:
+    if target in DSM_ENDED:
         request.finished_at = utcnow()
     retried = old == S.RUNNING and target == S.QUEUED  # a new attempt: no news for people
     if target != S.RUNNING and not retried:
@@ -467,7 +467,7 @@ def cancel(actor: User, request: DsmRequest, reason: str | None = None) -> None:
     if not can_cancel_dsm_request(actor, request):
         raise Forbidden(_("You may not cancel this request."))
     lock(request)
-    if request.status in S.ENDED:
+    if request.status in DSM_ENDED:
         raise Conflict(_("This request is already %(status)s.", status=request.status_words))
     _stop_job(request)
     _move(actor, request, S.CANCELLED, (reason or "").strip()[:1000] or None)
@@ -479,7 +479,7 @@ def cancel(actor: User, request: DsmRequest, reason: str | None = None) -> None:
 
 def failure_text(code: str | None) -> str:
     """Why the computation failed, in the reader's language."""
-    texts = {
+    texts: dict[str, str] = {
         Failure.ENGINE: _(
             "The photogrammetry could not compute a usable surface from these images over "
             "this area (too little texture, clouds or changes between the views). Nothing "

@@ -16,6 +16,7 @@ from shapely.geometry import mapping
 from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.models import Scene
 from dinamis.core import dates
+from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
@@ -24,7 +25,7 @@ from dinamis.core.permissions import ensure, requires
 from dinamis.core.web import Made, refusal_fields, status_page, submit_once
 from dinamis.dsm import service
 from dinamis.dsm.forms import CancelForm, DsmForm
-from dinamis.dsm.models import DsmRequest, DsmStatus
+from dinamis.dsm.models import DSM_ENDED, DSM_STATUS_WORDS, DsmRequest, DsmStatus
 from dinamis.dsm.pdf import quote_sheet
 from dinamis.dsm.permissions import (
     can_cancel_dsm_request,
@@ -47,10 +48,10 @@ bp = Blueprint("dsm", __name__, url_prefix="/dsm")
 def index() -> Any:
     return status_page(
         "dsm/index.html",
-        DsmStatus.ALL,
+        values_of(DsmStatus),
         partial(service.visible_requests, current_user),
         ("queue",),
-        words=DsmStatus.WORDS,
+        words=DSM_STATUS_WORDS,
         counts=service.statistics() if current_user.is_staff else {},
     )
 
@@ -201,13 +202,12 @@ def show(request_id: int) -> Any:
         files=_product_files(found),
         failure=service.failure_text(found.failure_code) if found.failure_code else None,
         notes={e.id: service.event_note(e) for e in found.events},
-        may_cancel=found.status not in DsmStatus.ENDED
-        and can_cancel_dsm_request(current_user, found),
+        may_cancel=found.status not in DSM_ENDED and can_cancel_dsm_request(current_user, found),
         quote_state=service.quote_state(found),
         may_decide=service.quote_state(found) == "pending"
         and can_decide_dsm_quote(current_user, found),
         staff=can_see_dsm_log(current_user),
-        words=DsmStatus.WORDS,
+        words=DSM_STATUS_WORDS,
         cancel_form=CancelForm(formdata=None),
     )
 
@@ -229,7 +229,7 @@ def progress(request_id: int) -> Any:
             "status_words": found.status_words,
             "progress": found.progress,
             "message": found.progress_message or "",
-            "ended": found.status in DsmStatus.ENDED,
+            "ended": found.status in DSM_ENDED,
         }
     )
 

@@ -4,6 +4,7 @@ requests, account requests, legal documents, certificates, audit events, entity 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text
@@ -40,11 +41,7 @@ class Profile(Base):
         return self.name_fr if language == "fr" else self.name_en
 
 
-class EntityStatus:
-    ACTIVE = "active"
-    SUSPENDED = "suspended"
-    EXPIRED = "expired"
-    ALL = (ACTIVE, SUSPENDED, EXPIRED)
+EntityStatus = StrEnum("EntityStatus", "ACTIVE SUSPENDED EXPIRED")
 
 
 class Entity(Base):
@@ -56,7 +53,7 @@ class Entity(Base):
     name: Mapped[str] = mapped_column(String(300))
     acronym: Mapped[str | None] = mapped_column(String(50))
     profile_id: Mapped[int] = mapped_column(ForeignKey("profiles.id", ondelete="RESTRICT"))
-    status: Mapped[str] = choice(EntityStatus.ALL, 20, default=EntityStatus.ACTIVE)
+    status: Mapped[str] = choice(EntityStatus, 20, default=EntityStatus.ACTIVE)
     national_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     national_id_type: Mapped[str | None] = mapped_column(String(20))  # "siret", "other"
     country: Mapped[str] = mapped_column(String(2), default="FR")
@@ -95,24 +92,19 @@ class Entity(Base):
         return self.membership_end is None or day <= self.membership_end
 
 
-class RequestStatus:
-    EMAIL_TO_CONFIRM = "email_to_confirm"
-    DETAILS_TO_GIVE = "details_to_give"  # e-mail confirmed, the form is next
-    AWAITING_LEGAL_REP = "awaiting_legal_rep"
-    AWAITING_REVIEW = "awaiting_review"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-    WITHDRAWN = "withdrawn"
-    ALL = (
-        EMAIL_TO_CONFIRM,
-        DETAILS_TO_GIVE,
-        AWAITING_LEGAL_REP,
-        AWAITING_REVIEW,
-        APPROVED,
-        REJECTED,
-        WITHDRAWN,
-    )
-    OPEN = (EMAIL_TO_CONFIRM, DETAILS_TO_GIVE, AWAITING_LEGAL_REP, AWAITING_REVIEW)
+# DETAILS_TO_GIVE: the e-mail address confirmed, the form is next.
+RequestStatus = StrEnum(
+    "RequestStatus",
+    "EMAIL_TO_CONFIRM DETAILS_TO_GIVE AWAITING_LEGAL_REP AWAITING_REVIEW"
+    " APPROVED REJECTED WITHDRAWN",
+)
+# A request still under way.
+OPEN_REQUEST_STATUSES = (
+    RequestStatus.EMAIL_TO_CONFIRM,
+    RequestStatus.DETAILS_TO_GIVE,
+    RequestStatus.AWAITING_LEGAL_REP,
+    RequestStatus.AWAITING_REVIEW,
+)
 
 
 def new_code() -> str:
@@ -180,7 +172,7 @@ class MembershipRequest(Base):
 
     id: Mapped[IntPk]
     status: Mapped[str] = choice(
-        RequestStatus.ALL, 20, default=RequestStatus.EMAIL_TO_CONFIRM, index=True
+        RequestStatus, 20, default=RequestStatus.EMAIL_TO_CONFIRM, index=True
     )
     referent_email: Mapped[str] = mapped_column(String(254), index=True)
     referent_first_name: Mapped[str] = mapped_column(String(100), default="")
@@ -219,12 +211,8 @@ class MembershipRequest(Base):
         return f"{self.referent_first_name} {self.referent_last_name}".strip()
 
 
-class AccountStatus:
-    EMAIL_TO_CONFIRM = "email_to_confirm"
-    PENDING = "pending"  # awaiting the Referent
-    APPROVED = "approved"
-    REFUSED = "refused"
-    ALL = (EMAIL_TO_CONFIRM, PENDING, APPROVED, REFUSED)
+# PENDING: awaiting the Referent.
+AccountStatus = StrEnum("AccountStatus", "EMAIL_TO_CONFIRM PENDING APPROVED REFUSED")
 
 
 class AccountRequest(PersonName, Base):
@@ -233,7 +221,7 @@ class AccountRequest(PersonName, Base):
     __tablename__ = "account_requests"
 
     id: Mapped[IntPk]
-    status: Mapped[str] = choice(AccountStatus.ALL, 20, default=AccountStatus.EMAIL_TO_CONFIRM)
+    status: Mapped[str] = choice(AccountStatus, 20, default=AccountStatus.EMAIL_TO_CONFIRM)
     entity_id: Mapped[int] = part_of("entities")
     email: Mapped[str] = mapped_column(String(254), index=True)
     job_title: Mapped[str | None] = mapped_column(String(200))

@@ -33,6 +33,7 @@ from dinamis.core.web import external_url
 from dinamis.extensions import db
 from dinamis.membership import audit, tokens
 from dinamis.membership.models import (
+    OPEN_REQUEST_STATUSES,
     Certificate,
     Entity,
     LegalDocument,
@@ -122,7 +123,7 @@ def start(email: str, first_name: str, last_name: str, language: str = "fr") -> 
     open_request = db.session.scalar(
         select(MembershipRequest).where(
             MembershipRequest.referent_email == email,
-            MembershipRequest.status.in_(RequestStatus.OPEN),
+            MembershipRequest.status.in_(OPEN_REQUEST_STATUSES),
         )
     )
     if open_request is not None:

@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
+from dinamis.core.columns import values_of
 from dinamis.core.formats import day as format_day
 from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import requires
@@ -37,7 +38,7 @@ bp = Blueprint("membership_admin", __name__)
 @bp.route("/admin/memberships")
 @requires(can_review_memberships)
 def queue() -> Any:
-    return status_page("membership/queue.html", RequestStatus.ALL, service.queue)
+    return status_page("membership/queue.html", values_of(RequestStatus), service.queue)
 
 
 def _review_page(found: MembershipRequest, status: int = 200, **forms: Any) -> Any:

@@ -38,6 +38,7 @@ from dinamis.api.openapi import (
     operation,
 )
 from dinamis.core import dates
+from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import MAX_VERTICES, parse_aoi
 from dinamis.core.permissions import Check, ensure
@@ -121,7 +122,7 @@ class ProjectIn(Input):
     justification: Annotated[str, Text(LONG_TEXT, min_length=1)] = Field(
         description="Why this imagery is needed"
     )
-    theme: Literal[Theme.ALL] = Field(description="What the project is about")  # type: ignore[valid-type]
+    theme: Literal[values_of(Theme)] = Field(description="What the project is about")  # type: ignore[valid-type]
     funding: Annotated[str, Text(300)] | None = None
 
 
@@ -261,11 +262,11 @@ class OrderOut(Output):
     id: int
     number: str
     kind: Literal["tasking", "archive"]
-    status: Literal[Status.ALL]  # type: ignore[valid-type]
+    status: Literal[values_of(Status)]  # type: ignore[valid-type]
     entity_id: int
     requester_id: int
     sensor: str
-    mode: Literal[Mode.ALL]  # type: ignore[valid-type]
+    mode: Literal[values_of(Mode)]  # type: ignore[valid-type]
     spectral_mode: str
     family: str
     period: str
@@ -301,7 +302,7 @@ PAGE_MAX = 500
 
 
 class OrdersQuery(Input):
-    status: Literal[Status.ALL] | None = None  # type: ignore[valid-type]
+    status: Literal[values_of(Status)] | None = None  # type: ignore[valid-type]
     limit: Annotated[int, Field(ge=1, le=PAGE_MAX)] = Field(
         100, description="Orders per page (newest first)"
     )

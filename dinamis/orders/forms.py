@@ -19,6 +19,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError
 from dinamis.core.forms import choices
 from dinamis.core.geo import parse_aoi
@@ -27,7 +28,7 @@ from dinamis.core.idempotency import OnceToken
 from dinamis.core.validation import FiniteNumber
 from dinamis.orders.models import Mode, Sensor, SpectralMode, Theme
 
-THEMES = choices(Theme.ALL)
+THEMES = choices(values_of(Theme))
 SENSORS = [
     (Sensor.PLEIADES, "Pléiades (50 cm)"),
     (Sensor.NEO, "Pléiades Neo (30 cm)"),
@@ -44,7 +45,7 @@ SPECTRAL = [
     ("ms", _l("Multispectral (MS)")),
     ("bundle", _l("Bundle (PAN + MS)")),
 ]
-assert {c for c, _ in SPECTRAL} == set(SpectralMode.ALL)
+assert {c for c, _ in SPECTRAL} == set(values_of(SpectralMode))
 
 MAX_AOI_FILE = 2 * 1024 * 1024
 DRAW_PASTE_OR_UPLOAD = _l("Draw it on the map, paste GeoJSON, or upload a file.")

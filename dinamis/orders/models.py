@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from geoalchemy2 import Geometry
@@ -33,73 +34,21 @@ from dinamis.core.idempotency import IdempotencyKey  # noqa: F401  (moved to cor
 from dinamis.membership.models import Entity
 from dinamis.quota.models import EUR, KM2
 
-
-class OrderKind:
-    TASKING = "tasking"
-    ARCHIVE = "archive"
-    ALL = (TASKING, ARCHIVE)
-
-
-class Sensor:
-    PLEIADES = "pleiades"
-    NEO = "pleiades-neo"
-    SPOT = "spot"
-    ALL = (PLEIADES, NEO, SPOT)
-
-
-class Mode:
-    MONO = "mono"
-    STEREO = "stereo"
-    TRISTEREO = "tristereo"
-    ALL = (MONO, STEREO, TRISTEREO)
-    FACTOR = {MONO: 1, STEREO: 2, TRISTEREO: 3}
-
-
-class SpectralMode:
-    ALL = ("pan", "ms", "pms", "bundle")
-
-
-class Theme:
-    """What an order's project is about (the web form and the API offer the same)."""
-
-    ALL = (
-        "agriculture",
-        "forest",
-        "coast",
-        "urban",
-        "risks",
-        "water",
-        "biodiversity",
-        "geology",
-        "other",
-    )
-
-
-class Status:
-    DRAFT = "draft"
-    AWAITING_QUOTE = "awaiting_quote"  # co-funded part: the Referent must accept the quote
-    UNDER_REVIEW = "under_review"
-    ACCEPTED = "accepted"  # in acquisition / production
-    PARTIALLY_DELIVERED = "partially_delivered"
-    DELIVERED = "delivered"
-    CLOSED = "closed"
-    REJECTED = "rejected"
-    CANCELLED = "cancelled"
-    EXPIRED = "expired"
-    ALL = (
-        DRAFT,
-        AWAITING_QUOTE,
-        UNDER_REVIEW,
-        ACCEPTED,
-        PARTIALLY_DELIVERED,
-        DELIVERED,
-        CLOSED,
-        REJECTED,
-        CANCELLED,
-        EXPIRED,
-    )
-    ENDED = (CLOSED, REJECTED, CANCELLED, EXPIRED)
-    HOLDING = (AWAITING_QUOTE, UNDER_REVIEW, ACCEPTED, PARTIALLY_DELIVERED)
+OrderKind = StrEnum("OrderKind", "TASKING ARCHIVE")
+Sensor = StrEnum("Sensor", {"PLEIADES": "pleiades", "NEO": "pleiades-neo", "SPOT": "spot"})
+Mode = StrEnum("Mode", "MONO STEREO TRISTEREO")
+# How many images a mode takes of the same ground.
+MODE_FACTOR: dict[str, int] = {Mode.MONO: 1, Mode.STEREO: 2, Mode.TRISTEREO: 3}
+SpectralMode = StrEnum("SpectralMode", "PAN MS PMS BUNDLE")
+# What an order's project is about (the web form and the API offer the same).
+Theme = StrEnum("Theme", "AGRICULTURE FOREST COAST URBAN RISKS WATER BIODIVERSITY GEOLOGY OTHER")
+# AWAITING_QUOTE: the co-funded part waits for the Referent to accept the quote;
+# ACCEPTED: in acquisition or production.
+Status = StrEnum(
+    "Status",
+    "DRAFT AWAITING_QUOTE UNDER_REVIEW ACCEPTED PARTIALLY_DELIVERED DELIVERED"
+    " CLOSED REJECTED CANCELLED EXPIRED",
+)
 
 
 class ProductRequest:
@@ -166,11 +115,11 @@ class Order(ProductRequest, Base):
 
     reference_prefix = "order"
 
-    kind: Mapped[str] = choice(OrderKind.ALL, 10)
-    status: Mapped[str] = choice(Status.ALL, 20, default=Status.DRAFT, index=True)
-    sensor: Mapped[str] = choice(Sensor.ALL, 20)
+    kind: Mapped[str] = choice(OrderKind, 10)
+    status: Mapped[str] = choice(Status, 20, default=Status.DRAFT, index=True)
+    sensor: Mapped[str] = choice(Sensor, 20)
     aoi = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=True), nullable=False)
-    mode: Mapped[str] = choice(Mode.ALL, 10, default=Mode.MONO)
+    mode: Mapped[str] = choice(Mode, 10, default=Mode.MONO)
     window_start: Mapped[dt.date | None]
     window_end: Mapped[dt.date | None]
     max_cloud_cover: Mapped[int] = within(0, 100, default=20, check="cloud_range")
@@ -271,12 +220,7 @@ class Delivery(Base):
         return self.km2 != self.computed_km2
 
 
-class QuoteStatus:
-    PENDING = "pending"
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    EXPIRED = "expired"
-    ALL = (PENDING, ACCEPTED, DECLINED, EXPIRED)
+QuoteStatus = StrEnum("QuoteStatus", "PENDING ACCEPTED DECLINED EXPIRED")
 
 
 class Quote(Base):
@@ -286,7 +230,7 @@ class Quote(Base):
 
     id: Mapped[IntPk]
     order_id: Mapped[int] = part_of("orders")
-    status: Mapped[str] = choice(QuoteStatus.ALL, 10, default=QuoteStatus.PENDING)
+    status: Mapped[str] = choice(QuoteStatus, 10, default=QuoteStatus.PENDING)
     free_km2: Mapped[Decimal] = mapped_column(KM2)
     cofunded_km2: Mapped[Decimal] = mapped_column(KM2)
     eur_per_km2: Mapped[Decimal] = mapped_column(EUR)

@@ -31,6 +31,7 @@ from dinamis.catalogue.models import Collection, Scene
 from dinamis.catalogue.service import stereo_group
 from dinamis.config import OrderSettings
 from dinamis.core import dates
+from dinamis.core.columns import values_of
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.formats import day as format_day
@@ -42,6 +43,7 @@ from dinamis.membership.members import mail_managers
 from dinamis.membership.models import Entity
 from dinamis.membership.permissions import visible_to
 from dinamis.orders.models import (
+    MODE_FACTOR,
     Delivery,
     Mode,
     Order,
@@ -138,7 +140,7 @@ def tasking_limits(
     """
     rules = settings()
     errors: dict[str, str] = {}
-    if sensor is not None and sensor not in Sensor.ALL:
+    if sensor is not None and sensor not in values_of(Sensor):
         errors["sensor"] = _("Unknown sensor.")
     if area is not None:
         minimum, maximum = rules.tasking_min_for(sensor or ""), rules.tasking_max_km2
@@ -164,9 +166,9 @@ def tasking_limits(
             errors["window_end"] = _(
                 "The window lasts at most %(n)d days.", n=rules.max_window_days
             )
-    if mode is not None and mode not in Mode.ALL:
+    if mode is not None and mode not in values_of(Mode):
         errors["mode"] = _("Unknown acquisition mode.")
-    if spectral_mode is not None and spectral_mode not in SpectralMode.ALL:
+    if spectral_mode is not None and spectral_mode not in values_of(SpectralMode):
         errors["spectral_mode"] = _("Unknown spectral mode.")
     if max_cloud_cover is not None and not 0 <= max_cloud_cover <= 100:
         errors["max_cloud_cover"] = _("Between 0 and 100 %.")
@@ -200,7 +202,7 @@ def project_errors(request: Project) -> dict[str, str]:
     for name in ("project_title", "project_description", "justification", "theme"):
         if not str(getattr(request, name) or "").strip():
             errors[name] = _("Required.")
-    if "theme" not in errors and request.theme.strip() not in Theme.ALL:
+    if "theme" not in errors and request.theme.strip() not in values_of(Theme):
         errors["theme"] = _("Unknown theme.")
     return errors
 
@@ -218,7 +220,7 @@ def check_tasking(request: TaskingRequest, today: dt.date) -> Decimal:
 
 def charged_km2(area: Decimal, mode: str) -> Decimal:
     """What a tasking request charges: its AOI's km² times the scenes of its mode."""
-    return quota.km2(area * Mode.FACTOR[mode])
+    return quota.km2(area * MODE_FACTOR[mode])
 
 
 def cancellable(order: Order) -> bool:
@@ -594,7 +596,7 @@ def measure_delivery(order: Order, scene_id: str) -> Measured:
             id=scene.id,
         )
         raise ServiceError(message, fields={"scene_id": message})
-    factor = min(len(group), Mode.FACTOR[order.mode])
+    factor = min(len(group), MODE_FACTOR[order.mode])
     left = order.charged_km2 - order.delivered_km2
     return Measured(scene, group, quota.km2(min(area * factor, max(left, Decimal("0.01")))))
 

@@ -17,6 +17,7 @@ from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.models import Scene
 from dinamis.catalogue.views import current_visit
 from dinamis.core import dates
+from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError, refuse
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
@@ -63,9 +64,9 @@ def index() -> Any:
     sensor = args.get("sensor") or None
     entity = args.get("entity") or None
     if (
-        (status and status not in (*Status.ALL, "queue"))
-        or (kind and kind not in OrderKind.ALL)
-        or (sensor and sensor not in Sensor.ALL)
+        (status and status not in (*values_of(Status), "queue"))
+        or (kind and kind not in values_of(OrderKind))
+        or (sensor and sensor not in values_of(Sensor))
         or (entity and not entity.isdigit())
     ):
         refuse(400, _("Unknown filter value."))
@@ -83,9 +84,9 @@ def index() -> Any:
             text=(args.get("q") or "").strip()[:100] or None,
         ),
         status=status,
-        statuses=Status.ALL,
-        kinds=OrderKind.ALL,
-        sensors=Sensor.ALL,
+        statuses=values_of(Status),
+        kinds=values_of(OrderKind),
+        sensors=values_of(Sensor),
         entities=entities,
         args=args,
         may_order=can_order(current_user),

@@ -7,13 +7,14 @@ from flask_wtf import FlaskForm
 from wtforms import DecimalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
+from dinamis.core.columns import values_of
 from dinamis.core.labels import LABELS
 from dinamis.core.validation import FiniteNumber
 from dinamis.quota.models import Family
 
 
 class AdjustmentForm(FlaskForm):
-    family = SelectField(_l("Family"), choices=[(f, LABELS.get(f, f)) for f in Family.ALL])
+    family = SelectField(_l("Family"), choices=[(f, LABELS.get(f, f)) for f in values_of(Family)])
     period = StringField(
         _l("Period"),
         validators=[

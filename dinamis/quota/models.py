@@ -9,6 +9,7 @@ transaction whose entries do not balance (see the migration's triggers).
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     CheckConstraint,
@@ -29,41 +30,28 @@ KM2 = Numeric(14, 2)  # km² with two decimals (0.01 km² = 1 ha)
 EUR = Numeric(14, 2)
 
 
-class Family:
-    """What an allowance is for. Configurable in data; these are the defaults."""
-
-    TASKING = "tasking"
-    ARCHIVE = "archive"
-    NEO = "neo"
-    DSM = "dsm"
-    ALL = (TASKING, ARCHIVE, NEO, DSM)
+# What an allowance is for. Configurable in data; these are the defaults.
+Family = StrEnum("Family", "TASKING ARCHIVE NEO DSM")
 
 
-class AccountKind:
-    # An entity's accounts, per family and period
-    AVAILABLE = "available"  # free km² still usable
-    RESERVED = "reserved"  # free km² held by orders under way
-    CONSUMED = "consumed"  # free km² delivered
-    COFUNDED_RESERVED = "cofunded_reserved"  # co-funded km² held by orders
-    COFUNDED_CONSUMED = "cofunded_consumed"  # co-funded km² delivered
-    # The programme's own accounts, per family and period
-    GRANTS = "programme_grants"  # source of allowances and adjustments
-    COFUNDING = "programme_cofunding"  # source of co-funded km²
-    ENTITY_KINDS = (AVAILABLE, RESERVED, CONSUMED, COFUNDED_RESERVED, COFUNDED_CONSUMED)
-    PROGRAMME_KINDS = (GRANTS, COFUNDING)
-    ALL = ENTITY_KINDS + PROGRAMME_KINDS
-
-
-class PostingKind:
-    GRANT = "grant"
-    ADJUSTMENT = "adjustment"
-    RESERVE = "reserve"
-    RELEASE = "release"
-    CONSUME = "consume"
-    COFUND = "cofund"
-    COFUND_RELEASE = "cofund_release"
-    COFUND_CONSUME = "cofund_consume"
-    ALL = (GRANT, ADJUSTMENT, RESERVE, RELEASE, CONSUME, COFUND, COFUND_RELEASE, COFUND_CONSUME)
+AccountKind = StrEnum(
+    "AccountKind",
+    {
+        # An entity's accounts, per family and period
+        "AVAILABLE": "available",  # free km² still usable
+        "RESERVED": "reserved",  # free km² held by orders under way
+        "CONSUMED": "consumed",  # free km² delivered
+        "COFUNDED_RESERVED": "cofunded_reserved",  # co-funded km² held by orders
+        "COFUNDED_CONSUMED": "cofunded_consumed",  # co-funded km² delivered
+        # The programme's own accounts, per family and period
+        "GRANTS": "programme_grants",  # source of allowances and adjustments
+        "COFUNDING": "programme_cofunding",  # source of co-funded km²
+    },
+)
+PROGRAMME_KINDS = (AccountKind.GRANTS, AccountKind.COFUNDING)
+PostingKind = StrEnum(
+    "PostingKind", "GRANT ADJUSTMENT RESERVE RELEASE CONSUME COFUND COFUND_RELEASE COFUND_CONSUME"
+)
 
 
 class LedgerAccount(Base):
@@ -72,7 +60,7 @@ class LedgerAccount(Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         CheckConstraint(
-            f"(entity_id IS NULL) = (kind IN ({sql_list(AccountKind.PROGRAMME_KINDS)}))",
+            f"(entity_id IS NULL) = (kind IN ({sql_list(PROGRAMME_KINDS)}))",
             name="owner_matches_kind",
         ),
         # NULLS NOT DISTINCT: one programme account per kind, family, period.
@@ -90,7 +78,7 @@ class LedgerAccount(Base):
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="RESTRICT"))
     family: Mapped[str] = mapped_column(String(20))
     period: Mapped[str] = mapped_column(String(10))  # "2027" or "2027-Q1"
-    kind: Mapped[str] = choice(AccountKind.ALL, 20)
+    kind: Mapped[str] = choice(AccountKind, 20)
     created_at: Mapped[CreatedAt]
 
 
@@ -105,7 +93,7 @@ class LedgerTransaction(Base):
     )
 
     id: Mapped[IntPk]
-    kind: Mapped[str] = choice(PostingKind.ALL, 20)
+    kind: Mapped[str] = choice(PostingKind, 20)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     reason: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(100), index=True)  # e.g. "order:42"

@@ -22,6 +22,7 @@ from sqlalchemy import Integer, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis import config
+from dinamis.core.columns import values_of
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
@@ -67,7 +68,7 @@ def get_account(
     entity_id: int | None, family: str, period: str, kind: str, *, lock: bool = False
 ) -> LedgerAccount:
     """The account for this key, created on first use; locked when `lock`."""
-    if family not in Family.ALL:
+    if family not in values_of(Family):
         raise ServiceError(_("Unknown quota family: %(f)s.", f=family))
     session = db.session
     query = select(LedgerAccount).where(
@@ -154,7 +155,7 @@ def _post(
 
 def _entity_accounts(entity_id: int, family: str, period: str, *kinds: str) -> list[LedgerAccount]:
     # Always lock in the same order (available first) to avoid deadlocks.
-    order = {k: i for i, k in enumerate(AccountKind.ALL)}
+    order = {k: i for i, k in enumerate(values_of(AccountKind))}
     return [
         get_account(entity_id, family, period, kind, lock=True)
         for kind in sorted(kinds, key=order.__getitem__)
@@ -543,7 +544,7 @@ def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str)
     Rows are locked in the statement's order: available first, as in
     `_entity_accounts`, so that lockers never wait on each other in a cycle.
     """
-    rank = {k: i for i, k in enumerate(AccountKind.ALL)}
+    rank = {k: i for i, k in enumerate(values_of(AccountKind))}
     wanted = sorted(kinds, key=rank.__getitem__)
     params = {"entity_id": entity_id, "family": family, "period": period, "kinds": wanted}
     # On the session's connection: no autoflush (what the caller has pending is
@@ -581,7 +582,7 @@ def reserve(
     charged = km2(charged)
     if charged <= 0:
         raise ServiceError(_("The charged area must be positive."))
-    if family not in Family.ALL:
+    if family not in values_of(Family):
         raise ServiceError(_("Unknown quota family: %(f)s.", f=family))
     available, reserved = _lock_entity_accounts(
         entity.id, family, period, AccountKind.AVAILABLE, AccountKind.RESERVED

@@ -19,6 +19,7 @@ from dinamis.api.openapi import (
     operation,
 )
 from dinamis.api.serializers import IsoDate
+from dinamis.core.columns import values_of
 from dinamis.core.errors import Forbidden, ServiceError
 from dinamis.extensions import db
 from dinamis.orders.models import Order
@@ -64,7 +65,7 @@ class PublicationOut(Output):
 class ReportOut(Output):
     id: int
     kind: str
-    status: Literal[ReportStatus.ALL]  # type: ignore[valid-type]
+    status: Literal[values_of(ReportStatus)]  # type: ignore[valid-type]
     order_id: int | None
     year: int
     due_on: IsoDate
@@ -85,7 +86,7 @@ class ReportsOut(Output):
 
 
 class ReportsQuery(Input):
-    status: Literal[ReportStatus.ALL] | None = None  # type: ignore[valid-type]
+    status: Literal[values_of(ReportStatus)] | None = None  # type: ignore[valid-type]
 
 
 class StatsQuery(Input):

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 from textwrap import dedent, indent
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     BigInteger,
@@ -46,20 +48,12 @@ from dinamis.core.db import Base, database_objects
 from dinamis.membership.models import Entity
 from dinamis.orders.models import Order, Quote
 
-
-class ReportKind:
-    ORDER = "order"  # after a delivered order
-    ANNUAL = "annual"  # once a year, for the user's use of the catalogue
-    ALL = (ORDER, ANNUAL)
-
-
-class ReportStatus:
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    RETURNED = "returned"  # sent back by staff with a comment; editable again
-    ACCEPTED = "accepted"
-    ALL = (DRAFT, SUBMITTED, RETURNED, ACCEPTED)
-    EDITABLE = (DRAFT, RETURNED)
+# RETURNED: sent back by staff with a comment, editable again.
+ReportStatus = StrEnum("ReportStatus", "DRAFT SUBMITTED RETURNED ACCEPTED")
+# A report its author may still change.
+EDITABLE_STATUSES = (ReportStatus.DRAFT, ReportStatus.RETURNED)
+# ORDER: after a delivered order; ANNUAL: once a year, for the user's use of the catalogue.
+ReportKind = StrEnum("ReportKind", "ORDER ANNUAL")
 
 
 class UsageReport(Base):
@@ -86,8 +80,8 @@ class UsageReport(Base):
     )
 
     id: Mapped[IntPk]
-    kind: Mapped[str] = choice(ReportKind.ALL, 10)
-    status: Mapped[str] = choice(ReportStatus.ALL, 10, default=ReportStatus.DRAFT, index=True)
+    kind: Mapped[str] = choice(ReportKind, 10)
+    status: Mapped[str] = choice(ReportStatus, 10, default=ReportStatus.DRAFT, index=True)
     entity_id: Mapped[EntityRef]
     author_id: Mapped[UserRef] = mapped_column(index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id", ondelete="RESTRICT"))
@@ -116,10 +110,10 @@ class UsageReport(Base):
 
     @property
     def editable(self) -> bool:
-        return self.status in ReportStatus.EDITABLE
+        return self.status in EDITABLE_STATUSES
 
     def overdue_on(self, day: dt.date) -> bool:
-        return self.status in ReportStatus.EDITABLE and day > self.due_on
+        return self.status in EDITABLE_STATUSES and day > self.due_on
 
 
 class Publication(Base):
@@ -391,18 +385,15 @@ CREATE TRIGGER orders_quote_totals BEFORE DELETE ON orders
 database_objects(TOTALS_FUNCTIONS + TOTALS_TRIGGERS)
 
 
-class YearlyPdfStatus:
-    QUEUED = "queued"  # waiting for a worker
-    RUNNING = "running"  # a worker makes it (progress %, step)
-    READY = "ready"  # the file is served
-    FAILED = "failed"  # every attempt failed; staff read the error
-    ALL = (QUEUED, RUNNING, READY, FAILED)
-    WORDS = {
-        QUEUED: _l("queued"),
-        RUNNING: _l("being made"),
-        READY: _l("ready"),
-        FAILED: _l("failed"),
-    }
+# QUEUED: waiting for a worker; RUNNING: a worker makes it (progress %, step); READY:
+# the file is served; FAILED: every attempt failed, staff read the error.
+YearlyPdfStatus = StrEnum("YearlyPdfStatus", "QUEUED RUNNING READY FAILED")
+PDF_STATUS_WORDS: dict[str, LazyString] = {
+    YearlyPdfStatus.QUEUED: _l("queued"),
+    YearlyPdfStatus.RUNNING: _l("being made"),
+    YearlyPdfStatus.READY: _l("ready"),
+    YearlyPdfStatus.FAILED: _l("failed"),
+}
 
 
 class YearlyPdf(Base):
@@ -421,7 +412,7 @@ class YearlyPdf(Base):
     entity_id: Mapped[int | None] = mapped_column(ForeignKey("entities.id", ondelete="CASCADE"))
     requested_by_id: Mapped[UserRef]
     language: Mapped[str] = mapped_column(String(5))  # the requester's, at the time
-    status: Mapped[str] = choice(YearlyPdfStatus.ALL, 10, default=YearlyPdfStatus.QUEUED)
+    status: Mapped[str] = choice(YearlyPdfStatus, 10, default=YearlyPdfStatus.QUEUED)
     progress: Mapped[Progress]
     step: Mapped[str | None] = mapped_column(String(20))  # reports.documents.STEPS
     job_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -28,7 +28,13 @@ from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.extensions import db
 from dinamis.membership.permissions import visible_to
 from dinamis.orders.models import Delivery, Order, Status
-from dinamis.reports.models import Publication, ReportKind, ReportStatus, UsageReport
+from dinamis.reports.models import (
+    EDITABLE_STATUSES,
+    Publication,
+    ReportKind,
+    ReportStatus,
+    UsageReport,
+)
 from dinamis.reports.permissions import can_edit_report, can_review_reports
 
 # A DOI is "10." + a registrant code of 4-9 digits (dot-separated parts allowed) + "/" + a suffix.
@@ -310,7 +316,7 @@ def visible(actor: User, status: str | None = None) -> list[UsageReport]:
     query = query.where(visible_to(actor, UsageReport.entity_id, UsageReport.author_id))
     if status == "overdue":
         query = query.where(
-            UsageReport.status.in_(ReportStatus.EDITABLE), UsageReport.due_on < dates.today()
+            UsageReport.status.in_(EDITABLE_STATUSES), UsageReport.due_on < dates.today()
         )
     elif status:
         query = query.where(UsageReport.status == status)
@@ -338,7 +344,7 @@ def overdue_entities(today: dt.date | None = None) -> dict[int, int]:
     today = today or dates.today()
     rows = db.session.execute(
         select(UsageReport.entity_id, UsageReport.id).where(
-            UsageReport.status.in_(ReportStatus.EDITABLE), UsageReport.due_on < today
+            UsageReport.status.in_(EDITABLE_STATUSES), UsageReport.due_on < today
         )
     ).all()
     counts: dict[int, int] = {}
@@ -363,7 +369,7 @@ def remind(today: dt.date | None = None) -> int:
     week_ago = utcnow() - dt.timedelta(days=7)
     reports = db.session.scalars(
         select(UsageReport).where(
-            UsageReport.status.in_(ReportStatus.EDITABLE),
+            UsageReport.status.in_(EDITABLE_STATUSES),
             UsageReport.due_on <= soon,
             or_(UsageReport.reminded_at.is_(None), UsageReport.reminded_at < week_ago),
         )

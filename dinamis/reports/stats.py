@@ -34,6 +34,7 @@ from dinamis.membership.models import Entity, EntityStatus, Profile
 from dinamis.orders.models import Order
 from dinamis.quota.models import AccountKind, LedgerTotal
 from dinamis.reports.models import (
+    EDITABLE_STATUSES,
     DownloadTotal,
     QuoteTotal,
     ReportStatus,
@@ -309,7 +310,7 @@ def activity(f: Filters) -> dict[str, int]:
         .select_from(UsageReport)
         .where(
             UsageReport.year == f.year,
-            UsageReport.status.in_(ReportStatus.EDITABLE),
+            UsageReport.status.in_(EDITABLE_STATUSES),
             UsageReport.due_on < dates.today(),
             *_entity_filters(f, UsageReport.entity_id),
         )

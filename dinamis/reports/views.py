@@ -13,6 +13,7 @@ from sqlalchemy import select
 from dinamis.accounts.forms import PostForm
 from dinamis.api.openapi import INT_MAX
 from dinamis.core import dates
+from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError
 from dinamis.core.exports import content_disposition
 from dinamis.core.idempotency import EXPIRED
@@ -26,7 +27,7 @@ from dinamis.orders.models import Order, Sensor
 from dinamis.quota.models import Family
 from dinamis.reports import documents, service, stats, yearly
 from dinamis.reports.forms import ReportForm, ReviewForm, StartForm
-from dinamis.reports.models import ReportStatus, UsageReport, YearlyPdfStatus
+from dinamis.reports.models import PDF_STATUS_WORDS, ReportStatus, UsageReport, YearlyPdfStatus
 from dinamis.reports.permissions import (
     can_edit_report,
     can_review_reports,
@@ -48,7 +49,7 @@ def index() -> Any:
     writer = can_write_reports(current_user)
     return status_page(
         "reports/index.html",
-        ReportStatus.ALL,
+        values_of(ReportStatus),
         partial(service.visible, current_user),
         ("overdue",),
         to_report=service.orders_to_report(current_user) if writer else [],
@@ -201,8 +202,8 @@ def dashboard() -> Any:
         profiles=list(db.session.scalars(select(Profile).order_by(Profile.code))),
         # Only what the <select> shows: 1,000 rows, not 1,000 ORM objects.
         entities=db.session.execute(select(Entity.id, Entity.name).order_by(Entity.name)).all(),
-        sensors=Sensor.ALL,
-        families=Family.ALL,
+        sensors=values_of(Sensor),
+        families=values_of(Family),
         args=request.args,
     )
 
@@ -270,7 +271,7 @@ def yearly_page(year: int) -> Any:
         pending=any(d.status in ("queued", "running") and not documents.stale(d) for d in found),
         stale={d.id for d in found if documents.stale(d)},
         steps=documents.STEPS,
-        words=YearlyPdfStatus.WORDS,
+        words=PDF_STATUS_WORDS,
         staff=can_view_statistics(current_user),
         form=PostForm(formdata=None),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -11,12 +12,8 @@ from dinamis.accounts.models import User
 from dinamis.core.columns import CreatedAt, IntPk, UpdatedAt, UserRef, choice, part_of
 from dinamis.core.db import Base
 
-
-class TicketStatus:
-    OPEN = "open"
-    ANSWERED = "answered"  # staff replied, waiting for the requester
-    CLOSED = "closed"
-    ALL = (OPEN, ANSWERED, CLOSED)
+# ANSWERED: staff replied, waiting for the requester.
+TicketStatus = StrEnum("TicketStatus", "OPEN ANSWERED CLOSED")
 
 
 CATEGORIES = ("account", "membership", "catalogue", "orders", "quota", "reports", "other")
@@ -32,7 +29,7 @@ class Ticket(Base):
     id: Mapped[IntPk]
     subject: Mapped[str] = mapped_column(String(200))
     category: Mapped[str] = choice(CATEGORIES, 20)
-    status: Mapped[str] = choice(TicketStatus.ALL, 10, default=TicketStatus.OPEN, index=True)
+    status: Mapped[str] = choice(TicketStatus, 10, default=TicketStatus.OPEN, index=True)
     requester_id: Mapped[UserRef | None] = mapped_column(index=True)
     requester_email: Mapped[str] = mapped_column(String(254))
     requester_name: Mapped[str] = mapped_column(String(200))

@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from dinamis.accounts.permissions import is_signed_in
+from dinamis.core.columns import values_of
 from dinamis.core.exports import content_disposition
 from dinamis.core.loading import get_allowed, get_or_404
 from dinamis.core.permissions import ensure, public, requires
@@ -75,7 +76,7 @@ def new() -> Any:
 def index() -> Any:
     tickets = partial(service.visible_tickets, current_user)
     staff = can_manage_tickets(current_user)
-    return status_page("support/index.html", TicketStatus.ALL, tickets, staff=staff)
+    return status_page("support/index.html", values_of(TicketStatus), tickets, staff=staff)
 
 
 def _page(ticket: Ticket, key: str = "", status: int = 200, form: ReplyForm | None = None) -> Any:

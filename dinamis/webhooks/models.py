@@ -9,6 +9,7 @@ job once that transaction has committed, retried with back-off on failure.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -27,22 +28,8 @@ from dinamis.accounts.models import User
 from dinamis.core.columns import BigIntPk, CreatedAt, IntPk, OwnedByUser, choice
 from dinamis.core.db import Base
 
-
-class DisabledReason:
-    """Why a webhook is off: its owner, staff, or too many failed deliveries in a row."""
-
-    OWNER = "owner"
-    STAFF = "staff"
-    FAILURES = "failures"
-    ALL = (OWNER, STAFF, FAILURES)
-
-
-class DeliveryStatus:
-    PENDING = "pending"  # waiting for its first attempt or a retry
-    DELIVERED = "delivered"  # the receiver answered 2xx
-    FAILED = "failed"  # given up (attempts exhausted, or a 4xx that retrying cannot mend)
-    CANCELLED = "cancelled"  # the webhook was switched off before it could be sent
-    ALL = (PENDING, DELIVERED, FAILED, CANCELLED)
+# Why a webhook is off: its owner, staff, or too many failed deliveries in a row.
+DisabledReason = StrEnum("DisabledReason", "OWNER STAFF FAILURES")
 
 
 class Webhook(Base):
@@ -72,7 +59,7 @@ class Webhook(Base):
     # The channel choice: does this webhook receive the owner's order state changes?
     order_events: Mapped[bool] = mapped_column(default=True)
     consecutive_failures: Mapped[int] = mapped_column(default=0)
-    disabled_reason: Mapped[str | None] = choice(DisabledReason.ALL, 10)
+    disabled_reason: Mapped[str | None] = choice(DisabledReason, 10)
     disabled_at: Mapped[dt.datetime | None]
     disabled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_success_at: Mapped[dt.datetime | None]
@@ -82,6 +69,12 @@ class Webhook(Base):
 
     user: Mapped[User] = relationship(foreign_keys="Webhook.user_id")
     disabled_by: Mapped[User | None] = relationship(foreign_keys=[disabled_by_id])
+
+
+# PENDING: waiting for its first attempt or a retry; DELIVERED: the receiver answered
+# 2xx; FAILED: given up (attempts exhausted, or a 4xx that retrying cannot mend);
+# CANCELLED: the webhook was switched off before it could be sent.
+DeliveryStatus = StrEnum("DeliveryStatus", "PENDING DELIVERED FAILED CANCELLED")
 
 
 class WebhookDelivery(Base):
@@ -105,7 +98,7 @@ class WebhookDelivery(Base):
     event: Mapped[str] = mapped_column(String(60))
     # The JSON body sent (`id`, `type`, `created`, `data`), the same at every attempt.
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    status: Mapped[str] = choice(DeliveryStatus.ALL, 10, default=DeliveryStatus.PENDING)
+    status: Mapped[str] = choice(DeliveryStatus, 10, default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     response_status: Mapped[int | None]
