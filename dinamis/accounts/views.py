@@ -95,9 +95,10 @@ def login() -> Any:
 def logout() -> Any:
     form = PostForm()
     if form.validate_on_submit():
-        if is_signed_in(current_user):
+        user = current_user._get_current_object()
+        if is_signed_in(user):
             # Server-side: a copy of this cookie, or another device's, no longer signs in.
-            service.end_sessions(current_user._get_current_object())
+            service.end_sessions(user)
         logout_user()
         lang = session.get("lang")
         session.clear()

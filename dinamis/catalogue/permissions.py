@@ -20,13 +20,11 @@ from flask_babel import gettext as _
 from dinamis.catalogue.models import Access, Collection
 
 if TYPE_CHECKING:
-    from flask_login import AnonymousUserMixin
-
-    from dinamis.accounts.models import User
+    from dinamis.accounts.models import User, Visitor
 
 # The person looking at the catalogue: a user, an anonymous visitor, or None (an
 # anonymous visitor's signed link).
-Viewer: TypeAlias = "User | AnonymousUserMixin | None"
+Viewer: TypeAlias = "Visitor | None"
 
 
 class AccessRule(Protocol):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from dinamis.accounts.models import Visitor
 from dinamis.accounts.permissions import is_staff
 
 
-def can_view_jobs(user: Any) -> bool:
+def can_view_jobs(user: Visitor) -> bool:
     return is_staff(user)

@@ -10,34 +10,34 @@ from sqlalchemy.orm import QueryableAttribute
 from dinamis.accounts.permissions import is_signed_in, is_staff, manages_entity
 
 if TYPE_CHECKING:
-    from dinamis.accounts.models import User
+    from dinamis.accounts.models import User, Visitor
 
 
-def can_review_memberships(user: Any) -> bool:
+def can_review_memberships(user: Visitor) -> bool:
     return is_staff(user)
 
 
-def can_view_audit(user: Any) -> bool:
+def can_view_audit(user: Visitor) -> bool:
     return is_staff(user)
 
 
-def is_entity_manager(user: Any) -> bool:
+def is_entity_manager(user: Visitor) -> bool:
     """A Referent or deputy (of some entity)."""
     return (
         is_signed_in(user) and user.entity_id is not None and (user.is_referent or user.is_deputy)
     )
 
 
-def can_manage_members(user: Any, entity_id: int) -> bool:
+def can_manage_members(user: Visitor, entity_id: int) -> bool:
     """The entity's Referent and deputies (active accounts only)."""
     return manages_entity(user, entity_id)
 
 
-def can_name_deputies(user: Any, entity_id: int) -> bool:
+def can_name_deputies(user: Visitor, entity_id: int) -> bool:
     return is_signed_in(user) and user.entity_id == entity_id and user.is_referent
 
 
-def can_view_entity(user: Any, entity_id: int) -> bool:
+def can_view_entity(user: Visitor, entity_id: int) -> bool:
     """Staff, and the entity's Referent and deputies."""
     return is_staff(user) or can_manage_members(user, entity_id)
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from dinamis.accounts.models import Visitor
 from dinamis.accounts.permissions import (
     is_signed_in,
     is_staff,
@@ -14,7 +13,7 @@ from dinamis.core import dates
 from dinamis.orders.models import Order
 
 
-def can_order(user: Any) -> bool:
+def can_order(user: Visitor) -> bool:
     """A signed-in member of an active entity (expired or suspended entities cannot order)."""
     return (
         is_signed_in(user)
@@ -24,26 +23,26 @@ def can_order(user: Any) -> bool:
     )
 
 
-def can_view_orders(user: Any) -> bool:
+def can_view_orders(user: Visitor) -> bool:
     return is_signed_in(user)
 
 
-def can_view_order(user: Any, order: Order) -> bool:
+def can_view_order(user: Visitor, order: Order) -> bool:
     """The requester, the Referent and deputies of its entity, and staff."""
     return is_staff_owner_or_manager(user, order.requester_id, order.entity_id)
 
 
-def can_cancel_order(user: Any, order: Order) -> bool:
+def can_cancel_order(user: Visitor, order: Order) -> bool:
     """The requester, the Referent and deputies of its entity (staff reject instead)."""
     return (is_signed_in(user) and order.requester_id == user.id) or manages_entity(
         user, order.entity_id
     )
 
 
-def can_decide_quote(user: Any, order: Order) -> bool:
+def can_decide_quote(user: Visitor, order: Order) -> bool:
     """The entity's Referent (or a deputy) accepts or declines the co-funding quote."""
     return manages_entity(user, order.entity_id)
 
 
-def can_review_orders(user: Any) -> bool:
+def can_review_orders(user: Visitor) -> bool:
     return is_staff(user)

@@ -22,6 +22,7 @@ from sqlalchemy import Integer, bindparam, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis import config
+from dinamis.accounts.models import User
 from dinamis.core.columns import values_of
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.extensions import db
@@ -439,7 +440,7 @@ def reason_words(kind: str, reason: str | None, profile_names: dict[str, str]) -
 
 
 def adjust(
-    actor: object, entity: Entity, family: str, period: str, amount: Decimal, reason: str, key: str
+    actor: User, entity: Entity, family: str, period: str, amount: Decimal, reason: str, key: str
 ) -> LedgerTransaction:
     """Staff add (positive) or take back (negative) free km², with a reason."""
     if not can_adjust_quota(actor):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from flask_login import AnonymousUserMixin
 from sqlalchemy import select
 
-from dinamis.accounts.models import User
+from dinamis.accounts.models import User, Visitor
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
 from dinamis.core.mail import queue_mail
 from dinamis.core.validation import normalise_email_address
@@ -93,7 +92,7 @@ class Draft:
     name: str | None = None
 
 
-def check_ticket(actor: User | AnonymousUserMixin, draft: Draft) -> dict[str, str]:
+def check_ticket(actor: Visitor, draft: Draft) -> dict[str, str]:
     """Every field's problem at once (field name -> what to fix); empty when all are right."""
     signed_in = bool(getattr(actor, "is_authenticated", False))
     errors = {}
@@ -114,7 +113,7 @@ def check_ticket(actor: User | AnonymousUserMixin, draft: Draft) -> dict[str, st
 
 
 def open_ticket(
-    actor: User | AnonymousUserMixin,
+    actor: Visitor,
     draft: Draft,
     *,
     language: str = "fr",
@@ -147,7 +146,7 @@ def open_ticket(
 
 
 def reply(
-    actor: User | AnonymousUserMixin,
+    actor: Visitor,
     ticket: Ticket,
     body: str,
     upload: Upload | None = None,
@@ -187,7 +186,7 @@ def assign(actor: User, ticket: Ticket, assignee_id: int | None) -> None:
     db.session.flush()
 
 
-def close(actor: User | AnonymousUserMixin, ticket: Ticket, key: str = "") -> None:
+def close(actor: Visitor, ticket: Ticket, key: str = "") -> None:
     """Staff or the requester close the request."""
     if not (
         can_manage_tickets(actor) or can_view_ticket(actor, ticket) or key == ticket.access_key
