@@ -19,7 +19,7 @@ from shapely.geometry import mapping
 from dinamis.alerts import service
 from dinamis.alerts.models import Frequency, SavedSearch
 from dinamis.alerts.permissions import can_save_searches
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import Answer, Day, Id, Input, Link, Output, Text, operation
 from dinamis.core.columns import values_of
 from dinamis.core.errors import ServiceError
@@ -194,7 +194,7 @@ def _links() -> list[Link]:
 
 
 def _guard(saved_id: int) -> None:
-    service.get(api_user(), saved_id)
+    service.get(api_account(), saved_id)
 
 
 # Every operation here is on the caller's own saved searches, and names the fields of
@@ -211,7 +211,7 @@ search_owner_operation = partial(operation, access=can_save_searches, field_name
 )
 def create_saved_search(body: SavedSearchIn) -> SavedSearchOut:
     """Save a search: be told of the new scenes that match it"""
-    return saved_json(service.save(api_user(), _criteria(body, None)))
+    return saved_json(service.save(api_account(), _criteria(body, None)))
 
 
 @search_owner_operation(
@@ -221,7 +221,9 @@ def create_saved_search(body: SavedSearchIn) -> SavedSearchOut:
 )
 def list_saved_searches() -> SavedSearchesOut:
     """My saved searches"""
-    return SavedSearchesOut(saved_searches=[saved_json(s) for s in service.searches_of(api_user())])
+    return SavedSearchesOut(
+        saved_searches=[saved_json(s) for s in service.searches_of(api_account())]
+    )
 
 
 @search_owner_operation(
@@ -229,7 +231,7 @@ def list_saved_searches() -> SavedSearchesOut:
 )
 def get_saved_search(saved_id: int) -> SavedSearchOut:
     """One saved search, with the STAC search that reproduces it"""
-    return saved_json(service.get(api_user(), saved_id))
+    return saved_json(service.get(api_account(), saved_id))
 
 
 @search_owner_operation(
@@ -241,7 +243,7 @@ def get_saved_search(saved_id: int) -> SavedSearchOut:
 )
 def update_saved_search(saved_id: int, body: SavedSearchPatch) -> SavedSearchOut:
     """Change a saved search (only the fields given); active: false pauses it"""
-    user = api_user()
+    user = api_account()
     saved = service.get(user, saved_id)
     if body.model_fields_set - {"active"}:
         service.change(user, saved, _criteria(body, saved))
@@ -258,6 +260,6 @@ def update_saved_search(saved_id: int, body: SavedSearchPatch) -> SavedSearchOut
 )
 def delete_saved_search(saved_id: int) -> Response:
     """Delete a saved search (its alerts stop)"""
-    user = api_user()
+    user = api_account()
     service.remove(user, service.get(user, saved_id))
     return Response(status=204)

@@ -43,7 +43,7 @@ from pydantic.json_schema import models_json_schema
 
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api import idempotency
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.core.errors import BadRequest, ServiceError
 
 INT_MAX = 2**31 - 1  # PostgreSQL's integer
@@ -224,7 +224,7 @@ def operation(
                 kwargs["body"] = _validate_body(body, body_required)
             claimed = None
             if idempotent:
-                claimed = idempotency.claim(api_user(), kwargs["body"].model_dump(mode="json"))
+                claimed = idempotency.claim(api_account(), kwargs["body"].model_dump(mode="json"))
             if isinstance(claimed, Response):  # the same request again: its first answer
                 return claimed
             try:

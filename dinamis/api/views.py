@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import BadRequest
 
 from dinamis.api import openapi
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import Answer, Link, api_user_operation
 from dinamis.api.serializers import Me, me_json
 from dinamis.core.errors import MalformedInput
@@ -52,4 +52,4 @@ def openapi_document() -> Any:
 )
 def me() -> Me:
     """The token's user, their entity, profile and roles"""
-    return me_json(api_user())
+    return me_json(api_account())

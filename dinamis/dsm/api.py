@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field
 from shapely.geometry import mapping
 
 from dinamis.accounts.models import User
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import (
     DECIMAL_PATTERN,
     REFUSED,
@@ -284,7 +284,7 @@ _ID = {"request_id": "$response.body#/id"}
             Link("cancel", "cancelDsmRequest", _ID),
         ]
     },
-    guard=lambda: service.ensure_can_request(api_user()),
+    guard=lambda: service.ensure_can_request(api_account()),
 )
 def create_dsm_request(body: DsmRequestIn) -> DsmRequestOut:
     """Ask for a surface model (DSM) from a stereo or tri-stereo group
@@ -293,7 +293,7 @@ def create_dsm_request(body: DsmRequestIn) -> DsmRequestOut:
     allowance first; beyond it the request waits for the Referent to accept a
     co-funding quote. Then a worker computes it (CARS): follow `status` and `progress`.
     """
-    user = api_user()
+    user = api_account()
     return request_json(service.submit(user, ask_of(body)), user)
 
 
@@ -305,19 +305,19 @@ def create_dsm_request(body: DsmRequestIn) -> DsmRequestOut:
 )
 def list_dsm_requests(query: DsmRequestsQuery) -> DsmRequestsOut:
     """My surface-model requests (the entity's for its Referent, all for staff)"""
-    user = api_user()
+    user = api_account()
     found = service.visible_requests(user, query.status)
     return DsmRequestsOut(dsm_requests=[request_json(r, user) for r in found])
 
 
 def _load(request_id: int) -> DsmRequest:
-    return get_allowed(DsmRequest, request_id, api_user(), can_view_dsm_request)
+    return get_allowed(DsmRequest, request_id, api_account(), can_view_dsm_request)
 
 
 @api_user_operation("GET /dsm-requests/<int:request_id>", "getDsmRequest", answers={200: REQUEST})
 def get_dsm_request(request_id: int) -> DsmRequestOut:
     """One surface-model request: state, progress, timeline, product"""
-    return request_json(_load(request_id), api_user())
+    return request_json(_load(request_id), api_account())
 
 
 @api_user_operation(
@@ -326,26 +326,28 @@ def get_dsm_request(request_id: int) -> DsmRequestOut:
     answers={200: REQUEST, 409: CONFLICT},
     body=CancelIn,
     body_required=False,
-    guard=lambda request_id: ensure(can_cancel_dsm_request(api_user(), _load(request_id))),
+    guard=lambda request_id: ensure(can_cancel_dsm_request(api_account(), _load(request_id))),
 )
 def cancel_dsm_request(request_id: int, body: CancelIn) -> DsmRequestOut:
     """Cancel the request (a running computation is stopped); its km² are released"""
     request = _load(request_id)
-    service.cancel(api_user(), request, body.reason or None)
-    return request_json(request, api_user())
+    service.cancel(api_account(), request, body.reason or None)
+    return request_json(request, api_account())
 
 
 @api_user_operation(
     "POST /dsm-requests/<int:request_id>/quote/<any(accept, decline):decision>",
     "quote_{decision}_dsm",
     answers={200: REQUEST, 409: CONFLICT, 422: REFUSED},
-    guard=lambda request_id, decision: ensure(can_decide_dsm_quote(api_user(), _load(request_id))),
+    guard=lambda request_id, decision: ensure(
+        can_decide_dsm_quote(api_account(), _load(request_id))
+    ),
 )
 def decide_dsm_quote(request_id: int, decision: str) -> DsmRequestOut:
     """Accept or decline the co-funding quote (the Referent)"""
     request = _load(request_id)
-    service.decide_quote(api_user(), request, decision == "accept")
-    return request_json(request, api_user())
+    service.decide_quote(api_account(), request, decision == "accept")
+    return request_json(request, api_account())
 
 
 @api_user_operation(

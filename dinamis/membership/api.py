@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import AliasPath, Field
 
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import Answer, Output, api_user_operation
 from dinamis.api.serializers import IsoDate
 from dinamis.core.loading import get_or_404
@@ -42,7 +42,7 @@ class MembersOut(Output):
 
 def _entity(entity_id: int) -> Entity:
     entity = get_or_404(Entity, entity_id)
-    ensure(can_view_entity(api_user(), entity.id))
+    ensure(can_view_entity(api_account(), entity.id))
     return entity
 
 

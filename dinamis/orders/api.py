@@ -19,7 +19,7 @@ from pydantic import ConfigDict, Field
 from shapely.geometry import box, mapping
 
 from dinamis.accounts.permissions import can_use_api
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import (
     DECIMAL_PATTERN,
     INT_MAX,
@@ -476,20 +476,20 @@ def _submission(kind: str, operation_id: str, body: type[Input]) -> Declaration:
         body=body,
         idempotent=True,
         field_names=FIELD_NAMES,
-        guard=lambda: service.ensure_can_order(api_user()),
+        guard=lambda: service.ensure_can_order(api_account()),
     )
 
 
 @_submission("tasking-requests", "createTaskingRequest", TaskingRequest)
 def create_tasking(body: TaskingRequest) -> OrderOut:
     """Submit a tasking request"""
-    return order_json(service.submit_tasking(api_user(), tasking_request(body)))
+    return order_json(service.submit_tasking(api_account(), tasking_request(body)))
 
 
 @_submission("archive-orders", "createArchiveOrder", ArchiveOrder)
 def create_archive(body: ArchiveOrder) -> OrderOut:
     """Submit an archive order"""
-    return order_json(archive.submit_archive(api_user(), archive_request(body)))
+    return order_json(archive.submit_archive(api_account(), archive_request(body)))
 
 
 @api_user_operation(
@@ -501,7 +501,7 @@ def create_archive(body: ArchiveOrder) -> OrderOut:
 def list_orders(kind: str, query: OrdersQuery) -> OrdersOut:
     """My orders (the entity's for its Referent, all for staff)"""
     found = service.visible_orders(
-        api_user(), query.status, kind=KINDS[kind], before=query.before, limit=query.limit + 1
+        api_account(), query.status, kind=KINDS[kind], before=query.before, limit=query.limit + 1
     )
     page, more = found[: query.limit], len(found) > query.limit
     following = None
@@ -517,7 +517,7 @@ def _load(kind: str, order_id: int) -> Order:
     order = db.session.get(Order, order_id) if order_id <= INT_MAX else None
     if order is None or order.kind != KINDS[kind]:
         abort(404)
-    ensure(can_view_order(api_user(), order))
+    ensure(can_view_order(api_account(), order))
     return order
 
 
@@ -534,7 +534,7 @@ def _visible(kind: str, order_id: int, **_: str) -> None:
 
 def _cancellable(kind: str, order_id: int) -> None:
     """The caller may cancel the order (a guard)."""
-    ensure(can_cancel_order(api_user(), _load(kind, order_id)))
+    ensure(can_cancel_order(api_account(), _load(kind, order_id)))
 
 
 def _step(
@@ -557,7 +557,7 @@ def _step(
 def cancel_order(kind: str, order_id: int, body: CancelIn) -> OrderOut:
     """Cancel the order (the requester or the Referent)"""
     order = _load(kind, order_id)
-    service.cancel(api_user(), order, body.reason or None)
+    service.cancel(api_account(), order, body.reason or None)
     return order_json(order)
 
 
@@ -582,8 +582,8 @@ def quote_document(kind: str, order_id: int) -> Any:
 def decide_quote(kind: str, order_id: int, decision: str) -> OrderOut:
     """Accept or decline the co-funding quote (the Referent)"""
     order = _load(kind, order_id)
-    ensure(can_decide_quote(api_user(), order))
-    service.decide_quote(api_user(), order, decision == "accept")
+    ensure(can_decide_quote(api_account(), order))
+    service.decide_quote(api_account(), order, decision == "accept")
     return order_json(order)
 
 
@@ -598,9 +598,9 @@ def staff_step(kind: str, order_id: int, action: str, body: StaffStepIn) -> Orde
     """Staff: accept, reject (a comment is required) or close the order"""
     order = _load(kind, order_id)
     if action == "close":
-        service.close(api_user(), order, body.comment)
+        service.close(api_account(), order, body.comment)
     else:
-        service.review(api_user(), order, action == "accept", body.comment)
+        service.review(api_account(), order, action == "accept", body.comment)
     return order_json(order)
 
 
@@ -616,5 +616,5 @@ def add_delivery(kind: str, order_id: int, body: DeliveryIn) -> Any:
     """Staff: record a delivered catalogue scene (its km² are measured)"""
     order = _load(kind, order_id)
     km2 = Decimal(body.km2) if body.km2 is not None else None
-    service.deliver(api_user(), order, body.scene_id, km2, body.reason)
+    service.deliver(api_account(), order, body.scene_id, km2, body.reason)
     return order_json(order), 201

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from flask_babel import gettext as _
 from pydantic import BeforeValidator, Field
 
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import (
     PERIOD,
     Answer,
@@ -93,7 +93,7 @@ class Ledger(Output):
 
 def _entity(query: QuotaQuery) -> Entity:
     """The caller's entity; staff name one with ?entity=ID."""
-    user = api_user()
+    user = api_account()
     if query.entity is not None:
         entity_id = query.entity
     elif user.entity_id is not None:

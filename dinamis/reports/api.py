@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from flask_babel import gettext as _
 from pydantic import Field
 
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import (
     PERIOD,
     Answer,
@@ -116,11 +116,13 @@ def report_json(report: UsageReport) -> ReportOut:
 )
 def list_reports(query: ReportsQuery) -> ReportsOut:
     """My usage reports (the entity's for its Referent, all for staff)"""
-    return ReportsOut(reports=[report_json(r) for r in service.visible(api_user(), query.status)])
+    return ReportsOut(
+        reports=[report_json(r) for r in service.visible(api_account(), query.status)]
+    )
 
 
 def _ensure_can_write() -> None:
-    if not can_write_reports(api_user()):
+    if not can_write_reports(api_account()):
         raise Forbidden(_("Only members of an entity report on their use."))
 
 
@@ -137,7 +139,7 @@ def _ensure_can_write() -> None:
 )
 def create_report(body: ReportIn) -> ReportOut:
     """Write my report on an order (order_id) or a year (year); submit: true sends it"""
-    user = api_user()
+    user = api_account()
     if body.order_id is not None:
         order = db.session.get(Order, body.order_id)
         if order is None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from flask import Response
 from pydantic import Field
 
-from dinamis.api.auth import api_user
+from dinamis.api.auth import api_account
 from dinamis.api.openapi import Answer, Input, Output, Text, operation
 from dinamis.core.loading import get_allowed
 from dinamis.extensions import db
@@ -74,7 +74,7 @@ def _with_secret(webhook: Webhook, secret: str) -> WebhookWithSecret:
 
 def _load(webhook_id: int) -> Webhook:
     """The webhook, checked before the request's body is read (`guard`)."""
-    return get_allowed(Webhook, webhook_id, api_user(), can_manage_webhook)
+    return get_allowed(Webhook, webhook_id, api_account(), can_manage_webhook)
 
 
 # Every operation here is on the caller's own webhooks; one on a given webhook loads it
@@ -89,7 +89,7 @@ WEBHOOK = Answer("The webhook", WebhookOut)
 )
 def list_webhooks() -> WebhooksOut:
     """My webhooks"""
-    return WebhooksOut(webhooks=[_out(w) for w in service.owned(api_user())])
+    return WebhooksOut(webhooks=[_out(w) for w in service.owned(api_account())])
 
 
 @webhook_owner_operation(
@@ -101,7 +101,7 @@ def list_webhooks() -> WebhooksOut:
 def create_webhook(body: WebhookIn) -> Any:
     """Set up a webhook; its signing secret is in this answer only"""
     webhook, secret = service.create(
-        api_user(), url=body.url, description=body.description, order_events=body.order_events
+        api_account(), url=body.url, description=body.description, order_events=body.order_events
     )
     db.session.refresh(webhook)
     return _with_secret(webhook, secret), 201
@@ -127,7 +127,7 @@ def get_webhook(webhook_id: int) -> WebhookOut:
 )
 def update_webhook(webhook_id: int, body: WebhookPatch) -> WebhookOut:
     """Change a webhook's URL, description, order events, or switch it on or off"""
-    webhook, user = _load(webhook_id), api_user()
+    webhook, user = _load(webhook_id), api_account()
     service.update_webhook(
         user, webhook, url=body.url, description=body.description, order_events=body.order_events
     )
@@ -145,7 +145,7 @@ def update_webhook(webhook_id: int, body: WebhookPatch) -> WebhookOut:
 )
 def delete_webhook(webhook_id: int) -> Response:
     """Delete a webhook"""
-    service.delete(api_user(), _load(webhook_id))
+    service.delete(api_account(), _load(webhook_id))
     return Response(status=204)
 
 
@@ -157,7 +157,7 @@ def delete_webhook(webhook_id: int) -> Response:
 def rotate_secret(webhook_id: int) -> WebhookWithSecret:
     """Replace the webhook's signing secret (the old one stops at once)"""
     webhook = _load(webhook_id)
-    secret = service.rotate_secret(api_user(), webhook)
+    secret = service.rotate_secret(api_account(), webhook)
     return _with_secret(webhook, secret)
 
 
@@ -169,5 +169,5 @@ def rotate_secret(webhook_id: int) -> WebhookWithSecret:
 def send_test(webhook_id: int) -> Any:
     """Send a webhook.test event to the webhook"""
     webhook = _load(webhook_id)
-    service.send_test(api_user(), webhook)
+    service.send_test(api_account(), webhook)
     return Queued(queued=True), 202
