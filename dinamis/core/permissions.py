@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flask import Flask, abort, current_app, request
 from flask_login import current_user
 
+if TYPE_CHECKING:
+    from dinamis.accounts.models import Visitor
+
 F = TypeVar("F", bound=Callable[..., Any])
-Check = Callable[[Any], bool]
+Check = Callable[["Visitor"], bool]
 
 ACCESS_ATTR = "_dinamis_access"
 PUBLIC = "public"
