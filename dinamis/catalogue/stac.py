@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
@@ -119,9 +120,9 @@ def collection_json(collection: Collection) -> dict[str, Any]:
     }
 
 
-def _assets(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
+def _assets(scene: Any, may_download: bool, base: str, quoted_id: str) -> dict[str, Any]:
     """The quicklook for everyone; file links only for those who may download them."""
-    scene_url = f"{base}/catalogue/scenes/{quote(scene.id, safe='')}"
+    scene_url = f"{base}/catalogue/scenes/{quoted_id}"
     assets: dict[str, Any] = {}
     raw = scene.assets or {}
     if scene.quicklook:
@@ -142,10 +143,17 @@ def _assets(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     return assets
 
 
+@lru_cache(maxsize=256)
+def _collection_href(root: str, collection_id: str) -> str:
+    """A collection's address: the same for every item of a page (a few collections)."""
+    return f"{root}/collections/{quote(collection_id, safe='')}"
+
+
 def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
     """The STAC Item of a scene (a Scene, or a row of search.ROW_COLUMNS)."""
     root = base + "/stac"
-    collection = f"{root}/collections/{quote(scene.collection_id, safe='')}"
+    collection = _collection_href(root, scene.collection_id)
+    quoted_id = quote(scene.id, safe="")
     geometry, bbox = geojson_and_bbox(scene.footprint.data)
     properties: dict[str, Any] = {"datetime": scene.datetime.isoformat()}
     for key, column in COLUMNS.items():
@@ -162,11 +170,11 @@ def _item(scene: Any, may_download: bool, base: str) -> dict[str, Any]:
         "geometry": geometry,
         "bbox": bbox,
         "properties": properties,
-        "assets": _assets(scene, may_download, base),
+        "assets": _assets(scene, may_download, base, quoted_id),
         "links": [
             {
                 "rel": "self",
-                "href": f"{collection}/items/{quote(scene.id, safe='')}",
+                "href": f"{collection}/items/{quoted_id}",
                 "type": "application/geo+json",
             },
             {"rel": "parent", "href": collection, "type": "application/json"},
