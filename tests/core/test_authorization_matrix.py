@@ -446,7 +446,8 @@ def _client(app, cast, role: str) -> FlaskClient:
 
 def _refused(role: str, route: Route, response) -> bool:
     if route.api:
-        return response.status_code in (401, 403)
+        # No token: who are you (401); a token: not yours to do (403).
+        return response.status_code == (401 if role == ANON else 403)
     if role == ANON:
         location = response.headers.get("Location", "")
         return (response.status_code == 302 and "/login" in location) or response.status_code == 403
