@@ -123,6 +123,45 @@ def cpu_batches(app: object, client: object, headers: dict[str, str], path: str,
     )
 
 
+def tell_times(app: object) -> None:
+    """CPU of telling the submitted orders' steps after the fact (orders.service.tell_steps,
+    the outbox worker's part: the status e-mails and the webhook lookups), per step, this
+    process and PostgreSQL; the code before the steps were told after the request has none."""
+    from sqlalchemy import event, func, select, text
+
+    from dinamis.extensions import db
+    from dinamis.orders import service
+    from dinamis.orders.models import OrderEvent
+
+    if not hasattr(service, "tell_steps"):
+        print("no tell_steps in this tree: steps are told inside the request")
+        return
+    pids: set[int] = set()
+
+    def on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.add(cursor.fetchone()[0])
+
+    with app.app_context():  # type: ignore[attr-defined]
+        db.engine.dispose()
+        event.listen(db.engine, "connect", on_connect)
+        db.session.execute(text("SELECT 1"))
+        untold = db.session.scalar(
+            select(func.count()).select_from(OrderEvent).where(OrderEvent.told_at.is_(None))
+        )
+        tick = os.sysconf("SC_CLK_TCK")
+        c0, t0, w0 = time.process_time(), _backend_ticks(pids), time.perf_counter()
+        told = service.tell_steps()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        backend = (_backend_ticks(pids) - t0) / tick
+    print(
+        f"tell_steps: {told} of {untold} steps told, {cpu / max(told, 1) * 1000:.2f} ms CPU of "
+        f"this process and {backend / max(told, 1) * 1000:.2f} ms of PostgreSQL a step "
+        f"({wall / max(told, 1) * 1000:.2f} ms wall)"
+    )
+
+
 def quote_times(client: object, token: str, n: int) -> None:
     """quote.pdf of a co-funded order: wall and CPU per request, and the PDF rendering alone."""
     from dinamis.core import pdf
@@ -233,6 +272,11 @@ def main() -> None:
         action="store_true",
         help="CPU per submission (this process and PostgreSQL), min and median of 7 batches",
     )
+    parser.add_argument(
+        "--tell",
+        action="store_true",
+        help="with --batches: then the CPU of telling those steps after the fact, per step",
+    )
     args = parser.parse_args()
     with scratch_app("orders_profile") as (app, seeded):
         client = app.test_client()
@@ -265,6 +309,8 @@ def main() -> None:
             hold_times(app, client, headers, args.path, args.requests)
         if args.batches:
             cpu_batches(app, client, headers, args.path, max(args.requests // 7, 20))
+            if args.tell:
+                tell_times(app)
             return
         cpu, wall = time.process_time(), time.perf_counter()
         for n in range(args.requests):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from enum import StrEnum
-from typing import ParamSpec
+from typing import ParamSpec, TypeVar
 
 from flask import current_app
 from flask_babel import force_locale, get_translations
@@ -297,8 +297,23 @@ def deliver_ids(ids: list[int]) -> int:
     return sent
 
 
+Produce = TypeVar("Produce", bound=Callable[[], int])
+# What writes, after the fact, the messages a domain's records owe (an order's steps:
+# orders.service.tell_steps); each commits what it wrote.
+_PRODUCERS: list[Callable[[], int]] = []
+
+
+def producer(produce: Produce) -> Produce:
+    """Register `produce`: run by `deliver_due` before each round of delivery."""
+    _PRODUCERS.append(produce)
+    return produce
+
+
 def deliver_due(limit: int = 100) -> int:
-    """Deliver up to `limit` pending messages whose retry time has come."""
+    """Write the messages owed (`producer`), then deliver up to `limit` pending messages
+    whose retry time has come."""
+    for produce in _PRODUCERS:
+        produce()
     session, settings, sent = db.session, _settings(), 0
     for _ in range(limit):
         message = _locked_pending(session, OutboxMessage.next_attempt_at <= func.clock_timestamp())

@@ -78,7 +78,10 @@ SCHEDULE = (
     Schedule(
         "send_mail",
         "* * * * *",
-        _l("Delivers the outbox's waiting e-mails and retries the failed ones"),
+        _l(
+            "Tells requesters of their orders' new steps (e-mail, webhooks), then delivers the "
+            "outbox's waiting e-mails and retries the failed ones"
+        ),
         _l("every minute"),
     ),
     Schedule(

@@ -11,6 +11,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy import (
     CheckConstraint,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Text,
@@ -175,9 +176,13 @@ class OrderEvent(StatusChange, Base):
     """One step of an order's life: who moved it, from where to where, and why."""
 
     __tablename__ = "order_events"
+    __table_args__ = (Index("ix_order_events_untold", "id", postgresql_where="told_at IS NULL"),)
 
     order_id: Mapped[int] = part_of("orders")
     comment: Mapped[str | None] = mapped_column(Text)
+    # When the requester was told of the step (e-mail, webhooks: orders.service.tell_steps);
+    # null until the worker has told it, after the step's commit.
+    told_at: Mapped[dt.datetime | None]
 
     order: Mapped[Order] = relationship(back_populates="events")
 

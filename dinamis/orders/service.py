@@ -1,8 +1,9 @@
 """The life of an order: submission, quote, review, delivery, closing.
 
 Every transition goes through `_move`, which refuses any step not in
-TRANSITIONS (no skipping, no going back), records an OrderEvent and mails
-the people concerned. The quota ledger follows: the free part is reserved at
+TRANSITIONS (no skipping, no going back) and records an OrderEvent; the
+requester is told of each step (e-mail, webhooks) after its commit, by
+`tell_steps`. The quota ledger follows: the free part is reserved at
 submission, the co-funded part recorded when the quote is accepted, delivered
 km² consumed, and whatever is left released when the order ends.
 """
@@ -10,6 +11,7 @@ km² consumed, and whatever is left released when the order ends.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from inspect import signature
@@ -21,8 +23,9 @@ from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import joinedload
 
 from dinamis import config
 from dinamis.accounts.models import User
@@ -30,7 +33,7 @@ from dinamis.accounts.service import mail_user
 from dinamis.catalogue.models import Collection, Scene
 from dinamis.catalogue.service import stereo_group
 from dinamis.config import OrderSettings
-from dinamis.core import dates
+from dinamis.core import dates, mail
 from dinamis.core.columns import values_of
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
@@ -38,6 +41,7 @@ from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, polygons, size_error
 from dinamis.core.labels import label
+from dinamis.core.transaction import after_commit, commit
 from dinamis.extensions import db
 from dinamis.membership.members import mail_managers
 from dinamis.membership.models import Entity
@@ -66,6 +70,8 @@ from dinamis.quota import service as quota
 from dinamis.quota.models import Family
 from dinamis.quota.pricing import Price, price, quote_expired, quote_valid_until
 from dinamis.webhooks import events as webhook_events
+
+log = logging.getLogger(__name__)
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.DRAFT: (Status.AWAITING_QUOTE, Status.UNDER_REVIEW, Status.CANCELLED),
@@ -316,7 +322,7 @@ def submit(actor: User, order: Order) -> Order:
 
     The one submission path: the order's free part is reserved on the ledger,
     the rest quoted, and the order moved on by `_move` (to review, or to its
-    quote), which writes it with its event and e-mail. The id comes first and
+    quote), which writes it with its event. The id comes first and
     the row last: the postings link to the order by its id (a foreign key
     checked at commit), and the order is written once, with its outcome,
     instead of inserted as a draft and updated. The reservation locks the
@@ -386,13 +392,78 @@ def _move(actor: User | None, order: Order, target: str, comment: str | None) ->
     )
     db.session.add(event)
     order.status = target
-    if order.status == Status.DRAFT:
-        db.session.flush()
-        return
-    # The mail is queued with a flush: the order's new status, its event and the
-    # message are written together.
+    # The order's new status and its step are written together; the requester is told of
+    # the step after the commit (tell_steps), by this request when it sends its own mail.
+    db.session.flush()
+    if config.current().mail.deliver_in_request:
+        after_commit(lambda: tell_steps([event.id]))
+
+
+def _delivering(event: OrderEvent) -> bool:
+    """Whether the step records a delivery: the n-th such step of an order is its n-th."""
+    return event.to_status in (Status.DELIVERED, Status.PARTIALLY_DELIVERED) and (
+        event.from_status in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED)
+    )
+
+
+def _taken(event: OrderEvent) -> webhook_events.Taken:
+    """The step as it was taken: its time, its comment, the order's deliveries then."""
+    order = event.order
+    delivered: list[Delivery] = []
+    if _delivering(event):
+        steps = [e.id for e in sorted(order.events, key=lambda e: e.id) if _delivering(e)]
+        delivered = sorted(order.deliveries, key=lambda d: d.id)[: steps.index(event.id) + 1]
+    return webhook_events.Taken(event.created_at, event.comment, delivered)
+
+
+# Each step with its order and requester (what its e-mail needs), the steps alone locked.
+_UNTOLD = (
+    select(OrderEvent)
+    .where(OrderEvent.told_at.is_(None))
+    .order_by(OrderEvent.id)
+    .options(joinedload(OrderEvent.order).joinedload(Order.requester))
+    .with_for_update(of=OrderEvent, skip_locked=True)
+)
+
+
+@mail.producer
+def tell_steps(ids: list[int] | None = None, batch: int = 100) -> int:
+    """Tell the requesters of the orders' steps not told yet (these `ids`, or all of them,
+    oldest first, `batch` at a time): their status e-mail and their webhooks' events, each
+    once, as the step was taken. Steps held by another worker are left to it; a step that
+    fails is logged and left for the next round. Commits; returns how many were told.
+
+    Run by the outbox worker before each round of delivery, and after its commit by a
+    request that sends its own mail (`deliver_in_request`).
+    """
+    told = 0
+    while True:
+        query = _UNTOLD.where(OrderEvent.id.in_(ids)) if ids is not None else _UNTOLD
+        steps, done = list(db.session.scalars(query.limit(batch))), []
+        for event in steps:
+            try:
+                with db.session.begin_nested():
+                    _tell(event)
+            except Exception:
+                log.exception("order step %s not told", event.id)
+            else:
+                done.append(event.id)
+        if done:
+            db.session.execute(
+                update(OrderEvent).where(OrderEvent.id.in_(done)).values(told_at=utcnow())
+            )
+        commit()
+        told += len(done)
+        if ids is not None or len(steps) < batch or not done:
+            return told
+
+
+def _tell(event: OrderEvent) -> None:
+    order = event.order
     mail_user(order.requester, "order_status", order=order, event=event)
-    webhook_events.order_changed(db.session, order, event.from_status, target)
+    webhook_events.order_changed(
+        db.session, order, event.from_status, event.to_status, _taken(event)
+    )
 
 
 def lock(order: Order) -> None:
@@ -720,12 +791,7 @@ def delivery_note(delivery: Delivery, scene_ids: list[str] | None = None) -> str
 def timeline_notes(order: Order) -> dict[int, str]:
     """The notes of an order's delivery events written in the reader's language, by
     event id: the n-th event that records a delivery is the n-th delivery."""
-    delivering = [
-        e
-        for e in sorted(order.events, key=lambda e: e.id)
-        if e.to_status in (Status.DELIVERED, Status.PARTIALLY_DELIVERED)
-        and e.from_status in (Status.ACCEPTED, Status.PARTIALLY_DELIVERED)
-    ]
+    delivering = [e for e in sorted(order.events, key=lambda e: e.id) if _delivering(e)]
     deliveries = sorted(order.deliveries, key=lambda d: d.id)
     notes = {}
     for event, delivery in zip(delivering, deliveries, strict=False):

@@ -1,11 +1,12 @@
 """Order events on the webhook channel: a member's orders and surface models moving.
 
-`order_changed` is called by each domain's single transition function (orders'
-`_move`, the surface models' `_move`) in the transaction that moves the order.
-Each domain mails its own requester (the e-mail channel, always on: it is the
-record of the order); this writes one event per webhook of the requester that
-carries order events (the webhook channel, chosen per webhook), posted once
-the transaction commits.
+`order_changed` writes one event per webhook of the requester that carries
+order events (the webhook channel, chosen per webhook), posted once its
+transaction commits. An order's step is told after the request that took it,
+with its e-mail, from the step as recorded (orders' `tell_steps`, run by the
+outbox worker); a surface model's in the transaction that moves it (its
+`_move`). Each domain mails its own requester (the e-mail channel, always on:
+it is the record of the order).
 
 Status names follow STAPI's order status codes (`received`, `accepted`,
 `rejected`, `processing`, `completed`, `canceled`, `user_canceled`,
@@ -14,11 +15,13 @@ Status names follow STAPI's order status codes (`received`, `accepted`,
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dinamis import config
@@ -77,20 +80,12 @@ def describe(order: Any, old_status: str | None, new_status: str) -> Step | None
 
 
 def _reason(
-    session: Session, order: Any, kind: str, new_status: str
+    order: Any, kind: str, new_status: str, comment: str | None
 ) -> tuple[str | None, str | None]:
-    """(reason_code, reason_text): the comment recorded with the step, e.g. a rejection's."""
+    """(reason_code, reason_text): why the step was taken, e.g. a rejection's comment."""
     if kind == "surface_model":
         code = getattr(order, "failure_code", None) if new_status == "failed" else None
         return code, None
-    from dinamis.orders.models import OrderEvent
-
-    comment = session.scalar(
-        select(OrderEvent.comment)
-        .where(OrderEvent.order_id == order.id, OrderEvent.to_status == new_status)
-        .order_by(OrderEvent.id.desc())
-        .limit(1)
-    )
     code = {"rejected": "rejected_by_staff", "expired": "window_passed"}.get(new_status)
     return code, comment
 
@@ -111,14 +106,27 @@ def _links(order: Any, kind: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Taken:
+    """How an order's step was taken, as recorded: when, with what comment, and the
+    deliveries the order had then (the step's own included)."""
+
+    at: dt.datetime
+    comment: str | None
+    deliveries: Sequence[Any]
+
+
 def order_payload(
-    session: Session, order: Any, old_status: str | None, new_status: str, step: Step
+    order: Any, old_status: str | None, new_status: str, step: Step, taken: Taken | None
 ) -> dict[str, Any]:
-    """The `data` of an order event (README: Webhooks)."""
+    """The `data` of an order event (README: Webhooks); `taken`: the recorded step of a
+    tasking or archive order (a surface model's step is taken now)."""
     kind = _kind(order)
     states = DSM_STATES if kind == "surface_model" else ORDER_STATES
-    reason_code, reason_text = _reason(session, order, kind, new_status)
+    comment = taken.comment if taken is not None else None
+    reason_code, reason_text = _reason(order, kind, new_status, comment)
     old = states.get(old_status or "")
+    at = taken.at if taken is not None else utcnow()
     data: dict[str, Any] = {
         "order": {
             "id": order.id,
@@ -131,28 +139,35 @@ def order_payload(
             "status_code": step.code,
             "reason_code": reason_code,
             "reason_text": reason_text,
-            "timestamp": utcnow().isoformat(timespec="seconds").replace("+00:00", "Z"),
+            "timestamp": at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         },
         "previous_status_code": old.code if old else None,
         "dinamis_status": new_status,
         "previous_dinamis_status": old_status,
     }
-    if kind != "surface_model" and new_status in ("partially_delivered", "delivered"):
+    if taken is not None and new_status in ("partially_delivered", "delivered"):
+        delivered = sum((d.km2 for d in taken.deliveries), Decimal("0.00"))
         data["delivery"] = {
             "complete": new_status == "delivered",
-            "delivered_km2": f"{order.delivered_km2:.2f}",
+            "delivered_km2": f"{delivered:.2f}",
             "charged_km2": f"{order.charged_km2:.2f}",
-            "scenes": [d.scene_ref for d in order.deliveries],
+            "scenes": [d.scene_ref for d in taken.deliveries],
         }
     return data
 
 
-def order_changed(session: Session, order: Any, old_status: str | None, new_status: str) -> None:
+def order_changed(
+    session: Session,
+    order: Any,
+    old_status: str | None,
+    new_status: str,
+    taken: Taken | None = None,
+) -> None:
     """An order (tasking, archive) or surface-model request moved: tell its requester's webhooks.
 
-    Called in the transaction that moves it; writes an event per webhook of the
-    requester that carries order events, posted after the commit. Idempotent:
-    the same step of the same order is one event.
+    Writes an event per webhook of the requester that carries order events,
+    posted after the commit; `taken`: the recorded step of a tasking or archive
+    order. Idempotent: the same step of the same order is one event.
     """
     step = describe(order, old_status, new_status)
     if step is None:
@@ -161,9 +176,9 @@ def order_changed(session: Session, order: Any, old_status: str | None, new_stat
     if not hooks:
         return
     kind = _kind(order)
-    data = order_payload(session, order, old_status, new_status, step)
+    data = order_payload(order, old_status, new_status, step, taken)
     key = f"{kind}:{order.id}:{old_status}>{new_status}"
-    if new_status == "partially_delivered":
-        key += f":{len(order.deliveries)}"
+    if new_status == "partially_delivered" and taken is not None:
+        key += f":{len(taken.deliveries)}"
     for webhook_id in hooks:
         enqueue(session, webhook_id=webhook_id, event=step.event, data=data, key=key)

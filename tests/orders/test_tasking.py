@@ -208,6 +208,9 @@ def test_suspended_entity_cannot_order(world):
 def test_transitions_mail_the_requester_and_the_referent(world):
     service.submit_tasking(world["user"], tasking(0.5), today=TODAY)
     sent = {(m.to_address, m.template) for m in db.session.scalars(select(OutboxMessage))}
+    assert sent == {("ref@lab-o.test", "order_quote")}  # the requester's: after the commit
+    assert service.tell_steps() == 1
+    sent = {(m.to_address, m.template) for m in db.session.scalars(select(OutboxMessage))}
     assert ("ref@lab-o.test", "order_quote") in sent
     assert ("user@lab-o.test", "order_status") in sent
 
@@ -285,10 +288,15 @@ def test_submission_writes_the_order_its_event_its_mail_and_one_reserve_posting(
         )
     )
     assert amounts == [-stored.free_km2, stored.free_km2]
+    # The requester is told of the step after the commit, by the outbox worker, once.
+    assert events[0].told_at is None
+    assert service.tell_steps() == 1 and service.tell_steps() == 0
     (mail,) = db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.to_address == "user@lab-o.test")
     ).all()
     assert order.number in mail.subject and order.number in mail.body_text
+    db.session.refresh(events[0])
+    assert events[0].told_at is not None
 
 
 def test_a_reservation_with_nothing_free_posts_no_entries_and_a_retry_changes_nothing(world):

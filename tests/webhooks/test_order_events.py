@@ -38,6 +38,8 @@ def world(app, loopback):
 
 
 def _events(webhook) -> list[dict]:
+    """The webhook's events, once the outbox worker has told the orders' steps."""
+    orders.tell_steps()
     rows = db.session.scalars(
         select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook.id)

@@ -1,0 +1,129 @@
+"""Migration 0039: an order's steps carry when their requester was told (`told_at`).
+
+A scratch database at 0038 gets an order and its steps written as the application
+wrote them then (told in the request that took them), goes up to 0039 and down
+again: the old steps come up told at their own time, a new step is untold and
+found by the partial index's condition, and going down drops the mark.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from alembic import command
+from geoalchemy2.shape import from_shape
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import sessionmaker
+
+from dinamis.core.migrate import alembic_config
+from dinamis.core.transaction import commit
+from dinamis.extensions import db
+from dinamis.orders.models import Order, OrderKind, Status
+from tests.conftest import create_database, drop_database, unique_db_name
+from tests.factories import make_entity, make_user
+from tests.orders.helpers import square
+
+BEFORE, AFTER = "0038_webhook_previous_secret", "0039_order_events_told"
+
+
+@pytest.fixture
+def scratch(app):
+    name = unique_db_name("order_told")
+    url = create_database(name)
+    config = alembic_config(url)
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, BEFORE)
+    engine = create_engine(url)
+    db.bind(sessionmaker(bind=engine, expire_on_commit=False), app)
+    try:
+        yield config, engine
+    finally:
+        engine.dispose()
+        drop_database(name)
+
+
+def _columns(connection) -> set[str]:
+    return set(
+        connection.scalars(
+            text(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_name = 'order_events'"
+            )
+        )
+    )
+
+
+def test_old_steps_come_up_told_at_their_time_and_new_ones_untold(app, scratch):
+    config, engine = scratch
+    with app.app_context():
+        entity = make_entity("Lab M")
+        user = make_user("user@lab-m.test", entity=entity)
+        order = Order(
+            kind=OrderKind.TASKING,
+            status=Status.ACCEPTED,
+            entity_id=entity.id,
+            requester_id=user.id,
+            sensor="pleiades",
+            aoi=from_shape(square(0.1), srid=4326),
+            aoi_km2=Decimal("87.50"),
+            charged_km2=Decimal("87.50"),
+            family="tasking",
+            period="2027",
+            window_start=dt.date(2027, 4, 1),
+            window_end=dt.date(2027, 5, 1),
+            project_title="Old order",
+            project_description="Written before 0039.",
+            justification="Test.",
+            theme="coast",
+        )
+        db.session.add(order)
+        db.session.flush()
+        order_id = order.id
+        commit()
+    with engine.begin() as connection:
+        # The schema of 0038 has no told_at: the steps as the application wrote them then.
+        for old, new, at in (
+            ("draft", "under_review", "2027-03-01 10:00+00"),
+            ("under_review", "accepted", "2027-03-02 11:00+00"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO order_events (order_id, from_status, to_status, created_at) "
+                    "VALUES (:order, :old, :new, :at)"
+                ),
+                {"order": order_id, "old": old, "new": new, "at": at},
+            )
+    command.upgrade(config, AFTER)
+    with engine.begin() as connection:
+        rows = connection.execute(
+            text("SELECT told_at = created_at FROM order_events ORDER BY id")
+        ).scalars()
+        assert list(rows) == [True, True]
+        connection.execute(
+            text(
+                "INSERT INTO order_events (order_id, from_status, to_status) "
+                "VALUES (:order, 'accepted', 'delivered')"
+            ),
+            {"order": order_id},
+        )
+        untold = connection.execute(
+            text("SELECT to_status FROM order_events WHERE told_at IS NULL")
+        ).scalars()
+        assert list(untold) == ["delivered"]
+        index = connection.scalar(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_events_untold'")
+        )
+        assert index is not None and "WHERE (told_at IS NULL)" in index
+    command.downgrade(config, BEFORE)
+    with engine.begin() as connection:
+        assert "told_at" not in _columns(connection)
+        assert connection.scalar(text("SELECT count(*) FROM order_events")) == 3
+    command.upgrade(config, AFTER)
+    with engine.begin() as connection:
+        assert "told_at" in _columns(connection)
+        # Down and up again: every step there was is told (none is mailed twice).
+        assert (
+            connection.scalar(text("SELECT count(*) FROM order_events WHERE told_at IS NULL")) == 0
+        )
