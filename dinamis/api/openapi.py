@@ -304,6 +304,12 @@ def _validate_body(model: type[Input], required: bool) -> Input:
 # --- messages for people ------------------------------------------------------------------
 
 
+def _listed(expected: object) -> str:
+    """pydantic's list of allowed values ("'a', 'b' or 'c'") as the codes alone, separated by
+    commas: its English "or" would stand in a French sentence."""
+    return str(expected or "").replace("'", "").replace(" or ", ", ")
+
+
 def _message(error: Any) -> str:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     if kind == "missing":
@@ -339,9 +345,9 @@ def _message(error: Any) -> str:
     if kind in ("less_than_equal", "less_than"):
         return _("At most %(n)s.", n=ctx.get("le", ctx.get("lt")))
     if kind == "literal_error":
-        return _("One of: %(v)s.", v=str(ctx.get("expected", "")).replace("'", ""))
+        return _("One of: %(v)s.", v=_listed(ctx.get("expected")))
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        tags = str(ctx.get("expected_tags", "")).replace("'", "")
+        tags = _listed(ctx.get("expected_tags"))
         if not tags or "Polygon" in tags:  # the only tagged union: a GeoJSON area
             return _("A GeoJSON Polygon or MultiPolygon.")
         return _("One of: %(v)s.", v=tags)

@@ -565,3 +565,14 @@ def test_an_archive_order_names_its_project_fields_as_the_form_and_the_api_do(
     assert response.status_code == 422
     assert set(response.get_json()["error"]["fields"]) == {"project.justification"}
     assert counts(app) == before
+
+
+def test_a_value_outside_its_list_is_answered_in_french_without_english_words(app, client, api):
+    response = client.post(
+        "/api/v1/tasking-requests",
+        json=body(spectral_mode="UV"),
+        headers={**api["user_a"], "Accept-Language": "fr"},
+    )
+    assert response.status_code == 422
+    message = response.get_json()["error"]["fields"]["spectral_mode"]
+    assert message == "L\u2019une des valeurs : PAN, MS, PMS, bundle.", message
