@@ -7,7 +7,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -18,6 +17,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
+from dinamis import config
 from dinamis.accounts import devices, service
 from dinamis.accounts.forms import (
     ChangePasswordForm,
@@ -45,10 +45,7 @@ bp = Blueprint("accounts", __name__)
 
 
 def _login_limit() -> str:
-    from flask import current_app
-
-    limit: str = current_app.config["DINAMIS_SETTINGS"].login_rate_limit
-    return limit
+    return config.current().login_rate_limit
 
 
 def _login_email_key() -> str:
@@ -165,7 +162,7 @@ def _profile_page(status: int = 200, **forms: Any) -> Any:
             language=user.language,
         ),
     )
-    settings = current_app.config["DINAMIS_SETTINGS"]
+    settings = config.current()
     forms.setdefault("token_form", TokenForm(formdata=None, days=settings.token_default_days))
     forms.setdefault("password_form", ChangePasswordForm(formdata=None))
     return (

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial, wraps
 from typing import Annotated, Any
 
-from flask import Response, abort, current_app, request
+from flask import Response, abort, request
 from flask_babel import gettext as _
 from pydantic import (
     BaseModel,
@@ -41,6 +41,7 @@ from pydantic import (
 )
 from pydantic.json_schema import models_json_schema
 
+from dinamis import config
 from dinamis.accounts.permissions import can_use_api
 from dinamis.api import idempotency
 from dinamis.api.auth import api_account
@@ -469,7 +470,7 @@ def _schemas() -> tuple[dict[tuple[type[BaseModel], str], Any], dict[str, Any]]:
 
 def build() -> dict[str, Any]:
     """The OpenAPI 3.1 document, from the declared operations."""
-    base = current_app.config["DINAMIS_SETTINGS"].base_url.rstrip("/")
+    base = config.current().base_url.rstrip("/")
     refs, schemas = _schemas()
     schemas = {**schemas, "Error": copy.deepcopy(ERROR_SCHEMA)}
     query_params: dict[type[BaseModel], list[dict[str, Any]]] = {}

@@ -7,10 +7,11 @@ from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 import orjson
-from flask import Blueprint, Response, current_app, json, render_template, request
+from flask import Blueprint, Response, json, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import Engine, select
 
+from dinamis import config
 from dinamis.api.auth import api_user
 from dinamis.catalogue import queryables, search, stac_openapi
 from dinamis.catalogue.ingest import COLUMNS, NUMERIC
@@ -81,7 +82,7 @@ def _json(body: Any, media: str = "application/json", status: int = 200) -> Resp
 
 
 def _root() -> str:
-    base: str = current_app.config["DINAMIS_SETTINGS"].base_url
+    base = config.current().base_url
     return base + "/stac"
 
 
@@ -193,7 +194,7 @@ def _derived_from(scene: Any, root: str) -> list[dict[str, Any]]:
 
 def item_json(scene: Scene, viewer: Viewer = None) -> dict[str, Any]:
     """The scene as a STAC Item; `viewer` (a user, or None for anonymous) sets the asset links."""
-    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    base = config.current().base_url
     return _item(scene, may_download(viewer, scene.collection), base)
 
 
@@ -386,7 +387,7 @@ def _page(params: dict[str, Any], href: str, parent: str | None = None) -> Respo
     # it is applied once per collection, not once per scene.
     rules = {s.collection_id: _Rule(s.collection_access, s.collection_profiles) for s in scenes}
     allowed = {collection: may_download(viewer, rule) for collection, rule in rules.items()}
-    base = current_app.config["DINAMIS_SETTINGS"].base_url
+    base = config.current().base_url
     root = _root()
     links = [
         _page_link("self", href, params, params.get("token")),
