@@ -15,7 +15,6 @@ less CPU than it saves in transfer.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -25,8 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.catalogue.compare import QUERIES
-from bench.catalogue.request_cpu import _get
-from dinamis import create_app
+from bench.catalogue.request_cpu import _get, bench_app
 
 ENCODINGS = ("identity", "gzip", "br", "zstd")
 
@@ -50,14 +48,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=40)
     parser.add_argument("--only", help="the queries whose name contains this")
     args = parser.parse_args()
-    app = create_app(
-        {
-            "database_url": os.environ["DATABASE_URL"],
-            "log_level": "WARNING",
-            "log_json": False,
-            "base_url": "http://bench.test",
-        }
-    )
+    app = bench_app()
     client = app.test_client()
     print(
         "| query | plain | "

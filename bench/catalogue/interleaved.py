@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -37,18 +36,9 @@ def serve(code: str) -> None:
     """The worker: reads {"name", "page", "repeat"} lines, answers [[seconds...]] lines."""
     sys.path.insert(0, code)
     sys.path.insert(1, str(HERE))
-    from request_cpu import _get, _next
+    from request_cpu import _get, _next, bench_app
 
-    from dinamis import create_app
-
-    app = create_app(
-        {
-            "database_url": os.environ["DATABASE_URL"],
-            "log_level": "WARNING",
-            "log_json": False,
-            "base_url": "http://bench.test",
-        }
-    )
+    app = bench_app()
     client = app.test_client()
     asked: dict[tuple[str, int], Any] = {}
     for line in sys.stdin:

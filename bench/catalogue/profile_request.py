@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import time
 
-from dinamis import create_app
+from bench.catalogue.request_cpu import bench_app
 
 BODY = {
     "bbox": [-5.2, 41.3, 9.6, 51.1],
@@ -30,14 +29,7 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--lines", type=int, default=60)
     args = parser.parse_args()
-    app = create_app(
-        {
-            "database_url": os.environ["DATABASE_URL"],
-            "log_level": "WARNING",
-            "log_json": False,
-            "base_url": "http://bench.test",
-        }
-    )
+    app = bench_app()
     client = app.test_client()
     for _ in range(5):
         assert client.post("/stac/search", json=BODY).status_code == 200

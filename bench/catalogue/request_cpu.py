@@ -119,6 +119,19 @@ def _explain(engine: Any, ran: list[tuple[str, Any]]) -> list[str]:
     return lines
 
 
+def bench_app() -> Any:
+    """The app of the `dinamis` first on the path, on `DATABASE_URL`, quiet, with the base
+    address every catalogue bench's answers are compared under."""
+    return create_app(
+        {
+            "database_url": os.environ["DATABASE_URL"],
+            "log_level": "WARNING",
+            "log_json": False,
+            "base_url": "http://bench.test",
+        }
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=100)
@@ -131,14 +144,7 @@ def main() -> None:
         help="also time each next page asked as a first page over the same rows",
     )
     args = parser.parse_args()
-    app = create_app(
-        {
-            "database_url": os.environ["DATABASE_URL"],
-            "log_level": "WARNING",
-            "log_json": False,
-            "base_url": "http://bench.test",
-        }
-    )
+    app = bench_app()
     client = app.test_client()
     statements = [0]
     ran: list[tuple[str, Any]] = []
