@@ -89,22 +89,7 @@ def cpu_batches(app: object, client: object, headers: dict[str, str], path: str,
     min and median of 7 batches (figures that a loaded machine moves less than wall time)."""
     import os
 
-    from sqlalchemy import event, text
-
-    from dinamis.extensions import db
-
-    pids: set[int] = set()
-
-    def on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-        with dbapi_conn.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pids.add(cursor.fetchone()[0])
-
-    with app.app_context():  # type: ignore[attr-defined]
-        db.engine.dispose()
-        event.listen(db.engine, "connect", on_connect)
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
+    pids = _backends(app)
     tick = os.sysconf("SC_CLK_TCK")
     ours, theirs = [], []
     for batch in range(7):
@@ -123,19 +108,13 @@ def cpu_batches(app: object, client: object, headers: dict[str, str], path: str,
     )
 
 
-def tell_times(app: object) -> None:
-    """CPU of telling the submitted orders' steps after the fact (orders.service.tell_steps,
-    the outbox worker's part: the status e-mails and the webhook lookups), per step, this
-    process and PostgreSQL; the code before the steps were told after the request has none."""
-    from sqlalchemy import event, func, select, text
+def _backends(app: object) -> set[int]:
+    """The PostgreSQL backend pids of the app's connections from now on (its pool emptied,
+    each new connection's pid added), one connection opened: whose CPU a batch costs."""
+    from sqlalchemy import event, text
 
     from dinamis.extensions import db
-    from dinamis.orders import service
-    from dinamis.orders.models import OrderEvent
 
-    if not hasattr(service, "tell_steps"):
-        print("no tell_steps in this tree: steps are told inside the request")
-        return
     pids: set[int] = set()
 
     def on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -147,6 +126,25 @@ def tell_times(app: object) -> None:
         db.engine.dispose()
         event.listen(db.engine, "connect", on_connect)
         db.session.execute(text("SELECT 1"))
+        db.session.rollback()
+    return pids
+
+
+def tell_times(app: object) -> None:
+    """CPU of telling the submitted orders' steps after the fact (orders.service.tell_steps,
+    the outbox worker's part: the status e-mails and the webhook lookups), per step, this
+    process and PostgreSQL; the code before the steps were told after the request has none."""
+    from sqlalchemy import func, select
+
+    from dinamis.extensions import db
+    from dinamis.orders import service
+    from dinamis.orders.models import OrderEvent
+
+    if not hasattr(service, "tell_steps"):
+        print("no tell_steps in this tree: steps are told inside the request")
+        return
+    pids = _backends(app)
+    with app.app_context():  # type: ignore[attr-defined]
         untold = db.session.scalar(
             select(func.count()).select_from(OrderEvent).where(OrderEvent.told_at.is_(None))
         )
