@@ -11,15 +11,18 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 from alembic import command
+from alembic.config import Config
 from flask import Flask
 from flask.testing import FlaskClient
 from psycopg import sql
+from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
@@ -62,6 +65,24 @@ def drop_database(name: str) -> None:
 def unique_db_name(purpose: str) -> str:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     return f"dinamis_test_{purpose}_{worker}_{secrets.token_hex(4)}"
+
+
+@contextmanager
+def database_at(app: Flask, purpose: str, revision: str) -> Iterator[tuple[Config, Engine]]:
+    """A scratch database migrated up to `revision`, the app's session bound to it, dropped
+    after: a migration's test writes rows there, then upgrades."""
+    name = unique_db_name(purpose)
+    url = create_database(name)
+    config = alembic_config(url)
+    config.attributes["configure_logging"] = False
+    command.upgrade(config, revision)
+    engine = create_engine(url)
+    database.bind(sessionmaker(bind=engine, expire_on_commit=False), app)
+    try:
+        yield config, engine
+    finally:
+        engine.dispose()
+        drop_database(name)
 
 
 @pytest.fixture(scope="session")

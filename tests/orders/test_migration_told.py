@@ -14,14 +14,12 @@ from decimal import Decimal
 import pytest
 from alembic import command
 from geoalchemy2.shape import from_shape
-from sqlalchemy import create_engine, text
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import text
 
-from dinamis.core.migrate import alembic_config
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.orders.models import Order, OrderKind, Status
-from tests.conftest import create_database, drop_database, unique_db_name
+from tests.conftest import database_at
 from tests.factories import make_entity, make_user
 from tests.orders.helpers import square
 
@@ -30,18 +28,8 @@ BEFORE, AFTER = "0038_webhook_previous_secret", "0039_order_events_told"
 
 @pytest.fixture
 def scratch(app):
-    name = unique_db_name("order_told")
-    url = create_database(name)
-    config = alembic_config(url)
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, BEFORE)
-    engine = create_engine(url)
-    db.bind(sessionmaker(bind=engine, expire_on_commit=False), app)
-    try:
-        yield config, engine
-    finally:
-        engine.dispose()
-        drop_database(name)
+    with database_at(app, "order_told", BEFORE) as scratch:
+        yield scratch
 
 
 def _columns(connection) -> set[str]:

@@ -14,15 +14,13 @@ from decimal import Decimal
 import pytest
 from alembic import command
 from geoalchemy2.shape import from_shape
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import sessionmaker
 
-from dinamis.core.migrate import alembic_config
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.orders.models import Order, OrderKind, Status
-from tests.conftest import create_database, drop_database, unique_db_name
+from tests.conftest import database_at
 from tests.factories import make_entity, make_user
 from tests.orders.helpers import square
 
@@ -31,18 +29,8 @@ BEFORE, AFTER = "0026_saved_searches", "0027_ledger_order_link"
 
 @pytest.fixture
 def scratch(app):
-    name = unique_db_name("order_link")
-    url = create_database(name)
-    config = alembic_config(url)
-    config.attributes["configure_logging"] = False
-    command.upgrade(config, BEFORE)
-    engine = create_engine(url)
-    db.bind(sessionmaker(bind=engine, expire_on_commit=False), app)
-    try:
-        yield config, engine
-    finally:
-        engine.dispose()
-        drop_database(name)
+    with database_at(app, "order_link", BEFORE) as scratch:
+        yield scratch
 
 
 def _order(entity_id: int, user_id: int, sensor: str) -> Order:
