@@ -16,14 +16,16 @@ import zipfile
 import zlib
 from typing import Any
 
+import numpy as np
 import shapefile  # pyshp
+import shapely
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from flask_babel import gettext as _
+from numpy.typing import NDArray
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 from shapely.geometry import MultiPolygon, mapping, shape
-from shapely.ops import transform
 
 from dinamis.core.errors import BadRequest, ServiceError
 from dinamis.core.geo import parse_aoi
@@ -306,4 +308,9 @@ def _to_wgs84(geometries: list[Any], prj: bytes) -> list[Any]:
     if source.equals(target, ignore_axis_order=True):
         return geometries
     project = Transformer.from_crs(source, target, always_xy=True).transform
-    return [transform(project, g) for g in geometries]
+
+    def to_target(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.column_stack(project(xy[:, 0], xy[:, 1]))
+
+    # Every geometry's coordinates in one call.
+    return list(shapely.transform(geometries, to_target))
