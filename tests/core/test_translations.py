@@ -67,3 +67,16 @@ def test_french_entries_keep_the_placeholders() -> None:
         f"{message.id!r}: {error}" for message, errors in french.check() for error in errors
     ]
     assert not problems, "\n".join(problems)
+
+
+def test_every_french_entry_is_used_by_the_sources() -> None:
+    """An entry no source gives to Babel any more is dead: removed with its string."""
+    used = {(context, msgid) for context, msgid, _where in _extracted()}
+    unused = sorted(
+        repr(message.id)
+        for message in _french()
+        if message.id
+        and (message.context, message.id if isinstance(message.id, str) else message.id[0])
+        not in used
+    )
+    assert not unused, "French entries no source uses:\n" + "\n".join(unused)
