@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import textwrap
 import threading
 from collections.abc import Iterable, Sequence
+from multiprocessing.connection import Connection
 from typing import Any
 
 from flask import Response, render_template
+from flask_babel import gettext as _
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
@@ -68,9 +71,71 @@ def html_to_pdf(html: str, user_agent_css: CSS | None = None) -> bytes:
     return pdf
 
 
-def render_pdf(template: str, user_agent_css: CSS | None = None, **context: Any) -> bytes:
-    """Render `templates/<template>` to PDF bytes (fonts and images from the app only)."""
-    return html_to_pdf(render_template(template, **context), user_agent_css)
+class LayoutTooLong(Exception):
+    """The layout of a document was stopped at its time limit."""
+
+
+def _lay_out(sender: Connection, html: str) -> None:
+    """The child process of `render_pdf(..., within=)`: the PDF, or what went wrong."""
+    try:
+        sender.send((True, html_to_pdf(html)))
+    except Exception as exc:
+        sender.send((False, f"{type(exc).__name__}: {exc}"))
+    finally:
+        sender.close()
+
+
+def _laid_out_within(html: str, seconds: float) -> bytes:
+    """PDF bytes of an HTML document laid out by a child process, killed after `seconds`:
+    WeasyPrint cannot be interrupted, and a layout that never ends would hold its worker."""
+    spawn = multiprocessing.get_context("spawn")  # never a fork of a threaded worker
+    receiver, sender = spawn.Pipe(duplex=False)
+    child = spawn.Process(target=_lay_out, args=(sender, html), daemon=True)
+    child.start()
+    sender.close()
+    try:
+        if not receiver.poll(seconds):
+            raise LayoutTooLong(
+                _(
+                    "Laying out the PDF took longer than %(seconds)d s: it was stopped.",
+                    seconds=seconds,
+                )
+            )
+        try:
+            done, result = receiver.recv()
+        except EOFError:  # the child died without a word (killed, out of memory)
+            child.join()
+            raise RuntimeError(
+                f"the layout process ended without a document (exit code {child.exitcode})"
+            ) from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiver.close()
+    if not done:
+        raise RuntimeError(f"the layout failed: {result}")
+    pdf: bytes = result
+    return pdf
+
+
+def render_pdf(
+    template: str,
+    user_agent_css: CSS | None = None,
+    *,
+    within: float | None = None,
+    **context: Any,
+) -> bytes:
+    """Render `templates/<template>` to PDF bytes (fonts and images from the app only).
+
+    With `within` (seconds), the layout runs in a child process stopped at that time
+    (LayoutTooLong): for the long documents made by workers, not the ones of a request.
+    """
+    html = render_template(template, **context)
+    if within is None:
+        return html_to_pdf(html, user_agent_css)
+    assert user_agent_css is None  # a stylesheet object does not cross to the child
+    return _laid_out_within(html, within)
 
 
 def text_table(

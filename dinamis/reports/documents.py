@@ -34,7 +34,7 @@ from dinamis.reports.permissions import can_view_entity_usage, can_view_statisti
 TASK = "yearly_pdf"
 MAX_ATTEMPTS = 3
 # A document still "running" after this long was left by a worker that died: a new one
-# may be asked for (the job itself cannot be stopped mid-layout).
+# may be asked for (a layout is stopped after yearly.LAYOUT_SECONDS).
 STALE_AFTER = dt.timedelta(minutes=30)
 S = YearlyPdfStatus
 # The stages a worker reports, in the reader's words.

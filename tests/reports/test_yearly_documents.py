@@ -155,3 +155,29 @@ def test_a_failing_attempt_is_retried_then_failed_with_the_error(
         again = documents.ask(staff, int(YEAR))  # a failed one: a new document is asked for
         assert again.id != document.id and again.status == "queued"
         commit()
+
+
+def test_a_layout_past_its_time_limit_is_stopped_and_the_attempt_failed(
+    app,
+    cast,
+    busy,  # noqa: F811
+    monkeypatch,
+):
+    """The layout runs in a child process killed at yearly.LAYOUT_SECONDS: the worker is
+    free again and the document says why (here a limit no layout can meet)."""
+    from dinamis.reports import yearly
+
+    monkeypatch.setattr(yearly, "LAYOUT_SECONDS", 0.01)
+    with app.app_context():
+        staff = accounts.get_user_by_email(cast.staff)
+        document = documents.ask(staff, int(YEAR))
+        commit()
+        with pytest.raises(documents.AttemptFailed):
+            documents.make(document.id, None)
+        db.session.refresh(document)
+        assert document.status == "queued" and document.attempts == 1
+        stopped = {
+            "en": "Laying out the PDF took longer than 0 s: it was stopped.",
+            "fr": "La mise en page du PDF a duré plus de 0 s : elle a été arrêtée.",
+        }[document.language]
+        assert f"LayoutTooLong: {stopped}" in (document.error or "")
