@@ -1,4 +1,4 @@
-"""Shared input validation (e-mail addresses)."""
+"""Shared input validation (e-mail addresses, numbers written as text)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms.validators import StopValidation, ValidationError
 
 from dinamis import config
+
+
+def digits(text: str) -> bool:
+    """Whether `text` is written with the digits 0-9 only (and has one): `str.isdigit()`
+    alone also says yes to "²", which `int()` refuses, and to other scripts' digits."""
+    return text.isascii() and text.isdigit()
 
 
 def _allow_test_domains() -> bool:

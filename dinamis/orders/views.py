@@ -24,6 +24,7 @@ from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.idempotency import Earlier
 from dinamis.core.loading import get_allowed
 from dinamis.core.permissions import requires
+from dinamis.core.validation import digits
 from dinamis.core.web import (
     Made,
     apply_service_error,
@@ -67,7 +68,7 @@ def index() -> Any:
         (status and status not in (*values_of(Status), "queue"))
         or (kind and kind not in values_of(OrderKind))
         or (sensor and sensor not in values_of(Sensor))
-        or (entity and not entity.isdigit())
+        or (entity and not digits(entity))
     ):
         refuse(400, _("Unknown filter value."))
     entities = []
@@ -292,7 +293,7 @@ def _whole_number(value: Any) -> Any:
     if value is None or str(value).strip() == "":
         return None
     text = str(value).strip()
-    if not text.lstrip("+-").isdigit() or len(text) > 12:
+    if not digits(text.lstrip("+-")) or len(text) > 12:
         return _NOT_A_NUMBER
     return int(text)
 

@@ -25,6 +25,7 @@ from dinamis import config
 from dinamis.accounts.models import User
 from dinamis.core.columns import values_of
 from dinamis.core.errors import Conflict, Forbidden, ServiceError
+from dinamis.core.validation import digits
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
 from dinamis.quota.models import (
@@ -54,11 +55,21 @@ def period_for(day: dt.date, period_kind: str = "year") -> str:
     return str(day.year)
 
 
+def is_period(period: str) -> bool:
+    """Whether `period` is a year ("2027", digits 0-9) or a quarter ("2027-Q1") whose
+    first day and the day after its last are in the calendar (0001 to 9998)."""
+    year, sep, quarter = period.partition("-")
+    return (
+        digits(year)
+        and len(year) == 4
+        and 1 <= int(year) <= 9998
+        and (quarter in ("Q1", "Q2", "Q3", "Q4") if sep else True)
+    )
+
+
 def validate_period(period: str) -> str:
     """Refuse a malformed period label with a clear message."""
-    year, _sep, quarter = period.partition("-")
-    ok = year.isdigit() and len(year) == 4 and (not quarter or quarter in ("Q1", "Q2", "Q3", "Q4"))
-    if not ok:
+    if not is_period(period):
         raise ServiceError(
             _("A period is a year (2027) or a quarter (2027-Q1), not %(p)s.", p=period)
         )

@@ -29,9 +29,11 @@ from dinamis.catalogue.models import Collection, Download
 from dinamis.core import dates
 from dinamis.core.errors import BadRequest
 from dinamis.core.exports import csv_text
+from dinamis.core.validation import digits
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, EntityStatus, Profile
 from dinamis.orders.models import Order
+from dinamis.quota import service as quota
 from dinamis.quota.models import AccountKind, LedgerTotal
 from dinamis.reports.models import (
     EDITABLE_STATUSES,
@@ -72,13 +74,12 @@ class Filters:
 def parse_filters(args: Any) -> Filters:
     """Filters from query parameters; a 400 saying which one is wrong."""
     period = (args.get("period") or str(dates.today().year)).strip()
-    year, _sep, quarter = period.partition("-")
-    if not (year.isdigit() and len(year) == 4 and quarter in ("", "Q1", "Q2", "Q3", "Q4")):
+    if not quota.is_period(period):
         raise BadRequest(
             _("period is a year (2026) or a quarter (2026-Q2), not %(p)s.", p=period[:20])
         )
     entity = args.get("entity") or None
-    if entity is not None and not str(entity).isdigit():
+    if entity is not None and not digits(str(entity)):
         raise BadRequest(_("entity must be an entity id."))
     return Filters(
         period=period,

@@ -20,6 +20,7 @@ from dinamis.core.idempotency import EXPIRED
 from dinamis.core.loading import get_or_404
 from dinamis.core.pdf import pdf_response
 from dinamis.core.permissions import ensure, requires
+from dinamis.core.validation import digits
 from dinamis.core.web import hold_form, show_earlier, status_page
 from dinamis.extensions import db
 from dinamis.membership.models import Entity, Profile
@@ -67,7 +68,7 @@ def start() -> Any:
         abort(400)
     order_id = (form.order_id.data or "").strip()
     if order_id:
-        if not order_id.isdigit():
+        if not digits(order_id):
             abort(400)
         order = db.session.get(Order, int(order_id)) if int(order_id) <= INT_MAX else None
         if order is None:
@@ -75,7 +76,7 @@ def start() -> Any:
         report = service.start_for_order(current_user, order)
     else:
         year = (form.year.data or "").strip()
-        if not year.isdigit() or len(year) > 4:
+        if not digits(year) or len(year) > 4:
             raise ServiceError(_("Give the year to report on."), fields={"year": _("A year.")})
         report = service.start_annual(current_user, int(year))
     return redirect(url_for("reports.show", report_id=report.id))
@@ -224,7 +225,7 @@ def _entity_arg() -> int | None:
     value = request.args.get("entity") or request.form.get("entity") or ""
     if not value:
         return None
-    if not value.isdigit() or int(value) > INT_MAX:
+    if not digits(value) or int(value) > INT_MAX:
         abort(404)
     return int(value)
 

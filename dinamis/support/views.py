@@ -16,6 +16,7 @@ from dinamis.core.columns import values_of
 from dinamis.core.exports import content_disposition
 from dinamis.core.loading import get_allowed, get_or_404
 from dinamis.core.permissions import ensure, public, requires
+from dinamis.core.validation import digits
 from dinamis.core.web import Made, status_page, submit, submit_once
 from dinamis.extensions import db
 from dinamis.support import service
@@ -155,7 +156,7 @@ def assign(ticket_id: int) -> Any:
     if not form.validate_on_submit():
         return _page(ticket, status=400)
     value = form.assignee.data or ""
-    if value and not value.isdigit():
+    if value and not digits(value):
         abort(400)
     service.assign(current_user, ticket, int(value) if value else None)
     flash(_("Assignment saved."), "success")
