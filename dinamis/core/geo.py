@@ -99,8 +99,10 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     polygons: list[Polygon] = []
     for geometry in geometries:
         kind = geometry.get("type") if isinstance(geometry, dict) else None
-        if not isinstance(geometry, dict) or kind not in ("Polygon", "MultiPolygon"):
-            raise ServiceError(_("The area must be a polygon, not %(t)s.", t=kind or "nothing"))
+        if not isinstance(geometry, dict) or not kind:
+            raise ServiceError(_("The area must be a polygon; this one has no geometry type."))
+        if kind not in ("Polygon", "MultiPolygon"):
+            raise ServiceError(_("The area must be a polygon, not %(t)s.", t=kind))
         _check_rings(geometry)
         try:
             # A third value (height, as GPS tools write) is dropped: areas are on the ellipsoid.

@@ -135,8 +135,10 @@ class TaskingForm(ProjectFields, FlaskForm):
     aoi = aoi_field(_l("Area of interest (GeoJSON)"))
     aoi_file = aoi_file_field()
     sensor = SelectField(_l("Sensor"), choices=SENSORS)
-    window_start = DateField(_l("Window starts"), validators=[DataRequired()])
-    window_end = DateField(_l("Window ends"), validators=[DataRequired()])
+    # InputRequired: a date that was typed but is none (2027-02-30) keeps DateField's own
+    # "not a valid date" (DataRequired would replace it with "required").
+    window_start = DateField(_l("Window starts"), validators=[InputRequired()])
+    window_end = DateField(_l("Window ends"), validators=[InputRequired()])
     max_cloud_cover = _whole_number(
         _l("Maximum cloud cover (%)"), 20, 100, _l("Enter a whole number between 0 and 100.")
     )
