@@ -128,12 +128,18 @@ def create(
     """A new webhook for the actor, and its secret (shown to them this once)."""
     if not can_manage_own_webhooks(actor):
         raise Forbidden(_("Sign in to set up a webhook."))
-    count = db.session.scalar(select(func.count()).where(Webhook.user_id == actor.id)) or 0
-    if count >= MAX_WEBHOOKS_PER_USER:
+    url, description = _validated(url, description)
+    # The account's row locked: two sendings of the form at once (a double click) are
+    # counted and compared one after the other, not both against the same list.
+    db.session.execute(select(User.id).where(User.id == actor.id).with_for_update())
+    urls = list(db.session.scalars(select(Webhook.url).where(Webhook.user_id == actor.id)))
+    if len(urls) >= MAX_WEBHOOKS_PER_USER:
         raise Conflict(
             _("You have %(n)d webhooks, the most an account may have.", n=MAX_WEBHOOKS_PER_USER)
         )
-    url, description = _validated(url, description)
+    if url in urls:
+        taken = _("You already have a webhook for this address.")
+        raise Conflict(taken, fields={"url": taken})
     secret = new_secret()
     webhook = Webhook(
         user_id=actor.id,
