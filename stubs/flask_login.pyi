@@ -6,11 +6,25 @@ from typing import Any, TypeVar
 
 from flask import Flask
 
+from dinamis.accounts.models import User
+
 _T = TypeVar("_T")
 
-# The signed-in user, or the anonymous user: a proxy whose type depends on
-# the request. Code that needs the User checks `is_authenticated` first.
-current_user: Any
+# The acting visitor of the request (`accounts.models.Visitor`): Dinamis's
+# `user_loader` gives a `User`, and `LoginManager.anonymous_user` is the
+# `AnonymousUserMixin` below. `current_user` is a proxy to it that reads as
+# it (`isinstance` and attributes pass through), so it is typed as the one or
+# the other, each with the proxy's `_get_current_object()`, which gives the
+# object itself (for `login_user`, or identity). It is None outside a request.
+# Code that needs the User narrows it (`accounts.permissions.is_signed_in`), or
+# in a view behind `requires(...)` takes it from `core.permissions.current_account()`.
+class _SignedInProxy(User):
+    def _get_current_object(self) -> User: ...
+
+class _AnonymousProxy(AnonymousUserMixin):
+    def _get_current_object(self) -> AnonymousUserMixin: ...
+
+current_user: _SignedInProxy | _AnonymousProxy
 
 class AnonymousUserMixin:
     @property
@@ -44,7 +58,7 @@ class LoginManager:
     def unauthorized(self) -> Any: ...
 
 def login_user(
-    user: Any,
+    user: User,
     remember: bool = ...,
     duration: timedelta | None = ...,
     force: bool = ...,

@@ -37,7 +37,7 @@ from dinamis.accounts.permissions import (
 from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.views import current_visit
 from dinamis.core.errors import ServiceError
-from dinamis.core.permissions import public, requires
+from dinamis.core.permissions import current_account, public, requires
 from dinamis.core.web import redirect_next, submit
 from dinamis.extensions import limiter
 
@@ -152,7 +152,7 @@ def reset_password(token: str) -> Any:
 
 
 def _profile_page(status: int = 200, **forms: Any) -> Any:
-    user = current_user
+    user = current_account()
     forms.setdefault(
         "profile_form",
         ProfileForm(
@@ -185,13 +185,14 @@ def profile() -> Any:
         return _profile_page()
     form = ProfileForm()
     if form.validate_on_submit():
+        user = current_account()
         service.update_profile(
-            current_user,
+            user,
             first_name=form.first_name.data or "",
             last_name=form.last_name.data or "",
             language=form.language.data or "fr",
         )
-        session["lang"] = current_user.language
+        session["lang"] = user.language
         flash(_("Your profile has been saved."), "success")
         return redirect(url_for("accounts.profile"))
     return _profile_page(422, profile_form=form)
@@ -203,11 +204,10 @@ def change_password() -> Any:
     form = ChangePasswordForm()
 
     def change() -> Any:
-        service.change_password(
-            current_user, form.current_password.data or "", form.password.data or ""
-        )
+        user = current_account()
+        service.change_password(user, form.current_password.data or "", form.password.data or "")
         # Keep this session: the session token rotated with the password.
-        login_user(current_user._get_current_object())
+        login_user(user)
         flash(_("Your password has been changed."), "success")
         return redirect(url_for("accounts.profile"))
 
@@ -220,7 +220,9 @@ def create_token() -> Any:
     form = TokenForm()
 
     def create() -> Any:
-        _token, clear = service.create_api_token(current_user, form.name.data or "", form.days.data)
+        _token, clear = service.create_api_token(
+            current_account(), form.name.data or "", form.days.data
+        )
         # Shown once, in this answer; never stored in clear anywhere.
         flash(_("Token created. Copy it now: it will not be shown again."), "success")
         return _profile_page(200, new_token=clear)
@@ -234,6 +236,6 @@ def revoke_token(token_id: int) -> Any:
     form = PostForm()
     if not form.validate_on_submit():
         return _profile_page(400)
-    service.revoke_api_token(current_user, token_id)
+    service.revoke_api_token(current_account(), token_id)
     flash(_("Token revoked."), "success")
     return redirect(url_for("accounts.profile") + "#tokens")

@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select
@@ -20,7 +19,7 @@ from dinamis.alerts.models import SavedSearch
 from dinamis.alerts.permissions import can_save_searches, can_view_alert_activity
 from dinamis.catalogue.models import Collection
 from dinamis.core.errors import ServiceError
-from dinamis.core.permissions import public, requires
+from dinamis.core.permissions import current_account, public, requires
 from dinamis.core.web import add_field_errors, hold_form, refused_form, show_earlier
 from dinamis.extensions import csrf, db
 
@@ -46,7 +45,7 @@ def _form(saved: SavedSearch | None = None) -> SavedSearchForm:
     from dinamis.webhooks import service as webhooks
 
     form.webhook_id.choices = [(0, _("none"))] + [
-        (w.id, w.description or w.url) for w in webhooks.owned(current_user)
+        (w.id, w.description or w.url) for w in webhooks.owned(current_account())
     ]
     return form
 
@@ -127,7 +126,7 @@ def _criteria(form: SavedSearchForm, problems: dict[str, str]) -> service.Criter
 @bp.route("/")
 @requires(can_save_searches)
 def index() -> Any:
-    return render_template("alerts/index.html", searches=service.searches_of(current_user))
+    return render_template("alerts/index.html", searches=service.searches_of(current_account()))
 
 
 def _sent(
@@ -157,10 +156,11 @@ def new() -> Any:
         return render_template("alerts/form.html", form=form, saved=None)
 
     def save(criteria: service.Criteria) -> Any:
-        claim = hold_form(form, "alerts.new", current_user)
+        user = current_account()
+        claim = hold_form(form, "alerts.new", user)
         if claim.earlier is not None:
             return show_earlier(claim.earlier, "alerts.index")
-        saved = service.save(current_user, criteria)
+        saved = service.save(user, criteria)
         target = url_for("alerts.show", saved_id=saved.id)
         claim.record(saved.name, target)
         flash(_("Search saved: you will be told of the new scenes that match it."), "success")
@@ -172,7 +172,7 @@ def new() -> Any:
 @bp.route("/<int:saved_id>")
 @requires(can_save_searches)
 def show(saved_id: int) -> Any:
-    saved = service.get(current_user, saved_id)
+    saved = service.get(current_account(), saved_id)
     return render_template(
         "alerts/show.html",
         saved=saved,
@@ -187,14 +187,15 @@ def show(saved_id: int) -> Any:
 @bp.route("/<int:saved_id>/edit", methods=["GET", "POST"])
 @requires(can_save_searches)
 def edit(saved_id: int) -> Any:
-    saved = service.get(current_user, saved_id)
+    user = current_account()
+    saved = service.get(user, saved_id)
     form = _form(saved)
     if request.method == "GET":
         _fill(form, saved)
         return render_template("alerts/form.html", form=form, saved=saved)
 
     def change(criteria: service.Criteria) -> Any:
-        service.change(current_user, saved, criteria)
+        service.change(user, saved, criteria)
         flash(_("Saved search changed."), "success")
         return redirect(url_for("alerts.show", saved_id=saved.id))
 
@@ -204,9 +205,10 @@ def edit(saved_id: int) -> Any:
 @bp.route("/<int:saved_id>/active", methods=["POST"])
 @requires(can_save_searches)
 def set_active(saved_id: int) -> Any:
-    saved = service.get(current_user, saved_id)
+    user = current_account()
+    saved = service.get(user, saved_id)
     active = request.form.get("active") == "1"
-    service.set_active(current_user, saved, active)
+    service.set_active(user, saved, active)
     flash(_("Alerts resumed.") if active else _("Alerts paused."), "success")
     return redirect(url_for("alerts.show", saved_id=saved.id))
 
@@ -214,8 +216,9 @@ def set_active(saved_id: int) -> Any:
 @bp.route("/<int:saved_id>/delete", methods=["POST"])
 @requires(can_save_searches)
 def delete(saved_id: int) -> Any:
-    saved = service.get(current_user, saved_id)
-    service.remove(current_user, saved)
+    user = current_account()
+    saved = service.get(user, saved_id)
+    service.remove(user, saved)
     flash(_("Saved search deleted."), "success")
     return redirect(url_for("alerts.index"))
 
@@ -236,4 +239,4 @@ def unsubscribe(token: str) -> Any:
 @admin_bp.route("/")
 @requires(can_view_alert_activity)
 def activity() -> Any:
-    return render_template("alerts/activity.html", activity=service.activity(current_user))
+    return render_template("alerts/activity.html", activity=service.activity(current_account()))

@@ -31,6 +31,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
 from dinamis import config
+from dinamis.accounts.permissions import is_signed_in
 from dinamis.catalogue import coverage, search, service
 from dinamis.catalogue.ingest import COLUMNS
 from dinamis.catalogue.models import Collection, DownloadVia, Scene
@@ -49,7 +50,7 @@ from dinamis.core.labels import label
 from dinamis.core.loading import get_or_404
 from dinamis.core.permissions import public
 from dinamis.core.web import safe_next
-from dinamis.extensions import db
+from dinamis.extensions import db, login_manager
 from dinamis.membership.models import Profile
 from dinamis.orders.archive import why_not_orderable
 from dinamis.orders.permissions import can_order
@@ -263,7 +264,7 @@ def scene(scene_id: str) -> Any:
         )
     visit = current_visit()
     files = service.file_states(current_user, found, visit)
-    may_order = can_order(current_user)
+    orderer = current_user if can_order(current_user) else None
     facts, others = _scene_facts(found, stac["properties"])
     return render_template(
         "catalogue/scene.html",
@@ -274,8 +275,8 @@ def scene(scene_id: str) -> Any:
         companions=companions,
         files=files,
         in_basket=found.id in service.basket_ids(current_user, visit),
-        may_order=may_order,
-        not_orderable=why_not_orderable(current_user, found) if may_order else None,
+        may_order=orderer is not None,
+        not_orderable=why_not_orderable(orderer, found) if orderer is not None else None,
     )
 
 
@@ -312,12 +313,11 @@ def _requester() -> Viewer:
     if request.headers.get("Authorization", "").lower().startswith("bearer "):
         from dinamis.api.auth import api_user
 
-        user: Viewer = api_user()
-        if not getattr(user, "is_authenticated", False):
+        user = api_user()
+        if not user.is_authenticated:
             abort(401)
         return user
-    visitor: Viewer = current_user
-    return visitor
+    return current_user
 
 
 def _stream(file: service.File, user: Viewer, via: str) -> Response:
@@ -378,8 +378,8 @@ def download(scene_id: str, key: str) -> Any:
             )
         raise
     except Forbidden:
-        if user is current_user and not getattr(user, "is_authenticated", False):
-            return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+        if user is current_user and not is_signed_in(user):
+            return login_manager.unauthorized()
         raise
     return _stream(file, user, DownloadVia.WEB)
 

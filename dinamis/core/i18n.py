@@ -29,8 +29,12 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if isinstance(chosen, str) and chosen in LANGUAGES:
         return chosen
-    if getattr(current_user, "is_authenticated", False) and current_user.language in LANGUAGES:
-        return str(current_user.language)
+    # Imported here: the accounts' models import this module (`current_language`).
+    from dinamis.accounts.permissions import is_signed_in
+
+    user = current_user
+    if is_signed_in(user) and user.language in LANGUAGES:
+        return user.language
     preferred = request.accept_languages.best_match(LANGUAGES)
     return preferred or config.current().default_language
 

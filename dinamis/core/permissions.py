@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, request
 from flask_login import current_user
 
-if TYPE_CHECKING:
-    from dinamis.accounts.models import Visitor
+from dinamis.accounts.models import User, Visitor
+from dinamis.accounts.permissions import is_signed_in
+from dinamis.extensions import login_manager
 
 F = TypeVar("F", bound=Callable[..., Any])
-Check = Callable[["Visitor"], bool]
+Check = Callable[[Visitor], bool]
 
 ACCESS_ATTR = "_dinamis_access"
 PUBLIC = "public"
@@ -43,16 +44,17 @@ def requires(check: Check, *, api: bool = False) -> Callable[[F], F]:
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user: Visitor
             if api:
                 from dinamis.api.auth import api_user
 
                 user = api_user()
             else:
                 user = current_user
-            if not getattr(user, "is_authenticated", False):
+            if not user.is_authenticated:
                 if api:
                     abort(401)
-                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
+                return login_manager.unauthorized()
             if not check(user):
                 abort(403)
             return view(*args, **kwargs)
@@ -61,6 +63,16 @@ def requires(check: Check, *, api: bool = False) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def current_account() -> User:
+    """The signed-in user of a web view declared behind `requires(check)`, which sends
+    anyone else to the login page before the view runs (an API operation reads its
+    caller through `api.auth.api_account()`)."""
+    user = current_user._get_current_object()
+    if not is_signed_in(user):
+        abort(401)
+    return user
 
 
 def ensure(allowed: bool) -> None:

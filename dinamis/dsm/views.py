@@ -21,7 +21,7 @@ from dinamis.core.errors import ServiceError
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2
 from dinamis.core.loading import get_allowed
-from dinamis.core.permissions import ensure, requires
+from dinamis.core.permissions import current_account, ensure, requires
 from dinamis.core.web import Made, refusal_fields, status_page, submit_once
 from dinamis.dsm import service
 from dinamis.dsm.forms import CancelForm, DsmForm
@@ -36,6 +36,7 @@ from dinamis.dsm.permissions import (
     can_view_dsm_requests,
 )
 from dinamis.extensions import db
+from dinamis.membership.models import Entity
 from dinamis.orders.forms import area_of
 from dinamis.orders.pdf import quote_pdf_response
 from dinamis.quota import service as quota
@@ -46,17 +47,20 @@ bp = Blueprint("dsm", __name__, url_prefix="/dsm")
 @bp.route("/")
 @requires(can_view_dsm_requests)
 def index() -> Any:
+    user = current_account()
     return status_page(
         "dsm/index.html",
         values_of(DsmStatus),
-        partial(service.visible_requests, current_user),
+        partial(service.visible_requests, user),
         ("queue",),
         words=DSM_STATUS_WORDS,
-        counts=service.statistics() if current_user.is_staff else {},
+        counts=service.statistics() if user.is_staff else {},
     )
 
 
-def _available(entity: Any) -> Decimal:
+def _available(entity: Entity | None) -> Decimal:
+    if entity is None:
+        return Decimal("0.00")
     period = quota.period_for(dates.today())
     for line in quota.balances(entity):
         if line.family == "dsm" and line.period == period:
@@ -65,6 +69,7 @@ def _available(entity: Any) -> Decimal:
 
 
 def _form_page(form: DsmForm, scene: Scene, status: int = 200) -> Any:
+    user = current_account()
     group = catalogue.stereo_group(scene)
     overlap = service.overlap(group) if len(group) > 1 else None
     features = (
@@ -93,9 +98,9 @@ def _form_page(form: DsmForm, scene: Scene, status: int = 200) -> Any:
             if overlap is not None and features
             else None,
             footprints=features,
-            refusal=service.source_refusal(current_user, scene),
+            refusal=service.source_refusal(user, scene),
             rules=rules,
-            available=_available(current_user.entity),
+            available=_available(user.entity),
         ),
         status,
     )
@@ -153,6 +158,7 @@ def _ask(form: DsmForm, scene: Scene) -> service.DsmAsk:
 @requires(can_request_dsm)
 def new() -> Any:
     """Ask for a surface model from a scene of a stereo group (?scene=ID)."""
+    user = current_account()
     form = DsmForm()
     if request.method == "GET":
         form.scene_id.data = request.args.get("scene", "")
@@ -162,14 +168,14 @@ def new() -> Any:
         form.whole.data = False  # an area drawn or pasted wins over the box
 
     def make() -> Made:
-        created = service.submit(current_user, _ask(form, scene))
+        created = service.submit(user, _ask(form, scene))
         message = _(
             "Your surface-model request %(number)s has been submitted.", number=created.number
         )
         return Made(created.number, url_for("dsm.show", request_id=created.id), message)
 
     def rules() -> dict[str, str]:
-        return refusal_fields(lambda: service.check(current_user, _ask(form, scene)))
+        return refusal_fields(lambda: service.check(user, _ask(form, scene)))
 
     return submit_once(form, "dsm.new", make, partial(_form_page, form, scene), rules, "dsm.index")
 
@@ -237,14 +243,15 @@ def progress(request_id: int) -> Any:
 @bp.route("/<int:request_id>/cancel", methods=["POST"])
 @requires(can_view_dsm_requests)
 def cancel(request_id: int) -> Any:
+    user = current_account()
     found = _load(request_id)
-    ensure(can_cancel_dsm_request(current_user, found))
+    ensure(can_cancel_dsm_request(user, found))
     form = CancelForm()
     if not form.validate_on_submit():
         flash(_("The reason is at most 1000 characters."), "error")
         return redirect(url_for("dsm.show", request_id=found.id))
     try:
-        service.cancel(current_user, found, form.reason.data)
+        service.cancel(user, found, form.reason.data)
     except ServiceError as error:
         flash(error.message, "error")
         return redirect(url_for("dsm.show", request_id=found.id))
@@ -255,13 +262,14 @@ def cancel(request_id: int) -> Any:
 @bp.route("/<int:request_id>/quote/<any(accept, decline):decision>", methods=["POST"])
 @requires(can_view_dsm_requests)
 def decide_quote(request_id: int, decision: str) -> Any:
+    user = current_account()
     found = _load(request_id)
-    ensure(can_decide_dsm_quote(current_user, found))
+    ensure(can_decide_dsm_quote(user, found))
     form = CancelForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        service.decide_quote(current_user, found, decision == "accept")
+        service.decide_quote(user, found, decision == "accept")
     except ServiceError as error:
         flash(error.message, "error")
         return redirect(url_for("dsm.show", request_id=found.id))

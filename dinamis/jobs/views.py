@@ -6,10 +6,9 @@ from typing import Any
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from dinamis.accounts.forms import PostForm
-from dinamis.core.permissions import requires
+from dinamis.core.permissions import current_account, requires
 from dinamis.core.web import act_then
 from dinamis.jobs import service
 from dinamis.jobs.permissions import can_view_jobs
@@ -42,7 +41,7 @@ def index(status: int = 200) -> Any:
 @requires(can_view_jobs)
 def run_now(task: str) -> Any:
     def run() -> str:
-        job_id = service.run_now(current_user, task)
+        job_id = service.run_now(current_account(), task)
         return _("Job %(id)s queued: a worker runs it shortly.", id=job_id)
 
     return act_then(run, url_for("jobs.index"), index)

@@ -13,7 +13,7 @@ from flask_login import current_user
 from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.loading import get_or_404
 from dinamis.core.pdf import pdf_response
-from dinamis.core.permissions import ensure, requires
+from dinamis.core.permissions import current_account, ensure, requires
 from dinamis.core.web import submit
 from dinamis.extensions import db
 from dinamis.membership import entities, members, service
@@ -39,7 +39,7 @@ def _done(message: str) -> Any:
 
 def _own_entity() -> Entity:
     """The entity of the signed-in Referent or deputy (`is_entity_manager` saw it has one)."""
-    entity = db.session.get(Entity, current_user.entity_id)
+    entity = db.session.get(Entity, current_account().entity_id)
     if entity is None:
         abort(403)
     return entity
@@ -62,10 +62,11 @@ def entity_space() -> Any:
 @bp.route("/entity/requests/<int:request_id>/<any(approve, refuse):decision>", methods=["POST"])
 @requires(is_entity_manager)
 def decide(request_id: int, decision: str) -> Any:
+    user = current_account()
     found = get_or_404(AccountRequest, request_id)
-    ensure(can_manage_members(current_user, found.entity_id))
+    ensure(can_manage_members(user, found.entity_id))
     form = ReasonForm()
-    members.decide(current_user, found, decision == "approve", form.reason.data or "")
+    members.decide(user, found, decision == "approve", form.reason.data or "")
     return _done(_("Account approved.") if decision == "approve" else _("Request refused."))
 
 
@@ -75,9 +76,9 @@ def member_action(user_id: int, action: str) -> Any:
     form = ReasonForm()
     reason = form.reason.data or ""
     if action in ("suspended", "active", "removed"):
-        members.set_status(current_user, user_id, action, reason)
+        members.set_status(current_account(), user_id, action, reason)
     elif action in ("deputy", "member"):
-        members.set_deputy(current_user, user_id, action == "deputy")
+        members.set_deputy(current_account(), user_id, action == "deputy")
     else:
         abort(404)
     return _done(_("Saved."))
@@ -87,7 +88,7 @@ def member_action(user_id: int, action: str) -> Any:
 @requires(is_entity_manager)
 def request_renewal() -> Any:
     entity = _own_entity()
-    entities.request_renewal(current_user, entity)
+    entities.request_renewal(current_account(), entity)
     return _done(_("Renewal requested: the Dinamis team has been told."))
 
 
@@ -98,17 +99,18 @@ def offer_handover() -> Any:
     user_id = request.form.get("user_id", type=int)
     if user_id is None:
         abort(400)
-    successor = entities.offer_handover(current_user, entity, user_id)
+    successor = entities.offer_handover(current_account(), entity, user_id)
     return _done(_("%(name)s was asked to accept the Referent role.", name=successor.full_name))
 
 
 @bp.route("/entity/handover/accept", methods=["POST"])
 @requires(is_signed_in)
 def accept_handover() -> Any:
-    entity = db.session.get(Entity, current_user.entity_id) if current_user.entity_id else None
+    user = current_account()
+    entity = db.session.get(Entity, user.entity_id) if user.entity_id else None
     if entity is None:
         abort(403)
-    entities.accept_handover(current_user, entity)
+    entities.accept_handover(user, entity)
     return _done(_("You are now the Referent of %(name)s.", name=entity.name))
 
 
@@ -137,7 +139,7 @@ def edit_details() -> Any:
             for name, field in form._fields.items()
             if name != "csrf_token"
         }
-        if entities.update_details(current_user, entity, values) is not None:
+        if entities.update_details(current_account(), entity, values) is not None:
             return _done(
                 _(
                     "Saved. The changes of legal data will apply once the Dinamis team "

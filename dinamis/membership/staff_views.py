@@ -9,13 +9,12 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_login import current_user
 from sqlalchemy import select
 
 from dinamis.core.columns import values_of
 from dinamis.core.formats import day as format_day
 from dinamis.core.loading import get_or_404
-from dinamis.core.permissions import requires
+from dinamis.core.permissions import current_account, requires
 from dinamis.core.web import act_then, status_page
 from dinamis.extensions import db
 from dinamis.membership import audit, entities, service
@@ -69,7 +68,7 @@ def approve(request_id: int) -> Any:
     form = ApproveForm()
 
     def act(found: MembershipRequest) -> str:
-        entity = service.approve(current_user, found, form.profile.data or 0)
+        entity = service.approve(current_account(), found, form.profile.data or 0)
         return _("%(name)s is now a member; the certificate was sent.", name=entity.name)
 
     return _decide(request_id, act, approve_form=form)
@@ -81,7 +80,7 @@ def reject(request_id: int) -> Any:
     form = ReasonForm()
 
     def act(found: MembershipRequest) -> str:
-        service.reject(current_user, found, form.reason.data or "")
+        service.reject(current_account(), found, form.reason.data or "")
         return _("The request was rejected and the requester told why.")
 
     return _decide(request_id, act, reason_form=form)
@@ -129,7 +128,7 @@ def change_profile(entity_id: int) -> Any:
     form = ApproveForm()
 
     def act() -> str:
-        changes = service.change_profile(current_user, entity, form.profile.data or 0)
+        changes = service.change_profile(current_account(), entity, form.profile.data or 0)
         return _(
             "%(name)s now has the profile %(profile)s; %(count)s allowance adjustment(s) "
             "recorded on its quota.",
@@ -145,7 +144,7 @@ def change_profile(entity_id: int) -> Any:
 @requires(can_review_memberships)
 def renew(entity_id: int) -> Any:
     entity = get_or_404(Entity, entity_id)
-    entities.renew(current_user, entity)
+    entities.renew(current_account(), entity)
     assert entity.membership_end is not None  # renewing sets it
     flash(
         _(
@@ -173,7 +172,7 @@ def entity_changes() -> Any:
 def decide_change(change_id: int, decision: str) -> Any:
     change = get_or_404(EntityChange, change_id)
     entities.decide_change(
-        current_user, change, decision == "approve", ReasonForm().reason.data or ""
+        current_account(), change, decision == "approve", ReasonForm().reason.data or ""
     )
     flash(_("Saved."), "success")
     return redirect(url_for("membership_admin.entity_changes"))

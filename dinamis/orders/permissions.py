@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dinamis.accounts.models import Visitor
+from typing import TypeGuard
+
+from dinamis.accounts.models import User, Visitor
 from dinamis.accounts.permissions import (
     is_signed_in,
     is_staff,
@@ -13,7 +15,7 @@ from dinamis.core import dates
 from dinamis.orders.models import Order
 
 
-def can_order(user: Visitor) -> bool:
+def can_order(user: Visitor) -> TypeGuard[User]:
     """A signed-in member of an active entity (expired or suspended entities cannot order)."""
     return (
         is_signed_in(user)

@@ -23,7 +23,7 @@ from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, parse_aoi, to_geojson
 from dinamis.core.idempotency import Earlier
 from dinamis.core.loading import get_allowed
-from dinamis.core.permissions import requires
+from dinamis.core.permissions import current_account, requires
 from dinamis.core.validation import digits
 from dinamis.core.web import (
     Made,
@@ -59,6 +59,7 @@ def _load(order_id: int) -> Order:
 @bp.route("/")
 @requires(can_view_orders)
 def index() -> Any:
+    user = current_account()
     args = request.args
     status = args.get("status") or None
     kind = args.get("kind") or None
@@ -72,12 +73,12 @@ def index() -> Any:
     ):
         refuse(400, _("Unknown filter value."))
     entities = []
-    if current_user.is_staff:
+    if user.is_staff:
         entities = list(db.session.scalars(select(Entity).order_by(Entity.name)))
     return render_template(
         "orders/index.html",
         orders=service.visible_orders(
-            current_user,
+            user,
             status,
             kind=kind,
             sensor=sensor,
@@ -90,17 +91,18 @@ def index() -> Any:
         sensors=values_of(Sensor),
         entities=entities,
         args=args,
-        may_order=can_order(current_user),
+        may_order=can_order(user),
     )
 
 
 @bp.route("/tasking/new", methods=["GET", "POST"])
 @requires(can_order)
 def new_tasking() -> Any:
+    user = current_account()
     form = TaskingForm()
 
     def make() -> Made:
-        order = service.submit_tasking(current_user, _tasking_request(form, _typed_aoi(form)))
+        order = service.submit_tasking(user, _tasking_request(form, _typed_aoi(form)))
         message = _("Your tasking request %(number)s has been submitted.", number=order.number)
         return Made(order.number, url_for("orders.show", order_id=order.id), message)
 
@@ -150,11 +152,12 @@ def _tasking_problems(form: TaskingForm) -> dict[str, str]:
 @requires(can_order)
 def new_archive() -> Any:
     """An archive order for scenes picked in the catalogue (?scenes=A,B or the basket)."""
+    user = current_account()
     form = ArchiveForm()
     if request.method == "GET":
         wanted = request.args.get("scenes") or ""
         ids = (
-            catalogue.basket_ids(current_user, current_visit())
+            catalogue.basket_ids(user, current_visit())
             if wanted == "basket"
             else [i for i in wanted.split(",") if i]
         )
@@ -165,7 +168,7 @@ def new_archive() -> Any:
 
     def make() -> Made:
         try:
-            order = archive.submit_archive(current_user, _archive_request(form, ids))
+            order = archive.submit_archive(user, _archive_request(form, ids))
         except ServiceError as error:
             problems.update(_scene_problems(error.fields, ids))
             raise
@@ -173,9 +176,7 @@ def new_archive() -> Any:
         return Made(order.number, url_for("orders.show", order_id=order.id), message)
 
     def rules() -> dict[str, str]:
-        refused = refusal_fields(
-            lambda: archive.check_archive(current_user, _archive_request(form, ids))
-        )
+        refused = refusal_fields(lambda: archive.check_archive(user, _archive_request(form, ids)))
         problems.update(_scene_problems(refused, ids))
         return refused
 
@@ -185,7 +186,7 @@ def new_archive() -> Any:
                 "orders/archive_form.html",
                 form=form,
                 scenes=scenes,
-                not_orderable={s.id: archive.why_not_orderable(current_user, s) for s in scenes},
+                not_orderable={s.id: archive.why_not_orderable(user, s) for s in scenes},
                 footprints=catalogue.footprints(scenes),
                 minimum=service.settings().archive_min_km2,
                 areas={s.id: geodesic_km2(to_shape(s.footprint)) for s in scenes},
@@ -300,7 +301,8 @@ def _whole_number(value: Any) -> Any:
 
 def _split_preview(area: Decimal, sensor: str, mode: str) -> dict[str, str]:
     """What submitting would charge, in words: the free and co-funded parts, the quote."""
-    charge = service.preview_charge(current_user, area, sensor, mode)
+    user = current_account()
+    charge = service.preview_charge(user, area, sensor, mode)
     text = _(
         "Charged %(charged)s km²: %(free)s km² free from your allowance, %(cofunded)s km² "
         "co-funded.",
@@ -385,9 +387,10 @@ def _act(order_id: int, action: Any, done: str, form_name: str = "comment_form")
 @bp.route("/<int:order_id>/cancel", methods=["POST"])
 @requires(can_view_orders)
 def cancel(order_id: int) -> Any:
+    user = current_account()
     return _act(
         order_id,
-        lambda order, form: service.cancel(current_user, order, form.comment.data),
+        lambda order, form: service.cancel(user, order, form.comment.data),
         _("The order was cancelled."),
     )
 
@@ -395,9 +398,10 @@ def cancel(order_id: int) -> Any:
 @bp.route("/<int:order_id>/quote/<any(accept, decline):decision>", methods=["POST"])
 @requires(can_view_orders)
 def decide_quote(order_id: int, decision: str) -> Any:
+    user = current_account()
     return _act(
         order_id,
-        lambda order, form: service.decide_quote(current_user, order, decision == "accept"),
+        lambda order, form: service.decide_quote(user, order, decision == "accept"),
         _("Quote accepted: the order goes to review.")
         if decision == "accept"
         else _("Quote declined: the order was cancelled."),
@@ -416,10 +420,11 @@ def quote_pdf(order_id: int) -> Any:
 @bp.route("/<int:order_id>/review/<any(accept, reject):decision>", methods=["POST"])
 @requires(can_review_orders)
 def review(order_id: int, decision: str) -> Any:
+    user = current_account()
     return _act(
         order_id,
         lambda order, form: service.review(
-            current_user, order, decision == "accept", form.comment.data or ""
+            user, order, decision == "accept", form.comment.data or ""
         ),
         _("The order was accepted.") if decision == "accept" else _("The order was rejected."),
     )
@@ -428,12 +433,12 @@ def review(order_id: int, decision: str) -> Any:
 @bp.route("/<int:order_id>/deliveries", methods=["POST"])
 @requires(can_review_orders)
 def deliver(order_id: int) -> Any:
+    user = current_account()
+
     def once(order: Order, form: Any) -> Earlier | None:
-        claim = hold_form(form, "orders.delivery", current_user)
+        claim = hold_form(form, "orders.delivery", user)
         if claim.earlier is None:
-            service.deliver(
-                current_user, order, form.scene_id.data or "", form.km2.data, form.reason.data
-            )
+            service.deliver(user, order, form.scene_id.data or "", form.km2.data, form.reason.data)
             claim.record(form.scene_id.data or "", url_for("orders.show", order_id=order.id))
         return claim.earlier
 
@@ -443,8 +448,9 @@ def deliver(order_id: int) -> Any:
 @bp.route("/<int:order_id>/close", methods=["POST"])
 @requires(can_review_orders)
 def close(order_id: int) -> Any:
+    user = current_account()
     return _act(
         order_id,
-        lambda order, form: service.close(current_user, order, form.comment.data or ""),
+        lambda order, form: service.close(user, order, form.comment.data or ""),
         _("The order was closed."),
     )

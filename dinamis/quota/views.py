@@ -15,7 +15,7 @@ from dinamis.core import dates
 from dinamis.core.errors import ServiceError, refuse
 from dinamis.core.exports import content_disposition
 from dinamis.core.loading import get_or_404
-from dinamis.core.permissions import ensure, requires
+from dinamis.core.permissions import current_account, ensure, requires
 from dinamis.core.web import apply_service_error
 from dinamis.membership.models import Entity
 from dinamis.orders import service as orders
@@ -49,7 +49,7 @@ def _period() -> str:
 @bp.route("/")
 @requires(can_view_own_quota)
 def mine() -> Any:
-    return redirect(url_for("quota.entity", entity_id=current_user.entity_id))
+    return redirect(url_for("quota.entity", entity_id=current_account().entity_id))
 
 
 def _orders_of(lines: list[StatementLine]) -> dict[str, tuple[str, str | None]]:
@@ -128,7 +128,7 @@ def adjust(entity_id: int) -> Any:
         return _page(entity, service.period_for(dates.today()), form, 422)
     try:
         service.adjust(
-            current_user,
+            current_account(),
             entity,
             form.family.data or "",
             period,

@@ -19,7 +19,7 @@ from dinamis.core.exports import content_disposition
 from dinamis.core.idempotency import EXPIRED
 from dinamis.core.loading import get_or_404
 from dinamis.core.pdf import pdf_response
-from dinamis.core.permissions import ensure, requires
+from dinamis.core.permissions import current_account, ensure, requires
 from dinamis.core.validation import digits
 from dinamis.core.web import hold_form, show_earlier, status_page
 from dinamis.extensions import db
@@ -47,13 +47,14 @@ CHART_BARS = 20  # the dashboard's chart: the largest groups, the others summed 
 @bp.route("/")
 @requires(can_view_reports)
 def index() -> Any:
-    writer = can_write_reports(current_user)
+    user = current_account()
+    writer = can_write_reports(user)
     return status_page(
         "reports/index.html",
         values_of(ReportStatus),
-        partial(service.visible, current_user),
+        partial(service.visible, user),
         ("overdue",),
-        to_report=service.orders_to_report(current_user) if writer else [],
+        to_report=service.orders_to_report(user) if writer else [],
         may_write=writer,
         last_year=dates.today().year - 1,
         today=dates.today(),
@@ -63,6 +64,7 @@ def index() -> Any:
 @bp.route("/start", methods=["POST"])
 @requires(can_write_reports)
 def start() -> Any:
+    user = current_account()
     form = StartForm()
     if not form.validate_on_submit():
         abort(400)
@@ -73,12 +75,12 @@ def start() -> Any:
         order = db.session.get(Order, int(order_id)) if int(order_id) <= INT_MAX else None
         if order is None:
             abort(404)
-        report = service.start_for_order(current_user, order)
+        report = service.start_for_order(user, order)
     else:
         year = (form.year.data or "").strip()
         if not digits(year) or len(year) > 4:
             raise ServiceError(_("Give the year to report on."), fields={"year": _("A year.")})
-        report = service.start_annual(current_user, int(year))
+        report = service.start_annual(user, int(year))
     return redirect(url_for("reports.show", report_id=report.id))
 
 
@@ -125,8 +127,9 @@ def _page(
 @bp.route("/<int:report_id>", methods=["GET", "POST"])
 @requires(can_view_reports)
 def show(report_id: int) -> Any:
+    user = current_account()
     report = service.get(report_id)
-    ensure(can_view_report(current_user, report))
+    ensure(can_view_report(user, report))
     if request.method == "GET":
         return _page(report)
     form = ReportForm()
@@ -135,14 +138,14 @@ def show(report_id: int) -> Any:
         return _page(report, form, status=400)
     try:
         if form.submitting:  # a draft is saved as often as one likes; it is submitted once
-            claim = hold_form(form, "reports.submit", current_user)
+            claim = hold_form(form, "reports.submit", user)
             if claim.earlier is not None:
                 return show_earlier(claim.earlier, "reports.index")
-            service.save_and_submit(current_user, report, form.content())
+            service.save_and_submit(user, report, form.content())
             claim.record(_report_label(report), url_for("reports.show", report_id=report.id))
             flash(_("Your report was submitted to the Dinamis team."), "success")
         else:
-            service.save(current_user, report, form.content())
+            service.save(user, report, form.content())
             flash(_("Draft saved."), "success")
     except ServiceError as error:
         # Nothing was changed (the service checks everything first); the request's
@@ -159,12 +162,13 @@ def _report_label(report: UsageReport) -> str:
 @bp.route("/<int:report_id>/review", methods=["POST"])
 @requires(can_review_reports)
 def review(report_id: int) -> Any:
+    user = current_account()
     report = service.get(report_id)
     form = ReviewForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        service.review(current_user, report, form.accept, form.comment.data or "")
+        service.review(user, report, form.accept, form.comment.data or "")
     except ServiceError as error:
         flash(error.message, "error")
         return _page(report, errors=error.fields, status=error.status)
@@ -232,9 +236,10 @@ def _entity_arg() -> int | None:
 
 def _ready_or_page(year: int, entity_id: int | None) -> Any:
     """The newest ready PDF of the year, else its page (nothing is made in a request)."""
-    ensure(documents.can_ask(current_user, entity_id))
+    user = current_account()
+    ensure(documents.can_ask(user, entity_id))
     yearly.check_year(year)
-    found = documents.ready(current_user, year, entity_id)
+    found = documents.ready(user, year, entity_id)
     if found is not None:
         return redirect(url_for("reports.yearly_document", document_id=found.id))
     flash(_("This yearly report has not been made yet: make it here."), "info")
@@ -259,11 +264,12 @@ def entity_pdf(year: int, entity_id: int) -> Any:
 def yearly_page(year: int) -> Any:
     """A year's PDF report (the programme's, or an entity's): its documents, made by a
     worker on demand, followed here until ready."""
+    user = current_account()
     entity_id = _entity_arg()
     entity = get_or_404(Entity, entity_id) if entity_id is not None else None
-    ensure(documents.can_ask(current_user, entity_id))
+    ensure(documents.can_ask(user, entity_id))
     yearly.check_year(year)
-    found = documents.documents(current_user, year, entity_id)
+    found = documents.documents(user, year, entity_id)
     return render_template(
         "reports/yearly.html",
         year=year,
@@ -273,7 +279,7 @@ def yearly_page(year: int) -> Any:
         stale={d.id for d in found if documents.stale(d)},
         steps=documents.STEPS,
         words=PDF_STATUS_WORDS,
-        staff=can_view_statistics(current_user),
+        staff=can_view_statistics(user),
         form=PostForm(formdata=None),
     )
 
@@ -281,11 +287,12 @@ def yearly_page(year: int) -> Any:
 @bp.route("/yearly/<int:year>/make", methods=["POST"])
 @requires(can_view_reports)
 def make_yearly(year: int) -> Any:
+    user = current_account()
     entity_id = _entity_arg()
-    ensure(documents.can_ask(current_user, entity_id))
+    ensure(documents.can_ask(user, entity_id))
     if not PostForm().validate_on_submit():
         abort(400)
-    document = documents.ask(current_user, year, entity_id)
+    document = documents.ask(user, year, entity_id)
     flash(_("The PDF is being made by a worker: this page follows it."), "success")
     return redirect(url_for("reports.yearly_page", year=document.year, entity=entity_id))
 
@@ -293,8 +300,9 @@ def make_yearly(year: int) -> Any:
 @bp.route("/yearly/documents/<int:document_id>.pdf")
 @requires(can_view_reports)
 def yearly_document(document_id: int) -> Any:
+    user = current_account()
     found = documents.get(document_id)
-    ensure(documents.can_view(current_user, found))
+    ensure(documents.can_view(user, found))
     if found.status != YearlyPdfStatus.READY or found.content is None:
         abort(404)
     return pdf_response(found.content, found.file_name)
@@ -304,7 +312,8 @@ def yearly_document(document_id: int) -> Any:
 @requires(can_view_own_entity_usage)
 def entity_usage() -> Any:
     """The Referent's view of their entity: the same figures as staff see, for one entity."""
-    entity = db.session.get(Entity, current_user.entity_id)
+    user = current_account()
+    entity = db.session.get(Entity, user.entity_id)
     if entity is None:  # the permission requires an entity; kept for the type checker
         abort(404)
     filters = stats.parse_filters(request.args)
@@ -318,6 +327,6 @@ def entity_usage() -> Any:
         consumed_chart=stats.bars(ledger, "group", "consumed_km2"),
         downloads=stats.with_titles(stats.downloads(filters)),
         orders=stats.orders_by_state(filters),
-        reports=service.visible(current_user),
+        reports=service.visible(user),
         today=dates.today(),
     )

@@ -15,7 +15,7 @@ from dinamis.accounts.permissions import is_signed_in
 from dinamis.core.columns import values_of
 from dinamis.core.exports import content_disposition
 from dinamis.core.loading import get_allowed, get_or_404
-from dinamis.core.permissions import ensure, public, requires
+from dinamis.core.permissions import current_account, ensure, public, requires
 from dinamis.core.validation import digits
 from dinamis.core.web import Made, status_page, submit, submit_once
 from dinamis.extensions import db
@@ -75,7 +75,7 @@ def new() -> Any:
 @bp.route("/")
 @requires(is_signed_in)
 def index() -> Any:
-    tickets = partial(service.visible_tickets, current_user)
+    tickets = partial(service.visible_tickets, current_account())
     staff = can_manage_tickets(current_user)
     return status_page("support/index.html", values_of(TicketStatus), tickets, staff=staff)
 
@@ -158,7 +158,7 @@ def assign(ticket_id: int) -> Any:
     value = form.assignee.data or ""
     if value and not digits(value):
         abort(400)
-    service.assign(current_user, ticket, int(value) if value else None)
+    service.assign(current_account(), ticket, int(value) if value else None)
     flash(_("Assignment saved."), "success")
     return redirect(url_for("support.show", ticket_id=ticket.id))
 

@@ -10,7 +10,7 @@ from flask_login import current_user
 
 from dinamis.accounts.forms import PostForm
 from dinamis.core.errors import ServiceError
-from dinamis.core.permissions import ensure, requires
+from dinamis.core.permissions import current_account, ensure, requires
 from dinamis.core.web import act_then
 from dinamis.extensions import db
 from dinamis.webhooks import service
@@ -38,7 +38,7 @@ def _index(form: WebhookForm, *, secret: str | None = None, status: int = 200) -
     return (
         render_template(
             "webhooks/index.html",
-            webhooks=service.owned(current_user),
+            webhooks=service.owned(current_account()),
             form=form,
             post_form=PostForm(formdata=None),
             secret=secret,
@@ -83,7 +83,7 @@ def index() -> Any:
         return _index(form, status=422)
     try:
         webhook, secret = service.create(
-            current_user,
+            current_account(),
             url=form.url.data or "",
             description=form.description.data,
             order_events=bool(form.order_events.data),
@@ -106,7 +106,7 @@ def show(webhook_id: int) -> Any:
         return _show(webhook, form, status=422)
     try:
         service.update_webhook(
-            current_user,
+            current_account(),
             webhook,
             url=form.url.data or "",
             description=form.description.data or "",
@@ -144,17 +144,18 @@ def _act(webhook: Webhook, action: Any, done: str) -> Any:
 def rotate_secret(webhook_id: int) -> Any:
     webhook = _webhook(webhook_id)
     _check_posted()
-    secret = service.rotate_secret(current_user, webhook)
+    secret = service.rotate_secret(current_account(), webhook)
     return _show(webhook, WebhookForm(formdata=None, obj=webhook), secret=secret)
 
 
 @bp.route("/webhooks/<int:webhook_id>/test", methods=["POST"])
 @requires(can_manage_own_webhooks)
 def send_test(webhook_id: int) -> Any:
+    user = current_account()
     webhook = _webhook(webhook_id)
     return _act(
         webhook,
-        lambda: service.send_test(current_user, webhook),
+        lambda: service.send_test(user, webhook),
         _("Test event queued: it is sent in a moment; its result appears below."),
     )
 
@@ -162,19 +163,17 @@ def send_test(webhook_id: int) -> Any:
 @bp.route("/webhooks/<int:webhook_id>/off", methods=["POST"])
 @requires(can_manage_own_webhooks)
 def switch_off(webhook_id: int) -> Any:
+    user = current_account()
     webhook = _webhook(webhook_id)
-    return _act(
-        webhook, lambda: service.switch_off(current_user, webhook), _("Webhook switched off.")
-    )
+    return _act(webhook, lambda: service.switch_off(user, webhook), _("Webhook switched off."))
 
 
 @bp.route("/webhooks/<int:webhook_id>/on", methods=["POST"])
 @requires(can_manage_own_webhooks)
 def switch_on(webhook_id: int) -> Any:
+    user = current_account()
     webhook = _webhook(webhook_id, can_switch_on_webhook)
-    return _act(
-        webhook, lambda: service.switch_on(current_user, webhook), _("Webhook switched on.")
-    )
+    return _act(webhook, lambda: service.switch_on(user, webhook), _("Webhook switched on."))
 
 
 @bp.route("/webhooks/<int:webhook_id>/delete", methods=["POST"])
@@ -182,7 +181,7 @@ def switch_on(webhook_id: int) -> Any:
 def delete(webhook_id: int) -> Any:
     webhook = _webhook(webhook_id)
     _check_posted()
-    service.delete(current_user, webhook)
+    service.delete(current_account(), webhook)
     flash(_("Webhook deleted."), "success")
     return redirect(url_for("webhooks.index"))
 
@@ -190,7 +189,7 @@ def delete(webhook_id: int) -> Any:
 @bp.route("/admin/webhooks/")
 @requires(can_oversee_webhooks)
 def admin() -> Any:
-    hooks, failed = service.overview(current_user)
+    hooks, failed = service.overview(current_account())
     return render_template(
         "webhooks/admin.html", webhooks=hooks, failed=failed, post_form=PostForm(formdata=None)
     )
@@ -201,6 +200,6 @@ def admin() -> Any:
 def admin_switch_off(webhook_id: int) -> Any:
     webhook = _webhook(webhook_id, lambda user, _hook: can_oversee_webhooks(user))
     _check_posted()
-    service.switch_off(current_user, webhook)
+    service.switch_off(current_account(), webhook)
     flash(_("Webhook %(id)s switched off.", id=webhook.id), "success")
     return redirect(url_for("webhooks.admin"))
