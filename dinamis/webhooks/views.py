@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
@@ -9,10 +10,11 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from dinamis.accounts.forms import PostForm
+from dinamis.accounts.models import Visitor
 from dinamis.core.errors import ServiceError
-from dinamis.core.permissions import current_account, ensure, requires
+from dinamis.core.loading import get_allowed
+from dinamis.core.permissions import current_account, requires
 from dinamis.core.web import act_then
-from dinamis.extensions import db
 from dinamis.webhooks import service
 from dinamis.webhooks.forms import WebhookForm
 from dinamis.webhooks.models import Webhook
@@ -26,12 +28,10 @@ from dinamis.webhooks.permissions import (
 bp = Blueprint("webhooks", __name__)
 
 
-def _webhook(webhook_id: int, check: Any = can_manage_webhook) -> Webhook:
-    webhook = db.session.get(Webhook, webhook_id)
-    if webhook is None:
-        abort(404)
-    ensure(check(current_user, webhook))
-    return webhook
+def _webhook(
+    webhook_id: int, check: Callable[[Visitor, Webhook], bool] = can_manage_webhook
+) -> Webhook:
+    return get_allowed(Webhook, webhook_id, current_user, check)
 
 
 def _index(form: WebhookForm, *, secret: str | None = None, status: int = 200) -> Any:
@@ -125,7 +125,7 @@ def _check_posted() -> None:
         abort(400)
 
 
-def _act(webhook: Webhook, action: Any, done: str) -> Any:
+def _act(webhook: Webhook, action: Callable[[], object], done: str) -> Any:
     _check_posted()
 
     def act() -> str:
