@@ -13,14 +13,15 @@ STAC API, the basket's links and archive orders all ask these functions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, TypeAlias, TypeGuard
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 from flask_babel import gettext as _
 
+from dinamis.accounts.permissions import is_signed_in
 from dinamis.catalogue.models import Access, Collection
 
 if TYPE_CHECKING:
-    from dinamis.accounts.models import User, Visitor
+    from dinamis.accounts.models import Visitor
 
 # The person looking at the catalogue: a user, an anonymous visitor, or None (an
 # anonymous visitor's signed link).
@@ -37,13 +38,6 @@ class AccessRule(Protocol):
     def profiles(self) -> list[str] | None: ...
 
 
-def signed_in(user: Viewer) -> TypeGuard[User]:
-    """An active, signed-in account (not an anonymous visitor)."""
-    return bool(getattr(user, "is_authenticated", False)) and bool(
-        getattr(user, "is_active", False)
-    )
-
-
 def may_see(user: Viewer, collection: AccessRule) -> bool:
     """Whether the person may see the collection and its scenes' metadata, footprints
     and quicklooks: everyone may (only files are restricted, see `may_download`)."""
@@ -54,7 +48,7 @@ def may_download(user: Viewer, collection: AccessRule) -> bool:
     """The collection's access rule for its files, before any licence."""
     if collection.access == Access.OPEN:
         return True
-    if not signed_in(user):
+    if not is_signed_in(user):
         return False
     if user.is_staff:
         return True
@@ -68,7 +62,7 @@ def may_download(user: Viewer, collection: AccessRule) -> bool:
 
 def refusal(user: Viewer, collection: Collection) -> str:
     """Why `may_download` says no, in words for the person."""
-    if not signed_in(user):
+    if not is_signed_in(user):
         return _(
             "Sign in with a member account to download the files of %(c)s.",
             c=collection.local_title,

@@ -25,6 +25,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
 from dinamis import config
+from dinamis.accounts.permissions import is_signed_in
 from dinamis.catalogue.models import (
     Access,
     BasketItem,
@@ -35,7 +36,7 @@ from dinamis.catalogue.models import (
     Scene,
     quicklook_key,
 )
-from dinamis.catalogue.permissions import Viewer, may_download, refusal, signed_in
+from dinamis.catalogue.permissions import Viewer, may_download, refusal
 from dinamis.catalogue.storage import StorageError, clean_key
 from dinamis.core.errors import Forbidden, NotFound, ServiceError
 from dinamis.extensions import db
@@ -98,7 +99,7 @@ def _licence_key(collection: Collection) -> str:
 def licence_accepted(user: Viewer, collection: Collection, visit: Visit) -> bool:
     """Whether the person accepted the collection's licence version: recorded for a
     member, or in this visit (before signing in, for an open collection)."""
-    if signed_in(user):
+    if is_signed_in(user):
         found = db.session.scalar(
             select(LicenceAcceptance.id).where(
                 LicenceAcceptance.user_id == user.id,
@@ -115,7 +116,7 @@ def accept_licence(user: Viewer, collection: Collection, visit: Visit) -> None:
     """Record the acceptance: once per member and licence version; in the visit otherwise."""
     if not may_download(user, collection):
         raise Forbidden(refusal(user, collection))
-    if signed_in(user):
+    if is_signed_in(user):
         db.session.execute(
             insert(LicenceAcceptance)
             .values(
@@ -231,7 +232,7 @@ def file_states(user: Viewer, scene: Scene, visit: Visit) -> list[tuple[File, st
 
 def log(user: Viewer, file: File, sent: int, *, ranged: bool, via: str = DownloadVia.WEB) -> None:
     """Write the download log's line for bytes sent of a file."""
-    member = user if signed_in(user) else None
+    member = user if is_signed_in(user) else None
     db.session.add(
         Download(
             user_id=member.id if member else None,
@@ -286,7 +287,7 @@ def _serializer() -> URLSafeTimedSerializer:
 def sign(user: Viewer, file: File, visit: Visit) -> str:
     """A link token for this file and this person (checked again when used)."""
     authorise(user, file, visit)
-    owner = user.id if signed_in(user) else None
+    owner = user.id if is_signed_in(user) else None
     payload: dict[str, Any] = {"s": file.scene.id, "a": file.key, "u": owner}
     if owner is None:  # an anonymous visitor's acceptance travels with the link
         payload["l"] = _licence_key(file.scene.collection)
@@ -326,7 +327,7 @@ def read_link(token: str, visit: Visit) -> tuple[File, Viewer]:
 
 def basket_ids(user: Viewer, visit: Visit) -> list[str]:
     """The scene ids in the person's basket, oldest first."""
-    if signed_in(user):
+    if is_signed_in(user):
         return list(
             db.session.scalars(
                 select(BasketItem.scene_id)
@@ -360,7 +361,7 @@ def basket_add(user: Viewer, visit: Visit, scene_ids: list[str]) -> list[str]:
         )
     if not new:
         return []
-    if signed_in(user):
+    if is_signed_in(user):
         db.session.execute(
             insert(BasketItem)
             .values([{"user_id": user.id, "scene_id": i} for i in new])
@@ -374,7 +375,7 @@ def basket_add(user: Viewer, visit: Visit, scene_ids: list[str]) -> list[str]:
 
 def basket_remove(user: Viewer, visit: Visit, scene_id: str) -> None:
     """Take a scene out of the basket (nothing happens when it is not in it)."""
-    if signed_in(user):
+    if is_signed_in(user):
         db.session.execute(
             delete(BasketItem).where(BasketItem.user_id == user.id, BasketItem.scene_id == scene_id)
         )
@@ -384,7 +385,7 @@ def basket_remove(user: Viewer, visit: Visit, scene_id: str) -> None:
 
 def basket_clear(user: Viewer, visit: Visit) -> None:
     """Empty the basket."""
-    if signed_in(user):
+    if is_signed_in(user):
         db.session.execute(delete(BasketItem).where(BasketItem.user_id == user.id))
     else:
         visit.basket = []
@@ -393,7 +394,7 @@ def basket_clear(user: Viewer, visit: Visit) -> None:
 def keep_visit_basket(user: Viewer, picked: list[str]) -> None:
     """At sign-in: what the visitor put in their basket (`picked`) joins the account's,
     as far as the basket's limit allows."""
-    if not picked or not signed_in(user):
+    if not picked or not is_signed_in(user):
         return
     ids = basket_ids(user, Visit())
     room = config.current().basket_max_scenes - len(ids)

@@ -94,7 +94,7 @@ class Draft:
 
 def check_ticket(actor: Visitor, draft: Draft) -> dict[str, str]:
     """Every field's problem at once (field name -> what to fix); empty when all are right."""
-    signed_in = bool(getattr(actor, "is_authenticated", False))
+    signed_in = isinstance(actor, User)  # as `open_ticket` names the member
     errors = {}
     if not draft.subject.strip():
         errors["subject"] = _("Required.")
