@@ -46,6 +46,7 @@ from dinamis.accounts.permissions import can_use_api
 from dinamis.api import idempotency
 from dinamis.api.auth import api_account
 from dinamis.core.errors import BadRequest, ServiceError
+from dinamis.core.permissions import Check
 
 INT_MAX = 2**31 - 1  # PostgreSQL's integer
 NUL_FREE = r"^[^\x00]*$"
@@ -158,7 +159,7 @@ def operation(
     route: str,
     operation_id: str,
     *,
-    access: Callable[[Any], bool],
+    access: Check,
     answers: dict[int, Answer],
     body: type[Input] | None = None,
     body_required: bool = True,

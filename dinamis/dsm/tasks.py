@@ -25,13 +25,16 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.exceptions import JobAborted
 
 from dinamis.core.transaction import transaction
 from dinamis.jobs.queue import _app, jobs, record_failure
+
+if TYPE_CHECKING:
+    from dinamis.dsm.service import Started
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
-def run_engine(started: Any, context: JobContext | None) -> Outcome:
+def run_engine(started: Started, context: JobContext | None) -> Outcome:
     """Run the runner process for `started`; report progress; stop it when told to."""
     from dinamis.dsm import service
 

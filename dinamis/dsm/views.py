@@ -11,7 +11,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
-from shapely.geometry import mapping
+from shapely.geometry import MultiPolygon, mapping
 
 from dinamis.catalogue import service as catalogue
 from dinamis.catalogue.models import Scene
@@ -129,7 +129,7 @@ def _scene_of(form: DsmForm) -> Scene:
     return scene
 
 
-def _typed_aoi(form: DsmForm) -> Any:
+def _typed_aoi(form: DsmForm) -> MultiPolygon | None:
     area = area_of(form)
     if area is None and not form.whole.data:
         raise ServiceError(

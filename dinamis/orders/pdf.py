@@ -109,7 +109,7 @@ PRICED = (
 )
 
 
-def priced(source: Any) -> dict[str, Any]:
+def priced(source: Quote | DsmRequest) -> dict[str, Any]:
     """The quote's figures read from `source` (a Quote, a DsmRequest), for a QuoteSheet."""
     return {name: getattr(source, name) for name in PRICED}
 
@@ -134,7 +134,7 @@ ORDER = QuotedKind(
 def request_sheet(
     request: Order | DsmRequest,
     number: str,
-    quote: Any,
+    quote: Quote | DsmRequest,
     valid_until: dt.date,
     kind: QuotedKind,
     details: list[str],

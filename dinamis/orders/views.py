@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from geoalchemy2.shape import to_shape
+from shapely.geometry import MultiPolygon
 from sqlalchemy import select
 
 from dinamis.catalogue import service as catalogue
@@ -114,14 +116,14 @@ def _tasking_page(form: TaskingForm, status: int) -> Any:
     return render_template("orders/tasking_form.html", form=form), status
 
 
-def _typed_aoi(form: TaskingForm) -> Any:
+def _typed_aoi(form: TaskingForm) -> MultiPolygon:
     area = area_of(form)
     if area is None:
         raise ServiceError(_("Draw or upload an area of interest."), fields={"aoi": _("Required.")})
     return area
 
 
-def _tasking_request(form: TaskingForm, aoi: Any) -> service.TaskingRequest:
+def _tasking_request(form: TaskingForm, aoi: MultiPolygon) -> service.TaskingRequest:
     start, end = form.window_start.data, form.window_end.data
     assert start is not None and end is not None  # both callers have them (DataRequired)
     return service.TaskingRequest(
@@ -368,9 +370,15 @@ def _delivered(order: Order) -> list[tuple[Any, list[tuple[Scene, list[Any]]]]]:
     return found
 
 
-def _act(order_id: int, action: Any, done: str, form_name: str = "comment_form") -> Any:
+_Form = TypeVar("_Form", CommentForm, DeliveryForm)
+
+
+def _act(
+    order_id: int, form_class: type[_Form], action: Callable[[Order, _Form], object], done: str
+) -> Any:
     order = _load(order_id)
-    form = DeliveryForm() if form_name == "delivery_form" else CommentForm()
+    form = form_class()
+    form_name = "delivery_form" if isinstance(form, DeliveryForm) else "comment_form"
     if not form.validate_on_submit():
         return _page(order, 422, **{form_name: form})
     try:
@@ -390,6 +398,7 @@ def cancel(order_id: int) -> Any:
     user = current_account()
     return _act(
         order_id,
+        CommentForm,
         lambda order, form: service.cancel(user, order, form.comment.data),
         _("The order was cancelled."),
     )
@@ -401,6 +410,7 @@ def decide_quote(order_id: int, decision: str) -> Any:
     user = current_account()
     return _act(
         order_id,
+        CommentForm,
         lambda order, form: service.decide_quote(user, order, decision == "accept"),
         _("Quote accepted: the order goes to review.")
         if decision == "accept"
@@ -423,6 +433,7 @@ def review(order_id: int, decision: str) -> Any:
     user = current_account()
     return _act(
         order_id,
+        CommentForm,
         lambda order, form: service.review(
             user, order, decision == "accept", form.comment.data or ""
         ),
@@ -435,14 +446,14 @@ def review(order_id: int, decision: str) -> Any:
 def deliver(order_id: int) -> Any:
     user = current_account()
 
-    def once(order: Order, form: Any) -> Earlier | None:
+    def once(order: Order, form: DeliveryForm) -> Earlier | None:
         claim = hold_form(form, "orders.delivery", user)
         if claim.earlier is None:
             service.deliver(user, order, form.scene_id.data or "", form.km2.data, form.reason.data)
             claim.record(form.scene_id.data or "", url_for("orders.show", order_id=order.id))
         return claim.earlier
 
-    return _act(order_id, once, _("The delivery was recorded."), "delivery_form")
+    return _act(order_id, DeliveryForm, once, _("The delivery was recorded."))
 
 
 @bp.route("/<int:order_id>/close", methods=["POST"])
@@ -451,6 +462,7 @@ def close(order_id: int) -> Any:
     user = current_account()
     return _act(
         order_id,
+        CommentForm,
         lambda order, form: service.close(user, order, form.comment.data or ""),
         _("The order was closed."),
     )

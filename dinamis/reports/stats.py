@@ -17,6 +17,7 @@ entries, quotes and downloads.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -71,7 +72,7 @@ class Filters:
         return int(self.period[:4])
 
 
-def parse_filters(args: Any) -> Filters:
+def parse_filters(args: Mapping[str, Any]) -> Filters:
     """Filters from query parameters; a 400 saying which one is wrong."""
     period = (args.get("period") or str(dates.today().year)).strip()
     if not quota.is_period(period):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 
@@ -176,7 +177,7 @@ def review(report_id: int) -> Any:
     return redirect(url_for("reports.index", status="submitted"))
 
 
-def _stats(args: Any) -> tuple[stats.Filters, str, dict[str, Any]]:
+def _stats(args: Mapping[str, str]) -> tuple[stats.Filters, str, dict[str, Any]]:
     filters = stats.parse_filters(args)
     group = args.get("group_by") or "entity"
     # stats.ledger refuses an unknown grouping (400).

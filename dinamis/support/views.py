@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.file import FileField
 from sqlalchemy import select
 
 from dinamis.accounts.permissions import is_signed_in
@@ -27,7 +28,7 @@ from dinamis.support.permissions import can_manage_tickets, can_open_ticket, can
 bp = Blueprint("support", __name__, url_prefix="/support")
 
 
-def _upload(field: Any) -> service.Upload | None:
+def _upload(field: FileField) -> service.Upload | None:
     data = field.data
     if data and getattr(data, "filename", ""):
         return service.Upload(filename=data.filename, content=data.read())
