@@ -66,6 +66,32 @@ def _reason_point(reason: str) -> str:
     return f"{lon:.5g}, {lat:.5g}"
 
 
+# The names of WGS 84 longitude/latitude an older GeoJSON (2008) may give as its `crs`.
+_WGS84_NAMES = re.compile(
+    r"(?i)^(?:urn:ogc:def:crs:(?:OGC:1\.3:|OGC::)CRS84|EPSG:4326"
+    r"|urn:ogc:def:crs:EPSG:[\d.]*:4326|https?://www\.opengis\.net/def/crs/OGC/1\.3/CRS84"
+    r"|https?://www\.opengis\.net/def/crs/EPSG/0/4326)$"
+)
+
+
+def _check_crs(crs: Any) -> None:
+    """Refuse a GeoJSON that names another coordinate system than WGS 84 longitude/latitude
+    (RFC 7946 has none; its numbers would be read as degrees somewhere else on Earth)."""
+    if crs is None:
+        return
+    properties = crs.get("properties") if isinstance(crs, dict) else None
+    name = properties.get("name") if isinstance(properties, dict) else None
+    if isinstance(name, str) and _WGS84_NAMES.match(name.strip()):
+        return
+    raise ServiceError(
+        _(
+            "The area is in the coordinate system %(crs)s: give it in longitude and latitude"
+            " degrees (WGS 84), as GeoJSON is.",
+            crs=str(name)[:100] if name else "?",
+        )
+    )
+
+
 def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
     """A GeoJSON geometry, Feature or FeatureCollection as one valid MultiPolygon.
 
@@ -87,6 +113,7 @@ def parse_aoi(raw: str | dict[str, Any]) -> MultiPolygon:
         ) from None
     if not isinstance(data, dict):
         raise ServiceError(_("The area must be a GeoJSON object."))
+    _check_crs(data.get("crs"))
     geometries: list[Any] = []
     if data.get("type") == "FeatureCollection":
         features = data.get("features")

@@ -70,3 +70,68 @@ def test_the_webhook_channel_without_a_webhook_says_so_at_the_field(app, client,
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert _error(html, "webhook_id")  # the summary says "see the messages beside each"
+
+
+def _named(crs: str, ring: list[list[float]]) -> str:
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "crs": {"type": "name", "properties": {"name": crs}},
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            ],
+        }
+    )
+
+
+SMALL_NUMBERS = [[57, 62], [59, 62], [59, 63], [57, 63], [57, 62]]
+
+
+@pytest.mark.parametrize(
+    "crs", ["urn:ogc:def:crs:EPSG::2154", "EPSG:3857", "urn:ogc:def:crs:EPSG::32631", "nonsense"]
+)
+def test_geojson_that_names_another_crs_is_refused_naming_it(app, crs):
+    """An older GeoJSON (2008) may name its CRS: Lambert-93 metres that happen to look like
+    degrees were read as a place in Siberia (11,486 km², accepted) before."""
+    with (
+        app.test_request_context(headers={"Accept-Language": "en"}),
+        pytest.raises(ServiceError) as refused,
+    ):
+        parse_aoi(_named(crs, SMALL_NUMBERS))
+    assert crs in refused.value.message and "WGS 84" in refused.value.message
+
+
+@pytest.mark.parametrize(
+    "crs",
+    [
+        "urn:ogc:def:crs:OGC:1.3:CRS84",
+        "urn:ogc:def:crs:OGC::CRS84",
+        "EPSG:4326",
+        "urn:ogc:def:crs:EPSG::4326",
+        "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
+    ],
+)
+def test_geojson_that_names_wgs84_is_read(app, crs):
+    with app.test_request_context():
+        area = parse_aoi(_named(crs, [[1, 43], [1.2, 43], [1.2, 43.1], [1, 43.1], [1, 43]]))
+    assert area.bounds == (1, 43, 1.2, 43.1)
+
+
+@pytest.mark.parametrize("crs", [{"type": "name", "properties": []}, {"type": "link"}, "EPSG:2154"])
+def test_a_malformed_crs_member_is_refused_not_a_500(app, crs):
+    area = {"type": "Polygon", "coordinates": [SMALL_NUMBERS], "crs": crs}
+    with app.test_request_context(), pytest.raises(ServiceError):
+        parse_aoi(json.dumps(area))
+
+
+def test_a_french_reader_is_told_in_french(app):
+    with (
+        app.test_request_context(headers={"Accept-Language": "fr"}),
+        pytest.raises(ServiceError) as refused,
+    ):
+        parse_aoi(_named("EPSG:2154", SMALL_NUMBERS))
+    assert "système de coordonnées EPSG:2154" in refused.value.message
