@@ -27,6 +27,7 @@ class TicketForm(FlaskForm):
 
 
 class ReplyForm(FlaskForm):
+    once = OnceToken()
     body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=10_000)])
     attachment = FileField(_l("Attachment (optional, 5 MB at most)"))
 

@@ -18,7 +18,7 @@ from dinamis.core.exports import content_disposition
 from dinamis.core.loading import get_allowed, get_or_404
 from dinamis.core.permissions import current_account, ensure, public, requires
 from dinamis.core.validation import digits
-from dinamis.core.web import Made, status_page, submit, submit_once
+from dinamis.core.web import Made, hold_form, status_page, submit, submit_once
 from dinamis.extensions import db
 from dinamis.support import service
 from dinamis.support.forms import AssignForm, ReplyForm, TicketForm
@@ -128,7 +128,13 @@ def _reply(ticket: Ticket, key: str, back: str) -> Any:
     form = ReplyForm()
 
     def send() -> Any:
-        service.reply(current_user, ticket, form.body.data or "", _upload(form.attachment), key=key)
+        # A second sending of the same form (a double click) adds nothing: the person
+        # sees the request with the message the first one added.
+        claim = hold_form(form, "support.reply", current_user)
+        if claim.earlier is None:
+            message = form.body.data or ""
+            service.reply(current_user, ticket, message, _upload(form.attachment), key=key)
+            claim.record(f"#{ticket.id}", back)
         flash(_("Your message was added."), "success")
         return redirect(back)
 
