@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from dinamis.accounts.models import User
+from dinamis.core.db import Base
 from dinamis.extensions import db
 from dinamis.membership.models import AuditEvent, Entity
 
@@ -54,7 +55,7 @@ class AuditLine:
 def record(
     actor: User | None,
     action: str,
-    obj: Any,
+    obj: Base,
     *,
     entity_id: int | None = None,
     reason: str | None = None,
@@ -62,7 +63,7 @@ def record(
 ) -> AuditEvent:
     """Write one audit event in the current transaction."""
     event = AuditEvent(
-        actor_id=getattr(actor, "id", None),
+        actor_id=actor.id if actor is not None else None,
         action=action,
         object_type=type(obj).__name__,
         object_id=getattr(obj, "id", None),

@@ -237,7 +237,7 @@ def offer_handover(actor: User, entity: Entity, user_id: int) -> User:
 
 def accept_handover(actor: User, entity: Entity) -> None:
     """The named member becomes the Referent; the former Referent becomes a deputy."""
-    if entity.handover_to_id is None or entity.handover_to_id != getattr(actor, "id", None):
+    if entity.handover_to_id is None or entity.handover_to_id != actor.id:
         raise Forbidden(_("No hand-over is waiting for you."))
     former = db.session.scalar(
         select(User).where(User.entity_id == entity.id, User.entity_role == EntityRole.REFERENT)

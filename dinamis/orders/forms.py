@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -51,14 +51,14 @@ MAX_AOI_FILE = 2 * 1024 * 1024
 DRAW_PASTE_OR_UPLOAD = _l("Draw it on the map, paste GeoJSON, or upload a file.")
 
 
-def aoi_field(label: str, description: str = DRAW_PASTE_OR_UPLOAD) -> Any:
+def aoi_field(label: str, description: str = DRAW_PASTE_OR_UPLOAD) -> TextAreaField:
     """The AOI as GeoJSON text (drawn on the map, pasted); optional, as a file may give it."""
     return TextAreaField(
         label, validators=[Optional(), Length(max=1_000_000)], description=description
     )
 
 
-def aoi_file_field() -> Any:
+def aoi_file_field() -> FileField:
     """The AOI as an uploaded file, read by core.geo_files.read_aoi_file."""
     return FileField(
         _l("…or upload a file (GeoJSON, KML, zipped shapefile)"),
@@ -66,7 +66,15 @@ def aoi_file_field() -> Any:
     )
 
 
-def area_of(form: Any) -> MultiPolygon | None:
+class GivesArea(Protocol):
+    """A form that gives an area: its GeoJSON text, and an uploaded file when it has one
+    (`aoi_file`)."""
+
+    @property
+    def aoi(self) -> TextAreaField: ...
+
+
+def area_of(form: GivesArea) -> MultiPolygon | None:
     """The area a form gives: its uploaded file (`aoi_file`, when it has one) or else its
     GeoJSON text (`aoi`), read through core.geo; None when it gives neither. A refusal
     carries its message at the field that gave the area."""
