@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from flask import Flask
+from werkzeug.wrappers import Response
 
 from dinamis.accounts.models import User
 
@@ -49,13 +50,15 @@ class LoginManager:
     login_message: Any
     login_message_category: str
     session_protection: str | None
-    anonymous_user: type[Any]
+    anonymous_user: type[AnonymousUserMixin]
     def __init__(self, app: Flask | None = ..., add_context_processor: bool = ...) -> None: ...
     def init_app(self, app: Flask, add_context_processor: bool = ...) -> None: ...
     def user_loader(self, callback: Callable[[str], _T]) -> Callable[[str], _T]: ...
     def request_loader(self, callback: Callable[[Any], _T]) -> Callable[[Any], _T]: ...
     def unauthorized_handler(self, callback: Callable[[], _T]) -> Callable[[], _T]: ...
-    def unauthorized(self) -> Any: ...
+    # With `login_view` set and no `unauthorized_handler` (Dinamis's case), the
+    # redirect to the login page.
+    def unauthorized(self) -> Response: ...
 
 def login_user(
     user: User,
