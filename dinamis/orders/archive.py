@@ -23,6 +23,7 @@ from dinamis.catalogue.models import Access, Scene
 from dinamis.catalogue.permissions import may_download, refusal
 from dinamis.core import dates
 from dinamis.core.errors import ServiceError
+from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, polygons
 from dinamis.extensions import db
 from dinamis.orders import service
@@ -116,8 +117,8 @@ def check_archive(
                 "The cut of scene %(id)s covers %(area)s km²; an archive order needs at least "
                 "%(min)s km² per scene.",
                 id=scene.id,
-                area=area,
-                min=minimum,
+                area=format_number(area),
+                min=format_number(minimum),
             )
             continue
         checked.append((scene, cut, area))

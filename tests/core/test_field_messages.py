@@ -10,6 +10,7 @@ import pytest
 
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_aoi
+from tests.api.test_orders_api import archive_scenes  # noqa: F401 - the fixture
 from tests.conftest import login
 from tests.helpers import form_tokens
 
@@ -135,3 +136,31 @@ def test_a_french_reader_is_told_in_french(app):
     ):
         parse_aoi(_named("EPSG:2154", SMALL_NUMBERS))
     assert "système de coordonnées EPSG:2154" in refused.value.message
+
+
+def test_a_small_archive_cut_is_said_with_french_numbers(app, client, cast, archive_scenes):  # noqa: F811
+    """'couvre 12.34 km²' in a French sentence: the area was written as Python writes it."""
+    login(client, cast.user_a)
+    path = "/orders/archive/new?scenes=ARC_1"
+    cut = {  # about 2.2 x 2.2 km inside the scene's footprint
+        "type": "Polygon",
+        "coordinates": [[[2.1, 45.1], [2.128, 45.1], [2.128, 45.12], [2.1, 45.12], [2.1, 45.1]]],
+    }
+    response = client.post(
+        "/orders/archive/new",
+        data={
+            **form_tokens(client, path),
+            "scenes": "ARC_1",
+            "aoi": json.dumps(cut),
+            "project_title": "Côte",
+            "project_description": "Suivi",
+            "justification": "Archive",
+            "theme": "water",
+        },
+        headers={"Accept-Language": "fr"},
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    said = re.search(r"couvre ([\d\s\u202f\xa0.,]+) km²", html)
+    assert said, html[-3000:]
+    assert "," in said.group(1) and "." not in said.group(1)
