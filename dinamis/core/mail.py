@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from enum import StrEnum
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from flask import current_app
 from flask_babel import force_locale, get_translations
 from jinja2 import Environment, TemplateNotFound
 from jinja2.ext import InternationalizationExtension
-from sqlalchemy import Index, LargeBinary, String, Text, func, select
+from sqlalchemy import Index, LargeBinary, Select, String, Text, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
@@ -32,7 +32,7 @@ from dinamis import config
 from dinamis.config import MailSettings
 from dinamis.core.columns import CreatedAt, IntPk, choice, part_of
 from dinamis.core.db import Base, utcnow
-from dinamis.core.transaction import after_commit
+from dinamis.core.transaction import after_commit, commit
 from dinamis.extensions import db
 
 log = logging.getLogger(__name__)
@@ -295,6 +295,52 @@ def deliver_ids(ids: list[int]) -> int:
         if message is not None:
             sent += _deliver_one(session, message, settings)
     return sent
+
+
+class Step(Protocol):
+    """A recorded step of a request's life that its requester is told of once, after the
+    step's commit (an order's, a surface model's): null `told_at` until then."""
+
+    id: int
+    told_at: dt.datetime | None
+
+
+S = TypeVar("S", bound=Step)
+
+
+def tell_each(untold: Select[S], tell: Callable[[S], None], batch: int, again: bool) -> int:
+    """Tell the steps `untold` selects (not told yet, oldest first, locked SKIP LOCKED: those
+    another worker holds are left to it), `batch` at a time, while `again` and a whole
+    batch was told: `tell` writes what each one owes (its e-mail, its webhooks' events), in
+    a savepoint, and the step is marked told. A step that fails is logged and left for
+    the next round. Commits; returns how many were told.
+    """
+    told = 0
+    while True:
+        steps, done = list(db.session.scalars(untold.limit(batch))), []
+        for step in steps:
+            try:
+                with db.session.begin_nested():
+                    tell(step)
+            except Exception:
+                log.exception("%s %s not told", type(step).__name__, step.id)
+            else:
+                done.append(step)
+        now = utcnow()
+        for step in done:
+            step.told_at = now
+        commit()
+        told += len(done)
+        if not again or len(steps) < batch or not done:
+            return told
+
+
+def told_after_commit(tell: Callable[[list[int]], int], step: Step) -> None:
+    """A step just written (flushed): told after the commit by this request (or job) when
+    it sends its own mail (`deliver_in_request`), else by the outbox worker."""
+    step_id = step.id
+    if config.current().mail.deliver_in_request:
+        after_commit(lambda: tell([step_id]))
 
 
 Produce = TypeVar("Produce", bound=Callable[[], int])

@@ -13,6 +13,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    Index,
     Numeric,
     String,
     Text,
@@ -107,9 +108,18 @@ class DsmEvent(StatusChange, Base):
     """One step of a request's life: who moved it, from where to where, and why."""
 
     __tablename__ = "dsm_events"
+    __table_args__ = (Index("ix_dsm_events_untold", "id", postgresql_where="told_at IS NULL"),)
 
     request_id: Mapped[int] = part_of("dsm_requests")
     # A code the timeline puts in the reader's words (service.event_note), or staff's text.
     note: Mapped[str | None] = mapped_column(Text)
+    # When the requester was told of the step (e-mail, webhooks: dsm.service.tell_steps);
+    # null until then, after the step's commit.
+    told_at: Mapped[dt.datetime | None]
 
     request: Mapped[DsmRequest] = relationship(back_populates="events")
+
+    @property
+    def status_words(self) -> str:
+        """The state the step moved the request to, in the reader's words."""
+        return str(DSM_STATUS_WORDS[self.to_status])

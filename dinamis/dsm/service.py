@@ -1,7 +1,8 @@
 """The life of a surface-model request: the rules, the quota, the states, the delivery.
 
 Every transition goes through `_move`, which refuses any step not in
-TRANSITIONS, records a DsmEvent and mails the requester. The quota ledger
+TRANSITIONS and records a DsmEvent; the requester is told of each step (e-mail,
+webhooks) after its commit, by `tell_steps`, as an order's. The quota ledger
 follows as for orders, on the `dsm` family: the charged km² (the AOI's
 geodesic area) are reserved at submission (the allowance first, the rest
 co-funded once the Referent accepts the quote), consumed on delivery, and
@@ -28,15 +29,17 @@ from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from sqlalchemy import func, select, text
+from sqlalchemy.orm import joinedload
 
 from dinamis import config
 from dinamis.accounts.models import User
+from dinamis.accounts.service import mail_user
 from dinamis.catalogue.models import Access, Collection, Scene
 from dinamis.catalogue.permissions import Viewer
 from dinamis.catalogue.service import stereo_group
 from dinamis.catalogue.storage import StorageError, clean_key
 from dinamis.config import DsmSettings
-from dinamis.core import dates
+from dinamis.core import dates, mail
 from dinamis.core.db import utcnow
 from dinamis.core.errors import Conflict, Forbidden, NotFound, ServiceError
 from dinamis.core.formats import day as format_day
@@ -56,6 +59,7 @@ from dinamis.membership.members import managers
 from dinamis.quota import service as quota
 from dinamis.quota.models import Family
 from dinamis.quota.pricing import price, quote_expired, quote_valid_until
+from dinamis.webhooks import events as webhook_events
 
 COLLECTION = "dsm"
 TASK = "compute_dsm"
@@ -204,7 +208,7 @@ def ensure_can_request(actor: User) -> None:
     if not can_request_dsm(actor):
         raise Forbidden(
             _("Your entity's membership is not active: you cannot order until it is renewed.")
-            if getattr(actor, "entity", None) is not None and not actor.is_staff
+            if actor.entity is not None and not actor.is_staff
             else _("Only members of an entity can ask for surface models.")
         )
 
@@ -263,7 +267,6 @@ def submit(actor: User, ask: DsmAsk) -> DsmRequest:
     else:
         _record(actor, request, None, S.QUEUED, None)
         _enqueue(request)
-    _notify(request)
     return request
 
 
@@ -289,7 +292,9 @@ def _enqueue(request: DsmRequest) -> None:
 
 def _record(
     actor: User | None, request: DsmRequest, source: str | None, target: str, note: str | None
-) -> DsmEvent:
+) -> None:
+    """Write the step with the request in its new state; its requester is told of it after
+    the commit (tell_steps), by this request or job when it sends its own mail."""
     event = DsmEvent(
         request=request,
         from_status=source,
@@ -298,20 +303,8 @@ def _record(
         note=note,
     )
     db.session.add(event)
-    return event
-
-
-def _notify(request: DsmRequest, old: str | None = None) -> None:
-    """The webhooks' order/DSM state-change event, when that domain is installed."""
-    import importlib
-
-    try:
-        events = importlib.import_module("dinamis.webhooks.events")
-    except ImportError:
-        return
-    hook = getattr(events, "order_changed", None)
-    if hook is not None:
-        hook(db.session, request, old, request.status)
+    db.session.flush()
+    mail.told_after_commit(tell_steps, event)
 
 
 def _move(actor: User | None, request: DsmRequest, target: str, note: str | None) -> None:
@@ -324,25 +317,55 @@ def _move(actor: User | None, request: DsmRequest, target: str, note: str | None
             )
         )
     old = request.status
-    event = _record(actor, request, old, target, note)
     request.status = target
     if target in DSM_ENDED:
         request.finished_at = utcnow()
-    retried = old == S.RUNNING and target == S.QUEUED  # a new attempt: no news for people
-    if target != S.RUNNING and not retried:
-        queue_mail(
-            request.requester.email,
+    _record(actor, request, old, target, note)
+
+
+# A step its requester has not been told of yet (the partial index's condition).
+_NOT_TOLD = DsmEvent.told_at.is_(None)
+# Each step with its request and requester (what its e-mail needs), the steps alone locked.
+_UNTOLD = (
+    select(DsmEvent)
+    .where(_NOT_TOLD)
+    .order_by(DsmEvent.id)
+    .options(joinedload(DsmEvent.request).joinedload(DsmRequest.requester))
+    .with_for_update(of=DsmEvent, skip_locked=True)
+)
+
+
+@mail.producer
+def tell_steps(ids: list[int] | None = None, batch: int = 100) -> int:
+    """Tell the requesters of the surface-model steps not told yet (these `ids`, or all of
+    them, oldest first, `batch` at a time): their status e-mail and their webhooks' events,
+    each once, as the step was taken (`core.mail.tell_each`). Commits; returns how many.
+
+    Run by the outbox worker before each round of delivery, and after its commit by a
+    request or job that sends its own mail (`deliver_in_request`).
+    """
+    untold = _UNTOLD if ids is None else _UNTOLD.where(DsmEvent.id.in_(ids))
+    return mail.tell_each(untold, _tell, batch, again=ids is None)
+
+
+def _tell(event: DsmEvent) -> None:
+    """A step's news: none when the computation starts or is tried again (no news for
+    people); the submission's step on the webhooks only (its page says the rest)."""
+    request = event.request
+    retried = event.from_status == S.RUNNING and event.to_status == S.QUEUED
+    if event.to_status == S.RUNNING or retried:
+        return
+    if event.from_status is not None:
+        mail_user(
+            request.requester,
             "dsm_status",
-            language=request.requester.language,
             request=request,
+            event=event,
             note=lambda: event_note(event),
-            user=request.requester,
             link=external_url("dsm.show", request_id=request.id),
         )
-    else:
-        db.session.flush()
-    if target != S.RUNNING and not retried:
-        _notify(request, old)
+    taken = webhook_events.Taken(event.created_at, failure=failure_of(event))
+    webhook_events.order_changed(db.session, request, event.from_status, event.to_status, taken)
 
 
 def lock(request: DsmRequest) -> None:
@@ -505,6 +528,13 @@ def failure_text(code: str | None) -> str:
     return texts.get(code or "", _("The computation failed. Nothing was charged."))
 
 
+def failure_of(event: DsmEvent) -> str | None:
+    """The failure code a step records (`fail`: "failure:<code>"), if any."""
+    if event.note and event.note.startswith("failure:"):
+        return event.note.removeprefix("failure:")
+    return None
+
+
 def event_note(event: DsmEvent) -> str | None:
     """An event's note in the reader's words (codes), or as staff or the requester wrote it."""
     words = {
@@ -517,8 +547,8 @@ def event_note(event: DsmEvent) -> str | None:
     }
     if event.note in words:
         return words[event.note]
-    if event.note and event.note.startswith("failure:"):
-        return failure_text(event.note.removeprefix("failure:"))
+    if (code := failure_of(event)) is not None:
+        return failure_text(code)
     return event.note
 
 

@@ -11,7 +11,6 @@ km² consumed, and whatever is left released when the order ends.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from inspect import signature
@@ -23,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from geoalchemy2.shape import from_shape, to_shape
 from shapely.geometry import MultiPolygon
 from shapely.ops import unary_union
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import joinedload
 
@@ -41,7 +40,6 @@ from dinamis.core.formats import day as format_day
 from dinamis.core.formats import number as format_number
 from dinamis.core.geo import geodesic_km2, polygons, size_error
 from dinamis.core.labels import label
-from dinamis.core.transaction import after_commit, commit
 from dinamis.extensions import db
 from dinamis.membership.members import mail_managers
 from dinamis.membership.models import Entity
@@ -70,8 +68,6 @@ from dinamis.quota import service as quota
 from dinamis.quota.models import Family
 from dinamis.quota.pricing import Price, price, quote_expired, quote_valid_until
 from dinamis.webhooks import events as webhook_events
-
-log = logging.getLogger(__name__)
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     Status.DRAFT: (Status.AWAITING_QUOTE, Status.UNDER_REVIEW, Status.CANCELLED),
@@ -395,8 +391,7 @@ def _move(actor: User | None, order: Order, target: str, comment: str | None) ->
     # The order's new status and its step are written together; the requester is told of
     # the step after the commit (tell_steps), by this request when it sends its own mail.
     db.session.flush()
-    if config.current().mail.deliver_in_request:
-        after_commit(lambda: tell_steps([event.id]))
+    mail.told_after_commit(tell_steps, event)
 
 
 def _delivering(event: OrderEvent) -> bool:
@@ -416,10 +411,12 @@ def _taken(event: OrderEvent) -> webhook_events.Taken:
     return webhook_events.Taken(event.created_at, event.comment, delivered)
 
 
+# A step its requester has not been told of yet (the partial index's condition).
+_NOT_TOLD = OrderEvent.told_at.is_(None)
 # Each step with its order and requester (what its e-mail needs), the steps alone locked.
 _UNTOLD = (
     select(OrderEvent)
-    .where(OrderEvent.told_at.is_(None))
+    .where(_NOT_TOLD)
     .order_by(OrderEvent.id)
     .options(joinedload(OrderEvent.order).joinedload(Order.requester))
     .with_for_update(of=OrderEvent, skip_locked=True)
@@ -430,32 +427,13 @@ _UNTOLD = (
 def tell_steps(ids: list[int] | None = None, batch: int = 100) -> int:
     """Tell the requesters of the orders' steps not told yet (these `ids`, or all of them,
     oldest first, `batch` at a time): their status e-mail and their webhooks' events, each
-    once, as the step was taken. Steps held by another worker are left to it; a step that
-    fails is logged and left for the next round. Commits; returns how many were told.
+    once, as the step was taken (`core.mail.tell_each`). Commits; returns how many.
 
     Run by the outbox worker before each round of delivery, and after its commit by a
     request that sends its own mail (`deliver_in_request`).
     """
-    told = 0
-    while True:
-        query = _UNTOLD.where(OrderEvent.id.in_(ids)) if ids is not None else _UNTOLD
-        steps, done = list(db.session.scalars(query.limit(batch))), []
-        for event in steps:
-            try:
-                with db.session.begin_nested():
-                    _tell(event)
-            except Exception:
-                log.exception("order step %s not told", event.id)
-            else:
-                done.append(event.id)
-        if done:
-            db.session.execute(
-                update(OrderEvent).where(OrderEvent.id.in_(done)).values(told_at=utcnow())
-            )
-        commit()
-        told += len(done)
-        if ids is not None or len(steps) < batch or not done:
-            return told
+    untold = _UNTOLD if ids is None else _UNTOLD.where(OrderEvent.id.in_(ids))
+    return mail.tell_each(untold, _tell, batch, again=ids is None)
 
 
 def _tell(event: OrderEvent) -> None:

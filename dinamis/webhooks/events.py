@@ -2,11 +2,11 @@
 
 `order_changed` writes one event per webhook of the requester that carries
 order events (the webhook channel, chosen per webhook), posted once its
-transaction commits. An order's step is told after the request that took it,
-with its e-mail, from the step as recorded (orders' `tell_steps`, run by the
-outbox worker); a surface model's in the transaction that moves it (its
-`_move`). Each domain mails its own requester (the e-mail channel, always on:
-it is the record of the order).
+transaction commits. A step of an order or of a surface-model request is told
+after the commit that took it, with its e-mail, from the step as recorded
+(each domain's `tell_steps`, run by the outbox worker: `core.mail.tell_each`).
+Each domain mails its own requester (the e-mail channel, always on: it is the
+record of the order).
 
 Status names follow STAPI's order status codes (`received`, `accepted`,
 `rejected`, `processing`, `completed`, `canceled`, `user_canceled`,
@@ -25,8 +25,12 @@ from flask import current_app
 from sqlalchemy.orm import Session
 
 from dinamis import config
-from dinamis.core.db import utcnow
+from dinamis.dsm.models import DsmRequest
+from dinamis.orders.models import Delivery, Order
 from dinamis.webhooks.service import active_webhooks, enqueue
+
+# An order (tasking request, archive order) or a surface-model request.
+Ordered = Order | DsmRequest
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,13 @@ DSM_STATES: dict[str, Step] = {
 }
 
 
-def _kind(order: Any) -> str:
-    if type(order).__name__ == "DsmRequest":
+def _kind(order: Ordered) -> str:
+    if isinstance(order, DsmRequest):
         return "surface_model"
     return str(order.kind)  # "tasking" or "archive"
 
 
-def describe(order: Any, old_status: str | None, new_status: str) -> Step | None:
+def describe(order: Ordered, old_status: str | None, new_status: str) -> Step | None:
     """The event a transition makes, or None when it makes none.
 
     A transition that keeps the STAPI code (a quote accepted: still received;
@@ -79,18 +83,16 @@ def describe(order: Any, old_status: str | None, new_status: str) -> Step | None
     return new
 
 
-def _reason(
-    order: Any, kind: str, new_status: str, comment: str | None
-) -> tuple[str | None, str | None]:
-    """(reason_code, reason_text): why the step was taken, e.g. a rejection's comment."""
+def _reason(kind: str, new_status: str, taken: Taken) -> tuple[str | None, str | None]:
+    """(reason_code, reason_text): why the step was taken, e.g. a rejection's comment, a
+    computation's failure code."""
     if kind == "surface_model":
-        code = getattr(order, "failure_code", None) if new_status == "failed" else None
-        return code, None
+        return (taken.failure if new_status == "failed" else None), None
     code = {"rejected": "rejected_by_staff", "expired": "window_passed"}.get(new_status)
-    return code, comment
+    return code, taken.comment
 
 
-def _links(order: Any, kind: str) -> dict[str, str]:
+def _links(order: Ordered, kind: str) -> dict[str, str]:
     from dinamis.core.web import external_url
 
     if kind == "surface_model":
@@ -108,25 +110,24 @@ def _links(order: Any, kind: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Taken:
-    """How an order's step was taken, as recorded: when, with what comment, and the
-    deliveries the order had then (the step's own included)."""
+    """How a step was taken, as recorded: when, with what comment, the deliveries an
+    order had then (the step's own included), a computation's failure code."""
 
     at: dt.datetime
-    comment: str | None
-    deliveries: Sequence[Any]
+    comment: str | None = None
+    deliveries: Sequence[Delivery] = ()
+    failure: str | None = None
 
 
 def order_payload(
-    order: Any, old_status: str | None, new_status: str, step: Step, taken: Taken | None
+    order: Ordered, old_status: str | None, new_status: str, step: Step, taken: Taken
 ) -> dict[str, Any]:
-    """The `data` of an order event (README: Webhooks); `taken`: the recorded step of a
-    tasking or archive order (a surface model's step is taken now)."""
+    """The `data` of an order event (README: Webhooks), from the step as it was taken."""
     kind = _kind(order)
     states = DSM_STATES if kind == "surface_model" else ORDER_STATES
-    comment = taken.comment if taken is not None else None
-    reason_code, reason_text = _reason(order, kind, new_status, comment)
+    reason_code, reason_text = _reason(kind, new_status, taken)
     old = states.get(old_status or "")
-    at = taken.at if taken is not None else utcnow()
+    at = taken.at
     data: dict[str, Any] = {
         "order": {
             "id": order.id,
@@ -145,7 +146,7 @@ def order_payload(
         "dinamis_status": new_status,
         "previous_dinamis_status": old_status,
     }
-    if taken is not None and new_status in ("partially_delivered", "delivered"):
+    if isinstance(order, Order) and new_status in ("partially_delivered", "delivered"):
         delivered = sum((d.km2 for d in taken.deliveries), Decimal("0.00"))
         data["delivery"] = {
             "complete": new_status == "delivered",
@@ -157,17 +158,13 @@ def order_payload(
 
 
 def order_changed(
-    session: Session,
-    order: Any,
-    old_status: str | None,
-    new_status: str,
-    taken: Taken | None = None,
+    session: Session, order: Ordered, old_status: str | None, new_status: str, taken: Taken
 ) -> None:
     """An order (tasking, archive) or surface-model request moved: tell its requester's webhooks.
 
     Writes an event per webhook of the requester that carries order events,
-    posted after the commit; `taken`: the recorded step of a tasking or archive
-    order. Idempotent: the same step of the same order is one event.
+    posted after the commit, from the step as it was `taken`. Idempotent: the
+    same step of the same order is one event.
     """
     step = describe(order, old_status, new_status)
     if step is None:
@@ -178,7 +175,7 @@ def order_changed(
     kind = _kind(order)
     data = order_payload(order, old_status, new_status, step, taken)
     key = f"{kind}:{order.id}:{old_status}>{new_status}"
-    if new_status == "partially_delivered" and taken is not None:
+    if new_status == "partially_delivered":
         key += f":{len(taken.deliveries)}"
     for webhook_id in hooks:
         enqueue(session, webhook_id=webhook_id, event=step.event, data=data, key=key)

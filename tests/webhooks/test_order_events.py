@@ -11,7 +11,9 @@ from flask_babel import force_locale
 from shapely.geometry import box
 from sqlalchemy import select
 
+from dinamis.core.db import utcnow
 from dinamis.core.mail import OutboxMessage
+from dinamis.dsm import service as dsm
 from dinamis.extensions import db
 from dinamis.orders import service as orders
 from dinamis.quota import service as quota
@@ -38,8 +40,10 @@ def world(app, loopback):
 
 
 def _events(webhook) -> list[dict]:
-    """The webhook's events, once the outbox worker has told the orders' steps."""
+    """The webhook's events, once the outbox worker has told the orders' and the surface
+    models' steps."""
     orders.tell_steps()
+    dsm.tell_steps()
     rows = db.session.scalars(
         select(WebhookDelivery)
         .where(WebhookDelivery.webhook_id == webhook.id)
@@ -142,46 +146,33 @@ def test_a_quote_accepted_makes_no_event_and_expiry_is_a_failure(app, world):
 
 def test_the_same_step_twice_is_one_event(world):
     order = orders.submit_tasking(world["user"], tasking(), today=TODAY)
-    events.order_changed(db.session, order, "draft", "under_review")
+    events.order_changed(db.session, order, "draft", "under_review", events.Taken(utcnow()))
     assert len(_events(world["hook"])) == 1
 
 
-def test_a_surface_model_request_is_described_with_its_own_states(world):
-    class DsmRequest:  # the surface models' request, as their transition passes it
-        id, number, project_title = 7, "D-000007", "Glacier"
-        requester_id, failure_code = world["user"].id, "timeout"
+def _dsm_request(cast, scene_id):
+    from dinamis.accounts import service as accounts
 
-    request = DsmRequest()
-    events.order_changed(db.session, request, "running", "failed")
-    events.order_changed(db.session, request, "queued", "running")  # progress: no event
-    [failed] = _events(world["hook"])
-    assert failed["type"] == "order.failed"
-    assert failed["data"]["order"]["type"] == "surface_model"
-    assert failed["data"]["status"]["status_code"] == "failed"
-    assert failed["data"]["status"]["reason_code"] == "timeout"
+    user = accounts.get_user_by_email(cast.user_a)
+    hook, _secret = service.create(user, url="http://127.0.0.1:9/dsm")
+    ask = dsm.DsmAsk(
+        scene_id=scene_id,
+        aoi=None,
+        resolution_m=None,
+        project_title="Dunes",
+        project_description="Heights of the coastal dunes.",
+        theme="coast",
+    )
+    return user, hook, dsm.submit(user, ask)
 
 
 def test_a_real_surface_model_request_on_the_webhook_channel(app, cast, loopback):
-    """The surface models' own transition function calls order_changed (dinamis/dsm)."""
-    from dinamis.accounts import service as accounts
-    from dinamis.dsm import service as dsm
+    """A surface model's steps are told as an order's: after the fact, from the step."""
     from tests.dsm.helpers import make_world
 
     with app.app_context():
         world = make_world([cast.entity_a, cast.entity_b])
-        user = accounts.get_user_by_email(cast.user_a)
-        hook, _secret = service.create(user, url="http://127.0.0.1:9/dsm")
-        request = dsm.submit(
-            user,
-            dsm.DsmAsk(
-                scene_id=world.pair[0],
-                aoi=None,
-                resolution_m=None,
-                project_title="Dunes",
-                project_description="Heights of the coastal dunes.",
-                theme="coast",
-            ),
-        )
+        user, hook, request = _dsm_request(cast, world.pair[0])
         dsm.cancel(user, request, "wrong area")
         sent = _events(hook)
         assert [(e["type"], e["data"]["status"]["status_code"]) for e in sent] == [
@@ -191,3 +182,42 @@ def test_a_real_surface_model_request_on_the_webhook_channel(app, cast, loopback
         assert sent[0]["data"]["order"]["type"] == "surface_model"
         assert sent[0]["data"]["order"]["number"] == request.number
         assert sent[0]["data"]["order"]["url"].endswith(f"/dsm/{request.id}")
+        assert "api_url" not in sent[0]["data"]["order"]
+        assert sent[1]["data"]["status"]["reason_text"] is None  # a request's own words
+        assert (sent[1]["data"]["dinamis_status"], sent[1]["data"]["previous_dinamis_status"]) == (
+            "cancelled",
+            "queued",
+        )
+
+
+def test_a_surface_model_failure_carries_its_code_and_its_computation_makes_no_event(
+    app, cast, loopback
+):
+    """Running is progress (no event), a retry makes none either; the failure carries the
+    code its step recorded, and the time the step was taken."""
+    from dinamis.dsm.models import DsmEvent
+    from tests.dsm.helpers import make_world
+
+    with app.app_context():
+        world = make_world([cast.entity_a, cast.entity_b])
+        _user, hook, request = _dsm_request(cast, world.pair[0])
+        assert dsm.start(request.id, None) is not None  # queued -> running
+        assert dsm.retry(request.id, "retry_transient", "lost the scratch disk")
+        assert dsm.start(request.id, None) is not None
+        assert dsm.fail_by_id(request.id, "timeout", "took 3 hours")
+        request.failure_code = None  # what the request says now is not what the step said
+        sent = _events(hook)
+        assert [e["type"] for e in sent] == ["order.accepted", "order.failed"]
+        failed = sent[1]["data"]
+        assert failed["status"]["status_code"] == "failed"
+        assert failed["status"]["reason_code"] == "timeout"
+        assert (failed["dinamis_status"], failed["previous_dinamis_status"]) == (
+            "failed",
+            "running",
+        )
+        assert "delivery" not in failed
+        step = db.session.scalars(
+            select(DsmEvent).where(DsmEvent.request_id == request.id).order_by(DsmEvent.id)
+        ).all()[-1]
+        stamp = step.created_at.astimezone(dt.UTC).isoformat(timespec="seconds")
+        assert failed["status"]["timestamp"] == stamp.replace("+00:00", "Z")
