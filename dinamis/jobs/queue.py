@@ -16,7 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
-from procrastinate import App, JobContext, PsycopgConnector
+from procrastinate import App, JobContext, PsycopgConnector, SyncPsycopgConnector
+from procrastinate.jobs import JobDeferrer
+from procrastinate.manager import JobManager
 
 from dinamis.core.errors import ServiceError
 from dinamis.core.transaction import commit, rollback, transaction
@@ -93,18 +95,25 @@ def run_job(context: JobContext, work: Callable[[], str]) -> str:
             raise
 
 
+# Writes a job on the caller's own (synchronous) connection. Not `jobs`' connector: in
+# a worker that one is open on an asynchronous pool and refuses a synchronous connection
+# (a job deferred by a job, a webhook event written by a step told in the worker).
+_ON_CALLERS_CONNECTION = JobManager(SyncPsycopgConnector())
+
+
 def defer(task_name: str, **kwargs: Any) -> int:
     """Queue a job in the current transaction; return its id.
 
     The job is written on the session's own connection: it exists only if
-    the request (or command) commits, and a worker sees it then.
+    the request (or command, or job) commits, and a worker sees it then.
     """
     task = jobs.tasks[task_name]
     # In a savepoint: a refused job (its queueing lock is taken) leaves the
     # caller's transaction usable.
     with db.session.begin_nested():
         raw = db.session.connection().connection.driver_connection
-        job_id: int = task.configure(connection=raw).defer(**kwargs)
+        configured = task.configure(connection=raw)  # the task's own options (its locks)
+        job_id = JobDeferrer(_ON_CALLERS_CONNECTION, configured.job, raw).defer(**kwargs)
     return job_id
 
 
