@@ -778,19 +778,12 @@ def activity(actor: User) -> Activity:
 def area_from_text(typed: str) -> BaseGeometry:
     """The area of a saved search as the portal gives it (drawn, uploaded or typed: the
     catalogue's own rules); refused with the area field's message."""
-    from shapely.geometry import box
-
     if not typed.strip():
         raise ServiceError(
             _("Draw the area on the map, upload it or type it."),
             fields={"aoi": _("Draw the area on the map, upload it or type it.")},
         )
     try:
-        area = search.typed_area(typed)
-        if "bbox" in area:
-            return box(*search.parse_bbox(area["bbox"], body=True))
-        return search.parse_area(area["intersects"])
+        return search.portal_area(typed)[1]
     except ServiceError as exc:
-        prefix = "intersects: "
-        message = exc.message[len(prefix) :] if exc.message.startswith(prefix) else exc.message
-        raise ServiceError(message, fields={"aoi": message}) from None
+        raise ServiceError(exc.message, fields={"aoi": exc.message}) from None

@@ -415,6 +415,33 @@ def typed_area(text: str) -> dict[str, Any]:
     )
 
 
+def portal_area(text: str) -> tuple[dict[str, Any], BaseGeometry]:
+    """An area typed, drawn or uploaded on a portal form (the catalogue's search, a saved
+    search): as the search's `intersects` or `bbox` parameter and as a geometry; refused
+    (BadRequest) in the portal's words, which say how to type it, not in the API's
+    (its parameter's name, its list of types)."""
+    area = typed_area(text)
+    try:
+        if "bbox" in area:
+            return area, box(*parse_bbox(area["bbox"], body=True))
+        return area, parse_area(area["intersects"])
+    except ServiceError as exc:
+        # The AOI rules' own words come after the API's "intersects: ".
+        prefix = "intersects: "
+        if exc.message.startswith(prefix):
+            raise BadRequest(exc.message[len(prefix) :]) from None
+        if "bbox" in area:
+            raise BadRequest(
+                _(
+                    "A box is typed as west, south, east, north in degrees (longitudes"
+                    " from -180 to 180, the south below the north)."
+                )
+            ) from None
+        raise BadRequest(
+            _("Draw an area on the map, or give a GeoJSON point, line or polygon.")
+        ) from None
+
+
 def parse_limit(value: Any, body: bool = False) -> int:
     """A page size: a whole number from 1; above MAX_LIMIT, MAX_LIMIT (the STAC API's rule).
     In a query string, digits; in a JSON body (`body`), a number."""

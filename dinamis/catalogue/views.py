@@ -113,30 +113,9 @@ def _search_form(
         try:
             # GeoJSON (a polygon, or a point or a line to search along), or a point
             # or a box typed as numbers (the message then says how to type them)
-            area = search.typed_area(args["aoi"])
+            params.update(search.portal_area(args["aoi"])[0])
         except ServiceError as exc:
             errors["aoi"] = exc.message
-        else:
-            try:
-                if "bbox" in area:
-                    search.parse_bbox(area["bbox"], body=True)
-                else:
-                    search.parse_area(area["intersects"])
-                params.update(area)
-            except ServiceError as exc:
-                # The AOI rules' own words come after the API's "intersects: "; what
-                # only the API says (its parameter, its list of types) is said plainly.
-                prefix = "intersects: "
-                errors["aoi"] = (
-                    exc.message[len(prefix) :]
-                    if exc.message.startswith(prefix)
-                    else _(
-                        "A box is typed as west, south, east, north in degrees (longitudes"
-                        " from -180 to 180, the south below the north)."
-                    )
-                    if "bbox" in area
-                    else _("Draw an area on the map, or give a GeoJSON point, line or polygon.")
-                )
     days: dict[str, dt.date] = {}
     for name in ("start", "end"):
         if args.get(name):

@@ -164,3 +164,27 @@ def test_a_small_archive_cut_is_said_with_french_numbers(app, client, cast, arch
     said = re.search(r"couvre ([\d\s\u202f\xa0.,]+) km²", html)
     assert said, html[-3000:]
     assert "," in said.group(1) and "." not in said.group(1)
+
+
+@pytest.mark.parametrize("typed", ["NaN, NaN", "3,4,1,2", "1,2,3,1e999", '{"type": "Polygon"}'])
+def test_the_alert_form_says_an_area_problem_as_the_catalogue_does(app, client, cast, typed):
+    """The alert's area field answered in the API's words ('intersects must be a GeoJSON
+    geometry.', 'bbox is out of range or upside down.') where the catalogue's search
+    form, for the same typed area, says how to type it."""
+    login(client, cast.user_b)  # reads English
+    searched = client.get("/catalogue/", query_string={"aoi": typed})
+    response = client.post(
+        "/alerts/new",
+        data={
+            **form_tokens(client, "/alerts/new"),
+            "name": "Coast",
+            "aoi": typed,
+            "when": "from_now",
+            "frequency": "daily",
+            "channel": "email",
+        },
+    )
+    assert response.status_code == 422
+    said = _error(response.get_data(as_text=True), "aoi")
+    assert said == _error(searched.get_data(as_text=True), "aoi")
+    assert "intersects" not in said and "bbox" not in said
