@@ -134,7 +134,9 @@ def save(user: User, criteria: Criteria) -> SavedSearch:
     """Save a search for `user`; refused (422, a message per field) when a rule says no."""
     if not can_save_searches(user):
         raise Forbidden(_("Sign in to save a search."))
-    today = dates.today()
+    # From now on: from the UTC day of this instant, as a search's dates count (the
+    # scheme's today would skip the scenes of the next hour late in the evening).
+    today = dates.utc_today()
     problems = _check(user, criteria, today)
     count = db.session.scalar(
         select(func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user.id)

@@ -40,6 +40,13 @@ def today() -> dt.date:
     return now().date()
 
 
+def utc_today() -> dt.date:
+    """Today as the catalogue's dates count it: a search's dates are UTC days (the STAC
+    `datetime` they become starts at `T00:00:00Z`), not the scheme's days. Between 23:00
+    and 24:00 UTC (22:00 in summer) the scheme's today is already the next UTC day."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def local_day(moment: dt.datetime) -> dt.date:
     """The scheme's calendar day of a stored instant (naive values are UTC)."""
     if moment.tzinfo is None:

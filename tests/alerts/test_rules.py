@@ -275,3 +275,28 @@ def test_one_click_unsubscribe_header(app, client, cast, collections):
     assert answer.status_code == 200
     with app.app_context():
         assert not db.session.get(type(saved), saved.id).active
+
+
+def test_from_now_on_starts_on_the_utc_day_whatever_the_schemes_zone(app, cast, collections):
+    """A search's dates are UTC days (as the catalogue's and STAC's): saved without a start
+    date, it watches from the UTC day of this instant, and a scene acquired now is new to
+    it even where the scheme's today is already another day (in Paris from 23:00 UTC in
+    winter; here a zone chosen so that its day differs from UTC's at this hour)."""
+    import dataclasses
+
+    from dinamis.core import dates
+
+    hour = dt.datetime.now(dt.UTC).hour
+    zone = "Etc/GMT-14" if hour >= 12 else "Etc/GMT+12"  # UTC+14 / UTC-12
+    settings = app.config["DINAMIS_SETTINGS"]
+    app.config["DINAMIS_SETTINGS"] = dataclasses.replace(settings, timezone=zone)
+    try:
+        with app.app_context():
+            assert dates.today() != dates.utc_today()
+            saved = save_for(cast.user_a)
+            assert saved.date_from == dates.utc_today()
+            add_scenes(item("NOW"))
+            service.match_new_scenes()
+            assert matched(saved.id) == {"NOW"}
+    finally:
+        app.config["DINAMIS_SETTINGS"] = settings
