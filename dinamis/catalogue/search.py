@@ -426,10 +426,12 @@ def portal_area(text: str) -> tuple[dict[str, Any], BaseGeometry]:
             return area, box(*parse_bbox(area["bbox"], body=True))
         return area, parse_area(area["intersects"])
     except ServiceError as exc:
-        # The AOI rules' own words come after the API's "intersects: ".
-        prefix = "intersects: "
-        if exc.message.startswith(prefix):
-            raise BadRequest(exc.message[len(prefix) :]) from None
+        # The AOI rules' own words come after the API's "intersects: " ("intersects : "
+        # in French): said as a sentence of their own.
+        found = re.match(r"intersects\s?:\s*(.+)", exc.message, re.DOTALL)
+        if found:
+            reason = found.group(1)
+            raise BadRequest(reason[:1].upper() + reason[1:]) from None
         if "bbox" in area:
             raise BadRequest(
                 _(

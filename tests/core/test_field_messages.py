@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -188,3 +189,23 @@ def test_the_alert_form_says_an_area_problem_as_the_catalogue_does(app, client, 
     said = _error(response.get_data(as_text=True), "aoi")
     assert said == _error(searched.get_data(as_text=True), "aoi")
     assert "intersects" not in said and "bbox" not in said
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "The geometry's coordinates are malformed."),
+        ("fr", "Les coordonnées de la géométrie sont mal formées."),
+    ],
+)
+def test_a_malformed_search_area_is_said_alike_in_both_languages(client, language, said):
+    """The API's 'intersects: ' was taken off the English message only (the French one is
+    'intersects : '): a French reader got the general message instead of the reason, an
+    English one a sentence starting in lower case."""
+    response = client.get(
+        "/catalogue/",
+        query_string={"aoi": '{"type": "Point"}'},
+        headers={"Accept-Language": language},
+    )
+    assert response.status_code == 400
+    assert html.unescape(_error(response.get_data(as_text=True), "aoi")) == said
