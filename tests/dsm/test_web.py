@@ -48,6 +48,9 @@ def test_from_a_scene_page_to_a_queued_request(app, client, cast, world):
     assert "/dsm/new?scene=PHR_PAIR_1" in scene
     mono = client.get("/catalogue/scenes/PHR_MONO").get_data(as_text=True)
     assert "/dsm/new" not in mono
+    # Asked for all the same: why not, and no "from the 1 images of the stereo group".
+    alone = client.get("/dsm/new?scene=PHR_MONO").get_data(as_text=True)
+    assert 'id="dsm-refusal"' in alone and "groupe stéréo de PHR_MONO" not in alone
     page = client.get("/dsm/new?scene=PHR_PAIR_1").get_data(as_text=True)
     assert 'id="footprints"' in page and "0,5 m" in page and "1 m (par défaut)" in page
     sent = client.post("/dsm/new", data=_form(client, "PHR_PAIR_1"))
