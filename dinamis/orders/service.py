@@ -316,40 +316,32 @@ def submit_tasking(actor: User, request: TaskingRequest, today: dt.date | None =
 def submit(actor: User, order: Order) -> Order:
     """Submit a new draft order (a tasking request, or an archive order with its items).
 
-    The one submission path: the order's free part is reserved on the ledger,
-    the rest quoted, and the order moved on by `_move` (to review, or to its
-    quote), which writes it with its event. The id comes first and
-    the row last: the postings link to the order by its id (a foreign key
-    checked at commit), and the order is written once, with its outcome,
-    instead of inserted as a draft and updated. The reservation locks the
-    entity's available account until the request commits.
+    The one submission path: the order's charged km² are split between what its
+    entity has free now and the rest (`quota.hold`, which locks the entity's
+    available account until the request commits), the rest quoted, and the order
+    moved on by `_move` (to review, or to its quote), which writes it with its
+    event, once, with its outcome (no draft inserted then updated). Its free part
+    is then posted on the ledger (`quota.place`), linked to the order by its id
+    (a foreign key): the running totals count it under the order's sensor as it
+    is posted.
     """
     if order.status != Status.DRAFT or not sa_inspect(order).transient:
         raise Conflict(_("Only a draft order can be submitted."))
-    entity, order_id = actor.entity, db.session.scalar(_NEXT_ORDER_ID)
-    assert entity is not None and order_id is not None  # ensure_can_order; a sequence
-    order.entity, order.requester, order.id = entity, actor, order_id
-    split = quota.reserve(
-        order.entity,
-        order.family,
-        order.period,
-        order.charged_km2,
-        order.reference,
-        order_id=order.id,
-    )
-    order.free_km2, order.cofunded_km2 = split.free, split.cofunded
+    entity = actor.entity
+    assert entity is not None  # ensure_can_order
+    order.entity, order.requester = entity, actor
+    held = quota.hold(entity, order.family, order.period, order.charged_km2)
+    order.free_km2, order.cofunded_km2 = held.split.free, held.split.cofunded
     order.submitted_at = utcnow()
     # Priced before the order joins the session (the price's query would write it as a
     # draft, to be updated): the order is written once, with its quote.
-    quote = _make_quote(order) if split.cofunded > 0 else None
+    quote = _make_quote(order) if held.split.cofunded > 0 else None
     db.session.add(order)
     _move(actor, order, Status.UNDER_REVIEW if quote is None else Status.AWAITING_QUOTE, None)
+    quota.place(held, order.reference, order_id=order.id)
     if quote is not None:
         mail_managers(order.entity_id, "order_quote", order=order, quote=quote)
     return order
-
-
-_NEXT_ORDER_ID = select(func.nextval(func.pg_get_serial_sequence("orders", "id")))
 
 
 def _price(entity: Entity, sensor: str, kind: str, cofunded: Decimal) -> Price:

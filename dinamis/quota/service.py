@@ -505,36 +505,37 @@ def split(entity: Entity, family: str, period: str, charged: Decimal) -> Split:
     return Split(free=free, cofunded=charged - free)
 
 
-# Under the account locks, in one round trip: look the key up, read the
-# available balance (a new statement, so its snapshot sees every posting
-# committed by whoever held the lock before; from the account's few rows of
-# quota's running totals, `LedgerTotal`, which the ledger's trigger keeps in
-# each posting's own statement, rather than the sum of all its entries, which
-# grows with every order of the period), post the transaction and its two
-# entries when there is something free to hold, and report the free part.
+# The available balance, read under the account locks in a statement of its own
+# (after the lock, so its snapshot sees every posting committed by whoever held the
+# lock before; the `FOR UPDATE` statement's own snapshot may be older), from the
+# account's few rows of quota's running totals, `LedgerTotal`, which the ledger's
+# trigger keeps in each posting's own statement, rather than the sum of all its
+# entries, which grows with every order of the period.
+_AVAILABLE = text(
+    "SELECT COALESCE(SUM(amount), 0) FROM ledger_totals WHERE account_id = :available"
+)
+
+# In one round trip: look the key up, post the transaction and its two entries when
+# there is something free to hold (and the key is new), and report the earlier posting.
 _RESERVE = text(
     """
     WITH done AS (
         SELECT id FROM ledger_transactions WHERE idempotency_key = :key
-    ), free AS (
-        SELECT LEAST(GREATEST(COALESCE(SUM(amount), 0), 0), CAST(:charged AS numeric)) AS km2
-        FROM ledger_totals WHERE account_id = :available
     ), posted AS (
         INSERT INTO ledger_transactions (kind, idempotency_key, reference, order_id)
-        SELECT :kind, :key, :reference, :order_id FROM free
+        SELECT :kind, :key, :reference, :order_id
         -- Nothing free (a fully co-funded order): no transaction, as one needs entries.
-        WHERE NOT EXISTS (SELECT FROM done) AND free.km2 > 0
+        WHERE NOT EXISTS (SELECT FROM done) AND CAST(:free AS numeric) > 0
         RETURNING id
     ), entries AS (
         INSERT INTO ledger_entries (transaction_id, account_id, amount)
-        SELECT posted.id, move.account_id, move.sign * free.km2
-        FROM posted, free,
+        SELECT posted.id, move.account_id, move.sign * CAST(:free AS numeric)
+        FROM posted,
             (VALUES (CAST(:available AS integer), -1), (CAST(:reserved AS integer), 1))
                 AS move (account_id, sign)
-        WHERE free.km2 > 0
         ORDER BY move.sign
     )
-    SELECT (SELECT id FROM done) AS done, (SELECT km2 FROM free) AS free
+    SELECT id FROM done
     """
 ).bindparams(bindparam("order_id", type_=Integer))
 
@@ -573,6 +574,71 @@ def _lock_entity_accounts(entity_id: int, family: str, period: str, *kinds: str)
     return [found[kind] for kind in wanted]
 
 
+@dataclass(frozen=True)
+class Hold:
+    """An order's split between what is free now and what is co-funded, taken under its
+    entity's locked available and reserved accounts (held until the commit): what
+    `place` posts."""
+
+    split: Split
+    family: str
+    period: str
+    available: int
+    reserved: int
+
+
+def hold(entity: Entity, family: str, period: str, charged: Decimal) -> Hold:
+    """Lock the entity's available and reserved accounts until the commit and split
+    `charged` km² between what is available now (free) and the rest (co-funded).
+
+    The first half of `reserve`: a submission holds, writes its order with the
+    split, then `place`s the reservation, which the running totals then count
+    under the order's sensor at once. Callers should hold as late as they can in
+    their transaction: the lock is held until it commits.
+    """
+    charged = km2(charged)
+    if charged <= 0:
+        raise ServiceError(_("The charged area must be positive."))
+    if family not in values_of(Family):
+        raise ServiceError(_("Unknown quota family: %(f)s.", f=family))
+    available, reserved = _lock_entity_accounts(
+        entity.id, family, period, AccountKind.AVAILABLE, AccountKind.RESERVED
+    )
+    now = db.session.connection().execute(_AVAILABLE, {"available": available}).scalar_one()
+    free = min(max(km2(now), ZERO), charged)
+    return Hold(Split(free=free, cofunded=charged - free), family, period, available, reserved)
+
+
+def place(held: Hold, reference: str, *, order_id: int | None = None) -> Split:
+    """Post the held free part as the reservation of `reference` (idempotent: a
+    retry posts nothing and reports what was reserved the first time).
+
+    `order_id`: the order the posting is for (a foreign key, checked at commit).
+    """
+    done = (
+        db.session.connection()
+        .execute(
+            _RESERVE,
+            {
+                "key": f"reserve:{reference}:{held.family}:{held.period}",
+                "kind": PostingKind.RESERVE,
+                "reference": reference,
+                "order_id": order_id,
+                "free": held.split.free,
+                "available": held.available,
+                "reserved": held.reserved,
+            },
+        )
+        .scalar()
+    )
+    if done is not None:  # a retry: report what was reserved the first time
+        first = db.session.get_one(LedgerTransaction, done)
+        free = km2(sum((e.amount for e in first.entries if e.amount > 0), ZERO))
+        charged = held.split.free + held.split.cofunded
+        return Split(free=free, cofunded=charged - free)
+    return held.split
+
+
 def reserve(
     entity: Entity,
     family: str,
@@ -584,44 +650,10 @@ def reserve(
 ) -> Split:
     """Hold the free part of an order (what is available now); return the split.
 
-    `order_id`: the order the posting is for (written already: a foreign key).
-
-    The available account is locked while its balance is read and debited, so
-    concurrent reservations never take the same km² twice. Callers should
-    reserve as late as they can in their transaction: the lock is held until
-    it commits.
+    `hold`, then `place`: for a caller whose order is written already
+    (`order_id`, a foreign key), or whose postings need no sensor.
     """
-    charged = km2(charged)
-    if charged <= 0:
-        raise ServiceError(_("The charged area must be positive."))
-    if family not in values_of(Family):
-        raise ServiceError(_("Unknown quota family: %(f)s.", f=family))
-    available, reserved = _lock_entity_accounts(
-        entity.id, family, period, AccountKind.AVAILABLE, AccountKind.RESERVED
-    )
-    key = f"reserve:{reference}:{family}:{period}"
-    row = (
-        db.session.connection()
-        .execute(
-            _RESERVE,
-            {
-                "key": key,
-                "kind": PostingKind.RESERVE,
-                "reference": reference,
-                "order_id": order_id,
-                "charged": charged,
-                "available": available,
-                "reserved": reserved,
-            },
-        )
-        .one()
-    )
-    if row.done is not None:  # a retry: report what was reserved the first time
-        done = db.session.get_one(LedgerTransaction, row.done)
-        free = km2(sum((e.amount for e in done.entries if e.amount > 0), ZERO))
-        return Split(free=free, cofunded=charged - free)
-    free = km2(row.free)
-    return Split(free=free, cofunded=charged - free)
+    return place(hold(entity, family, period, charged), reference, order_id=order_id)
 
 
 def cofund(

@@ -299,6 +299,27 @@ def test_submission_writes_the_order_its_event_its_mail_and_one_reserve_posting(
     assert events[0].told_at is not None
 
 
+def test_a_submission_is_counted_under_its_sensor_as_it_is_posted(world):
+    """The order is written before its reservation: the running totals count the
+    reservation under the order's sensor at once, never under no sensor first (no
+    row of the reserved account without a sensor, and the available account's
+    holds only the grant)."""
+    from dinamis.quota.models import LedgerTotal
+
+    order = service.submit_tasking(world["user"], tasking(0.15), today=TODAY)
+    rows = {
+        (t.kind, t.sensor): t.amount
+        for t in db.session.scalars(
+            select(LedgerTotal).where(LedgerTotal.entity_id == world["entity"].id)
+        )
+    }
+    assert rows == {
+        ("available", None): D("1000.00"),
+        ("available", "pleiades"): -order.free_km2,
+        ("reserved", "pleiades"): order.free_km2,
+    }
+
+
 def test_a_reservation_with_nothing_free_posts_no_entries_and_a_retry_changes_nothing(world):
     entity = make_entity("Lab Empty")
     first = quota.reserve(entity, "tasking", "2027", D("150"), "order:900001")
