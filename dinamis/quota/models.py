@@ -98,11 +98,11 @@ class LedgerTransaction(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     reference: Mapped[str | None] = mapped_column(String(100), index=True)  # e.g. "order:42"
     # The order the posting is for: the link every query follows (the reference
-    # is its label, as statements show it). Checked at commit: a submission
-    # reserves before it writes its order (orders.service.submit).
+    # is its label, as statements show it). Checked at once: an order is written
+    # before anything is posted for it (orders.service.submit), so the running
+    # totals find its sensor as the posting is written.
     order_id: Mapped[int | None] = mapped_column(
-        ForeignKey("orders.id", ondelete="RESTRICT", deferrable=True, initially="DEFERRED"),
-        index=True,
+        ForeignKey("orders.id", ondelete="RESTRICT"), index=True
     )
     actor_id: Mapped[UserRef | None]
     created_at: Mapped[CreatedAt]
@@ -137,10 +137,9 @@ class LedgerTotal(Base):
     """Quota's running balances: the sum of an entity account's entries, per sensor of
     the order posted for.
 
-    `sensor` is the sensor of the order a transaction links to (`order_id`),
-    NULL for other postings (grants, adjustments); a submission's reservation,
-    posted before its order's row, is moved to the order's sensor when that
-    row is written (a trigger on orders). `granted` sums the entries
+    `sensor` is the sensor of the order a transaction links to (`order_id`,
+    written before any posting for it), NULL for other postings (grants,
+    adjustments, surface models'). `granted` sums the entries
     of grant and adjustment postings, `amount` all of them; an account's
     balance is the sum of its rows. Written only by the ledger's trigger on
     `ledger_entries` (append-only, so insertion is the only case), in the
@@ -288,7 +287,8 @@ def _per_statement(trigger: str, table: str, rows: str, function: str) -> str:
 
 
 # Quota's running balances per account and sensor (ledger_totals), kept by a trigger on
-# the entries, as migrations 0015 and 0027 create it.
+# the entries, as migrations 0015 and 0027 create it (0041 dropped 0029's trigger on
+# orders, which moved a reservation posted before its order to the order's sensor).
 RUNNING_TOTALS = f"""
 CREATE FUNCTION ledger_totals_add() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -308,37 +308,6 @@ BEGIN
     RETURN NULL;
 END $$;
 {_per_statement("ledger_entries_totals", "ledger_entries", "new_entries", "ledger_totals_add")}
--- A submission reserves before it writes its order (orders.service.submit): the
--- function above found no order and counted the reservation without a sensor;
--- when the order arrives, its postings move to its sensor (migration 0029).
-CREATE FUNCTION ledger_totals_order_added() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    WITH early AS (
-        SELECT e.account_id, a.entity_id, a.family, a.period, a.kind, o.sensor,
-               coalesce(sum(e.amount) FILTER (WHERE tx.kind IN ('grant', 'adjustment')), 0)
-                   AS granted,
-               sum(e.amount) AS amount
-          FROM new_orders o
-          JOIN ledger_transactions tx ON tx.order_id = o.id
-          JOIN ledger_entries e ON e.transaction_id = tx.id
-          JOIN ledger_accounts a ON a.id = e.account_id
-         WHERE a.entity_id IS NOT NULL
-         GROUP BY e.account_id, a.id, o.sensor
-    ), taken AS (
-        UPDATE ledger_totals t
-           SET granted = t.granted - early.granted, amount = t.amount - early.amount
-          FROM early
-         WHERE t.account_id = early.account_id AND t.sensor IS NULL
-    )
-    INSERT INTO ledger_totals AS t
-           (account_id, entity_id, family, period, kind, sensor, granted, amount)
-    SELECT account_id, entity_id, family, period, kind, sensor, granted, amount
-      FROM early
-     ORDER BY account_id, sensor
-    {_ADD_TO_TOTAL}
-    RETURN NULL;
-END $$;
-{_per_statement("orders_ledger_totals", "orders", "new_orders", "ledger_totals_order_added")}
 """  # noqa: S608 (constant text)
 
 database_objects(APPEND_ONLY + BALANCED + TWO_ENTRIES + RUNNING_TOTALS)

@@ -320,6 +320,13 @@ def test_a_submission_is_counted_under_its_sensor_as_it_is_posted(world):
     }
 
 
+def test_a_posting_for_an_order_not_written_is_refused_at_once(world):
+    from sqlalchemy.exc import IntegrityError
+
+    with pytest.raises(IntegrityError, match="order_id"), db.session.begin_nested():
+        quota.reserve(world["entity"], "tasking", "2027", D("10"), "order:0", order_id=0)
+
+
 def test_a_reservation_with_nothing_free_posts_no_entries_and_a_retry_changes_nothing(world):
     entity = make_entity("Lab Empty")
     first = quota.reserve(entity, "tasking", "2027", D("150"), "order:900001")
