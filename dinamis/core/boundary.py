@@ -123,15 +123,21 @@ class BoundedJSONProvider(DefaultJSONProvider):
 def _check_request() -> None:
     if "\x00" in request.path:
         _refuse_nul()
-    for values in (request.args, request.form):
-        for key, value in values.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                _refuse_nul()
+    for key, value in request.args.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            _refuse_nul()
+    if request.is_json:
+        # A JSON body has no form fields nor files (Werkzeug parses only form bodies, and
+        # reading them cost an API request ~1 % of an order submission's instructions).
+        if request.content_length:
+            request.get_json(silent=True)  # parse_json refuses NUL and deep nesting
+        return
+    for key, value in request.form.items(multi=True):
+        if "\x00" in key or "\x00" in value:
+            _refuse_nul()
     for key, upload in request.files.items(multi=True):
         if "\x00" in key or "\x00" in (upload.filename or ""):
             _refuse_nul()
-    if request.is_json and request.content_length:
-        request.get_json(silent=True)  # parse_json refuses NUL and deep nesting
 
 
 def init_app(app: Flask) -> None:
