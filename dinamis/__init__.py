@@ -252,14 +252,21 @@ def _security_headers(app: Flask) -> None:
         "form-action 'self'"
     )
 
+    always = (
+        ("Content-Security-Policy", csp),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "DENY"),
+        ("Referrer-Policy", "same-origin"),
+    )
+    secure = (*always, ("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", csp)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers.setdefault(
-                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
-            )
+        # Each header unless the view set its own. One pass over the answer's headers:
+        # Werkzeug's setdefault raised and caught an exception for each header absent
+        # (all of them, nearly always), ~0.8 % of an order submission's instructions.
+        present = {name.lower() for name, _value in response.headers}
+        for name, value in secure if app.config["SESSION_COOKIE_SECURE"] else always:
+            if name.lower() not in present:
+                response.headers.add(name, value)
         return response
