@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 from flask_babel import gettext as _
+from pydantic import BaseModel
 
 from dinamis.accounts.models import User
 from dinamis.core.errors import MalformedInput, ServiceError
@@ -38,15 +39,16 @@ def _fingerprint(body: Any) -> str:
     return hashlib.sha256(f"{request.method} {request.path} {canonical}".encode()).hexdigest()
 
 
-def claim(user: User, body: Any) -> IdempotencyKey | Response | None:
-    """None without the header; the stored answer for a repeat; else this request's key row."""
+def claim(user: User, body: BaseModel) -> IdempotencyKey | Response | None:
+    """None without the header; the stored answer for a repeat; else this request's key row.
+    The validated body is fingerprinted only when a key is given."""
     key = request.headers.get(HEADER)
     if key is None:
         return None
     key = key.strip()
     if not KEY.fullmatch(key):
         raise MalformedInput(_("The Idempotency-Key header must be 1 to 200 printable characters."))
-    fingerprint = _fingerprint(body)
+    fingerprint = _fingerprint(body.model_dump(mode="json"))
     earlier = hold(user.id, key, fingerprint)
     if earlier.response is None:  # this request's own row: do the work
         return earlier

@@ -226,7 +226,7 @@ def operation(
                 kwargs["body"] = _validate_body(body, body_required)
             claimed = None
             if idempotent:
-                claimed = idempotency.claim(api_account(), kwargs["body"].model_dump(mode="json"))
+                claimed = idempotency.claim(api_account(), kwargs["body"])
             if isinstance(claimed, Response):  # the same request again: its first answer
                 return claimed
             try:
