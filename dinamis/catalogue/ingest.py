@@ -36,6 +36,7 @@ from sqlalchemy.dialects.postgresql import insert
 from dinamis.catalogue.models import Access, Collection, IngestProgress, Scene, quicklook_key
 from dinamis.catalogue.stac_extensions import stored as stored_extensions
 from dinamis.core.columns import values_of
+from dinamis.core.db import has_long_number
 from dinamis.core.errors import ServiceError
 from dinamis.core.geo import parse_footprint, parse_footprints
 from dinamis.extensions import db
@@ -78,10 +79,7 @@ BOUNDS = {
 
 
 # orjson reads an integer beyond 64 bits as a float, the standard library exactly:
-# a line with 19 digits in a row (in a number or a string) is left to the latter.
-# (Every digit made 0, then one substring search: ten times faster than a regex.)
-_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_LONG_NUMBER = b"0" * 19
+# a line with 19 digits in a row (core.db.has_long_number) is left to the latter.
 
 
 class _Lenient(dict):  # type: ignore[type-arg]
@@ -132,7 +130,7 @@ def _records(
                     progress(len(line))
                 if not line.strip():
                     continue
-                if _LONG_NUMBER not in line.translate(_DIGITS_AS_ZERO):
+                if not has_long_number(line):
                     try:
                         yield f"{path.name}:{number}", orjson.loads(line)
                         continue

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -95,13 +94,21 @@ def connect_args(url: str) -> dict[str, str]:
 # orjson reads JSONB several times faster than the standard library, but turns an
 # integer beyond 64 bits into a float: a text with such a long run of digits, or one
 # orjson refuses (1e400, valid in JSONB), is read by the standard library instead.
-_LONG_NUMBER = re.compile(rb"[0-9]{19}")
+# (Every digit made 0, then one substring search: 8 to 10 times cheaper than a regular
+# expression's search, which cost 0.5 % of an order submitted through the API.)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_RUN = b"0" * 19
+
+
+def has_long_number(raw: bytes) -> bool:
+    """Whether the text holds 19 digits in a row (in a number or a string)."""
+    return _LONG_RUN in raw.translate(_DIGITS_AS_ZERO)
 
 
 def json_loads(data: bytes | str) -> Any:
     """JSON as the standard library reads it, through orjson when that gives the same."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
-    if _LONG_NUMBER.search(raw) is None:
+    if not has_long_number(raw):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError:
