@@ -160,6 +160,36 @@ def tell_times(app: object) -> None:
     )
 
 
+def look_times(app: object, client: object, headers: dict[str, str], n: int) -> None:
+    """CPU of the worker's look for steps to tell (jobs.queue.wake: core.mail.untold in an
+    application context of its own, as the worker runs it), this process and PostgreSQL,
+    per look: with every step told, then with `n` steps untold."""
+    from dinamis.core import mail
+    from dinamis.orders import service
+
+    pids = _backends(app)
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def looks(label: str, count: int = 2000) -> None:
+        c0, t0 = time.process_time(), _backend_ticks(pids)
+        for _ in range(count):
+            with app.app_context():  # type: ignore[attr-defined]
+                untold = mail.untold()
+        cpu = (time.process_time() - c0) / count * 1e6
+        backend = (_backend_ticks(pids) - t0) / tick / count * 1e6
+        print(
+            f"a look, {label} ({len(untold)} found): {cpu:.0f} us CPU of this process, "
+            f"{backend:.0f} us of PostgreSQL (load {Path('/proc/loadavg').read_text().split()[0]})"
+        )
+
+    with app.app_context():  # type: ignore[attr-defined]
+        service.tell_steps()
+    looks("every step told")
+    for i in range(n):
+        client.post("/api/v1/tasking-requests", json=tasking_body(90_000 + i), headers=headers)  # type: ignore[attr-defined]
+    looks(f"{n} steps untold")
+
+
 def quote_times(client: object, token: str, n: int) -> None:
     """quote.pdf of a co-funded order: wall and CPU per request, and the PDF rendering alone."""
     from dinamis.core import pdf
@@ -271,6 +301,11 @@ def main() -> None:
         help="CPU per submission (this process and PostgreSQL), min and median of 7 batches",
     )
     parser.add_argument(
+        "--look",
+        action="store_true",
+        help="the CPU of the worker's look for steps to tell (jobs.queue.wake)",
+    )
+    parser.add_argument(
         "--tell",
         action="store_true",
         help="with --batches: then the CPU of telling those steps after the fact, per step",
@@ -303,6 +338,9 @@ def main() -> None:
             print(f"{len(statements)} statements in one submission:")
             for n, statement in enumerate(statements, 1):
                 print(f"{n:3} {statement}")
+        if args.look:
+            look_times(app, client, headers, args.requests)
+            return
         if args.locks:
             hold_times(app, client, headers, args.path, args.requests)
         if args.batches:

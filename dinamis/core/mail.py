@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from enum import StrEnum
-from typing import ParamSpec, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 from flask import current_app
 from flask_babel import force_locale, get_translations
@@ -344,22 +344,56 @@ def told_after_commit(tell: Callable[[list[int]], int], step: Step) -> None:
 
 
 Produce = TypeVar("Produce", bound=Callable[[], int])
+
+
+@dataclass(frozen=True)
+class _Producer:
+    produce: Callable[[], int]
+    untold: Select[int]
+
+
 # What writes, after the fact, the messages a domain's records owe (an order's steps:
-# orders.service.tell_steps); each commits what it wrote.
-_PRODUCERS: list[Callable[[], int]] = []
+# orders.service.tell_steps), with the ids of the records it has still to tell; each
+# commits what it wrote.
+_PRODUCERS: list[_Producer] = []
+# The most untold records of each producer `untold` reads.
+UNTOLD_LOOK = 1000
+# `untold`'s statement, made again as each producer registers (made once: building it
+# cost a look more than running it).
+_LOOK: list[Select[Any]] = []
 
 
-def producer(produce: Produce) -> Produce:
-    """Register `produce`: run by `deliver_due` before each round of delivery."""
-    _PRODUCERS.append(produce)
-    return produce
+def producer(untold: Select[int]) -> Callable[[Produce], Produce]:
+    """Register a producer: run by `deliver_due` before each round of delivery. `untold`:
+    the ids of the records it has still to tell (the worker looks at them: `untold`)."""
+
+    def register(produce: Produce) -> Produce:
+        _PRODUCERS.append(_Producer(produce, untold))
+        looks = []
+        for registered in _PRODUCERS:
+            ids = registered.untold.limit(UNTOLD_LOOK).subquery()
+            looks.append(select(func.array_agg(ids.c[0])).scalar_subquery())
+        _LOOK[:] = [select(*looks)]
+        return produce
+
+    return register
+
+
+def untold() -> set[tuple[int, int]]:
+    """The records the producers have still to tell, as (producer, id), the oldest
+    `UNTOLD_LOOK` of each, in one statement: the worker runs `deliver_due` as soon as one
+    it has not seen appears (jobs.queue.wake)."""
+    if not _LOOK:
+        return set()
+    found = db.session.execute(_LOOK[0]).one()
+    return {(n, step) for n, ids in enumerate(found) for step in ids or ()}
 
 
 def deliver_due(limit: int = 100) -> int:
     """Write the messages owed (`producer`), then deliver up to `limit` pending messages
     whose retry time has come."""
-    for produce in _PRODUCERS:
-        produce()
+    for registered in _PRODUCERS:
+        registered.produce()
     session, settings, sent = db.session, _settings(), 0
     for _ in range(limit):
         message = _locked_pending(session, OutboxMessage.next_attempt_at <= func.clock_timestamp())

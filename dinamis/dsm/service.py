@@ -335,7 +335,7 @@ _UNTOLD = (
 )
 
 
-@mail.producer
+@mail.producer(untold=select(DsmEvent.id).where(_NOT_TOLD).order_by(DsmEvent.id))
 def tell_steps(ids: list[int] | None = None, batch: int = 100) -> int:
     """Tell the requesters of the surface-model steps not told yet (these `ids`, or all of
     them, oldest first, `batch` at a time): their status e-mail and their webhooks' events,

@@ -5,18 +5,25 @@ Tasks are declared on `jobs` (see `dinamis.jobs.tasks`). A job is queued by
 and run by a worker (`dinamis worker`, or `make run`), which also defers the
 periodic tasks on their schedule. Each job runs in the application's context
 and commits once (`transaction()`), like a request or a CLI command; a failed
-attempt's error is kept in `job_failures` for the staff's page.
+attempt's error is kept in `job_failures` for the staff's page. A worker that
+queues the schedule also queues `send_mail` as soon as a request's new step is
+written (`wake`), so that its requester is told within a second, not at the
+next minute's tick.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
 from procrastinate import App, JobContext, PsycopgConnector, SyncPsycopgConnector
+from procrastinate.exceptions import AlreadyEnqueued
 from procrastinate.jobs import JobDeferrer
 from procrastinate.manager import JobManager
 
@@ -117,6 +124,55 @@ def defer(task_name: str, **kwargs: Any) -> int:
     return job_id
 
 
+# How often a worker looks for new steps to tell (`wake`).
+WAKE_EVERY_S = 0.5
+WAKE_TASK = "send_mail"
+
+
+def _untold() -> set[tuple[int, int]]:
+    with _app().app_context():
+        from dinamis.core import mail
+
+        return mail.untold()
+
+
+async def wake(app: App, every: float = WAKE_EVERY_S) -> None:
+    """Queue `send_mail` whenever a step not told yet has appeared since the last look,
+    every `every` seconds: its requester is told of it (e-mail, webhook events, whose own
+    jobs follow at once) about `every` / 2 after its commit instead of at the next
+    minute's tick. A step that could not be told stays for that tick.
+
+    A look is one statement, the ids of the steps not told yet (`core.mail.untold`, the
+    partial indexes of those steps), nothing in the requests that write the steps: a
+    NOTIFY in their transaction would serialise their commits (PostgreSQL holds one lock
+    from a notifying transaction's commit to its WAL flush; bench/orders/README.md). A
+    job already waiting takes the new steps too (`send_mail`'s queueing lock).
+    """
+    seen: set[tuple[int, int]] = set()
+    while True:
+        try:
+            untold = await asyncio.to_thread(_untold)
+            if untold - seen:
+                with contextlib.suppress(AlreadyEnqueued):
+                    await app.tasks[WAKE_TASK].defer_async(timestamp=int(time.time()))
+            seen = untold
+        except Exception:  # the database away for a moment: the next look tries again
+            log.exception("could not look for steps to tell")
+        await asyncio.sleep(every)
+
+
+async def _run(app: App, *, woken: bool, **options: Any) -> None:
+    async with app.open_async():
+        waking = asyncio.create_task(wake(app)) if woken else None
+        try:
+            await app.run_worker_async(**options)
+        finally:
+            if waking is not None:
+                waking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waking
+
+
 def run_worker(
     database_url: str, *, concurrency: int = 1, burst: bool = False, schedule: bool = True
 ) -> None:
@@ -124,6 +180,7 @@ def run_worker(
 
     With `schedule` (the default) the worker also defers the periodic tasks on
     their schedule; any number of workers may do so, each tick is deferred once.
+    Such a worker, unless `burst`, also queues the telling of new steps (`wake`).
     """
     logging.getLogger("procrastinate").setLevel(logging.INFO)
     connector = PsycopgConnector(conninfo=conninfo(database_url), min_size=1, max_size=4)
@@ -133,11 +190,15 @@ def run_worker(
         if not schedule:
             registry.clear()
         try:
-            app.run_worker(
-                concurrency=concurrency,
-                wait=not burst,
-                install_signal_handlers=True,
-                fetch_job_polling_interval=5.0,
+            asyncio.run(
+                _run(
+                    app,
+                    woken=schedule and not burst,
+                    concurrency=concurrency,
+                    wait=not burst,
+                    install_signal_handlers=True,
+                    fetch_job_polling_interval=5.0,
+                )
             )
         finally:
             registry.update(kept)

@@ -415,7 +415,7 @@ _UNTOLD = (
 )
 
 
-@mail.producer
+@mail.producer(untold=select(OrderEvent.id).where(_NOT_TOLD).order_by(OrderEvent.id))
 def tell_steps(ids: list[int] | None = None, batch: int = 100) -> int:
     """Tell the requesters of the orders' steps not told yet (these `ids`, or all of them,
     oldest first, `batch` at a time): their status e-mail and their webhooks' events, each
