@@ -76,3 +76,66 @@ def reference_km2(geometry: Polygon | MultiPolygon) -> Decimal:
             area, _perimeter = WGS84.polygon_area_perimeter(list(lons), list(lats))
             m2 += sign * abs(area)
     return (Decimal(m2) / Decimal(1_000_000)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def check_steps_told_migration(
+    scratch,
+    before: str,
+    after: str,
+    *,
+    table: str,
+    parent: tuple[str, int],
+    steps: list[tuple[str | None, str, str]],
+    later: tuple[str, str],
+) -> None:
+    """A `told_at` migration of a steps table (0039 orders, 0040 surface models), from a
+    scratch database at `before` holding the parent row: the `steps` (from, to, when)
+    written as the application wrote them then come up told at their own time; a `later`
+    step is untold and found by the partial index's condition; going down drops the mark
+    and keeps the steps; up again, every step there was is told (none is mailed twice)."""
+    from alembic import command
+    from sqlalchemy import text
+
+    config, engine = scratch
+    column, parent_id = parent
+
+    def columns(connection) -> set[str]:
+        return set(
+            connection.scalars(
+                text("SELECT column_name FROM information_schema.columns WHERE table_name = :t"),
+                {"t": table},
+            )
+        )
+
+    def insert(connection, old: str | None, new: str, at: str | None = None) -> None:
+        connection.execute(
+            text(
+                f"INSERT INTO {table} ({column}, from_status, to_status, created_at) "
+                "VALUES (:parent, :old, :new, coalesce(CAST(:at AS timestamptz), now()))"
+            ),
+            {"parent": parent_id, "old": old, "new": new, "at": at},
+        )
+
+    with engine.begin() as connection:
+        for old, new, at in steps:
+            insert(connection, old, new, at)
+    command.upgrade(config, after)
+    with engine.begin() as connection:
+        rows = connection.execute(text(f"SELECT told_at = created_at FROM {table} ORDER BY id"))
+        assert list(rows.scalars()) == [True] * len(steps)
+        insert(connection, *later)
+        untold = connection.execute(text(f"SELECT to_status FROM {table} WHERE told_at IS NULL"))
+        assert list(untold.scalars()) == [later[1]]
+        index = connection.scalar(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = :i"),
+            {"i": f"ix_{table}_untold"},
+        )
+        assert index is not None and "WHERE (told_at IS NULL)" in index
+    command.downgrade(config, before)
+    with engine.begin() as connection:
+        assert "told_at" not in columns(connection)
+        assert connection.scalar(text(f"SELECT count(*) FROM {table}")) == len(steps) + 1
+    command.upgrade(config, after)
+    with engine.begin() as connection:
+        assert "told_at" in columns(connection)
+        assert connection.scalar(text(f"SELECT count(*) FROM {table} WHERE told_at IS NULL")) == 0

@@ -11,9 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from alembic import command
 from geoalchemy2.shape import from_shape
-from sqlalchemy import text
 
 from dinamis.core.transaction import commit
 from dinamis.dsm.models import DsmRequest, DsmStatus
@@ -21,6 +19,7 @@ from dinamis.extensions import db
 from tests.conftest import database_at
 from tests.dsm.helpers import OVERLAP, aoi, make_world
 from tests.factories import make_entity, make_user
+from tests.helpers import check_steps_told_migration
 
 BEFORE, AFTER = "0039_order_events_told", "0040_dsm_events_told"
 
@@ -31,18 +30,7 @@ def scratch(app):
         yield scratch
 
 
-def _columns(connection) -> set[str]:
-    return set(
-        connection.scalars(
-            text(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'dsm_events'"
-            )
-        )
-    )
-
-
 def test_old_steps_come_up_told_at_their_time_and_new_ones_untold(app, scratch):
-    config, engine = scratch
     with app.app_context():
         entity = make_entity("Lab M")
         user = make_user("user@lab-m.test", entity=entity)
@@ -70,46 +58,15 @@ def test_old_steps_come_up_told_at_their_time_and_new_ones_untold(app, scratch):
         db.session.flush()
         request_id = request.id
         commit()
-    with engine.begin() as connection:
-        # The schema of 0039 has no dsm_events.told_at: the steps as written then.
-        for old, new, at in (
+    check_steps_told_migration(
+        scratch,
+        BEFORE,
+        AFTER,
+        table="dsm_events",
+        parent=("request_id", request_id),
+        steps=[
             (None, "queued", "2027-03-01 10:00+00"),
             ("queued", "running", "2027-03-01 10:01+00"),
-        ):
-            connection.execute(
-                text(
-                    "INSERT INTO dsm_events (request_id, from_status, to_status, created_at) "
-                    "VALUES (:request, :old, :new, :at)"
-                ),
-                {"request": request_id, "old": old, "new": new, "at": at},
-            )
-    command.upgrade(config, AFTER)
-    with engine.begin() as connection:
-        rows = connection.execute(
-            text("SELECT told_at = created_at FROM dsm_events ORDER BY id")
-        ).scalars()
-        assert list(rows) == [True, True]
-        connection.execute(
-            text(
-                "INSERT INTO dsm_events (request_id, from_status, to_status) "
-                "VALUES (:request, 'running', 'delivered')"
-            ),
-            {"request": request_id},
-        )
-        untold = connection.execute(
-            text("SELECT to_status FROM dsm_events WHERE told_at IS NULL")
-        ).scalars()
-        assert list(untold) == ["delivered"]
-        index = connection.scalar(
-            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_dsm_events_untold'")
-        )
-        assert index is not None and "WHERE (told_at IS NULL)" in index
-    command.downgrade(config, BEFORE)
-    with engine.begin() as connection:
-        assert "told_at" not in _columns(connection)
-        assert connection.scalar(text("SELECT count(*) FROM dsm_events")) == 3
-    command.upgrade(config, AFTER)
-    with engine.begin() as connection:
-        assert "told_at" in _columns(connection)
-        # Down and up again: every step there was is told (none is mailed twice).
-        assert connection.scalar(text("SELECT count(*) FROM dsm_events WHERE told_at IS NULL")) == 0
+        ],
+        later=("running", "delivered"),
+    )

@@ -12,15 +12,14 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from alembic import command
 from geoalchemy2.shape import from_shape
-from sqlalchemy import text
 
 from dinamis.core.transaction import commit
 from dinamis.extensions import db
 from dinamis.orders.models import Order, OrderKind, Status
 from tests.conftest import database_at
 from tests.factories import make_entity, make_user
+from tests.helpers import check_steps_told_migration
 from tests.orders.helpers import square
 
 BEFORE, AFTER = "0038_webhook_previous_secret", "0039_order_events_told"
@@ -32,19 +31,7 @@ def scratch(app):
         yield scratch
 
 
-def _columns(connection) -> set[str]:
-    return set(
-        connection.scalars(
-            text(
-                "SELECT column_name FROM information_schema.columns"
-                " WHERE table_name = 'order_events'"
-            )
-        )
-    )
-
-
 def test_old_steps_come_up_told_at_their_time_and_new_ones_untold(app, scratch):
-    config, engine = scratch
     with app.app_context():
         entity = make_entity("Lab M")
         user = make_user("user@lab-m.test", entity=entity)
@@ -70,48 +57,15 @@ def test_old_steps_come_up_told_at_their_time_and_new_ones_untold(app, scratch):
         db.session.flush()
         order_id = order.id
         commit()
-    with engine.begin() as connection:
-        # The schema of 0038 has no told_at: the steps as the application wrote them then.
-        for old, new, at in (
+    check_steps_told_migration(
+        scratch,
+        BEFORE,
+        AFTER,
+        table="order_events",
+        parent=("order_id", order_id),
+        steps=[
             ("draft", "under_review", "2027-03-01 10:00+00"),
             ("under_review", "accepted", "2027-03-02 11:00+00"),
-        ):
-            connection.execute(
-                text(
-                    "INSERT INTO order_events (order_id, from_status, to_status, created_at) "
-                    "VALUES (:order, :old, :new, :at)"
-                ),
-                {"order": order_id, "old": old, "new": new, "at": at},
-            )
-    command.upgrade(config, AFTER)
-    with engine.begin() as connection:
-        rows = connection.execute(
-            text("SELECT told_at = created_at FROM order_events ORDER BY id")
-        ).scalars()
-        assert list(rows) == [True, True]
-        connection.execute(
-            text(
-                "INSERT INTO order_events (order_id, from_status, to_status) "
-                "VALUES (:order, 'accepted', 'delivered')"
-            ),
-            {"order": order_id},
-        )
-        untold = connection.execute(
-            text("SELECT to_status FROM order_events WHERE told_at IS NULL")
-        ).scalars()
-        assert list(untold) == ["delivered"]
-        index = connection.scalar(
-            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_order_events_untold'")
-        )
-        assert index is not None and "WHERE (told_at IS NULL)" in index
-    command.downgrade(config, BEFORE)
-    with engine.begin() as connection:
-        assert "told_at" not in _columns(connection)
-        assert connection.scalar(text("SELECT count(*) FROM order_events")) == 3
-    command.upgrade(config, AFTER)
-    with engine.begin() as connection:
-        assert "told_at" in _columns(connection)
-        # Down and up again: every step there was is told (none is mailed twice).
-        assert (
-            connection.scalar(text("SELECT count(*) FROM order_events WHERE told_at IS NULL")) == 0
-        )
+        ],
+        later=("accepted", "delivered"),
+    )
